@@ -1,0 +1,369 @@
+//! One class document of a record: reading and writing typed fields in an
+//! Automerge map.
+//!
+//! Layout: the document root is a map from field name to value. Scalars are
+//! Automerge scalars (`Str`, `Int`, `F64`, `Boolean`); long text is a `Text`
+//! object (concurrent edits merge per character); the stage log is a `List`
+//! of `{stage, at}` maps; entry fields are a `Map` from key to a JSON string.
+//! Nothing else is ever stored, which is what the server's validator checks.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use jiff::Timestamp;
+
+use crate::error::{CoreError, Result};
+use crate::ids::DocId;
+use crate::schema::{self, FieldType};
+use crate::value::{FieldValue, StageTransition};
+
+/// An Automerge document holding one class of one record's fields.
+#[derive(Debug)]
+pub struct ClassDoc {
+    id: DocId,
+    doc: AutoCommit,
+}
+
+impl ClassDoc {
+    /// A new, empty document written by `actor`.
+    pub fn new(id: DocId, actor: ActorId) -> Self {
+        ClassDoc {
+            id,
+            doc: AutoCommit::new().with_actor(actor),
+        }
+    }
+
+    /// Loads a document from a saved snapshot followed by appended chunks
+    /// (incremental saves or raw changes), as the store keeps them.
+    pub fn load<'a>(
+        id: DocId,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+        actor: ActorId,
+    ) -> Result<Self> {
+        let corrupt = |e: automerge::AutomergeError| CoreError::Corrupt(format!("document {id}: {e}"));
+        let mut doc = match snapshot {
+            Some(bytes) => AutoCommit::load(bytes).map_err(corrupt)?,
+            None => AutoCommit::new(),
+        };
+        for chunk in chunks {
+            doc.load_incremental(chunk).map_err(corrupt)?;
+        }
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(CoreError::Corrupt(format!(
+                "document {id} misses {} change(s) its history depends on",
+                missing.len()
+            )));
+        }
+        doc.set_actor(actor);
+        Ok(ClassDoc { id, doc })
+    }
+
+    /// The document's id.
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    /// Whether the document has no changes at all.
+    pub fn is_empty(&mut self) -> bool {
+        self.doc.get_heads().is_empty()
+    }
+
+    /// The current heads (hashes of the changes nothing depends on yet).
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The underlying Automerge document, for sync and history.
+    pub fn automerge(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// The field names present in the document.
+    pub fn field_names(&self) -> Vec<String> {
+        self.doc.keys(ROOT).collect()
+    }
+
+    /// Reads `field` as the value its schema type describes. Returns `None`
+    /// when the field is unset, and an error when the stored shape does not
+    /// match the schema (which only a corrupt or forged document can cause).
+    pub fn get(&self, field: &str) -> Result<Option<FieldValue>> {
+        let kind = self.id.record().kind();
+        let def = schema::field(kind, field)
+            .ok_or_else(|| CoreError::Corrupt(format!("{}: unknown field `{field}`", self.id)))?;
+        let Some((value, obj)) = self.doc.get(ROOT, field)? else {
+            return Ok(None);
+        };
+        self.read_value(def.ty, field, value, &obj).map(Some)
+    }
+
+    /// Every value concurrently written to `field` (more than one means a
+    /// conflict that Automerge resolved by picking the first one returned).
+    pub fn get_all(&self, field: &str) -> Result<Vec<FieldValue>> {
+        let kind = self.id.record().kind();
+        let Some(def) = schema::field(kind, field) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (value, obj) in self.doc.get_all(ROOT, field)? {
+            out.push(self.read_value(def.ty, field, value, &obj)?);
+        }
+        Ok(out)
+    }
+
+    fn read_value(&self, ty: FieldType, field: &str, value: Value<'_>, obj: &ObjId) -> Result<FieldValue> {
+        let shape = || CoreError::Corrupt(format!("{}: `{field}` does not hold {}", self.id, ty.describe()));
+        match (ty, value) {
+            (FieldType::LongText, Value::Object(ObjType::Text)) => Ok(FieldValue::Text(self.doc.text(obj)?)),
+            (FieldType::StageLog, Value::Object(ObjType::List)) => {
+                let mut log = Vec::new();
+                for item in self.doc.list_range(obj, ..) {
+                    let entry = item.id();
+                    let read = |key: &str| -> Option<String> {
+                        match self.doc.get(&entry, key).ok()?? {
+                            (Value::Scalar(s), _) => match s.as_ref() {
+                                ScalarValue::Str(s) => Some(s.to_string()),
+                                _ => None,
+                            },
+                            _ => None,
+                        }
+                    };
+                    if let (Some(stage), Some(at)) = (read("stage"), read("at")) {
+                        log.push(StageTransition { stage, at });
+                    }
+                }
+                Ok(FieldValue::Stages(log))
+            }
+            (FieldType::Entries, Value::Object(ObjType::Map)) => {
+                let mut map = std::collections::BTreeMap::new();
+                for item in self.doc.map_range(obj, ..) {
+                    if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) = &item.value {
+                        if let Ok(json) = serde_json::from_str(text) {
+                            map.insert(item.key.to_string(), json);
+                        }
+                    }
+                }
+                Ok(FieldValue::Entries(map))
+            }
+            (_, Value::Scalar(s)) => match s.as_ref() {
+                ScalarValue::Str(s) => Ok(FieldValue::Text(s.to_string())),
+                ScalarValue::Int(i) => Ok(FieldValue::Int(*i)),
+                ScalarValue::Uint(u) => i64::try_from(*u).map(FieldValue::Int).map_err(|_| shape()),
+                ScalarValue::F64(f) => Ok(FieldValue::Float(*f)),
+                ScalarValue::Boolean(b) => Ok(FieldValue::Bool(*b)),
+                _ => Err(shape()),
+            },
+            _ => Err(shape()),
+        }
+    }
+
+    /// Writes `value` to `field` (`None` deletes it). The value must already
+    /// have been checked against the schema. Long text is updated with a
+    /// minimal diff, so concurrent edits elsewhere in the text survive.
+    pub fn put(&mut self, field: &str, ty: FieldType, value: Option<&FieldValue>) -> Result<()> {
+        let Some(value) = value else {
+            if self.doc.get(ROOT, field)?.is_some() {
+                self.doc.delete(ROOT, field)?;
+            }
+            return Ok(());
+        };
+        match (ty, value) {
+            (FieldType::LongText, FieldValue::Text(text)) => {
+                let obj = self.text_obj(field)?;
+                self.doc.update_text(&obj, text)?;
+            }
+            (FieldType::StageLog | FieldType::Entries, _) => {
+                return Err(CoreError::Corrupt(format!(
+                    "`{field}` is kept by the system; use its dedicated operation"
+                )));
+            }
+            (_, FieldValue::Text(s)) => self.doc.put(ROOT, field, s.as_str())?,
+            (_, FieldValue::Int(i)) => self.doc.put(ROOT, field, *i)?,
+            (_, FieldValue::Float(f)) => self.doc.put(ROOT, field, *f)?,
+            (_, FieldValue::Bool(b)) => self.doc.put(ROOT, field, *b)?,
+            (_, other) => {
+                return Err(CoreError::Corrupt(format!(
+                    "`{field}` cannot hold {other:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Splices long text: deletes `delete` characters at `pos` and inserts
+    /// `insert` there. Positions count Unicode scalar values.
+    pub fn splice_text(&mut self, field: &str, pos: usize, delete: usize, insert: &str) -> Result<()> {
+        let obj = self.text_obj(field)?;
+        let len = self.doc.length(&obj);
+        if pos > len || pos + delete > len {
+            return Err(CoreError::Invalid(crate::error::ValidationError::field(
+                field,
+                format!("splice {pos}+{delete} is outside the text (length {len})"),
+            )));
+        }
+        self.doc.splice_text(&obj, pos, delete as isize, insert)?;
+        Ok(())
+    }
+
+    /// Creates the containers (text, list, map) of `fields` that do not exist
+    /// yet, so that later concurrent edits land in one shared object.
+    pub fn create_containers(&mut self, fields: &[(&str, FieldType)]) -> Result<()> {
+        for (field, ty) in fields {
+            if self.doc.get(ROOT, *field)?.is_some() {
+                continue;
+            }
+            match ty {
+                FieldType::LongText => {
+                    self.doc.put_object(ROOT, *field, ObjType::Text)?;
+                }
+                FieldType::StageLog => {
+                    self.doc.put_object(ROOT, *field, ObjType::List)?;
+                }
+                FieldType::Entries => {
+                    self.doc.put_object(ROOT, *field, ObjType::Map)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `{stage, at}` to the stage log in `field`.
+    pub fn append_stage(&mut self, field: &str, stage: &str, at: Timestamp) -> Result<()> {
+        let list = match self.doc.get(ROOT, field)? {
+            Some((Value::Object(ObjType::List), obj)) => obj,
+            _ => self.doc.put_object(ROOT, field, ObjType::List)?,
+        };
+        let len = self.doc.length(&list);
+        let entry = self.doc.insert_object(&list, len, ObjType::Map)?;
+        self.doc.put(&entry, "stage", stage)?;
+        self.doc.put(&entry, "at", at.to_string())?;
+        Ok(())
+    }
+
+    /// Sets entry `key` of the entries field `field` to the JSON object `value`.
+    pub fn put_entry(&mut self, field: &str, key: &str, value: &serde_json::Value) -> Result<()> {
+        let map = match self.doc.get(ROOT, field)? {
+            Some((Value::Object(ObjType::Map), obj)) => obj,
+            _ => self.doc.put_object(ROOT, field, ObjType::Map)?,
+        };
+        self.doc.put(&map, key, value.to_string())?;
+        Ok(())
+    }
+
+    fn text_obj(&mut self, field: &str) -> Result<ObjId> {
+        match self.doc.get(ROOT, field)? {
+            Some((Value::Object(ObjType::Text), obj)) => Ok(obj),
+            _ => Ok(self.doc.put_object(ROOT, field, ObjType::Text)?),
+        }
+    }
+
+    /// Commits pending operations as one change signed with `author` and
+    /// `at`, and returns it; `None` if there was nothing to commit.
+    pub fn commit(&mut self, author: &str, at: Timestamp) -> Option<Change> {
+        let hash = self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(author)
+                .with_time(at.as_second()),
+        )?;
+        self.doc.get_change_by_hash(&hash)
+    }
+
+    /// Discards operations that were not committed.
+    pub fn rollback(&mut self) {
+        self.doc.rollback();
+    }
+
+    /// A full, compressed save of the document.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Applies changes received from elsewhere; returns the hashes that were
+    /// new to this document. Changes already present are ignored.
+    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<Vec<ChangeHash>> {
+        let mut new = Vec::new();
+        for change in &changes {
+            let hash = change.hash();
+            if self.doc.get_change_meta_by_hash(&hash).is_none() && !new.contains(&hash) {
+                new.push(hash);
+            }
+        }
+        self.doc.apply_changes(changes)?;
+        let missing = self.doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(CoreError::Protocol(format!(
+                "{}: received changes depend on {} change(s) this device does not have",
+                self.id,
+                missing.len()
+            )));
+        }
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ClassName, RecordId, RecordKind};
+
+    fn new_doc(kind: RecordKind) -> ClassDoc {
+        let id = RecordId::new_random(kind).doc(&ClassName::new("general").expect("valid"));
+        ClassDoc::new(id, ActorId::random())
+    }
+
+    #[test]
+    fn scalar_fields_round_trip() {
+        let mut doc = new_doc(RecordKind::Account);
+        doc.put("name", schema::NAME, Some(&FieldValue::Text("Szőke Kft.".into()))).expect("put");
+        doc.put("credit_limit", FieldType::Money, Some(&FieldValue::Int(5_000_000))).expect("put");
+        assert!(doc.commit("ana", Timestamp::UNIX_EPOCH).is_some());
+        assert_eq!(doc.get("name").expect("get"), Some(FieldValue::Text("Szőke Kft.".into())));
+        assert_eq!(doc.get("credit_limit").expect("get"), Some(FieldValue::Int(5_000_000)));
+        doc.put("name", schema::NAME, None).expect("delete");
+        assert_eq!(doc.get("name").expect("get"), None);
+    }
+
+    #[test]
+    fn long_text_updates_are_diffs_that_merge() {
+        let mut a = new_doc(RecordKind::Note);
+        a.put("body", FieldType::LongText, Some(&FieldValue::Text("Met José.".into()))).expect("put");
+        a.commit("ana", Timestamp::UNIX_EPOCH);
+        let saved = a.save();
+        let mut b = ClassDoc::load(a.id().clone(), Some(&saved), [], ActorId::random()).expect("load");
+        a.put("body", FieldType::LongText, Some(&FieldValue::Text("Met José. Wants a quote.".into()))).expect("put");
+        a.commit("ana", Timestamp::UNIX_EPOCH);
+        b.splice_text("body", 0, 0, "Monday: ").expect("splice");
+        b.commit("luis", Timestamp::UNIX_EPOCH);
+        let changes = b.automerge().get_changes(&[]);
+        a.apply_changes(changes).expect("merge");
+        assert_eq!(
+            a.get("body").expect("get"),
+            Some(FieldValue::Text("Monday: Met José. Wants a quote.".into()))
+        );
+    }
+
+    #[test]
+    fn stage_log_and_entries_are_typed() {
+        let mut doc = new_doc(RecordKind::Account);
+        doc.append_stage("stage_history", "lead", Timestamp::UNIX_EPOCH).expect("append");
+        doc.append_stage("stage_history", "prospect", Timestamp::UNIX_EPOCH).expect("append");
+        let Some(FieldValue::Stages(log)) = doc.get("stage_history").expect("get") else {
+            panic!("not a stage log");
+        };
+        assert_eq!(log.iter().map(|t| t.stage.as_str()).collect::<Vec<_>>(), ["lead", "prospect"]);
+        let mut inst = new_doc(RecordKind::ProcessInstance);
+        inst.put_entry("events", "e1", &serde_json::json!({"kind": "started"})).expect("entry");
+        let Some(FieldValue::Entries(map)) = inst.get("events").expect("get") else {
+            panic!("not entries");
+        };
+        assert_eq!(map["e1"]["kind"], "started");
+    }
+
+    #[test]
+    fn a_splice_outside_the_text_is_refused() {
+        let mut doc = new_doc(RecordKind::Note);
+        doc.put("body", FieldType::LongText, Some(&FieldValue::Text("abc".into()))).expect("put");
+        assert!(matches!(doc.splice_text("body", 2, 5, "x"), Err(CoreError::Invalid(_))));
+    }
+}

@@ -1,0 +1,267 @@
+//! The policy file format (TOML) and its validation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::{ClassDef, Policy, ProcessRights, Role, Scope};
+use crate::error::CoreError;
+use crate::ids::{ClassName, RecordKind};
+use crate::schema;
+
+/// The only format version this build reads.
+const FORMAT: u32 = 1;
+
+/// Fields that decide who sees a record; they must be in the base class so
+/// that everyone who sees the record can evaluate visibility.
+const ROUTING_FIELDS: &[&str] = &["owner", "territory", "account", "assignee", "record"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    format: u32,
+    base_class: String,
+    classes: BTreeMap<String, ClassFile>,
+    fields: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    roles: BTreeMap<String, RoleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFile {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    admin: bool,
+    read: Vec<String>,
+    write: Vec<String>,
+    sees: Vec<Scope>,
+    edits: Vec<Scope>,
+    #[serde(default)]
+    process: ProcessRights,
+}
+
+pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
+    let file: PolicyFile =
+        toml::from_str(text).map_err(|e| CoreError::Policy(vec![e.to_string().trim().to_owned()]))?;
+    let mut errors = Vec::new();
+
+    if file.format != FORMAT {
+        errors.push(format!(
+            "format: this build reads format {FORMAT}, the file says {}",
+            file.format
+        ));
+    }
+
+    let mut classes = BTreeMap::new();
+    for (name, class) in &file.classes {
+        match ClassName::new(name) {
+            Ok(c) => {
+                classes.insert(
+                    c,
+                    ClassDef {
+                        description: class.description.clone(),
+                    },
+                );
+            }
+            Err(e) => errors.push(format!("classes.{name}: {e}")),
+        }
+    }
+    let class_ref = |key: &str, name: &str, errors: &mut Vec<String>| -> Option<ClassName> {
+        match ClassName::new(name) {
+            Ok(c) if classes.contains_key(&c) => Some(c),
+            _ => {
+                errors.push(format!("{key}: unknown class `{name}` (not in [classes])"));
+                None
+            }
+        }
+    };
+
+    let base_class = class_ref("base_class", &file.base_class, &mut errors);
+
+    let mut field_class: BTreeMap<(RecordKind, String), ClassName> = BTreeMap::new();
+    for (kind_name, by_class) in &file.fields {
+        let Ok(kind) = kind_name.parse::<RecordKind>() else {
+            errors.push(format!("fields.{kind_name}: unknown record kind `{kind_name}`"));
+            continue;
+        };
+        for (class_name, fields) in by_class {
+            let key = format!("fields.{kind_name}.{class_name}");
+            let Some(class) = class_ref(&key, class_name, &mut errors) else {
+                continue;
+            };
+            for field in fields {
+                if schema::field(kind, field).is_none() {
+                    errors.push(format!("{key}: `{field}` is not a field of {kind_name}"));
+                    continue;
+                }
+                if let Some(previous) = field_class.insert((kind, field.clone()), class.clone()) {
+                    errors.push(format!(
+                        "{key}: `{field}` is already in class `{previous}`; a field belongs to exactly one class"
+                    ));
+                }
+            }
+        }
+    }
+    for kind in RecordKind::ALL {
+        for def in schema::fields(kind) {
+            match field_class.get(&(kind, def.name.to_owned())) {
+                None => errors.push(format!(
+                    "fields.{kind}: `{}` is not in any class; every field must be classified",
+                    def.name
+                )),
+                Some(class) => {
+                    if ROUTING_FIELDS.contains(&def.name) && Some(class) != base_class.as_ref() {
+                        errors.push(format!(
+                            "fields.{kind}.{class}: `{}` decides who sees the record and must be in the base class `{}`",
+                            def.name, file.base_class
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut roles = BTreeMap::new();
+    for (name, role) in &file.roles {
+        let key = format!("roles.{name}");
+        let valid_name = !name.is_empty()
+            && name.len() <= 32
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid_name {
+            errors.push(format!("{key}: role names are 1-32 characters of a-z, 0-9 or `_`"));
+        }
+        let read: BTreeSet<ClassName> = role
+            .read
+            .iter()
+            .filter_map(|c| class_ref(&format!("{key}.read"), c, &mut errors))
+            .collect();
+        let write: BTreeSet<ClassName> = role
+            .write
+            .iter()
+            .filter_map(|c| class_ref(&format!("{key}.write"), c, &mut errors))
+            .collect();
+        for class in write.difference(&read) {
+            errors.push(format!(
+                "{key}.write: `{class}` is writable but not readable; add it to {key}.read"
+            ));
+        }
+        let sees: BTreeSet<Scope> = role.sees.iter().copied().collect();
+        let edits: BTreeSet<Scope> = role.edits.iter().copied().collect();
+        if sees.is_empty() {
+            errors.push(format!("{key}.sees: a role must see at least its own records"));
+        }
+        if !sees.contains(&Scope::All) {
+            for scope in edits.difference(&sees) {
+                errors.push(format!(
+                    "{key}.edits: `{scope:?}` is not among the records the role sees",
+                ));
+            }
+        }
+        if let Some(base) = &base_class {
+            if !read.contains(base) {
+                errors.push(format!(
+                    "{key}.read: every role must read the base class `{base}`"
+                ));
+            }
+        }
+        roles.insert(
+            name.clone(),
+            Role {
+                description: role.description.clone(),
+                admin: role.admin,
+                read,
+                write,
+                sees,
+                edits,
+                process: role.process,
+            },
+        );
+    }
+    if !roles.values().any(|r| r.admin) {
+        errors.push("roles: at least one role must have `admin = true`".to_owned());
+    }
+
+    match (errors.is_empty(), base_class) {
+        (true, Some(base_class)) => Ok(Policy {
+            base_class,
+            classes,
+            field_class,
+            roles,
+            source: text.to_owned(),
+        }),
+        _ => Err(CoreError::Policy(errors)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::DEFAULT_POLICY_TOML;
+    use super::*;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        match parse(text) {
+            Err(CoreError::Policy(errors)) => errors,
+            other => panic!("expected policy errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_with_its_position() {
+        let errors = errors_of("format = 1\nbase_class = \n");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("line 2"), "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = DEFAULT_POLICY_TOML.replace("base_class = \"general\"", "base_class = \"general\"\nbase_klass = 1");
+        let errors = errors_of(&text);
+        assert!(errors[0].contains("base_klass"), "{errors:?}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_key() {
+        let text = DEFAULT_POLICY_TOML
+            .replace("sensitive = [\"tax_id\"]", "sensitive = [\"tax_id\", \"colour\"]")
+            .replace(
+                "read = [\"general\", \"contact_details\"]\nwrite = [\"general\", \"contact_details\"]",
+                "read = [\"general\"]\nwrite = [\"general\", \"contact_details\", \"secret\"]",
+            )
+            .replace("\"territory\", \"industry\"", "\"industry\"")
+            .replace("financial = [\"credit_limit\", \"credit_currency\"]", "financial = [\"credit_limit\", \"credit_currency\", \"territory\"]");
+        let errors = errors_of(&text);
+        let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
+        assert!(has("fields.account.sensitive: `colour` is not a field"), "{errors:?}");
+        assert!(has("roles.rep.write: unknown class `secret`"), "{errors:?}");
+        assert!(has("roles.rep.write: `contact_details` is writable but not readable"), "{errors:?}");
+        assert!(has("`territory` decides who sees the record"), "{errors:?}");
+    }
+
+    #[test]
+    fn unclassified_and_doubly_classified_fields_are_refused() {
+        let text = DEFAULT_POLICY_TOML
+            .replace("sensitive = [\"tax_id\"]", "sensitive = []")
+            .replace("contact_details = [\"email\", \"phone\"", "contact_details = [\"email\", \"name\", \"phone\"");
+        let errors = errors_of(&text);
+        let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
+        assert!(has("`tax_id` is not in any class"), "{errors:?}");
+        assert!(has("`name` is already in class"), "{errors:?}");
+    }
+
+    #[test]
+    fn custom_roles_are_accepted() {
+        let text = format!(
+            "{DEFAULT_POLICY_TOML}\n[roles.telesales]\nread = [\"general\", \"contact_details\"]\nwrite = [\"general\"]\nsees = [\"own\"]\nedits = [\"own\"]\n"
+        );
+        let policy = parse(&text).expect("valid");
+        assert!(policy.role("telesales").expect("custom role").process == ProcessRights::default());
+    }
+}

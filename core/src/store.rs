@@ -1,0 +1,451 @@
+//! The device store: every record's class documents, the outbox and the
+//! index, in one SQLite file.
+//!
+//! Guarantees:
+//! - **Durable when it says so.** A call that returns `Ok` has committed its
+//!   transaction with `synchronous = FULL` in WAL mode: a crash or `kill -9`
+//!   afterwards loses nothing of it. A call that returns `Err` changed nothing.
+//! - **One writer.** A `Store` owns one connection; writes use IMMEDIATE
+//!   transactions, so a second process on the same file waits (up to the
+//!   busy timeout) instead of interleaving.
+//! - **Index follows documents.** The list and search index of a record is
+//!   refreshed in the same transaction as any change to its documents,
+//!   whether the change was made here or arrived by sync.
+//! - **Deleted means gone.** `secure_delete` is on, so removed pages are
+//!   zeroed, and removals end with a WAL checkpoint.
+//!
+//! Layout: [`docs`] persists documents, [`index`] and [`search`] maintain the
+//! index, [`outbox`] tracks unacknowledged changes, [`write`] is the local
+//! write path, [`remote`] applies what sync brings, [`quarantine`] keeps
+//! refused edits.
+
+mod collation;
+mod docs;
+mod index;
+mod meta;
+mod migrations;
+mod outbox;
+mod quarantine;
+mod remote;
+mod search;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::ActorId;
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+
+pub use collation::NameCollator;
+pub use index::{ListQuery, Sort, Summary};
+pub use outbox::{PendingChange, TypedWrite};
+pub use quarantine::QuarantinedEdit;
+pub use remote::{RemoteDoc, RemotePayload};
+pub use search::SearchHit;
+pub use write::FieldWrite;
+
+use crate::clock::Clock;
+use crate::document::ClassDoc;
+use crate::error::{CoreError, Result, ValidationError};
+use crate::history::{self, HistoryEntry};
+use crate::ids::{DocId, RecordId, RecordKind};
+use crate::policy::{Access, Policy, UserContext};
+use crate::record::Record;
+
+/// Identifies a Fieldwork device store in the SQLite header (`PRAGMA application_id`).
+const APPLICATION_ID: i32 = 0x4657_4B31; // "FWK1"
+
+/// The signed-in session of a device: who, where, under which policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The server's base URL (`http://host:port`).
+    pub server: String,
+    /// The opaque session token (a secret; never logged).
+    pub token: String,
+    /// The user as the server knows them.
+    pub user: UserContext,
+    /// The policy in force, as TOML.
+    pub policy: String,
+    /// The server's revision number of that policy.
+    pub policy_revision: u64,
+}
+
+/// The server position up to which this device has received everything it
+/// may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The server's identity (changes if the server database is replaced).
+    pub epoch: String,
+    /// The feed sequence number.
+    pub seq: u64,
+    /// A fingerprint of the feed entry at `seq`, to detect a server restored
+    /// from an older backup.
+    pub check: String,
+}
+
+/// The device store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    cache: docs::DocCache,
+    device_id: String,
+    actor: ActorId,
+    clock: Arc<dyn Clock>,
+    access: Access,
+    policy: Policy,
+    collator: NameCollator,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it to the
+    /// current schema. A file that is not a Fieldwork store, or is corrupt,
+    /// is refused with [`CoreError::Corrupt`] and left untouched.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let not_ours = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                CoreError::Corrupt(format!(
+                    "{} is not a Fieldwork store or is damaged ({f})",
+                    path.display()
+                ))
+            }
+            other => CoreError::Storage(other),
+        };
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(not_ours)?;
+        let user_version: i32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(not_ours)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(not_ours)?;
+        if app_id != APPLICATION_ID && (app_id != 0 || user_version != 0 || tables != 0) {
+            return Err(CoreError::Corrupt(format!(
+                "{} is a SQLite database but not a Fieldwork store",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(not_ours)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn).map_err(|e| match e {
+            CoreError::Storage(inner) => not_ours(inner),
+            other => other,
+        })?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+
+        let device_id = match meta::get(&conn, meta::keys::DEVICE_ID)? {
+            Some(id) => id,
+            None => {
+                let id = ulid::Ulid::new().to_string();
+                meta::set(&conn, meta::keys::DEVICE_ID, &id)?;
+                id
+            }
+        };
+        let actor = match meta::get(&conn, meta::keys::ACTOR)? {
+            Some(hex) => ActorId::from(
+                hex::decode(&hex)
+                    .map_err(|_| CoreError::Corrupt("stored actor id is not hex".into()))?,
+            ),
+            None => {
+                let actor = ActorId::random();
+                meta::set(&conn, meta::keys::ACTOR, &actor.to_hex_string())?;
+                actor
+            }
+        };
+        let locale = match meta::get(&conn, meta::keys::LOCALE)? {
+            Some(l) => l,
+            None => default_locale(),
+        };
+        let collator = NameCollator::new(&locale).or_else(|_| NameCollator::new("en"))?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+            cache: docs::DocCache::new(),
+            device_id,
+            actor,
+            clock,
+            access: Access::Local,
+            policy: Policy::shipped_default(),
+            collator,
+        };
+        if let Some(json) = meta::get(&store.conn, meta::keys::SESSION)? {
+            let session: Session = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("stored session: {e}")))?;
+            store.install_session(&session)?;
+        }
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's stable id.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The Automerge actor id this device writes with.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// The clock the store stamps changes with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The access regime in force (local until a session is set).
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The policy in force: the session's, or the shipped default.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current session, if the device is signed in.
+    pub fn session(&self) -> Result<Option<Session>> {
+        match meta::get(&self.conn, meta::keys::SESSION)? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| CoreError::Corrupt(format!("stored session: {e}"))),
+        }
+    }
+
+    /// Signs the device in (or refreshes the session's policy). A store that
+    /// belongs to another user is refused: one store, one user.
+    pub fn set_session(&mut self, session: &Session) -> Result<()> {
+        if let Some(existing) = self.session()? {
+            if existing.user.name != session.user.name {
+                return Err(CoreError::Invalid(ValidationError::record(format!(
+                    "this device store belongs to `{}`; use another data directory for `{}`",
+                    existing.user.name, session.user.name
+                ))));
+            }
+        }
+        self.install_session(session)?;
+        let json = serde_json::to_string(session).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        meta::set(&self.conn, meta::keys::SESSION, &json)
+    }
+
+    fn install_session(&mut self, session: &Session) -> Result<()> {
+        let policy = Policy::from_toml(&session.policy)?;
+        self.policy = policy.clone();
+        self.access = Access::User {
+            user: session.user.clone(),
+            policy,
+        };
+        Ok(())
+    }
+
+    /// Forgets the session token (the data and the user binding stay, so the
+    /// same user can sign in again and sync what was done meanwhile).
+    pub fn clear_token(&mut self) -> Result<()> {
+        if let Some(mut session) = self.session()? {
+            session.token.clear();
+            let json =
+                serde_json::to_string(&session).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+            meta::set(&self.conn, meta::keys::SESSION, &json)?;
+        }
+        Ok(())
+    }
+
+    /// The name stamped on changes made here.
+    pub fn author(&self) -> String {
+        self.access
+            .user()
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| "local".to_owned())
+    }
+
+    /// The locale used to sort names.
+    pub fn locale(&self) -> &str {
+        self.collator.locale()
+    }
+
+    /// Changes the locale used to sort names and re-sorts the index.
+    pub fn set_locale(&mut self, locale: &str) -> Result<()> {
+        let collator = NameCollator::new(locale)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        index::rekey(&tx, &collator)?;
+        meta::set(&tx, meta::keys::LOCALE, collator.locale())?;
+        tx.commit()?;
+        self.collator = collator;
+        Ok(())
+    }
+
+    /// Reads a record: the merged fields of every class document present.
+    pub fn get(&mut self, id: &RecordId) -> Result<Record> {
+        self.assemble(id)?
+            .map(|(record, _)| record)
+            .ok_or_else(|| CoreError::NotFound(id.to_string()))
+    }
+
+    /// Lists records from the index.
+    pub fn list(&self, query: &ListQuery) -> Result<Vec<Summary>> {
+        index::list(&self.conn, query)
+    }
+
+    /// Full-text search, best matches first.
+    pub fn search(&self, text: &str, kind: Option<RecordKind>, limit: usize) -> Result<Vec<SearchHit>> {
+        search::search(&self.conn, text, kind, limit)
+    }
+
+    /// Who changed which field when, oldest first, from the Automerge history
+    /// of the record's documents present on this device.
+    pub fn history(&mut self, id: &RecordId) -> Result<Vec<HistoryEntry>> {
+        let doc_ids = docs::doc_ids_of(&self.conn, id)?;
+        if doc_ids.is_empty() {
+            return Err(CoreError::NotFound(id.to_string()));
+        }
+        let mut entries = Vec::new();
+        for doc_id in doc_ids {
+            let found = docs::with_doc(&self.conn, &mut self.cache, &doc_id, &self.actor, |doc| {
+                history::of_doc(doc)
+            })?;
+            entries.extend(found.unwrap_or_default());
+        }
+        entries.sort_by(|a, b| a.at.cmp(&b.at).then(a.hash.cmp(&b.hash)));
+        Ok(entries)
+    }
+
+    /// Number of records of `kind` on this device.
+    pub fn count(&self, kind: RecordKind) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM records WHERE kind = ?1",
+            [kind.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// Loads every class document of a record present here and merges them.
+    /// Returns the record and the newest change time (seconds), or `None`.
+    fn assemble(&mut self, id: &RecordId) -> Result<Option<(Record, i64)>> {
+        assemble(&self.conn, &mut self.cache, &self.actor, id)
+    }
+
+    /// Checks the whole store file (`PRAGMA integrity_check`) and that every
+    /// document loads. Returns the problems found (empty when healthy).
+    pub fn verify(&mut self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        problems.extend(rows.into_iter().filter(|r| r != "ok"));
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT doc_id FROM documents")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in ids {
+            let doc_id: DocId = match id.parse() {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(format!("{id}: {e}"));
+                    continue;
+                }
+            };
+            self.cache.forget(&doc_id);
+            if let Err(e) = docs::take(&self.conn, &mut self.cache, &doc_id, &self.actor) {
+                problems.push(e.to_string());
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// Loads and merges a record's documents (free function so that write paths
+/// can call it while holding a transaction on the same connection).
+pub(crate) fn assemble(
+    conn: &Connection,
+    cache: &mut docs::DocCache,
+    actor: &ActorId,
+    id: &RecordId,
+) -> Result<Option<(Record, i64)>> {
+    let doc_ids = docs::doc_ids_of(conn, id)?;
+    if doc_ids.is_empty() {
+        return Ok(None);
+    }
+    let mut record = Record {
+        id: id.clone(),
+        fields: Default::default(),
+        conflicts: Default::default(),
+        classes: Vec::new(),
+    };
+    let mut updated = 0i64;
+    for doc_id in doc_ids {
+        docs::with_doc(conn, cache, &doc_id, actor, |doc: &mut ClassDoc| {
+            for field in doc.field_names() {
+                if let Some(value) = doc.get(&field)? {
+                    record.fields.insert(field.clone(), value);
+                }
+                let all = doc.get_all(&field)?;
+                if all.len() > 1 {
+                    record.conflicts.insert(field, all);
+                }
+            }
+            for head in doc.heads() {
+                if let Some(meta) = doc.automerge().get_change_meta_by_hash(&head) {
+                    updated = updated.max(meta.timestamp);
+                }
+            }
+            record.classes.push(doc_id.class().clone());
+            Ok(())
+        })?;
+    }
+    Ok(Some((record, updated)))
+}
+
+/// The locale from the environment (`LC_ALL`, `LC_COLLATE`, `LANG`), as BCP 47.
+fn default_locale() -> String {
+    for var in ["LC_ALL", "LC_COLLATE", "LANG"] {
+        if let Ok(value) = std::env::var(var) {
+            let tag = value.split(['.', '@']).next().unwrap_or("").replace('_', "-");
+            if !tag.is_empty() && tag != "C" && tag != "POSIX" {
+                return tag;
+            }
+        }
+    }
+    "en".to_owned()
+}

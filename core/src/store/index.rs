@@ -1,0 +1,398 @@
+//! The materialised index: one row per record for listing, filtering and
+//! sorting, plus its full-text row. Rebuilt from the record's documents after
+//! every change, local or remote, inside the same transaction.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::collation::NameCollator;
+use crate::error::{CoreError, Result};
+use crate::ids::{RecordId, RecordKind};
+use crate::record::Record;
+use crate::schema::{self, FieldType};
+use crate::value::{FieldValue, phone_digits};
+
+/// Orders for record lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// By display name, in the user's locale.
+    #[default]
+    Name,
+    /// By lifecycle or pipeline stage, in stage order.
+    Stage,
+    /// By owner, then name.
+    Owner,
+    /// By territory, then name.
+    Territory,
+    /// By due or start time (activities), expected close (deals).
+    Due,
+    /// By amount (deals).
+    Amount,
+    /// By last change, newest first unless reversed.
+    Updated,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "name" => Sort::Name,
+            "stage" => Sort::Stage,
+            "owner" => Sort::Owner,
+            "territory" => Sort::Territory,
+            "due" | "due_at" => Sort::Due,
+            "amount" => Sort::Amount,
+            "updated" | "updated_at" => Sort::Updated,
+            _ => {
+                return Err(CoreError::Invalid(crate::error::ValidationError::field(
+                    "sort",
+                    format!("`{s}` is not one of name, stage, owner, territory, due, amount, updated"),
+                )));
+            }
+        })
+    }
+}
+
+/// A list request: one kind, optional filters, an order and a page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Which kind of record (accounts when `None`).
+    pub kind: Option<RecordKind>,
+    /// Order.
+    #[serde(default)]
+    pub sort: Sort,
+    /// Reverse the order.
+    #[serde(default)]
+    pub descending: bool,
+    /// Only this stage.
+    pub stage: Option<String>,
+    /// Only this owner.
+    pub owner: Option<String>,
+    /// Only this territory.
+    pub territory: Option<String>,
+    /// Only children of this account.
+    pub account: Option<RecordId>,
+    /// Only activities assigned to this user.
+    pub assignee: Option<String>,
+    /// Only this status (activities).
+    pub status: Option<String>,
+    /// Only this type (activities, relationships).
+    pub r#type: Option<String>,
+    /// Due at or after this instant (activities).
+    pub due_from: Option<Timestamp>,
+    /// Due before this instant (activities).
+    pub due_before: Option<Timestamp>,
+    /// At most this many rows (default 100).
+    pub limit: Option<usize>,
+    /// Skip this many rows.
+    #[serde(default)]
+    pub offset: usize,
+}
+
+/// One row of a list: what a list screen shows without opening the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The record.
+    pub id: RecordId,
+    /// Display name.
+    pub title: String,
+    /// Stage (accounts, deals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Status (activities, process instances).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Type (activities, relationships).
+    #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
+    pub kind_type: Option<String>,
+    /// Owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Assignee (activities).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Territory (own or inherited from the account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub territory: Option<String>,
+    /// Parent account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Due or start time, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+    /// Amount in minor units (deals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    /// Currency of `amount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Last change, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
+    let stages = match kind {
+        RecordKind::Account => schema::ACCOUNT_STAGES,
+        RecordKind::Deal => schema::DEAL_STAGES,
+        _ => return None,
+    };
+    let stage = stage?;
+    stages.iter().position(|s| *s == stage).map(|p| p as i64)
+}
+
+fn epoch(value: Option<&FieldValue>) -> Option<i64> {
+    let text = value?.as_text()?;
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Some(ts.as_second());
+    }
+    let date: jiff::civil::Date = text.parse().ok()?;
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().as_second())
+}
+
+/// Upserts `record`'s index and search rows. `updated_at` is the newest
+/// change time of its documents (seconds).
+pub(crate) fn refresh(
+    tx: &Connection,
+    collator: &NameCollator,
+    record: &Record,
+    updated_at: i64,
+    now: i64,
+) -> Result<()> {
+    let kind = record.kind();
+    let title = record.title();
+    let text = |f: &str| record.text(f).map(str::to_owned);
+    let account = match kind {
+        RecordKind::Account => None,
+        RecordKind::Relationship => text("account").or_else(|| text("from").filter(|f| f.starts_with("account:"))),
+        _ => text("account"),
+    };
+    let territory = match kind {
+        RecordKind::Account => text("territory"),
+        _ => match &account {
+            Some(acc) => tx
+                .query_row(
+                    "SELECT territory FROM records WHERE record_id = ?1",
+                    [acc],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten(),
+            None => None,
+        },
+    };
+    let stage = text("stage");
+    let status = match kind {
+        RecordKind::Activity => text("status"),
+        _ => None,
+    };
+    let due = match kind {
+        RecordKind::Activity => epoch(record.get("due_at")).or_else(|| epoch(record.get("starts_at"))),
+        RecordKind::Deal => epoch(record.get("expected_close")),
+        _ => None,
+    };
+    let (amount, currency) = match kind {
+        RecordKind::Deal => (record.get("amount").and_then(FieldValue::as_int), text("currency")),
+        _ => (None, None),
+    };
+    tx.execute(
+        "INSERT INTO records(record_id, kind, title, title_key, stage, stage_rank, status, type, owner, assignee,
+                             territory, account_id, due_at, amount, currency, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+         ON CONFLICT(record_id) DO UPDATE SET
+            title = ?3, title_key = ?4, stage = ?5, stage_rank = ?6, status = ?7, type = ?8, owner = ?9,
+            assignee = ?10, territory = ?11, account_id = ?12, due_at = ?13, amount = ?14, currency = ?15,
+            updated_at = ?17",
+        params![
+            record.id.to_string(),
+            kind.as_str(),
+            title,
+            collator.sort_key(&title),
+            stage,
+            stage_rank(kind, stage.as_deref()),
+            status,
+            text("type"),
+            text("owner"),
+            text("assignee"),
+            territory,
+            account,
+            due,
+            amount,
+            currency,
+            now,
+            updated_at,
+        ],
+    )?;
+    if kind == RecordKind::Account {
+        // Children inherit the account's territory.
+        tx.execute(
+            "UPDATE records SET territory = ?2 WHERE account_id = ?1 AND territory IS NOT ?2",
+            params![record.id.to_string(), territory],
+        )?;
+    }
+    let rid: i64 = tx.query_row(
+        "SELECT rid FROM records WHERE record_id = ?1",
+        [record.id.to_string()],
+        |r| r.get(0),
+    )?;
+    let (name, emails, phones, body) = search_columns(record, &title);
+    tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
+    tx.execute(
+        "INSERT INTO search(rowid, name, emails, phones, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![rid, name, emails, phones, body],
+    )?;
+    Ok(())
+}
+
+/// What each search column holds for a record.
+fn search_columns(record: &Record, title: &str) -> (String, String, String, String) {
+    let mut name = vec![title.to_owned()];
+    let mut emails = Vec::new();
+    let mut phones = Vec::new();
+    let mut body = Vec::new();
+    for def in schema::fields(record.kind()) {
+        let Some(value) = record.get(def.name) else {
+            continue;
+        };
+        let Some(text) = value.as_text() else {
+            continue;
+        };
+        match def.ty {
+            FieldType::Email => emails.push(text.to_owned()),
+            FieldType::Phone => {
+                // Every digit suffix is a token, so that a number is found by
+                // any trailing part typed with or without its country code.
+                phones.push(text.to_owned());
+                let digits = phone_digits(text);
+                for start in 0..digits.len().saturating_sub(3) {
+                    phones.push(digits[start..].to_owned());
+                }
+            }
+            FieldType::LongText => body.push(text.to_owned()),
+            FieldType::Text { max } if max >= 2000 && def.name != "definition" => {
+                body.push(text.to_owned())
+            }
+            _ if ["position", "industry", "city", "topic"].contains(&def.name) => {
+                name.push(text.to_owned())
+            }
+            _ => {}
+        }
+    }
+    (name.join(" "), emails.join(" "), phones.join(" "), body.join("\n"))
+}
+
+/// Removes a record's index and search rows.
+pub(crate) fn remove(tx: &Connection, record: &RecordId) -> Result<()> {
+    let rid: Option<i64> = tx
+        .query_row(
+            "SELECT rid FROM records WHERE record_id = ?1",
+            [record.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(rid) = rid {
+        tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
+        tx.execute("DELETE FROM records WHERE rid = ?1", [rid])?;
+    }
+    Ok(())
+}
+
+/// The territory a child record inherits from its account, as indexed.
+pub(crate) fn account_territory(conn: &Connection, account: &RecordId) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT territory FROM records WHERE record_id = ?1",
+            [account.to_string()],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Runs a list query against the index.
+pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
+    let kind = q.kind.unwrap_or(RecordKind::Account);
+    let mut sql = String::from(
+        "SELECT record_id, title, stage, status, type, owner, assignee, territory, account_id, due_at, amount,
+                currency, updated_at FROM records WHERE kind = ?",
+    );
+    let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_owned().into()];
+    let mut filter = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {column} = ?"));
+            args.push(v.clone().into());
+        }
+    };
+    filter("stage", &q.stage);
+    filter("owner", &q.owner);
+    filter("territory", &q.territory);
+    filter("account_id", &q.account.as_ref().map(ToString::to_string));
+    filter("assignee", &q.assignee);
+    filter("status", &q.status);
+    filter("type", &q.r#type);
+    if let Some(from) = q.due_from {
+        sql.push_str(" AND due_at >= ?");
+        args.push(from.as_second().into());
+    }
+    if let Some(before) = q.due_before {
+        sql.push_str(" AND due_at < ?");
+        args.push(before.as_second().into());
+    }
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    let order = match q.sort {
+        Sort::Name => format!("title_key {dir}, record_id"),
+        Sort::Stage => format!("stage_rank {dir}, title_key, record_id"),
+        Sort::Owner => format!("owner {dir}, title_key, record_id"),
+        Sort::Territory => format!("territory {dir}, title_key, record_id"),
+        Sort::Due => format!("due_at IS NULL, due_at {dir}, record_id"),
+        Sort::Amount => format!("amount IS NULL, amount {dir}, record_id"),
+        // Newest first is the natural reading of "sort by updated".
+        Sort::Updated => format!(
+            "updated_at {}, record_id",
+            if q.descending { "ASC" } else { "DESC" }
+        ),
+    };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
+    args.push((q.limit.unwrap_or(100).min(10_000) as i64).into());
+    args.push((q.offset as i64).into());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let ts = |v: Option<i64>| v.and_then(|s| Timestamp::from_second(s).ok()).map(|t| t.to_string());
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        out.push(Summary {
+            id: id
+                .parse()
+                .map_err(|_| CoreError::Corrupt(format!("index holds a malformed id `{id}`")))?,
+            title: r.get(1)?,
+            stage: r.get(2)?,
+            status: r.get(3)?,
+            kind_type: r.get(4)?,
+            owner: r.get(5)?,
+            assignee: r.get(6)?,
+            territory: r.get(7)?,
+            account: r.get(8)?,
+            due_at: ts(r.get(9)?),
+            amount: r.get(10)?,
+            currency: r.get(11)?,
+            updated_at: ts(r.get(12)?).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Recomputes every title sort key (after a locale change).
+pub(crate) fn rekey(tx: &Connection, collator: &NameCollator) -> Result<()> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT rid, title FROM records")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = tx.prepare("UPDATE records SET title_key = ?2 WHERE rid = ?1")?;
+    for (rid, title) in rows {
+        update.execute(params![rid, collator.sort_key(&title)])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Refused edits: kept, explained, and everything permitted replayed.
+//!
+//! When the server refuses a change (the policy changed while the device was
+//! offline, the record moved territory...), the device:
+//! 1. rebuilds the document on the *server-confirmed* state: every change of
+//!    the document except those still in the outbox;
+//! 2. keeps each forbidden write (field, the value the user typed, the reason
+//!    code, rule and message) in the quarantine the app lists;
+//! 3. replays every other write the user made to that document, including
+//!    the ones made after the refused change, as new changes on top.
+//!
+//! All in one transaction: the user loses exactly what the policy forbids,
+//! and can see what that was. Unlike a compensating write, nothing that was
+//! permitted is undone.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use automerge::ChangeHash;
+use jiff::Timestamp;
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use super::write::{self, Ctx, FieldWrite};
+use super::{Store, docs, outbox};
+use crate::document::ClassDoc;
+use crate::error::{CoreError, Denial, Result};
+use crate::ids::{DocId, RecordId};
+use crate::value::FieldValue;
+
+/// Denial code for a change refused only because it depends on a refused one.
+pub const DEPENDENCY_REFUSED: &str = "dependency_refused";
+
+/// An edit the server refused, as the user typed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantinedEdit {
+    /// Row id, for dismissing.
+    pub id: i64,
+    /// The record edited.
+    pub record: RecordId,
+    /// The document the edit was in.
+    pub doc: DocId,
+    /// The field written.
+    pub field: String,
+    /// The value the user typed (`null` for clearing the field).
+    pub value: serde_json::Value,
+    /// Stable reason code.
+    pub code: String,
+    /// The policy rule that refused it.
+    pub rule: String,
+    /// Explanation for people.
+    pub message: String,
+    /// When the user made the edit (RFC 3339).
+    pub typed_at: String,
+    /// When the refusal was handled (RFC 3339).
+    pub refused_at: String,
+}
+
+impl Store {
+    /// Every quarantined edit, newest first.
+    pub fn quarantine(&self) -> Result<Vec<QuarantinedEdit>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, record_id, doc_id, field, value, code, rule, message, typed_at, refused_at
+               FROM quarantine ORDER BY id DESC",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        let ts = |ms: i64| {
+            Timestamp::from_millisecond(ms)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        while let Some(r) = rows.next()? {
+            let record: String = r.get(1)?;
+            let doc: String = r.get(2)?;
+            let value: String = r.get(4)?;
+            out.push(QuarantinedEdit {
+                id: r.get(0)?,
+                record: record.parse()?,
+                doc: doc.parse()?,
+                field: r.get(3)?,
+                value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
+                code: r.get(5)?,
+                rule: r.get(6)?,
+                message: r.get(7)?,
+                typed_at: ts(r.get(8)?),
+                refused_at: ts(r.get(9)?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a quarantined edit once the user has seen it.
+    pub fn dismiss_quarantined(&mut self, id: i64) -> Result<()> {
+        let n = self.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+        if n == 0 {
+            return Err(CoreError::NotFound(format!("quarantined edit {id}")));
+        }
+        Ok(())
+    }
+
+    /// Handles changes the server refused (see the module docs). Changes not
+    /// in the outbox are ignored. Returns the records rebuilt.
+    pub fn handle_refusals(&mut self, refused: &[(ChangeHash, Denial)]) -> Result<Vec<RecordId>> {
+        if refused.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reasons: BTreeMap<ChangeHash, Denial> = refused.iter().cloned().collect();
+        let docs_hit = self.docs_of_changes(reasons.keys())?;
+        self.in_write_tx(|ctx| {
+            let mut rebuilt = Vec::new();
+            for doc_id in docs_hit {
+                rebuild(ctx, &doc_id, &reasons)?;
+                rebuilt.push(doc_id.record().clone());
+            }
+            rebuilt.dedup();
+            Ok(rebuilt)
+        })
+    }
+
+    fn docs_of_changes<'a>(&self, hashes: impl Iterator<Item = &'a ChangeHash>) -> Result<Vec<DocId>> {
+        let mut out = BTreeSet::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id FROM outbox WHERE hash = ?1")?;
+        for hash in hashes {
+            let mut rows = stmt.query([hash.0.as_slice()])?;
+            if let Some(row) = rows.next()? {
+                let doc: String = row.get(0)?;
+                out.insert(doc.parse::<DocId>()?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+fn rebuild(ctx: &mut Ctx<'_>, doc_id: &DocId, reasons: &BTreeMap<ChangeHash, Denial>) -> Result<()> {
+    let record = doc_id.record().clone();
+    let pending = outbox::of_doc(ctx.conn, doc_id)?;
+    let pending_hashes: HashSet<ChangeHash> = pending.iter().map(|(h, _, _)| *h).collect();
+
+    // 1. The server-confirmed state: everything but our unacknowledged changes.
+    let Some((_, mut local)) = docs::take(ctx.conn, ctx.cache, doc_id, ctx.actor)? else {
+        return Ok(());
+    };
+    let confirmed: Vec<_> = local
+        .automerge()
+        .get_changes(&[])
+        .into_iter()
+        .filter(|c| !pending_hashes.contains(&c.hash()))
+        .collect();
+    let mut rebuilt = ClassDoc::new(doc_id.clone(), ctx.actor.clone());
+    rebuilt.apply_changes(confirmed)?;
+    docs::delete(ctx.conn, doc_id)?;
+    outbox::clear_doc(ctx.conn, doc_id)?;
+    ctx.cache.forget(doc_id);
+    if !rebuilt.is_empty() {
+        let rev = docs::persist(ctx.conn, &mut rebuilt, &[], ctx.now.as_millisecond())?;
+        ctx.cache.put(rev, rebuilt);
+    }
+
+    // 2. Sort the user's writes into forbidden (quarantined) and permitted.
+    let refused_at = ctx.now.as_millisecond();
+    let mut permitted: Vec<(String, serde_json::Value, i64)> = Vec::new();
+    for (hash, writes, typed_at) in pending {
+        let reason = reasons.get(&hash);
+        for w in writes {
+            let named = reason.is_some_and(|d| {
+                d.field.as_deref() == Some(w.field.as_str())
+                    || (d.field.is_none() && d.code != DEPENDENCY_REFUSED)
+            });
+            if named {
+                if let Some(denial) = reason {
+                    insert(ctx.conn, &record, doc_id, &w.field, &w.value, denial, typed_at, refused_at)?;
+                }
+            } else {
+                permitted.push((w.field, w.value, typed_at));
+            }
+        }
+    }
+
+    // 3. Replay the permitted writes: the last value typed per field.
+    let mut last: BTreeMap<String, (serde_json::Value, i64)> = BTreeMap::new();
+    for (field, value, at) in permitted {
+        last.insert(field, (value, at));
+    }
+    let creating = docs::doc_ids_of(ctx.conn, &record)?.is_empty();
+    let writes: Vec<(FieldWrite, serde_json::Value, i64)> = last
+        .into_iter()
+        .map(|(field, (value, at))| {
+            let parsed: Option<FieldValue> = serde_json::from_value(value.clone()).unwrap_or(None);
+            (FieldWrite { field, value: parsed }, value, at)
+        })
+        .collect();
+    let all: Vec<FieldWrite> = writes.iter().map(|(w, _, _)| w.clone()).collect();
+    if all.is_empty() {
+        return super::remote::refresh_all(ctx, &BTreeSet::from([record]));
+    }
+    match write::write_record(ctx, &record, creating, all) {
+        Ok(()) => return Ok(()),
+        // Refusals and validation errors happen before anything is persisted.
+        Err(CoreError::Denied(_) | CoreError::Invalid(_)) => {}
+        Err(other) => return Err(other),
+    }
+    // Some write is no longer acceptable (e.g. the policy mirror now refuses
+    // it): replay one by one and quarantine those that fail, with the reason.
+    for (w, typed, at) in writes {
+        let creating = docs::doc_ids_of(ctx.conn, &record)?.is_empty();
+        if let Err(e) = write::write_record(ctx, &record, creating, vec![w.clone()]) {
+            let denial = match e {
+                CoreError::Denied(d) => d,
+                CoreError::Invalid(v) => Denial {
+                    code: crate::policy::codes::INVALID_VALUE.into(),
+                    doc: Some(doc_id.to_string()),
+                    field: Some(w.field.clone()),
+                    rule: "schema".into(),
+                    message: v.to_string(),
+                },
+                other => return Err(other),
+            };
+            insert(ctx.conn, &record, doc_id, &w.field, &typed, &denial, at, refused_at)?;
+        }
+    }
+    super::remote::refresh_all(ctx, &BTreeSet::from([record]))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &Connection,
+    record: &RecordId,
+    doc: &DocId,
+    field: &str,
+    value: &serde_json::Value,
+    denial: &Denial,
+    typed_at: i64,
+    refused_at: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO quarantine(record_id, doc_id, field, value, code, rule, message, typed_at, refused_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            record.to_string(),
+            doc.to_string(),
+            field,
+            value.to_string(),
+            denial.code,
+            denial.rule,
+            denial.message,
+            typed_at,
+            refused_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Drops the quarantined edits of a record (when the record is revoked).
+pub(crate) fn remove_record(conn: &Connection, record: &RecordId) -> Result<()> {
+    conn.execute("DELETE FROM quarantine WHERE record_id = ?1", [record.to_string()])?;
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! What sync brings: applying changes and whole documents received from the
+//! server, acknowledging our own changes, removing revoked records.
+//!
+//! A batch is applied in one transaction together with the cursor it
+//! advances to: after a crash the device has either all of the batch and
+//! the new cursor, or none of it and the old cursor, so a retry neither
+//! loses nor duplicates anything.
+
+use std::collections::BTreeSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use rusqlite::TransactionBehavior;
+
+use super::{Cursor, PendingChange, Store, assemble, docs, index, meta, outbox, quarantine};
+use crate::document::ClassDoc;
+use crate::error::{CoreError, Result};
+use crate::ids::{DocId, RecordId};
+
+/// One document's worth of data from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDoc {
+    /// The document.
+    pub doc: DocId,
+    /// Its data.
+    pub payload: RemotePayload,
+}
+
+/// The forms in which a document's data arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemotePayload {
+    /// Raw Automerge changes, in dependency order.
+    Changes(Vec<Vec<u8>>),
+    /// A whole saved (compressed) document.
+    Document(Vec<u8>),
+}
+
+impl Store {
+    /// Up to `max_count` unacknowledged local changes (at most about
+    /// `max_bytes`), oldest first.
+    pub fn pending(&self, max_count: usize, max_bytes: usize) -> Result<Vec<PendingChange>> {
+        outbox::pending(&self.conn, max_count, max_bytes)
+    }
+
+    /// How many local changes await acknowledgement.
+    pub fn outbox_len(&self) -> Result<usize> {
+        outbox::len(&self.conn)
+    }
+
+    /// Marks changes as durably stored by the server; returns how many were pending.
+    pub fn acknowledge(&mut self, hashes: &[ChangeHash]) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = outbox::acknowledge(&tx, hashes)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// The sync cursor, if this device has synced before.
+    pub fn cursor(&self) -> Result<Option<Cursor>> {
+        match meta::get(&self.conn, meta::keys::CURSOR)? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| CoreError::Corrupt(format!("stored cursor: {e}"))),
+        }
+    }
+
+    /// Forgets the sync cursor (the next sync compares documents one by one).
+    pub fn reset_cursor(&mut self) -> Result<()> {
+        meta::delete(&self.conn, meta::keys::CURSOR)
+    }
+
+    /// Applies a batch from the server and advances the cursor, atomically.
+    /// Returns the records whose content changed.
+    ///
+    /// Fails with [`CoreError::Protocol`] (and changes nothing) if a change
+    /// is malformed or depends on changes this device does not have.
+    pub fn apply_remote(&mut self, batch: Vec<RemoteDoc>, cursor: Option<&Cursor>) -> Result<Vec<RecordId>> {
+        let cursor_json = cursor
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        self.in_write_tx(|ctx| {
+            let mut changed: BTreeSet<RecordId> = BTreeSet::new();
+            let now_ms = ctx.now.as_millisecond();
+            for item in batch {
+                let (mut doc, existed) = match docs::take(ctx.conn, ctx.cache, &item.doc, ctx.actor)? {
+                    Some((_, doc)) => (doc, true),
+                    None => (ClassDoc::new(item.doc.clone(), ctx.actor.clone()), false),
+                };
+                let appended = match item.payload {
+                    RemotePayload::Changes(raw) => {
+                        let mut parsed = Vec::with_capacity(raw.len());
+                        for bytes in raw {
+                            parsed.push(Change::from_bytes(bytes).map_err(|e| {
+                                CoreError::Protocol(format!("{}: malformed change: {e}", item.doc))
+                            })?);
+                        }
+                        let new = doc.apply_changes(parsed)?;
+                        raw_changes(&mut doc, &new)
+                    }
+                    RemotePayload::Document(bytes) => {
+                        let mut incoming = AutoCommit::load(&bytes).map_err(|e| {
+                            CoreError::Protocol(format!("{}: malformed document: {e}", item.doc))
+                        })?;
+                        if existed {
+                            let new = doc.automerge().merge(&mut incoming)?;
+                            raw_changes(&mut doc, &new)
+                        } else {
+                            doc = ClassDoc::load(item.doc.clone(), Some(&bytes), [], ctx.actor.clone())
+                                .map_err(|e| CoreError::Protocol(e.to_string()))?;
+                            Vec::new()
+                        }
+                    }
+                };
+                if existed && appended.is_empty() {
+                    continue; // nothing new: leave the stored document alone
+                }
+                let rev = docs::persist(ctx.conn, &mut doc, &appended, now_ms)?;
+                ctx.cache.put(rev, doc);
+                changed.insert(item.doc.record().clone());
+            }
+            refresh_all(ctx, &changed)?;
+            if let Some(json) = &cursor_json {
+                meta::set(ctx.conn, meta::keys::CURSOR, json)?;
+            }
+            Ok(changed.into_iter().collect())
+        })
+    }
+
+    /// Removes records this user may no longer see: their documents, pending
+    /// changes, quarantined edits and index rows. Deleted pages are zeroed
+    /// (`secure_delete`), the full-text index is merged so no deleted token
+    /// lingers in an old segment, and the WAL is checkpointed and truncated.
+    pub fn remove_records(&mut self, records: &[RecordId]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.in_write_tx(|ctx| {
+            for record in records {
+                for doc_id in docs::doc_ids_of(ctx.conn, record)? {
+                    docs::delete(ctx.conn, &doc_id)?;
+                    outbox::clear_doc(ctx.conn, &doc_id)?;
+                    ctx.cache.forget(&doc_id);
+                }
+                quarantine::remove_record(ctx.conn, record)?;
+                index::remove(ctx.conn, record)?;
+            }
+            Ok(())
+        })?;
+        self.scrub()
+    }
+
+    /// Removes single class documents the user may no longer read, and
+    /// refreshes the index of their records from what remains.
+    pub fn remove_docs(&mut self, doc_ids: &[DocId]) -> Result<()> {
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        self.in_write_tx(|ctx| {
+            let mut records = BTreeSet::new();
+            for doc_id in doc_ids {
+                docs::delete(ctx.conn, doc_id)?;
+                outbox::clear_doc(ctx.conn, doc_id)?;
+                ctx.cache.forget(doc_id);
+                records.insert(doc_id.record().clone());
+            }
+            refresh_all(ctx, &records)
+        })?;
+        self.scrub()
+    }
+
+    /// Merges the full-text index and truncates the WAL so that removed data
+    /// leaves no readable trace in the files.
+    fn scrub(&mut self) -> Result<()> {
+        self.conn
+            .execute("INSERT INTO search(search) VALUES ('optimize')", [])?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Every document id stored here.
+    pub fn doc_ids(&self) -> Result<Vec<DocId>> {
+        let mut stmt = self.conn.prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.iter().map(|s| s.parse()).collect()
+    }
+
+    /// Every record id stored here.
+    pub fn record_ids(&self) -> Result<Vec<RecordId>> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT record_id FROM documents ORDER BY record_id")?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.iter().map(|s| s.parse()).collect()
+    }
+
+    /// Runs `f` on a stored document (for the per-document sync fallback and
+    /// for tests). Changes `f` makes are *not* persisted.
+    pub fn inspect_doc<T>(&mut self, id: &DocId, f: impl FnOnce(&mut ClassDoc) -> Result<T>) -> Result<Option<T>> {
+        let result = docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, f);
+        // Never keep a copy that `f` may have altered.
+        self.cache.forget(id);
+        result
+    }
+
+    /// A whole saved (compressed) copy of a stored document, as sent to a
+    /// device that has none of it.
+    pub fn export_doc(&mut self, id: &DocId) -> Result<Option<Vec<u8>>> {
+        docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| Ok(d.save()))
+    }
+
+    /// Copies this store into a new file at `path` as an independent replica:
+    /// same documents, index and outbox, but a new device id and actor, so
+    /// the two can be edited concurrently and merged. For tests, demos and
+    /// preparing a second device offline. Refuses to overwrite a file.
+    pub fn fork_to(&self, path: &std::path::Path) -> Result<()> {
+        if path.exists() {
+            return Err(CoreError::Invalid(crate::error::ValidationError::record(format!(
+                "{} already exists",
+                path.display()
+            ))));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| CoreError::Corrupt(format!("{} is not valid UTF-8", path.display())))?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        let copy = rusqlite::Connection::open(path)?;
+        meta::set(&copy, meta::keys::DEVICE_ID, &ulid::Ulid::new().to_string())?;
+        meta::set(&copy, meta::keys::ACTOR, &automerge::ActorId::random().to_hex_string())?;
+        meta::delete(&copy, meta::keys::CURSOR)?;
+        Ok(())
+    }
+
+    /// The heads of a stored document (empty if it is not stored).
+    pub fn doc_heads(&mut self, id: &DocId) -> Result<Vec<ChangeHash>> {
+        Ok(docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| Ok(d.heads()))?
+            .unwrap_or_default())
+    }
+}
+
+/// The raw bytes of the given changes of `doc`, concatenated (a valid chunk
+/// sequence for `load_incremental`).
+fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for hash in hashes {
+        if let Some(change) = doc.automerge().get_change_by_hash(hash) {
+            out.extend_from_slice(change.raw_bytes());
+        }
+    }
+    out
+}
+
+/// Re-indexes `records` from their stored documents; records left with no
+/// document lose their index rows. Accounts are indexed before their
+/// children so that inherited territories are current.
+pub(crate) fn refresh_all(ctx: &mut super::write::Ctx<'_>, records: &BTreeSet<RecordId>) -> Result<()> {
+    let (accounts, others): (Vec<&RecordId>, Vec<&RecordId>) = records
+        .iter()
+        .partition(|r| r.kind() == crate::ids::RecordKind::Account);
+    for record in accounts.into_iter().chain(others) {
+        match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
+            Some((assembled, updated)) => {
+                index::refresh(ctx.conn, ctx.collator, &assembled, updated, ctx.now.as_second())?
+            }
+            None => index::remove(ctx.conn, record)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,539 @@
+//! The local write path: check, apply to the class documents, persist.
+//!
+//! Order matters and is the guarantee: (1) every write is checked against
+//! the schema, (2) the record as it would be is checked for cross-field
+//! rules, (3) the policy mirror refuses forbidden writes, and only then (4)
+//! are documents touched and (5) persisted with their outbox entries and
+//! index rows in one transaction. A refusal at any step changes nothing.
+
+use std::collections::BTreeMap;
+
+use automerge::Change;
+use jiff::Timestamp;
+use rusqlite::TransactionBehavior;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, assemble, docs, index, outbox};
+
+use crate::document::ClassDoc;
+use crate::error::{CoreError, Result, ValidationError};
+use crate::ids::{ClassName, RecordId, RecordKind};
+use crate::policy::codes;
+use crate::record::Record;
+use crate::schema::{self, FieldDef, FieldType};
+use crate::store::outbox::TypedWrite;
+use crate::value::{self, FieldValue};
+
+/// One field to set (`Some`) or clear (`None`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldWrite {
+    /// The field's name.
+    pub field: String,
+    /// The new value, or `None` to clear the field.
+    pub value: Option<FieldValue>,
+}
+
+impl FieldWrite {
+    /// Sets `field` to `value`.
+    pub fn set(field: &str, value: impl Into<FieldValue>) -> Self {
+        FieldWrite {
+            field: field.to_owned(),
+            value: Some(value.into()),
+        }
+    }
+
+    /// Clears `field`.
+    pub fn clear(field: &str) -> Self {
+        FieldWrite {
+            field: field.to_owned(),
+            value: None,
+        }
+    }
+
+    /// Parses `FIELD=VALUE` text (the CLI form) against `kind`'s schema. An
+    /// empty value clears the field.
+    pub fn parse(kind: RecordKind, assignment: &str) -> Result<Self> {
+        let (field, raw) = assignment.split_once('=').ok_or_else(|| {
+            CoreError::Invalid(ValidationError::record(format!(
+                "`{assignment}` is not FIELD=VALUE"
+            )))
+        })?;
+        let def = field_def(kind, field.trim())?;
+        if raw.is_empty() {
+            return Ok(FieldWrite::clear(def.name));
+        }
+        Ok(FieldWrite {
+            field: def.name.to_owned(),
+            value: Some(value::parse(def, raw)?),
+        })
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::Text(s.to_owned())
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(s: String) -> Self {
+        FieldValue::Text(s)
+    }
+}
+
+impl From<i64> for FieldValue {
+    fn from(i: i64) -> Self {
+        FieldValue::Int(i)
+    }
+}
+
+impl From<f64> for FieldValue {
+    fn from(f: f64) -> Self {
+        FieldValue::Float(f)
+    }
+}
+
+impl From<bool> for FieldValue {
+    fn from(b: bool) -> Self {
+        FieldValue::Bool(b)
+    }
+}
+
+fn field_def(kind: RecordKind, field: &str) -> Result<&'static FieldDef> {
+    schema::field(kind, field).ok_or_else(|| {
+        CoreError::Invalid(ValidationError::field(
+            field,
+            format!("{kind} has no field `{field}`"),
+        ))
+    })
+}
+
+/// A write after checking, with the system writes it implies.
+struct Planned {
+    def: &'static FieldDef,
+    op: Op,
+    typed: Option<TypedWrite>,
+}
+
+enum Op {
+    Put(Option<FieldValue>),
+    AppendStage(String),
+}
+
+/// What a write needs besides the transaction: borrowed pieces of the store.
+pub(crate) struct Ctx<'a> {
+    pub(crate) conn: &'a rusqlite::Connection,
+    pub(crate) cache: &'a mut docs::DocCache,
+    pub(crate) actor: &'a automerge::ActorId,
+    pub(crate) policy: &'a crate::policy::Policy,
+    pub(crate) access: &'a crate::policy::Access,
+    pub(crate) collator: &'a super::NameCollator,
+    pub(crate) author: String,
+    pub(crate) now: Timestamp,
+}
+
+/// A class document changed by a write, with its new change and the typed
+/// writes it carries.
+pub(crate) type Touched = (ClassDoc, Change, Vec<TypedWrite>);
+
+impl Store {
+    /// Runs `f` with a write context inside one IMMEDIATE transaction and
+    /// commits. Documents taken from the cache are forgotten if anything fails.
+    pub(crate) fn in_write_tx<T>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> Result<T>) -> Result<T> {
+        let now = self.clock.now();
+        let author = self.author();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut ctx = Ctx {
+            conn: &tx,
+            cache: &mut self.cache,
+            actor: &self.actor,
+            policy: &self.policy,
+            access: &self.access,
+            collator: &self.collator,
+            author,
+            now,
+        };
+        match f(&mut ctx) {
+            Ok(out) => match tx.commit() {
+                Ok(()) => Ok(out),
+                Err(e) => {
+                    self.cache.clear();
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                drop(tx);
+                self.cache.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates a record of `kind` from `writes` and returns its new id.
+    /// Defaults: `owner` is the signed-in user, accounts start as `lead`,
+    /// deals in `qualification`, activities `planned`.
+    pub fn create(&mut self, kind: RecordKind, writes: Vec<FieldWrite>) -> Result<RecordId> {
+        let id = RecordId::new_random(kind);
+        self.in_write_tx(|ctx| write_record(ctx, &id, true, writes))?;
+        Ok(id)
+    }
+
+    /// Creates a record with a given id (the process engine's deterministic
+    /// ids). Refused if the record already exists here.
+    pub fn create_with_id(&mut self, id: &RecordId, writes: Vec<FieldWrite>) -> Result<()> {
+        self.in_write_tx(|ctx| {
+            if !docs::doc_ids_of(ctx.conn, id)?.is_empty() {
+                return Err(CoreError::Invalid(ValidationError::record(format!(
+                    "{id} already exists"
+                ))));
+            }
+            write_record(ctx, id, true, writes)
+        })
+    }
+
+    /// Changes fields of an existing record.
+    pub fn update(&mut self, id: &RecordId, writes: Vec<FieldWrite>) -> Result<()> {
+        self.in_write_tx(|ctx| write_record(ctx, id, false, writes))
+    }
+
+    /// Edits long text in place: deletes `delete` characters at `pos` and
+    /// inserts `insert`. Concurrent edits elsewhere in the text survive.
+    pub fn splice_text(
+        &mut self,
+        id: &RecordId,
+        field: &str,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        let def = field_def(id.kind(), field)?;
+        if def.ty != FieldType::LongText {
+            return Err(CoreError::Invalid(ValidationError::field(
+                field,
+                "is not a long-text field",
+            )));
+        }
+        self.in_write_tx(|ctx| {
+            let current = read_record(ctx, id)?;
+            check_policy(ctx, &current, def.name, true)?;
+            let class = class_of(ctx, id.kind(), def.name)?;
+            let doc_id = id.doc(&class);
+            let mut doc = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
+                Some((_, doc)) => doc,
+                None => ClassDoc::new(doc_id.clone(), ctx.actor.clone()),
+            };
+            doc.splice_text(def.name, pos, delete, insert)?;
+            let after = doc.get(def.name)?.unwrap_or(FieldValue::Text(String::new()));
+            value::check(def, &after)?;
+            let typed = TypedWrite {
+                field: def.name.to_owned(),
+                value: serde_json::to_value(&after).unwrap_or_default(),
+            };
+            match doc.commit(&ctx.author, ctx.now) {
+                Some(change) => persist(ctx, id, vec![(doc, change, vec![typed])]),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+fn class_of(ctx: &Ctx<'_>, kind: RecordKind, field: &str) -> Result<ClassName> {
+    ctx.policy
+        .class_of(kind, field)
+        .cloned()
+        .ok_or_else(|| CoreError::Corrupt(format!("policy does not classify {kind}.{field}")))
+}
+
+/// Reads the record as stored (inside the write's transaction).
+pub(crate) fn read_record(ctx: &mut Ctx<'_>, id: &RecordId) -> Result<Record> {
+    assemble(ctx.conn, ctx.cache, ctx.actor, id)?
+        .map(|(r, _)| r)
+        .ok_or_else(|| CoreError::NotFound(id.to_string()))
+}
+
+/// The policy mirror: may the user write `field` of `current`?
+pub(crate) fn check_policy(ctx: &Ctx<'_>, current: &Record, field: &str, existing: bool) -> Result<()> {
+    let inherited = match current.account() {
+        Some(acc) => index::account_territory(ctx.conn, &acc)?,
+        None => None,
+    };
+    let facts = current.facts(inherited);
+    let doc = ctx
+        .policy
+        .class_of(current.kind(), field)
+        .map(|c| current.id.doc(c).to_string());
+    ctx.access
+        .check_write(current.kind(), field, existing.then_some(&facts), doc.as_deref())
+        .map_err(CoreError::Denied)
+}
+
+/// Checks, applies and persists `writes` to record `id` inside `ctx`'s
+/// transaction.
+pub(crate) fn write_record(
+    ctx: &mut Ctx<'_>,
+    id: &RecordId,
+    creating: bool,
+    writes: Vec<FieldWrite>,
+) -> Result<()> {
+    let kind = id.kind();
+    let now = ctx.now;
+
+    // (1) Schema: every field exists, is user-writable, and its value is valid.
+    let mut wanted: BTreeMap<&'static str, Option<FieldValue>> = BTreeMap::new();
+    for write in writes {
+        let def = field_def(kind, &write.field)?;
+        if def.system {
+            return Err(CoreError::Denied(crate::policy::denial(
+                codes::SYSTEM_FIELD,
+                None,
+                Some(def.name),
+                "schema",
+                format!("`{}` is kept by the system and cannot be set", def.name),
+            )));
+        }
+        if let Some(v) = &write.value {
+            value::check(def, v)?;
+        } else if def.required {
+            return Err(ValidationError::field(def.name, "is required and cannot be cleared").into());
+        }
+        wanted.insert(def.name, write.value);
+    }
+
+    // The record as it is, and as it would be.
+    let current = if creating {
+        Record {
+            id: id.clone(),
+            fields: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
+            classes: Vec::new(),
+        }
+    } else {
+        read_record(ctx, id)?
+    };
+    if creating {
+        for (field, default) in defaults(kind, &ctx.author) {
+            wanted.entry(field).or_insert(Some(default));
+        }
+    }
+    let mut after = current.fields.clone();
+    for (field, value) in &wanted {
+        match value {
+            Some(v) => after.insert((*field).to_owned(), v.clone()),
+            None => after.remove(*field),
+        };
+    }
+
+    // (2) Cross-field rules.
+    if creating {
+        for def in schema::fields(kind).iter().filter(|d| d.required) {
+            if !after.contains_key(def.name) {
+                return Err(ValidationError::field(def.name, "is required").into());
+            }
+        }
+    }
+    check_record_rules(kind, &after, &wanted)?;
+
+    // System writes implied by the user's writes.
+    let mut plan: Vec<Planned> = Vec::new();
+    for (field, value) in &wanted {
+        let def = field_def(kind, field)?;
+        if !creating && current.fields.get(*field) == value.as_ref() {
+            continue; // unchanged: no op, no change
+        }
+        plan.push(Planned {
+            def,
+            op: Op::Put(value.clone()),
+            typed: Some(TypedWrite {
+                field: (*field).to_owned(),
+                value: serde_json::to_value(value).unwrap_or_default(),
+            }),
+        });
+    }
+    plan.extend(system_writes(kind, &current, &after, now)?);
+    if plan.is_empty() {
+        return Ok(());
+    }
+
+    // (3) Policy mirror, before touching anything.
+    for planned in &plan {
+        check_policy(ctx, &current, planned.def.name, !creating)?;
+    }
+
+    // (4) Apply, one change per class document.
+    let mut by_class: BTreeMap<ClassName, Vec<Planned>> = BTreeMap::new();
+    for planned in plan {
+        by_class
+            .entry(class_of(ctx, kind, planned.def.name)?)
+            .or_default()
+            .push(planned);
+    }
+    let mut touched: Vec<Touched> = Vec::new();
+    for (class, planned) in by_class {
+        let doc_id = id.doc(&class);
+        let (mut doc, is_new) = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
+            Some((_, doc)) => (doc, false),
+            None => (ClassDoc::new(doc_id.clone(), ctx.actor.clone()), true),
+        };
+        if is_new {
+            let mut containers: Vec<(&str, FieldType)> = Vec::new();
+            for field in ctx.policy.fields_in(kind, &class) {
+                if let Some(def) = schema::field(kind, field) {
+                    if def.ty.is_container() && check_policy(ctx, &current, def.name, !creating).is_ok() {
+                        containers.push((def.name, def.ty));
+                    }
+                }
+            }
+            doc.create_containers(&containers)?;
+        }
+        let mut typed = Vec::new();
+        for p in planned {
+            match p.op {
+                Op::Put(v) => doc.put(p.def.name, p.def.ty, v.as_ref())?,
+                Op::AppendStage(stage) => doc.append_stage(p.def.name, &stage, now)?,
+            }
+            typed.extend(p.typed);
+        }
+        if let Some(change) = doc.commit(&ctx.author, now) {
+            touched.push((doc, change, typed));
+        }
+    }
+    // (5) Persist.
+    persist(ctx, id, touched)
+}
+
+/// Persists local changes of one record's documents, their outbox rows and
+/// the refreshed index, in `ctx`'s transaction.
+pub(crate) fn persist(ctx: &mut Ctx<'_>, id: &RecordId, touched: Vec<Touched>) -> Result<()> {
+    let now_ms = ctx.now.as_millisecond();
+    for (mut doc, change, typed) in touched {
+        let bytes = change.raw_bytes();
+        let rev = docs::persist(ctx.conn, &mut doc, bytes, now_ms)?;
+        outbox::add(ctx.conn, doc.id(), change.hash(), bytes, &typed, now_ms)?;
+        ctx.cache.put(rev, doc);
+    }
+    let (record, updated) = assemble(ctx.conn, ctx.cache, ctx.actor, id)?
+        .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+    index::refresh(ctx.conn, ctx.collator, &record, updated, ctx.now.as_second())
+}
+
+/// Default values for a new record.
+fn defaults(kind: RecordKind, author: &str) -> Vec<(&'static str, FieldValue)> {
+    let mut out = vec![("owner", FieldValue::Text(author.to_owned()))];
+    match kind {
+        RecordKind::Account => out.push(("stage", "lead".into())),
+        RecordKind::Deal => out.push(("stage", "qualification".into())),
+        RecordKind::Activity => out.push(("status", "planned".into())),
+        _ => {}
+    }
+    out
+}
+
+/// Rules that span several fields, checked on the record as it would be
+/// after the write (only when the write touches one of the fields involved).
+fn check_record_rules(
+    kind: RecordKind,
+    after: &BTreeMap<String, FieldValue>,
+    wanted: &BTreeMap<&'static str, Option<FieldValue>>,
+) -> Result<()> {
+    let touched = |fields: &[&str]| fields.iter().any(|f| wanted.contains_key(f));
+    let has = |f: &str| after.contains_key(f);
+    let text = |f: &str| after.get(f).and_then(FieldValue::as_text);
+    match kind {
+        RecordKind::Deal => {
+            if touched(&["amount", "currency"]) && has("amount") && !has("currency") {
+                return Err(ValidationError::field("currency", "is required when an amount is set").into());
+            }
+            if touched(&["stage", "close_reason"]) && text("stage") == Some("lost") && !has("close_reason") {
+                return Err(ValidationError::field(
+                    "close_reason",
+                    "is required when a deal is lost",
+                )
+                .into());
+            }
+        }
+        RecordKind::Account => {
+            if touched(&["credit_limit", "credit_currency"]) && has("credit_limit") && !has("credit_currency") {
+                return Err(ValidationError::field(
+                    "credit_currency",
+                    "is required when a credit limit is set",
+                )
+                .into());
+            }
+        }
+        RecordKind::Activity => {
+            for (a, b) in [("check_in_at", "check_out_at"), ("starts_at", "due_at")] {
+                if touched(&[a, b]) {
+                    if let (Some(x), Some(y)) = (text(a), text(b)) {
+                        let (x, y): (Option<Timestamp>, Option<Timestamp>) = (x.parse().ok(), y.parse().ok());
+                        if let (Some(x), Some(y)) = (x, y) {
+                            if y < x && a == "check_in_at" {
+                                return Err(ValidationError::field(b, format!("is before `{a}`")).into());
+                            }
+                        }
+                    }
+                }
+            }
+            for (lat, lon) in [("check_in_lat", "check_in_lon"), ("check_out_lat", "check_out_lon")] {
+                if touched(&[lat, lon]) && has(lat) != has(lon) {
+                    return Err(ValidationError::field(lat, format!("`{lat}` and `{lon}` go together")).into());
+                }
+            }
+        }
+        RecordKind::Relationship => {
+            if touched(&["from", "to"]) && text("from").is_some() && text("from") == text("to") {
+                return Err(ValidationError::field("to", "a record cannot be related to itself").into());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The system fields a write implies: stage logs, close and completion times.
+fn system_writes(
+    kind: RecordKind,
+    current: &Record,
+    after: &BTreeMap<String, FieldValue>,
+    now: Timestamp,
+) -> Result<Vec<Planned>> {
+    let mut out = Vec::new();
+    let changed = |f: &str| current.fields.get(f) != after.get(f);
+    let text = |f: &str| after.get(f).and_then(FieldValue::as_text).map(str::to_owned);
+    let put = |field: &'static str, value: Option<FieldValue>| -> Result<Planned> {
+        Ok(Planned {
+            def: field_def(kind, field)?,
+            op: Op::Put(value),
+            typed: None,
+        })
+    };
+    if matches!(kind, RecordKind::Account | RecordKind::Deal) && changed("stage") {
+        if let Some(stage) = text("stage") {
+            out.push(Planned {
+                def: field_def(kind, "stage_history")?,
+                op: Op::AppendStage(stage.clone()),
+                typed: None,
+            });
+            if kind == RecordKind::Deal {
+                let closed = stage == "won" || stage == "lost";
+                let was_closed = current.fields.contains_key("closed_at");
+                if closed && !was_closed {
+                    out.push(put("closed_at", Some(FieldValue::Text(now.to_string())))?);
+                } else if !closed && was_closed {
+                    out.push(put("closed_at", None)?);
+                }
+            }
+        }
+    }
+    if kind == RecordKind::Activity && changed("status") {
+        let done = text("status").as_deref() == Some("done");
+        let was_done = current.fields.contains_key("completed_at");
+        if done && !was_done {
+            out.push(put("completed_at", Some(FieldValue::Text(now.to_string())))?);
+        } else if !done && was_done {
+            out.push(put("completed_at", None)?);
+        }
+    }
+    Ok(out)
+}
