@@ -421,7 +421,9 @@ pub(crate) fn assemble(
                     record.fields.insert(field.clone(), value);
                 }
                 let all = doc.get_all(&field)?;
-                if all.len() > 1 {
+                // Equal concurrent values (the same step run on two replicas)
+                // are not a conflict anyone needs to see.
+                if all.len() > 1 && all.iter().any(|v| *v != all[0]) {
                     record.conflicts.insert(field, all);
                 }
             }
