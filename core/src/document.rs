@@ -8,7 +8,9 @@
 //! Nothing else is ever stored, which is what the server's validator checks.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use jiff::Timestamp;
 
 use crate::error::{CoreError, Result};
@@ -40,7 +42,8 @@ impl ClassDoc {
         chunks: impl IntoIterator<Item = &'a [u8]>,
         actor: ActorId,
     ) -> Result<Self> {
-        let corrupt = |e: automerge::AutomergeError| CoreError::Corrupt(format!("document {id}: {e}"));
+        let corrupt =
+            |e: automerge::AutomergeError| CoreError::Corrupt(format!("document {id}: {e}"));
         let mut doc = match snapshot {
             Some(bytes) => AutoCommit::load(bytes).map_err(corrupt)?,
             None => AutoCommit::new(),
@@ -111,10 +114,24 @@ impl ClassDoc {
         Ok(out)
     }
 
-    fn read_value(&self, ty: FieldType, field: &str, value: Value<'_>, obj: &ObjId) -> Result<FieldValue> {
-        let shape = || CoreError::Corrupt(format!("{}: `{field}` does not hold {}", self.id, ty.describe()));
+    fn read_value(
+        &self,
+        ty: FieldType,
+        field: &str,
+        value: Value<'_>,
+        obj: &ObjId,
+    ) -> Result<FieldValue> {
+        let shape = || {
+            CoreError::Corrupt(format!(
+                "{}: `{field}` does not hold {}",
+                self.id,
+                ty.describe()
+            ))
+        };
         match (ty, value) {
-            (FieldType::LongText, Value::Object(ObjType::Text)) => Ok(FieldValue::Text(self.doc.text(obj)?)),
+            (FieldType::LongText, Value::Object(ObjType::Text)) => {
+                Ok(FieldValue::Text(self.doc.text(obj)?))
+            }
             (FieldType::StageLog, Value::Object(ObjType::List)) => {
                 let mut log = Vec::new();
                 for item in self.doc.list_range(obj, ..) {
@@ -137,7 +154,9 @@ impl ClassDoc {
             (FieldType::Entries, Value::Object(ObjType::Map)) => {
                 let mut map = std::collections::BTreeMap::new();
                 for item in self.doc.map_range(obj, ..) {
-                    if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) = &item.value {
+                    if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) =
+                        &item.value
+                    {
                         if let Ok(json) = serde_json::from_str(text) {
                             map.insert(item.key.to_string(), json);
                         }
@@ -192,7 +211,13 @@ impl ClassDoc {
 
     /// Splices long text: deletes `delete` characters at `pos` and inserts
     /// `insert` there. Positions count Unicode scalar values.
-    pub fn splice_text(&mut self, field: &str, pos: usize, delete: usize, insert: &str) -> Result<()> {
+    pub fn splice_text(
+        &mut self,
+        field: &str,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
         let obj = self.text_obj(field)?;
         let len = self.doc.length(&obj);
         if pos > len || pos + delete > len {
@@ -315,11 +340,27 @@ mod tests {
     #[test]
     fn scalar_fields_round_trip() {
         let mut doc = new_doc(RecordKind::Account);
-        doc.put("name", schema::NAME, Some(&FieldValue::Text("Szőke Kft.".into()))).expect("put");
-        doc.put("credit_limit", FieldType::Money, Some(&FieldValue::Int(5_000_000))).expect("put");
+        doc.put(
+            "name",
+            schema::NAME,
+            Some(&FieldValue::Text("Szőke Kft.".into())),
+        )
+        .expect("put");
+        doc.put(
+            "credit_limit",
+            FieldType::Money,
+            Some(&FieldValue::Int(5_000_000)),
+        )
+        .expect("put");
         assert!(doc.commit("ana", Timestamp::UNIX_EPOCH).is_some());
-        assert_eq!(doc.get("name").expect("get"), Some(FieldValue::Text("Szőke Kft.".into())));
-        assert_eq!(doc.get("credit_limit").expect("get"), Some(FieldValue::Int(5_000_000)));
+        assert_eq!(
+            doc.get("name").expect("get"),
+            Some(FieldValue::Text("Szőke Kft.".into()))
+        );
+        assert_eq!(
+            doc.get("credit_limit").expect("get"),
+            Some(FieldValue::Int(5_000_000))
+        );
         doc.put("name", schema::NAME, None).expect("delete");
         assert_eq!(doc.get("name").expect("get"), None);
     }
@@ -327,11 +368,22 @@ mod tests {
     #[test]
     fn long_text_updates_are_diffs_that_merge() {
         let mut a = new_doc(RecordKind::Note);
-        a.put("body", FieldType::LongText, Some(&FieldValue::Text("Met José.".into()))).expect("put");
+        a.put(
+            "body",
+            FieldType::LongText,
+            Some(&FieldValue::Text("Met José.".into())),
+        )
+        .expect("put");
         a.commit("ana", Timestamp::UNIX_EPOCH);
         let saved = a.save();
-        let mut b = ClassDoc::load(a.id().clone(), Some(&saved), [], ActorId::random()).expect("load");
-        a.put("body", FieldType::LongText, Some(&FieldValue::Text("Met José. Wants a quote.".into()))).expect("put");
+        let mut b =
+            ClassDoc::load(a.id().clone(), Some(&saved), [], ActorId::random()).expect("load");
+        a.put(
+            "body",
+            FieldType::LongText,
+            Some(&FieldValue::Text("Met José. Wants a quote.".into())),
+        )
+        .expect("put");
         a.commit("ana", Timestamp::UNIX_EPOCH);
         b.splice_text("body", 0, 0, "Monday: ").expect("splice");
         b.commit("luis", Timestamp::UNIX_EPOCH);
@@ -346,14 +398,20 @@ mod tests {
     #[test]
     fn stage_log_and_entries_are_typed() {
         let mut doc = new_doc(RecordKind::Account);
-        doc.append_stage("stage_history", "lead", Timestamp::UNIX_EPOCH).expect("append");
-        doc.append_stage("stage_history", "prospect", Timestamp::UNIX_EPOCH).expect("append");
+        doc.append_stage("stage_history", "lead", Timestamp::UNIX_EPOCH)
+            .expect("append");
+        doc.append_stage("stage_history", "prospect", Timestamp::UNIX_EPOCH)
+            .expect("append");
         let Some(FieldValue::Stages(log)) = doc.get("stage_history").expect("get") else {
             panic!("not a stage log");
         };
-        assert_eq!(log.iter().map(|t| t.stage.as_str()).collect::<Vec<_>>(), ["lead", "prospect"]);
+        assert_eq!(
+            log.iter().map(|t| t.stage.as_str()).collect::<Vec<_>>(),
+            ["lead", "prospect"]
+        );
         let mut inst = new_doc(RecordKind::ProcessInstance);
-        inst.put_entry("events", "e1", &serde_json::json!({"kind": "started"})).expect("entry");
+        inst.put_entry("events", "e1", &serde_json::json!({"kind": "started"}))
+            .expect("entry");
         let Some(FieldValue::Entries(map)) = inst.get("events").expect("get") else {
             panic!("not entries");
         };
@@ -363,7 +421,15 @@ mod tests {
     #[test]
     fn a_splice_outside_the_text_is_refused() {
         let mut doc = new_doc(RecordKind::Note);
-        doc.put("body", FieldType::LongText, Some(&FieldValue::Text("abc".into()))).expect("put");
-        assert!(matches!(doc.splice_text("body", 2, 5, "x"), Err(CoreError::Invalid(_))));
+        doc.put(
+            "body",
+            FieldType::LongText,
+            Some(&FieldValue::Text("abc".into())),
+        )
+        .expect("put");
+        assert!(matches!(
+            doc.splice_text("body", 2, 5, "x"),
+            Err(CoreError::Invalid(_))
+        ));
     }
 }

@@ -17,13 +17,13 @@ pub enum CoreError {
     #[error("invalid identifier: {0}")]
     InvalidId(String),
     /// A value or a combination of values breaks the schema; nothing was written.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The named record or document does not exist on this device.
     #[error("not found: {0}")]
     NotFound(String),
     /// The privacy policy forbids the operation; nothing was written.
-    #[error("{0}")]
+    #[error(transparent)]
     Denied(#[from] Denial),
     /// A policy file is malformed or inconsistent; every problem is listed.
     #[error("invalid policy: {}", .0.join("; "))]

@@ -70,7 +70,10 @@ pub(crate) fn of_doc(doc: &mut ClassDoc) -> Result<Vec<HistoryEntry>> {
             match fields.iter_mut().find(|f| f.field == field) {
                 Some(existing) if action == "edited" => {
                     if let Some(text) = value {
-                        existing.value.get_or_insert_with(String::new).push_str(&text);
+                        existing
+                            .value
+                            .get_or_insert_with(String::new)
+                            .push_str(&text);
                     }
                 }
                 Some(existing) => {

@@ -333,8 +333,12 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused_with_the_reason() {
-        assert!(matches!("account".parse::<RecordId>(), Err(CoreError::InvalidId(m)) if m.contains("kind:key")));
-        assert!(matches!("planet:123".parse::<RecordId>(), Err(CoreError::InvalidId(m)) if m.contains("planet")));
+        assert!(
+            matches!("account".parse::<RecordId>(), Err(CoreError::InvalidId(m)) if m.contains("kind:key"))
+        );
+        assert!(
+            matches!("planet:123".parse::<RecordId>(), Err(CoreError::InvalidId(m)) if m.contains("planet"))
+        );
         assert!("account:a/b".parse::<RecordId>().is_err());
         assert!("account:abc/Financial".parse::<DocId>().is_err());
         assert!(ClassName::new("9lives").is_err());

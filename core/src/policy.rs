@@ -14,8 +14,8 @@ mod file;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use access::{Access, RecordFacts, UserContext, codes};
 pub(crate) use access::denial;
+pub use access::{Access, RecordFacts, UserContext, codes};
 
 use crate::error::CoreError;
 use crate::ids::{ClassName, RecordKind};
@@ -24,7 +24,9 @@ use crate::ids::{ClassName, RecordKind};
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../policy.default.toml");
 
 /// Which records a role sees or edits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Records the user owns (or, for activities, is assigned).
@@ -170,7 +172,9 @@ mod tests {
     #[test]
     fn shipped_default_is_valid_and_protects_restricted_account_fields() {
         let policy = Policy::shipped_default();
-        let tax = policy.class_of(RecordKind::Account, "tax_id").expect("classified");
+        let tax = policy
+            .class_of(RecordKind::Account, "tax_id")
+            .expect("classified");
         let credit = policy
             .class_of(RecordKind::Account, "credit_limit")
             .expect("classified");
@@ -180,7 +184,10 @@ mod tests {
         for role in ["manager", "admin"] {
             let r = policy.role(role).expect("role");
             assert!(r.read.contains(tax) && r.write.contains(tax), "{role}");
-            assert!(r.read.contains(credit) && r.write.contains(credit), "{role}");
+            assert!(
+                r.read.contains(credit) && r.write.contains(credit),
+                "{role}"
+            );
         }
     }
 

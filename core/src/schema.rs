@@ -4,8 +4,8 @@
 //! in is policy (it changes at runtime, see [`crate::policy`]). Every write,
 //! local or arriving from the network, is checked against this schema.
 
-mod activity;
 mod account;
+mod activity;
 mod contact;
 mod deal;
 mod note;

@@ -155,7 +155,8 @@ impl Store {
                 path.display()
             )));
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(not_ours)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(not_ours)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -325,7 +326,12 @@ impl Store {
     }
 
     /// Full-text search, best matches first.
-    pub fn search(&self, text: &str, kind: Option<RecordKind>, limit: usize) -> Result<Vec<SearchHit>> {
+    pub fn search(
+        &self,
+        text: &str,
+        kind: Option<RecordKind>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
         search::search(&self.conn, text, kind, limit)
     }
 
@@ -343,7 +349,8 @@ impl Store {
             })?;
             entries.extend(found.unwrap_or_default());
         }
-        entries.sort_by(|a, b| a.at.cmp(&b.at).then(a.hash.cmp(&b.hash)));
+        // Stable: changes of one document keep their causal order within a second.
+        entries.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(entries)
     }
 
@@ -443,7 +450,11 @@ pub(crate) fn assemble(
 fn default_locale() -> String {
     for var in ["LC_ALL", "LC_COLLATE", "LANG"] {
         if let Ok(value) = std::env::var(var) {
-            let tag = value.split(['.', '@']).next().unwrap_or("").replace('_', "-");
+            let tag = value
+                .split(['.', '@'])
+                .next()
+                .unwrap_or("")
+                .replace('_', "-");
             if !tag.is_empty() && tag != "C" && tag != "POSIX" {
                 return tag;
             }

@@ -284,6 +284,73 @@ pub fn phone_digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// Converts a decimal amount typed by a person (`1250.50`, `1250,50`) into
+/// minor units of `currency` (`125050` for EUR, `1250` for JPY). Refuses more
+/// decimals than the currency has.
+pub fn money_to_minor(amount: &str, currency: &str) -> Result<i64, ValidationError> {
+    let code = currency.trim().to_ascii_uppercase();
+    let exponent = iso_currency::Currency::from_code(&code)
+        .and_then(|c| c.exponent())
+        .ok_or_else(|| {
+            ValidationError::field(
+                "currency",
+                format!("`{currency}` is not an ISO 4217 currency code"),
+            )
+        })?;
+    let bad = || ValidationError::field("amount", format!("`{amount}` is not an amount in {code}"));
+    let text = amount.trim().replace(',', ".");
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest.to_owned()),
+        None => (false, text),
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    if frac.len() > usize::from(exponent) {
+        return Err(ValidationError::field(
+            "amount",
+            format!("{code} has {exponent} decimal places; `{amount}` has more"),
+        ));
+    }
+    let scale = 10i64.pow(u32::from(exponent));
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac_value: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<width$}", width = usize::from(exponent))
+            .parse()
+            .map_err(|_| bad())?
+    };
+    let minor = whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_value))
+        .ok_or_else(bad)?;
+    Ok(if negative { -minor } else { minor })
+}
+
+/// Formats minor units of `currency` for people: `125050 EUR` → `1250.50 EUR`.
+pub fn format_money(minor: i64, currency: &str) -> String {
+    let exponent = iso_currency::Currency::from_code(currency)
+        .and_then(|c| c.exponent())
+        .unwrap_or(2);
+    if exponent == 0 {
+        return format!("{minor} {currency}");
+    }
+    let scale = 10i64.pow(u32::from(exponent));
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!(
+        "{sign}{}.{:0width$} {currency}",
+        abs / scale as u64,
+        abs % scale as u64,
+        width = usize::from(exponent)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +407,21 @@ mod tests {
         assert!(parse(def(act, "check_in_lat"), "91").is_err());
         assert!(parse(def(act, "account"), "deal:01ABC").is_err());
         assert!(parse(def(acc, "stage_history"), "x").is_err());
+    }
+
+    #[test]
+    fn money_is_converted_with_the_currency_exponent() {
+        assert_eq!(money_to_minor("1250.50", "eur"), Ok(125_050));
+        assert_eq!(money_to_minor("1250,5", "EUR"), Ok(125_050));
+        assert_eq!(money_to_minor("1250", "JPY"), Ok(1_250));
+        assert_eq!(money_to_minor("-3.5", "EUR"), Ok(-350));
+        assert!(money_to_minor("12.345", "EUR").is_err());
+        assert!(money_to_minor("1.5", "JPY").is_err());
+        assert!(money_to_minor("12 EUR", "EUR").is_err());
+        assert!(money_to_minor("12", "EURO").is_err());
+        assert_eq!(format_money(125_050, "EUR"), "1250.50 EUR");
+        assert_eq!(format_money(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(format_money(1_250, "JPY"), "1250 JPY");
     }
 
     #[test]

@@ -17,8 +17,14 @@ fn invalid_writes_are_refused_and_change_nothing() {
         (vec![set("colour", "red")], "colour"),
         (vec![set("email", "not-an-email")], "email"),
         (vec![set("name", "Fine"), set("email", "also bad")], "email"),
-        (vec![FieldWrite::set("credit_limit", "a lot")], "credit_limit"),
-        (vec![FieldWrite::set("credit_limit", 1_000_00i64)], "credit_currency"),
+        (
+            vec![FieldWrite::set("credit_limit", "a lot")],
+            "credit_limit",
+        ),
+        (
+            vec![FieldWrite::set("credit_limit", 1_000_00i64)],
+            "credit_currency",
+        ),
         (vec![set("stage", "dreaming")], "stage"),
         (vec![FieldWrite::clear("name")], "name"),
     ];
@@ -36,7 +42,11 @@ fn invalid_writes_are_refused_and_change_nothing() {
         other => panic!("system fields are not writable: {other:?}"),
     }
     assert_eq!(s.get(&id).expect("get"), before, "the record is unchanged");
-    assert_eq!(s.outbox_len().expect("len"), outbox, "no change was recorded");
+    assert_eq!(
+        s.outbox_len().expect("len"),
+        outbox,
+        "no change was recorded"
+    );
     assert!(s.search("fine", None, 5).expect("search").is_empty());
 }
 
@@ -46,7 +56,10 @@ fn text_assignments_are_parsed_against_the_schema() {
     assert!(FieldWrite::parse(RecordKind::Deal, "amount").is_err());
     let w = FieldWrite::parse(RecordKind::Deal, "currency=huf").expect("valid");
     assert_eq!(w, FieldWrite::set("currency", "HUF"));
-    assert_eq!(FieldWrite::parse(RecordKind::Deal, "close_reason=").expect("clear"), FieldWrite::clear("close_reason"));
+    assert_eq!(
+        FieldWrite::parse(RecordKind::Deal, "close_reason=").expect("clear"),
+        FieldWrite::clear("close_reason")
+    );
 }
 
 #[test]
@@ -55,7 +68,10 @@ fn unknown_ids_are_not_found() {
     let mut s = store(dir.path(), "d.db");
     let ghost = RecordId::new_random(RecordKind::Account);
     assert!(matches!(s.get(&ghost), Err(CoreError::NotFound(m)) if m == ghost.to_string()));
-    assert!(matches!(s.update(&ghost, vec![set("name", "x")]), Err(CoreError::NotFound(_))));
+    assert!(matches!(
+        s.update(&ghost, vec![set("name", "x")]),
+        Err(CoreError::NotFound(_))
+    ));
     assert!(matches!(s.history(&ghost), Err(CoreError::NotFound(_))));
     assert_eq!(s.outbox_len().expect("len"), 0);
 }
@@ -64,16 +80,26 @@ fn unknown_ids_are_not_found() {
 fn a_file_that_is_not_a_store_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("garbage.db");
-    let junk: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&path, &junk).expect("write");
     let clock = std::sync::Arc::new(fieldwork_core::SystemClock);
     let err = fieldwork_core::Store::open(&path, clock.clone()).expect_err("not a store");
-    assert!(matches!(&err, CoreError::Corrupt(m) if m.contains("not a Fieldwork store")), "{err}");
-    assert_eq!(std::fs::read(&path).expect("read"), junk, "the file was not modified");
+    assert!(
+        matches!(&err, CoreError::Corrupt(m) if m.contains("not a Fieldwork store")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        junk,
+        "the file was not modified"
+    );
 
     let other = dir.path().join("other.db");
     let conn = rusqlite::Connection::open(&other).expect("sqlite");
-    conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").expect("foreign db");
+    conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .expect("foreign db");
     drop(conn);
     let err = fieldwork_core::Store::open(&other, clock).expect_err("foreign");
     assert!(err.to_string().contains("not a Fieldwork store"), "{err}");
@@ -95,7 +121,10 @@ fn a_damaged_document_is_reported_not_guessed_at() {
     drop(conn);
     let mut s = store(dir.path(), "d.db");
     assert!(matches!(s.get(&id), Err(CoreError::Corrupt(m)) if m.contains(&id.to_string())));
-    assert_eq!(s.get(&healthy).expect("others still load").text("name"), Some("Healthy"));
+    assert_eq!(
+        s.get(&healthy).expect("others still load").text("name"),
+        Some("Healthy")
+    );
     let problems = s.verify().expect("verify");
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains(&id.to_string()));

@@ -35,7 +35,8 @@ fn crash_child_writer() {
             )
             .expect("create");
         if i % 3 == 0 {
-            s.update(&id, vec![common::set("industry", "Retail")]).expect("update");
+            s.update(&id, vec![common::set("industry", "Retail")])
+                .expect("update");
         }
         println!("saved {id}");
     }
@@ -49,7 +50,12 @@ fn kill_9_at_random_moments_loses_nothing_reported_saved() {
     let mut total = Vec::new();
     for round in 0..4u64 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -77,16 +83,27 @@ fn kill_9_at_random_moments_loses_nothing_reported_saved() {
             }
         }
         child.wait().expect("reap");
-        assert!(saved.len() >= 20, "the child saved too little before the deadline");
+        assert!(
+            saved.len() >= 20,
+            "the child saved too little before the deadline"
+        );
         total.extend(saved);
 
         let mut s = common::store(dir.path(), "crash.db");
-        assert!(s.verify().expect("verify").is_empty(), "store damaged after round {round}");
+        assert!(
+            s.verify().expect("verify").is_empty(),
+            "store damaged after round {round}"
+        );
         for id in &total {
-            let r = s.get(id).unwrap_or_else(|e| panic!("{id} reported saved but lost: {e}"));
+            let r = s
+                .get(id)
+                .unwrap_or_else(|e| panic!("{id} reported saved but lost: {e}"));
             assert!(r.text("name").is_some_and(|n| n.starts_with("Account ")));
         }
         assert!(s.count(RecordKind::Account).expect("count") >= total.len());
-        assert!(s.outbox_len().expect("outbox") >= total.len() * 2, "outbox entries are durable too");
+        assert!(
+            s.outbox_len().expect("outbox") >= total.len() * 2,
+            "outbox entries are durable too"
+        );
     }
 }

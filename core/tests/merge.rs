@@ -15,7 +15,11 @@ fn concurrent_offline_edits_on_forked_stores_all_survive_the_merge() {
     let note = a
         .create(
             RecordKind::Note,
-            vec![set("title", "Visita"), set("body", "Quiere un presupuesto."), set("account", &acc.to_string())],
+            vec![
+                set("title", "Visita"),
+                set("body", "Quiere un presupuesto."),
+                set("account", &acc.to_string()),
+            ],
         )
         .expect("note");
     a.fork_to(&dir.path().join("b.db")).expect("fork");
@@ -24,13 +28,25 @@ fn concurrent_offline_edits_on_forked_stores_all_survive_the_merge() {
     assert_ne!(a.actor(), b.actor());
 
     // Offline on both: different fields, the same field, the same note text.
-    a.update(&acc, vec![set("industry", "Retail"), set("website", "https://acme.es")]).expect("a");
-    b.update(&acc, vec![set("phone", "+34 600 000 002"), set("city", "Sevilla")]).expect("b");
-    a.update(&acc, vec![set("territory", "madrid")]).expect("a same field");
-    b.update(&acc, vec![set("territory", "sevilla")]).expect("b same field");
-    a.splice_text(&note, "body", 0, 0, "Lunes: ").expect("a text");
+    a.update(
+        &acc,
+        vec![set("industry", "Retail"), set("website", "https://acme.es")],
+    )
+    .expect("a");
+    b.update(
+        &acc,
+        vec![set("phone", "+34 600 000 002"), set("city", "Sevilla")],
+    )
+    .expect("b");
+    a.update(&acc, vec![set("territory", "madrid")])
+        .expect("a same field");
+    b.update(&acc, vec![set("territory", "sevilla")])
+        .expect("b same field");
+    a.splice_text(&note, "body", 0, 0, "Lunes: ")
+        .expect("a text");
     let len = "Quiere un presupuesto.".chars().count();
-    b.splice_text(&note, "body", len, 0, " Llamar el viernes.").expect("b text");
+    b.splice_text(&note, "body", len, 0, " Llamar el viernes.")
+        .expect("b text");
 
     merge_into(&mut a, &mut b);
     merge_into(&mut b, &mut a);
@@ -47,7 +63,10 @@ fn concurrent_offline_edits_on_forked_stores_all_survive_the_merge() {
         assert!(both.contains(&FieldValue::Text("madrid".into())));
         assert!(both.contains(&FieldValue::Text("sevilla".into())));
         let n = s.get(&note).expect("note");
-        assert_eq!(n.text("body"), Some("Lunes: Quiere un presupuesto. Llamar el viernes."));
+        assert_eq!(
+            n.text("body"),
+            Some("Lunes: Quiere un presupuesto. Llamar el viernes.")
+        );
     }
     let (ra, rb) = (a.get(&acc).expect("a"), b.get(&acc).expect("b"));
     assert_eq!(ra.fields, rb.fields, "both replicas agree, winner included");

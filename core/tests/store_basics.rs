@@ -10,7 +10,11 @@ use fieldwork_core::{FieldWrite, ListQuery, RecordKind, Sort};
 fn creating_an_account_applies_defaults_and_logs_the_stage() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = store(dir.path(), "device.db");
-    let id = account(&mut s, "Szőke Kft.", vec![set("territory", "budapest"), set("email", "info@szoke.hu")]);
+    let id = account(
+        &mut s,
+        "Szőke Kft.",
+        vec![set("territory", "budapest"), set("email", "info@szoke.hu")],
+    );
     let record = s.get(&id).expect("get");
     assert_eq!(record.text("name"), Some("Szőke Kft."));
     assert_eq!(record.text("stage"), Some("lead"));
@@ -34,14 +38,26 @@ fn stage_transitions_are_kept_with_their_dates() {
     let id = account(&mut s, "Acme", vec![]);
     drop(s);
     let mut s = common::store_at(dir.path(), "d.db", "2026-12-01T10:30:00Z");
-    s.update(&id, vec![set("stage", "prospect")]).expect("update");
+    s.update(&id, vec![set("stage", "prospect")])
+        .expect("update");
     // Setting the same stage again is not a transition.
-    s.update(&id, vec![set("stage", "prospect")]).expect("no-op");
-    let Some(FieldValue::Stages(log)) = s.get(&id).expect("get").get("stage_history").cloned() else {
+    s.update(&id, vec![set("stage", "prospect")])
+        .expect("no-op");
+    let Some(FieldValue::Stages(log)) = s.get(&id).expect("get").get("stage_history").cloned()
+    else {
         panic!("no log");
     };
-    let got: Vec<(&str, &str)> = log.iter().map(|t| (t.stage.as_str(), t.at.as_str())).collect();
-    assert_eq!(got, [("lead", "2026-11-24T09:00:00Z"), ("prospect", "2026-12-01T10:30:00Z")]);
+    let got: Vec<(&str, &str)> = log
+        .iter()
+        .map(|t| (t.stage.as_str(), t.at.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("lead", "2026-11-24T09:00:00Z"),
+            ("prospect", "2026-12-01T10:30:00Z")
+        ]
+    );
 }
 
 #[test]
@@ -57,17 +73,40 @@ fn lists_filter_and_sort_by_locale() {
         account(&mut s, name, vec![set("stage", stage), set("owner", owner)]);
     }
     let names = |q: &ListQuery, s: &fieldwork_core::Store| -> Vec<String> {
-        s.list(q).expect("list").into_iter().map(|r| r.title).collect()
+        s.list(q)
+            .expect("list")
+            .into_iter()
+            .map(|r| r.title)
+            .collect()
     };
-    let by_name = ListQuery { sort: Sort::Name, ..Default::default() };
-    assert_eq!(names(&by_name, &s), ["Cukor Kft.", "Csaba Bt.", "Dénes és Társa"]);
-    let by_stage = ListQuery { sort: Sort::Stage, ..Default::default() };
-    assert_eq!(names(&by_stage, &s), ["Csaba Bt.", "Cukor Kft.", "Dénes és Társa"]);
-    let anas = ListQuery { owner: Some("ana".into()), descending: true, ..Default::default() };
+    let by_name = ListQuery {
+        sort: Sort::Name,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&by_name, &s),
+        ["Cukor Kft.", "Csaba Bt.", "Dénes és Társa"]
+    );
+    let by_stage = ListQuery {
+        sort: Sort::Stage,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&by_stage, &s),
+        ["Csaba Bt.", "Cukor Kft.", "Dénes és Társa"]
+    );
+    let anas = ListQuery {
+        owner: Some("ana".into()),
+        descending: true,
+        ..Default::default()
+    };
     assert_eq!(names(&anas, &s), ["Dénes és Társa", "Cukor Kft."]);
     // Switching the locale re-sorts: English has no `cs` letter.
     s.set_locale("en").expect("locale");
-    assert_eq!(names(&by_name, &s), ["Csaba Bt.", "Cukor Kft.", "Dénes és Társa"]);
+    assert_eq!(
+        names(&by_name, &s),
+        ["Csaba Bt.", "Cukor Kft.", "Dénes és Társa"]
+    );
 }
 
 #[test]
@@ -95,11 +134,26 @@ fn deals_sort_by_amount_and_children_inherit_the_territory() {
     };
     let rows = s.list(&q).expect("list");
     let got: Vec<(&str, Option<i64>)> = rows.iter().map(|r| (r.title.as_str(), r.amount)).collect();
-    assert_eq!(got, [("Big", Some(900_000)), ("Mid", Some(50_000)), ("Small", Some(1_000))]);
-    assert!(rows.iter().all(|r| r.territory.as_deref() == Some("madrid")));
+    assert_eq!(
+        got,
+        [
+            ("Big", Some(900_000)),
+            ("Mid", Some(50_000)),
+            ("Small", Some(1_000))
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.territory.as_deref() == Some("madrid"))
+    );
     // Moving the account moves its children with it.
-    s.update(&acc, vec![set("territory", "sevilla")]).expect("move");
-    let q = ListQuery { kind: Some(RecordKind::Deal), territory: Some("sevilla".into()), ..Default::default() };
+    s.update(&acc, vec![set("territory", "sevilla")])
+        .expect("move");
+    let q = ListQuery {
+        kind: Some(RecordKind::Deal),
+        territory: Some("sevilla".into()),
+        ..Default::default()
+    };
     assert_eq!(s.list(&q).expect("list").len(), 3);
 }
 
@@ -110,31 +164,54 @@ fn search_is_accent_insensitive_prefix_and_ranked() {
     let jose = s
         .create(
             RecordKind::Contact,
-            vec![set("first_name", "José"), set("last_name", "Álvarez"), set("phone", "+34 912 345 678")],
+            vec![
+                set("first_name", "José"),
+                set("last_name", "Álvarez"),
+                set("phone", "+34 912 345 678"),
+            ],
         )
         .expect("contact");
     let szoke = account(&mut s, "Szőke Kft.", vec![set("email", "iroda@szoke.hu")]);
     let note = s
         .create(
             RecordKind::Note,
-            vec![set("title", "Visita"), set("body", "Hablé con Szőke sobre el presupuesto de José.")],
+            vec![
+                set("title", "Visita"),
+                set("body", "Hablé con Szőke sobre el presupuesto de José."),
+            ],
         )
         .expect("note");
     fn ids_in(s: &fieldwork_core::Store, text: &str) -> Vec<String> {
-        s.search(text, None, 10).expect("search").into_iter().map(|h| h.id.to_string()).collect()
+        s.search(text, None, 10)
+            .expect("search")
+            .into_iter()
+            .map(|h| h.id.to_string())
+            .collect()
     }
     let ids = |text: &str| ids_in(&s, text);
     assert_eq!(ids("jose")[0], jose.to_string());
     assert!(ids("jose").contains(&note.to_string()));
-    assert_eq!(ids("szoke"), [szoke.to_string(), note.to_string()], "name match ranks above a mention");
+    assert_eq!(
+        ids("szoke"),
+        [szoke.to_string(), note.to_string()],
+        "name match ranks above a mention"
+    );
     assert_eq!(ids("SZŐ"), ids("szo"));
     assert_eq!(ids("alvarez jo"), [jose.to_string()]);
-    assert_eq!(ids("912345"), [jose.to_string()], "phone digits are searchable");
+    assert_eq!(
+        ids("912345"),
+        [jose.to_string()],
+        "phone digits are searchable"
+    );
     assert_eq!(ids("iroda@szoke"), [szoke.to_string()]);
     assert!(ids("presupuestos").is_empty());
-    assert!(ids("\" OR *").is_empty(), "query syntax is never interpreted");
+    assert!(
+        ids("\" OR *").is_empty(),
+        "query syntax is never interpreted"
+    );
     // The index follows edits.
-    s.update(&szoke, vec![set("name", "Kovács Zrt.")]).expect("rename");
+    s.update(&szoke, vec![set("name", "Kovács Zrt.")])
+        .expect("rename");
     assert_eq!(ids_in(&s, "kovacs"), [szoke.to_string()]);
     assert_eq!(
         ids_in(&s, "szoke"),
@@ -150,13 +227,24 @@ fn history_tells_who_changed_what_when() {
     let id = account(&mut s, "Acme", vec![set("phone", "+34 600 000 000")]);
     drop(s);
     let mut s = common::store_at(dir.path(), "d.db", "2026-11-25T12:00:00Z");
-    s.update(&id, vec![set("name", "Acme Ibérica"), FieldWrite::clear("phone")]).expect("update");
+    s.update(
+        &id,
+        vec![set("name", "Acme Ibérica"), FieldWrite::clear("phone")],
+    )
+    .expect("update");
     let history = s.history(&id).expect("history");
-    let last_general = history.iter().rev().find(|h| h.class == "general").expect("general change");
+    let last_general = history
+        .iter()
+        .rev()
+        .find(|h| h.class == "general")
+        .expect("general change");
     assert_eq!(last_general.at, "2026-11-25T12:00:00Z");
     assert_eq!(last_general.author, "local");
     assert_eq!(last_general.fields[0].field, "name");
-    assert_eq!(last_general.fields[0].value.as_deref(), Some("Acme Ibérica"));
+    assert_eq!(
+        last_general.fields[0].value.as_deref(),
+        Some("Acme Ibérica")
+    );
     let cleared = history
         .iter()
         .flat_map(|h| &h.fields)
@@ -171,17 +259,26 @@ fn the_outbox_holds_every_unacknowledged_change_until_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = store(dir.path(), "d.db");
     let id = account(&mut s, "Acme", vec![set("email", "a@acme.es")]);
-    s.update(&id, vec![set("industry", "Retail")]).expect("update");
+    s.update(&id, vec![set("industry", "Retail")])
+        .expect("update");
     let pending = s.pending(100, 1 << 20).expect("pending");
     assert_eq!(pending.len(), 3, "two class documents created, one updated");
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
     let half: Vec<_> = pending[..2].iter().map(|p| p.hash).collect();
     assert_eq!(s.acknowledge(&half).expect("ack"), 2);
     assert_eq!(s.outbox_len().expect("len"), 1);
-    assert_eq!(s.acknowledge(&half).expect("ack again"), 0, "acknowledging twice is harmless");
+    assert_eq!(
+        s.acknowledge(&half).expect("ack again"),
+        0,
+        "acknowledging twice is harmless"
+    );
     drop(s);
     let s = store(dir.path(), "d.db");
-    assert_eq!(s.outbox_len().expect("len"), 1, "the outbox survives a restart");
+    assert_eq!(
+        s.outbox_len().expect("len"),
+        1,
+        "the outbox survives a restart"
+    );
 }
 
 #[test]
@@ -190,11 +287,15 @@ fn compaction_keeps_every_change() {
     let mut s = store(dir.path(), "d.db");
     let id = account(&mut s, "Acme", vec![]);
     for i in 0..100 {
-        s.update(&id, vec![set("industry", &format!("industry {i}"))]).expect("update");
+        s.update(&id, vec![set("industry", &format!("industry {i}"))])
+            .expect("update");
     }
     drop(s);
     let mut s = store(dir.path(), "d.db");
-    assert_eq!(s.get(&id).expect("get").text("industry"), Some("industry 99"));
+    assert_eq!(
+        s.get(&id).expect("get").text("industry"),
+        Some("industry 99")
+    );
     assert_eq!(s.history(&id).expect("history").len(), 101);
     assert!(s.verify().expect("verify").is_empty());
 }

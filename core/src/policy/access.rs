@@ -162,7 +162,11 @@ impl Access {
                 None,
                 None,
                 &format!("roles.{}.process.{right}", user.role),
-                format!("role `{}` may not {} process instances", user.role, right.replace('_', " ")),
+                format!(
+                    "role `{}` may not {} process instances",
+                    user.role,
+                    right.replace('_', " ")
+                ),
             ))
         }
     }
@@ -184,7 +188,11 @@ impl Access {
     }
 }
 
-fn role_of<'p>(policy: &'p Policy, user: &UserContext, doc: Option<&str>) -> Result<&'p Role, Denial> {
+fn role_of<'p>(
+    policy: &'p Policy,
+    user: &UserContext,
+    doc: Option<&str>,
+) -> Result<&'p Role, Denial> {
     policy.role(&user.role).ok_or_else(|| {
         denial(
             codes::UNKNOWN_ROLE,
@@ -196,11 +204,16 @@ fn role_of<'p>(policy: &'p Policy, user: &UserContext, doc: Option<&str>) -> Res
     })
 }
 
-fn in_scopes(scopes: &std::collections::BTreeSet<Scope>, user: &UserContext, facts: &RecordFacts) -> bool {
+fn in_scopes(
+    scopes: &std::collections::BTreeSet<Scope>,
+    user: &UserContext,
+    facts: &RecordFacts,
+) -> bool {
     scopes.iter().any(|scope| match scope {
         Scope::All => true,
         Scope::Own => {
-            facts.owner.as_deref() == Some(&user.name) || facts.assignee.as_deref() == Some(&user.name)
+            facts.owner.as_deref() == Some(&user.name)
+                || facts.assignee.as_deref() == Some(&user.name)
         }
         Scope::Territory => facts
             .territory
@@ -270,9 +283,17 @@ mod tests {
     fn write_checks_name_the_rule() {
         let ana = user("ana", "rep", &["madrid"], &[]);
         let f = facts("luis", "madrid");
-        assert!(ana.check_write(RecordKind::Account, "name", Some(&f), None).is_ok());
+        assert!(
+            ana.check_write(RecordKind::Account, "name", Some(&f), None)
+                .is_ok()
+        );
         let denied = ana
-            .check_write(RecordKind::Account, "credit_limit", Some(&f), Some("account:X/financial"))
+            .check_write(
+                RecordKind::Account,
+                "credit_limit",
+                Some(&f),
+                Some("account:X/financial"),
+            )
             .expect_err("reps may not write credit limits");
         assert_eq!(denied.code, codes::CLASS_NOT_WRITABLE);
         assert_eq!(denied.rule, "roles.rep.write");
@@ -287,14 +308,20 @@ mod tests {
             .check_write(RecordKind::Account, "name", Some(&f), None)
             .expect_err("auditors only read");
         assert_eq!(denied.code, codes::CLASS_NOT_WRITABLE);
-        assert!(Access::Local.check_write(RecordKind::Account, "tax_id", None, None).is_ok());
+        assert!(
+            Access::Local
+                .check_write(RecordKind::Account, "tax_id", None, None)
+                .is_ok()
+        );
     }
 
     #[test]
     fn process_rights_follow_the_role() {
         let ana = user("ana", "rep", &[], &[]);
         assert!(ana.check_process("start", |p| p.start).is_ok());
-        let denied = ana.check_process("stop", |p| p.stop).expect_err("reps may not stop");
+        let denied = ana
+            .check_process("stop", |p| p.stop)
+            .expect_err("reps may not stop");
         assert_eq!(denied.rule, "roles.rep.process.stop");
     }
 }

@@ -49,8 +49,8 @@ struct RoleFile {
 }
 
 pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
-    let file: PolicyFile =
-        toml::from_str(text).map_err(|e| CoreError::Policy(vec![e.to_string().trim().to_owned()]))?;
+    let file: PolicyFile = toml::from_str(text)
+        .map_err(|e| CoreError::Policy(vec![e.to_string().trim().to_owned()]))?;
     let mut errors = Vec::new();
 
     if file.format != FORMAT {
@@ -89,7 +89,9 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     let mut field_class: BTreeMap<(RecordKind, String), ClassName> = BTreeMap::new();
     for (kind_name, by_class) in &file.fields {
         let Ok(kind) = kind_name.parse::<RecordKind>() else {
-            errors.push(format!("fields.{kind_name}: unknown record kind `{kind_name}`"));
+            errors.push(format!(
+                "fields.{kind_name}: unknown record kind `{kind_name}`"
+            ));
             continue;
         };
         for (class_name, fields) in by_class {
@@ -134,9 +136,13 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
         let key = format!("roles.{name}");
         let valid_name = !name.is_empty()
             && name.len() <= 32
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid_name {
-            errors.push(format!("{key}: role names are 1-32 characters of a-z, 0-9 or `_`"));
+            errors.push(format!(
+                "{key}: role names are 1-32 characters of a-z, 0-9 or `_`"
+            ));
         }
         let read: BTreeSet<ClassName> = role
             .read
@@ -156,7 +162,9 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
         let sees: BTreeSet<Scope> = role.sees.iter().copied().collect();
         let edits: BTreeSet<Scope> = role.edits.iter().copied().collect();
         if sees.is_empty() {
-            errors.push(format!("{key}.sees: a role must see at least its own records"));
+            errors.push(format!(
+                "{key}.sees: a role must see at least its own records"
+            ));
         }
         if !sees.contains(&Scope::All) {
             for scope in edits.difference(&sees) {
@@ -222,7 +230,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let text = DEFAULT_POLICY_TOML.replace("base_class = \"general\"", "base_class = \"general\"\nbase_klass = 1");
+        let text = DEFAULT_POLICY_TOML.replace(
+            "base_class = \"general\"",
+            "base_class = \"general\"\nbase_klass = 1",
+        );
         let errors = errors_of(&text);
         assert!(errors[0].contains("base_klass"), "{errors:?}");
     }
@@ -239,9 +250,15 @@ mod tests {
             .replace("financial = [\"credit_limit\", \"credit_currency\"]", "financial = [\"credit_limit\", \"credit_currency\", \"territory\"]");
         let errors = errors_of(&text);
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
-        assert!(has("fields.account.sensitive: `colour` is not a field"), "{errors:?}");
+        assert!(
+            has("fields.account.sensitive: `colour` is not a field"),
+            "{errors:?}"
+        );
         assert!(has("roles.rep.write: unknown class `secret`"), "{errors:?}");
-        assert!(has("roles.rep.write: `contact_details` is writable but not readable"), "{errors:?}");
+        assert!(
+            has("roles.rep.write: `contact_details` is writable but not readable"),
+            "{errors:?}"
+        );
         assert!(has("`territory` decides who sees the record"), "{errors:?}");
     }
 
@@ -249,7 +266,10 @@ mod tests {
     fn unclassified_and_doubly_classified_fields_are_refused() {
         let text = DEFAULT_POLICY_TOML
             .replace("sensitive = [\"tax_id\"]", "sensitive = []")
-            .replace("contact_details = [\"email\", \"phone\"", "contact_details = [\"email\", \"name\", \"phone\"");
+            .replace(
+                "contact_details = [\"email\", \"phone\"",
+                "contact_details = [\"email\", \"name\", \"phone\"",
+            );
         let errors = errors_of(&text);
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
         assert!(has("`tax_id` is not in any class"), "{errors:?}");

@@ -15,7 +15,13 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("starts_at", FieldType::DateTime),
     FieldDef::new("due_at", FieldType::DateTime),
     FieldDef::new("time_zone", FieldType::TimeZone),
-    FieldDef::new("duration_minutes", FieldType::Int { min: 0, max: 100_000 }),
+    FieldDef::new(
+        "duration_minutes",
+        FieldType::Int {
+            min: 0,
+            max: 100_000,
+        },
+    ),
     FieldDef::new("topic", PARAGRAPH),
     FieldDef::new("outcome", PARAGRAPH),
     FieldDef::new("account", FieldType::Ref(&[RecordKind::Account])),
@@ -28,6 +34,10 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("check_out_lat", FieldType::Latitude),
     FieldDef::new("check_out_lon", FieldType::Longitude),
     FieldDef::new("completed_at", FieldType::DateTime).system(),
-    FieldDef::new("process_instance", FieldType::Ref(&[RecordKind::ProcessInstance])).system(),
+    FieldDef::new(
+        "process_instance",
+        FieldType::Ref(&[RecordKind::ProcessInstance]),
+    )
+    .system(),
     FieldDef::new("process_step", SHORT).system(),
 ];

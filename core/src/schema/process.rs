@@ -12,7 +12,14 @@ pub(super) const INSTANCE_STATUSES: &[&str] = &["running", "suspended", "stopped
 pub(super) const MODEL_FIELDS: &[FieldDef] = &[
     FieldDef::new("name", NAME).required(),
     FieldDef::new("key", SHORT).required(),
-    FieldDef::new("version", FieldType::Int { min: 1, max: 1_000_000 }).required(),
+    FieldDef::new(
+        "version",
+        FieldType::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+    )
+    .required(),
     FieldDef::new("definition", FieldType::Text { max: 1_000_000 }).required(),
     FieldDef::new("owner", FieldType::User),
     FieldDef::new("published_at", FieldType::DateTime),
@@ -21,10 +28,22 @@ pub(super) const MODEL_FIELDS: &[FieldDef] = &[
 pub(super) const INSTANCE_FIELDS: &[FieldDef] = &[
     FieldDef::new("model_key", SHORT).required(),
     FieldDef::new("model", FieldType::Ref(&[RecordKind::ProcessModel])).required(),
-    FieldDef::new("model_version", FieldType::Int { min: 1, max: 1_000_000 }).required(),
+    FieldDef::new(
+        "model_version",
+        FieldType::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+    )
+    .required(),
     FieldDef::new(
         "record",
-        FieldType::Ref(&[RecordKind::Account, RecordKind::Contact, RecordKind::Deal, RecordKind::Activity]),
+        FieldType::Ref(&[
+            RecordKind::Account,
+            RecordKind::Contact,
+            RecordKind::Deal,
+            RecordKind::Activity,
+        ]),
     )
     .required(),
     FieldDef::new("account", FieldType::Ref(&[RecordKind::Account])),

@@ -19,7 +19,9 @@ pub struct NameCollator {
 
 impl std::fmt::Debug for NameCollator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NameCollator").field("locale", &self.locale).finish()
+        f.debug_struct("NameCollator")
+            .field("locale", &self.locale)
+            .finish()
     }
 }
 
@@ -75,19 +77,31 @@ mod tests {
 
     #[test]
     fn spanish_puts_enye_after_n() {
-        assert_eq!(sorted("es", &["Oso", "Ñandú", "Nube"]), ["Nube", "Ñandú", "Oso"]);
+        assert_eq!(
+            sorted("es", &["Oso", "Ñandú", "Nube"]),
+            ["Nube", "Ñandú", "Oso"]
+        );
     }
 
     #[test]
     fn hungarian_treats_cs_as_one_letter() {
-        assert_eq!(sorted("hu", &["Csaba", "Dénes", "Cukor"]), ["Cukor", "Csaba", "Dénes"]);
+        assert_eq!(
+            sorted("hu", &["Csaba", "Dénes", "Cukor"]),
+            ["Cukor", "Csaba", "Dénes"]
+        );
         // In English the same names sort letter by letter.
-        assert_eq!(sorted("en", &["Csaba", "Dénes", "Cukor"]), ["Csaba", "Cukor", "Dénes"]);
+        assert_eq!(
+            sorted("en", &["Csaba", "Dénes", "Cukor"]),
+            ["Csaba", "Cukor", "Dénes"]
+        );
     }
 
     #[test]
     fn case_and_accents_only_break_ties() {
-        assert_eq!(sorted("es", &["jose", "José", "Josefa"]), ["jose", "José", "Josefa"]);
+        assert_eq!(
+            sorted("es", &["jose", "José", "Josefa"]),
+            ["jose", "José", "Josefa"]
+        );
     }
 
     #[test]

@@ -86,9 +86,8 @@ pub(crate) fn take(
         [id.to_string()],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT data FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let chunks: Vec<Vec<u8>> = stmt
         .query_map([id.to_string()], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;

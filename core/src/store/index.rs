@@ -48,7 +48,9 @@ impl std::str::FromStr for Sort {
             _ => {
                 return Err(CoreError::Invalid(crate::error::ValidationError::field(
                     "sort",
-                    format!("`{s}` is not one of name, stage, owner, territory, due, amount, updated"),
+                    format!(
+                        "`{s}` is not one of name, stage, owner, territory, due, amount, updated"
+                    ),
                 )));
             }
         })
@@ -148,7 +150,9 @@ fn epoch(value: Option<&FieldValue>) -> Option<i64> {
         return Some(ts.as_second());
     }
     let date: jiff::civil::Date = text.parse().ok()?;
-    date.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().as_second())
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
 }
 
 /// Upserts `record`'s index and search rows. `updated_at` is the newest
@@ -165,7 +169,9 @@ pub(crate) fn refresh(
     let text = |f: &str| record.text(f).map(str::to_owned);
     let account = match kind {
         RecordKind::Account => None,
-        RecordKind::Relationship => text("account").or_else(|| text("from").filter(|f| f.starts_with("account:"))),
+        RecordKind::Relationship => {
+            text("account").or_else(|| text("from").filter(|f| f.starts_with("account:")))
+        }
         _ => text("account"),
     };
     let territory = match kind {
@@ -188,12 +194,17 @@ pub(crate) fn refresh(
         _ => None,
     };
     let due = match kind {
-        RecordKind::Activity => epoch(record.get("due_at")).or_else(|| epoch(record.get("starts_at"))),
+        RecordKind::Activity => {
+            epoch(record.get("due_at")).or_else(|| epoch(record.get("starts_at")))
+        }
         RecordKind::Deal => epoch(record.get("expected_close")),
         _ => None,
     };
     let (amount, currency) = match kind {
-        RecordKind::Deal => (record.get("amount").and_then(FieldValue::as_int), text("currency")),
+        RecordKind::Deal => (
+            record.get("amount").and_then(FieldValue::as_int),
+            text("currency"),
+        ),
         _ => (None, None),
     };
     tx.execute(
@@ -279,7 +290,12 @@ fn search_columns(record: &Record, title: &str) -> (String, String, String, Stri
             _ => {}
         }
     }
-    (name.join(" "), emails.join(" "), phones.join(" "), body.join("\n"))
+    (
+        name.join(" "),
+        emails.join(" "),
+        phones.join(" "),
+        body.join("\n"),
+    )
 }
 
 /// Removes a record's index and search rows.
@@ -357,7 +373,10 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
     args.push((q.limit.unwrap_or(100).min(10_000) as i64).into());
     args.push((q.offset as i64).into());
     let mut stmt = conn.prepare_cached(&sql)?;
-    let ts = |v: Option<i64>| v.and_then(|s| Timestamp::from_second(s).ok()).map(|t| t.to_string());
+    let ts = |v: Option<i64>| {
+        v.and_then(|s| Timestamp::from_second(s).ok())
+            .map(|t| t.to_string())
+    };
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {

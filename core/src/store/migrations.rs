@@ -54,11 +54,16 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(MIGRATIONS[0].1).expect("v1");
         conn.pragma_update(None, "user_version", 1).expect("bump");
-        conn.execute("INSERT INTO meta(key, value) VALUES ('device_id', 'd1')", [])
-            .expect("row");
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('device_id', 'd1')",
+            [],
+        )
+        .expect("row");
         migrate(&mut conn).expect("upgrade");
         let kept: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get(0)
+            })
             .expect("kept");
         assert_eq!(kept, "d1");
     }
@@ -66,7 +71,8 @@ mod tests {
     #[test]
     fn refuses_a_database_from_a_newer_build() {
         let mut conn = Connection::open_in_memory().expect("open");
-        conn.pragma_update(None, "user_version", LATEST + 1).expect("bump");
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .expect("bump");
         assert!(matches!(migrate(&mut conn), Err(CoreError::Corrupt(m)) if m.contains("newer")));
     }
 }

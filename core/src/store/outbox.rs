@@ -59,10 +59,13 @@ fn hash_of(bytes: Vec<u8>) -> Result<ChangeHash> {
 
 /// Up to `max_count` pending changes, oldest first, stopping before
 /// `max_bytes` would be exceeded (but always at least one).
-pub(crate) fn pending(conn: &Connection, max_count: usize, max_bytes: usize) -> Result<Vec<PendingChange>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, doc_id, hash, change FROM outbox ORDER BY id LIMIT ?1",
-    )?;
+pub(crate) fn pending(
+    conn: &Connection,
+    max_count: usize,
+    max_bytes: usize,
+) -> Result<Vec<PendingChange>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, doc_id, hash, change FROM outbox ORDER BY id LIMIT ?1")?;
     let mut rows = stmt.query([max_count as i64])?;
     let mut out = Vec::new();
     let mut total = 0usize;
@@ -100,7 +103,10 @@ pub(crate) fn len(conn: &Connection) -> Result<usize> {
 }
 
 /// The pending changes of one document with their typed writes, oldest first.
-pub(crate) fn of_doc(conn: &Connection, doc: &DocId) -> Result<Vec<(ChangeHash, Vec<TypedWrite>, i64)>> {
+pub(crate) fn of_doc(
+    conn: &Connection,
+    doc: &DocId,
+) -> Result<Vec<(ChangeHash, Vec<TypedWrite>, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT hash, writes, created_at FROM outbox WHERE doc_id = ?1 ORDER BY id",
     )?;

@@ -91,7 +91,9 @@ impl Store {
 
     /// Removes a quarantined edit once the user has seen it.
     pub fn dismiss_quarantined(&mut self, id: i64) -> Result<()> {
-        let n = self.conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+        let n = self
+            .conn
+            .execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(CoreError::NotFound(format!("quarantined edit {id}")));
         }
@@ -117,7 +119,10 @@ impl Store {
         })
     }
 
-    fn docs_of_changes<'a>(&self, hashes: impl Iterator<Item = &'a ChangeHash>) -> Result<Vec<DocId>> {
+    fn docs_of_changes<'a>(
+        &self,
+        hashes: impl Iterator<Item = &'a ChangeHash>,
+    ) -> Result<Vec<DocId>> {
         let mut out = BTreeSet::new();
         let mut stmt = self
             .conn
@@ -133,7 +138,11 @@ impl Store {
     }
 }
 
-fn rebuild(ctx: &mut Ctx<'_>, doc_id: &DocId, reasons: &BTreeMap<ChangeHash, Denial>) -> Result<()> {
+fn rebuild(
+    ctx: &mut Ctx<'_>,
+    doc_id: &DocId,
+    reasons: &BTreeMap<ChangeHash, Denial>,
+) -> Result<()> {
     let record = doc_id.record().clone();
     let pending = outbox::of_doc(ctx.conn, doc_id)?;
     let pending_hashes: HashSet<ChangeHash> = pending.iter().map(|(h, _, _)| *h).collect();
@@ -170,7 +179,9 @@ fn rebuild(ctx: &mut Ctx<'_>, doc_id: &DocId, reasons: &BTreeMap<ChangeHash, Den
             });
             if named {
                 if let Some(denial) = reason {
-                    insert(ctx.conn, &record, doc_id, &w.field, &w.value, denial, typed_at, refused_at)?;
+                    insert(
+                        ctx.conn, &record, doc_id, &w.field, &w.value, denial, typed_at, refused_at,
+                    )?;
                 }
             } else {
                 permitted.push((w.field, w.value, typed_at));
@@ -188,7 +199,14 @@ fn rebuild(ctx: &mut Ctx<'_>, doc_id: &DocId, reasons: &BTreeMap<ChangeHash, Den
         .into_iter()
         .map(|(field, (value, at))| {
             let parsed: Option<FieldValue> = serde_json::from_value(value.clone()).unwrap_or(None);
-            (FieldWrite { field, value: parsed }, value, at)
+            (
+                FieldWrite {
+                    field,
+                    value: parsed,
+                },
+                value,
+                at,
+            )
         })
         .collect();
     let all: Vec<FieldWrite> = writes.iter().map(|(w, _, _)| w.clone()).collect();
@@ -217,7 +235,9 @@ fn rebuild(ctx: &mut Ctx<'_>, doc_id: &DocId, reasons: &BTreeMap<ChangeHash, Den
                 },
                 other => return Err(other),
             };
-            insert(ctx.conn, &record, doc_id, &w.field, &typed, &denial, at, refused_at)?;
+            insert(
+                ctx.conn, &record, doc_id, &w.field, &typed, &denial, at, refused_at,
+            )?;
         }
     }
     super::remote::refresh_all(ctx, &BTreeSet::from([record]))
@@ -254,6 +274,9 @@ fn insert(
 
 /// Drops the quarantined edits of a record (when the record is revoked).
 pub(crate) fn remove_record(conn: &Connection, record: &RecordId) -> Result<()> {
-    conn.execute("DELETE FROM quarantine WHERE record_id = ?1", [record.to_string()])?;
+    conn.execute(
+        "DELETE FROM quarantine WHERE record_id = ?1",
+        [record.to_string()],
+    )?;
     Ok(())
 }

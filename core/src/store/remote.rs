@@ -76,7 +76,11 @@ impl Store {
     ///
     /// Fails with [`CoreError::Protocol`] (and changes nothing) if a change
     /// is malformed or depends on changes this device does not have.
-    pub fn apply_remote(&mut self, batch: Vec<RemoteDoc>, cursor: Option<&Cursor>) -> Result<Vec<RecordId>> {
+    pub fn apply_remote(
+        &mut self,
+        batch: Vec<RemoteDoc>,
+        cursor: Option<&Cursor>,
+    ) -> Result<Vec<RecordId>> {
         let cursor_json = cursor
             .map(serde_json::to_string)
             .transpose()
@@ -85,10 +89,11 @@ impl Store {
             let mut changed: BTreeSet<RecordId> = BTreeSet::new();
             let now_ms = ctx.now.as_millisecond();
             for item in batch {
-                let (mut doc, existed) = match docs::take(ctx.conn, ctx.cache, &item.doc, ctx.actor)? {
-                    Some((_, doc)) => (doc, true),
-                    None => (ClassDoc::new(item.doc.clone(), ctx.actor.clone()), false),
-                };
+                let (mut doc, existed) =
+                    match docs::take(ctx.conn, ctx.cache, &item.doc, ctx.actor)? {
+                        Some((_, doc)) => (doc, true),
+                        None => (ClassDoc::new(item.doc.clone(), ctx.actor.clone()), false),
+                    };
                 let appended = match item.payload {
                     RemotePayload::Changes(raw) => {
                         let mut parsed = Vec::with_capacity(raw.len());
@@ -108,8 +113,13 @@ impl Store {
                             let new = doc.automerge().merge(&mut incoming)?;
                             raw_changes(&mut doc, &new)
                         } else {
-                            doc = ClassDoc::load(item.doc.clone(), Some(&bytes), [], ctx.actor.clone())
-                                .map_err(|e| CoreError::Protocol(e.to_string()))?;
+                            doc = ClassDoc::load(
+                                item.doc.clone(),
+                                Some(&bytes),
+                                [],
+                                ctx.actor.clone(),
+                            )
+                            .map_err(|e| CoreError::Protocol(e.to_string()))?;
                             Vec::new()
                         }
                     }
@@ -183,7 +193,9 @@ impl Store {
 
     /// Every document id stored here.
     pub fn doc_ids(&self) -> Result<Vec<DocId>> {
-        let mut stmt = self.conn.prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
         let ids: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -192,7 +204,9 @@ impl Store {
 
     /// Every record id stored here.
     pub fn record_ids(&self) -> Result<Vec<RecordId>> {
-        let mut stmt = self.conn.prepare("SELECT DISTINCT record_id FROM documents ORDER BY record_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT record_id FROM documents ORDER BY record_id")?;
         let ids: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -201,7 +215,11 @@ impl Store {
 
     /// Runs `f` on a stored document (for the per-document sync fallback and
     /// for tests). Changes `f` makes are *not* persisted.
-    pub fn inspect_doc<T>(&mut self, id: &DocId, f: impl FnOnce(&mut ClassDoc) -> Result<T>) -> Result<Option<T>> {
+    pub fn inspect_doc<T>(
+        &mut self,
+        id: &DocId,
+        f: impl FnOnce(&mut ClassDoc) -> Result<T>,
+    ) -> Result<Option<T>> {
         let result = docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, f);
         // Never keep a copy that `f` may have altered.
         self.cache.forget(id);
@@ -211,7 +229,9 @@ impl Store {
     /// A whole saved (compressed) copy of a stored document, as sent to a
     /// device that has none of it.
     pub fn export_doc(&mut self, id: &DocId) -> Result<Option<Vec<u8>>> {
-        docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| Ok(d.save()))
+        docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| {
+            Ok(d.save())
+        })
     }
 
     /// Copies this store into a new file at `path` as an independent replica:
@@ -220,10 +240,9 @@ impl Store {
     /// preparing a second device offline. Refuses to overwrite a file.
     pub fn fork_to(&self, path: &std::path::Path) -> Result<()> {
         if path.exists() {
-            return Err(CoreError::Invalid(crate::error::ValidationError::record(format!(
-                "{} already exists",
-                path.display()
-            ))));
+            return Err(CoreError::Invalid(crate::error::ValidationError::record(
+                format!("{} already exists", path.display()),
+            )));
         }
         let target = path
             .to_str()
@@ -231,15 +250,23 @@ impl Store {
         self.conn.execute("VACUUM INTO ?1", [target])?;
         let copy = rusqlite::Connection::open(path)?;
         meta::set(&copy, meta::keys::DEVICE_ID, &ulid::Ulid::new().to_string())?;
-        meta::set(&copy, meta::keys::ACTOR, &automerge::ActorId::random().to_hex_string())?;
+        meta::set(
+            &copy,
+            meta::keys::ACTOR,
+            &automerge::ActorId::random().to_hex_string(),
+        )?;
         meta::delete(&copy, meta::keys::CURSOR)?;
         Ok(())
     }
 
     /// The heads of a stored document (empty if it is not stored).
     pub fn doc_heads(&mut self, id: &DocId) -> Result<Vec<ChangeHash>> {
-        Ok(docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| Ok(d.heads()))?
-            .unwrap_or_default())
+        Ok(
+            docs::with_doc(&self.conn, &mut self.cache, id, &self.actor, |d| {
+                Ok(d.heads())
+            })?
+            .unwrap_or_default(),
+        )
     }
 }
 
@@ -258,15 +285,22 @@ fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
 /// Re-indexes `records` from their stored documents; records left with no
 /// document lose their index rows. Accounts are indexed before their
 /// children so that inherited territories are current.
-pub(crate) fn refresh_all(ctx: &mut super::write::Ctx<'_>, records: &BTreeSet<RecordId>) -> Result<()> {
+pub(crate) fn refresh_all(
+    ctx: &mut super::write::Ctx<'_>,
+    records: &BTreeSet<RecordId>,
+) -> Result<()> {
     let (accounts, others): (Vec<&RecordId>, Vec<&RecordId>) = records
         .iter()
         .partition(|r| r.kind() == crate::ids::RecordKind::Account);
     for record in accounts.into_iter().chain(others) {
         match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
-            Some((assembled, updated)) => {
-                index::refresh(ctx.conn, ctx.collator, &assembled, updated, ctx.now.as_second())?
-            }
+            Some((assembled, updated)) => index::refresh(
+                ctx.conn,
+                ctx.collator,
+                &assembled,
+                updated,
+                ctx.now.as_second(),
+            )?,
             None => index::remove(ctx.conn, record)?,
         }
     }

@@ -80,8 +80,14 @@ mod tests {
 
     #[test]
     fn user_text_is_quoted_word_by_word() {
-        assert_eq!(fts_query("José Szőke").as_deref(), Some("\"José\"* \"Szőke\"*"));
-        assert_eq!(fts_query("a\" OR b NEAR(").as_deref(), Some("\"a\"* \"OR\"* \"b\"* \"NEAR\"*"));
+        assert_eq!(
+            fts_query("José Szőke").as_deref(),
+            Some("\"José\"* \"Szőke\"*")
+        );
+        assert_eq!(
+            fts_query("a\" OR b NEAR(").as_deref(),
+            Some("\"a\"* \"OR\"* \"b\"* \"NEAR\"*")
+        );
         assert_eq!(fts_query("  -- "), None);
     }
 }

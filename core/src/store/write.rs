@@ -139,8 +139,20 @@ pub(crate) type Touched = (ClassDoc, Change, Vec<TypedWrite>);
 impl Store {
     /// Runs `f` with a write context inside one IMMEDIATE transaction and
     /// commits. Documents taken from the cache are forgotten if anything fails.
-    pub(crate) fn in_write_tx<T>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> Result<T>) -> Result<T> {
-        let now = self.clock.now();
+    pub(crate) fn in_write_tx<T>(
+        &mut self,
+        f: impl FnOnce(&mut Ctx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        // Whole seconds: Automerge stamps changes in seconds, and stage logs
+        // and completion times read better without nanoseconds.
+        let exact = self.clock.now();
+        let now = exact
+            .round(
+                jiff::TimestampRound::new()
+                    .smallest(jiff::Unit::Second)
+                    .mode(jiff::RoundMode::Trunc),
+            )
+            .unwrap_or(exact);
         let author = self.author();
         let tx = self
             .conn
@@ -225,7 +237,9 @@ impl Store {
                 None => ClassDoc::new(doc_id.clone(), ctx.actor.clone()),
             };
             doc.splice_text(def.name, pos, delete, insert)?;
-            let after = doc.get(def.name)?.unwrap_or(FieldValue::Text(String::new()));
+            let after = doc
+                .get(def.name)?
+                .unwrap_or(FieldValue::Text(String::new()));
             value::check(def, &after)?;
             let typed = TypedWrite {
                 field: def.name.to_owned(),
@@ -254,7 +268,12 @@ pub(crate) fn read_record(ctx: &mut Ctx<'_>, id: &RecordId) -> Result<Record> {
 }
 
 /// The policy mirror: may the user write `field` of `current`?
-pub(crate) fn check_policy(ctx: &Ctx<'_>, current: &Record, field: &str, existing: bool) -> Result<()> {
+pub(crate) fn check_policy(
+    ctx: &Ctx<'_>,
+    current: &Record,
+    field: &str,
+    existing: bool,
+) -> Result<()> {
     let inherited = match current.account() {
         Some(acc) => index::account_territory(ctx.conn, &acc)?,
         None => None,
@@ -265,7 +284,12 @@ pub(crate) fn check_policy(ctx: &Ctx<'_>, current: &Record, field: &str, existin
         .class_of(current.kind(), field)
         .map(|c| current.id.doc(c).to_string());
     ctx.access
-        .check_write(current.kind(), field, existing.then_some(&facts), doc.as_deref())
+        .check_write(
+            current.kind(),
+            field,
+            existing.then_some(&facts),
+            doc.as_deref(),
+        )
         .map_err(CoreError::Denied)
 }
 
@@ -296,7 +320,9 @@ pub(crate) fn write_record(
         if let Some(v) = &write.value {
             value::check(def, v)?;
         } else if def.required {
-            return Err(ValidationError::field(def.name, "is required and cannot be cleared").into());
+            return Err(
+                ValidationError::field(def.name, "is required and cannot be cleared").into(),
+            );
         }
         wanted.insert(def.name, write.value);
     }
@@ -380,7 +406,9 @@ pub(crate) fn write_record(
             let mut containers: Vec<(&str, FieldType)> = Vec::new();
             for field in ctx.policy.fields_in(kind, &class) {
                 if let Some(def) = schema::field(kind, field) {
-                    if def.ty.is_container() && check_policy(ctx, &current, def.name, !creating).is_ok() {
+                    if def.ty.is_container()
+                        && check_policy(ctx, &current, def.name, !creating).is_ok()
+                    {
                         containers.push((def.name, def.ty));
                     }
                 }
@@ -415,7 +443,13 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, id: &RecordId, touched: Vec<Touched>) -
     }
     let (record, updated) = assemble(ctx.conn, ctx.cache, ctx.actor, id)?
         .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
-    index::refresh(ctx.conn, ctx.collator, &record, updated, ctx.now.as_second())
+    index::refresh(
+        ctx.conn,
+        ctx.collator,
+        &record,
+        updated,
+        ctx.now.as_second(),
+    )
 }
 
 /// Default values for a new record.
@@ -443,9 +477,16 @@ fn check_record_rules(
     match kind {
         RecordKind::Deal => {
             if touched(&["amount", "currency"]) && has("amount") && !has("currency") {
-                return Err(ValidationError::field("currency", "is required when an amount is set").into());
+                return Err(ValidationError::field(
+                    "currency",
+                    "is required when an amount is set",
+                )
+                .into());
             }
-            if touched(&["stage", "close_reason"]) && text("stage") == Some("lost") && !has("close_reason") {
+            if touched(&["stage", "close_reason"])
+                && text("stage") == Some("lost")
+                && !has("close_reason")
+            {
                 return Err(ValidationError::field(
                     "close_reason",
                     "is required when a deal is lost",
@@ -454,7 +495,10 @@ fn check_record_rules(
             }
         }
         RecordKind::Account => {
-            if touched(&["credit_limit", "credit_currency"]) && has("credit_limit") && !has("credit_currency") {
+            if touched(&["credit_limit", "credit_currency"])
+                && has("credit_limit")
+                && !has("credit_currency")
+            {
                 return Err(ValidationError::field(
                     "credit_currency",
                     "is required when a credit limit is set",
@@ -466,24 +510,36 @@ fn check_record_rules(
             for (a, b) in [("check_in_at", "check_out_at"), ("starts_at", "due_at")] {
                 if touched(&[a, b]) {
                     if let (Some(x), Some(y)) = (text(a), text(b)) {
-                        let (x, y): (Option<Timestamp>, Option<Timestamp>) = (x.parse().ok(), y.parse().ok());
+                        let (x, y): (Option<Timestamp>, Option<Timestamp>) =
+                            (x.parse().ok(), y.parse().ok());
                         if let (Some(x), Some(y)) = (x, y) {
                             if y < x && a == "check_in_at" {
-                                return Err(ValidationError::field(b, format!("is before `{a}`")).into());
+                                return Err(
+                                    ValidationError::field(b, format!("is before `{a}`")).into()
+                                );
                             }
                         }
                     }
                 }
             }
-            for (lat, lon) in [("check_in_lat", "check_in_lon"), ("check_out_lat", "check_out_lon")] {
+            for (lat, lon) in [
+                ("check_in_lat", "check_in_lon"),
+                ("check_out_lat", "check_out_lon"),
+            ] {
                 if touched(&[lat, lon]) && has(lat) != has(lon) {
-                    return Err(ValidationError::field(lat, format!("`{lat}` and `{lon}` go together")).into());
+                    return Err(ValidationError::field(
+                        lat,
+                        format!("`{lat}` and `{lon}` go together"),
+                    )
+                    .into());
                 }
             }
         }
         RecordKind::Relationship => {
             if touched(&["from", "to"]) && text("from").is_some() && text("from") == text("to") {
-                return Err(ValidationError::field("to", "a record cannot be related to itself").into());
+                return Err(
+                    ValidationError::field("to", "a record cannot be related to itself").into(),
+                );
             }
         }
         _ => {}
@@ -500,7 +556,12 @@ fn system_writes(
 ) -> Result<Vec<Planned>> {
     let mut out = Vec::new();
     let changed = |f: &str| current.fields.get(f) != after.get(f);
-    let text = |f: &str| after.get(f).and_then(FieldValue::as_text).map(str::to_owned);
+    let text = |f: &str| {
+        after
+            .get(f)
+            .and_then(FieldValue::as_text)
+            .map(str::to_owned)
+    };
     let put = |field: &'static str, value: Option<FieldValue>| -> Result<Planned> {
         Ok(Planned {
             def: field_def(kind, field)?,
@@ -530,7 +591,10 @@ fn system_writes(
         let done = text("status").as_deref() == Some("done");
         let was_done = current.fields.contains_key("completed_at");
         if done && !was_done {
-            out.push(put("completed_at", Some(FieldValue::Text(now.to_string())))?);
+            out.push(put(
+                "completed_at",
+                Some(FieldValue::Text(now.to_string())),
+            )?);
         } else if !done && was_done {
             out.push(put("completed_at", None)?);
         }

@@ -26,7 +26,9 @@ pub fn set(field: &str, value: &str) -> FieldWrite {
 pub fn account(store: &mut Store, name: &str, extra: Vec<FieldWrite>) -> RecordId {
     let mut writes = vec![set("name", name)];
     writes.extend(extra);
-    store.create(RecordKind::Account, writes).expect("create account")
+    store
+        .create(RecordKind::Account, writes)
+        .expect("create account")
 }
 
 /// Sends every document of `from` to `to` as whole saved documents, the way

@@ -1,0 +1,389 @@
+//! The command line, as clap derive types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Fieldwork on the command line: an offline-first CRM device.
+#[derive(Debug, Parser)]
+#[command(name = "fieldwork", version, about, long_about = None)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: Global,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The device's data directory (default: the per-user data directory).
+    #[arg(long, global = true, env = "FIELDWORK_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Customer companies and people.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// People at accounts.
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Sales opportunities.
+    #[command(subcommand)]
+    Deal(DealCmd),
+    /// Calls, meetings, visits, e-mails and tasks.
+    #[command(subcommand)]
+    Activity(ActivityCmd),
+    /// Long notes edited together.
+    #[command(subcommand)]
+    Note(NoteCmd),
+    /// Typed links between accounts and contacts.
+    #[command(subcommand)]
+    Relationship(RelationshipCmd),
+    /// Full-text search over names, e-mails, phones and notes.
+    Search(SearchArgs),
+    /// Who changed which field when.
+    History(HistoryArgs),
+    /// Show or set the locale used to sort names (e.g. `hu`, `es-ES`).
+    Locale(LocaleArgs),
+    /// The fields of a kind of record, their types and classes.
+    Fields(FieldsArgs),
+    /// Check the device store's integrity.
+    Verify,
+}
+
+/// Verbs shared by every kind of record.
+#[derive(Debug, Subcommand)]
+pub enum Common {
+    /// Show one record.
+    Get {
+        /// The record id.
+        id: String,
+    },
+    /// Change fields: `FIELD=VALUE` (an empty value clears the field).
+    Set {
+        /// The record id.
+        id: String,
+        /// Assignments.
+        #[arg(required = true, value_name = "FIELD=VALUE")]
+        assignments: Vec<String>,
+    },
+}
+
+/// Filters and order shared by list commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Order: name, stage, owner, territory, due, amount, updated.
+    #[arg(long, default_value = "name")]
+    pub sort: String,
+    /// Reverse the order.
+    #[arg(long)]
+    pub desc: bool,
+    /// Only this owner.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only this territory.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Skip this many rows.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+/// Extra fields for `add` commands.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Any other field: `--set FIELD=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// `fieldwork account ...`
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Create an account; prints its id.
+    Add {
+        /// The account's name.
+        #[arg(long)]
+        name: String,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List accounts.
+    List {
+        /// Only this lifecycle stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork contact ...`
+#[derive(Debug, Subcommand)]
+pub enum ContactCmd {
+    /// Create a contact; prints its id.
+    Add {
+        /// Last (family) name.
+        #[arg(long)]
+        last_name: String,
+        /// First (given) name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// The account the person works at.
+        #[arg(long)]
+        account: Option<String>,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List contacts.
+    List {
+        /// Only contacts of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork deal ...`
+#[derive(Debug, Subcommand)]
+pub enum DealCmd {
+    /// Create a deal; prints its id.
+    Add {
+        /// The deal's name.
+        #[arg(long)]
+        name: String,
+        /// The account it is with.
+        #[arg(long)]
+        account: String,
+        /// Amount as a decimal (`1250.50`), in `--currency`.
+        #[arg(long, requires = "currency")]
+        amount: Option<String>,
+        /// ISO 4217 currency code.
+        #[arg(long)]
+        currency: Option<String>,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List deals.
+    List {
+        /// Only this pipeline stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only deals of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork activity ...`
+#[derive(Debug, Subcommand)]
+pub enum ActivityCmd {
+    /// Create an activity; prints its id.
+    Add {
+        /// call, meeting, visit, email or task.
+        #[arg(long = "type")]
+        kind: String,
+        /// What it is about.
+        #[arg(long)]
+        subject: String,
+        /// Due (tasks) or start (meetings) time, RFC 3339.
+        #[arg(long)]
+        due: Option<String>,
+        /// Who does it.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// The account it concerns.
+        #[arg(long)]
+        account: Option<String>,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List activities.
+    List {
+        /// Only this type.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Only this status (planned, done, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only activities assigned to this user.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Only activities of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Record a visit's check-in with GPS coordinates (works offline).
+    CheckIn {
+        /// The visit.
+        id: String,
+        /// Latitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+    },
+    /// Record a visit's check-out with GPS coordinates.
+    CheckOut {
+        /// The visit.
+        id: String,
+        /// Latitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude in degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork note ...`
+#[derive(Debug, Subcommand)]
+pub enum NoteCmd {
+    /// Create a note; prints its id.
+    Add {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Body text.
+        #[arg(long)]
+        body: Option<String>,
+        /// The account it is about.
+        #[arg(long)]
+        account: Option<String>,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List notes.
+    List {
+        /// Only notes of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Edit the body in place: delete characters at a position and insert
+    /// text there. Concurrent edits elsewhere in the text survive.
+    Edit {
+        /// The note.
+        id: String,
+        /// Position, in characters from the start.
+        #[arg(long)]
+        at: usize,
+        /// How many characters to delete.
+        #[arg(long, default_value_t = 0)]
+        delete: usize,
+        /// Text to insert.
+        #[arg(long, default_value = "")]
+        insert: String,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork relationship ...`
+#[derive(Debug, Subcommand)]
+pub enum RelationshipCmd {
+    /// Link two accounts or contacts; prints the relationship's id.
+    Add {
+        /// parent_company, partner, referred_by or competitor.
+        #[arg(long = "type")]
+        kind: String,
+        /// From this account or contact.
+        #[arg(long)]
+        from: String,
+        /// To this account or contact.
+        #[arg(long)]
+        to: String,
+        /// Other fields.
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List relationships.
+    List {
+        /// Only relationships of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork search TEXT`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find (each is a prefix; accents and case do not matter).
+    #[arg(required = true)]
+    pub text: Vec<String>,
+    /// Only this kind of record.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// `fieldwork history ID`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The record.
+    pub id: String,
+}
+
+/// `fieldwork locale [LOCALE]`
+#[derive(Debug, Args)]
+pub struct LocaleArgs {
+    /// The new locale (BCP 47); omit to show the current one.
+    pub locale: Option<String>,
+}
+
+/// `fieldwork fields KIND`
+#[derive(Debug, Args)]
+pub struct FieldsArgs {
+    /// account, contact, deal, activity, note, relationship.
+    pub kind: String,
+}

@@ -1,0 +1,51 @@
+//! `fieldwork`: a Fieldwork device on the command line.
+//!
+//! The scriptable twin of the mobile app: the same core, the same device
+//! store, the same sync. Every read command takes `--json`; every failure
+//! prints one line starting with `error:` and exits non-zero (1 for
+//! refused or failed operations, 2 for usage errors).
+//!
+//! Layout: [`args`] defines the command line, [`records`] the record
+//! commands, [`output`] how results are printed, [`device`] how the store is
+//! opened.
+
+mod args;
+mod device;
+mod output;
+mod records;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the cause chain.
+            let message = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = output::Output { json: cli.json };
+    match cli.command {
+        Command::Account(cmd) => records::account(&cli.global, &out, cmd),
+        Command::Contact(cmd) => records::contact(&cli.global, &out, cmd),
+        Command::Deal(cmd) => records::deal(&cli.global, &out, cmd),
+        Command::Activity(cmd) => records::activity(&cli.global, &out, cmd),
+        Command::Note(cmd) => records::note(&cli.global, &out, cmd),
+        Command::Relationship(cmd) => records::relationship(&cli.global, &out, cmd),
+        Command::Search(args) => records::search(&cli.global, &out, args),
+        Command::History(args) => records::history(&cli.global, &out, args),
+        Command::Locale(args) => records::locale(&cli.global, &out, args),
+        Command::Fields(args) => records::fields(&cli.global, &out, args),
+        Command::Verify => records::verify(&cli.global, &out),
+    }
+}
