@@ -58,6 +58,55 @@ pub enum Command {
     Fields(FieldsArgs),
     /// Check the device store's integrity.
     Verify,
+    /// Sign in to a sync server.
+    Login(LoginArgs),
+    /// Forget the session token (the data stays on the device).
+    Logout,
+    /// Exchange changes with the server.
+    Sync(SyncArgs),
+    /// Who is signed in, what awaits sync, what was refused.
+    Status,
+    /// Edits the server refused, with what was typed and why.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+}
+
+/// `fieldwork login`
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's base URL, e.g. http://127.0.0.1:8787.
+    #[arg(long)]
+    pub server: String,
+    /// User name.
+    #[arg(long)]
+    pub user: String,
+    /// Read the password from standard input (required: never on the command line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+/// `fieldwork sync`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Stay connected: push and receive changes live, reconnecting with
+    /// backoff, until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Give up a one-shot sync after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// `fieldwork quarantine ...`
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCmd {
+    /// List refused edits.
+    List,
+    /// Remove a refused edit from the list once seen.
+    Dismiss {
+        /// The entry's number.
+        id: i64,
+    },
 }
 
 /// Verbs shared by every kind of record.

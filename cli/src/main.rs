@@ -6,13 +6,14 @@
 //! refused or failed operations, 2 for usage errors).
 //!
 //! Layout: [`args`] defines the command line, [`records`] the record
-//! commands, [`output`] how results are printed, [`device`] how the store is
+//! commands, [`sync`] signing in and syncing, [`output`] how results are printed, [`device`] how the store is
 //! opened.
 
 mod args;
 mod device;
 mod output;
 mod records;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -47,5 +48,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Locale(args) => records::locale(&cli.global, &out, args),
         Command::Fields(args) => records::fields(&cli.global, &out, args),
         Command::Verify => records::verify(&cli.global, &out),
+        Command::Login(args) => sync::login(&cli.global, &out, args),
+        Command::Logout => sync::logout(&cli.global, &out),
+        Command::Sync(args) => sync::sync(&cli.global, &out, args),
+        Command::Status => sync::status(&cli.global, &out),
+        Command::Quarantine(cmd) => sync::quarantine(&cli.global, &out, cmd),
     }
 }

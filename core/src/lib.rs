@@ -12,6 +12,8 @@
 //! - [`store`]: the SQLite device store (documents, outbox, index, search,
 //!   quarantine).
 //! - [`history`]: who changed what, from Automerge history.
+//! - [`sync`]: the sync protocol's messages, framing and client state machine.
+//! - [`validate`]: the per-operation check of incoming changes (server side).
 //! - [`clock`]: the injectable source of "now".
 //! - [`error`]: the crate's one error type.
 //!
@@ -28,6 +30,8 @@ pub mod policy;
 pub mod record;
 pub mod schema;
 pub mod store;
+pub mod sync;
+pub mod validate;
 pub mod value;
 
 pub use automerge;

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use collation::NameCollator;
 pub use index::{ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};
-pub use quarantine::QuarantinedEdit;
+pub use quarantine::{DEPENDENCY_REFUSED, QuarantinedEdit};
 pub use remote::{RemoteDoc, RemotePayload};
 pub use search::SearchHit;
 pub use write::FieldWrite;
@@ -273,6 +273,52 @@ impl Store {
             policy,
         };
         Ok(())
+    }
+
+    /// Installs the user profile and policy the server sent (on connect or
+    /// when they change). Keeps the server address and token. Returns whether
+    /// anything changed.
+    pub fn update_policy(
+        &mut self,
+        user: &UserContext,
+        policy: &str,
+        revision: u64,
+    ) -> Result<bool> {
+        let mut session = self.session()?.unwrap_or_else(|| Session {
+            server: String::new(),
+            token: String::new(),
+            user: user.clone(),
+            policy: String::new(),
+            policy_revision: 0,
+        });
+        if session.user == *user && session.policy == policy && session.policy_revision == revision
+        {
+            return Ok(false);
+        }
+        session.user = user.clone();
+        session.policy = policy.to_owned();
+        session.policy_revision = revision;
+        self.set_session(&session)?;
+        Ok(true)
+    }
+
+    /// Stores the organisation's user directory sent by the server.
+    pub fn set_directory(
+        &mut self,
+        directory: &[crate::sync::protocol::DirectoryEntry],
+    ) -> Result<()> {
+        let json =
+            serde_json::to_string(directory).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        meta::set(&self.conn, meta::keys::DIRECTORY, &json)
+    }
+
+    /// The organisation's user directory as last sent by the server.
+    pub fn directory(&self) -> Result<Vec<crate::sync::protocol::DirectoryEntry>> {
+        match meta::get(&self.conn, meta::keys::DIRECTORY)? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("stored directory: {e}"))),
+        }
     }
 
     /// Forgets the session token (the data and the user binding stay, so the

@@ -12,6 +12,8 @@ pub(crate) mod keys {
     pub const LOCALE: &str = "locale";
     pub const SESSION: &str = "session";
     pub const CURSOR: &str = "sync_cursor";
+    pub const DIRECTORY: &str = "directory";
+    pub const RESYNC: &str = "resync";
 }
 
 pub(crate) fn get(conn: &Connection, key: &str) -> Result<Option<String>> {

@@ -272,11 +272,32 @@ fn insert(
     Ok(())
 }
 
-/// Drops the quarantined edits of a record (when the record is revoked).
-pub(crate) fn remove_record(conn: &Connection, record: &RecordId) -> Result<()> {
-    conn.execute(
-        "DELETE FROM quarantine WHERE record_id = ?1",
-        [record.to_string()],
-    )?;
+/// Moves the unacknowledged edits of a document about to be removed into the
+/// quarantine, with reason `code`.
+pub(crate) fn keep_pending(ctx: &mut Ctx<'_>, doc: &DocId, code: &str) -> Result<()> {
+    let now = ctx.now.as_millisecond();
+    let denial = Denial {
+        code: code.to_owned(),
+        doc: Some(doc.to_string()),
+        field: None,
+        rule: "visibility".to_owned(),
+        message:
+            "you may no longer see this record or field, so the server will not take this edit"
+                .to_owned(),
+    };
+    for (_, writes, typed_at) in outbox::of_doc(ctx.conn, doc)? {
+        for w in writes {
+            insert(
+                ctx.conn,
+                doc.record(),
+                doc,
+                &w.field,
+                &w.value,
+                &denial,
+                typed_at,
+                now,
+            )?;
+        }
+    }
     Ok(())
 }

@@ -16,6 +16,9 @@ use crate::document::ClassDoc;
 use crate::error::{CoreError, Result};
 use crate::ids::{DocId, RecordId};
 
+/// Reason code for edits kept because their record or class was revoked.
+const REVOKED: &str = "access_revoked";
+
 /// One document's worth of data from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteDoc {
@@ -66,9 +69,16 @@ impl Store {
         }
     }
 
-    /// Forgets the sync cursor (the next sync compares documents one by one).
+    /// Forgets the sync cursor and asks the next sync to compare documents
+    /// one by one (after the server's data did not fit this device's).
     pub fn reset_cursor(&mut self) -> Result<()> {
-        meta::delete(&self.conn, meta::keys::CURSOR)
+        meta::delete(&self.conn, meta::keys::CURSOR)?;
+        meta::set(&self.conn, meta::keys::RESYNC, "1")
+    }
+
+    /// Whether the next sync must compare documents one by one.
+    pub fn needs_resync(&self) -> Result<bool> {
+        Ok(meta::get(&self.conn, meta::keys::RESYNC)?.is_some())
     }
 
     /// Applies a batch from the server and advances the cursor, atomically.
@@ -134,13 +144,16 @@ impl Store {
             refresh_all(ctx, &changed)?;
             if let Some(json) = &cursor_json {
                 meta::set(ctx.conn, meta::keys::CURSOR, json)?;
+                meta::delete(ctx.conn, meta::keys::RESYNC)?;
             }
             Ok(changed.into_iter().collect())
         })
     }
 
-    /// Removes records this user may no longer see: their documents, pending
-    /// changes, quarantined edits and index rows. Deleted pages are zeroed
+    /// Removes records this user may no longer see: their documents and
+    /// index rows. Edits not yet acknowledged by the server are moved to the
+    /// quarantine (code `access_revoked`) first, so nothing the user typed
+    /// disappears silently; the quarantine keeps only what the user typed. Deleted pages are zeroed
     /// (`secure_delete`), the full-text index is merged so no deleted token
     /// lingers in an old segment, and the WAL is checkpointed and truncated.
     pub fn remove_records(&mut self, records: &[RecordId]) -> Result<()> {
@@ -150,11 +163,11 @@ impl Store {
         self.in_write_tx(|ctx| {
             for record in records {
                 for doc_id in docs::doc_ids_of(ctx.conn, record)? {
+                    quarantine::keep_pending(ctx, &doc_id, REVOKED)?;
                     docs::delete(ctx.conn, &doc_id)?;
                     outbox::clear_doc(ctx.conn, &doc_id)?;
                     ctx.cache.forget(&doc_id);
                 }
-                quarantine::remove_record(ctx.conn, record)?;
                 index::remove(ctx.conn, record)?;
             }
             Ok(())
@@ -171,6 +184,7 @@ impl Store {
         self.in_write_tx(|ctx| {
             let mut records = BTreeSet::new();
             for doc_id in doc_ids {
+                quarantine::keep_pending(ctx, doc_id, REVOKED)?;
                 docs::delete(ctx.conn, doc_id)?;
                 outbox::clear_doc(ctx.conn, doc_id)?;
                 ctx.cache.forget(doc_id);
@@ -257,6 +271,71 @@ impl Store {
         )?;
         meta::delete(&copy, meta::keys::CURSOR)?;
         Ok(())
+    }
+
+    /// Receives one step of Automerge's sync protocol for `doc` (compare
+    /// mode), persisting what it brought; returns the records changed.
+    pub fn receive_sync_message(
+        &mut self,
+        doc: &DocId,
+        state: &mut automerge::sync::State,
+        message: automerge::sync::Message,
+    ) -> Result<Vec<RecordId>> {
+        use automerge::sync::SyncDoc as _;
+        self.in_write_tx(|ctx| {
+            let (mut d, existed) = match docs::take(ctx.conn, ctx.cache, doc, ctx.actor)? {
+                Some((_, d)) => (d, true),
+                None => (ClassDoc::new(doc.clone(), ctx.actor.clone()), false),
+            };
+            let before = d.heads();
+            d.automerge()
+                .sync()
+                .receive_sync_message(state, message)
+                .map_err(|e| CoreError::Protocol(format!("{doc}: {e}")))?;
+            let new: Vec<ChangeHash> = d
+                .automerge()
+                .get_changes(&before)
+                .iter()
+                .map(Change::hash)
+                .collect();
+            if new.is_empty() {
+                if existed {
+                    ctx.cache.forget(doc);
+                }
+                return Ok(Vec::new());
+            }
+            let appended = if existed {
+                raw_changes(&mut d, &new)
+            } else {
+                Vec::new()
+            };
+            let rev = docs::persist(ctx.conn, &mut d, &appended, ctx.now.as_millisecond())?;
+            ctx.cache.put(rev, d);
+            let records = BTreeSet::from([doc.record().clone()]);
+            refresh_all(ctx, &records)?;
+            Ok(records.into_iter().collect())
+        })
+    }
+
+    /// Generates the next step of Automerge's sync protocol for `doc`
+    /// (`None` when this side has nothing more to say).
+    pub fn generate_sync_message(
+        &mut self,
+        doc: &DocId,
+        state: &mut automerge::sync::State,
+    ) -> Result<Option<automerge::sync::Message>> {
+        use automerge::sync::SyncDoc as _;
+        let found = docs::with_doc(&self.conn, &mut self.cache, doc, &self.actor, |d| {
+            Ok(d.automerge().sync().generate_sync_message(state))
+        })?;
+        match found {
+            Some(message) => Ok(message),
+            // A document we do not hold: an empty one still answers, so the
+            // peer learns we need everything.
+            None => Ok(automerge::AutoCommit::new()
+                .sync()
+                .generate_sync_message(state)),
+        }
     }
 
     /// The heads of a stored document (empty if it is not stored).

@@ -1,0 +1,491 @@
+//! Checking an incoming Automerge change operation by operation.
+//!
+//! The server runs [`check_change`] on every change a device pushes, before
+//! storing or relaying it. The rules mirror what the core's write path can
+//! produce, and nothing else is accepted (deny by default):
+//!
+//! - a root key is a field of the record's kind that the policy puts in
+//!   *this* document's class;
+//! - a scalar has the field's type and passes [`value::check`];
+//! - containers have their one allowed shape: long text is a `Text` object of
+//!   characters; a stage log is a `List` of `{stage, at}` maps that only
+//!   grows; an entries field is a `Map` of JSON objects;
+//! - the user may write the class, and may edit the record given its
+//!   visibility facts (`None`: a record being created);
+//! - counters, marks, tables and anything not listed are refused.
+//!
+//! Paths of objects that existed before the change are resolved in the
+//! document; objects created by the change are tracked while walking it.
+//! A path that cannot be resolved refuses the change.
+
+use std::collections::HashMap;
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{ActorId, Change, ObjType, Prop, ReadDoc, ScalarValue};
+use sha2::{Digest, Sha256};
+
+use crate::document::ClassDoc;
+use crate::error::Denial;
+use crate::policy::{Access, RecordFacts, codes, denial};
+use crate::schema::{self, FieldDef, FieldType};
+use crate::value::{self, FieldValue};
+
+/// The commit message of changes made by the process engine.
+pub const ENGINE_AUTHOR: &str = "fieldwork-engine";
+/// The first two bytes of every engine actor id.
+pub const ENGINE_ACTOR_PREFIX: [u8; 2] = [0xFE, 0x01];
+/// Most operations accepted in one change.
+pub const MAX_OPS: usize = 200_000;
+
+/// Whether `actor` is a deterministic process-engine actor.
+pub fn is_engine_actor(actor: &ActorId) -> bool {
+    actor.to_bytes().starts_with(&ENGINE_ACTOR_PREFIX)
+}
+
+/// The deterministic engine actor for creating `doc` with `content`:
+/// identical inputs give identical actors on every replica.
+pub fn engine_actor(doc: &str, content: &[u8]) -> ActorId {
+    let mut hasher = Sha256::new();
+    hasher.update(doc.as_bytes());
+    hasher.update([0]);
+    hasher.update(content);
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes[..2].copy_from_slice(&ENGINE_ACTOR_PREFIX);
+    bytes[2..].copy_from_slice(&digest[..14]);
+    ActorId::from(&bytes[..])
+}
+
+/// Where an object sits: the root field it belongs to and how deep.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    def: &'static FieldDef,
+    depth: usize,
+}
+
+/// Checks every operation of `change` against `doc` as it stands.
+pub fn check_change(
+    access: &Access,
+    doc: &mut ClassDoc,
+    change: &Change,
+    facts: &Option<RecordFacts>,
+) -> Result<(), Denial> {
+    let doc_id = doc.id().to_string();
+    let kind = doc.id().record().kind();
+    let class = doc.id().class().clone();
+    let policy = access.policy();
+    let refuse = |code: &str, field: Option<&str>, rule: &str, message: String| {
+        denial(code, Some(&doc_id), field, rule, message)
+    };
+    let expanded = change.decode();
+    if expanded.operations.len() > MAX_OPS {
+        return Err(refuse(
+            codes::INVALID_VALUE,
+            None,
+            "limits",
+            format!("a change may hold at most {MAX_OPS} operations"),
+        ));
+    }
+    let actor = expanded.actor_id.clone();
+    let start = expanded.start_op.get();
+    let mut created: HashMap<u64, Place> = HashMap::new();
+    let mut checked_fields: Vec<&'static str> = Vec::new();
+
+    for (i, op) in expanded.operations.iter().enumerate() {
+        let op_counter = start + i as u64;
+        // Where does this operation act?
+        let place = match &op.obj {
+            ObjectId::Root => None,
+            ObjectId::Id(id) => {
+                if *id.actor() == actor && created.contains_key(&id.counter()) {
+                    created.get(&id.counter()).copied()
+                } else {
+                    Some(resolve(doc, kind, id.counter(), id.actor()).ok_or_else(|| {
+                        refuse(
+                            codes::UNKNOWN_FIELD,
+                            None,
+                            "schema",
+                            "an operation targets an object outside any known field".into(),
+                        )
+                    })?)
+                }
+            }
+        };
+        let def = match place {
+            Some(p) => p.def,
+            None => {
+                let Key::Map(name) = &op.key else {
+                    return Err(refuse(
+                        codes::UNKNOWN_FIELD,
+                        None,
+                        "schema",
+                        "the root is a map".into(),
+                    ));
+                };
+                schema::field(kind, name).ok_or_else(|| {
+                    refuse(
+                        codes::UNKNOWN_FIELD,
+                        Some(name),
+                        "schema",
+                        format!("{kind} has no field `{name}`"),
+                    )
+                })?
+            }
+        };
+        let field = def.name;
+        // The field must live in this document's class.
+        if let Some(policy) = policy {
+            if policy.class_of(kind, field) != Some(&class) {
+                return Err(refuse(
+                    codes::UNKNOWN_FIELD,
+                    Some(field),
+                    "fields",
+                    format!(
+                        "`{field}` is in class `{}`, not `{class}`",
+                        policy
+                            .class_of(kind, field)
+                            .map(|c| c.as_str())
+                            .unwrap_or("?")
+                    ),
+                ));
+            }
+        }
+        // The user may write it (checked once per field).
+        if !checked_fields.contains(&field) {
+            access.check_write(kind, field, facts.as_ref(), Some(&doc_id))?;
+            checked_fields.push(field);
+        }
+        let bad_value =
+            |message: String| refuse(codes::INVALID_VALUE, Some(field), "schema", message);
+        match (place.map(|p| p.depth), def.ty, &op.action) {
+            // Root: scalars.
+            (None, ty, OpType::Put(v)) if !ty.is_container() => {
+                let value = field_value(v)
+                    .ok_or_else(|| bad_value(format!("`{field}` cannot hold {v:?}")))?;
+                value::check(def, &value).map_err(|e| bad_value(e.message))?;
+            }
+            (None, _, OpType::Delete) => {
+                if def.required {
+                    return Err(bad_value(format!(
+                        "`{field}` is required and cannot be cleared"
+                    )));
+                }
+            }
+            // Root: the one container each container type allows.
+            (None, FieldType::LongText, OpType::Make(ObjType::Text))
+            | (None, FieldType::StageLog, OpType::Make(ObjType::List))
+            | (None, FieldType::Entries, OpType::Make(ObjType::Map)) => {
+                created.insert(op_counter, Place { def, depth: 1 });
+            }
+            // Long text: characters in, characters out.
+            (Some(1), FieldType::LongText, OpType::Put(ScalarValue::Str(s))) if s.len() <= 16 => {}
+            (Some(1), FieldType::LongText, OpType::Delete) => {}
+            // Stage log: append maps only.
+            (Some(1), FieldType::StageLog, OpType::Make(ObjType::Map)) if op.insert => {
+                created.insert(op_counter, Place { def, depth: 2 });
+            }
+            (Some(2), FieldType::StageLog, OpType::Put(ScalarValue::Str(s))) => {
+                let stages = match kind {
+                    crate::ids::RecordKind::Account => schema::ACCOUNT_STAGES,
+                    _ => schema::DEAL_STAGES,
+                };
+                match &op.key {
+                    Key::Map(k) if k == "stage" && stages.contains(&s.as_str()) => {}
+                    Key::Map(k) if k == "at" && s.parse::<jiff::Timestamp>().is_ok() => {}
+                    _ => {
+                        return Err(bad_value(format!(
+                            "`{field}` entries hold a known stage and a time"
+                        )));
+                    }
+                }
+            }
+            // Entries: keys mapping to JSON objects; the event log only grows.
+            (Some(1), FieldType::Entries, OpType::Put(ScalarValue::Str(s))) => {
+                let ok = matches!(&op.key, Key::Map(k) if !k.is_empty() && k.len() <= 200)
+                    && s.len() <= 64 * 1024
+                    && serde_json::from_str::<serde_json::Value>(s).is_ok_and(|v| v.is_object());
+                if !ok {
+                    return Err(bad_value(format!(
+                        "`{field}` entries are JSON objects under short keys"
+                    )));
+                }
+            }
+            (Some(1), FieldType::Entries, OpType::Delete) if field != "events" => {}
+            (_, _, action) => {
+                return Err(bad_value(format!(
+                    "operation {} is not allowed on `{field}` ({})",
+                    action_name(action),
+                    def.ty.describe()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn action_name(action: &OpType) -> &'static str {
+    match action {
+        OpType::Make(_) => "make-object",
+        OpType::Delete => "delete",
+        OpType::Increment(_) => "increment",
+        OpType::Put(_) => "put",
+        OpType::MarkBegin(_) | OpType::MarkEnd(_) => "mark",
+    }
+}
+
+fn field_value(v: &ScalarValue) -> Option<FieldValue> {
+    match v {
+        ScalarValue::Str(s) => Some(FieldValue::Text(s.to_string())),
+        ScalarValue::Int(i) => Some(FieldValue::Int(*i)),
+        ScalarValue::Uint(u) => i64::try_from(*u).ok().map(FieldValue::Int),
+        ScalarValue::F64(f) => Some(FieldValue::Float(*f)),
+        ScalarValue::Boolean(b) => Some(FieldValue::Bool(*b)),
+        _ => None,
+    }
+}
+
+/// Finds the root field and depth of an existing object, or `None`.
+fn resolve(
+    doc: &mut ClassDoc,
+    kind: crate::ids::RecordKind,
+    counter: u64,
+    actor: &ActorId,
+) -> Option<Place> {
+    let am = doc.automerge();
+    let obj = am
+        .import_obj(&format!("{counter}@{}", actor.to_hex_string()))
+        .ok()?;
+    let path = am.parents(&obj).ok()?.path();
+    let (_, Prop::Map(field)) = path.first()? else {
+        return None;
+    };
+    let def = schema::field(kind, field)?;
+    Some(Place {
+        def,
+        depth: path.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ClassName, RecordId, RecordKind};
+    use crate::policy::{Policy, UserContext};
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
+
+    fn access(role: &str) -> Access {
+        Access::User {
+            user: UserContext {
+                name: "ana".into(),
+                role: role.into(),
+                territories: vec!["madrid".into()],
+                team: vec![],
+            },
+            policy: Policy::shipped_default(),
+        }
+    }
+
+    fn class_doc(kind: RecordKind, class: &str) -> ClassDoc {
+        let id = RecordId::new_random(kind).doc(&ClassName::new(class).expect("class"));
+        ClassDoc::new(id, ActorId::random())
+    }
+
+    /// A change made with raw Automerge calls on a copy of `doc`.
+    fn forge(doc: &mut ClassDoc, f: impl FnOnce(&mut AutoCommit)) -> Change {
+        let mut copy = doc.automerge().fork();
+        f(&mut copy);
+        copy.commit();
+        copy.get_last_local_change().expect("a change")
+    }
+
+    fn madrid() -> Option<RecordFacts> {
+        Some(RecordFacts {
+            owner: Some("luis".into()),
+            assignee: None,
+            territory: Some("madrid".into()),
+        })
+    }
+
+    #[test]
+    fn valid_changes_made_by_the_core_pass() {
+        let mut doc = class_doc(RecordKind::Account, "general");
+        let change = forge(&mut doc, |d| {
+            d.put(ROOT, "name", "Acme").expect("put");
+            d.put(ROOT, "stage", "lead").expect("put");
+            let text = d
+                .put_object(ROOT, "description", ObjType::Text)
+                .expect("text");
+            d.splice_text(&text, 0, 0, "Cliente desde 2019")
+                .expect("splice");
+            let log = d
+                .put_object(ROOT, "stage_history", ObjType::List)
+                .expect("list");
+            let entry = d.insert_object(&log, 0, ObjType::Map).expect("entry");
+            d.put(&entry, "stage", "lead").expect("put");
+            d.put(&entry, "at", "2026-11-24T09:00:00Z").expect("put");
+        });
+        assert_eq!(
+            check_change(&access("rep"), &mut doc, &change, &None),
+            Ok(())
+        );
+        doc.apply_changes(vec![change]).expect("apply");
+        // Editing the existing text resolves its path through the document.
+        let edit = forge(&mut doc, |d| {
+            let (_, text) = d.get(ROOT, "description").expect("get").expect("present");
+            d.splice_text(&text, 0, 7, "Socio").expect("splice");
+        });
+        assert_eq!(
+            check_change(&access("rep"), &mut doc, &edit, &madrid()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn forbidden_unknown_and_mistyped_writes_are_refused_with_reasons() {
+        let mut fin = class_doc(RecordKind::Account, "financial");
+        let credit = forge(&mut fin, |d| {
+            d.put(ROOT, "credit_limit", 1_000_000i64).expect("put")
+        });
+        let d = check_change(&access("rep"), &mut fin, &credit, &madrid())
+            .expect_err("reps may not write it");
+        assert_eq!(
+            (d.code.as_str(), d.field.as_deref(), d.rule.as_str()),
+            (
+                "class_not_writable",
+                Some("credit_limit"),
+                "roles.rep.write"
+            )
+        );
+        assert!(check_change(&access("manager"), &mut fin, &credit, &madrid()).is_ok());
+
+        let mut general = class_doc(RecordKind::Account, "general");
+        let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                forge(&mut general, |d| d.put(ROOT, "colour", "red").expect("put")),
+                "unknown_field",
+                "colour",
+            ),
+            (
+                forge(&mut general, |d| {
+                    d.put(ROOT, "email", "a@b.es").expect("put")
+                }),
+                "unknown_field",
+                "email",
+            ),
+            (
+                forge(&mut general, |d| d.put(ROOT, "name", 42i64).expect("put")),
+                "invalid_value",
+                "name",
+            ),
+            (
+                forge(&mut general, |d| {
+                    d.put(ROOT, "stage", "dreaming").expect("put")
+                }),
+                "invalid_value",
+                "stage",
+            ),
+            (
+                forge(&mut general, |d| {
+                    d.put(ROOT, "website", "javascript:alert(1)").expect("put")
+                }),
+                "invalid_value",
+                "website",
+            ),
+            (
+                forge(&mut general, |d| {
+                    d.put_object(ROOT, "name", ObjType::Map).expect("map");
+                }),
+                "invalid_value",
+                "name",
+            ),
+            (
+                forge(&mut general, |d| {
+                    d.put(ROOT, "industry", ScalarValue::counter(1))
+                        .expect("put")
+                }),
+                "invalid_value",
+                "industry",
+            ),
+        ];
+        for (change, code, field) in cases {
+            let d =
+                check_change(&access("rep"), &mut general, &change, &madrid()).expect_err(field);
+            assert_eq!(
+                (d.code.as_str(), d.field.as_deref()),
+                (code, Some(field)),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_outside_the_users_scope_are_refused() {
+        let mut doc = class_doc(RecordKind::Account, "general");
+        let change = forge(&mut doc, |d| d.put(ROOT, "name", "Hijack").expect("put"));
+        let sevilla = Some(RecordFacts {
+            owner: Some("luis".into()),
+            assignee: None,
+            territory: Some("sevilla".into()),
+        });
+        let d = check_change(&access("rep"), &mut doc, &change, &sevilla).expect_err("not hers");
+        assert_eq!(d.code, "record_not_visible");
+    }
+
+    #[test]
+    fn the_stage_log_only_grows_and_the_event_log_is_never_pruned() {
+        let mut doc = class_doc(RecordKind::Account, "general");
+        let create = forge(&mut doc, |d| {
+            let log = d
+                .put_object(ROOT, "stage_history", ObjType::List)
+                .expect("list");
+            let e = d.insert_object(&log, 0, ObjType::Map).expect("entry");
+            d.put(&e, "stage", "lead").expect("put");
+            d.put(&e, "at", "2026-11-24T09:00:00Z").expect("put");
+        });
+        doc.apply_changes(vec![create]).expect("apply");
+        let prune = forge(&mut doc, |d| {
+            let (_, log) = d.get(ROOT, "stage_history").expect("get").expect("log");
+            d.delete(&log, 0).expect("delete");
+        });
+        assert_eq!(
+            check_change(&access("admin"), &mut doc, &prune, &madrid())
+                .expect_err("no pruning")
+                .code,
+            "invalid_value"
+        );
+        let bogus = forge(&mut doc, |d| {
+            let (_, log) = d.get(ROOT, "stage_history").expect("get").expect("log");
+            let e = d.insert_object(&log, 1, ObjType::Map).expect("entry");
+            d.put(&e, "stage", "bankrupt").expect("put");
+        });
+        assert!(check_change(&access("admin"), &mut doc, &bogus, &madrid()).is_err());
+
+        let mut inst = class_doc(RecordKind::ProcessInstance, "general");
+        let events = forge(&mut inst, |d| {
+            let m = d.put_object(ROOT, "events", ObjType::Map).expect("map");
+            d.put(&m, "start#0", "{\"kind\":\"started\"}").expect("put");
+        });
+        assert!(check_change(&access("admin"), &mut inst, &events, &None).is_ok());
+        inst.apply_changes(vec![events]).expect("apply");
+        let drop_event = forge(&mut inst, |d| {
+            let (_, m) = d.get(ROOT, "events").expect("get").expect("map");
+            d.delete(&m, "start#0").expect("delete");
+        });
+        assert!(check_change(&access("admin"), &mut inst, &drop_event, &None).is_err());
+        let not_json = forge(&mut inst, |d| {
+            let (_, m) = d.get(ROOT, "events").expect("get").expect("map");
+            d.put(&m, "x", "not json").expect("put");
+        });
+        assert!(check_change(&access("admin"), &mut inst, &not_json, &None).is_err());
+    }
+
+    #[test]
+    fn engine_actors_are_deterministic_and_recognisable() {
+        let a = engine_actor("activity:X/general", b"{}");
+        assert_eq!(a, engine_actor("activity:X/general", b"{}"));
+        assert_ne!(a, engine_actor("activity:X/general", b"{ }"));
+        assert!(is_engine_actor(&a));
+        assert!(!is_engine_actor(&ActorId::from(&[0u8; 16][..])));
+    }
+}

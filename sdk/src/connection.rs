@@ -1,0 +1,276 @@
+//! One WebSocket sync connection, driving the core's state machine.
+//!
+//! The loop feeds the machine four kinds of event — connected, a frame
+//! arrived, local changes were made, disconnected — and carries out its
+//! effects: frames to send, status to publish, records to announce. Store
+//! work (which can take a while for large batches) runs on tokio's blocking
+//! pool. A connection that stays silent for [`DEAD_AFTER`] despite pings is
+//! considered dead.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldwork_core::sync::codec::{self, Limits};
+use fieldwork_core::sync::protocol::{ClientMessage, ServerMessage, error_codes};
+use fieldwork_core::sync::{ClientConfig, Effect, Event, SyncClient};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::device::{Device, SyncReport};
+use crate::error::{Result, SdkError};
+
+/// How often to ping the server.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// Silence after which the connection is considered dead.
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Whether to stay connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Disconnect once both sides are up to date.
+    Once,
+    /// Stay connected until stopped.
+    Live,
+}
+
+/// How a connection ended.
+#[derive(Debug, Default)]
+pub(crate) struct Ended {
+    /// Why, if it failed.
+    pub error: Option<SdkError>,
+    /// Whether it reached "up to date" before ending.
+    pub was_up_to_date: bool,
+    /// What it did.
+    pub report: SyncReport,
+}
+
+/// The WebSocket address for a server base URL (`http://h:p` → `ws://h:p/v1/sync`).
+pub fn sync_url(server: &str) -> Result<url::Url> {
+    let mut url = url::Url::parse(server).map_err(|_| SdkError::BadUrl(server.to_owned()))?;
+    let scheme = match url.scheme() {
+        "http" => "ws",
+        "https" => "wss",
+        _ => return Err(SdkError::BadUrl(server.to_owned())),
+    };
+    url.set_scheme(scheme)
+        .map_err(|_| SdkError::BadUrl(server.to_owned()))?;
+    url.set_path("/v1/sync");
+    Ok(url)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(device: &Device) -> Result<Ws> {
+    let session = device
+        .with_store(|s| s.session())?
+        .filter(|s| !s.token.is_empty())
+        .ok_or(SdkError::NotLoggedIn)?;
+    let url = sync_url(&session.server)?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| SdkError::BadUrl(format!("{}: {e}", session.server)))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|_| {
+        SdkError::Core(fieldwork_core::CoreError::Corrupt(
+            "stored token is not a header value".into(),
+        ))
+    })?;
+    request.headers_mut().insert("authorization", bearer);
+    let limits = Limits::default();
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_frame))
+        .max_frame_size(Some(limits.max_frame));
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => Err(SdkError::Network(format!(
+            "connecting to {} timed out",
+            session.server
+        ))),
+        Ok(Err(tungstenite::Error::Http(response))) if response.status().as_u16() == 401 => {
+            Err(SdkError::SessionExpired)
+        }
+        Ok(Err(tungstenite::Error::Http(response))) => Err(SdkError::Server {
+            code: response.status().as_u16().to_string(),
+            message: format!("the server refused the connection ({})", response.status()),
+        }),
+        Ok(Err(e)) => Err(SdkError::Network(format!("{}: {e}", session.server))),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
+/// Runs one connection until it fails, is stopped, or (in [`Mode::Once`])
+/// both sides are up to date.
+pub(crate) async fn run(device: &Device, mode: Mode, stop: &mut watch::Receiver<bool>) -> Ended {
+    let mut ended = Ended::default();
+    device.set_status(fieldwork_core::sync::SyncStatus::Connecting);
+    let mut ws = match connect(device).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            ended.error = Some(e);
+            return ended;
+        }
+    };
+    let quarantined = |d: &Device| d.with_store(|s| Ok(s.quarantine()?.len())).unwrap_or(0);
+    let before = quarantined(device);
+    let machine = Arc::new(Mutex::new(SyncClient::new(ClientConfig::default())));
+    let result = drive(device, mode, stop, &mut ws, &machine, &mut ended).await;
+    ended.report.refused = quarantined(device).saturating_sub(before);
+    let _ = ws.close(None).await;
+    let _ = step(device, &machine, Event::Disconnected).await;
+    if let Err(e) = result {
+        ended.error = Some(e);
+    }
+    ended
+}
+
+async fn drive(
+    device: &Device,
+    mode: Mode,
+    stop: &mut watch::Receiver<bool>,
+    ws: &mut Ws,
+    machine: &Arc<Mutex<SyncClient>>,
+    ended: &mut Ended,
+) -> Result<()> {
+    let effects = step(device, machine, Event::Connected).await?;
+    apply(device, ws, effects, ended).await?;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let limits = Limits::default();
+    loop {
+        if mode == Mode::Once && settled(device, machine).await? {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            _ = device.inner.local_changes.notified() => {
+                let effects = step(device, machine, Event::LocalChanges).await?;
+                apply(device, ws, effects, ended).await?;
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    return Err(SdkError::Network("the server stopped answering".into()));
+                }
+                ws.send(Message::Ping(Vec::new().into()))
+                    .await
+                    .map_err(|e| SdkError::Network(e.to_string()))?;
+            }
+            frame = ws.next() => {
+                last_heard = Instant::now();
+                match frame {
+                    None | Some(Ok(Message::Close(_))) => {
+                        return Err(SdkError::Network("the server closed the connection".into()));
+                    }
+                    Some(Err(e)) => return Err(SdkError::Network(e.to_string())),
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let message: ServerMessage = codec::decode(&bytes, limits)
+                            .map_err(|e| SdkError::Network(format!("bad frame from the server: {e}")))?;
+                        if matches!(message, ServerMessage::UpToDate(_)) {
+                            ended.was_up_to_date = true;
+                        }
+                        let effects = step(device, machine, Event::Received(message)).await?;
+                        apply(device, ws, effects, ended).await?;
+                    }
+                    Some(Ok(_)) => {} // pings, pongs, text: nothing to do
+                }
+            }
+        }
+    }
+}
+
+/// Feeds one event to the machine, on the blocking pool.
+async fn step(
+    device: &Device,
+    machine: &Arc<Mutex<SyncClient>>,
+    event: Event,
+) -> Result<Vec<Effect>> {
+    let (device, machine) = (device.clone(), machine.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut store = device.lock()?;
+        let mut m = machine.lock().map_err(|_| {
+            SdkError::Core(fieldwork_core::CoreError::Corrupt(
+                "sync state poisoned".into(),
+            ))
+        })?;
+        Ok(m.handle(&mut store, event)?)
+    })
+    .await
+    .map_err(|e| {
+        SdkError::Core(fieldwork_core::CoreError::Corrupt(format!(
+            "sync task failed: {e}"
+        )))
+    })?
+}
+
+async fn settled(device: &Device, machine: &Arc<Mutex<SyncClient>>) -> Result<bool> {
+    let store = device.lock()?;
+    let m = machine.lock().map_err(|_| {
+        SdkError::Core(fieldwork_core::CoreError::Corrupt(
+            "sync state poisoned".into(),
+        ))
+    })?;
+    Ok(m.settled(&store)?)
+}
+
+/// Carries out the machine's effects.
+async fn apply(
+    device: &Device,
+    ws: &mut Ws,
+    effects: Vec<Effect>,
+    ended: &mut Ended,
+) -> Result<()> {
+    for effect in effects {
+        match effect {
+            Effect::Send(message) => {
+                if let ClientMessage::Push(p) = &message {
+                    ended.report.pushed += p.changes.len();
+                }
+                ws.send(Message::Binary(codec::encode(&message).into()))
+                    .await
+                    .map_err(|e| SdkError::Network(e.to_string()))?;
+            }
+            Effect::Status(status) => device.set_status(status),
+            Effect::Changed(records) => {
+                ended.report.changed += records.len();
+                device.notify_changed(&records);
+            }
+            Effect::Fatal(error) => {
+                return Err(match error.code.as_str() {
+                    error_codes::UNAUTHORIZED => SdkError::SessionExpired,
+                    error_codes::SHUTTING_DOWN => SdkError::Network(error.message),
+                    _ => SdkError::Server {
+                        code: error.code,
+                        message: error.message,
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_url_follows_the_base_url() {
+        assert_eq!(
+            sync_url("http://127.0.0.1:8787").expect("ok").as_str(),
+            "ws://127.0.0.1:8787/v1/sync"
+        );
+        assert_eq!(
+            sync_url("https://crm.example.com/").expect("ok").as_str(),
+            "wss://crm.example.com/v1/sync"
+        );
+        assert!(matches!(sync_url("ftp://x"), Err(SdkError::BadUrl(_))));
+        assert!(matches!(sync_url("not a url"), Err(SdkError::BadUrl(_))));
+    }
+}

@@ -1,0 +1,217 @@
+//! The server's SQLite database: one writer, a pool of readers, in WAL mode.
+//!
+//! Guarantees:
+//! - every write runs on the one writer connection, in an IMMEDIATE
+//!   transaction, with `synchronous = FULL`: what a commit returned is on
+//!   disk, even if the process is killed right after;
+//! - readers never block the writer (WAL) and see committed data only;
+//! - blocking SQLite work runs on tokio's blocking pool, never on the async
+//!   executor threads.
+//!
+//! Layout: [`users`], [`sessions`], [`policy`], [`feed`] (documents, changes,
+//! visibility facts), [`devices`], [`audit`].
+
+pub mod audit;
+pub mod devices;
+pub mod feed;
+pub mod policy;
+pub mod sessions;
+pub mod users;
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fieldwork_core::DocId;
+use fieldwork_core::document::ClassDoc;
+use lru::LruCache;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Result, ServerError};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "server.db";
+
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("db/migrations/001_initial.sql"))];
+const READERS: usize = 8;
+const CACHE_DOCS: usize = 4096;
+
+/// The writer connection and the documents it keeps loaded.
+pub struct Writer {
+    /// The one connection that writes.
+    pub conn: Connection,
+    /// Loaded documents, consistent with what is committed.
+    pub cache: LruCache<DocId, ClassDoc>,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    path: PathBuf,
+    writer: Arc<Mutex<Writer>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `dir`, migrating it and
+    /// installing the shipped default policy on first use.
+    pub fn open(dir: &Path) -> Result<Db> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServerError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        configure(&conn)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let latest = MIGRATIONS[MIGRATIONS.len() - 1].0;
+        if version > latest {
+            return Err(ServerError::Internal(format!(
+                "{} was written by a newer fieldwork-server (schema {version})",
+                path.display()
+            )));
+        }
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", v)?;
+        }
+        if meta_get(&tx, "epoch")?.is_none() {
+            meta_set(&tx, "epoch", &ulid::Ulid::new().to_string())?;
+        }
+        policy::install_default(&tx)?;
+        tx.commit()?;
+        Ok(Db {
+            path,
+            writer: Arc::new(Mutex::new(Writer {
+                conn,
+                cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
+            })),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` with the writer, on the blocking pool.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = writer
+                .lock()
+                .map_err(|_| ServerError::Internal("writer lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("writer task failed: {e}")))?
+    }
+
+    /// Runs `f` with the writer on the current thread (admin commands).
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| ServerError::Internal("writer lock poisoned".into()))?;
+        f(&mut guard)
+    }
+
+    /// Runs `f` with a read-only connection, on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read_blocking(f))
+            .await
+            .map_err(|e| ServerError::Internal(format!("reader task failed: {e}")))?
+    }
+
+    /// Runs `f` with a read-only connection on the current thread.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(10))?;
+                conn
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// The file the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads a `meta` value.
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes a `meta` value.
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+/// Bumps the admin version, which running servers poll to notice user and
+/// policy changes made by other processes (the admin CLI).
+pub fn bump_admin_version(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('admin_version', '1')
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [],
+    )?;
+    Ok(())
+}
+
+/// The admin version (see [`bump_admin_version`]).
+pub fn admin_version(conn: &Connection) -> Result<u64> {
+    Ok(meta_get(conn, "admin_version")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// The server database's identity, fixed at creation.
+pub fn epoch(conn: &Connection) -> Result<String> {
+    meta_get(conn, "epoch")?.ok_or_else(|| ServerError::Internal("database has no epoch".into()))
+}
+
+/// Milliseconds since the Unix epoch, from the given clock.
+pub fn millis(clock: &dyn fieldwork_core::Clock) -> i64 {
+    clock.now().as_millisecond()
+}

@@ -1,0 +1,64 @@
+//! The audit log of refused changes and administrative actions.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When (ms since the Unix epoch).
+    pub at: i64,
+    /// Who.
+    pub user: String,
+    /// From which device.
+    pub device: Option<String>,
+    /// Which document.
+    pub doc: Option<String>,
+    /// Which change (hex hash).
+    pub hash: Option<String>,
+    /// Stable code.
+    pub code: String,
+    /// Which field.
+    pub field: Option<String>,
+    /// Which rule.
+    pub rule: Option<String>,
+    /// Explanation.
+    pub message: String,
+}
+
+/// Appends an entry.
+pub fn record(conn: &Connection, e: &AuditEntry) -> Result<()> {
+    let hash = e.hash.as_deref().and_then(|h| hex::decode(h).ok());
+    conn.execute(
+        "INSERT INTO audit(at, user_name, device_id, doc_id, hash, code, field, rule, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            e.at, e.user, e.device, e.doc, hash, e.code, e.field, e.rule, e.message
+        ],
+    )?;
+    Ok(())
+}
+
+/// The newest `limit` entries, newest first.
+pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT at, user_name, device_id, doc_id, hash, code, field, rule, message FROM audit ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        let hash: Option<Vec<u8>> = r.get(4)?;
+        Ok(AuditEntry {
+            at: r.get(0)?,
+            user: r.get(1)?,
+            device: r.get(2)?,
+            doc: r.get(3)?,
+            hash: hash.map(hex::encode),
+            code: r.get(5)?,
+            field: r.get(6)?,
+            rule: r.get(7)?,
+            message: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,112 @@
+//! Devices and the documents each one holds (to revoke what it may no
+//! longer see).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{Result, ServerError};
+
+/// What the server remembers about a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The device's id.
+    pub device_id: String,
+    /// The user it belongs to.
+    pub user_id: i64,
+    /// The policy revision its document set was last reconciled with.
+    pub policy_revision: u64,
+    /// The user version its document set was last reconciled with.
+    pub user_version: i64,
+}
+
+/// Registers a device for a user, or returns it. A device id is bound to
+/// the first user who syncs with it.
+pub fn register(conn: &Connection, device_id: &str, user_id: i64, now_ms: i64) -> Result<Device> {
+    conn.execute(
+        "INSERT INTO devices(device_id, user_id, last_seen) VALUES (?1, ?2, ?3)
+         ON CONFLICT(device_id) DO UPDATE SET last_seen = ?3",
+        params![device_id, user_id, now_ms],
+    )?;
+    let device = conn
+        .query_row(
+            "SELECT device_id, user_id, policy_revision, user_version FROM devices WHERE device_id = ?1",
+            [device_id],
+            |r| {
+                Ok(Device {
+                    device_id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    policy_revision: r.get::<_, i64>(2)? as u64,
+                    user_version: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| ServerError::Internal("device vanished".into()))?;
+    if device.user_id != user_id {
+        return Err(ServerError::Forbidden(format!(
+            "device {device_id} belongs to another user"
+        )));
+    }
+    Ok(device)
+}
+
+/// Records which policy revision and user version the device's document set
+/// now reflects.
+pub fn reconciled(
+    conn: &Connection,
+    device_id: &str,
+    policy_revision: u64,
+    user_version: i64,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE devices SET policy_revision = ?2, user_version = ?3 WHERE device_id = ?1",
+        params![device_id, policy_revision as i64, user_version],
+    )?;
+    Ok(())
+}
+
+/// Notes that the device now holds these documents.
+pub fn hold(conn: &Connection, device_id: &str, docs: &[String]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO device_docs(device_id, doc_id) VALUES (?1, ?2)")?;
+    for doc in docs {
+        stmt.execute(params![device_id, doc])?;
+    }
+    Ok(())
+}
+
+/// Notes that the device no longer holds these documents.
+pub fn release(conn: &Connection, device_id: &str, docs: &[String]) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("DELETE FROM device_docs WHERE device_id = ?1 AND doc_id = ?2")?;
+    for doc in docs {
+        stmt.execute(params![device_id, doc])?;
+    }
+    Ok(())
+}
+
+/// Forgets every document the device held (it starts over).
+pub fn release_all(conn: &Connection, device_id: &str) -> Result<()> {
+    conn.execute("DELETE FROM device_docs WHERE device_id = ?1", [device_id])?;
+    Ok(())
+}
+
+/// The documents the device holds, among `docs`.
+pub fn held_among(conn: &Connection, device_id: &str, docs: &[String]) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM device_docs WHERE device_id = ?1 AND doc_id = ?2")?;
+    let mut out = Vec::new();
+    for doc in docs {
+        if stmt.exists(params![device_id, doc])? {
+            out.push(doc.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Every document the device holds.
+pub fn held(conn: &Connection, device_id: &str) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT doc_id FROM device_docs WHERE device_id = ?1 ORDER BY doc_id")?;
+    let rows = stmt.query_map([device_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

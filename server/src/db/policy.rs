@@ -1,0 +1,59 @@
+//! Policy revisions: the policy in force is the highest revision.
+
+use fieldwork_core::Policy;
+use fieldwork_core::policy::DEFAULT_POLICY_TOML;
+use rusqlite::{Connection, params};
+
+use super::users;
+use crate::error::{Result, ServerError};
+
+/// Installs the shipped default as revision 1 if there is no policy yet.
+pub fn install_default(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO policies(revision, source, set_by, set_at)
+         SELECT 1, ?1, 'initial', 0 WHERE NOT EXISTS (SELECT 1 FROM policies)",
+        [DEFAULT_POLICY_TOML],
+    )?;
+    Ok(())
+}
+
+/// The policy in force and its revision.
+pub fn current(conn: &Connection) -> Result<(u64, Policy)> {
+    let (revision, source): (i64, String) = conn.query_row(
+        "SELECT revision, source FROM policies ORDER BY revision DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let policy = Policy::from_toml(&source).map_err(|e| {
+        ServerError::Internal(format!("stored policy revision {revision} is invalid: {e}"))
+    })?;
+    Ok((revision as u64, policy))
+}
+
+/// Validates `source` and installs it as the next revision. Refuses a policy
+/// that is invalid or that drops a role some user still has; the old policy
+/// stays in force.
+pub fn set(conn: &Connection, source: &str, by: &str, now_ms: i64) -> Result<u64> {
+    let policy = Policy::from_toml(source)?;
+    let orphans: Vec<String> = users::list(conn)?
+        .into_iter()
+        .filter(|u| policy.role(&u.role).is_none())
+        .map(|u| format!("`{}` has role `{}`", u.name, u.role))
+        .collect();
+    if !orphans.is_empty() {
+        return Err(ServerError::Core(fieldwork_core::CoreError::Policy(vec![
+            format!(
+                "roles: the policy drops roles still in use: {}",
+                orphans.join(", ")
+            ),
+        ])));
+    }
+    let (revision, _) = current(conn)?;
+    let next = revision + 1;
+    conn.execute(
+        "INSERT INTO policies(revision, source, set_by, set_at) VALUES (?1, ?2, ?3, ?4)",
+        params![next as i64, source, by, now_ms],
+    )?;
+    super::bump_admin_version(conn)?;
+    Ok(next)
+}

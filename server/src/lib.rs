@@ -1,0 +1,90 @@
+//! The Fieldwork sync server.
+//!
+//! Devices sign in over HTTP, then keep a WebSocket open on which they push
+//! their Automerge changes and receive everyone else's. The server checks
+//! every operation of every change against the privacy policy before storing
+//! it, and sends each user only the documents they may read.
+//!
+//! # Layout
+//! - [`state`]: configuration and shared state; [`run`] serves until shutdown.
+//! - [`http`]: the HTTP API (login, logout, admin) and the WebSocket upgrade.
+//! - [`sync`]: the protocol's server side: sessions, catch-up, compare
+//!   mode, and the push path that checks every change.
+//! - [`visibility`]: the one rule deciding who receives which document.
+//! - [`hub`]: fan-out of committed changes to live sessions.
+//! - [`db`]: SQLite storage (users, sessions, policy, feed, devices, audit).
+//! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
+//! - [`admin`]: administrative actions shared by the CLI and the API.
+//! - [`error`]: the crate's error type and its HTTP mapping.
+
+pub mod admin;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod state;
+pub mod sync;
+pub mod visibility;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use error::{Result, ServerError};
+pub use state::{AppState, ServerConfig};
+
+/// Serves `listener` until `shutdown` completes, then stops accepting,
+/// tells every session to finish (in-flight pushes complete and are
+/// acknowledged first), and waits up to `shutdown_grace` for them.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let poller = tokio::spawn(poll_admin_changes(state.clone()));
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let st = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing sessions");
+            let _ = st.shutdown.send(true);
+            st.hub.publish(hub::HubEvent::Shutdown);
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("server failed: {e}")))?;
+    poller.abort();
+    // Every session holds a connection permit until it has finished.
+    let all = state.config.max_connections as u32;
+    match tokio::time::timeout(
+        state.config.shutdown_grace,
+        state.connections.acquire_many(all),
+    )
+    .await
+    {
+        Ok(_) => tracing::info!("all sessions finished"),
+        Err(_) => tracing::warn!("some sessions did not finish within the grace period"),
+    }
+    Ok(())
+}
+
+/// Notices user and policy changes made by other processes (the admin CLI)
+/// and tells live sessions.
+async fn poll_admin_changes(state: Arc<AppState>) {
+    let mut seen = state.db.read(|c| db::admin_version(c)).await.unwrap_or(0);
+    let mut tick = tokio::time::interval(state.config.admin_poll);
+    loop {
+        tick.tick().await;
+        match state.db.read(|c| db::admin_version(c)).await {
+            Ok(v) if v != seen => {
+                seen = v;
+                admin::announce(&state);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not poll for admin changes"),
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! `fieldwork-server`: the sync server and its admin commands.
+//!
+//! ```text
+//! fieldwork-server [--data DIR] serve [--listen ADDR]
+//! fieldwork-server [--data DIR] user add --name N --role R [--territory T]... [--manager M] [--time-zone TZ] --password-stdin
+//! fieldwork-server [--data DIR] user list|disable|enable|set ...
+//! fieldwork-server [--data DIR] policy set FILE | policy show
+//! fieldwork-server [--data DIR] audit [--limit N]
+//! ```
+//! Admin commands work on the database directly, before the server first
+//! starts and while it runs (a running server notices within a second).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fieldwork_core::clock::clock_from_env;
+use fieldwork_server::db::users::{self, NewUser};
+use fieldwork_server::db::{audit, policy};
+use fieldwork_server::{AppState, ServerConfig, admin};
+
+/// The Fieldwork sync server.
+#[derive(Debug, Parser)]
+#[command(name = "fieldwork-server", version, about)]
+struct Cli {
+    /// Data directory (default: the per-user data directory).
+    #[arg(long, global = true, env = "FIELDWORK_SERVER_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage the privacy policy.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Show recent refused changes.
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a user; the password is read from standard input.
+    Add(AddUser),
+    /// List users.
+    List,
+    /// Disable a user (ends their sessions).
+    Disable {
+        /// User name.
+        name: String,
+    },
+    /// Re-enable a user.
+    Enable {
+        /// User name.
+        name: String,
+    },
+    /// Change a user's role or territories.
+    Set {
+        /// User name.
+        name: String,
+        /// New role.
+        #[arg(long)]
+        role: Option<String>,
+        /// New territories (replace the old ones; repeatable).
+        #[arg(long = "territory")]
+        territories: Vec<String>,
+        /// Remove every territory.
+        #[arg(long, conflicts_with = "territories")]
+        no_territories: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AddUser {
+    /// Unique user name.
+    #[arg(long)]
+    name: String,
+    /// Role (a role of the policy: rep, manager, admin, ...).
+    #[arg(long)]
+    role: String,
+    /// Territory (repeatable).
+    #[arg(long = "territory")]
+    territories: Vec<String>,
+    /// The user's manager.
+    #[arg(long)]
+    manager: Option<String>,
+    /// IANA time zone, e.g. Europe/Madrid.
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// Read the password from standard input (required: never on the command line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Validate and install a policy file; an invalid one is refused and the old one stays.
+    Set {
+        /// The TOML file.
+        file: PathBuf,
+    },
+    /// Print the policy in force.
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(d) = &cli.data {
+        return Ok(d.clone());
+    }
+    directories::ProjectDirs::from("", "", "fieldwork-server")
+        .map(|d| d.data_dir().to_owned())
+        .context("no home directory; pass --data DIR")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = data_dir(&cli)?;
+    let state = AppState::open(ServerConfig::new(dir.clone()), Some(clock_from_env()?))?;
+    match cli.command {
+        Command::Serve { listen } => serve(state, listen, &dir),
+        Command::User(cmd) => user(&state, cmd, cli.json),
+        Command::Policy(PolicyCmd::Set { file }) => {
+            let source = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let revision = state.db.write_blocking(|w| {
+                admin::set_policy(&w.conn, &source, "admin-cli", state.now_ms())
+            })?;
+            println!("policy revision {revision} is in force");
+            Ok(())
+        }
+        Command::Policy(PolicyCmd::Show) => {
+            let (revision, policy) = state.db.read_blocking(policy::current)?;
+            println!("# revision {revision}\n{}", policy.source());
+            Ok(())
+        }
+        Command::Audit { limit } => {
+            let entries = state.db.read_blocking(|c| audit::recent(c, limit))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in entries {
+                    let at = jiff::Timestamp::from_millisecond(e.at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{at}  {:<10} {:<22} {} {}",
+                        e.user,
+                        e.code,
+                        e.doc.unwrap_or_default(),
+                        e.message
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn user(state: &AppState, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
+    let show = |u: &users::User| -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(u)?);
+        } else {
+            println!(
+                "{:<16} {:<10} territories: [{}]  manager: {}{}",
+                u.name,
+                u.role,
+                u.territories.join(", "),
+                u.manager.as_deref().unwrap_or("-"),
+                if u.disabled { "  (disabled)" } else { "" }
+            );
+        }
+        Ok(())
+    };
+    match cmd {
+        UserCmd::Add(a) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let new = NewUser {
+                name: a.name,
+                role: a.role,
+                territories: a.territories,
+                manager: a.manager,
+                time_zone: a.time_zone,
+            };
+            let user = admin::add_user(state, &new, password)?;
+            show(&user)
+        }
+        UserCmd::List => {
+            let all = state.db.read_blocking(users::list)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            for u in &all {
+                show(u)?;
+            }
+            Ok(())
+        }
+        UserCmd::Disable { name } => show(
+            &state
+                .db
+                .write_blocking(|w| users::set_disabled(&w.conn, &name, true))?,
+        ),
+        UserCmd::Enable { name } => show(
+            &state
+                .db
+                .write_blocking(|w| users::set_disabled(&w.conn, &name, false))?,
+        ),
+        UserCmd::Set {
+            name,
+            role,
+            territories,
+            no_territories,
+        } => {
+            let t = if no_territories || !territories.is_empty() {
+                Some(territories)
+            } else {
+                None
+            };
+            show(
+                &state.db.write_blocking(|w| {
+                    users::update(&w.conn, &name, role.as_deref(), t.as_deref())
+                })?,
+            )
+        }
+    }
+}
+
+fn serve(
+    state: std::sync::Arc<AppState>,
+    listen: SocketAddr,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        if state.db.read(|c| users::count(c)).await? == 0 {
+            eprintln!(
+                "No users yet. Create the first administrator with:\n  fieldwork-server --data {} user add --name admin --role admin --password-stdin",
+                dir.display()
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data = %dir.display(), "fieldwork-server listening");
+        // Scripts and tests read this line to learn the port.
+        println!("listening on http://{addr}");
+        fieldwork_server::run(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

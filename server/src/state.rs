@@ -1,0 +1,122 @@
+//! Configuration and the state shared by every request and session.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldwork_core::automerge::ActorId;
+use fieldwork_core::sync::codec::Limits;
+use fieldwork_core::{Clock, SystemClock};
+use tokio::sync::Semaphore;
+
+use crate::auth::{PasswordParams, RateLimiter};
+use crate::db::{self, Db};
+use crate::error::Result;
+use crate::hub::Hub;
+
+/// Server settings, with production defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// How long a session token lives.
+    pub token_ttl: Duration,
+    /// Argon2id cost for new password hashes.
+    pub password: PasswordParams,
+    /// Frame and message size limits.
+    pub limits: Limits,
+    /// Most changes in one push.
+    pub max_push_changes: usize,
+    /// Most change bytes in one push.
+    pub max_push_bytes: usize,
+    /// Most simultaneous sync connections.
+    pub max_connections: usize,
+    /// Target size of a catch-up batch.
+    pub batch_bytes: usize,
+    /// How often to look for user and policy changes made by the admin CLI.
+    pub admin_poll: Duration,
+    /// How long to wait for sessions to finish when shutting down.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            password: PasswordParams::default(),
+            limits: Limits::default(),
+            max_push_changes: 5_000,
+            max_push_bytes: 16 * 1024 * 1024,
+            max_connections: 10_000,
+            batch_bytes: 1024 * 1024,
+            admin_poll: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// State shared by every request and session.
+pub struct AppState {
+    /// Settings.
+    pub config: ServerConfig,
+    /// The database.
+    pub db: Db,
+    /// Fan-out to sessions.
+    pub hub: Hub,
+    /// Login failure counters.
+    pub limiter: RateLimiter,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// The Automerge actor the server writes with (process engine).
+    pub actor: ActorId,
+    /// One permit per sync connection.
+    pub connections: Arc<Semaphore>,
+    /// Set to `true` when the server begins shutting down.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Opens the database and builds the shared state.
+    pub fn open(config: ServerConfig, clock: Option<Arc<dyn Clock>>) -> Result<Arc<AppState>> {
+        let db = Db::open(&config.data_dir)?;
+        let actor = db.write_blocking(|w| {
+            let hex = match db::meta_get(&w.conn, "server_actor")? {
+                Some(hex) => hex,
+                None => {
+                    let hex = ActorId::random().to_hex_string();
+                    db::meta_set(&w.conn, "server_actor", &hex)?;
+                    hex
+                }
+            };
+            let bytes = hex::decode(&hex).map_err(|_| {
+                crate::error::ServerError::Internal("stored server actor is not hex".into())
+            })?;
+            Ok(ActorId::from(bytes))
+        })?;
+        Ok(Arc::new(AppState {
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            db,
+            hub: Hub::default(),
+            limiter: RateLimiter::default(),
+            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            actor,
+            shutdown: tokio::sync::watch::channel(false).0,
+        }))
+    }
+
+    /// Milliseconds since the Unix epoch, now.
+    pub fn now_ms(&self) -> i64 {
+        db::millis(self.clock.as_ref())
+    }
+}

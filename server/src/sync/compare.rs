@@ -1,0 +1,288 @@
+//! Compare mode: when a device's cursor cannot be trusted (the server was
+//! restored from a backup, the device store was rebuilt), documents are
+//! compared one by one.
+//!
+//! 1. The device lists its documents and their heads (`Inventory`).
+//! 2. For each listed document the device may see: equal heads need nothing;
+//!    different heads start Automerge's own sync protocol for that document
+//!    (`SyncDoc` back and forth until both sides have nothing to say).
+//!    Documents it may not see are revoked.
+//! 3. Visible documents the device did not list are sent whole.
+//! 4. Then the feed from where compare began, `UpToDate`, and live changes.
+//!
+//! Changes a device offers inside sync messages go through exactly the same
+//! checks as pushed changes (so a device can re-upload its own changes a
+//! restored server lost, and nothing else); they are stripped from the
+//! message before Automerge sees it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use fieldwork_core::DocId;
+use fieldwork_core::automerge::sync::{self, SyncDoc as _};
+use fieldwork_core::automerge::{AutoCommit, ChangeHash};
+use fieldwork_core::document::ClassDoc;
+use fieldwork_core::sync::protocol::{Inventory, Revoke, ServerMessage, SyncDoc, error_codes};
+use serde_bytes::ByteBuf;
+
+use super::session::{Fatal, Session, fatal};
+use crate::db::{devices, feed};
+use crate::visibility::doc_visible;
+
+/// Compare-mode progress of a session.
+#[derive(Default)]
+pub(crate) struct Compare {
+    /// Feed head when compare began: the feed is replayed from here after.
+    started: u64,
+    /// Documents the device listed.
+    seen: BTreeSet<String>,
+    /// Whether the last inventory message arrived.
+    inventory_done: bool,
+    /// Per-document sync states still talking.
+    syncing: HashMap<DocId, sync::State>,
+}
+
+impl Session {
+    pub(crate) async fn begin_compare(&mut self) -> Result<(), Fatal> {
+        let device = self.device.clone();
+        let started = self
+            .state
+            .db
+            .write(move |w| {
+                devices::release_all(&w.conn, &device)?;
+                feed::head(&w.conn)
+            })
+            .await?;
+        self.compare = Some(Compare {
+            started,
+            ..Default::default()
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn on_inventory(&mut self, inventory: Inventory) -> Result<(), Fatal> {
+        let Some(compare) = self.compare.as_mut() else {
+            return Err(fatal(
+                error_codes::UNEXPECTED_MESSAGE,
+                "inventory outside compare mode",
+            ));
+        };
+        if compare.inventory_done {
+            return Err(fatal(
+                error_codes::UNEXPECTED_MESSAGE,
+                "inventory after the last one",
+            ));
+        }
+        compare.inventory_done = inventory.done;
+        let (access, device, actor) = (
+            self.access.clone(),
+            self.device.clone(),
+            self.state.actor.clone(),
+        );
+        let mut listed = Vec::new();
+        for entry in inventory.docs {
+            let id: DocId = entry.doc.parse().map_err(|_| {
+                fatal(
+                    error_codes::MALFORMED_MESSAGE,
+                    format!("`{}` is not a document id", entry.doc),
+                )
+            })?;
+            let heads: Vec<ChangeHash> = entry
+                .heads
+                .iter()
+                .map(|h| ChangeHash::try_from(h.as_slice()))
+                .collect::<Result<_, _>>()
+                .map_err(|_| fatal(error_codes::MALFORMED_MESSAGE, "malformed heads"))?;
+            compare.seen.insert(entry.doc.clone());
+            listed.push((id, heads));
+        }
+        // Decide per document on the writer (it holds the loaded documents).
+        let (revoked, starts) = self
+            .state
+            .db
+            .write(move |w| {
+                let records: Vec<String> =
+                    listed.iter().map(|(d, _)| d.record().to_string()).collect();
+                let facts = feed::facts(&w.conn, &records)?;
+                let mut revoked = Vec::new();
+                let mut starts = Vec::new();
+                let mut same = Vec::new();
+                for (doc, heads) in listed {
+                    let record = doc.record().to_string();
+                    let known = feed::exists(&w.conn, &doc.to_string())?;
+                    // A document the server does not know is the device's own
+                    // unsynced work: never revoke it, ask for it.
+                    if known && !doc_visible(&access, &doc, facts.get(&record)) {
+                        revoked.push(doc.to_string());
+                        continue;
+                    }
+                    let mut state = sync::State::new();
+                    let message = match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
+                        Some(loaded) => {
+                            if loaded.heads() == heads {
+                                same.push(doc.to_string());
+                                continue;
+                            }
+                            loaded.automerge().sync().generate_sync_message(&mut state)
+                        }
+                        // The device has a document the server lost: ask for it.
+                        None => AutoCommit::new().sync().generate_sync_message(&mut state),
+                    };
+                    starts.push((doc, state, message.map(|m| m.encode())));
+                }
+                devices::hold(&w.conn, &device, &same)?;
+                Ok((revoked, starts))
+            })
+            .await?;
+        if !revoked.is_empty() {
+            self.send(ServerMessage::Revoke(Revoke {
+                records: Vec::new(),
+                docs: revoked,
+            }))
+            .await?;
+        }
+        for (doc, state, message) in starts {
+            let text = doc.to_string();
+            if let Some(c) = self.compare.as_mut() {
+                c.syncing.insert(doc, state);
+            }
+            self.send(ServerMessage::SyncDoc(SyncDoc {
+                doc: text,
+                message: message.map(ByteBuf::from),
+            }))
+            .await?;
+        }
+        self.finish_compare_if_done().await
+    }
+
+    pub(crate) async fn on_sync_doc(&mut self, message: SyncDoc) -> Result<(), Fatal> {
+        let Some(compare) = self.compare.as_mut() else {
+            return Err(fatal(
+                error_codes::UNEXPECTED_MESSAGE,
+                "sync outside compare mode",
+            ));
+        };
+        let doc: DocId = message.doc.parse().map_err(|_| {
+            fatal(
+                error_codes::MALFORMED_MESSAGE,
+                format!("`{}` is not a document id", message.doc),
+            )
+        })?;
+        let Some(mut state) = compare.syncing.remove(&doc) else {
+            return Err(fatal(
+                error_codes::UNEXPECTED_MESSAGE,
+                format!("no sync in progress for {doc}"),
+            ));
+        };
+        let decoded = match &message.message {
+            Some(bytes) => Some(sync::Message::decode(bytes).map_err(|e| {
+                fatal(
+                    error_codes::MALFORMED_MESSAGE,
+                    format!("{doc}: malformed sync message: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        // Changes the device offers go through the push checks.
+        if let Some(m) = &decoded {
+            if !m.changes.is_empty() {
+                let offered = self.offered_changes(&doc, m).await?;
+                if !offered.is_empty() {
+                    self.push_changes(offered).await?;
+                }
+            }
+        }
+        let (state_back, reply) = {
+            let actor = self.state.actor.clone();
+            let doc = doc.clone();
+            self.state
+                .db
+                .write(move |w| {
+                    let mut fallback;
+                    let loaded: &mut ClassDoc =
+                        match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
+                            Some(l) => l,
+                            None => {
+                                fallback = ClassDoc::new(doc.clone(), actor.clone());
+                                &mut fallback
+                            }
+                        };
+                    if let Some(mut m) = decoded {
+                        m.changes = sync::ChunkList::empty();
+                        loaded
+                            .automerge()
+                            .sync()
+                            .receive_sync_message(&mut state, m)
+                            .map_err(|e| crate::error::ServerError::Invalid(e.to_string()))?;
+                    }
+                    let reply = loaded.automerge().sync().generate_sync_message(&mut state);
+                    Ok((state, reply.map(|r| r.encode())))
+                })
+                .await?
+        };
+        let finished = message.message.is_none() && reply.is_none();
+        if finished {
+            let (device, text) = (self.device.clone(), doc.to_string());
+            self.state
+                .db
+                .write(move |w| devices::hold(&w.conn, &device, &[text]))
+                .await?;
+        } else if let Some(c) = self.compare.as_mut() {
+            c.syncing.insert(doc.clone(), state_back);
+        }
+        self.send(ServerMessage::SyncDoc(SyncDoc {
+            doc: doc.to_string(),
+            message: reply.map(ByteBuf::from),
+        }))
+        .await?;
+        self.finish_compare_if_done().await
+    }
+
+    /// The individual changes inside a device's sync message that the server
+    /// does not have yet, in an order that respects their dependencies.
+    async fn offered_changes(
+        &mut self,
+        doc: &DocId,
+        message: &sync::Message,
+    ) -> Result<Vec<(String, Vec<u8>)>, Fatal> {
+        let chunks: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        let (doc, actor) = (doc.clone(), self.state.actor.clone());
+        Ok(self
+            .state
+            .db
+            .write(move |w| {
+                let (mut probe, heads) = match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
+                    Some(loaded) => {
+                        let heads = loaded.heads();
+                        (loaded.automerge().fork(), heads)
+                    }
+                    None => (AutoCommit::new(), Vec::new()),
+                };
+                for chunk in &chunks {
+                    // A chunk that does not load is simply not accepted.
+                    let _ = probe.load_incremental(chunk);
+                }
+                Ok(probe
+                    .get_changes(&heads)
+                    .into_iter()
+                    .map(|c| (doc.to_string(), c.raw_bytes().to_vec()))
+                    .collect())
+            })
+            .await?)
+    }
+
+    async fn finish_compare_if_done(&mut self) -> Result<(), Fatal> {
+        let done = self
+            .compare
+            .as_ref()
+            .is_some_and(|c| c.inventory_done && c.syncing.is_empty());
+        if !done {
+            return Ok(());
+        }
+        let Some(compare) = self.compare.take() else {
+            return Ok(());
+        };
+        self.send_all_visible(&compare.seen).await?;
+        self.sent = compare.started;
+        self.go_live().await
+    }
+}

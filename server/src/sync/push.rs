@@ -1,0 +1,381 @@
+//! Accepting pushed changes: decode, check, store, relay — or refuse.
+//!
+//! Runs on the writer. For every change, in order:
+//! 1. the document id must name a known kind and a class the policy has;
+//! 2. the bytes must be one valid Automerge change;
+//! 3. its dependencies must be stored already or earlier in the batch
+//!    (a change depending on a refused one is refused too);
+//! 4. its actor must be this user's (bound on first use) and its author
+//!    (the commit message) this user's name;
+//! 5. every operation must pass [`fieldwork_core::validate`]: the field
+//!    exists in this class, the value has the right type, the user may write
+//!    the class and the record;
+//! 6. only then is it applied, appended to the feed and published.
+//!
+//! All accepted changes of a batch commit in one transaction before the
+//! result is sent, so an acknowledgement always means "on disk". A refused
+//! change is never stored or relayed; its refusal is written to the audit log.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use fieldwork_core::automerge::{ActorId, Change, ChangeHash};
+use fieldwork_core::document::ClassDoc;
+use fieldwork_core::error::Denial;
+use fieldwork_core::sync::protocol::{Refusal, error_codes};
+use fieldwork_core::validate::{self, ENGINE_AUTHOR, is_engine_actor};
+use fieldwork_core::{Access, DocId, Record};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde_bytes::ByteBuf;
+
+use crate::db::audit::{self, AuditEntry};
+use crate::db::users::User;
+use crate::db::{Writer, devices, feed};
+use crate::error::{Result, ServerError};
+use crate::hub::{FeedEvent, Hub, HubEvent};
+
+/// Who is pushing.
+#[derive(Debug, Clone, Copy)]
+pub struct PushCtx<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// Their access under the current policy.
+    pub access: &'a Access,
+    /// The device pushing (`None` for the server's own engine).
+    pub device: Option<&'a str>,
+    /// Now, in milliseconds.
+    pub now_ms: i64,
+}
+
+/// The outcome of a push.
+#[derive(Debug, Default)]
+pub struct PushOutcome {
+    /// Hashes now stored (including ones stored before).
+    pub accepted: Vec<ChangeHash>,
+    /// Refusals.
+    pub refused: Vec<Refusal>,
+    /// Feed entries created (already published).
+    pub events: Vec<FeedEvent>,
+}
+
+fn refusal(hash: &[u8], doc: &str, denial: Denial) -> Refusal {
+    Refusal {
+        hash: ByteBuf::from(hash.to_vec()),
+        doc: doc.to_owned(),
+        code: denial.code,
+        field: denial.field,
+        rule: denial.rule,
+        message: denial.message,
+    }
+}
+
+fn denial(code: &str, message: String) -> Denial {
+    Denial {
+        code: code.to_owned(),
+        doc: None,
+        field: None,
+        rule: "protocol".to_owned(),
+        message,
+    }
+}
+
+/// Checks, stores and publishes `changes` (document id, raw bytes).
+pub fn apply(
+    w: &mut Writer,
+    hub: &Hub,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    changes: Vec<(String, Vec<u8>)>,
+) -> Result<PushOutcome> {
+    let Writer { conn, cache } = w;
+    let mut touched: Vec<DocId> = Vec::new();
+    let result = (|| -> Result<(PushOutcome, Vec<AuditEntry>)> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = PushOutcome::default();
+        let mut audits = Vec::new();
+        let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
+        for (doc_text, bytes) in changes {
+            let hash_hint = Change::from_bytes(bytes.clone()).map(|c| c.hash()).ok();
+            let hash_bytes = hash_hint.map(|h| h.0.to_vec()).unwrap_or_default();
+            let decided = catch_unwind(AssertUnwindSafe(|| {
+                check_one(&tx, cache, actor, ctx, &doc_text, bytes, &refused_hashes)
+            }))
+            .unwrap_or_else(|_| {
+                Err(Rejected(denial(
+                    error_codes::MALFORMED_CHANGE,
+                    "the change could not be decoded".into(),
+                )))
+            });
+            match decided {
+                Ok(Decision::Duplicate { doc, hash }) => {
+                    if let Some(device) = ctx.device {
+                        devices::hold(&tx, device, &[doc.to_string()])?;
+                    }
+                    out.accepted.push(hash);
+                }
+                Ok(Decision::Accept { doc, change }) => {
+                    let hash = change.hash();
+                    let raw = change.raw_bytes().to_vec();
+                    let Some(loaded) = cache.get_mut(&doc) else {
+                        return Err(ServerError::Internal("document left the cache".into()));
+                    };
+                    touched.push(doc.clone());
+                    loaded.apply_changes(vec![change])?;
+                    let seq = feed::append(
+                        &tx,
+                        &doc,
+                        &hash.0,
+                        &raw,
+                        Some(ctx.user.id),
+                        ctx.device,
+                        ctx.now_ms,
+                    )?;
+                    feed::compact_if_due(&tx, loaded, seq)?;
+                    let facts_changed =
+                        if Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
+                            feed::update_facts(&tx, &record_of(loaded)?)?
+                        } else {
+                            false
+                        };
+                    out.accepted.push(hash);
+                    if let Some(device) = ctx.device {
+                        devices::hold(&tx, device, &[doc.to_string()])?;
+                    }
+                    out.events.push(FeedEvent {
+                        seq,
+                        doc,
+                        hash: hash.0.to_vec(),
+                        bytes: raw,
+                        device: ctx.device.map(str::to_owned),
+                        facts_changed,
+                    });
+                }
+                Err(Rejected(mut d)) => {
+                    if let Some(h) = hash_hint {
+                        refused_hashes.insert(h);
+                    }
+                    d.doc.get_or_insert_with(|| doc_text.clone());
+                    audits.push(AuditEntry {
+                        at: ctx.now_ms,
+                        user: ctx.user.name.clone(),
+                        device: ctx.device.map(str::to_owned),
+                        doc: Some(doc_text.clone()),
+                        hash: hash_hint.map(|h| h.to_string()),
+                        code: d.code.clone(),
+                        field: d.field.clone(),
+                        rule: Some(d.rule.clone()),
+                        message: d.message.clone(),
+                    });
+                    out.refused.push(refusal(&hash_bytes, &doc_text, d));
+                }
+            }
+        }
+        for entry in &audits {
+            audit::record(&tx, entry)?;
+        }
+        tx.commit()?;
+        Ok((out, audits))
+    })();
+    match result {
+        Ok((out, audits)) => {
+            for a in &audits {
+                tracing::info!(user = %a.user, doc = ?a.doc, code = %a.code, field = ?a.field, "refused a change");
+            }
+            if !out.events.is_empty() {
+                hub.publish(HubEvent::Changes(std::sync::Arc::new(out.events.clone())));
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            // The cache may hold changes that were rolled back.
+            for doc in touched {
+                cache.pop(&doc);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Why a change is not accepted.
+struct Rejected(Denial);
+
+enum Decision {
+    Duplicate { doc: DocId, hash: ChangeHash },
+    Accept { doc: DocId, change: Change },
+}
+
+fn check_one(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    doc_text: &str,
+    bytes: Vec<u8>,
+    refused: &HashSet<ChangeHash>,
+) -> Result<Decision, Rejected> {
+    let internal = |e: ServerError| {
+        Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            format!("server error: {e}"),
+        ))
+    };
+    let doc: DocId = doc_text
+        .parse()
+        .map_err(|e| Rejected(denial(error_codes::UNKNOWN_DOCUMENT, format!("{e}"))))?;
+    let policy = ctx
+        .access
+        .policy()
+        .ok_or_else(|| Rejected(denial(error_codes::UNKNOWN_DOCUMENT, "no policy".into())))?;
+    if !policy
+        .classes_of_kind(doc.record().kind())
+        .contains(doc.class())
+    {
+        return Err(Rejected(denial(
+            error_codes::UNKNOWN_DOCUMENT,
+            format!(
+                "{} records have no class `{}`",
+                doc.record().kind(),
+                doc.class()
+            ),
+        )));
+    }
+    let change = Change::from_bytes(bytes).map_err(|e| {
+        Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            format!("not an Automerge change: {e}"),
+        ))
+    })?;
+    let hash = change.hash();
+    if change.deps().iter().any(|d| refused.contains(d)) {
+        return Err(Rejected(denial(
+            error_codes::DEPENDENCY_REFUSED,
+            "depends on a change refused in the same push".into(),
+        )));
+    }
+    if feed::load(tx, cache, &doc, actor)
+        .map_err(internal)?
+        .is_none()
+    {
+        cache.put(doc.clone(), ClassDoc::new(doc.clone(), actor.clone()));
+    }
+    let Some(loaded) = cache.get_mut(&doc) else {
+        return Err(internal(ServerError::Internal("cache miss".into())));
+    };
+    if loaded.automerge().get_change_meta_by_hash(&hash).is_some() {
+        return Ok(Decision::Duplicate { doc, hash });
+    }
+    let missing: Vec<_> = change
+        .deps()
+        .iter()
+        .filter(|d| loaded.automerge().get_change_meta_by_hash(d).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejected(denial(
+            error_codes::MISSING_DEPENDENCIES,
+            format!(
+                "depends on {} change(s) the server does not have",
+                missing.len()
+            ),
+        )));
+    }
+    check_actor(tx, ctx, &change).map_err(|e| match e {
+        ActorCheck::Rejected(r) => r,
+        ActorCheck::Db(e) => internal(e),
+    })?;
+    validate::check_change(
+        ctx.access,
+        loaded,
+        &change,
+        &facts_for(tx, &doc).map_err(internal)?,
+    )
+    .map_err(Rejected)?;
+    Ok(Decision::Accept { doc, change })
+}
+
+enum ActorCheck {
+    Rejected(Rejected),
+    Db(ServerError),
+}
+
+impl From<rusqlite::Error> for ActorCheck {
+    fn from(e: rusqlite::Error) -> Self {
+        ActorCheck::Db(e.into())
+    }
+}
+
+/// Binds the change's actor to the user on first use; refuses an actor
+/// bound to someone else, and an author that is not the user.
+fn check_actor(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: PushCtx<'_>,
+    change: &Change,
+) -> Result<(), ActorCheck> {
+    let actor = change.actor_id();
+    let author = change.message().unwrap_or_default();
+    if is_engine_actor(actor) {
+        // Engine actors only create documents: one dependency-free change,
+        // the same bytes on every replica that ran the same step.
+        if change.seq() != 1 || !change.deps().is_empty() || author != ENGINE_AUTHOR {
+            return Err(ActorCheck::Rejected(Rejected(denial(
+                error_codes::ACTOR_NOT_YOURS,
+                "engine actors may only create documents".into(),
+            ))));
+        }
+        return Ok(());
+    }
+    if author != ctx.user.name {
+        return Err(ActorCheck::Rejected(Rejected(denial(
+            error_codes::AUTHOR_MISMATCH,
+            format!(
+                "the change is signed `{author}`, the session belongs to `{}`",
+                ctx.user.name
+            ),
+        ))));
+    }
+    let owner: Option<i64> = tx
+        .query_row(
+            "SELECT user_id FROM actors WHERE actor = ?1",
+            [actor.to_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match owner {
+        Some(id) if id == ctx.user.id => Ok(()),
+        Some(_) => Err(ActorCheck::Rejected(Rejected(denial(
+            error_codes::ACTOR_NOT_YOURS,
+            "the change's actor belongs to another user".into(),
+        )))),
+        None => {
+            tx.execute(
+                "INSERT INTO actors(actor, user_id) VALUES (?1, ?2)",
+                params![actor.to_bytes(), ctx.user.id],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// The record's visibility facts as stored (`None` for a record being created).
+fn facts_for(
+    tx: &rusqlite::Transaction<'_>,
+    doc: &DocId,
+) -> Result<Option<fieldwork_core::policy::RecordFacts>> {
+    let record = doc.record().to_string();
+    Ok(feed::facts(tx, std::slice::from_ref(&record))?.remove(&record))
+}
+
+/// A record view of one class document (for its routing facts).
+fn record_of(doc: &mut ClassDoc) -> Result<Record> {
+    let mut record = Record {
+        id: doc.id().record().clone(),
+        fields: Default::default(),
+        conflicts: Default::default(),
+        classes: vec![doc.id().class().clone()],
+    };
+    for field in doc.field_names() {
+        if let Ok(Some(value)) = doc.get(&field) {
+            record.fields.insert(field, value);
+        }
+    }
+    Ok(record)
+}

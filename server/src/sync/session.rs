@@ -1,0 +1,473 @@
+//! One device's sync connection: the server side of the protocol.
+//!
+//! ```text
+//! device                         server
+//!   Hello{cursor, resync}    →
+//!                            ←   Welcome{user, policy, mode}
+//!                            ←   Batch… (catch-up: whole documents or changes)
+//!   Push{changes}            →   (checked, stored, relayed)
+//!                            ←   PushResult{accepted, refused}
+//!                            ←   UpToDate{cursor}
+//!                            ←   Batch… (live changes as they are committed)
+//! ```
+//!
+//! Compare mode inserts `Inventory` and per-document `SyncDoc` exchanges
+//! before `UpToDate` (see [`super::compare`]). Any protocol violation or
+//! malformed frame ends this connection with an `Error` message and harms no
+//! other session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use fieldwork_core::sync::codec::{self, CodecError};
+use fieldwork_core::sync::protocol::{
+    CatchUp, ClientMessage, ErrorMessage, Hello, PROTOCOL_VERSION, Push, PushResult, Refusal,
+    ServerMessage, Welcome, error_codes,
+};
+use fieldwork_core::{Access, Policy};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use serde_bytes::ByteBuf;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::compare::Compare;
+use super::push::{self, PushCtx};
+use crate::db::users::{self, User};
+use crate::db::{self, devices, feed, policy};
+use crate::error::{Result, ServerError};
+use crate::hub::HubEvent;
+use crate::state::AppState;
+
+/// How long a device has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The sending half of the socket.
+pub(crate) type Sink = SplitSink<WebSocket, Message>;
+
+/// A fatal condition: tell the device and close.
+#[derive(Debug)]
+pub(crate) struct Fatal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<ServerError> for Fatal {
+    fn from(e: ServerError) -> Self {
+        tracing::error!(error = %e, "sync session failed");
+        Fatal {
+            code: error_codes::INTERNAL,
+            message: "internal error; retry later".into(),
+        }
+    }
+}
+
+impl From<CodecError> for Fatal {
+    fn from(e: CodecError) -> Self {
+        let code = match e {
+            CodecError::TooLarge(_) => error_codes::MESSAGE_TOO_LARGE,
+            CodecError::Malformed(_) => error_codes::MALFORMED_MESSAGE,
+        };
+        Fatal {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+pub(crate) fn fatal(code: &'static str, message: impl Into<String>) -> Fatal {
+    Fatal {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The state of one connection.
+pub(crate) struct Session {
+    pub state: Arc<AppState>,
+    pub user: User,
+    pub access: Access,
+    pub policy_revision: u64,
+    pub epoch: String,
+    pub device: String,
+    /// Feed position delivered to the device.
+    pub sent: u64,
+    /// Whether catch-up is over and live changes flow.
+    pub live: bool,
+    pub compare: Option<Compare>,
+    pub sink: Sink,
+}
+
+impl Session {
+    /// Encodes and sends one message.
+    pub async fn send(&mut self, message: ServerMessage) -> Result<(), Fatal> {
+        let frame = codec::encode(&message);
+        self.sink
+            .send(Message::Binary(frame.into()))
+            .await
+            .map_err(|e| fatal(error_codes::INTERNAL, format!("send failed: {e}")))
+    }
+
+    /// The user's access under the current policy.
+    pub fn access_for(conn: &rusqlite::Connection, user: &User) -> Result<(u64, Access)> {
+        let (revision, policy): (u64, Policy) = policy::current(conn)?;
+        let context = users::context(conn, user)?;
+        Ok((
+            revision,
+            Access::User {
+                user: context,
+                policy,
+            },
+        ))
+    }
+}
+
+/// Runs a sync connection for an authenticated user until it ends.
+pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
+    let (sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.subscribe();
+    let mut events = state.hub.subscribe();
+    let name = user.name.clone();
+    let limits = state.config.limits;
+
+    // Hello first.
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream, limits)).await {
+        Ok(Ok(Some(ClientMessage::Hello(h)))) => Ok(h),
+        Ok(Ok(Some(_))) => Err(fatal(
+            error_codes::UNEXPECTED_MESSAGE,
+            "the first message must be hello",
+        )),
+        Ok(Ok(None)) => return,
+        Ok(Err(f)) => Err(f),
+        Err(_) => Err(fatal(
+            error_codes::UNEXPECTED_MESSAGE,
+            "no hello within 30 s",
+        )),
+    };
+    let mut session = match hello {
+        Ok(hello) => match start(state.clone(), user, hello, sink).await {
+            Ok(s) => s,
+            Err((mut sink, f)) => {
+                close_with(&mut sink, f).await;
+                return;
+            }
+        },
+        Err(f) => {
+            let mut sink = sink;
+            close_with(&mut sink, f).await;
+            return;
+        }
+    };
+    tracing::info!(user = %name, device = %session.device, "device connected");
+
+    let outcome: Result<(), Fatal> = async {
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    return Err(fatal(error_codes::SHUTTING_DOWN, "the server is shutting down; reconnect later"));
+                }
+                message = next_message(&mut stream, limits) => {
+                    match message? {
+                        None => return Ok(()),
+                        Some(m) => session.on_message(m).await?,
+                    }
+                }
+                event = events.recv(), if session.live => {
+                    match event {
+                        Ok(HubEvent::Changes(changes)) => session.on_changes(&changes).await?,
+                        Ok(HubEvent::AdminChanged) => session.on_admin_changed().await?,
+                        Ok(HubEvent::Shutdown) | Err(RecvError::Closed) => {
+                            return Err(fatal(error_codes::SHUTTING_DOWN, "the server is shutting down; reconnect later"));
+                        }
+                        Err(RecvError::Lagged(_)) => session.catch_up().await?,
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(f) = outcome {
+        tracing::info!(user = %name, code = f.code, "closing sync connection: {}", f.message);
+        close_with(&mut session.sink, f).await;
+    } else {
+        tracing::info!(user = %name, "device disconnected");
+    }
+}
+
+async fn close_with(sink: &mut Sink, f: Fatal) {
+    let message = ServerMessage::Error(ErrorMessage {
+        code: f.code.to_owned(),
+        message: f.message,
+    });
+    let _ = sink
+        .send(Message::Binary(codec::encode(&message).into()))
+        .await;
+    let _ = sink.close().await;
+}
+
+/// The next protocol message, `None` when the device closed the connection.
+async fn next_message(
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    limits: codec::Limits,
+) -> Result<Option<ClientMessage>, Fatal> {
+    loop {
+        match stream.next().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+            Some(Ok(Message::Binary(bytes))) => return Ok(Some(codec::decode(&bytes, limits)?)),
+            Some(Ok(Message::Text(_))) => {
+                return Err(fatal(
+                    error_codes::MALFORMED_MESSAGE,
+                    "frames must be binary",
+                ));
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        }
+    }
+}
+
+/// Checks the hello, picks the catch-up mode and welcomes the device.
+async fn start(
+    state: Arc<AppState>,
+    user: User,
+    hello: Hello,
+    mut sink: Sink,
+) -> Result<Session, (Sink, Fatal)> {
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err((
+            sink,
+            fatal(
+                error_codes::UNSUPPORTED_PROTOCOL,
+                format!(
+                    "this server speaks protocol {PROTOCOL_VERSION}, the device {}",
+                    hello.protocol
+                ),
+            ),
+        ));
+    }
+    if hello.device_id.is_empty() || hello.device_id.len() > 64 {
+        return Err((
+            sink,
+            fatal(
+                error_codes::MALFORMED_MESSAGE,
+                "device ids are 1-64 characters",
+            ),
+        ));
+    }
+    let now = state.now_ms();
+    let device_id = hello.device_id.clone();
+    let cursor = hello.cursor.clone();
+    let resync = hello.resync;
+    let prepared = state
+        .db
+        .write({
+            let user = user.clone();
+            move |w| {
+                let device = devices::register(&w.conn, &device_id, user.id, now)?;
+                let (revision, access) = Session::access_for(&w.conn, &user)?;
+                let epoch = db::epoch(&w.conn)?;
+                let trusted = match &cursor {
+                    Some(c) => feed::cursor_trusted(&w.conn, &epoch, c)?,
+                    None => false,
+                };
+                // A device that never synced downloads everything (and pushes
+                // what it made offline); one whose cursor the feed no longer
+                // matches, or that lost trust in its data, compares.
+                let mode = match (&cursor, trusted, resync) {
+                    (Some(_), true, false) => CatchUp::Incremental,
+                    (None, _, false) => CatchUp::Fresh,
+                    _ => CatchUp::Compare,
+                };
+                let directory = users::directory(&w.conn)?;
+                let stale =
+                    device.policy_revision != revision || device.user_version != user.version;
+                Ok((revision, access, epoch, mode, directory, stale))
+            }
+        })
+        .await;
+    let (revision, access, epoch, mode, directory, stale) = match prepared {
+        Ok(p) => p,
+        Err(ServerError::Forbidden(m)) => return Err((sink, fatal(error_codes::UNAUTHORIZED, m))),
+        Err(e) => return Err((sink, e.into())),
+    };
+    let Access::User {
+        user: context,
+        policy,
+    } = &access
+    else {
+        return Err((sink, fatal(error_codes::INTERNAL, "no user context")));
+    };
+    let welcome = ServerMessage::Welcome(Welcome {
+        protocol: PROTOCOL_VERSION,
+        server_epoch: epoch.clone(),
+        user: context.clone(),
+        policy: policy.source().to_owned(),
+        policy_revision: revision,
+        directory,
+        mode,
+        total_docs: None,
+    });
+    if let Err(e) = sink
+        .send(Message::Binary(codec::encode(&welcome).into()))
+        .await
+    {
+        return Err((
+            sink,
+            fatal(error_codes::INTERNAL, format!("send failed: {e}")),
+        ));
+    }
+    let mut session = Session {
+        state,
+        user,
+        access,
+        policy_revision: revision,
+        epoch,
+        device: hello.device_id,
+        sent: hello.cursor.as_ref().map(|c| c.seq).unwrap_or(0),
+        live: false,
+        compare: None,
+        sink,
+    };
+    let begun = match mode {
+        CatchUp::Fresh => session.fresh().await,
+        CatchUp::Incremental => session.incremental(stale).await,
+        CatchUp::Compare => session.begin_compare().await,
+    };
+    match begun {
+        Ok(()) => Ok(session),
+        Err(f) => Err((session.sink, f)),
+    }
+}
+
+impl Session {
+    async fn on_message(&mut self, message: ClientMessage) -> Result<(), Fatal> {
+        match message {
+            ClientMessage::Hello(_) => Err(fatal(
+                error_codes::UNEXPECTED_MESSAGE,
+                "hello was already said",
+            )),
+            ClientMessage::Push(push) => self.on_push(push).await,
+            ClientMessage::Inventory(inventory) => self.on_inventory(inventory).await,
+            ClientMessage::SyncDoc(sync) => self.on_sync_doc(sync).await,
+        }
+    }
+
+    async fn on_push(&mut self, push: Push) -> Result<(), Fatal> {
+        let config = &self.state.config;
+        let bytes: usize = push.changes.iter().map(|c| c.bytes.len()).sum();
+        if push.changes.len() > config.max_push_changes || bytes > config.max_push_bytes {
+            let message = format!(
+                "a push may hold at most {} changes and {} bytes; this one has {} and {bytes}",
+                config.max_push_changes,
+                config.max_push_bytes,
+                push.changes.len()
+            );
+            let refused = push
+                .changes
+                .iter()
+                .map(|c| Refusal {
+                    hash: ByteBuf::from(
+                        fieldwork_core::automerge::Change::from_bytes(c.bytes.to_vec())
+                            .map(|ch| ch.hash().0.to_vec())
+                            .unwrap_or_default(),
+                    ),
+                    doc: c.doc.clone(),
+                    code: error_codes::BATCH_TOO_LARGE.into(),
+                    field: None,
+                    rule: "limits".into(),
+                    message: message.clone(),
+                })
+                .collect();
+            tracing::warn!(user = %self.user.name, changes = push.changes.len(), bytes, "refused an oversized push");
+            return self
+                .send(ServerMessage::PushResult(PushResult {
+                    batch: push.batch,
+                    accepted: Vec::new(),
+                    refused,
+                }))
+                .await;
+        }
+        let outcome = self
+            .push_changes(
+                push.changes
+                    .into_iter()
+                    .map(|c| (c.doc, c.bytes.into_vec()))
+                    .collect(),
+            )
+            .await?;
+        self.send(ServerMessage::PushResult(PushResult {
+            batch: push.batch,
+            accepted: outcome
+                .accepted
+                .iter()
+                .map(|h| ByteBuf::from(h.0.to_vec()))
+                .collect(),
+            refused: outcome.refused,
+        }))
+        .await
+    }
+
+    /// Runs changes through the writer's checks and stores what passes.
+    pub(crate) async fn push_changes(
+        &mut self,
+        changes: Vec<(String, Vec<u8>)>,
+    ) -> Result<push::PushOutcome, Fatal> {
+        let state = self.state.clone();
+        let user = self.user.clone();
+        let access = self.access.clone();
+        let device = self.device.clone();
+        let now = state.now_ms();
+        Ok(self
+            .state
+            .db
+            .write(move |w| {
+                push::apply(
+                    w,
+                    &state.hub,
+                    &state.actor,
+                    PushCtx {
+                        user: &user,
+                        access: &access,
+                        device: Some(&device),
+                        now_ms: now,
+                    },
+                    changes,
+                )
+            })
+            .await?)
+    }
+
+    async fn on_admin_changed(&mut self) -> Result<(), Fatal> {
+        let id = self.user.id;
+        let (user, revision, access) = self
+            .state
+            .db
+            .read(move |c| {
+                let user = users::by_id(c, id)?;
+                match user {
+                    Some(u) if !u.disabled => {
+                        let (revision, access) = Session::access_for(c, &u)?;
+                        Ok(Some((u, revision, access)))
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .await?
+            .ok_or_else(|| fatal(error_codes::USER_DISABLED, "this user was disabled"))?;
+        if user.version == self.user.version && revision == self.policy_revision {
+            return Ok(());
+        }
+        self.user = user;
+        self.policy_revision = revision;
+        self.access = access;
+        if let Access::User { user, policy } = &self.access {
+            let update = ServerMessage::Policy(fieldwork_core::sync::protocol::PolicyUpdate {
+                user: user.clone(),
+                policy: policy.source().to_owned(),
+                policy_revision: revision,
+            });
+            self.send(update).await?;
+        }
+        self.reconcile().await
+    }
+}

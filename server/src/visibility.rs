@@ -1,0 +1,64 @@
+//! The one place that decides which documents a user receives.
+//!
+//! A user receives a class document when (1) their role may read the class
+//! and (2) they see the record: it is theirs, in one of their territories,
+//! owned by someone they manage, or their role sees all. Records without
+//! visibility facts yet are seen only by roles that see all. Every path that
+//! sends a document to a device goes through [`doc_visible`].
+
+use fieldwork_core::policy::RecordFacts;
+use fieldwork_core::{Access, DocId};
+
+/// Whether `access` may receive document `doc` of a record with `facts`.
+pub fn doc_visible(access: &Access, doc: &DocId, facts: Option<&RecordFacts>) -> bool {
+    if !access.can_read_class(doc.class()) {
+        return false;
+    }
+    let facts = facts.cloned().unwrap_or_default();
+    access.sees(&facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldwork_core::{Policy, RecordId, RecordKind, UserContext};
+
+    fn rep() -> Access {
+        Access::User {
+            user: UserContext {
+                name: "ana".into(),
+                role: "rep".into(),
+                territories: vec!["madrid".into()],
+                team: vec![],
+            },
+            policy: Policy::shipped_default(),
+        }
+    }
+
+    #[test]
+    fn reps_get_readable_classes_of_visible_records_only() {
+        let id = RecordId::new_random(RecordKind::Account);
+        let general = id.doc(&"general".parse().expect("class"));
+        let financial = id.doc(&"financial".parse().expect("class"));
+        let mine = RecordFacts {
+            owner: None,
+            assignee: None,
+            territory: Some("madrid".into()),
+        };
+        let theirs = RecordFacts {
+            owner: Some("luis".into()),
+            assignee: None,
+            territory: Some("sevilla".into()),
+        };
+        assert!(doc_visible(&rep(), &general, Some(&mine)));
+        assert!(
+            !doc_visible(&rep(), &financial, Some(&mine)),
+            "financial is not readable by reps"
+        );
+        assert!(!doc_visible(&rep(), &general, Some(&theirs)));
+        assert!(
+            !doc_visible(&rep(), &general, None),
+            "no facts: only see-all roles"
+        );
+    }
+}
