@@ -5,6 +5,7 @@
 //! fieldwork-server [--data DIR] user add --name N --role R [--territory T]... [--manager M] [--time-zone TZ] --password-stdin
 //! fieldwork-server [--data DIR] user list|disable|enable|set ...
 //! fieldwork-server [--data DIR] policy set FILE | policy show
+//! fieldwork-server [--data DIR] backup FILE
 //! fieldwork-server [--data DIR] audit [--limit N]
 //! ```
 //! Admin commands work on the database directly, before the server first
@@ -50,6 +51,11 @@ enum Command {
     /// Manage the privacy policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Write a consistent copy of the database to FILE (safe while serving).
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
+    },
     /// Show recent refused changes.
     Audit {
         /// How many entries.
@@ -161,6 +167,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCmd::Show) => {
             let (revision, policy) = state.db.read_blocking(policy::current)?;
             println!("# revision {revision}\n{}", policy.source());
+            Ok(())
+        }
+        Command::Backup { file } => {
+            state.db.backup(&file)?;
+            println!("backed up to {}", file.display());
             Ok(())
         }
         Command::Audit { limit } => {

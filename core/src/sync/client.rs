@@ -410,6 +410,9 @@ impl SyncClient {
         Ok(())
     }
 
+    /// One step of the per-document compare. The server's `None` is final:
+    /// it ends the exchange for that document (the server decides when
+    /// nothing more can be gained, since it may refuse what we offer).
     fn sync_doc(
         &mut self,
         store: &mut Store,
@@ -417,29 +420,22 @@ impl SyncClient {
         effects: &mut Vec<Effect>,
     ) -> Result<()> {
         let doc: DocId = sync.doc.parse()?;
+        let Some(bytes) = &sync.message else {
+            self.sync_states.remove(&doc);
+            return Ok(());
+        };
+        let message = automerge::sync::Message::decode(bytes)
+            .map_err(|e| CoreError::Protocol(format!("{doc}: malformed sync message: {e}")))?;
         let state = self.sync_states.entry(doc.clone()).or_default();
-        if let Some(bytes) = &sync.message {
-            let message = automerge::sync::Message::decode(bytes)
-                .map_err(|e| CoreError::Protocol(format!("{doc}: malformed sync message: {e}")))?;
-            let changed = store.receive_sync_message(&doc, state, message)?;
-            if !changed.is_empty() {
-                effects.push(Effect::Changed(changed));
-            }
+        let changed = store.receive_sync_message(&doc, state, message)?;
+        if !changed.is_empty() {
+            effects.push(Effect::Changed(changed));
         }
         let reply = store.generate_sync_message(&doc, state)?;
-        let finished = reply.is_none() && sync.message.is_none();
-        if finished {
-            self.sync_states.remove(&doc);
-        } else {
-            effects.push(Effect::Send(ClientMessage::SyncDoc(SyncDoc {
-                doc: doc.to_string(),
-                message: reply.map(|m| ByteBuf::from(m.encode())),
-            })));
-            if sync.message.is_none() {
-                // The server has nothing more to say; our reply was our last word.
-                self.sync_states.remove(&doc);
-            }
-        }
+        effects.push(Effect::Send(ClientMessage::SyncDoc(SyncDoc {
+            doc: doc.to_string(),
+            message: reply.map(|m| ByteBuf::from(m.encode())),
+        })));
         Ok(())
     }
 

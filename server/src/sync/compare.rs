@@ -5,8 +5,12 @@
 //! 1. The device lists its documents and their heads (`Inventory`).
 //! 2. For each listed document the device may see: equal heads need nothing;
 //!    different heads start Automerge's own sync protocol for that document
-//!    (`SyncDoc` back and forth until both sides have nothing to say).
-//!    Documents it may not see are revoked.
+//!    (`SyncDoc` back and forth). Because the server may refuse changes the
+//!    device offers (another user's, say), Automerge's own ending (equal
+//!    heads) may never come: the server ends a document's exchange with a
+//!    final `SyncDoc{message: None}` once a round brought no newly accepted
+//!    change and it has no change left to send. Documents the device may not
+//!    see are revoked.
 //! 3. Visible documents the device did not list are sent whole.
 //! 4. Then the feed from where compare began, `UpToDate`, and live changes.
 //!
@@ -168,10 +172,8 @@ impl Session {
             )
         })?;
         let Some(mut state) = compare.syncing.remove(&doc) else {
-            return Err(fatal(
-                error_codes::UNEXPECTED_MESSAGE,
-                format!("no sync in progress for {doc}"),
-            ));
+            // Already finished (a reply crossed our final message): nothing to do.
+            return Ok(());
         };
         let decoded = match &message.message {
             Some(bytes) => Some(sync::Message::decode(bytes).map_err(|e| {
@@ -183,11 +185,12 @@ impl Session {
             None => None,
         };
         // Changes the device offers go through the push checks.
+        let mut progress = false;
         if let Some(m) = &decoded {
             if !m.changes.is_empty() {
                 let offered = self.offered_changes(&doc, m).await?;
                 if !offered.is_empty() {
-                    self.push_changes(offered).await?;
+                    progress = !self.push_changes(offered).await?.events.is_empty();
                 }
             }
         }
@@ -215,25 +218,37 @@ impl Session {
                             .map_err(|e| crate::error::ServerError::Invalid(e.to_string()))?;
                     }
                     let reply = loaded.automerge().sync().generate_sync_message(&mut state);
-                    Ok((state, reply.map(|r| r.encode())))
+                    Ok((state, reply))
                 })
                 .await?
         };
-        let finished = message.message.is_none() && reply.is_none();
+        // The server has the device's `have` now: when a round brought no
+        // newly accepted change and we have no change to send, the device
+        // holds everything we have and offered everything we will accept.
+        let carries_changes = reply.as_ref().is_some_and(|r| !r.changes.is_empty());
+        let finished = reply.is_none() || (!progress && !carries_changes);
         if finished {
             let (device, text) = (self.device.clone(), doc.to_string());
             self.state
                 .db
                 .write(move |w| devices::hold(&w.conn, &device, &[text]))
                 .await?;
-        } else if let Some(c) = self.compare.as_mut() {
-            c.syncing.insert(doc.clone(), state_back);
+            self.send(ServerMessage::SyncDoc(SyncDoc {
+                doc: doc.to_string(),
+                message: None,
+            }))
+            .await?;
+        } else {
+            if let Some(c) = self.compare.as_mut() {
+                c.syncing.insert(doc.clone(), state_back);
+            }
+            let reply = reply.map(|r| ByteBuf::from(r.encode()));
+            self.send(ServerMessage::SyncDoc(SyncDoc {
+                doc: doc.to_string(),
+                message: reply,
+            }))
+            .await?;
         }
-        self.send(ServerMessage::SyncDoc(SyncDoc {
-            doc: doc.to_string(),
-            message: reply.map(ByteBuf::from),
-        }))
-        .await?;
         self.finish_compare_if_done().await
     }
 

@@ -339,8 +339,26 @@ async fn start(
     }
 }
 
+fn message_kind(m: &ClientMessage) -> String {
+    match m {
+        ClientMessage::Hello(_) => "hello".into(),
+        ClientMessage::Push(p) => format!("push of {}", p.changes.len()),
+        ClientMessage::Inventory(i) => format!("inventory of {} (done: {})", i.docs.len(), i.done),
+        ClientMessage::SyncDoc(s) => format!(
+            "sync {} ({})",
+            s.doc,
+            if s.message.is_some() {
+                "message"
+            } else {
+                "done"
+            }
+        ),
+    }
+}
+
 impl Session {
     async fn on_message(&mut self, message: ClientMessage) -> Result<(), Fatal> {
+        tracing::debug!(user = %self.user.name, message = message_kind(&message), "received");
         match message {
             ClientMessage::Hello(_) => Err(fatal(
                 error_codes::UNEXPECTED_MESSAGE,
