@@ -209,6 +209,44 @@ impl ClassDoc {
         Ok(())
     }
 
+    /// Writes a value of any type, including the system-kept ones: a stage
+    /// log is appended entry by entry, entries are put key by key. Used to
+    /// copy a field from one document to another (reclassification).
+    pub fn put_value(&mut self, field: &str, ty: FieldType, value: &FieldValue) -> Result<()> {
+        match (ty, value) {
+            (FieldType::StageLog, FieldValue::Stages(log)) => {
+                for t in log {
+                    let at = t.at.parse::<Timestamp>().map_err(|e| {
+                        CoreError::Corrupt(format!("`{field}` holds a bad time `{}`: {e}", t.at))
+                    })?;
+                    self.append_stage(field, &t.stage, at)?;
+                }
+                Ok(())
+            }
+            (FieldType::Entries, FieldValue::Entries(map)) => {
+                for (key, entry) in map {
+                    self.put_entry(field, key, entry)?;
+                }
+                Ok(())
+            }
+            _ => self.put(field, ty, Some(value)),
+        }
+    }
+
+    /// Commits an empty change (a document that must exist with no fields).
+    pub fn commit_empty(&mut self, author: &str, at: Timestamp) -> Change {
+        let hash = self.doc.empty_change(
+            CommitOptions::default()
+                .with_message(author)
+                .with_time(at.as_second()),
+        );
+        // The change was just made, so it is in the document.
+        #[allow(clippy::expect_used)]
+        self.doc
+            .get_change_by_hash(&hash)
+            .expect("a change just committed is present")
+    }
+
     /// Splices long text: deletes `delete` characters at `pos` and inserts
     /// `insert` there. Positions count Unicode scalar values.
     pub fn splice_text(

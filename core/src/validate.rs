@@ -133,27 +133,25 @@ pub fn check_change(
             }
         };
         let field = def.name;
-        // The field must live in this document's class.
-        if let Some(policy) = policy {
-            if policy.class_of(kind, field) != Some(&class) {
-                return Err(refuse(
-                    codes::UNKNOWN_FIELD,
-                    Some(field),
-                    "fields",
-                    format!(
-                        "`{field}` is in class `{}`, not `{class}`",
-                        policy
-                            .class_of(kind, field)
-                            .map(|c| c.as_str())
-                            .unwrap_or("?")
-                    ),
-                ));
-            }
-        }
-        // The user may write it (checked once per field).
+        // The user may write it where the policy puts it (checked once per
+        // field): a field moved to a class the user may not write is refused
+        // for that reason, naming the rule.
         if !checked_fields.contains(&field) {
             access.check_write(kind, field, facts.as_ref(), Some(&doc_id))?;
             checked_fields.push(field);
+        }
+        // And it must live in this document's class.
+        if let Some(policy) = policy {
+            if let Some(home) = policy.class_of(kind, field).filter(|c| **c != class) {
+                return Err(refuse(
+                    codes::FIELD_MOVED,
+                    Some(field),
+                    &format!("fields.{kind}.{home}"),
+                    format!(
+                        "`{field}` now belongs to class `{home}`, not `{class}`; sync to get the new layout"
+                    ),
+                ));
+            }
         }
         let bad_value =
             |message: String| refuse(codes::INVALID_VALUE, Some(field), "schema", message);
@@ -370,7 +368,7 @@ mod tests {
                 forge(&mut general, |d| {
                     d.put(ROOT, "email", "a@b.es").expect("put")
                 }),
-                "unknown_field",
+                "field_moved",
                 "email",
             ),
             (

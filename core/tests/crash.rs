@@ -101,9 +101,11 @@ fn kill_9_at_random_moments_loses_nothing_reported_saved() {
             assert!(r.text("name").is_some_and(|n| n.starts_with("Account ")));
         }
         assert!(s.count(RecordKind::Account).expect("count") >= total.len());
+        let outbox = s.outbox_len().expect("outbox");
         assert!(
-            s.outbox_len().expect("outbox") >= total.len() * 2,
-            "outbox entries are durable too"
+            outbox >= total.len() * 2,
+            "outbox entries are durable too: {outbox} for {} accounts",
+            total.len()
         );
     }
 }

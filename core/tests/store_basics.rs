@@ -264,7 +264,10 @@ fn the_outbox_holds_every_unacknowledged_change_until_acknowledged() {
     let pending = s.pending(100, 1 << 20).expect("pending");
     assert_eq!(pending.len(), 3, "two class documents created, one updated");
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
-    let half: Vec<_> = pending[..2].iter().map(|p| p.hash).collect();
+    let half: Vec<_> = pending[..2]
+        .iter()
+        .map(|p| (p.doc.clone(), p.hash))
+        .collect();
     assert_eq!(s.acknowledge(&half).expect("ack"), 2);
     assert_eq!(s.outbox_len().expect("len"), 1);
     assert_eq!(
@@ -298,4 +301,34 @@ fn compaction_keeps_every_change() {
     );
     assert_eq!(s.history(&id).expect("history").len(), 101);
     assert!(s.verify().expect("verify").is_empty());
+}
+
+#[test]
+fn identical_changes_in_different_documents_are_each_kept_in_the_outbox() {
+    // Same actor, same second, same operations: the two documents' first
+    // changes are byte-identical, with the same hash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "d.db");
+    let a = account(&mut s, "Gemelas", vec![set("email", "info@gemelas.es")]);
+    let b = account(&mut s, "Gemelas", vec![set("email", "info@gemelas.es")]);
+    let pending = s.pending(100, 1 << 20).expect("pending");
+    assert_eq!(pending.len(), 4, "two documents per account");
+    let contact: Vec<_> = pending
+        .iter()
+        .filter(|p| p.doc.class().as_str() == "contact_details")
+        .collect();
+    assert_eq!(contact.len(), 2);
+    assert_eq!(
+        contact[0].hash, contact[1].hash,
+        "the two changes are identical"
+    );
+    assert_ne!(contact[0].doc, contact[1].doc);
+    // Acknowledging one document's change leaves the other's pending.
+    assert_eq!(
+        s.acknowledge(&[(contact[0].doc.clone(), contact[0].hash)])
+            .expect("ack"),
+        1
+    );
+    assert_eq!(s.outbox_len().expect("len"), 3);
+    assert!(s.get(&a).is_ok() && s.get(&b).is_ok());
 }

@@ -33,7 +33,10 @@ use crate::error::{Result, ServerError};
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "server.db";
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("db/migrations/001_initial.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("db/migrations/001_initial.sql")),
+    (2, include_str!("db/migrations/002_generations.sql")),
+];
 const READERS: usize = 8;
 const CACHE_DOCS: usize = 4096;
 
@@ -66,6 +69,8 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Purged history (reclassified fields) must not linger in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -322,16 +322,12 @@ async fn admin_set_policy(
         return e.into_response();
     }
     let by = auth.user.name.clone();
-    let now = state.now_ms();
-    match state
-        .db
-        .write(move |w| admin::set_policy(&w.conn, &body, &by, now))
+    let st = state.clone();
+    let installed = tokio::task::spawn_blocking(move || admin::install_policy(&st, &body, &by))
         .await
-    {
-        Ok(revision) => {
-            admin::announce(&state);
-            Json(serde_json::json!({ "revision": revision })).into_response()
-        }
+        .unwrap_or_else(|e| Err(ServerError::Internal(e.to_string())));
+    match installed {
+        Ok(revision) => Json(serde_json::json!({ "revision": revision })).into_response(),
         Err(ServerError::Core(fieldwork_core::CoreError::Policy(errors))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(PolicyErrors {

@@ -15,6 +15,7 @@
 //! - [`db`]: SQLite storage (users, sessions, policy, feed, devices, audit).
 //! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
 //! - [`admin`]: administrative actions shared by the CLI and the API.
+//! - [`reclassify`]: moving field values when the policy moves fields.
 //! - [`error`]: the crate's error type and its HTTP mapping.
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod reclassify;
 pub mod state;
 pub mod sync;
 pub mod visibility;
@@ -81,6 +83,11 @@ async fn poll_admin_changes(state: Arc<AppState>) {
         match state.db.read(|c| db::admin_version(c)).await {
             Ok(v) if v != seen => {
                 seen = v;
+                // Another process (the admin CLI) may have rewritten documents:
+                // drop cached copies before anyone validates against them.
+                if let Err(e) = state.db.write(|w| Ok(w.cache.clear())).await {
+                    tracing::warn!(error = %e, "could not clear the document cache");
+                }
                 admin::announce(&state);
             }
             Ok(_) => {}

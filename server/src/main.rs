@@ -158,9 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCmd::Set { file }) => {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let revision = state.db.write_blocking(|w| {
-                admin::set_policy(&w.conn, &source, "admin-cli", state.now_ms())
-            })?;
+            let revision = admin::install_policy(&state, &source, "admin-cli")?;
             println!("policy revision {revision} is in force");
             Ok(())
         }

@@ -11,8 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-#[derive(Default)]
 struct Shared {
+    /// Bumped to cut every open connection.
+    kill: tokio::sync::watch::Sender<u64>,
     /// Cut each new connection after a random number of bytes from this range.
     cut: Mutex<Option<Range<usize>>>,
     /// Every byte the server sent through the proxy.
@@ -37,7 +38,13 @@ impl Proxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            kill: tokio::sync::watch::channel(0).0,
+            cut: Mutex::default(),
+            downstream: Mutex::default(),
+            connections: AtomicUsize::default(),
+            cuts: AtomicUsize::default(),
+        });
         let sh = shared.clone();
         let (tx, mut rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -74,6 +81,11 @@ impl Proxy {
         if let Ok(mut c) = self.shared.cut.lock() {
             *c = range;
         }
+    }
+
+    /// Cuts every open connection now.
+    pub fn cut_open_connections(&self) {
+        self.shared.kill.send_modify(|k| *k += 1);
     }
 
     /// Every byte the server has sent through the proxy so far.
@@ -117,12 +129,17 @@ async fn pipe(mut client: TcpStream, upstream: &str, shared: Arc<Shared>) -> std
         .and_then(|c| c.clone())
         .map(|r| rand::rng().random_range(r));
     let mut used = 0usize;
+    let mut kill = shared.kill.subscribe();
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
     let mut up = [0u8; 16 * 1024];
     let mut down = [0u8; 16 * 1024];
     loop {
         tokio::select! {
+            _ = kill.changed() => {
+                shared.cuts.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
             n = cr.read(&mut up) => {
                 let n = n?;
                 if n == 0 { break; }

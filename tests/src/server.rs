@@ -98,12 +98,7 @@ impl TestServer {
 
     /// Installs a policy, as `fieldwork-server policy set` does.
     pub fn set_policy(&self, toml: &str) -> fieldwork_server::Result<u64> {
-        let revision = self
-            .state
-            .db
-            .write_blocking(|w| admin::set_policy(&w.conn, toml, "test", self.state.now_ms()))?;
-        admin::announce(&self.state);
-        Ok(revision)
+        admin::install_policy(&self.state, toml, "test")
     }
 
     /// Stops the server gracefully and waits for it.

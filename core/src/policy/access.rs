@@ -21,6 +21,8 @@ pub mod codes {
     pub const UNKNOWN_FIELD: &str = "unknown_field";
     /// The value has the wrong type or shape.
     pub const INVALID_VALUE: &str = "invalid_value";
+    /// The field exists but the policy now keeps it in another class.
+    pub const FIELD_MOVED: &str = "field_moved";
     /// The field is kept by the system and a user wrote it directly.
     pub const SYSTEM_FIELD: &str = "system_field";
     /// The user's role has no such process right.

@@ -46,7 +46,8 @@ pub(crate) fn add(
 ) -> Result<()> {
     let writes = serde_json::to_string(writes).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     tx.execute(
-        "INSERT OR IGNORE INTO outbox(doc_id, hash, change, writes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO outbox(doc_id, hash, change, writes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(doc_id, hash) DO NOTHING",
         params![doc.to_string(), hash.0.as_slice(), bytes, writes, now_ms],
     )?;
     Ok(())
@@ -87,11 +88,11 @@ pub(crate) fn pending(
 }
 
 /// Removes acknowledged changes; returns how many were pending.
-pub(crate) fn acknowledge(tx: &Connection, hashes: &[ChangeHash]) -> Result<usize> {
-    let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE hash = ?1")?;
+pub(crate) fn acknowledge(tx: &Connection, acks: &[(DocId, ChangeHash)]) -> Result<usize> {
+    let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE doc_id = ?1 AND hash = ?2")?;
     let mut removed = 0;
-    for hash in hashes {
-        removed += stmt.execute([hash.0.as_slice()])?;
+    for (doc, hash) in acks {
+        removed += stmt.execute(params![doc.to_string(), hash.0.as_slice()])?;
     }
     Ok(removed)
 }

@@ -102,39 +102,36 @@ impl Store {
 
     /// Handles changes the server refused (see the module docs). Changes not
     /// in the outbox are ignored. Returns the records rebuilt.
-    pub fn handle_refusals(&mut self, refused: &[(ChangeHash, Denial)]) -> Result<Vec<RecordId>> {
-        if refused.is_empty() {
+    pub fn handle_refusals(
+        &mut self,
+        refused: &[(DocId, ChangeHash, Denial)],
+    ) -> Result<Vec<RecordId>> {
+        let mut by_doc: BTreeMap<DocId, BTreeMap<ChangeHash, Denial>> = BTreeMap::new();
+        {
+            let mut pending = self
+                .conn
+                .prepare_cached("SELECT 1 FROM outbox WHERE doc_id = ?1 AND hash = ?2")?;
+            for (doc, hash, denial) in refused {
+                if pending.exists(rusqlite::params![doc.to_string(), hash.0.as_slice()])? {
+                    by_doc
+                        .entry(doc.clone())
+                        .or_default()
+                        .insert(*hash, denial.clone());
+                }
+            }
+        }
+        if by_doc.is_empty() {
             return Ok(Vec::new());
         }
-        let reasons: BTreeMap<ChangeHash, Denial> = refused.iter().cloned().collect();
-        let docs_hit = self.docs_of_changes(reasons.keys())?;
         self.in_write_tx(|ctx| {
             let mut rebuilt = Vec::new();
-            for doc_id in docs_hit {
-                rebuild(ctx, &doc_id, &reasons)?;
+            for (doc_id, reasons) in &by_doc {
+                rebuild(ctx, doc_id, reasons)?;
                 rebuilt.push(doc_id.record().clone());
             }
             rebuilt.dedup();
             Ok(rebuilt)
         })
-    }
-
-    fn docs_of_changes<'a>(
-        &self,
-        hashes: impl Iterator<Item = &'a ChangeHash>,
-    ) -> Result<Vec<DocId>> {
-        let mut out = BTreeSet::new();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id FROM outbox WHERE hash = ?1")?;
-        for hash in hashes {
-            let mut rows = stmt.query([hash.0.as_slice()])?;
-            if let Some(row) = rows.next()? {
-                let doc: String = row.get(0)?;
-                out.insert(doc.parse::<DocId>()?);
-            }
-        }
-        Ok(out.into_iter().collect())
     }
 }
 
@@ -143,11 +140,11 @@ fn rebuild(
     doc_id: &DocId,
     reasons: &BTreeMap<ChangeHash, Denial>,
 ) -> Result<()> {
-    let record = doc_id.record().clone();
-    let pending = outbox::of_doc(ctx.conn, doc_id)?;
-    let pending_hashes: HashSet<ChangeHash> = pending.iter().map(|(h, _, _)| *h).collect();
-
     // 1. The server-confirmed state: everything but our unacknowledged changes.
+    let pending: HashSet<ChangeHash> = outbox::of_doc(ctx.conn, doc_id)?
+        .iter()
+        .map(|(h, _, _)| *h)
+        .collect();
     let Some((_, mut local)) = docs::take(ctx.conn, ctx.cache, doc_id, ctx.actor)? else {
         return Ok(());
     };
@@ -155,10 +152,31 @@ fn rebuild(
         .automerge()
         .get_changes(&[])
         .into_iter()
-        .filter(|c| !pending_hashes.contains(&c.hash()))
+        .filter(|c| !pending.contains(&c.hash()))
         .collect();
-    let mut rebuilt = ClassDoc::new(doc_id.clone(), ctx.actor.clone());
-    rebuilt.apply_changes(confirmed)?;
+    let mut base = ClassDoc::new(doc_id.clone(), ctx.actor.clone());
+    base.apply_changes(confirmed)?;
+    rebuild_on(ctx, doc_id, base, reasons)
+}
+
+/// Replaces a document with a new generation sent by the server (a field
+/// moved to another class and the old history was purged): the local copy
+/// is discarded, not merged, and the user's unacknowledged edits are
+/// replayed on the new one (or quarantined if the policy now forbids them).
+pub(crate) fn replace(ctx: &mut Ctx<'_>, doc_id: &DocId, new: ClassDoc) -> Result<()> {
+    rebuild_on(ctx, doc_id, new, &BTreeMap::new())
+}
+
+/// Installs `base` as the document and replays the user's unacknowledged
+/// writes on top; writes named by `reasons`, or refused now, are quarantined.
+fn rebuild_on(
+    ctx: &mut Ctx<'_>,
+    doc_id: &DocId,
+    mut rebuilt: ClassDoc,
+    reasons: &BTreeMap<ChangeHash, Denial>,
+) -> Result<()> {
+    let record = doc_id.record().clone();
+    let pending = outbox::of_doc(ctx.conn, doc_id)?;
     docs::delete(ctx.conn, doc_id)?;
     outbox::clear_doc(ctx.conn, doc_id)?;
     ctx.cache.forget(doc_id);

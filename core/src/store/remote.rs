@@ -35,6 +35,15 @@ pub enum RemotePayload {
     Changes(Vec<Vec<u8>>),
     /// A whole saved (compressed) document.
     Document(Vec<u8>),
+    /// A new generation of the document (rewritten without a field that
+    /// moved class): replaces the local copy; unacknowledged local edits are
+    /// replayed on it or quarantined.
+    Replace {
+        /// The saved document.
+        document: Vec<u8>,
+        /// Changes after it.
+        changes: Vec<Vec<u8>>,
+    },
 }
 
 impl Store {
@@ -50,11 +59,11 @@ impl Store {
     }
 
     /// Marks changes as durably stored by the server; returns how many were pending.
-    pub fn acknowledge(&mut self, hashes: &[ChangeHash]) -> Result<usize> {
+    pub fn acknowledge(&mut self, acks: &[(DocId, ChangeHash)]) -> Result<usize> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = outbox::acknowledge(&tx, hashes)?;
+        let n = outbox::acknowledge(&tx, acks)?;
         tx.commit()?;
         Ok(n)
     }
@@ -114,6 +123,20 @@ impl Store {
                         }
                         let new = doc.apply_changes(parsed)?;
                         raw_changes(&mut doc, &new)
+                    }
+                    RemotePayload::Replace { document, changes } => {
+                        let new = ClassDoc::load(
+                            item.doc.clone(),
+                            Some(&document),
+                            changes.iter().map(Vec::as_slice),
+                            ctx.actor.clone(),
+                        )
+                        .map_err(|e| CoreError::Protocol(e.to_string()))?;
+                        ctx.cache.forget(&item.doc);
+                        drop(doc);
+                        quarantine::replace(ctx, &item.doc, new)?;
+                        changed.insert(item.doc.record().clone());
+                        continue;
                     }
                     RemotePayload::Document(bytes) => {
                         let mut incoming = AutoCommit::load(&bytes).map_err(|e| {

@@ -243,6 +243,19 @@ impl SyncClient {
                 let mut docs = Vec::with_capacity(batch.docs.len());
                 for data in batch.docs {
                     let doc: DocId = data.doc.parse()?;
+                    if data.replace {
+                        let document = data.document.ok_or_else(|| {
+                            CoreError::Protocol(format!("{doc}: a replacement without a document"))
+                        })?;
+                        docs.push(RemoteDoc {
+                            doc,
+                            payload: RemotePayload::Replace {
+                                document: document.into_vec(),
+                                changes: data.changes.into_iter().map(ByteBuf::into_vec).collect(),
+                            },
+                        });
+                        continue;
+                    }
                     if let Some(document) = data.document {
                         docs.push(RemoteDoc {
                             doc: doc.clone(),
@@ -338,11 +351,19 @@ impl SyncClient {
             ChangeHash::try_from(b.as_slice())
                 .map_err(|_| CoreError::Protocol("malformed change hash in push result".into()))
         };
-        let accepted: Vec<ChangeHash> = result.accepted.iter().map(parse).collect::<Result<_>>()?;
+        let mut accepted = Vec::with_capacity(result.accepted.len());
+        for ack in &result.accepted {
+            accepted.push((ack.doc.parse::<DocId>()?, parse(&ack.hash)?));
+        }
         store.acknowledge(&accepted)?;
         let mut refused = Vec::with_capacity(result.refused.len());
         for r in result.refused {
+            // A refusal for a document id we could not have sent is not ours.
+            let Ok(doc) = r.doc.parse::<DocId>() else {
+                continue;
+            };
             refused.push((
+                doc,
                 parse(&r.hash)?,
                 Denial {
                     code: r.code,

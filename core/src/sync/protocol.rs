@@ -153,6 +153,11 @@ pub struct DocData {
     pub document: Option<ByteBuf>,
     /// Raw changes to apply after it, in dependency order.
     pub changes: Vec<ByteBuf>,
+    /// The document was rewritten with a fresh history (a field moved to
+    /// another class): discard the local copy instead of merging, and replay
+    /// the device's unacknowledged edits on top of this one.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 /// The outcome of a push.
@@ -160,10 +165,20 @@ pub struct DocData {
 pub struct PushResult {
     /// The batch number from the push.
     pub batch: u64,
-    /// Hashes of changes now durably stored (including ones it already had).
-    pub accepted: Vec<ByteBuf>,
+    /// Changes now durably stored (including ones the server already had).
+    pub accepted: Vec<Ack>,
     /// Changes refused, with reasons. Nothing of them was stored or relayed.
     pub refused: Vec<Refusal>,
+}
+
+/// One accepted change. A change's hash does not cover its document (two
+/// documents may hold byte-identical changes), so both are named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The document.
+    pub doc: String,
+    /// The change's hash.
+    pub hash: ByteBuf,
 }
 
 /// Why one change was refused.

@@ -64,10 +64,13 @@ pub fn reconciled(
     Ok(())
 }
 
-/// Notes that the device now holds these documents.
+/// Notes that the device now holds these documents, in their current generation.
 pub fn hold(conn: &Connection, device_id: &str, docs: &[String]) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached("INSERT OR IGNORE INTO device_docs(device_id, doc_id) VALUES (?1, ?2)")?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO device_docs(device_id, doc_id, generation)
+         VALUES (?1, ?2, COALESCE((SELECT generation FROM documents WHERE doc_id = ?2), 0))
+         ON CONFLICT(device_id, doc_id) DO UPDATE SET generation = excluded.generation",
+    )?;
     for doc in docs {
         stmt.execute(params![device_id, doc])?;
     }
@@ -90,14 +93,25 @@ pub fn release_all(conn: &Connection, device_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The documents the device holds, among `docs`.
-pub fn held_among(conn: &Connection, device_id: &str, docs: &[String]) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT 1 FROM device_docs WHERE device_id = ?1 AND doc_id = ?2")?;
+/// The documents the device holds among `docs`, with whether its copy is
+/// of an older generation than the server's (it must be replaced).
+pub fn held_among(
+    conn: &Connection,
+    device_id: &str,
+    docs: &[String],
+) -> Result<Vec<(String, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.generation < COALESCE(d.generation, 0)
+           FROM device_docs h LEFT JOIN documents d ON d.doc_id = h.doc_id
+          WHERE h.device_id = ?1 AND h.doc_id = ?2",
+    )?;
     let mut out = Vec::new();
     for doc in docs {
-        if stmt.exists(params![device_id, doc])? {
-            out.push(doc.clone());
+        let stale: Option<bool> = stmt
+            .query_row(params![device_id, doc], |r| r.get(0))
+            .optional()?;
+        if let Some(stale) = stale {
+            out.push((doc.clone(), stale));
         }
     }
     Ok(out)

@@ -127,6 +127,53 @@ pub fn exists(conn: &Connection, doc_id: &str) -> Result<bool> {
         .exists([doc_id])?)
 }
 
+/// A document's generation (0 until it is first rewritten).
+pub fn generation(conn: &Connection, doc_id: &str) -> Result<u64> {
+    Ok(conn
+        .query_row(
+            "SELECT generation FROM documents WHERE doc_id = ?1",
+            [doc_id],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
+/// Replaces a document's stored history with `doc` (a rewrite with a fresh
+/// history, already holding one change): deletes every old change, appends
+/// the new one to the feed, stores the new snapshot and bumps the
+/// generation. Returns the new change's feed sequence number.
+pub fn replace_history(conn: &Connection, doc: &mut ClassDoc, now_ms: i64) -> Result<u64> {
+    let id = doc.id().to_string();
+    let changes = doc.automerge().get_changes(&[]);
+    let [change] = changes.as_slice() else {
+        return Err(ServerError::Internal(format!(
+            "a rewrite of {id} must hold exactly one change"
+        )));
+    };
+    conn.execute("DELETE FROM changes WHERE doc_id = ?1", [&id])?;
+    conn.execute(
+        "INSERT INTO changes(doc_id, hash, bytes, user_id, device_id, received_at) VALUES (?1, ?2, ?3, NULL, NULL, ?4)",
+        params![id, change.hash().0.as_slice(), change.raw_bytes(), now_ms],
+    )?;
+    let seq = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE documents SET snapshot = ?2, snapshot_seq = ?3, since_snapshot = 0, last_seq = ?3,
+                generation = generation + 1 WHERE doc_id = ?1",
+        params![id, doc.save(), seq],
+    )?;
+    Ok(seq as u64)
+}
+
+/// Every document of `kind` in `class`.
+pub fn docs_in_class(conn: &Connection, kind: RecordKind, class: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT doc_id FROM documents WHERE class = ?1 AND record_id LIKE ?2 ORDER BY doc_id",
+    )?;
+    let rows = stmt.query_map(params![class, format!("{}:%", kind.as_str())], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// How many documents the server holds.
 pub fn doc_count(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))? as u64)

@@ -172,21 +172,20 @@ impl Session {
                 let mut visible_held: BTreeSet<String> = BTreeSet::new();
                 for record in &records {
                     let docs = feed::docs_of_record(conn, record)?;
-                    let held: BTreeSet<String> = devices::held_among(conn, &device, &docs)?
+                    // Held documents, and whether the copy is an older generation.
+                    let held: BTreeMap<String, bool> = devices::held_among(conn, &device, &docs)?
                         .into_iter()
                         .collect();
                     let mut gone = Vec::new();
                     for doc in &docs {
-                        match (
-                            is_visible(&access, doc, facts.get(record)),
-                            held.contains(doc),
-                        ) {
-                            (true, true) => {
+                        match (is_visible(&access, doc, facts.get(record)), held.get(doc)) {
+                            (true, Some(false)) => {
                                 visible_held.insert(doc.clone());
                             }
-                            (true, false) => plan.whole.extend(whole(conn, doc)?),
-                            (false, true) => gone.push(doc.clone()),
-                            (false, false) => {}
+                            (true, Some(true)) => plan.whole.extend(whole(conn, doc, true)?),
+                            (true, None) => plan.whole.extend(whole(conn, doc, false)?),
+                            (false, Some(_)) => gone.push(doc.clone()),
+                            (false, None) => {}
                         }
                     }
                     if !gone.is_empty()
@@ -244,6 +243,7 @@ impl Session {
                     doc: doc.clone(),
                     document: None,
                     changes: Vec::new(),
+                    replace: false,
                 });
                 docs.len() - 1
             });
@@ -327,7 +327,7 @@ impl Session {
                         if skip.contains(&doc) || !is_visible(&access, &doc, facts.get(&record)) {
                             continue;
                         }
-                        if let Some(data) = whole(conn, &doc)? {
+                        if let Some(data) = whole(conn, &doc, false)? {
                             out.push(data);
                         }
                     }
@@ -423,11 +423,17 @@ fn visibility_flipped(
     Ok(visible != !held.is_empty())
 }
 
-/// A document as stored, ready to send whole.
-fn whole(conn: &rusqlite::Connection, doc: &str) -> Result<Option<DocData>> {
+/// A document as stored, ready to send whole; `replace` tells the device to
+/// discard its (older generation) copy rather than merge.
+pub(crate) fn whole(
+    conn: &rusqlite::Connection,
+    doc: &str,
+    replace: bool,
+) -> Result<Option<DocData>> {
     Ok(feed::whole(conn, doc)?.map(|(snapshot, changes)| DocData {
         doc: doc.to_owned(),
         document: snapshot.map(ByteBuf::from),
         changes: changes.into_iter().map(ByteBuf::from).collect(),
+        replace,
     }))
 }

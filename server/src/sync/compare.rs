@@ -100,7 +100,7 @@ impl Session {
             listed.push((id, heads));
         }
         // Decide per document on the writer (it holds the loaded documents).
-        let (revoked, starts) = self
+        let (revoked, starts, replaced) = self
             .state
             .db
             .write(move |w| {
@@ -110,6 +110,7 @@ impl Session {
                 let mut revoked = Vec::new();
                 let mut starts = Vec::new();
                 let mut same = Vec::new();
+                let mut replaced = Vec::new();
                 for (doc, heads) in listed {
                     let record = doc.record().to_string();
                     let known = feed::exists(&w.conn, &doc.to_string())?;
@@ -119,11 +120,21 @@ impl Session {
                         revoked.push(doc.to_string());
                         continue;
                     }
+                    let rewritten = feed::generation(&w.conn, &doc.to_string())? > 0;
                     let mut state = sync::State::new();
                     let message = match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
                         Some(loaded) => {
                             if loaded.heads() == heads {
                                 same.push(doc.to_string());
+                                continue;
+                            }
+                            // A rewritten document the device holds an older
+                            // history of: replace its copy, never merge.
+                            let unknown = heads
+                                .iter()
+                                .any(|h| loaded.automerge().get_change_meta_by_hash(h).is_none());
+                            if rewritten && unknown {
+                                replaced.push(doc.to_string());
                                 continue;
                             }
                             loaded.automerge().sync().generate_sync_message(&mut state)
@@ -134,9 +145,17 @@ impl Session {
                     starts.push((doc, state, message.map(|m| m.encode())));
                 }
                 devices::hold(&w.conn, &device, &same)?;
-                Ok((revoked, starts))
+                let mut wholes = Vec::new();
+                for doc in &replaced {
+                    wholes.extend(super::catchup::whole(&w.conn, doc, true)?);
+                }
+                devices::hold(&w.conn, &device, &replaced)?;
+                Ok((revoked, starts, wholes))
             })
             .await?;
+        if !replaced.is_empty() {
+            self.send_batches(replaced, None, None).await?;
+        }
         if !revoked.is_empty() {
             self.send(ServerMessage::Revoke(Revoke {
                 records: Vec::new(),

@@ -50,8 +50,8 @@ pub struct PushCtx<'a> {
 /// The outcome of a push.
 #[derive(Debug, Default)]
 pub struct PushOutcome {
-    /// Hashes now stored (including ones stored before).
-    pub accepted: Vec<ChangeHash>,
+    /// Changes now stored (including ones stored before).
+    pub accepted: Vec<(DocId, ChangeHash)>,
     /// Refusals.
     pub refused: Vec<Refusal>,
     /// Feed entries created (already published).
@@ -111,7 +111,7 @@ pub fn apply(
                     if let Some(device) = ctx.device {
                         devices::hold(&tx, device, &[doc.to_string()])?;
                     }
-                    out.accepted.push(hash);
+                    out.accepted.push((doc, hash));
                 }
                 Ok(Decision::Accept { doc, change }) => {
                     let hash = change.hash();
@@ -137,7 +137,7 @@ pub fn apply(
                         } else {
                             false
                         };
-                    out.accepted.push(hash);
+                    out.accepted.push((doc.clone(), hash));
                     if let Some(device) = ctx.device {
                         devices::hold(&tx, device, &[doc.to_string()])?;
                     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use fieldwork_core::sync::codec::{self, CodecError};
 use fieldwork_core::sync::protocol::{
-    CatchUp, ClientMessage, ErrorMessage, Hello, PROTOCOL_VERSION, Push, PushResult, Refusal,
+    Ack, CatchUp, ClientMessage, ErrorMessage, Hello, PROTOCOL_VERSION, Push, PushResult, Refusal,
     ServerMessage, Welcome, error_codes,
 };
 use fieldwork_core::{Access, Policy};
@@ -418,7 +418,10 @@ impl Session {
             accepted: outcome
                 .accepted
                 .iter()
-                .map(|h| ByteBuf::from(h.0.to_vec()))
+                .map(|(doc, hash)| Ack {
+                    doc: doc.to_string(),
+                    hash: ByteBuf::from(hash.0.to_vec()),
+                })
                 .collect(),
             refused: outcome.refused,
         }))

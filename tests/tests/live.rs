@@ -1,0 +1,130 @@
+//! Staying connected: changes arrive live, observers hear of them, status
+//! is reported, and a dropped link is re-established by itself.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldwork_core::{RecordId, RecordKind};
+use fieldwork_sdk::{Backoff, DeviceObserver, SyncStatus};
+use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::proxy::Proxy;
+use fieldwork_tests::runtime;
+use fieldwork_tests::server::TestServer;
+
+#[derive(Default)]
+struct Recorder {
+    records: Mutex<Vec<RecordId>>,
+    statuses: Mutex<Vec<SyncStatus>>,
+}
+
+impl DeviceObserver for Recorder {
+    fn records_changed(&self, records: &[RecordId]) {
+        self.records
+            .lock()
+            .expect("lock")
+            .extend_from_slice(records);
+    }
+    fn sync_status_changed(&self, status: &SyncStatus) {
+        self.statuses.lock().expect("lock").push(status.clone());
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_connected_device_receives_changes_live_and_pushes_its_own() {
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("ana", "admin", &[], None);
+    server.add_user("marta", "admin", &[], None);
+    let (rep, office) = (TestDevice::new(&rt), TestDevice::new(&rt));
+    rep.login(&server.url, "ana");
+    office.login(&server.url, "marta");
+    let recorder = Arc::new(Recorder::default());
+    office.device.add_observer(recorder.clone());
+    let handle = {
+        let _guard = rt.enter();
+        office.device.start_sync(Backoff::default())
+    };
+    wait_until(
+        "the office to be up to date",
+        Duration::from_secs(10),
+        || office.device.status() == SyncStatus::UpToDate,
+    );
+    // The rep comes online for a moment: the office sees it without asking.
+    let id = rep.create(RecordKind::Account, &[("name", "Visto en directo")]);
+    rep.sync();
+    wait_until("the live change", Duration::from_secs(10), || {
+        office.try_get(&id).is_some()
+    });
+    assert!(
+        recorder.records.lock().expect("lock").contains(&id),
+        "the observer heard of it"
+    );
+    // The office edits while connected: pushed at once, no sync call.
+    office.set(&id, &[("industry", "Retail")]);
+    wait_until("the push", Duration::from_secs(10), || {
+        office.store(|s| s.outbox_len()) == 0
+    });
+    rep.sync();
+    assert_eq!(rep.get(&id).text("industry"), Some("Retail"));
+    let statuses = recorder.statuses.lock().expect("lock").clone();
+    assert!(statuses.contains(&SyncStatus::Connecting));
+    assert!(statuses.contains(&SyncStatus::UpToDate));
+    rt.block_on(handle.stop());
+    assert_eq!(office.device.status(), SyncStatus::Offline);
+}
+
+#[test]
+fn a_dropped_link_is_re_established_with_backoff() {
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("ana", "admin", &[], None);
+    server.add_user("marta", "admin", &[], None);
+    let proxy = Proxy::start(&server.url);
+    let (rep, office) = (TestDevice::new(&rt), TestDevice::new(&rt));
+    rep.login(&server.url, "ana");
+    office.login(&server.url, "marta");
+    office.set_server(&proxy.url);
+    let handle = {
+        let _guard = rt.enter();
+        office.device.start_sync(Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+        })
+    };
+    wait_until("up to date", Duration::from_secs(10), || {
+        office.device.status() == SyncStatus::UpToDate
+    });
+    // Every connection now dies after a few KB; the loop keeps reconnecting.
+    proxy.cut_after(Some(2_000..6_000));
+    proxy.cut_open_connections();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(rep.create(
+            RecordKind::Account,
+            &[
+                ("name", &format!("Cuenta {i}")),
+                ("description", &"x".repeat(500)),
+            ],
+        ));
+    }
+    rep.sync();
+    std::thread::sleep(Duration::from_millis(300));
+    proxy.cut_after(None);
+    wait_until("every record", Duration::from_secs(30), || {
+        ids.iter().all(|id| office.try_get(id).is_some())
+    });
+    assert!(
+        proxy.connections() >= 2,
+        "it reconnected ({} connections)",
+        proxy.connections()
+    );
+    rt.block_on(handle.stop());
+}
