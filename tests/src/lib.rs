@@ -9,8 +9,10 @@
 //! - [`raw`]: a protocol client that bypasses the core's checks, for forging
 //!   messages and changes.
 //! - [`replicas`]: comparing what replicas hold.
+//! - [`frames`]: decoding captured server frames, searching files for bytes.
 
 pub mod device;
+pub mod frames;
 pub mod proxy;
 pub mod raw;
 pub mod replicas;
