@@ -332,3 +332,26 @@ fn identical_changes_in_different_documents_are_each_kept_in_the_outbox() {
     assert_eq!(s.outbox_len().expect("len"), 3);
     assert!(s.get(&a).is_ok() && s.get(&b).is_ok());
 }
+
+#[test]
+fn an_import_is_all_or_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "d.db");
+    let ok: Vec<Vec<FieldWrite>> = (0..50)
+        .map(|i| vec![set("name", &format!("Importada {i}"))])
+        .collect();
+    let ids = s.import(RecordKind::Account, ok).expect("import");
+    assert_eq!(ids.len(), 50);
+    assert_eq!(s.count(RecordKind::Account).expect("count"), 50);
+    let mut bad: Vec<Vec<FieldWrite>> = (0..10)
+        .map(|i| vec![set("name", &format!("Otra {i}"))])
+        .collect();
+    bad.push(vec![set("name", "Mala"), set("email", "no es un correo")]);
+    assert!(s.import(RecordKind::Account, bad).is_err());
+    assert_eq!(
+        s.count(RecordKind::Account).expect("count"),
+        50,
+        "nothing of the failed import remains"
+    );
+    assert!(s.search("otra", None, 5).expect("search").is_empty());
+}

@@ -87,7 +87,8 @@ async fn connect(device: &Device) -> Result<Ws> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_frame))
         .max_frame_size(Some(limits.max_frame));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+    // `true`: disable Nagle's algorithm; sync frames are small and urgent.
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => Err(SdkError::Network(format!(
             "connecting to {} timed out",

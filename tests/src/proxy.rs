@@ -18,6 +18,8 @@ struct Shared {
     cut: Mutex<Option<Range<usize>>>,
     /// Every byte the server sent through the proxy.
     downstream: Mutex<Vec<u8>>,
+    /// How many bytes devices sent to the server through the proxy.
+    upstream: AtomicUsize,
     connections: AtomicUsize,
     cuts: AtomicUsize,
 }
@@ -42,6 +44,7 @@ impl Proxy {
             kill: tokio::sync::watch::channel(0).0,
             cut: Mutex::default(),
             downstream: Mutex::default(),
+            upstream: AtomicUsize::default(),
             connections: AtomicUsize::default(),
             cuts: AtomicUsize::default(),
         });
@@ -97,6 +100,16 @@ impl Proxy {
             .unwrap_or_default()
     }
 
+    /// How many bytes devices have sent through the proxy so far.
+    pub fn upstream_bytes(&self) -> usize {
+        self.shared.upstream.load(Ordering::SeqCst)
+    }
+
+    /// How many bytes the server has sent through the proxy so far.
+    pub fn downstream_bytes(&self) -> usize {
+        self.shared.downstream.lock().map(|d| d.len()).unwrap_or(0)
+    }
+
     /// How many connections were cut.
     pub fn cuts(&self) -> usize {
         self.shared.cuts.load(Ordering::SeqCst)
@@ -144,6 +157,7 @@ async fn pipe(mut client: TcpStream, upstream: &str, shared: Arc<Shared>) -> std
                 let n = n?;
                 if n == 0 { break; }
                 let n = clip(n, &mut used, budget);
+                shared.upstream.fetch_add(n, Ordering::SeqCst);
                 sw.write_all(&up[..n]).await?;
             }
             n = sr.read(&mut down) => {

@@ -95,6 +95,16 @@ impl RawClient {
         }
     }
 
+    /// Reads and discards frames until the connection closes; returns how
+    /// many frames arrived (a live listener that never falls behind).
+    pub async fn drain(mut self) -> usize {
+        let mut frames = 0;
+        while let Some(Ok(_)) = self.ws.next().await {
+            frames += 1;
+        }
+        frames
+    }
+
     /// Whether the server closed the connection (reads until it does).
     pub async fn closed(&mut self) -> bool {
         loop {

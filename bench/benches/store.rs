@@ -1,0 +1,203 @@
+//! The device store at scale: 50,000 accounts with two contacts each.
+//!
+//! Reports creation rate (imports and single durable creates), size on disk,
+//! cold open time, search latency and sorted-list latency.
+//!
+//! `FW_BENCH_ACCOUNTS` (default 50000) sets the number of accounts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fieldwork_bench::{bytes, env_usize, machine, quantile, show};
+use fieldwork_core::store::Store;
+use fieldwork_core::{FieldWrite, ListQuery, RecordKind, Sort, SystemClock};
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let accounts = env_usize("FW_BENCH_ACCOUNTS", 50_000);
+    let batch = 1_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("device.db");
+    let mut store = Store::open(&path, Arc::new(SystemClock)).expect("open");
+    store.set_locale("es").expect("locale");
+    let mut rng = StdRng::seed_from_u64(7);
+
+    // Imports: accounts, then two contacts per account, a batch per transaction.
+    let started = Instant::now();
+    let mut created = 0usize;
+    let mut done = 0;
+    while done < accounts {
+        let n = batch.min(accounts - done);
+        let rows: Vec<Vec<FieldWrite>> = (0..n)
+            .map(|i| {
+                vec![
+                    FieldWrite::set("name", fieldwork_bench::company(&mut rng)),
+                    FieldWrite::set(
+                        "territory",
+                        ["madrid", "sevilla", "budapest", "debrecen"][i % 4],
+                    ),
+                    FieldWrite::set("stage", ["lead", "prospect", "customer", "loyal"][i % 4]),
+                    FieldWrite::set("email", format!("info{}@cliente.example.es", done + i)),
+                    FieldWrite::set("phone", format!("+34 9{:08}", done + i)),
+                ]
+            })
+            .collect();
+        let ids = store
+            .import(RecordKind::Account, rows)
+            .expect("import accounts");
+        let contacts: Vec<Vec<FieldWrite>> = ids
+            .iter()
+            .flat_map(|id| {
+                (0..2)
+                    .map(|_| {
+                        vec![
+                            FieldWrite::set("first_name", fieldwork_bench::first_name(&mut rng)),
+                            FieldWrite::set("last_name", fieldwork_bench::last_name(&mut rng)),
+                            FieldWrite::set("account", id.to_string()),
+                            FieldWrite::set(
+                                "mobile",
+                                format!("+36 30 {:07}", rng.random_range(0..10_000_000)),
+                            ),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        created += ids.len();
+        created += store
+            .import(RecordKind::Contact, contacts)
+            .expect("import contacts")
+            .len();
+        done += n;
+    }
+    let import_time = started.elapsed();
+
+    // Single creates, each its own durable (fsynced) transaction.
+    let single = 500;
+    let started = Instant::now();
+    for i in 0..single {
+        store
+            .create(
+                RecordKind::Account,
+                vec![FieldWrite::set("name", format!("Suelta {i}"))],
+            )
+            .expect("create");
+    }
+    let single_time = started.elapsed();
+    drop(store);
+
+    // Cold open (a new process's first open; the OS page cache is warm).
+    let mut opens = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let s = Store::open(&path, Arc::new(SystemClock)).expect("reopen");
+        opens.push(t.elapsed());
+        drop(s);
+    }
+    let store = Store::open(&path, Arc::new(SystemClock)).expect("reopen");
+    let size = dir_size(dir.path());
+
+    // Search: what people type.
+    let mut searches = Vec::new();
+    let mut hits = 0usize;
+    for _ in 0..1_000 {
+        let q = fieldwork_bench::typed_prefix(&mut rng);
+        let t = Instant::now();
+        hits += store.search(&q, None, 20).expect("search").len();
+        searches.push(t.elapsed());
+    }
+    // Lists sorted by name (locale collation): first page and a deep page.
+    let mut first_pages = Vec::new();
+    let mut deep_pages = Vec::new();
+    for i in 0..300 {
+        let q = ListQuery {
+            kind: Some(RecordKind::Account),
+            sort: Sort::Name,
+            limit: Some(50),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let rows = store.list(&q).expect("list");
+        first_pages.push(t.elapsed());
+        assert_eq!(rows.len(), 50);
+        let q = ListQuery {
+            offset: (i * 97) % accounts.max(1),
+            ..q
+        };
+        let t = Instant::now();
+        store.list(&q).expect("list");
+        deep_pages.push(t.elapsed());
+    }
+    let mut filtered = Vec::new();
+    for _ in 0..300 {
+        let q = ListQuery {
+            kind: Some(RecordKind::Account),
+            sort: Sort::Name,
+            territory: Some("budapest".into()),
+            stage: Some("customer".into()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        store.list(&q).expect("list");
+        filtered.push(t.elapsed());
+    }
+
+    println!("## Device store: {accounts} accounts with 2 contacts each\n");
+    println!("Machine: {}\n", machine());
+    println!("| measure | figure |");
+    println!("|---|---|");
+    println!(
+        "| import ({created} records, batches of {batch} accounts) | {} ({:.0} records/s) |",
+        show(import_time),
+        created as f64 / import_time.as_secs_f64()
+    );
+    println!(
+        "| single durable creates ({single}, one fsynced transaction each) | {:.0} records/s |",
+        single as f64 / single_time.as_secs_f64()
+    );
+    println!(
+        "| store size on disk | {} ({} per record) |",
+        bytes(size),
+        bytes(size / (created + single) as u64)
+    );
+    println!(
+        "| open (median of 7; OS cache warm) | {} |",
+        show(quantile(&mut opens, 0.5))
+    );
+    println!(
+        "| search, typed prefix, 20 results (p50 / p99; {} hits in 1000) | {} / {} |",
+        hits,
+        show(quantile(&mut searches, 0.5)),
+        show(quantile(&mut searches, 0.99))
+    );
+    println!(
+        "| list by name, first 50 (p50 / p99) | {} / {} |",
+        show(quantile(&mut first_pages, 0.5)),
+        show(quantile(&mut first_pages, 0.99))
+    );
+    println!(
+        "| list by name, 50 at a deep offset (p50 / p99) | {} / {} |",
+        show(quantile(&mut deep_pages, 0.5)),
+        show(quantile(&mut deep_pages, 0.99))
+    );
+    println!(
+        "| list by name filtered by territory and stage (p50 / p99) | {} / {} |",
+        show(quantile(&mut filtered, 0.5)),
+        show(quantile(&mut filtered, 0.99))
+    );
+}
