@@ -18,6 +18,33 @@ pub fn doc_visible(access: &Access, doc: &DocId, facts: Option<&RecordFacts>) ->
     access.sees(&facts)
 }
 
+/// How many documents `access` may receive (for download progress).
+pub fn count_visible(conn: &rusqlite::Connection, access: &Access) -> crate::error::Result<u64> {
+    let mut stmt = conn.prepare(
+        "SELECT d.doc_id, r.owner, r.assignee, COALESCE(r.territory, a.territory)
+           FROM documents d
+           LEFT JOIN records r ON r.record_id = d.record_id
+           LEFT JOIN records a ON a.record_id = r.account_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(row) = rows.next()? {
+        let doc: String = row.get(0)?;
+        let facts = RecordFacts {
+            owner: row.get(1)?,
+            assignee: row.get(2)?,
+            territory: row.get(3)?,
+        };
+        if doc
+            .parse::<DocId>()
+            .is_ok_and(|id| doc_visible(access, &id, Some(&facts)))
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

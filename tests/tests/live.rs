@@ -128,3 +128,52 @@ fn a_dropped_link_is_re_established_with_backoff() {
     );
     rt.block_on(handle.stop());
 }
+
+#[test]
+fn a_fresh_download_reports_progress_n_of_m() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = TestServer::start_in(tmp.path(), |c| c.batch_bytes = 8 * 1024);
+    server.add_user("seed", "admin", &[], None);
+    server.add_user("fresh", "admin", &[], None);
+    let seed = TestDevice::new(&rt);
+    seed.login(&server.url, "seed");
+    let rows = (0..300)
+        .map(|i| {
+            vec![fieldwork_core::FieldWrite::set(
+                "name",
+                format!("Cuenta {i}"),
+            )]
+        })
+        .collect();
+    seed.store(|s| s.import(RecordKind::Account, rows));
+    seed.sync();
+    let fresh = TestDevice::new(&rt);
+    fresh.login(&server.url, "fresh");
+    let recorder = Arc::new(Recorder::default());
+    fresh.device.add_observer(recorder.clone());
+    fresh.sync();
+    let progress: Vec<(u64, Option<u64>)> = recorder
+        .statuses
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|s| match s {
+            SyncStatus::Syncing { done, total, .. } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        progress.iter().all(|(_, total)| *total == Some(300)),
+        "{progress:?}"
+    );
+    assert!(
+        progress.len() > 2,
+        "several steps were reported: {progress:?}"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0),
+        "monotonic: {progress:?}"
+    );
+    assert_eq!(progress.last().map(|p| p.0), Some(300));
+}

@@ -281,11 +281,16 @@ async fn start(
                 let directory = users::directory(&w.conn)?;
                 let stale =
                     device.policy_revision != revision || device.user_version != user.version;
-                Ok((revision, access, epoch, mode, directory, stale))
+                // Progress for downloads of everything: how many documents.
+                let total = match mode {
+                    CatchUp::Incremental => None,
+                    _ => Some(crate::visibility::count_visible(&w.conn, &access)?),
+                };
+                Ok((revision, access, epoch, mode, directory, stale, total))
             }
         })
         .await;
-    let (revision, access, epoch, mode, directory, stale) = match prepared {
+    let (revision, access, epoch, mode, directory, stale, total_docs) = match prepared {
         Ok(p) => p,
         Err(ServerError::Forbidden(m)) => return Err((sink, fatal(error_codes::UNAUTHORIZED, m))),
         Err(e) => return Err((sink, e.into())),
@@ -305,7 +310,7 @@ async fn start(
         policy_revision: revision,
         directory,
         mode,
-        total_docs: None,
+        total_docs,
     });
     if let Err(e) = sink
         .send(Message::Binary(codec::encode(&welcome).into()))
