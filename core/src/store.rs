@@ -155,6 +155,12 @@ impl Store {
                 path.display()
             )));
         }
+        if user_version == 0 && tables == 0 {
+            // Only possible before the first table exists: lets the store
+            // give space back after a sync empties the outbox.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(not_ours)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(not_ours)?;
         conn.pragma_update(None, "synchronous", "FULL")?;

@@ -355,3 +355,35 @@ fn an_import_is_all_or_nothing() {
     );
     assert!(s.search("otra", None, 5).expect("search").is_empty());
 }
+
+#[test]
+fn acknowledged_changes_give_their_space_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("d.db");
+    let mut s = store(dir.path(), "d.db");
+    let rows: Vec<Vec<FieldWrite>> = (0..3000)
+        .map(|i| {
+            vec![
+                set("name", &format!("Cuenta {i}")),
+                set("description", &"Notas largas de la visita. ".repeat(10)),
+            ]
+        })
+        .collect();
+    s.import(RecordKind::Account, rows).expect("import");
+    drop(s);
+    let full = std::fs::metadata(&path).expect("size").len();
+    let mut s = store(dir.path(), "d.db");
+    let acks: Vec<_> = s
+        .pending(usize::MAX, usize::MAX)
+        .expect("pending")
+        .iter()
+        .map(|p| (p.doc.clone(), p.hash))
+        .collect();
+    s.acknowledge(&acks).expect("ack");
+    drop(s);
+    let synced = std::fs::metadata(&path).expect("size").len();
+    assert!(
+        synced < full * 9 / 10,
+        "the file shrank: {full} -> {synced}"
+    );
+}

@@ -88,14 +88,14 @@ pub async fn login(device: &Device, server: &str, user: &str, password: &str) ->
 /// data stays on the device, bound to the same user.
 pub async fn logout(device: &Device) -> Result<()> {
     let session = device.with_store(|s| s.session())?;
-    if let Some(session) = session.filter(|s| !s.token.is_empty()) {
-        if let Ok(url) = base(&session.server).and_then(|u| {
+    if let Some(session) = session.filter(|s| !s.token.is_empty())
+        && let Ok(url) = base(&session.server).and_then(|u| {
             u.join("/v1/logout")
                 .map_err(|_| SdkError::BadUrl(session.server.clone()))
-        }) {
-            // The token is forgotten locally whether or not the server is reachable.
-            let _ = client()?.post(url).bearer_auth(&session.token).send().await;
-        }
+        })
+    {
+        // The token is forgotten locally whether or not the server is reachable.
+        let _ = client()?.post(url).bearer_auth(&session.token).send().await;
     }
     device.with_store(|s| s.clear_token())
 }

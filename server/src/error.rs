@@ -85,10 +85,10 @@ impl IntoResponse for ServerError {
             self.to_string()
         };
         let mut response = (status, Json(ErrorBody { code, message })).into_response();
-        if let ServerError::RateLimited(seconds) = self {
-            if let Ok(v) = seconds.to_string().parse() {
-                response.headers_mut().insert("retry-after", v);
-            }
+        if let ServerError::RateLimited(seconds) = self
+            && let Ok(v) = seconds.to_string().parse()
+        {
+            response.headers_mut().insert("retry-after", v);
         }
         response
     }

@@ -82,16 +82,23 @@ pub async fn run(
 /// Notices user and policy changes made by other processes (the admin CLI)
 /// and tells live sessions.
 async fn poll_admin_changes(state: Arc<AppState>) {
-    let mut seen = state.db.read(|c| db::admin_version(c)).await.unwrap_or(0);
+    let mut seen = state.db.read(db::admin_version).await.unwrap_or(0);
     let mut tick = tokio::time::interval(state.config.admin_poll);
     loop {
         tick.tick().await;
-        match state.db.read(|c| db::admin_version(c)).await {
+        match state.db.read(db::admin_version).await {
             Ok(v) if v != seen => {
                 seen = v;
                 // Another process (the admin CLI) may have rewritten documents:
                 // drop cached copies before anyone validates against them.
-                if let Err(e) = state.db.write(|w| Ok(w.cache.clear())).await {
+                if let Err(e) = state
+                    .db
+                    .write(|w| {
+                        let _: () = w.cache.clear();
+                        Ok(())
+                    })
+                    .await
+                {
                     tracing::warn!(error = %e, "could not clear the document cache");
                 }
                 admin::announce(&state);

@@ -284,7 +284,7 @@ fn serve(
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        if state.db.read(|c| users::count(c)).await? == 0 {
+        if state.db.read(users::count).await? == 0 {
             eprintln!(
                 "No users yet. Create the first administrator with:\n  fieldwork-server --data {} user add --name admin --role admin --password-stdin",
                 dir.display()

@@ -48,15 +48,14 @@ pub fn moves(old: &Policy, new: &Policy) -> Vec<Move> {
         for def in schema::fields(kind) {
             if let (Some(from), Some(to)) =
                 (old.class_of(kind, def.name), new.class_of(kind, def.name))
+                && from != to
             {
-                if from != to {
-                    out.push(Move {
-                        kind,
-                        field: def.name,
-                        from: from.clone(),
-                        to: to.clone(),
-                    });
-                }
+                out.push(Move {
+                    kind,
+                    field: def.name,
+                    from: from.clone(),
+                    to: to.clone(),
+                });
             }
         }
     }

@@ -65,7 +65,30 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = outbox::acknowledge(&tx, acks)?;
         tx.commit()?;
+        self.reclaim_space()?;
         Ok(n)
+    }
+
+    /// Gives free pages back to the file system once there are many (after a
+    /// large outbox was acknowledged, or records were revoked).
+    fn reclaim_space(&mut self) -> Result<()> {
+        const FREE_PAGES: i64 = 256; // 1 MiB with 4 KiB pages
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if free > FREE_PAGES {
+            self.incremental_vacuum()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `PRAGMA incremental_vacuum` to completion (it frees one page
+    /// per step, so it must be stepped until done).
+    fn incremental_vacuum(&mut self) -> Result<()> {
+        let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        Ok(())
     }
 
     /// The sync cursor, if this device has synced before.
@@ -223,6 +246,7 @@ impl Store {
     fn scrub(&mut self) -> Result<()> {
         self.conn
             .execute("INSERT INTO search(search) VALUES ('optimize')", [])?;
+        self.incremental_vacuum()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())

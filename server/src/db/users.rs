@@ -87,12 +87,12 @@ pub fn add(conn: &Connection, user: &NewUser, password_hash: &str, now_ms: i64) 
             roles.join(", ")
         )));
     }
-    if let Some(manager) = &user.manager {
-        if by_name(conn, manager)?.is_none() {
-            return Err(ServerError::Invalid(format!(
-                "manager `{manager}` is not a user"
-            )));
-        }
+    if let Some(manager) = &user.manager
+        && by_name(conn, manager)?.is_none()
+    {
+        return Err(ServerError::Invalid(format!(
+            "manager `{manager}` is not a user"
+        )));
     }
     if let Some(tz) = &user.time_zone {
         jiff::tz::TimeZone::get(tz)

@@ -420,7 +420,7 @@ fn visibility_flipped(
     let visible = docs
         .iter()
         .any(|d| is_visible(access, d, facts.get(record)));
-    Ok(visible != !held.is_empty())
+    Ok(visible == held.is_empty())
 }
 
 /// A document as stored, ready to send whole; `replace` tells the device to

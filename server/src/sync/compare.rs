@@ -205,12 +205,12 @@ impl Session {
         };
         // Changes the device offers go through the push checks.
         let mut progress = false;
-        if let Some(m) = &decoded {
-            if !m.changes.is_empty() {
-                let offered = self.offered_changes(&doc, m).await?;
-                if !offered.is_empty() {
-                    progress = !self.push_changes(offered).await?.events.is_empty();
-                }
+        if let Some(m) = &decoded
+            && !m.changes.is_empty()
+        {
+            let offered = self.offered_changes(&doc, m).await?;
+            if !offered.is_empty() {
+                progress = !self.push_changes(offered).await?.events.is_empty();
             }
         }
         let (state_back, reply) = {
