@@ -100,6 +100,22 @@ fn list(
     out.summaries(&store.list(&query)?)
 }
 
+/// Lists records of `kind`, only the children of `account` when given.
+fn list_of_account(
+    global: &Global,
+    out: &Output,
+    kind: RecordKind,
+    account: &Option<String>,
+    args: &ListArgs,
+) -> anyhow::Result<()> {
+    let q = ListQuery {
+        kind: Some(kind),
+        account: account_filter(account)?,
+        ..Default::default()
+    };
+    list(global, out, q, args)
+}
+
 fn account_filter(account: &Option<String>) -> anyhow::Result<Option<RecordId>> {
     account
         .as_deref()
@@ -150,14 +166,7 @@ pub fn contact(global: &Global, out: &Output, cmd: ContactCmd) -> anyhow::Result
         ContactCmd::List {
             account,
             list: args,
-        } => {
-            let q = ListQuery {
-                kind: Some(kind),
-                account: account_filter(&account)?,
-                ..Default::default()
-            };
-            list(global, out, q, &args)
-        }
+        } => list_of_account(global, out, kind, &account, &args),
         ContactCmd::Common(c) => common(global, out, kind, c),
     }
 }
@@ -292,14 +301,7 @@ pub fn note(global: &Global, out: &Output, cmd: NoteCmd) -> anyhow::Result<()> {
         NoteCmd::List {
             account,
             list: args,
-        } => {
-            let q = ListQuery {
-                kind: Some(kind),
-                account: account_filter(&account)?,
-                ..Default::default()
-            };
-            list(global, out, q, &args)
-        }
+        } => list_of_account(global, out, kind, &account, &args),
         NoteCmd::Edit {
             id,
             at,
@@ -340,14 +342,7 @@ pub fn relationship(global: &Global, out: &Output, cmd: RelationshipCmd) -> anyh
         RelationshipCmd::List {
             account,
             list: args,
-        } => {
-            let q = ListQuery {
-                kind: Some(kind),
-                account: account_filter(&account)?,
-                ..Default::default()
-            };
-            list(global, out, q, &args)
-        }
+        } => list_of_account(global, out, kind, &account, &args),
         RelationshipCmd::Common(c) => common(global, out, kind, c),
     }
 }

@@ -44,15 +44,7 @@ struct Plan {
 impl Session {
     /// A device with nothing: every visible document, whole.
     pub(crate) async fn fresh(&mut self) -> Result<(), Fatal> {
-        let device = self.device.clone();
-        let head = self
-            .state
-            .db
-            .write(move |w| {
-                devices::release_all(&w.conn, &device)?;
-                feed::head(&w.conn)
-            })
-            .await?;
+        let head = self.start_over().await?;
         self.send_all_visible(&BTreeSet::new()).await?;
         self.sent = head;
         self.go_live().await
@@ -65,6 +57,20 @@ impl Session {
             self.reconcile().await?;
         }
         self.go_live().await
+    }
+
+    /// Forgets which documents the device holds (it is about to be told
+    /// everything again) and returns the feed head to continue from.
+    pub(crate) async fn start_over(&mut self) -> Result<u64, Fatal> {
+        let device = self.device.clone();
+        Ok(self
+            .state
+            .db
+            .write(move |w| {
+                devices::release_all(&w.conn, &device)?;
+                feed::head(&w.conn)
+            })
+            .await?)
     }
 
     /// Delivers the feed from `sent` to the head, says so, and goes live.

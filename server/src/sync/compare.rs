@@ -47,15 +47,7 @@ pub(crate) struct Compare {
 
 impl Session {
     pub(crate) async fn begin_compare(&mut self) -> Result<(), Fatal> {
-        let device = self.device.clone();
-        let started = self
-            .state
-            .db
-            .write(move |w| {
-                devices::release_all(&w.conn, &device)?;
-                feed::head(&w.conn)
-            })
-            .await?;
+        let started = self.start_over().await?;
         self.compare = Some(Compare {
             started,
             ..Default::default()
