@@ -60,13 +60,12 @@ fn a_connected_device_receives_changes_live_and_pushes_its_own() {
     // The rep comes online for a moment: the office sees it without asking.
     let id = rep.create(RecordKind::Account, &[("name", "Visto en directo")]);
     rep.sync();
-    wait_until("the live change", Duration::from_secs(10), || {
-        office.try_get(&id).is_some()
+    // The store has the record a moment before observers are told: wait for
+    // the callback itself.
+    wait_until("the observer to hear of the live change", Duration::from_secs(10), || {
+        recorder.records.lock().expect("lock").contains(&id)
     });
-    assert!(
-        recorder.records.lock().expect("lock").contains(&id),
-        "the observer heard of it"
-    );
+    assert_eq!(office.get(&id).text("name"), Some("Visto en directo"));
     // The office edits while connected: pushed at once, no sync call.
     office.set(&id, &[("industry", "Retail")]);
     wait_until("the push", Duration::from_secs(10), || {
