@@ -296,29 +296,29 @@ fn serve(
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %dir.display(), "fieldwork-server listening");
         // Scripts and tests read this line to learn the port.
+        // Install the signal handlers before announcing the port, so a
+        // SIGTERM sent right after this line already means "shut down".
+        let shutdown = shutdown_signal()?;
         println!("listening on http://{addr}");
-        fieldwork_server::run(listener, state, shutdown_signal()).await?;
+        fieldwork_server::run(listener, state, shutdown).await?;
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers SIGINT and SIGTERM handlers now and returns a future that
+/// resolves when either arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
