@@ -55,3 +55,27 @@ pub fn clock_from_env() -> Result<Arc<dyn Clock>, CoreError> {
         _ => Ok(Arc::new(SystemClock)),
     }
 }
+
+/// A clock that stands still until moved: for tests that let days pass.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<std::sync::Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// A clock at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        ManualClock(Arc::new(std::sync::Mutex::new(at)))
+    }
+
+    /// Moves the clock to `at` (every holder of a clone sees it).
+    pub fn set(&self, at: Timestamp) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().map(|t| *t).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}

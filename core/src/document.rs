@@ -94,6 +94,22 @@ impl ClassDoc {
         let kind = self.id.record().kind();
         let def = schema::field(kind, field)
             .ok_or_else(|| CoreError::Corrupt(format!("{}: unknown field `{field}`", self.id)))?;
+        if def.ty == FieldType::Entries {
+            // Two replicas that each created the map concurrently hold two
+            // map objects under one key; entries are the union of both, so
+            // no one's entries are hidden by the conflict.
+            let all = self.get_all(field)?;
+            if all.is_empty() {
+                return Ok(None);
+            }
+            let mut union = std::collections::BTreeMap::new();
+            for v in all.into_iter().rev() {
+                if let FieldValue::Entries(map) = v {
+                    union.extend(map);
+                }
+            }
+            return Ok(Some(FieldValue::Entries(union)));
+        }
         let Some((value, obj)) = self.doc.get(ROOT, field)? else {
             return Ok(None);
         };

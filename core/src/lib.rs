@@ -14,6 +14,7 @@
 //! - [`history`]: who changed what, from Automerge history.
 //! - [`sync`]: the sync protocol's messages, framing and client state machine.
 //! - [`validate`]: the per-operation check of incoming changes (server side).
+//! - [`process`]: process models, the pure engine, task lists, monitoring.
 //! - [`clock`]: the injectable source of "now".
 //! - [`error`]: the crate's one error type.
 //!
@@ -27,6 +28,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod policy;
+pub mod process;
 pub mod record;
 pub mod schema;
 pub mod store;

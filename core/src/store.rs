@@ -25,6 +25,7 @@ mod index;
 mod meta;
 mod migrations;
 mod outbox;
+mod processes;
 mod quarantine;
 mod remote;
 mod search;
@@ -41,6 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use collation::NameCollator;
 pub use index::{ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};
+pub use processes::{ProcessCard, ProcessSummary, StepVisit};
 pub use quarantine::{DEPENDENCY_REFUSED, QuarantinedEdit};
 pub use remote::{RemoteDoc, RemotePayload};
 pub use search::SearchHit;
@@ -96,6 +98,10 @@ pub struct Store {
     access: Access,
     policy: Policy,
     collator: NameCollator,
+    /// Parsed process models, with the index fingerprint they were read at.
+    models: Option<(String, Vec<crate::process::Model>)>,
+    /// Problems the process engine met while running after a write.
+    engine_problems: Vec<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,6 +212,8 @@ impl Store {
             access: Access::Local,
             policy: Policy::shipped_default(),
             collator,
+            models: None,
+            engine_problems: Vec::new(),
         };
         if let Some(json) = meta::get(&store.conn, meta::keys::SESSION)? {
             let session: Session = serde_json::from_str(&json)

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/001_initial.sql")),
     (2, include_str!("migrations/002_quarantine.sql")),
     (3, include_str!("migrations/003_outbox_per_document.sql")),
+    (4, include_str!("migrations/004_process_wakeups.sql")),
 ];
 
 /// The schema version this build writes.

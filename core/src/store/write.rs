@@ -189,6 +189,7 @@ impl Store {
     pub fn create(&mut self, kind: RecordKind, writes: Vec<FieldWrite>) -> Result<RecordId> {
         let id = RecordId::new_random(kind);
         self.in_write_tx(|ctx| write_record(ctx, &id, true, writes))?;
+        self.after_write(&id, None);
         Ok(id)
     }
 
@@ -209,6 +210,14 @@ impl Store {
             }
             Ok(ids)
         })
+        .inspect(|ids| {
+            let has_models = crate::process::ProcessHost::models(self).is_ok_and(|m| !m.is_empty());
+            if has_models {
+                for id in ids {
+                    self.after_write(id, None);
+                }
+            }
+        })
     }
 
     /// Creates a record with a given id (the process engine's deterministic
@@ -221,12 +230,17 @@ impl Store {
                 ))));
             }
             write_record(ctx, id, true, writes)
-        })
+        })?;
+        self.after_write(id, None);
+        Ok(())
     }
 
     /// Changes fields of an existing record.
     pub fn update(&mut self, id: &RecordId, writes: Vec<FieldWrite>) -> Result<()> {
-        self.in_write_tx(|ctx| write_record(ctx, id, false, writes))
+        let before = self.wants_before(id);
+        self.in_write_tx(|ctx| write_record(ctx, id, false, writes))?;
+        self.after_write(id, before);
+        Ok(())
     }
 
     /// Edits long text in place: deletes `delete` characters at `pos` and
@@ -619,4 +633,105 @@ fn system_writes(
         }
     }
     Ok(out)
+}
+
+/// Creates record `id` as the process engine: one change per class
+/// document, made by the deterministic engine actor for (document,
+/// content) and stamped `at`, so every replica that runs the same step
+/// produces byte-identical changes (which Automerge then deduplicates).
+/// Returns `false`, writing nothing, when the record exists here or the
+/// user may not create it (another replica will).
+pub(crate) fn create_engine(
+    ctx: &mut Ctx<'_>,
+    id: &RecordId,
+    fields: &BTreeMap<String, FieldValue>,
+    at: Timestamp,
+) -> Result<bool> {
+    if !docs::doc_ids_of(ctx.conn, id)?.is_empty() {
+        return Ok(false);
+    }
+    let kind = id.kind();
+    let empty = Record {
+        id: id.clone(),
+        fields: BTreeMap::new(),
+        conflicts: BTreeMap::new(),
+        classes: Vec::new(),
+    };
+    let mut by_class: BTreeMap<ClassName, Vec<(&'static FieldDef, &FieldValue)>> = BTreeMap::new();
+    for (field, value) in fields {
+        let def = field_def(kind, field)?;
+        value::check(def, value)?;
+        if check_policy(ctx, &empty, def.name, false).is_err() {
+            return Ok(false);
+        }
+        by_class
+            .entry(class_of(ctx, kind, def.name)?)
+            .or_default()
+            .push((def, value));
+    }
+    let mut touched: Vec<Touched> = Vec::new();
+    for (class, writes) in by_class {
+        let doc_id = id.doc(&class);
+        let content: BTreeMap<&str, &FieldValue> = writes.iter().map(|(d, v)| (d.name, *v)).collect();
+        let bytes = serde_json::to_vec(&content).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        let engine = crate::validate::engine_actor(&doc_id.to_string(), &bytes);
+        let mut doc = ClassDoc::new(doc_id, engine);
+        let containers: Vec<(&str, FieldType)> = ctx
+            .policy
+            .fields_in(kind, &class)
+            .filter_map(|f| schema::field(kind, f))
+            .filter(|d| d.ty.is_container())
+            .map(|d| (d.name, d.ty))
+            .collect();
+        doc.create_containers(&containers)?;
+        let mut typed = Vec::new();
+        for (def, value) in writes {
+            doc.put_value(def.name, def.ty, value)?;
+            typed.push(TypedWrite {
+                field: def.name.to_owned(),
+                value: serde_json::to_value(value).unwrap_or_default(),
+            });
+        }
+        let Some(change) = doc.commit(crate::validate::ENGINE_AUTHOR, at) else {
+            continue;
+        };
+        // Later edits to this document are the user's, not the engine's.
+        doc.automerge().set_actor(ctx.actor.clone());
+        touched.push((doc, change, typed));
+    }
+    persist(ctx, id, touched)?;
+    Ok(true)
+}
+
+/// Sets one entry of an entries field (the engine's event log, process
+/// parameters) as the user, with the same policy check as any write.
+pub(crate) fn put_entry(
+    ctx: &mut Ctx<'_>,
+    id: &RecordId,
+    field: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
+    let def = field_def(id.kind(), field)?;
+    if def.ty != FieldType::Entries {
+        return Err(CoreError::Corrupt(format!("`{field}` is not an entries field")));
+    }
+    let current = read_record(ctx, id)?;
+    if let Some(FieldValue::Entries(map)) = current.get(field) {
+        if map.get(key) == Some(value) {
+            return Ok(()); // already there, as another replica wrote it
+        }
+    }
+    check_policy(ctx, &current, def.name, true)?;
+    let class = class_of(ctx, id.kind(), def.name)?;
+    let doc_id = id.doc(&class);
+    let mut doc = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
+        Some((_, doc)) => doc,
+        None => ClassDoc::new(doc_id, ctx.actor.clone()),
+    };
+    doc.put_entry(def.name, key, value)?;
+    match doc.commit(&ctx.author, ctx.now) {
+        Some(change) => persist(ctx, id, vec![(doc, change, Vec::new())]),
+        None => Ok(()),
+    }
 }

@@ -1,0 +1,650 @@
+//! The engine: a pure step function from (model, instance, record, now) to
+//! actions.
+//!
+//! [`step`] advances an instance as far as `now` allows and returns what to
+//! write: events to add to the log, activities to create (with ids derived
+//! from instance, step and position, so that two replicas create one
+//! record), activity statuses to correct, record fields to set, and when to
+//! wake the instance next. It reads nothing and writes nothing itself; the
+//! [`super::runner`] does that against a device store or the server.
+//!
+//! Every time the engine writes is a time the model defines (the moment a
+//! step was entered, a timer was due, a task was completed), never the
+//! moment an engine happened to run. That is what makes a device that runs
+//! a step offline and the server that runs it later write the same thing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use super::condition::Condition;
+use super::instance::{Event, EventKind, Instance, Position, Status, fold};
+use super::model::{Action as StepAction, Assignee, Model, after};
+use crate::ids::{RecordId, RecordKind};
+use crate::record::Record;
+use crate::sync::protocol::DirectoryEntry;
+use crate::value::FieldValue;
+
+/// The author of automatic steps in the event log.
+pub const ENGINE: &str = "engine";
+/// Most steps one call advances (a loop of automatic steps stops here).
+pub const MAX_STEPS_PER_RUN: usize = 256;
+
+/// What the engine needs to know, read by the caller.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// The model version the instance is on.
+    pub model: &'a Model,
+    /// The first step of the version the instance started on.
+    pub start: &'a str,
+    /// The instance.
+    pub instance: &'a Instance,
+    /// The record it runs on (`None`: not visible here, or deleted).
+    pub record: Option<&'a Record>,
+    /// The record's account, for `{account.field}` in subjects.
+    pub account: Option<&'a Record>,
+    /// The instance's activities that exist here, by id (see
+    /// [`candidate_activities`]).
+    pub activities: &'a BTreeMap<RecordId, Record>,
+    /// Users, their roles, managers and time zones.
+    pub directory: &'a [DirectoryEntry],
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Something to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Add `event` to the instance's log under `key`.
+    Event {
+        /// The log key.
+        key: String,
+        /// The event.
+        event: Event,
+    },
+    /// Create the activity `id` (if it does not exist yet) with `fields`, as
+    /// of `at`.
+    CreateActivity {
+        /// Derived from (instance, step, position).
+        id: RecordId,
+        /// Its fields.
+        fields: BTreeMap<String, FieldValue>,
+        /// The creation time.
+        at: Timestamp,
+    },
+    /// Set an activity's status (`done` or `cancelled`) to match the path.
+    SetActivityStatus {
+        /// The activity.
+        id: RecordId,
+        /// The status it must have.
+        status: String,
+    },
+    /// Set a field of the record the instance runs on.
+    SetField {
+        /// The record.
+        record: RecordId,
+        /// The field.
+        field: String,
+        /// The value.
+        value: FieldValue,
+    },
+}
+
+/// What [`step`] decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// To write, in order.
+    pub actions: Vec<Action>,
+    /// Where the instance is after the actions.
+    pub position: Position,
+    /// Running, suspended, stopped or completed.
+    pub status: Status,
+    /// When to run it again (a timer or deadline), if nothing else happens.
+    pub wake_at: Option<Timestamp>,
+    /// A problem a person must fix (the current step is not in the model).
+    pub stuck: Option<String>,
+}
+
+/// The id of the activity a task or activity step creates at `pos`.
+pub fn activity_id(instance: &RecordId, step: &str, pos: u32) -> RecordId {
+    RecordId::derived(
+        RecordKind::Activity,
+        &[&instance.to_string(), step, &pos.to_string()],
+    )
+}
+
+/// Ids of every activity the instance may have created: each task or
+/// activity step of `models` at every position up to one past the furthest
+/// the log mentions. The caller loads those that exist.
+pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<RecordId> {
+    let furthest = instance
+        .events
+        .values()
+        .filter_map(|e| e.pos)
+        .max()
+        .map_or(1, |p| p + 2);
+    let steps: BTreeSet<&str> = models
+        .iter()
+        .flat_map(|m| m.steps.values())
+        .filter(|s| matches!(s.action, StepAction::Task { .. } | StepAction::Activity { .. }))
+        .map(|s| s.id.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for pos in 0..furthest {
+        for step in &steps {
+            out.push(activity_id(&instance.id, step, pos));
+        }
+    }
+    out
+}
+
+/// Advances `inputs.instance` as far as `inputs.now` allows.
+pub fn step(inputs: &Inputs<'_>) -> Outcome {
+    let mut instance = inputs.instance.clone();
+    let mut actions = Vec::new();
+    let mut created: BTreeMap<RecordId, String> = BTreeMap::new();
+    let mut wake_at = None;
+    let mut stuck = None;
+    let status_of = |id: &RecordId, created: &BTreeMap<RecordId, String>| -> Option<String> {
+        created.get(id).cloned().or_else(|| {
+            inputs
+                .activities
+                .get(id)
+                .and_then(|r| r.text("status"))
+                .map(str::to_owned)
+        })
+    };
+
+    let mut position = fold(&instance, inputs.start);
+    let mut completed = false;
+    for _ in 0..MAX_STEPS_PER_RUN {
+        if position.status != Status::Running {
+            break;
+        }
+        let Some(current) = position.current().cloned() else {
+            break;
+        };
+        let Some(step) = inputs.model.step(&current.step) else {
+            stuck = Some(format!(
+                "step `{}` is not in version {} of `{}`",
+                current.step, inputs.model.version, inputs.model.file.key
+            ));
+            break;
+        };
+        let Some(record) = inputs.record else {
+            stuck = Some(format!("the record {} is not available here", instance.record));
+            break;
+        };
+        let entered = current.entered_at;
+        let pos = current.pos;
+        let done = |via: &str, at: Timestamp, by: &str, to: Option<String>| {
+            let event = Event {
+                kind: EventKind::Done,
+                at,
+                by: by.to_owned(),
+                pos: Some(pos),
+                step: Some(step.id.clone()),
+                via: Some(via.to_owned()),
+                to,
+                version: None,
+                param: None,
+            };
+            (Event::done_key(pos, &step.id, via), event)
+        };
+        let left = match &step.action {
+            StepAction::End => {
+                completed = true;
+                break;
+            }
+            StepAction::Task { due, deadline, .. } => {
+                let id = activity_id(&instance.id, &step.id, pos);
+                if status_of(&id, &created).is_none() {
+                    let fields = activity_fields(inputs, &instance, record, step, &step.action, entered, due.map(|d| after(entered, d)));
+                    created.insert(id.clone(), "planned".into());
+                    actions.push(Action::CreateActivity { id: id.clone(), fields, at: entered });
+                }
+                let task = inputs.activities.get(&id);
+                if status_of(&id, &created).as_deref() == Some("done") {
+                    let at = task
+                        .and_then(|t| t.text("completed_at"))
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                        .unwrap_or(inputs.now)
+                        .max(entered);
+                    let by = task
+                        .and_then(|t| t.text("assignee").or(t.text("owner")))
+                        .unwrap_or(ENGINE);
+                    done("task", at, by, step.next.clone())
+                } else if let Some((span, to)) = deadline {
+                    let at = after(entered, *span);
+                    if at > inputs.now {
+                        wake_at = Some(at);
+                        break;
+                    }
+                    done("deadline", at, ENGINE, Some(to.clone()))
+                } else {
+                    break; // waits for a person
+                }
+            }
+            StepAction::Activity { offset, .. } => {
+                let id = activity_id(&instance.id, &step.id, pos);
+                if status_of(&id, &created).is_none() {
+                    let starts = after(entered, *offset);
+                    let fields = activity_fields(inputs, &instance, record, step, &step.action, entered, Some(starts));
+                    created.insert(id.clone(), "planned".into());
+                    actions.push(Action::CreateActivity { id, fields, at: entered });
+                }
+                done("auto", entered, ENGINE, step.next.clone())
+            }
+            StepAction::Timer { duration, until_field } => {
+                let base = match until_field {
+                    Some(f) => match record.text(f).and_then(parse_date) {
+                        Some(t) => t,
+                        None => {
+                            stuck = Some(format!("the timer waits for `{f}`, which is not set"));
+                            break;
+                        }
+                    },
+                    None => entered,
+                };
+                let due = duration.map_or(base, |d| after(base, d)).max(entered);
+                if due > inputs.now {
+                    wake_at = Some(due);
+                    break;
+                }
+                done("timer", due, ENGINE, step.next.clone())
+            }
+            StepAction::Gateway { branches, default } => {
+                let to = choose(branches, &record.fields).unwrap_or(default);
+                done("auto", entered, ENGINE, Some(to.clone()))
+            }
+            StepAction::Set { field, value } => {
+                if record.get(field) != Some(value) {
+                    actions.push(Action::SetField {
+                        record: record.id.clone(),
+                        field: field.clone(),
+                        value: value.clone(),
+                    });
+                }
+                done("auto", entered, ENGINE, step.next.clone())
+            }
+        };
+        let (key, event) = left;
+        instance.events.insert(key.clone(), event.clone());
+        actions.push(Action::Event { key, event });
+        position = fold(&instance, inputs.start);
+    }
+
+    // Activities follow the path: a task left by a person is done; any other
+    // open activity that is off the path, or of a stopped instance, or of a
+    // task left by its deadline, is cancelled.
+    let on_path: BTreeMap<RecordId, Option<String>> = position
+        .path
+        .iter()
+        .map(|v| {
+            let via = v.left.as_ref().and_then(|(_, e)| e.via.clone());
+            (activity_id(&instance.id, &v.step, v.pos), via)
+        })
+        .collect();
+    let ids: BTreeSet<RecordId> = inputs.activities.keys().chain(created.keys()).cloned().collect();
+    for id in ids {
+        let Some(status) = status_of(&id, &created) else {
+            continue;
+        };
+        let wanted = match on_path.get(&id) {
+            _ if position.status == Status::Stopped => (status == "planned").then_some("cancelled"),
+            Some(Some(via)) if via == "task" => (status != "done").then_some("done"),
+            Some(Some(via)) if via == "deadline" => (status == "planned").then_some("cancelled"),
+            Some(_) => None,
+            None => (status == "planned").then_some("cancelled"),
+        };
+        if let Some(s) = wanted {
+            actions.push(Action::SetActivityStatus { id, status: s.to_owned() });
+        }
+    }
+
+    let status = match position.status {
+        Status::Running if completed => Status::Completed,
+        s => s,
+    };
+    if status != Status::Running {
+        wake_at = None;
+    }
+    Outcome {
+        actions,
+        position,
+        status,
+        wake_at,
+        stuck,
+    }
+}
+
+fn choose<'a>(branches: &'a [(Condition, String)], fields: &BTreeMap<String, FieldValue>) -> Option<&'a String> {
+    branches.iter().find(|(c, _)| c.eval(fields)).map(|(_, to)| to)
+}
+
+/// A date (`2027-01-08`, midnight UTC) or date-time field as an instant.
+fn parse_date(text: &str) -> Option<Timestamp> {
+    text.parse::<Timestamp>().ok().or_else(|| {
+        text.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+/// Who a task or activity goes to; the record's owner when the rule finds
+/// no one (a role nobody has, an owner without a manager).
+pub fn resolve(assignee: &Assignee, owner: Option<&str>, directory: &[DirectoryEntry]) -> Option<String> {
+    let found = match assignee {
+        Assignee::Owner => owner.map(str::to_owned),
+        Assignee::User(u) => Some(u.clone()),
+        Assignee::OwnerManager => owner.and_then(|o| {
+            directory
+                .iter()
+                .find(|d| d.name == o)
+                .and_then(|d| d.manager.clone())
+        }),
+        Assignee::Role(role) => {
+            let mut names: Vec<&str> = directory
+                .iter()
+                .filter(|d| &d.role == role)
+                .map(|d| d.name.as_str())
+                .collect();
+            names.sort_unstable();
+            names.first().map(|n| (*n).to_owned())
+        }
+    };
+    found.or_else(|| owner.map(str::to_owned))
+}
+
+/// Replaces `{field}` and `{account.field}` in a subject.
+pub fn render(template: &str, record: &Record, account: Option<&Record>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        let (source, field) = match name.split_once('.') {
+            Some(("account", f)) => (account, f),
+            Some((_, f)) => (Some(record), f),
+            None => (Some(record), name),
+        };
+        let value = source.and_then(|r| r.get(field)).map(display).unwrap_or_default();
+        out.push_str(&value);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn display(v: &FieldValue) -> String {
+    match v {
+        FieldValue::Text(t) => t.clone(),
+        FieldValue::Int(i) => i.to_string(),
+        FieldValue::Float(f) => f.to_string(),
+        FieldValue::Bool(b) => b.to_string(),
+        other => other.display(),
+    }
+}
+
+fn activity_fields(
+    inputs: &Inputs<'_>,
+    instance: &Instance,
+    record: &Record,
+    step: &super::model::Step,
+    action: &StepAction,
+    entered: Timestamp,
+    when: Option<Timestamp>,
+) -> BTreeMap<String, FieldValue> {
+    let owner = record
+        .text("owner")
+        .map(str::to_owned)
+        .or_else(|| instance.owner.clone());
+    let (kind, assignee, subject, topic, minutes) = match action {
+        StepAction::Task { assignee, subject, topic, .. } => ("task", assignee, subject, topic, None),
+        StepAction::Activity {
+            activity,
+            assignee,
+            subject,
+            topic,
+            duration_minutes,
+            ..
+        } => (activity.as_str(), assignee, subject, topic, *duration_minutes),
+        _ => ("task", &Assignee::Owner, &step.name, &None, None),
+    };
+    let assignee = resolve(assignee, owner.as_deref(), inputs.directory);
+    let mut f = BTreeMap::new();
+    let mut text = |k: &str, v: String| {
+        f.insert(k.to_owned(), FieldValue::Text(v));
+    };
+    text("type", kind.to_owned());
+    let mut subject = render(subject, record, inputs.account);
+    subject.truncate(200);
+    text("subject", if subject.trim().is_empty() { step.name.clone() } else { subject });
+    text("status", "planned".to_owned());
+    if let Some(o) = owner.clone().or_else(|| assignee.clone()) {
+        text("owner", o);
+    }
+    if let Some(a) = &assignee {
+        text("assignee", a.clone());
+        if let Some(tz) = inputs.directory.iter().find(|d| &d.name == a).and_then(|d| d.time_zone.clone()) {
+            text("time_zone", tz);
+        }
+    }
+    let at = when.unwrap_or(entered);
+    if kind == "task" {
+        text("due_at", at.to_string());
+    } else {
+        text("starts_at", at.to_string());
+    }
+    if let Some(t) = topic {
+        text("topic", render(t, record, inputs.account));
+    }
+    match record.kind() {
+        RecordKind::Account => text("account", record.id.to_string()),
+        RecordKind::Deal => {
+            text("deal", record.id.to_string());
+            if let Some(a) = &instance.account {
+                text("account", a.to_string());
+            }
+        }
+        RecordKind::Contact => {
+            text("contact", record.id.to_string());
+            if let Some(a) = &instance.account {
+                text("account", a.to_string());
+            }
+        }
+        _ => {
+            if let Some(a) = &instance.account {
+                text("account", a.to_string());
+            }
+        }
+    }
+    text("process_instance", instance.id.to_string());
+    text("process_step", step.id.clone());
+    if let Some(m) = minutes {
+        f.insert("duration_minutes".into(), FieldValue::Int(m));
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::model::Model;
+
+    const LEAD: &str = r#"
+key = "lead-qualification"
+name = "Qualify a lead within two days"
+trigger = { kind = "record_created", record = "account" }
+[[steps]]
+id = "qualify"
+kind = "task"
+assignee = "owner"
+subject = "Qualify {name}"
+due = "P2D"
+deadline = "P2D"
+on_deadline = "escalate"
+next = "check"
+[[steps]]
+id = "check"
+kind = "gateway"
+branches = [{ condition = "stage == 'prospect'", next = "done" }]
+default = "done"
+[[steps]]
+id = "escalate"
+kind = "activity"
+activity = "call"
+assignee = "owner_manager"
+subject = "{name} was not qualified in time"
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("ts")
+    }
+
+    fn account() -> Record {
+        let mut fields = BTreeMap::new();
+        fields.insert("name".into(), FieldValue::Text("Szőke Kft".into()));
+        fields.insert("owner".into(), FieldValue::Text("ana".into()));
+        Record {
+            id: RecordId::derived(RecordKind::Account, &["a"]),
+            fields,
+            conflicts: BTreeMap::new(),
+            classes: Vec::new(),
+        }
+    }
+
+    fn instance(record: &Record) -> Instance {
+        let started = at("2027-01-04T09:00:00Z");
+        Instance {
+            id: Instance::derive_id("lead-qualification", &record.id, started),
+            model_key: "lead-qualification".into(),
+            model: RecordId::derived(RecordKind::ProcessModel, &["lead-qualification", "1"]),
+            started_version: 1,
+            record: record.id.clone(),
+            account: Some(record.id.clone()),
+            owner: Some("ana".into()),
+            started_at: started,
+            events: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+        }
+    }
+
+    fn directory() -> Vec<DirectoryEntry> {
+        vec![
+            DirectoryEntry { name: "ana".into(), role: "rep".into(), manager: Some("mia".into()), time_zone: Some("Europe/Madrid".into()) },
+            DirectoryEntry { name: "mia".into(), role: "manager".into(), manager: None, time_zone: Some("Europe/Budapest".into()) },
+        ]
+    }
+
+    fn apply(instance: &mut Instance, actions: &[Action], activities: &mut BTreeMap<RecordId, Record>) {
+        for a in actions {
+            match a {
+                Action::Event { key, event } => {
+                    instance.events.insert(key.clone(), event.clone());
+                }
+                Action::CreateActivity { id, fields, .. } => {
+                    activities.insert(id.clone(), Record { id: id.clone(), fields: fields.clone(), conflicts: BTreeMap::new(), classes: Vec::new() });
+                }
+                Action::SetActivityStatus { id, status } => {
+                    if let Some(r) = activities.get_mut(id) {
+                        r.fields.insert("status".into(), FieldValue::Text(status.clone()));
+                    }
+                }
+                Action::SetField { .. } => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_task_is_created_once_and_waits_for_its_deadline() {
+        let model = Model::from_toml(LEAD).expect("model");
+        let record = account();
+        let dir = directory();
+        let mut inst = instance(&record);
+        let mut acts = BTreeMap::new();
+        let run = |inst: &Instance, acts: &BTreeMap<RecordId, Record>, now: &str| {
+            step(&Inputs { model: &model, start: &model.start, instance: inst, record: Some(&record), account: Some(&record), activities: acts, directory: &dir, now: at(now) })
+        };
+        let out = run(&inst, &acts, "2027-01-04T09:00:00Z");
+        assert_eq!(out.wake_at, Some(at("2027-01-06T09:00:00Z")));
+        let [Action::CreateActivity { id, fields, at: created }] = out.actions.as_slice() else {
+            panic!("{:?}", out.actions)
+        };
+        assert_eq!(*id, activity_id(&inst.id, "qualify", 0));
+        assert_eq!(fields.get("subject"), Some(&FieldValue::Text("Qualify Szőke Kft".into())));
+        assert_eq!(fields.get("due_at"), Some(&FieldValue::Text("2027-01-06T09:00:00Z".into())));
+        assert_eq!(*created, at("2027-01-04T09:00:00Z"));
+        apply(&mut inst, &out.actions, &mut acts);
+        // Running again changes nothing: the task exists.
+        assert!(run(&inst, &acts, "2027-01-05T09:00:00Z").actions.is_empty());
+        // The deadline passes: the escalation call goes to the manager, the task is cancelled.
+        let out = run(&inst, &acts, "2027-01-07T09:00:00Z");
+        apply(&mut inst, &out.actions, &mut acts);
+        assert_eq!(out.status, Status::Completed);
+        let call = acts.get(&activity_id(&inst.id, "escalate", 1)).expect("escalation");
+        assert_eq!(call.text("assignee"), Some("mia"));
+        assert_eq!(call.text("starts_at"), Some("2027-01-06T09:00:00Z"));
+        assert_eq!(call.text("time_zone"), Some("Europe/Budapest"));
+        let task = acts.get(&activity_id(&inst.id, "qualify", 0)).expect("task");
+        assert_eq!(task.text("status"), Some("cancelled"));
+    }
+
+    #[test]
+    fn a_task_completed_before_the_deadline_wins_over_a_replica_that_hit_it() {
+        let model = Model::from_toml(LEAD).expect("model");
+        let record = account();
+        let dir = directory();
+        let run = |inst: &Instance, acts: &BTreeMap<RecordId, Record>, now: &str| {
+            step(&Inputs { model: &model, start: &model.start, instance: inst, record: Some(&record), account: None, activities: acts, directory: &dir, now: at(now) })
+        };
+        let mut base = instance(&record);
+        let mut base_acts = BTreeMap::new();
+        let out = run(&base, &base_acts, "2027-01-04T09:00:00Z");
+        apply(&mut base, &out.actions, &mut base_acts);
+
+        // Replica A: the rep completes the task on day 2.
+        let (mut a, mut a_acts) = (base.clone(), base_acts.clone());
+        let task = activity_id(&a.id, "qualify", 0);
+        if let Some(t) = a_acts.get_mut(&task) {
+            t.fields.insert("status".into(), "done".into());
+            t.fields.insert("completed_at".into(), "2027-01-05T10:00:00Z".into());
+        }
+        let out = run(&a, &a_acts, "2027-01-05T10:00:00Z");
+        apply(&mut a, &out.actions, &mut a_acts);
+        assert_eq!(out.status, Status::Completed);
+
+        // Replica B: offline, sees the deadline pass on day 4.
+        let (mut b, mut b_acts) = (base.clone(), base_acts.clone());
+        let out = run(&b, &b_acts, "2027-01-08T09:00:00Z");
+        apply(&mut b, &out.actions, &mut b_acts);
+        assert!(b_acts.contains_key(&activity_id(&b.id, "escalate", 1)));
+
+        // Merge: the union of both logs and both sets of activities
+        // (the task's status as A left it: A's later write wins there).
+        let mut merged = a.clone();
+        merged.events.extend(b.events.clone());
+        let mut acts = b_acts.clone();
+        acts.extend(a_acts.clone().into_iter().filter(|(k, _)| *k == task));
+        let out = run(&merged, &acts, "2027-01-08T10:00:00Z");
+        let path: Vec<&str> = out.position.path.iter().map(|v| v.step.as_str()).collect();
+        assert_eq!(path, ["qualify", "check", "done"]);
+        assert!(out.position.superseded.iter().any(|(k, _)| k == "0000.qualify.deadline"));
+        assert!(out.actions.contains(&Action::SetActivityStatus { id: activity_id(&merged.id, "escalate", 1), status: "cancelled".into() }), "{:?}", out.actions);
+    }
+
+    #[test]
+    fn subjects_take_record_and_account_fields() {
+        let r = account();
+        assert_eq!(render("Call {account.name} ({owner}){", &r, Some(&r)), "Call Szőke Kft (ana){");
+        assert_eq!(render("{missing}!", &r, None), "!");
+    }
+}

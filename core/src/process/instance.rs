@@ -1,0 +1,386 @@
+//! A process instance as stored, and where it is: folding its event log.
+//!
+//! An instance record holds a grow-only map of events. Every replica that
+//! runs the engine only ever *adds* events, under keys that name what they
+//! record, so concurrent runs merge into one log:
+//!
+//! - `P.STEP.VIA`: the step `STEP`, entered as the instance's `P`-th step
+//!   (zero-based, four digits), was left `via` `task` (completed by a
+//!   person), `timer`, `deadline` or `auto`, at `at`, towards `to`;
+//! - `c.MILLIS.KIND.USER`: a person suspended, resumed, stopped, migrated
+//!   the instance or changed a parameter.
+//!
+//! Two replicas that run the same step with the same inputs write the same
+//! key with the same value. When they disagree (one person completed a task
+//! while another replica's timer fired), the fold picks the event with the
+//! earliest `at` (then the smaller key) as what happened; the other is kept
+//! and shown as *superseded*, with everything that followed it.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{RecordId, RecordKind};
+use crate::record::Record;
+use crate::value::FieldValue;
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A step was left.
+    Done,
+    /// A person suspended the instance: timers and steps wait.
+    Suspend,
+    /// A person resumed it.
+    Resume,
+    /// A person stopped it for good; its open tasks are cancelled.
+    Stop,
+    /// An administrator moved it to another version of its model.
+    Migrate,
+    /// A person changed a parameter.
+    Param,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// When (for `done`: when the step was left, which for timers is the
+    /// moment they were due, not when an engine noticed).
+    pub at: Timestamp,
+    /// Who: a user name, or `engine` for automatic steps.
+    pub by: String,
+    /// `done`: the position of the step in the instance's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos: Option<u32>,
+    /// `done`: the step that was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// `done`: how (`task`, `timer`, `deadline`, `auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// `done`: the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `migrate`: the new version. `param`: unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// `param`: the parameter's name and new value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<(String, String)>,
+}
+
+impl Event {
+    /// The log key of a `done` event.
+    pub fn done_key(pos: u32, step: &str, via: &str) -> String {
+        format!("{pos:04}.{step}.{via}")
+    }
+
+    /// The log key of a person's control event.
+    pub fn control_key(at: Timestamp, kind: EventKind, by: &str) -> String {
+        let kind = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        format!("c.{:013}.{kind}.{by}", at.as_millisecond())
+    }
+}
+
+/// An instance record, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Its id.
+    pub id: RecordId,
+    /// The model's key.
+    pub model_key: String,
+    /// The model version record it started on.
+    pub model: RecordId,
+    /// The version it started on.
+    pub started_version: i64,
+    /// The record it runs on.
+    pub record: RecordId,
+    /// The record's account, if any.
+    pub account: Option<RecordId>,
+    /// The record's owner when it started.
+    pub owner: Option<String>,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// The event log, by key.
+    pub events: BTreeMap<String, Event>,
+    /// Parameters, by name.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Instance {
+    /// The deterministic id of the instance of model `key` started on
+    /// `record` by the trigger that fired at `at`: every replica that sees
+    /// the same trigger derives the same instance.
+    pub fn derive_id(key: &str, record: &RecordId, at: Timestamp) -> RecordId {
+        RecordId::derived(
+            RecordKind::ProcessInstance,
+            &[key, &record.to_string(), &at.as_second().to_string()],
+        )
+    }
+
+    /// Reads an instance record; `None` when it lacks what every instance
+    /// has (a record still arriving, or not an instance).
+    pub fn from_record(r: &Record) -> Option<Instance> {
+        let id = |f: &str| r.text(f).and_then(|t| t.parse::<RecordId>().ok());
+        let started_version = match r.get("model_version")? {
+            FieldValue::Int(v) => *v,
+            _ => return None,
+        };
+        let entries = |f: &str| match r.get(f) {
+            Some(FieldValue::Entries(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        };
+        let events = entries("events")
+            .into_iter()
+            .filter_map(|(k, v)| serde_json::from_value::<Event>(v).ok().map(|e| (k, e)))
+            .collect();
+        let parameters = entries("parameters")
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.get("value")
+                    .and_then(|x| x.as_str())
+                    .map(|x| (k, x.to_owned()))
+            })
+            .collect();
+        Some(Instance {
+            id: r.id.clone(),
+            model_key: r.text("model_key")?.to_owned(),
+            model: id("model")?,
+            started_version,
+            record: id("record")?,
+            account: id("account"),
+            owner: r.text("owner").map(str::to_owned),
+            started_at: r.text("started_at")?.parse().ok()?,
+            events,
+            parameters,
+        })
+    }
+}
+
+/// Whether an instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Steps advance.
+    Running,
+    /// Waiting for a person to resume it.
+    Suspended,
+    /// Stopped by a person.
+    Stopped,
+    /// Reached an end step.
+    Completed,
+}
+
+/// One step on the instance's path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Visit {
+    /// Position in the path.
+    pub pos: u32,
+    /// The step.
+    pub step: String,
+    /// When it was entered.
+    pub entered_at: Timestamp,
+    /// How it was left (`None`: it is the current step).
+    pub left: Option<(String, Event)>,
+}
+
+/// Where an instance is, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Position {
+    /// Steps visited, the last one current (unless stopped after it).
+    pub path: Vec<Visit>,
+    /// `done` events that lost to a concurrent one, with their keys.
+    pub superseded: Vec<(String, Event)>,
+    /// Control events in order.
+    pub controls: Vec<(String, Event)>,
+    /// The model version in force (the started one, or the last migration).
+    pub version: i64,
+    /// Suspended or stopped by a person (completion is the engine's call).
+    pub status: Status,
+}
+
+impl Position {
+    /// The current step: the last visit, not yet left.
+    pub fn current(&self) -> Option<&Visit> {
+        self.path.last().filter(|v| v.left.is_none())
+    }
+}
+
+/// Folds `instance`'s events into its path, starting at `start` (the first
+/// step of the version it started on).
+pub fn fold(instance: &Instance, start: &str) -> Position {
+    let mut done: Vec<(&String, &Event)> = Vec::new();
+    let mut controls: Vec<(String, Event)> = Vec::new();
+    for (key, e) in &instance.events {
+        if e.kind == EventKind::Done {
+            done.push((key, e));
+        } else {
+            controls.push((key.clone(), e.clone()));
+        }
+    }
+    controls.sort_by(|a, b| (a.1.at, &a.0).cmp(&(b.1.at, &b.0)));
+    let mut status = Status::Running;
+    let mut version = instance.started_version;
+    for (_, e) in &controls {
+        match e.kind {
+            EventKind::Suspend if status == Status::Running => status = Status::Suspended,
+            EventKind::Resume if status == Status::Suspended => status = Status::Running,
+            EventKind::Stop => status = Status::Stopped,
+            EventKind::Migrate => version = e.version.unwrap_or(version),
+            _ => {}
+        }
+    }
+
+    let mut path = Vec::new();
+    let mut used = std::collections::BTreeSet::new();
+    let mut step = start.to_owned();
+    let mut entered = instance.started_at;
+    for pos in 0u32.. {
+        let winner = done
+            .iter()
+            .filter(|(_, e)| e.pos == Some(pos) && e.step.as_deref() == Some(step.as_str()))
+            .min_by(|a, b| (a.1.at, a.0).cmp(&(b.1.at, b.0)));
+        let Some((key, event)) = winner else {
+            path.push(Visit {
+                pos,
+                step,
+                entered_at: entered,
+                left: None,
+            });
+            break;
+        };
+        used.insert((*key).clone());
+        let next = event.to.clone();
+        path.push(Visit {
+            pos,
+            step: step.clone(),
+            entered_at: entered,
+            left: Some(((*key).clone(), (*event).clone())),
+        });
+        match next {
+            Some(n) => {
+                step = n;
+                entered = event.at.max(entered);
+            }
+            None => break,
+        }
+        if pos > 100_000 {
+            break; // a forged log cannot make the fold run forever
+        }
+    }
+    let superseded = done
+        .into_iter()
+        .filter(|(k, _)| !used.contains(*k))
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
+    Position {
+        path,
+        superseded,
+        controls,
+        version,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn done(pos: u32, step: &str, via: &str, when: &str, to: Option<&str>) -> (String, Event) {
+        (
+            Event::done_key(pos, step, via),
+            Event {
+                kind: EventKind::Done,
+                at: at(when),
+                by: "engine".into(),
+                pos: Some(pos),
+                step: Some(step.into()),
+                via: Some(via.into()),
+                to: to.map(str::to_owned),
+                version: None,
+                param: None,
+            },
+        )
+    }
+
+    fn instance(events: Vec<(String, Event)>) -> Instance {
+        Instance {
+            id: RecordId::derived(RecordKind::ProcessInstance, &["t"]),
+            model_key: "k".into(),
+            model: RecordId::derived(RecordKind::ProcessModel, &["k", "1"]),
+            started_version: 1,
+            record: RecordId::derived(RecordKind::Account, &["a"]),
+            account: None,
+            owner: Some("ana".into()),
+            started_at: at("2027-01-01T09:00:00Z"),
+            events: events.into_iter().collect(),
+            parameters: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_earliest_way_out_of_a_step_wins_and_the_other_path_is_superseded() {
+        let i = instance(vec![
+            done(0, "qualify", "task", "2027-01-02T10:00:00Z", Some("end")),
+            done(0, "qualify", "deadline", "2027-01-03T09:00:00Z", Some("escalate")),
+            done(1, "escalate", "auto", "2027-01-03T09:00:00Z", Some("end")),
+        ]);
+        let p = fold(&i, "qualify");
+        let steps: Vec<&str> = p.path.iter().map(|v| v.step.as_str()).collect();
+        assert_eq!(steps, ["qualify", "end"]);
+        assert_eq!(p.current().map(|v| v.step.as_str()), Some("end"));
+        assert_eq!(p.current().map(|v| v.entered_at), Some(at("2027-01-02T10:00:00Z")));
+        let lost: Vec<&str> = p.superseded.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(lost, ["0000.qualify.deadline", "0001.escalate.auto"]);
+    }
+
+    #[test]
+    fn control_events_suspend_resume_stop_and_migrate_in_time_order() {
+        let mut i = instance(vec![]);
+        let control = |i: &mut Instance, when: &str, kind: EventKind, version: Option<i64>| {
+            let e = Event {
+                kind,
+                at: at(when),
+                by: "mia".into(),
+                pos: None,
+                step: None,
+                via: None,
+                to: None,
+                version,
+                param: None,
+            };
+            i.events.insert(Event::control_key(e.at, kind, "mia"), e);
+        };
+        control(&mut i, "2027-01-02T00:00:00Z", EventKind::Suspend, None);
+        control(&mut i, "2027-01-03T00:00:00Z", EventKind::Migrate, Some(2));
+        let p = fold(&i, "s");
+        assert_eq!((p.status, p.version), (Status::Suspended, 2));
+        control(&mut i, "2027-01-04T00:00:00Z", EventKind::Resume, None);
+        assert_eq!(fold(&i, "s").status, Status::Running);
+        control(&mut i, "2027-01-05T00:00:00Z", EventKind::Stop, None);
+        control(&mut i, "2027-01-06T00:00:00Z", EventKind::Resume, None);
+        assert_eq!(fold(&i, "s").status, Status::Stopped, "stop is final");
+    }
+
+    #[test]
+    fn instance_ids_are_the_same_wherever_the_trigger_is_seen() {
+        let r = RecordId::derived(RecordKind::Deal, &["d"]);
+        let t = at("2027-01-01T09:00:00Z");
+        assert_eq!(Instance::derive_id("k", &r, t), Instance::derive_id("k", &r, t));
+        assert_ne!(
+            Instance::derive_id("k", &r, t),
+            Instance::derive_id("k", &r, at("2027-01-01T09:00:01Z"))
+        );
+    }
+}

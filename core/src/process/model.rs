@@ -1,0 +1,694 @@
+//! Process models: how a company treats its customers, as steps.
+//!
+//! Written in TOML (or the same structure in JSON), documented in
+//! `docs/PROCESSES.md`, or imported from BPMN ([`super::bpmn`]). Parsing
+//! checks everything up front (references, reachability, durations,
+//! conditions, fields) so that a published model always runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{Span, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use crate::ids::RecordKind;
+use crate::schema::{self, FieldType};
+use crate::value::{self, FieldValue};
+
+/// A model as written: the canonical form stored in `process_model` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// Stable key, shared by all versions (`deal-won-follow-up`).
+    pub key: String,
+    /// Human name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// What starts an instance.
+    pub trigger: TriggerFile,
+    /// The first step (default: the first listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// The steps.
+    pub steps: Vec<StepFile>,
+}
+
+/// What starts an instance, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerFile {
+    /// `record_created`, `field_change`, `manual` or `schedule`.
+    pub kind: TriggerKind,
+    /// The kind of record an instance runs on.
+    pub record: RecordKind,
+    /// `field_change`: starts when this becomes true. `schedule`: which
+    /// records get an instance at each occurrence (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// `schedule`: the interval (ISO 8601 duration, e.g. `P30D`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// `schedule`: the first occurrence (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// Kinds of trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// A record of the kind is created.
+    RecordCreated,
+    /// A change makes the condition true (it was false before).
+    FieldChange,
+    /// A user starts it from a record.
+    Manual,
+    /// Periodically, for every record matching the condition.
+    Schedule,
+}
+
+/// One step, as written. Which fields apply depends on `kind`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    /// Unique id within the model.
+    pub id: String,
+    /// `task`, `activity`, `timer`, `gateway`, `set` or `end`.
+    pub kind: StepKind,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The step that follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// `activity`: call, meeting, visit, email or task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<String>,
+    /// `task`/`activity`: owner, owner_manager, role:NAME or user:NAME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// `task`/`activity`: the subject; `{field}` and `{account.field}` are
+    /// replaced by the record's (or its account's) values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `task`/`activity`: what it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// `task`: due this long after the step is entered (ISO 8601 duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    /// `task`: if not completed this long after entering, go to `on_deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// `task`: where a missed deadline leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deadline: Option<String>,
+    /// `activity`: starts this long after the step is entered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<String>,
+    /// `activity`: length in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<i64>,
+    /// `timer`: wait this long (ISO 8601 duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// `timer`: wait until this date field of the record (plus `duration` if given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_field: Option<String>,
+    /// `gateway`: conditions tried in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<BranchFile>,
+    /// `gateway`: where to go when no condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// `set`: the record's field to set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `set`: the value, as typed in the CLI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// One branch of a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchFile {
+    /// When this holds...
+    pub condition: String,
+    /// ...go here.
+    pub next: String,
+}
+
+/// Kinds of step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A task someone must complete; the instance waits for it.
+    #[default]
+    Task,
+    /// A call, meeting, visit... put on someone's calendar; no waiting.
+    Activity,
+    /// Waits for a duration or until a date.
+    Timer,
+    /// Chooses the next step by conditions on the record.
+    Gateway,
+    /// Sets a field of the record.
+    Set,
+    /// The instance is complete.
+    End,
+}
+
+/// Who gets a task or an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    /// The record's owner.
+    Owner,
+    /// The manager of the record's owner.
+    OwnerManager,
+    /// A user with this role (preferably in the record's territory).
+    Role(String),
+    /// This user.
+    User(String),
+}
+
+impl Assignee {
+    fn parse(s: &str) -> Option<Assignee> {
+        match s {
+            "owner" => Some(Assignee::Owner),
+            "owner_manager" => Some(Assignee::OwnerManager),
+            _ => match s.split_once(':') {
+                Some(("role", r)) if !r.is_empty() => Some(Assignee::Role(r.to_owned())),
+                Some(("user", u)) if !u.is_empty() => Some(Assignee::User(u.to_owned())),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// What a step does, checked.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Create a task and wait for its completion (or its deadline).
+    Task {
+        /// Who.
+        assignee: Assignee,
+        /// Subject template.
+        subject: String,
+        /// Topic.
+        topic: Option<String>,
+        /// Due after entering.
+        due: Option<Span>,
+        /// Deadline after entering, and where it leads.
+        deadline: Option<(Span, String)>,
+    },
+    /// Put an activity on a calendar.
+    Activity {
+        /// call, meeting, visit, email or task.
+        activity: String,
+        /// Who.
+        assignee: Assignee,
+        /// Subject template.
+        subject: String,
+        /// Topic.
+        topic: Option<String>,
+        /// Start after entering.
+        offset: Span,
+        /// Length in minutes.
+        duration_minutes: Option<i64>,
+    },
+    /// Wait.
+    Timer {
+        /// This long after entering, or after the date in `until_field`.
+        duration: Option<Span>,
+        /// A date or date-time field of the record.
+        until_field: Option<String>,
+    },
+    /// Choose by conditions.
+    Gateway {
+        /// Conditions and targets, tried in order.
+        branches: Vec<(Condition, String)>,
+        /// Otherwise.
+        default: String,
+    },
+    /// Set a field.
+    Set {
+        /// The field.
+        field: String,
+        /// The value.
+        value: FieldValue,
+    },
+    /// Done.
+    End,
+}
+
+/// A checked step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Its id.
+    pub id: String,
+    /// Display name (the id when none).
+    pub name: String,
+    /// What it does.
+    pub action: Action,
+    /// The step after it (task, activity, timer, set).
+    pub next: Option<String>,
+}
+
+/// A checked trigger.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// Its kind.
+    pub kind: TriggerKind,
+    /// The record kind instances run on.
+    pub record: RecordKind,
+    /// The condition (field change; schedule filter).
+    pub condition: Option<Condition>,
+    /// Schedule interval and first occurrence.
+    pub schedule: Option<(Span, Timestamp)>,
+}
+
+/// A checked, runnable model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// As written (the canonical form that is stored and synced).
+    pub file: ModelFile,
+    /// Version (0 until published).
+    pub version: i64,
+    /// The trigger.
+    pub trigger: Trigger,
+    /// Steps by id.
+    pub steps: BTreeMap<String, Step>,
+    /// The first step.
+    pub start: String,
+}
+
+/// Why a model is invalid: every problem, each naming its step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid process model: {}", .0.join("; "))]
+pub struct ModelError(pub Vec<String>);
+
+/// Parses an ISO 8601 duration (`P7D`, `PT2H30M`).
+pub fn duration(text: &str) -> Result<Span, String> {
+    let t = text.trim();
+    if !t.starts_with(['P', 'p', '-', '+']) {
+        return Err(format!("`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H)"));
+    }
+    t.parse::<Span>()
+        .map_err(|e| format!("`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H): {e}"))
+}
+
+/// `at` plus `span`, in UTC (a day is 24 hours).
+pub fn after(at: Timestamp, span: Span) -> Timestamp {
+    at.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .checked_add(span)
+        .map(|z| z.timestamp())
+        .unwrap_or(at)
+}
+
+fn valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Model {
+    /// Parses a model from TOML.
+    pub fn from_toml(text: &str) -> Result<Model, ModelError> {
+        let file: ModelFile = toml::from_str(text).map_err(|e| ModelError(vec![e.to_string().trim().to_owned()]))?;
+        Model::check(file, 0)
+    }
+
+    /// Parses a model from JSON (the stored form).
+    pub fn from_json(text: &str, version: i64) -> Result<Model, ModelError> {
+        let file: ModelFile = serde_json::from_str(text).map_err(|e| ModelError(vec![e.to_string()]))?;
+        Model::check(file, version)
+    }
+
+    /// The canonical JSON of the definition.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.file).unwrap_or_default()
+    }
+
+    /// The step `id` (which exists: checked at parse time).
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.get(id)
+    }
+
+    /// Checks a model as written.
+    pub fn check(file: ModelFile, version: i64) -> Result<Model, ModelError> {
+        let mut errors = Vec::new();
+        if !valid_id(&file.key) {
+            errors.push(format!("key `{}`: 1-64 letters, digits, `_` or `-`", file.key));
+        }
+        if file.name.trim().is_empty() {
+            errors.push("name: must not be empty".into());
+        }
+        let record = file.trigger.record;
+        if !matches!(record, RecordKind::Account | RecordKind::Contact | RecordKind::Deal | RecordKind::Activity) {
+            errors.push(format!("trigger.record: processes run on accounts, contacts, deals or activities, not {record}"));
+        }
+        let trigger = check_trigger(&file.trigger, &mut errors);
+        let ids: BTreeSet<&str> = file.steps.iter().map(|s| s.id.as_str()).collect();
+        if ids.len() != file.steps.len() {
+            errors.push("steps: step ids must be unique".into());
+        }
+        if file.steps.is_empty() {
+            errors.push("steps: a model needs at least one step".into());
+        }
+        let mut steps = BTreeMap::new();
+        for s in &file.steps {
+            if let Some(step) = check_step(s, record, &ids, &mut errors) {
+                steps.insert(s.id.clone(), step);
+            }
+        }
+        let start = file
+            .start
+            .clone()
+            .or_else(|| file.steps.first().map(|s| s.id.clone()))
+            .unwrap_or_default();
+        if !ids.contains(start.as_str()) {
+            errors.push(format!("start: no step `{start}`"));
+        }
+        if errors.is_empty() {
+            // Every step must be reachable from the start.
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![start.clone()];
+            while let Some(id) = todo.pop() {
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                if let Some(step) = steps.get(&id) {
+                    todo.extend(successors(step));
+                }
+            }
+            for id in &ids {
+                if !seen.contains(*id) {
+                    errors.push(format!("steps.{id}: not reachable from the start"));
+                }
+            }
+            if !steps.values().any(|s| matches!(s.action, Action::End)) {
+                errors.push("steps: a model needs an end step".into());
+            }
+        }
+        match (errors.is_empty(), trigger) {
+            (true, Some(trigger)) => Ok(Model { file, version, trigger, steps, start }),
+            _ => Err(ModelError(errors)),
+        }
+    }
+}
+
+/// The steps a step can lead to.
+pub fn successors(step: &Step) -> Vec<String> {
+    let mut out: Vec<String> = step.next.iter().cloned().collect();
+    match &step.action {
+        Action::Task { deadline: Some((_, to)), .. } => out.push(to.clone()),
+        Action::Gateway { branches, default } => {
+            out.extend(branches.iter().map(|(_, n)| n.clone()));
+            out.push(default.clone());
+        }
+        _ => {}
+    }
+    out
+}
+
+fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
+    let condition = match &t.condition {
+        Some(c) => match Condition::parse(c) {
+            Ok(c) => {
+                check_condition_fields(&c, t.record, "trigger.condition", errors);
+                Some(c)
+            }
+            Err(e) => {
+                errors.push(format!("trigger.condition: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    if t.kind == TriggerKind::FieldChange && t.condition.is_none() {
+        errors.push("trigger: a field_change trigger needs a condition".into());
+    }
+    let schedule = if t.kind == TriggerKind::Schedule {
+        let every = t.every.as_deref().map(duration);
+        let from = t.from.as_deref().map(|f| f.parse::<Timestamp>().map_err(|e| format!("`{f}`: {e}")));
+        match (every, from) {
+            (Some(Ok(every)), Some(Ok(from))) => Some((every, from)),
+            (e, f) => {
+                for p in [e.and_then(Result::err), f.and_then(Result::err)].into_iter().flatten() {
+                    errors.push(format!("trigger: {p}"));
+                }
+                errors.push("trigger: a schedule needs `every` (ISO 8601 duration) and `from` (RFC 3339)".into());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Some(Trigger { kind: t.kind, record: t.record, condition, schedule })
+}
+
+fn check_condition_fields(c: &Condition, record: RecordKind, key: &str, errors: &mut Vec<String>) {
+    for (kind, name) in c.fields() {
+        if let Some(k) = kind {
+            if k != record.as_str() {
+                errors.push(format!("{key}: `{k}.{name}` is not a field of the {record} the process runs on"));
+                continue;
+            }
+        }
+        if schema::field(record, name).is_none() {
+            errors.push(format!("{key}: {record} has no field `{name}`"));
+        }
+    }
+}
+
+fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &mut Vec<String>) -> Option<Step> {
+    let at = format!("steps.{}", s.id);
+    let before = errors.len();
+    if !valid_id(&s.id) {
+        errors.push(format!("{at}: step ids are 1-64 letters, digits, `_` or `-`"));
+    }
+    let target = |what: &str, to: &Option<String>, errors: &mut Vec<String>| -> Option<String> {
+        match to {
+            Some(t) if ids.contains(t.as_str()) => Some(t.clone()),
+            Some(t) => {
+                errors.push(format!("{at}.{what}: no step `{t}`"));
+                None
+            }
+            None => None,
+        }
+    };
+    let span = |what: &str, v: &Option<String>, errors: &mut Vec<String>| -> Option<Span> {
+        v.as_deref().and_then(|v| duration(v).map_err(|e| errors.push(format!("{at}.{what}: {e}"))).ok())
+    };
+    let assignee = |errors: &mut Vec<String>| -> Option<Assignee> {
+        match s.assignee.as_deref() {
+            None => {
+                errors.push(format!("{at}.assignee: required (owner, owner_manager, role:NAME or user:NAME)"));
+                None
+            }
+            Some(a) => Assignee::parse(a).or_else(|| {
+                errors.push(format!("{at}.assignee: `{a}` is not owner, owner_manager, role:NAME or user:NAME"));
+                None
+            }),
+        }
+    };
+    let subject = |errors: &mut Vec<String>| -> String {
+        match &s.subject {
+            Some(x) if !x.trim().is_empty() => x.clone(),
+            _ => {
+                errors.push(format!("{at}.subject: required"));
+                String::new()
+            }
+        }
+    };
+    let next = target("next", &s.next, errors);
+    let needs_next = !matches!(s.kind, StepKind::Gateway | StepKind::End);
+    if needs_next && s.next.is_none() {
+        errors.push(format!("{at}.next: required for a {:?} step", s.kind).to_lowercase());
+    }
+    if !needs_next && s.next.is_some() {
+        errors.push(format!("{at}.next: a {:?} step has no `next`", s.kind).to_lowercase());
+    }
+    let action = match s.kind {
+        StepKind::Task => {
+            let deadline = match (span("deadline", &s.deadline, errors), &s.on_deadline) {
+                (Some(d), Some(_)) => target("on_deadline", &s.on_deadline, errors).map(|t| (d, t)),
+                (None, None) => None,
+                _ => {
+                    errors.push(format!("{at}: `deadline` and `on_deadline` go together"));
+                    None
+                }
+            };
+            Action::Task {
+                assignee: assignee(errors).unwrap_or(Assignee::Owner),
+                subject: subject(errors),
+                topic: s.topic.clone(),
+                due: span("due", &s.due, errors),
+                deadline,
+            }
+        }
+        StepKind::Activity => {
+            let activity = s.activity.clone().unwrap_or_default();
+            if !schema::ACTIVITY_TYPES.contains(&activity.as_str()) {
+                errors.push(format!("{at}.activity: `{activity}` is not one of {}", schema::ACTIVITY_TYPES.join(", ")));
+            }
+            Action::Activity {
+                activity,
+                assignee: assignee(errors).unwrap_or(Assignee::Owner),
+                subject: subject(errors),
+                topic: s.topic.clone(),
+                offset: span("offset", &s.offset, errors).unwrap_or_default(),
+                duration_minutes: s.duration_minutes,
+            }
+        }
+        StepKind::Timer => {
+            let d = span("duration", &s.duration, errors);
+            if let Some(f) = &s.until_field {
+                match schema::field(record, f) {
+                    Some(def) if matches!(def.ty, FieldType::Date | FieldType::DateTime) => {}
+                    _ => errors.push(format!("{at}.until_field: `{f}` is not a date field of {record}")),
+                }
+            }
+            if d.is_none() && s.until_field.is_none() {
+                errors.push(format!("{at}: a timer needs `duration` or `until_field`"));
+            }
+            Action::Timer { duration: d, until_field: s.until_field.clone() }
+        }
+        StepKind::Gateway => {
+            let mut branches = Vec::new();
+            for (i, b) in s.branches.iter().enumerate() {
+                match Condition::parse(&b.condition) {
+                    Ok(c) => {
+                        check_condition_fields(&c, record, &format!("{at}.branches[{i}]"), errors);
+                        if let Some(t) = target(&format!("branches[{i}].next"), &Some(b.next.clone()), errors) {
+                            branches.push((c, t));
+                        }
+                    }
+                    Err(e) => errors.push(format!("{at}.branches[{i}]: {e}")),
+                }
+            }
+            if s.branches.is_empty() {
+                errors.push(format!("{at}: a gateway needs at least one branch"));
+            }
+            let default = target("default", &s.default, errors);
+            if s.default.is_none() {
+                errors.push(format!("{at}.default: a gateway needs a default branch"));
+            }
+            Action::Gateway { branches, default: default.unwrap_or_default() }
+        }
+        StepKind::Set => {
+            let field = s.field.clone().unwrap_or_default();
+            let value = match schema::field(record, &field) {
+                Some(def) if !def.system => match value::parse(def, s.value.as_deref().unwrap_or_default()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        errors.push(format!("{at}.value: {e}"));
+                        None
+                    }
+                },
+                _ => {
+                    errors.push(format!("{at}.field: `{field}` is not a settable field of {record}"));
+                    None
+                }
+            };
+            Action::Set { field, value: value.unwrap_or(FieldValue::Bool(false)) }
+        }
+        StepKind::End => Action::End,
+    };
+    (errors.len() == before).then(|| Step {
+        id: s.id.clone(),
+        name: s.name.clone().unwrap_or_else(|| s.id.clone()),
+        action,
+        next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FOLLOW_UP: &str = r#"
+key = "deal-won-follow-up"
+name = "Follow up a won deal"
+trigger = { kind = "field_change", record = "deal", condition = 'deal.stage == "won"' }
+
+[[steps]]
+id = "wait"
+kind = "timer"
+duration = "P7D"
+next = "call"
+
+[[steps]]
+id = "call"
+kind = "activity"
+activity = "call"
+assignee = "owner_manager"
+subject = "How is it going, {account.name}?"
+topic = "Ask how the delivery went"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+    #[test]
+    fn a_valid_model_parses_and_round_trips_through_json() {
+        let m = Model::from_toml(FOLLOW_UP).expect("valid");
+        assert_eq!(m.start, "wait");
+        assert_eq!(m.trigger.kind, TriggerKind::FieldChange);
+        let again = Model::from_json(&m.to_json(), 3).expect("json");
+        assert_eq!(again.file, m.file);
+        assert_eq!(again.version, 3);
+        match &m.step("call").expect("step").action {
+            Action::Activity { assignee, .. } => assert_eq!(*assignee, Assignee::OwnerManager),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_step() {
+        let bad = FOLLOW_UP
+            .replace("duration = \"P7D\"", "duration = \"seven days\"")
+            .replace("assignee = \"owner_manager\"", "assignee = \"the boss\"")
+            .replace("next = \"done\"", "next = \"nowhere\"");
+        let ModelError(errors) = Model::from_toml(&bad).expect_err("invalid");
+        let has = |s: &str| errors.iter().any(|e| e.contains(s));
+        assert!(has("steps.wait.duration"), "{errors:?}");
+        assert!(has("steps.call.assignee: `the boss`"), "{errors:?}");
+        assert!(has("steps.call.next: no step `nowhere`"), "{errors:?}");
+    }
+
+    #[test]
+    fn unreachable_steps_gateways_without_default_and_unknown_fields_are_refused() {
+        let text = r#"
+key = "k"
+name = "n"
+trigger = { kind = "field_change", record = "deal", condition = "colour == 'red'" }
+[[steps]]
+id = "g"
+kind = "gateway"
+branches = [{ condition = "amount > 1000", next = "end" }]
+[[steps]]
+id = "orphan"
+kind = "end"
+[[steps]]
+id = "end"
+kind = "end"
+"#;
+        let ModelError(errors) = Model::from_toml(text).expect_err("invalid");
+        assert!(errors.iter().any(|e| e.contains("deal has no field `colour`")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("steps.g.default")), "{errors:?}");
+        let fixed = text.replace("colour == 'red'", "stage == 'won'").replace("next = \"end\" }]", "next = \"end\" }]\ndefault = \"end\"");
+        let ModelError(errors) = Model::from_toml(&fixed).expect_err("orphan");
+        assert_eq!(errors, vec!["steps.orphan: not reachable from the start".to_owned()]);
+    }
+
+    #[test]
+    fn durations_add_calendar_days_in_utc() {
+        let t: Timestamp = "2027-01-01T09:00:00Z".parse().expect("ts");
+        assert_eq!(after(t, duration("P7D").expect("span")).to_string(), "2027-01-08T09:00:00Z");
+        assert_eq!(after(t, duration("PT90M").expect("span")).to_string(), "2027-01-01T10:30:00Z");
+        assert!(duration("7 days").is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! Monitoring: per model version, where instances are, how long each step
+//! takes, what is overdue and where instances are stuck.
+//!
+//! Times are measured from the event log (entered → left), so they are the
+//! same wherever the report is computed.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::instance::{Instance, Status, fold};
+use super::model::Model;
+use super::runner::version;
+
+/// Statistics of one step.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct StepStats {
+    /// Instances whose current step this is.
+    pub current: usize,
+    /// How many times the step was left.
+    pub completed: usize,
+    /// Median seconds from entering to leaving.
+    pub median_secs: Option<i64>,
+    /// 90th percentile seconds from entering to leaving.
+    pub p90_secs: Option<i64>,
+    /// Instances here longer than the step's p90 (and at least a day), or
+    /// past their task's due time.
+    pub stuck: usize,
+}
+
+/// One model version's report.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct VersionReport {
+    /// Model key.
+    pub key: String,
+    /// Version.
+    pub version: i64,
+    /// Instances by status.
+    pub running: usize,
+    /// Suspended by a person.
+    pub suspended: usize,
+    /// Stopped by a person.
+    pub stopped: usize,
+    /// Reached the end.
+    pub completed: usize,
+    /// Per step, in model order.
+    pub steps: Vec<(String, StepStats)>,
+    /// Open tasks of this version past their due time.
+    pub overdue: usize,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Builds the report over `instances`. `overdue_tasks` counts open tasks
+/// past due per instance id (read from the index by the caller).
+pub fn report(
+    models: &[Model],
+    instances: &[Instance],
+    overdue_tasks: &BTreeMap<String, usize>,
+    now: Timestamp,
+) -> Vec<VersionReport> {
+    let mut out: BTreeMap<(String, i64), (VersionReport, BTreeMap<String, Vec<i64>>, Vec<(String, i64)>)> = BTreeMap::new();
+    for inst in instances {
+        let Some(started) = version(models, &inst.model_key, inst.started_version) else {
+            continue;
+        };
+        let pos = fold(inst, &started.start);
+        let Some(model) = version(models, &inst.model_key, pos.version) else {
+            continue;
+        };
+        let entry = out.entry((model.file.key.clone(), model.version)).or_insert_with(|| {
+            let r = VersionReport {
+                key: model.file.key.clone(),
+                version: model.version,
+                steps: model.file.steps.iter().map(|s| (s.id.clone(), StepStats::default())).collect(),
+                ..VersionReport::default()
+            };
+            (r, BTreeMap::new(), Vec::new())
+        });
+        let (report, durations, waiting) = entry;
+        for v in &pos.path {
+            if let Some((_, e)) = &v.left {
+                durations.entry(v.step.clone()).or_default().push((e.at.as_second() - v.entered_at.as_second()).max(0));
+            }
+        }
+        let overdue = overdue_tasks.get(&inst.id.to_string()).copied().unwrap_or(0);
+        report.overdue += overdue;
+        let current = pos.current();
+        let at_end = current.and_then(|c| model.step(&c.step)).is_some_and(|s| matches!(s.action, super::model::Action::End));
+        match pos.status {
+            Status::Stopped => report.stopped += 1,
+            Status::Suspended => report.suspended += 1,
+            _ if at_end => report.completed += 1,
+            _ => report.running += 1,
+        }
+        if let Some(c) = current.filter(|_| !at_end && pos.status != Status::Stopped) {
+            let waited = now.as_second() - c.entered_at.as_second();
+            waiting.push((c.step.clone(), if overdue > 0 { i64::MAX } else { waited }));
+        }
+    }
+    out.into_values()
+        .map(|(mut report, mut durations, waiting)| {
+            for (step, stats) in &mut report.steps {
+                let d = durations.entry(step.clone()).or_default();
+                d.sort_unstable();
+                stats.completed = d.len();
+                stats.median_secs = percentile(d, 0.5);
+                stats.p90_secs = percentile(d, 0.9);
+                for (s, waited) in &waiting {
+                    if s == step {
+                        stats.current += 1;
+                        let limit = stats.p90_secs.unwrap_or(0).max(86_400);
+                        if *waited > limit {
+                            stats.stuck += 1;
+                        }
+                    }
+                }
+            }
+            report
+        })
+        .collect()
+}

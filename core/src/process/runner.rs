@@ -1,0 +1,488 @@
+//! Running processes against a store: triggers, the scheduler, and what
+//! people do to instances (start, complete a task, suspend, resume, stop,
+//! change a parameter, migrate, publish a model).
+//!
+//! The runner reads through a [`ProcessHost`], asks the pure
+//! [`engine::step`] what to do, and writes the answer back through the
+//! host. The device store and the server each implement the host, so the
+//! same code runs offline on a phone and on the server; the ids the engine
+//! derives make both runs land on the same records.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::engine::{self, Action, Inputs, Outcome};
+use super::instance::{Event, EventKind, Instance, Status, fold};
+use super::model::{Model, ModelFile, TriggerKind, after};
+use crate::error::{CoreError, Result, ValidationError};
+use crate::ids::{RecordId, RecordKind};
+use crate::policy::{Access, ProcessRights};
+use crate::record::Record;
+use crate::sync::protocol::DirectoryEntry;
+use crate::value::FieldValue;
+
+/// Where processes run: reads and writes records, keeps wake-up times.
+pub trait ProcessHost {
+    /// Now.
+    fn now(&self) -> Timestamp;
+    /// Who acts here (a user name; `engine` on the server).
+    fn acting_user(&self) -> String;
+    /// The acting user's rights.
+    fn access(&self) -> &Access;
+    /// Every published model version here.
+    fn models(&mut self) -> Result<Vec<Model>>;
+    /// A record, if it exists here.
+    fn record(&mut self, id: &RecordId) -> Result<Option<Record>>;
+    /// Ids of every record of `kind` here (scheduled triggers).
+    fn records_of(&mut self, kind: RecordKind) -> Result<Vec<RecordId>>;
+    /// Users, roles, managers, time zones.
+    fn directory(&mut self) -> Result<Vec<DirectoryEntry>>;
+    /// Creates record `id` as the engine, as of `at`, with exactly `fields`:
+    /// the same inputs give the same bytes on every replica. Returns `false`
+    /// (writing nothing) when the record exists here or may not be written
+    /// by the acting user (another replica will create it).
+    fn create(
+        &mut self,
+        id: &RecordId,
+        fields: &BTreeMap<String, FieldValue>,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// Sets entry `key` of the entries field `field` of `id`.
+    fn put_entry(
+        &mut self,
+        id: &RecordId,
+        field: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()>;
+    /// Sets a field of a record (as the acting user).
+    fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<()>;
+    /// Records when to run `instance` next (`None`: only when something
+    /// changes) and whether it is still active (not completed or stopped).
+    fn set_wakeup(&mut self, instance: &RecordId, at: Option<Timestamp>, active: bool)
+    -> Result<()>;
+    /// Active instances due at `now`, earliest first.
+    fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>>;
+    /// Every active instance.
+    fn active(&mut self) -> Result<Vec<RecordId>>;
+    /// The last occurrence of scheduled model `key` that was handled.
+    fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>>;
+    /// Marks occurrence `at` of scheduled model `key` handled.
+    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()>;
+}
+
+/// The id of version `version` of model `key`.
+pub fn model_id(key: &str, version: i64) -> RecordId {
+    RecordId::derived(RecordKind::ProcessModel, &[key, &version.to_string()])
+}
+
+/// The newest version of `key` in `models`.
+pub fn latest<'a>(models: &'a [Model], key: &str) -> Option<&'a Model> {
+    models
+        .iter()
+        .filter(|m| m.file.key == key)
+        .max_by_key(|m| m.version)
+}
+
+/// Version `version` of `key` in `models`.
+pub fn version<'a>(models: &'a [Model], key: &str, version: i64) -> Option<&'a Model> {
+    models
+        .iter()
+        .find(|m| m.file.key == key && m.version == version)
+}
+
+/// Reads a stored model record.
+pub fn model_from_record(r: &Record) -> Option<Model> {
+    let version = r.get("version").and_then(FieldValue::as_int)?;
+    Model::from_json(r.text("definition")?, version).ok()
+}
+
+fn denied(access: &Access, right: &str, allowed: impl Fn(&ProcessRights) -> bool) -> Result<()> {
+    match access {
+        Access::Local => Ok(()),
+        _ => access
+            .check_process(right, allowed)
+            .map_err(CoreError::Denied),
+    }
+}
+
+fn invalid(message: String) -> CoreError {
+    CoreError::Invalid(ValidationError::record(message))
+}
+
+/// Publishes `file` as the next version of its key; returns its record id
+/// and version. Running instances stay on their versions.
+pub fn publish(host: &mut impl ProcessHost, file: ModelFile) -> Result<(RecordId, i64)> {
+    denied(host.access(), "publish", |p| p.publish)?;
+    let models = host.models()?;
+    let next = latest(&models, &file.key).map_or(1, |m| m.version + 1);
+    let model = Model::check(file, next).map_err(|e| invalid(e.to_string()))?;
+    let id = model_id(&model.file.key, next);
+    let now = host.now();
+    let mut fields = BTreeMap::new();
+    fields.insert("name".to_owned(), FieldValue::Text(model.file.name.clone()));
+    fields.insert("key".to_owned(), FieldValue::Text(model.file.key.clone()));
+    fields.insert("version".to_owned(), FieldValue::Int(next));
+    fields.insert("definition".to_owned(), FieldValue::Text(model.to_json()));
+    fields.insert("owner".to_owned(), FieldValue::Text(host.acting_user()));
+    fields.insert("published_at".to_owned(), FieldValue::Text(now.to_string()));
+    if !host.create(&id, &fields, now)? {
+        return Err(invalid(format!("version {next} of `{}` exists already", model.file.key)));
+    }
+    Ok((id, next))
+}
+
+/// Runs instance `id` as far as now allows and writes what the engine
+/// decides. `None` when the instance or its model is not here (yet).
+pub fn run(host: &mut impl ProcessHost, models: &[Model], id: &RecordId) -> Result<Option<Outcome>> {
+    let Some(record) = host.record(id)? else {
+        return Ok(None);
+    };
+    let Some(instance) = Instance::from_record(&record) else {
+        return Ok(None);
+    };
+    let Some(started) = version(models, &instance.model_key, instance.started_version) else {
+        return Ok(None);
+    };
+    let position = fold(&instance, &started.start);
+    let Some(model) = version(models, &instance.model_key, position.version) else {
+        return Ok(None);
+    };
+    let target = host.record(&instance.record)?;
+    let account = match &instance.account {
+        Some(a) if Some(a) != target.as_ref().map(|t| &t.id) => host.record(a)?,
+        _ => None,
+    };
+    let mut activities = BTreeMap::new();
+    for cand in engine::candidate_activities(&instance, &[started, model]) {
+        if let Some(r) = host.record(&cand)? {
+            activities.insert(cand, r);
+        }
+    }
+    let directory = host.directory()?;
+    let outcome = engine::step(&Inputs {
+        model,
+        start: &started.start,
+        instance: &instance,
+        record: target.as_ref(),
+        account: account.as_ref().or(target.as_ref().filter(|t| t.kind() == RecordKind::Account)),
+        activities: &activities,
+        directory: &directory,
+        now: host.now(),
+    });
+    for action in &outcome.actions {
+        match action {
+            Action::Event { key, event } => {
+                let value = serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+                host.put_entry(id, "events", key, &value)?;
+            }
+            Action::CreateActivity { id, fields, at } => {
+                host.create(id, fields, *at)?;
+            }
+            Action::SetActivityStatus { id, status } => {
+                host.write(id, "status", FieldValue::Text(status.clone()))?;
+            }
+            Action::SetField { record, field, value } => {
+                host.write(record, field, value.clone())?;
+            }
+        }
+    }
+    let active = matches!(outcome.status, Status::Running | Status::Suspended);
+    host.set_wakeup(id, outcome.wake_at, active)?;
+    Ok(Some(outcome))
+}
+
+/// Starts an instance of `model` on `record`, as triggered at `at`. The id
+/// is derived from (model, record, `at`), so a replica that sees the same
+/// trigger starts the same instance. Returns the instance id.
+pub fn start_instance(
+    host: &mut impl ProcessHost,
+    models: &[Model],
+    model: &Model,
+    record: &Record,
+    at: Timestamp,
+) -> Result<RecordId> {
+    let id = Instance::derive_id(&model.file.key, &record.id, at);
+    let mut fields = BTreeMap::new();
+    fields.insert("model_key".to_owned(), FieldValue::Text(model.file.key.clone()));
+    fields.insert("model".to_owned(), FieldValue::Text(model_id(&model.file.key, model.version).to_string()));
+    fields.insert("model_version".to_owned(), FieldValue::Int(model.version));
+    fields.insert("record".to_owned(), FieldValue::Text(record.id.to_string()));
+    let account = match record.kind() {
+        RecordKind::Account => Some(record.id.clone()),
+        _ => record.account(),
+    };
+    if let Some(a) = account {
+        fields.insert("account".to_owned(), FieldValue::Text(a.to_string()));
+    }
+    if let Some(o) = record.text("owner") {
+        fields.insert("owner".to_owned(), FieldValue::Text(o.to_owned()));
+    }
+    fields.insert("started_at".to_owned(), FieldValue::Text(at.to_string()));
+    host.create(&id, &fields, at)?;
+    run(host, models, &id)?;
+    Ok(id)
+}
+
+/// Starts a `manual` (or any) model on a record by hand.
+pub fn start_by_hand(host: &mut impl ProcessHost, key: &str, record: &RecordId) -> Result<RecordId> {
+    denied(host.access(), "start", |p| p.start)?;
+    let models = host.models()?;
+    let model = latest(&models, key)
+        .ok_or_else(|| CoreError::NotFound(format!("process model `{key}`")))?
+        .clone();
+    let target = host
+        .record(record)?
+        .ok_or_else(|| CoreError::NotFound(record.to_string()))?;
+    if target.kind() != model.trigger.record {
+        return Err(invalid(format!(
+            "`{key}` runs on {} records, not on {}",
+            model.trigger.record,
+            target.kind()
+        )));
+    }
+    let now = host.now();
+    start_instance(host, &models, &model, &target, now)
+}
+
+/// What a write to `after` (which was `before`) sets off: instances of
+/// models whose trigger fires, and the instance an activity belongs to.
+/// Returns the instances started or run.
+pub fn on_write(
+    host: &mut impl ProcessHost,
+    before: Option<&Record>,
+    after: &Record,
+    at: Timestamp,
+) -> Result<Vec<RecordId>> {
+    let models = host.models()?;
+    let mut touched = Vec::new();
+    let mut keys: Vec<&str> = models.iter().map(|m| m.file.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let Some(model) = latest(&models, key) else {
+            continue;
+        };
+        if model.trigger.record != after.kind() {
+            continue;
+        }
+        let fires = match model.trigger.kind {
+            TriggerKind::RecordCreated => before.is_none(),
+            TriggerKind::FieldChange => {
+                let holds = |r: Option<&Record>| {
+                    r.zip(model.trigger.condition.as_ref())
+                        .is_some_and(|(r, c)| c.eval(&r.fields))
+                };
+                holds(Some(after)) && !holds(before)
+            }
+            TriggerKind::Manual | TriggerKind::Schedule => false,
+        };
+        if fires {
+            touched.push(start_instance(host, &models, model, after, at)?);
+        }
+    }
+    if after.kind() == RecordKind::Activity {
+        if let Some(inst) = after.text("process_instance").and_then(|t| t.parse::<RecordId>().ok()) {
+            run(host, &models, &inst)?;
+            touched.push(inst);
+        }
+    }
+    Ok(touched)
+}
+
+/// One scheduler pass: runs every active instance whose timer or deadline
+/// is due, and starts scheduled models whose occurrence has come. Returns
+/// how many instances ran.
+pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
+    let models = host.models()?;
+    let now = host.now();
+    let due = host.due(now)?;
+    for id in &due {
+        run(host, &models, id)?;
+    }
+    let mut started = 0;
+    for model in models.iter().filter(|m| m.trigger.kind == TriggerKind::Schedule) {
+        if latest(&models, &model.file.key).map(|m| m.version) != Some(model.version) {
+            continue;
+        }
+        let Some((every, from)) = model.trigger.schedule else {
+            continue;
+        };
+        let mut occurrence = None;
+        let mut t = from;
+        while t <= now {
+            occurrence = Some(t);
+            let next = after(t, every);
+            if next <= t {
+                break;
+            }
+            t = next;
+        }
+        let Some(occurrence) = occurrence else {
+            continue;
+        };
+        if host.schedule_mark(&model.file.key)? >= Some(occurrence) {
+            continue;
+        }
+        for rid in host.records_of(model.trigger.record)? {
+            if let Some(r) = host.record(&rid)? {
+                let matches = model.trigger.condition.as_ref().is_none_or(|c| c.eval(&r.fields));
+                if matches {
+                    start_instance(host, &models, model, &r, occurrence)?;
+                    started += 1;
+                }
+            }
+        }
+        host.set_schedule_mark(&model.file.key, occurrence)?;
+    }
+    Ok(due.len() + started)
+}
+
+/// Runs every active instance (after a sync brought news).
+pub fn run_active(host: &mut impl ProcessHost) -> Result<usize> {
+    let models = host.models()?;
+    let ids = host.active()?;
+    for id in &ids {
+        run(host, &models, id)?;
+    }
+    Ok(ids.len())
+}
+
+/// What a person does to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Pause it.
+    Suspend,
+    /// Continue it.
+    Resume,
+    /// End it for good, cancelling its open tasks.
+    Stop,
+    /// Change a parameter.
+    Parameter(String, String),
+    /// Move it to another version of its model (administrators).
+    Migrate(i64),
+}
+
+/// Applies `control` to instance `id`, with the acting user's rights.
+pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> Result<Outcome> {
+    let (right, kind): (&str, EventKind) = match &control {
+        Control::Suspend => ("suspend", EventKind::Suspend),
+        Control::Resume => ("resume", EventKind::Resume),
+        Control::Stop => ("stop", EventKind::Stop),
+        Control::Parameter(..) => ("change_parameters", EventKind::Param),
+        Control::Migrate(_) => ("migrate", EventKind::Migrate),
+    };
+    denied(host.access(), right, |p| match kind {
+        EventKind::Suspend | EventKind::Resume => p.suspend,
+        EventKind::Stop => p.stop,
+        EventKind::Param => p.change_parameters,
+        _ => p.migrate,
+    })?;
+    let models = host.models()?;
+    let record = host
+        .record(id)?
+        .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+    let instance = Instance::from_record(&record)
+        .ok_or_else(|| invalid(format!("{id} is not a process instance")))?;
+    let started = version(&models, &instance.model_key, instance.started_version)
+        .ok_or_else(|| CoreError::NotFound(format!("model `{}` v{}", instance.model_key, instance.started_version)))?;
+    let position = fold(&instance, &started.start);
+    let state_ok = match (&control, position.status) {
+        (_, Status::Stopped) => false,
+        (Control::Suspend, s) => s == Status::Running,
+        (Control::Resume, s) => s == Status::Suspended,
+        _ => true,
+    };
+    if !state_ok {
+        return Err(invalid(format!("the instance is {:?}", position.status).to_lowercase()));
+    }
+    if let Control::Migrate(v) = control {
+        let target = version(&models, &instance.model_key, v)
+            .ok_or_else(|| CoreError::NotFound(format!("version {v} of `{}`", instance.model_key)))?;
+        if let Some(cur) = position.current() {
+            if target.step(&cur.step).is_none() {
+                return Err(invalid(format!(
+                    "version {v} of `{}` has no step `{}`, where the instance is: it cannot be migrated",
+                    instance.model_key, cur.step
+                )));
+            }
+        }
+    }
+    let by = host.acting_user();
+    let at = host.now();
+    let event = Event {
+        kind,
+        at,
+        by: by.clone(),
+        pos: None,
+        step: None,
+        via: None,
+        to: None,
+        version: match control {
+            Control::Migrate(v) => Some(v),
+            _ => None,
+        },
+        param: match &control {
+            Control::Parameter(n, v) => Some((n.clone(), v.clone())),
+            _ => None,
+        },
+    };
+    if let Control::Parameter(name, value) = &control {
+        let entry = serde_json::json!({ "value": value, "at": at.to_string(), "by": by });
+        host.put_entry(id, "parameters", name, &entry)?;
+    }
+    let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+    host.put_entry(id, "events", &Event::control_key(at, kind, &by), &value)?;
+    run(host, &models, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))
+}
+
+/// Completes task `activity`: marks it done and advances its instance. The
+/// log records the acting user as who completed it.
+pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result<Option<RecordId>> {
+    denied(host.access(), "complete_tasks", |p| p.complete_tasks)?;
+    let task = host
+        .record(activity)?
+        .ok_or_else(|| CoreError::NotFound(activity.to_string()))?;
+    if task.text("status") == Some("done") {
+        return Err(invalid(format!("{activity} is done already")));
+    }
+    host.write(activity, "status", FieldValue::Text("done".into()))?;
+    let Some(inst) = task.text("process_instance").and_then(|t| t.parse::<RecordId>().ok()) else {
+        return Ok(None);
+    };
+    let models = host.models()?;
+    if let (Some(step), Some(irec)) = (task.text("process_step"), host.record(&inst)?) {
+        if let Some(instance) = Instance::from_record(&irec) {
+            if let Some(started) = version(&models, &instance.model_key, instance.started_version) {
+                let pos = fold(&instance, &started.start);
+                let model = version(&models, &instance.model_key, pos.version).unwrap_or(started);
+                let next = model.step(step).and_then(|s| s.next.clone());
+                if let Some(cur) = pos.current().filter(|c| c.step == step && engine::activity_id(&inst, step, c.pos) == *activity) {
+                    let done = host.record(activity)?;
+                    let at = done
+                        .as_ref()
+                        .and_then(|d| d.text("completed_at"))
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                        .unwrap_or_else(|| host.now())
+                        .max(cur.entered_at);
+                    let event = Event {
+                        kind: EventKind::Done,
+                        at,
+                        by: host.acting_user(),
+                        pos: Some(cur.pos),
+                        step: Some(step.to_owned()),
+                        via: Some("task".into()),
+                        to: next,
+                        version: None,
+                        param: None,
+                    };
+                    let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+                    host.put_entry(&inst, "events", &Event::done_key(cur.pos, step, "task"), &value)?;
+                }
+            }
+        }
+    }
+    run(host, &models, &inst)?;
+    Ok(Some(inst))
+}

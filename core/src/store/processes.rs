@@ -1,0 +1,471 @@
+//! The device store as a process host: the engine runs here offline.
+//!
+//! Local writes fire triggers at once (a deal marked won in a basement
+//! starts its follow-up before the phone is online); [`Store::run_processes`]
+//! runs due timers and whatever a sync brought. Engine writes never fire
+//! triggers themselves, so processes cannot set each other off in a loop.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, meta, write};
+use crate::error::{CoreError, Result};
+use crate::ids::{RecordId, RecordKind};
+use crate::policy::Access;
+use crate::process::instance::{Event, Instance, Status, fold};
+use crate::process::model::{Model, ModelFile};
+use crate::process::monitor::{self, VersionReport};
+use crate::process::runner::{self, Control, ProcessHost, model_from_record};
+use crate::process::tasks::{self, Item, TaskList};
+use crate::record::Record;
+use crate::sync::protocol::DirectoryEntry;
+use crate::value::FieldValue;
+
+fn truncate_to_second(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
+}
+
+impl ProcessHost for Store {
+    fn now(&self) -> Timestamp {
+        truncate_to_second(self.clock.now())
+    }
+
+    fn acting_user(&self) -> String {
+        self.author()
+    }
+
+    fn access(&self) -> &Access {
+        &self.access
+    }
+
+    fn models(&mut self) -> Result<Vec<Model>> {
+        let fingerprint: String = self.conn.query_row(
+            "SELECT count(*) || ':' || coalesce(max(updated_at), 0) FROM records WHERE kind = 'process_model'",
+            [],
+            |r| r.get(0),
+        )?;
+        if let Some((f, models)) = &self.models {
+            if *f == fingerprint {
+                return Ok(models.clone());
+            }
+        }
+        let mut models = Vec::new();
+        for id in self.records_of(RecordKind::ProcessModel)? {
+            if let Some(r) = ProcessHost::record(self, &id)? {
+                if let Some(m) = model_from_record(&r) {
+                    models.push(m);
+                }
+            }
+        }
+        self.models = Some((fingerprint, models.clone()));
+        Ok(models)
+    }
+
+    fn record(&mut self, id: &RecordId) -> Result<Option<Record>> {
+        match self.get(id) {
+            Ok(r) => Ok(Some(r)),
+            Err(CoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn records_of(&mut self, kind: RecordKind) -> Result<Vec<RecordId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record_id FROM records WHERE kind = ?1 ORDER BY record_id")?;
+        let rows: Vec<String> = stmt
+            .query_map([kind.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn directory(&mut self) -> Result<Vec<DirectoryEntry>> {
+        Store::directory(self)
+    }
+
+    fn create(
+        &mut self,
+        id: &RecordId,
+        fields: &BTreeMap<String, FieldValue>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.in_write_tx(|ctx| write::create_engine(ctx, id, fields, at))
+    }
+
+    fn put_entry(
+        &mut self,
+        id: &RecordId,
+        field: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        self.in_write_tx(|ctx| write::put_entry(ctx, id, field, key, value))
+    }
+
+    fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<()> {
+        let writes = vec![write::FieldWrite::set(field, value)];
+        self.in_write_tx(|ctx| write::write_record(ctx, id, false, writes))
+    }
+
+    fn set_wakeup(&mut self, instance: &RecordId, at: Option<Timestamp>, active: bool) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
+             ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at, active = excluded.active",
+            params![instance.to_string(), at.map(|t| t.as_second()), active],
+        )?;
+        Ok(())
+    }
+
+    fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT instance FROM process_wakeups WHERE active = 1 AND wake_at <= ?1 ORDER BY wake_at",
+        )?;
+        let rows: Vec<String> = stmt
+            .query_map([now.as_second()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn active(&mut self) -> Result<Vec<RecordId>> {
+        // Known active instances, and instances that arrived by sync and
+        // were never run here.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT instance FROM process_wakeups WHERE active = 1
+             UNION
+             SELECT record_id FROM records WHERE kind = 'process_instance'
+               AND record_id NOT IN (SELECT instance FROM process_wakeups)",
+        )?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>> {
+        Ok(meta::get(&self.conn, &format!("schedule:{key}"))?.and_then(|t| t.parse().ok()))
+    }
+
+    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()> {
+        meta::set(&self.conn, &format!("schedule:{key}"), &at.to_string())
+    }
+}
+
+/// One step of an instance's history, for its card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepVisit {
+    /// Position in the path.
+    pub pos: u32,
+    /// Step id.
+    pub step: String,
+    /// Step name in the model.
+    pub name: String,
+    /// When it was entered.
+    pub entered_at: Timestamp,
+    /// When it was left, how, and by whom (`None`: current).
+    pub left_at: Option<Timestamp>,
+    /// `task`, `timer`, `deadline` or `auto`.
+    pub via: Option<String>,
+    /// Who acted (`engine` for automatic steps).
+    pub by: Option<String>,
+    /// The activity this step created, if any, and its status.
+    pub activity: Option<(String, String)>,
+}
+
+/// The process card of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessCard {
+    /// The instance.
+    pub id: String,
+    /// Model key and name.
+    pub model_key: String,
+    /// Model name.
+    pub model_name: String,
+    /// The version it runs on (after any migration).
+    pub version: i64,
+    /// The record it runs on.
+    pub record: String,
+    /// Running, suspended, stopped, completed.
+    pub status: Status,
+    /// The current step.
+    pub current: Option<String>,
+    /// Steps taken, in order, the current one last.
+    pub history: Vec<StepVisit>,
+    /// Ways out of a step that lost to a concurrent one (another replica
+    /// hit a timer while a person completed the task), kept for the record.
+    pub superseded: Vec<(String, Event)>,
+    /// Suspensions, resumptions, stops, migrations, parameter changes.
+    pub controls: Vec<(String, Event)>,
+    /// Parameters.
+    pub parameters: BTreeMap<String, String>,
+    /// When it runs next, if a timer waits.
+    pub wake_at: Option<Timestamp>,
+    /// Why it cannot go on, if it cannot.
+    pub stuck: Option<String>,
+}
+
+/// A line of the instance list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessSummary {
+    /// The instance.
+    pub id: String,
+    /// Model key.
+    pub model_key: String,
+    /// Version.
+    pub version: i64,
+    /// The record it runs on.
+    pub record: String,
+    /// Status.
+    pub status: Status,
+    /// Current step.
+    pub current: Option<String>,
+    /// Started.
+    pub started_at: Timestamp,
+}
+
+impl Store {
+    /// Runs the engine after a local write of `id` (which was `before`):
+    /// fires triggers and advances the instance an activity belongs to.
+    /// Problems are kept in [`Store::engine_problems`], never turned into a
+    /// failure of the user's write, which is already saved.
+    pub(crate) fn after_write(&mut self, id: &RecordId, before: Option<Record>) {
+        let run = |store: &mut Store| -> Result<()> {
+            if store.models()?.is_empty() && id.kind() != RecordKind::Activity {
+                return Ok(());
+            }
+            let Some(after) = ProcessHost::record(store, id)? else {
+                return Ok(());
+            };
+            let at = store.last_change_time(id)?.unwrap_or_else(|| ProcessHost::now(store));
+            runner::on_write(store, before.as_ref(), &after, at)?;
+            Ok(())
+        };
+        if let Err(e) = run(self) {
+            self.engine_problems.push(format!("{id}: {e}"));
+        }
+    }
+
+    /// Whether the engine needs the record as it was before a write of `id`.
+    pub(crate) fn wants_before(&mut self, id: &RecordId) -> Option<Record> {
+        let has_models = self.models().map(|m| !m.is_empty()).unwrap_or(false);
+        if has_models {
+            ProcessHost::record(self, id).ok().flatten()
+        } else {
+            None
+        }
+    }
+
+    /// The time of the record's latest local change (what triggers use, so
+    /// that the server, seeing the same change, derives the same instance).
+    fn last_change_time(&mut self, id: &RecordId) -> Result<Option<Timestamp>> {
+        let secs: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT max(created_at) FROM outbox WHERE doc_id LIKE ?1 || '/%'",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(secs.and_then(|ms| Timestamp::from_millisecond(ms).ok()).map(truncate_to_second))
+    }
+
+    /// Problems the engine met after writes since the last call (and clears them).
+    pub fn engine_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.engine_problems)
+    }
+
+    /// Runs every due timer and every instance a sync touched. Returns how
+    /// many instances ran.
+    pub fn run_processes(&mut self) -> Result<usize> {
+        Ok(runner::run_due(self)? + runner::run_active(self)?)
+    }
+
+    /// Publishes a model as the next version of its key (where the user may
+    /// publish; normally done on the server).
+    pub fn publish_model(&mut self, file: ModelFile) -> Result<(RecordId, i64)> {
+        runner::publish(self, file)
+    }
+
+    /// Every published model version.
+    pub fn process_models(&mut self) -> Result<Vec<Model>> {
+        self.models()
+    }
+
+    /// Starts model `key` on `record` by hand.
+    pub fn start_process(&mut self, key: &str, record: &RecordId) -> Result<RecordId> {
+        runner::start_by_hand(self, key, record)
+    }
+
+    /// Completes a task and advances its instance; returns the instance.
+    pub fn complete_task(&mut self, activity: &RecordId) -> Result<Option<RecordId>> {
+        runner::complete_task(self, activity)
+    }
+
+    /// Suspends, resumes, stops, migrates an instance or changes a
+    /// parameter, if the user's role allows it.
+    pub fn control_process(&mut self, instance: &RecordId, control: Control) -> Result<ProcessCard> {
+        runner::control(self, instance, control)?;
+        self.process_card(instance)
+    }
+
+    /// The card of one instance.
+    pub fn process_card(&mut self, id: &RecordId) -> Result<ProcessCard> {
+        let models = self.models()?;
+        let record = ProcessHost::record(self, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+        let instance = Instance::from_record(&record)
+            .ok_or_else(|| CoreError::NotFound(format!("process instance {id}")))?;
+        let started = runner::version(&models, &instance.model_key, instance.started_version)
+            .ok_or_else(|| CoreError::NotFound(format!("model `{}` v{}", instance.model_key, instance.started_version)))?;
+        let position = fold(&instance, &started.start);
+        let model = runner::version(&models, &instance.model_key, position.version).unwrap_or(started);
+        let wake_at: Option<i64> = self
+            .conn
+            .query_row("SELECT wake_at FROM process_wakeups WHERE instance = ?1", [id.to_string()], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let mut history = Vec::new();
+        for v in &position.path {
+            let activity_id = crate::process::engine::activity_id(id, &v.step, v.pos);
+            let activity = ProcessHost::record(self, &activity_id)?
+                .map(|a| (activity_id.to_string(), a.text("status").unwrap_or_default().to_owned()));
+            history.push(StepVisit {
+                pos: v.pos,
+                step: v.step.clone(),
+                name: model.step(&v.step).or(started.step(&v.step)).map_or_else(|| v.step.clone(), |s| s.name.clone()),
+                entered_at: v.entered_at,
+                left_at: v.left.as_ref().map(|(_, e)| e.at),
+                via: v.left.as_ref().and_then(|(_, e)| e.via.clone()),
+                by: v.left.as_ref().map(|(_, e)| e.by.clone()),
+                activity,
+            });
+        }
+        let at_end = position
+            .current()
+            .and_then(|c| model.step(&c.step))
+            .is_some_and(|s| matches!(s.action, crate::process::model::Action::End));
+        let status = match position.status {
+            Status::Running if at_end => Status::Completed,
+            s => s,
+        };
+        let stuck = position
+            .current()
+            .filter(|c| model.step(&c.step).is_none())
+            .map(|c| format!("step `{}` is not in version {}", c.step, model.version));
+        Ok(ProcessCard {
+            id: id.to_string(),
+            model_key: instance.model_key.clone(),
+            model_name: model.file.name.clone(),
+            version: position.version,
+            record: instance.record.to_string(),
+            status,
+            current: position.current().map(|c| c.step.clone()),
+            history,
+            superseded: position.superseded.clone(),
+            controls: position.controls.clone(),
+            parameters: instance.parameters.clone(),
+            wake_at: wake_at.and_then(|s| Timestamp::from_second(s).ok()),
+            stuck,
+        })
+    }
+
+    /// Every instance here, newest first.
+    pub fn process_instances(&mut self) -> Result<Vec<ProcessSummary>> {
+        let mut out = Vec::new();
+        for id in self.records_of(RecordKind::ProcessInstance)? {
+            if let Ok(card) = self.process_card(&id) {
+                let started_at = card.history.first().map_or(Timestamp::UNIX_EPOCH, |v| v.entered_at);
+                out.push(ProcessSummary {
+                    id: card.id,
+                    model_key: card.model_key,
+                    version: card.version,
+                    record: card.record,
+                    status: card.status,
+                    current: card.current,
+                    started_at,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The time zone of `user` from the directory, if known.
+    pub fn time_zone_of(&self, user: &str) -> Result<Option<String>> {
+        Ok(Store::directory(self)?
+            .into_iter()
+            .find(|d| d.name == user)
+            .and_then(|d| d.time_zone))
+    }
+
+    /// `user`'s open activities (calls, meetings, tasks...), bucketed into
+    /// overdue, today, upcoming and undated in time zone `tz` (the user's
+    /// own from the directory when `None`, else UTC).
+    pub fn tasks(&mut self, user: &str, tz: Option<&str>) -> Result<TaskList> {
+        let tz_name = match tz {
+            Some(t) => Some(t.to_owned()),
+            None => self.time_zone_of(user)?,
+        };
+        let zone = tasks::zone(tz_name.as_deref())?;
+        let open = self.list(&super::ListQuery {
+            kind: Some(RecordKind::Activity),
+            sort: super::Sort::Due,
+            assignee: Some(user.to_owned()),
+            status: Some("planned".to_owned()),
+            limit: Some(10_000),
+            ..super::ListQuery::default()
+        })?;
+        Ok(tasks::bucket(&open, ProcessHost::now(self), &zone, tz_name.as_deref().unwrap_or("UTC")))
+    }
+
+    /// `user`'s activities from local day `from` to local day `to`
+    /// (inclusive) in time zone `tz` (as for [`Store::tasks`]), by time.
+    pub fn calendar(&mut self, user: &str, from: &str, to: &str, tz: Option<&str>) -> Result<Vec<Item>> {
+        let tz_name = match tz {
+            Some(t) => Some(t.to_owned()),
+            None => self.time_zone_of(user)?,
+        };
+        let zone = tasks::zone(tz_name.as_deref())?;
+        let (start, end) = tasks::day_bounds(tasks::date(from)?, tasks::date(to)?, &zone);
+        let rows = self.list(&super::ListQuery {
+            kind: Some(RecordKind::Activity),
+            sort: super::Sort::Due,
+            assignee: Some(user.to_owned()),
+            due_from: Some(start),
+            due_before: Some(end),
+            limit: Some(10_000),
+            ..super::ListQuery::default()
+        })?;
+        Ok(rows.iter().map(|s| tasks::item(s, &zone)).collect())
+    }
+
+    /// Monitoring per model version, over the instances this device sees.
+    pub fn process_monitor(&mut self) -> Result<Vec<VersionReport>> {
+        let models = self.models()?;
+        let now = ProcessHost::now(self);
+        let mut instances = Vec::new();
+        let mut overdue = BTreeMap::new();
+        for id in self.records_of(RecordKind::ProcessInstance)? {
+            if let Some(inst) = ProcessHost::record(self, &id)?.as_ref().and_then(Instance::from_record) {
+                instances.push(inst);
+            }
+        }
+        let open = self.list(&super::ListQuery {
+            kind: Some(RecordKind::Activity),
+            status: Some("planned".to_owned()),
+            due_before: Some(now),
+            limit: Some(1_000_000),
+            ..super::ListQuery::default()
+        })?;
+        for s in open {
+            if let Some(r) = ProcessHost::record(self, &s.id)? {
+                if let Some(i) = r.text("process_instance") {
+                    *overdue.entry(i.to_owned()).or_insert(0) += 1;
+                }
+            }
+        }
+        Ok(monitor::report(&models, &instances, &overdue, now))
+    }
+}
