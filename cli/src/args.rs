@@ -69,6 +69,102 @@ pub enum Command {
     /// Edits the server refused, with what was typed and why.
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
+    /// Your open tasks and activities: overdue, today, upcoming.
+    Tasks(TasksArgs),
+    /// Your activities between two local days.
+    Calendar(CalendarArgs),
+    /// Complete a task.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Process instances: list, show, start, stop, suspend, resume, monitor.
+    #[command(subcommand)]
+    Process(ProcessCmd),
+}
+
+/// `fieldwork tasks`
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Whose tasks (default: the signed-in user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// IANA time zone (default: the user's, else UTC).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// `fieldwork calendar`
+#[derive(Debug, Args)]
+pub struct CalendarArgs {
+    /// First local day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: String,
+    /// Last local day (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub to: String,
+    /// Whose calendar (default: the signed-in user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// IANA time zone (default: the user's, else UTC).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// `fieldwork task ...`
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Mark a task done; its process moves on.
+    Done {
+        /// The activity id.
+        id: String,
+    },
+}
+
+/// `fieldwork process ...`
+#[derive(Debug, Subcommand)]
+pub enum ProcessCmd {
+    /// Instances on this device.
+    List,
+    /// The process card of an instance.
+    Show {
+        /// The instance id.
+        id: String,
+    },
+    /// Start a model on a record by hand.
+    Start {
+        /// The model key.
+        key: String,
+        /// The record id.
+        #[arg(long)]
+        record: String,
+    },
+    /// Stop an instance for good (cancels its open tasks).
+    Stop {
+        /// The instance id.
+        id: String,
+    },
+    /// Suspend an instance.
+    Suspend {
+        /// The instance id.
+        id: String,
+    },
+    /// Resume a suspended instance.
+    Resume {
+        /// The instance id.
+        id: String,
+    },
+    /// Change a parameter of an instance.
+    Param {
+        /// The instance id.
+        id: String,
+        /// NAME=VALUE.
+        assignment: String,
+    },
+    /// Published models on this device.
+    Models,
+    /// Run due timers now (every command does this first anyway).
+    Run,
+    /// Instances per step, time per step, overdue and stuck.
+    Monitor,
 }
 
 /// `fieldwork login`

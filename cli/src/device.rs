@@ -22,9 +22,22 @@ pub fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
 }
 
 /// Opens (creating if needed) the device store, with the clock from
-/// `FIELDWORK_NOW` when it is set.
+/// `FIELDWORK_NOW` when it is set, and runs due process timers (the engine
+/// runs wherever the data is, whenever the device is used).
 pub fn open(global: &Global) -> anyhow::Result<Store> {
     let dir = data_dir(global)?;
     let clock = clock_from_env()?;
-    Ok(Store::open(&dir.join(STORE_FILE), clock)?)
+    let mut store = Store::open(&dir.join(STORE_FILE), clock)?;
+    if let Err(e) = store.run_processes() {
+        eprintln!("warning: processes could not run: {e}");
+    }
+    Ok(store)
+}
+
+/// Prints what the process engine could not do after a write (the write
+/// itself is saved).
+pub fn report_engine(store: &mut Store) {
+    for p in store.engine_problems() {
+        eprintln!("warning: process engine: {p}");
+    }
 }

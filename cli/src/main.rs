@@ -6,12 +6,13 @@
 //! refused or failed operations, 2 for usage errors).
 //!
 //! Layout: [`args`] defines the command line, [`records`] the record
-//! commands, [`sync`] signing in and syncing, [`output`] how results are printed, [`device`] how the store is
+//! commands, [`sync`] signing in and syncing, [`processes`] tasks, calendars and process instances, [`output`] how results are printed, [`device`] how the store is
 //! opened.
 
 mod args;
 mod device;
 mod output;
+mod processes;
 mod records;
 mod sync;
 
@@ -53,5 +54,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync(args) => sync::sync(&cli.global, &out, args),
         Command::Status => sync::status(&cli.global, &out),
         Command::Quarantine(cmd) => sync::quarantine(&cli.global, &out, cmd),
+        Command::Tasks(args) => processes::tasks(&cli.global, &out, args),
+        Command::Calendar(args) => processes::calendar(&cli.global, &out, args),
+        Command::Task(cmd) => processes::task(&cli.global, &out, cmd),
+        Command::Process(cmd) => processes::process(&cli.global, &out, cmd),
     }
 }

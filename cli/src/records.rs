@@ -50,6 +50,7 @@ fn add(
     writes.extend(assignments(kind, &set.set)?);
     let mut store = device::open(global)?;
     let id = store.create(kind, writes)?;
+    device::report_engine(&mut store);
     if out.json {
         #[derive(Serialize)]
         struct Created {

@@ -3,6 +3,7 @@
 //! - [`condition`]: the condition language of triggers and gateways.
 //! - [`model`]: process models (TOML/JSON), checked before they can run.
 //! - [`bpmn`]: importing the BPMN 2.0 subset a standard modeler exports.
+//! - [`creation`]: how the engine creates a record, byte-identical everywhere.
 //! - [`instance`]: an instance's grow-only event log and where it is.
 //! - [`engine`]: the pure step function (model, instance, record, now) →
 //!   actions, with ids derived from (instance, step, position).
@@ -16,6 +17,7 @@
 
 pub mod bpmn;
 pub mod condition;
+pub mod creation;
 pub mod engine;
 pub mod instance;
 pub mod model;

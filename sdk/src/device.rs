@@ -166,7 +166,27 @@ impl Device {
     /// disconnects once both sides are up to date. Fails with
     /// [`SdkError::Network`] when the server cannot be reached; local work
     /// is untouched either way.
+    ///
+    /// Processes run around it: due timers before connecting (so what they
+    /// create goes up in this sync), and whatever the sync brought after it;
+    /// if that wrote anything, one more round sends it.
     pub async fn sync_once(&self, timeout: Duration) -> Result<SyncReport> {
+        self.with_store(|s| s.run_processes())?;
+        let mut report = self.sync_round(timeout).await?;
+        let ran = self.with_store(|s| {
+            s.run_processes()?;
+            s.outbox_len()
+        })?;
+        if ran > 0 {
+            let more = self.sync_round(timeout).await?;
+            report.pushed += more.pushed;
+            report.changed += more.changed;
+            report.refused += more.refused;
+        }
+        Ok(report)
+    }
+
+    async fn sync_round(&self, timeout: Duration) -> Result<SyncReport> {
         let (_stop_tx, mut stop) = watch::channel(false);
         match tokio::time::timeout(timeout, connection::run(self, Mode::Once, &mut stop)).await {
             Ok(ended) => {

@@ -36,6 +36,7 @@ pub const DB_FILE: &str = "server.db";
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("db/migrations/001_initial.sql")),
     (2, include_str!("db/migrations/002_generations.sql")),
+    (3, include_str!("db/migrations/003_process_wakeups.sql")),
 ];
 const READERS: usize = 8;
 const CACHE_DOCS: usize = 4096;

@@ -24,6 +24,8 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod process_admin;
+pub mod processes;
 pub mod reclassify;
 pub mod state;
 pub mod sync;
@@ -47,6 +49,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let poller = tokio::spawn(poll_admin_changes(state.clone()));
+    let scheduler = tokio::spawn(run_scheduler(state.clone()));
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let st = state.clone();
     // Small sync frames must not wait for Nagle's algorithm.
@@ -65,6 +68,7 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::Internal(format!("server failed: {e}")))?;
     poller.abort();
+    scheduler.abort();
     // Every session holds a connection permit until it has finished.
     let all = state.config.max_connections as u32;
     match tokio::time::timeout(
@@ -105,6 +109,27 @@ async fn poll_admin_changes(state: Arc<AppState>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not poll for admin changes"),
+        }
+    }
+}
+
+/// Runs the process scheduler every `process_tick`: due timers, deadlines
+/// and scheduled starts, written and relayed like any change.
+async fn run_scheduler(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.config.process_tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let now = state.clock.now();
+        let result = state
+            .db
+            .write(move |w| processes::tick(w, Some(&st.hub), &st.actor, now))
+            .await;
+        match result {
+            Ok(n) if n > 0 => tracing::info!(instances = n, "process scheduler ran"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "process scheduler failed"),
         }
     }
 }

@@ -56,6 +56,9 @@ enum Command {
         /// Where to write the copy (must not exist).
         file: PathBuf,
     },
+    /// Process models: import, publish, migrate, monitor.
+    #[command(subcommand)]
+    Process(ProcessCmd),
     /// Show recent refused changes.
     Audit {
         /// How many entries.
@@ -119,6 +122,35 @@ struct AddUser {
 }
 
 #[derive(Debug, Subcommand)]
+enum ProcessCmd {
+    /// Import a BPMN 2.0 file from a modeler and publish it as the next version.
+    Import {
+        /// The .bpmn file.
+        file: PathBuf,
+        /// Only check and print the model; publish nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Publish a model (TOML, JSON or BPMN) as the next version of its key.
+    Publish {
+        /// The model file.
+        file: PathBuf,
+    },
+    /// List published model versions.
+    List,
+    /// Move a running instance to another version of its model.
+    Migrate {
+        /// The instance id.
+        instance: String,
+        /// The target version.
+        #[arg(long)]
+        to: i64,
+    },
+    /// Instances per step, time per step, overdue and stuck, per model version.
+    Monitor,
+}
+
+#[derive(Debug, Subcommand)]
 enum PolicyCmd {
     /// Validate and install a policy file; an invalid one is refused and the old one stays.
     Set {
@@ -167,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("# revision {revision}\n{}", policy.source());
             Ok(())
         }
+        Command::Process(cmd) => process(&state, cmd, cli.json),
         Command::Backup { file } => {
             state.db.backup(&file)?;
             println!("backed up to {}", file.display());
@@ -307,6 +340,89 @@ fn serve(
 
 /// Registers SIGINT and SIGTERM handlers now and returns a future that
 /// resolves when either arrives.
+fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> {
+    use fieldwork_server::process_admin as pa;
+    match cmd {
+        ProcessCmd::Import {
+            file,
+            dry_run: true,
+        } => {
+            let model = pa::read_model(&file)?;
+            println!("{}", toml::to_string_pretty(&model)?);
+            Ok(())
+        }
+        ProcessCmd::Import { file, .. } | ProcessCmd::Publish { file } => {
+            let model = pa::read_model(&file)?;
+            let (id, version) = pa::publish(state, model.clone(), "admin")?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id.to_string(), "key": model.key, "version": version })
+                );
+            } else {
+                println!("published {} version {version} ({id})", model.key);
+            }
+            Ok(())
+        }
+        ProcessCmd::List => {
+            let models = pa::list(state)?;
+            if json {
+                let rows: Vec<_> = models
+                    .iter()
+                    .map(|(k, v, n)| serde_json::json!({ "key": k, "version": v, "name": n }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for (k, v, n) in models {
+                    println!("{k}\tv{v}\t{n}");
+                }
+            }
+            Ok(())
+        }
+        ProcessCmd::Migrate { instance, to } => {
+            let id = instance.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            pa::migrate(state, &id, to, "admin")?;
+            println!("{instance} now runs on version {to}");
+            Ok(())
+        }
+        ProcessCmd::Monitor => {
+            let report = pa::report(state)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints a monitoring report as a table.
+fn print_report(report: &[fieldwork_core::process::monitor::VersionReport]) {
+    let hours = |s: Option<i64>| s.map_or("-".to_owned(), |s| format!("{:.1}h", s as f64 / 3600.0));
+    for r in report {
+        println!(
+            "{} v{}: {} running, {} suspended, {} stopped, {} completed, {} overdue tasks",
+            r.key, r.version, r.running, r.suspended, r.stopped, r.completed, r.overdue
+        );
+        println!(
+            "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6}",
+            "step", "current", "completed", "median", "p90", "stuck"
+        );
+        for (step, s) in &r.steps {
+            println!(
+                "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6}",
+                step,
+                s.current,
+                s.completed,
+                hours(s.median_secs),
+                hours(s.p90_secs),
+                s.stuck
+            );
+        }
+    }
+}
+
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

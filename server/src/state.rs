@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub admin_poll: Duration,
     /// How long to wait for sessions to finish when shutting down.
     pub shutdown_grace: Duration,
+    /// How often the process scheduler looks for due timers.
+    pub process_tick: Duration,
 }
 
 impl ServerConfig {
@@ -53,6 +55,7 @@ impl ServerConfig {
             batch_bytes: 1024 * 1024,
             admin_poll: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
+            process_tick: Duration::from_secs(1),
         }
     }
 }

@@ -14,6 +14,9 @@ pub fn doc_visible(access: &Access, doc: &DocId, facts: Option<&RecordFacts>) ->
     if !access.can_read_class(doc.class()) {
         return false;
     }
+    if doc.record().kind() == fieldwork_core::RecordKind::ProcessModel {
+        return true;
+    }
     let facts = facts.cloned().unwrap_or_default();
     access.sees(&facts)
 }

@@ -33,8 +33,16 @@ impl TestDevice {
 
     /// The device whose store is in `dir`.
     pub fn open(rt: &Arc<Runtime>, dir: &Path) -> TestDevice {
-        let device =
-            Device::open(&dir.join("device.db"), Arc::new(SystemClock)).expect("open device");
+        TestDevice::open_clocked(rt, dir, Arc::new(SystemClock))
+    }
+
+    /// The device whose store is in `dir`, with its own clock.
+    pub fn open_clocked(
+        rt: &Arc<Runtime>,
+        dir: &Path,
+        clock: Arc<dyn fieldwork_core::Clock>,
+    ) -> TestDevice {
+        let device = Device::open(&dir.join("device.db"), clock).expect("open device");
         TestDevice {
             device,
             rt: rt.clone(),

@@ -44,11 +44,21 @@ impl TestServer {
 
     /// A server on the database in `dir`, with `tune` applied to its config.
     pub fn start_in(dir: &Path, tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_clocked(dir, None, tune)
+    }
+
+    /// A server on the database in `dir` whose "now" is `clock` (tests that
+    /// let days pass), with `tune` applied to its config.
+    pub fn start_clocked(
+        dir: &Path,
+        clock: Option<Arc<dyn fieldwork_core::Clock>>,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let mut config = ServerConfig::new(dir.to_owned());
         config.password = TEST_PASSWORDS;
         config.admin_poll = std::time::Duration::from_millis(100);
         tune(&mut config);
-        let state = AppState::open(config, None).expect("open server state");
+        let state = AppState::open(config, clock).expect("open server state");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}", listener.local_addr().expect("addr"));

@@ -62,9 +62,11 @@ fn a_connected_device_receives_changes_live_and_pushes_its_own() {
     rep.sync();
     // The store has the record a moment before observers are told: wait for
     // the callback itself.
-    wait_until("the observer to hear of the live change", Duration::from_secs(10), || {
-        recorder.records.lock().expect("lock").contains(&id)
-    });
+    wait_until(
+        "the observer to hear of the live change",
+        Duration::from_secs(10),
+        || recorder.records.lock().expect("lock").contains(&id),
+    );
     assert_eq!(office.get(&id).text("name"), Some("Visto en directo"));
     // The office edits while connected: pushed at once, no sync call.
     office.set(&id, &[("industry", "Retail")]);

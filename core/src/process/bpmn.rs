@@ -121,7 +121,10 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
     reader.config_mut().trim_text(false);
     let line_at = |pos: u64| -> u64 {
         let end = usize::try_from(pos).unwrap_or(xml.len()).min(xml.len());
-        1 + xml.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() as u64
+        1 + xml.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64
     };
 
     let mut stack: Vec<String> = Vec::new();
@@ -133,11 +136,16 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
     let mut text = String::new();
 
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| err(Some(line_at(reader.error_position())), format!("not well-formed XML: {e}")))?;
+        let event = reader.read_event().map_err(|e| {
+            err(
+                Some(line_at(reader.error_position())),
+                format!("not well-formed XML: {e}"),
+            )
+        })?;
         // The line where the element just read starts.
-        let end = usize::try_from(reader.buffer_position()).unwrap_or(xml.len()).min(xml.len());
+        let end = usize::try_from(reader.buffer_position())
+            .unwrap_or(xml.len())
+            .min(xml.len());
         let line = line_at(xml[..end].rfind('<').unwrap_or(0) as u64);
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
@@ -147,7 +155,16 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
                     if IGNORED_SUBTREES.contains(&name.as_str()) {
                         skip_depth = Some(stack.len());
                     } else {
-                        open(&name, e, line, &stack, &mut process, &mut processes, &mut nodes, &mut flows)?;
+                        open(
+                            &name,
+                            e,
+                            line,
+                            &stack,
+                            &mut process,
+                            &mut processes,
+                            &mut nodes,
+                            &mut flows,
+                        )?;
                     }
                 }
                 text.clear();
@@ -158,15 +175,21 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
                 }
             }
             Event::Text(t) => {
-                let s = t.decode().map_err(|e| err(Some(line), format!("bad text: {e}")))?;
+                let s = t
+                    .decode()
+                    .map_err(|e| err(Some(line), format!("bad text: {e}")))?;
                 text.push_str(&s);
             }
             Event::CData(t) => {
-                let s = t.decode().map_err(|e| err(Some(line), format!("bad text: {e}")))?;
+                let s = t
+                    .decode()
+                    .map_err(|e| err(Some(line), format!("bad text: {e}")))?;
                 text.push_str(&s);
             }
             Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| err(Some(line), format!("bad entity: {e}")))?;
+                let name = r
+                    .decode()
+                    .map_err(|e| err(Some(line), format!("bad entity: {e}")))?;
                 let c = match name.as_ref() {
                     "lt" => Some('<'),
                     "gt" => Some('>'),
@@ -197,7 +220,10 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
         return Err(err(None, "no <process> element: is this a BPMN 2.0 file?"));
     };
     if processes > 1 {
-        return Err(err(None, "the file holds several processes; import one process per file"));
+        return Err(err(
+            None,
+            "the file holds several processes; import one process per file",
+        ));
     }
     build(pattrs, pline, nodes, flows)
 }
@@ -226,12 +252,17 @@ fn open(
     let unsupported = || {
         err(
             Some(line),
-            format!("unsupported BPMN element <{name}> (supported: startEvent, endEvent, userTask, serviceTask, intermediateCatchEvent with a timer, exclusiveGateway, boundaryEvent with a timer, sequenceFlow)"),
+            format!(
+                "unsupported BPMN element <{name}> (supported: startEvent, endEvent, userTask, serviceTask, intermediateCatchEvent with a timer, exclusiveGateway, boundaryEvent with a timer, sequenceFlow)"
+            ),
         )
     };
     if parent == "process" {
         let a = attrs(e, line)?;
-        let id = a.get("id").cloned().ok_or_else(|| err(Some(line), format!("<{name}> has no id")))?;
+        let id = a
+            .get("id")
+            .cloned()
+            .ok_or_else(|| err(Some(line), format!("<{name}> has no id")))?;
         if name == "sequenceFlow" {
             flows.push(Flow {
                 id,
@@ -260,7 +291,9 @@ fn open(
     match (parent, name) {
         (_, n) if IGNORED_CHILDREN.contains(&n) => Ok(()),
         ("sequenceFlow", "conditionExpression") => Ok(()),
-        ("startEvent" | "intermediateCatchEvent" | "boundaryEvent", "timerEventDefinition") => Ok(()),
+        ("startEvent" | "intermediateCatchEvent" | "boundaryEvent", "timerEventDefinition") => {
+            Ok(())
+        }
         ("startEvent", "conditionalEventDefinition") => Ok(()),
         ("conditionalEventDefinition", "condition") => Ok(()),
         ("timerEventDefinition", "timeDuration" | "timeDate" | "timeCycle") => Ok(()),
@@ -321,7 +354,13 @@ fn build(
     for f in flows {
         for end in [&f.source, &f.target] {
             if !by_id.contains_key(end.as_str()) {
-                return Err(err(None, format!("sequenceFlow `{}` connects to unknown element `{end}`", f.id)));
+                return Err(err(
+                    None,
+                    format!(
+                        "sequenceFlow `{}` connects to unknown element `{end}`",
+                        f.id
+                    ),
+                ));
             }
         }
     }
@@ -346,33 +385,69 @@ fn build(
     let single_next = |n: &Node| -> Result<String, BpmnError> {
         match outgoing(&n.id).as_slice() {
             [f] => Ok(resolve(&f.target)),
-            [] => Err(err(Some(n.line), format!("<{}> `{}` has no outgoing sequenceFlow", n.tag, n.id))),
-            _ => Err(err(Some(n.line), format!("<{}> `{}` has several outgoing flows; branch with an exclusiveGateway", n.tag, n.id))),
+            [] => Err(err(
+                Some(n.line),
+                format!("<{}> `{}` has no outgoing sequenceFlow", n.tag, n.id),
+            )),
+            _ => Err(err(
+                Some(n.line),
+                format!(
+                    "<{}> `{}` has several outgoing flows; branch with an exclusiveGateway",
+                    n.tag, n.id
+                ),
+            )),
         }
     };
     let fw = |n: &Node, k: &str| n.attrs.get(&format!("fieldwork:{k}")).cloned();
 
     let starts: Vec<&Node> = nodes.iter().filter(|n| n.tag == "startEvent").collect();
     let [start] = starts.as_slice() else {
-        return Err(err(Some(pline), format!("a process needs exactly one startEvent, this one has {}", starts.len())));
+        return Err(err(
+            Some(pline),
+            format!(
+                "a process needs exactly one startEvent, this one has {}",
+                starts.len()
+            ),
+        ));
     };
     let record_text = fw(start, "record").or_else(|| pattrs.get("fieldwork:record").cloned()).ok_or_else(|| {
         err(Some(start.line), "the startEvent needs fieldwork:record=\"account|contact|deal|activity\": the kind of record the process runs on")
     })?;
-    let record: RecordKind = record_text
-        .parse()
-        .map_err(|_| err(Some(start.line), format!("fieldwork:record `{record_text}` is not a kind of record")))?;
-    let mut trigger = TriggerFile { kind: TriggerKind::Manual, record, condition: None, every: None, from: None };
-    match (fw(start, "trigger").as_deref(), &start.conditional, &start.timer) {
+    let record: RecordKind = record_text.parse().map_err(|_| {
+        err(
+            Some(start.line),
+            format!("fieldwork:record `{record_text}` is not a kind of record"),
+        )
+    })?;
+    let mut trigger = TriggerFile {
+        kind: TriggerKind::Manual,
+        record,
+        condition: None,
+        every: None,
+        from: None,
+    };
+    match (
+        fw(start, "trigger").as_deref(),
+        &start.conditional,
+        &start.timer,
+    ) {
         (Some(t), _, _) => {
             trigger.kind = match t {
                 "record_created" => TriggerKind::RecordCreated,
                 "field_change" => TriggerKind::FieldChange,
                 "manual" => TriggerKind::Manual,
                 "schedule" => TriggerKind::Schedule,
-                other => return Err(err(Some(start.line), format!("fieldwork:trigger `{other}` is not record_created, field_change, manual or schedule"))),
+                other => {
+                    return Err(err(
+                        Some(start.line),
+                        format!(
+                            "fieldwork:trigger `{other}` is not record_created, field_change, manual or schedule"
+                        ),
+                    ));
+                }
             };
-            trigger.condition = fw(start, "condition").or_else(|| start.conditional.as_deref().map(expression));
+            trigger.condition =
+                fw(start, "condition").or_else(|| start.conditional.as_deref().map(expression));
         }
         (None, Some(c), _) => {
             trigger.kind = TriggerKind::FieldChange;
@@ -381,7 +456,12 @@ fn build(
         (None, None, Some((kind, text))) if kind == "timeCycle" => {
             let parts: Vec<&str> = text.trim().split('/').collect();
             let [_, from, every] = parts.as_slice() else {
-                return Err(err(Some(start.line), format!("timeCycle `{text}`: use R/START/PERIOD, e.g. R/2027-01-01T08:00:00Z/P7D")));
+                return Err(err(
+                    Some(start.line),
+                    format!(
+                        "timeCycle `{text}`: use R/START/PERIOD, e.g. R/2027-01-01T08:00:00Z/P7D"
+                    ),
+                ));
             };
             trigger.kind = TriggerKind::Schedule;
             trigger.from = Some((*from).to_owned());
@@ -389,7 +469,10 @@ fn build(
             trigger.condition = fw(start, "condition");
         }
         (None, None, Some((kind, _))) => {
-            return Err(err(Some(start.line), format!("a start timer needs a timeCycle, not a {kind}")));
+            return Err(err(
+                Some(start.line),
+                format!("a start timer needs a timeCycle, not a {kind}"),
+            ));
         }
         (None, None, None) => {}
     }
@@ -398,7 +481,11 @@ fn build(
     let mut steps = Vec::new();
     for n in &nodes {
         let name = n.name.clone().filter(|s| !s.trim().is_empty());
-        let mut s = StepFile { id: n.id.clone(), name: name.clone(), ..StepFile::default() };
+        let mut s = StepFile {
+            id: n.id.clone(),
+            name: name.clone(),
+            ..StepFile::default()
+        };
         match n.tag.as_str() {
             "startEvent" | "boundaryEvent" => continue,
             "exclusiveGateway" => {
@@ -414,7 +501,10 @@ fn build(
                         let condition = f.condition.clone().ok_or_else(|| {
                             err(Some(n.line), format!("flow `{}` out of gateway `{}` has no conditionExpression and is not the default", f.id, n.id))
                         })?;
-                        s.branches.push(BranchFile { condition: expression(&condition), next: resolve(&f.target) });
+                        s.branches.push(BranchFile {
+                            condition: expression(&condition),
+                            next: resolve(&f.target),
+                        });
                     }
                 }
             }
@@ -426,7 +516,10 @@ fn build(
                 s.topic = fw(n, "topic");
                 s.due = fw(n, "due");
                 s.next = Some(single_next(n)?);
-                let boundaries: Vec<&Node> = nodes.iter().filter(|b| b.tag == "boundaryEvent" && b.attached_to.as_deref() == Some(&n.id)).collect();
+                let boundaries: Vec<&Node> = nodes
+                    .iter()
+                    .filter(|b| b.tag == "boundaryEvent" && b.attached_to.as_deref() == Some(&n.id))
+                    .collect();
                 match boundaries.as_slice() {
                     [] => {}
                     [b] => match &b.timer {
@@ -434,9 +527,25 @@ fn build(
                             s.deadline = Some(text.trim().to_owned());
                             s.on_deadline = Some(single_next(b)?);
                         }
-                        _ => return Err(err(Some(b.line), format!("boundaryEvent `{}`: only a timer with a timeDuration is supported", b.id))),
+                        _ => {
+                            return Err(err(
+                                Some(b.line),
+                                format!(
+                                    "boundaryEvent `{}`: only a timer with a timeDuration is supported",
+                                    b.id
+                                ),
+                            ));
+                        }
                     },
-                    [_, b, ..] => return Err(err(Some(b.line), format!("userTask `{}` has several boundary events; one deadline is supported", n.id))),
+                    [_, b, ..] => {
+                        return Err(err(
+                            Some(b.line),
+                            format!(
+                                "userTask `{}` has several boundary events; one deadline is supported",
+                                n.id
+                            ),
+                        ));
+                    }
                 }
             }
             "serviceTask" => {
@@ -456,7 +565,12 @@ fn build(
                     s.topic = fw(n, "topic");
                     s.offset = fw(n, "offset");
                     s.duration_minutes = match fw(n, "duration") {
-                        Some(d) => Some(d.parse().map_err(|_| err(Some(n.line), format!("fieldwork:duration `{d}` is not a number of minutes")))?),
+                        Some(d) => Some(d.parse().map_err(|_| {
+                            err(
+                                Some(n.line),
+                                format!("fieldwork:duration `{d}` is not a number of minutes"),
+                            )
+                        })?),
                         None => None,
                     };
                 }
@@ -465,26 +579,56 @@ fn build(
                 s.kind = StepKind::Timer;
                 s.next = Some(single_next(n)?);
                 match &n.timer {
-                    Some((kind, text)) if kind == "timeDuration" => s.duration = Some(text.trim().to_owned()),
+                    Some((kind, text)) if kind == "timeDuration" => {
+                        s.duration = Some(text.trim().to_owned())
+                    }
                     Some((kind, text)) if kind == "timeDate" => {
                         let field = expression(text);
                         if field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                             s.until_field = Some(field);
                         } else {
-                            return Err(err(Some(n.line), format!("timeDate `{text}`: use ${{field}}, a date field of the record")));
+                            return Err(err(
+                                Some(n.line),
+                                format!(
+                                    "timeDate `{text}`: use ${{field}}, a date field of the record"
+                                ),
+                            ));
                         }
                     }
-                    _ => return Err(err(Some(n.line), format!("intermediateCatchEvent `{}`: only timers (timeDuration or timeDate) are supported", n.id))),
+                    _ => {
+                        return Err(err(
+                            Some(n.line),
+                            format!(
+                                "intermediateCatchEvent `{}`: only timers (timeDuration or timeDate) are supported",
+                                n.id
+                            ),
+                        ));
+                    }
                 }
             }
-            other => return Err(err(Some(n.line), format!("unsupported BPMN element <{other}>"))),
+            other => {
+                return Err(err(
+                    Some(n.line),
+                    format!("unsupported BPMN element <{other}>"),
+                ));
+            }
         }
         steps.push(s);
     }
-    let key_source = pattrs.get("fieldwork:key").or(pattrs.get("id")).cloned().unwrap_or_default();
+    let key_source = pattrs
+        .get("fieldwork:key")
+        .or(pattrs.get("id"))
+        .cloned()
+        .unwrap_or_default();
     let key: String = key_source
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
     Ok(ModelFile {

@@ -109,7 +109,10 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
         }
         let start = i;
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-        if let Some(op) = ["==", "!=", "<=", ">=", "&&", "||"].into_iter().find(|op| *op == two) {
+        if let Some(op) = ["==", "!=", "<=", ">=", "&&", "||"]
+            .into_iter()
+            .find(|op| *op == two)
+        {
             out.push((start, Token::Op(op)));
             i += 2;
             continue;
@@ -136,9 +139,12 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
                 }
                 out.push((start, Token::Text(s)));
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let mut s = String::from(c);
-                while i + 1 < chars.len() && (chars[i + 1].is_ascii_digit() || chars[i + 1] == '.') {
+                while i + 1 < chars.len() && (chars[i + 1].is_ascii_digit() || chars[i + 1] == '.')
+                {
                     i += 1;
                     s.push(chars[i]);
                 }
@@ -147,7 +153,9 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
             }
             c if c.is_alphabetic() || c == '_' => {
                 let mut s = String::from(c);
-                while i + 1 < chars.len() && (chars[i + 1].is_alphanumeric() || matches!(chars[i + 1], '_' | '.')) {
+                while i + 1 < chars.len()
+                    && (chars[i + 1].is_alphanumeric() || matches!(chars[i + 1], '_' | '.'))
+                {
                     i += 1;
                     s.push(chars[i]);
                 }
@@ -171,7 +179,11 @@ impl Parser<'_> {
         ConditionError {
             source_text: self.text.to_owned(),
             message: message.to_owned(),
-            at: self.tokens.get(self.pos).map(|t| t.0).unwrap_or(self.text.chars().count()),
+            at: self
+                .tokens
+                .get(self.pos)
+                .map(|t| t.0)
+                .unwrap_or(self.text.chars().count()),
         }
     }
 
@@ -247,7 +259,10 @@ impl Parser<'_> {
             Some((_, Token::Ident(s))) => {
                 let parts: Vec<&str> = s.split('.').collect();
                 match parts.as_slice() {
-                    [name] if !name.is_empty() => Operand::Field { kind: None, name: (*name).to_owned() },
+                    [name] if !name.is_empty() => Operand::Field {
+                        kind: None,
+                        name: (*name).to_owned(),
+                    },
                     [kind, name] if !kind.is_empty() && !name.is_empty() => Operand::Field {
                         kind: Some((*kind).to_owned()),
                         name: (*name).to_owned(),
@@ -266,7 +281,11 @@ impl Condition {
     /// Parses a condition.
     pub fn parse(text: &str) -> Result<Condition, ConditionError> {
         let tokens = tokenize(text)?;
-        let mut p = Parser { text, tokens, pos: 0 };
+        let mut p = Parser {
+            text,
+            tokens,
+            pos: 0,
+        };
         if p.tokens.is_empty() {
             return Err(p.err("empty condition"));
         }
@@ -371,7 +390,10 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, FieldValue)]) -> BTreeMap<String, FieldValue> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
     }
 
     #[test]

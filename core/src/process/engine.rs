@@ -126,7 +126,12 @@ pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<Recor
     let steps: BTreeSet<&str> = models
         .iter()
         .flat_map(|m| m.steps.values())
-        .filter(|s| matches!(s.action, StepAction::Task { .. } | StepAction::Activity { .. }))
+        .filter(|s| {
+            matches!(
+                s.action,
+                StepAction::Task { .. } | StepAction::Activity { .. }
+            )
+        })
         .map(|s| s.id.as_str())
         .collect();
     let mut out = Vec::new();
@@ -172,7 +177,10 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             break;
         };
         let Some(record) = inputs.record else {
-            stuck = Some(format!("the record {} is not available here", instance.record));
+            stuck = Some(format!(
+                "the record {} is not available here",
+                instance.record
+            ));
             break;
         };
         let entered = current.entered_at;
@@ -199,9 +207,21 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             StepAction::Task { due, deadline, .. } => {
                 let id = activity_id(&instance.id, &step.id, pos);
                 if status_of(&id, &created).is_none() {
-                    let fields = activity_fields(inputs, &instance, record, step, &step.action, entered, due.map(|d| after(entered, d)));
+                    let fields = activity_fields(
+                        inputs,
+                        &instance,
+                        record,
+                        step,
+                        &step.action,
+                        entered,
+                        due.map(|d| after(entered, d)),
+                    );
                     created.insert(id.clone(), "planned".into());
-                    actions.push(Action::CreateActivity { id: id.clone(), fields, at: entered });
+                    actions.push(Action::CreateActivity {
+                        id: id.clone(),
+                        fields,
+                        at: entered,
+                    });
                 }
                 let task = inputs.activities.get(&id);
                 if status_of(&id, &created).as_deref() == Some("done") {
@@ -229,13 +249,28 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
                 let id = activity_id(&instance.id, &step.id, pos);
                 if status_of(&id, &created).is_none() {
                     let starts = after(entered, *offset);
-                    let fields = activity_fields(inputs, &instance, record, step, &step.action, entered, Some(starts));
+                    let fields = activity_fields(
+                        inputs,
+                        &instance,
+                        record,
+                        step,
+                        &step.action,
+                        entered,
+                        Some(starts),
+                    );
                     created.insert(id.clone(), "planned".into());
-                    actions.push(Action::CreateActivity { id, fields, at: entered });
+                    actions.push(Action::CreateActivity {
+                        id,
+                        fields,
+                        at: entered,
+                    });
                 }
                 done("auto", entered, ENGINE, step.next.clone())
             }
-            StepAction::Timer { duration, until_field } => {
+            StepAction::Timer {
+                duration,
+                until_field,
+            } => {
                 let base = match until_field {
                     Some(f) => match record.text(f).and_then(parse_date) {
                         Some(t) => t,
@@ -285,7 +320,12 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             (activity_id(&instance.id, &v.step, v.pos), via)
         })
         .collect();
-    let ids: BTreeSet<RecordId> = inputs.activities.keys().chain(created.keys()).cloned().collect();
+    let ids: BTreeSet<RecordId> = inputs
+        .activities
+        .keys()
+        .chain(created.keys())
+        .cloned()
+        .collect();
     for id in ids {
         let Some(status) = status_of(&id, &created) else {
             continue;
@@ -298,7 +338,10 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             None => (status == "planned").then_some("cancelled"),
         };
         if let Some(s) = wanted {
-            actions.push(Action::SetActivityStatus { id, status: s.to_owned() });
+            actions.push(Action::SetActivityStatus {
+                id,
+                status: s.to_owned(),
+            });
         }
     }
 
@@ -318,8 +361,14 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
     }
 }
 
-fn choose<'a>(branches: &'a [(Condition, String)], fields: &BTreeMap<String, FieldValue>) -> Option<&'a String> {
-    branches.iter().find(|(c, _)| c.eval(fields)).map(|(_, to)| to)
+fn choose<'a>(
+    branches: &'a [(Condition, String)],
+    fields: &BTreeMap<String, FieldValue>,
+) -> Option<&'a String> {
+    branches
+        .iter()
+        .find(|(c, _)| c.eval(fields))
+        .map(|(_, to)| to)
 }
 
 /// A date (`2027-01-08`, midnight UTC) or date-time field as an instant.
@@ -334,7 +383,11 @@ fn parse_date(text: &str) -> Option<Timestamp> {
 
 /// Who a task or activity goes to; the record's owner when the rule finds
 /// no one (a role nobody has, an owner without a manager).
-pub fn resolve(assignee: &Assignee, owner: Option<&str>, directory: &[DirectoryEntry]) -> Option<String> {
+pub fn resolve(
+    assignee: &Assignee,
+    owner: Option<&str>,
+    directory: &[DirectoryEntry],
+) -> Option<String> {
     let found = match assignee {
         Assignee::Owner => owner.map(str::to_owned),
         Assignee::User(u) => Some(u.clone()),
@@ -372,7 +425,10 @@ pub fn render(template: &str, record: &Record, account: Option<&Record>) -> Stri
             Some((_, f)) => (Some(record), f),
             None => (Some(record), name),
         };
-        let value = source.and_then(|r| r.get(field)).map(display).unwrap_or_default();
+        let value = source
+            .and_then(|r| r.get(field))
+            .map(display)
+            .unwrap_or_default();
         out.push_str(&value);
         rest = &rest[open + close + 1..];
     }
@@ -404,7 +460,12 @@ fn activity_fields(
         .map(str::to_owned)
         .or_else(|| instance.owner.clone());
     let (kind, assignee, subject, topic, minutes) = match action {
-        StepAction::Task { assignee, subject, topic, .. } => ("task", assignee, subject, topic, None),
+        StepAction::Task {
+            assignee,
+            subject,
+            topic,
+            ..
+        } => ("task", assignee, subject, topic, None),
         StepAction::Activity {
             activity,
             assignee,
@@ -412,7 +473,13 @@ fn activity_fields(
             topic,
             duration_minutes,
             ..
-        } => (activity.as_str(), assignee, subject, topic, *duration_minutes),
+        } => (
+            activity.as_str(),
+            assignee,
+            subject,
+            topic,
+            *duration_minutes,
+        ),
         _ => ("task", &Assignee::Owner, &step.name, &None, None),
     };
     let assignee = resolve(assignee, owner.as_deref(), inputs.directory);
@@ -423,14 +490,26 @@ fn activity_fields(
     text("type", kind.to_owned());
     let mut subject = render(subject, record, inputs.account);
     subject.truncate(200);
-    text("subject", if subject.trim().is_empty() { step.name.clone() } else { subject });
+    text(
+        "subject",
+        if subject.trim().is_empty() {
+            step.name.clone()
+        } else {
+            subject
+        },
+    );
     text("status", "planned".to_owned());
     if let Some(o) = owner.clone().or_else(|| assignee.clone()) {
         text("owner", o);
     }
     if let Some(a) = &assignee {
         text("assignee", a.clone());
-        if let Some(tz) = inputs.directory.iter().find(|d| &d.name == a).and_then(|d| d.time_zone.clone()) {
+        if let Some(tz) = inputs
+            .directory
+            .iter()
+            .find(|d| &d.name == a)
+            .and_then(|d| d.time_zone.clone())
+        {
             text("time_zone", tz);
         }
     }
@@ -540,23 +619,46 @@ kind = "end"
 
     fn directory() -> Vec<DirectoryEntry> {
         vec![
-            DirectoryEntry { name: "ana".into(), role: "rep".into(), manager: Some("mia".into()), time_zone: Some("Europe/Madrid".into()) },
-            DirectoryEntry { name: "mia".into(), role: "manager".into(), manager: None, time_zone: Some("Europe/Budapest".into()) },
+            DirectoryEntry {
+                name: "ana".into(),
+                role: "rep".into(),
+                manager: Some("mia".into()),
+                time_zone: Some("Europe/Madrid".into()),
+            },
+            DirectoryEntry {
+                name: "mia".into(),
+                role: "manager".into(),
+                manager: None,
+                time_zone: Some("Europe/Budapest".into()),
+            },
         ]
     }
 
-    fn apply(instance: &mut Instance, actions: &[Action], activities: &mut BTreeMap<RecordId, Record>) {
+    fn apply(
+        instance: &mut Instance,
+        actions: &[Action],
+        activities: &mut BTreeMap<RecordId, Record>,
+    ) {
         for a in actions {
             match a {
                 Action::Event { key, event } => {
                     instance.events.insert(key.clone(), event.clone());
                 }
                 Action::CreateActivity { id, fields, .. } => {
-                    activities.insert(id.clone(), Record { id: id.clone(), fields: fields.clone(), conflicts: BTreeMap::new(), classes: Vec::new() });
+                    activities.insert(
+                        id.clone(),
+                        Record {
+                            id: id.clone(),
+                            fields: fields.clone(),
+                            conflicts: BTreeMap::new(),
+                            classes: Vec::new(),
+                        },
+                    );
                 }
                 Action::SetActivityStatus { id, status } => {
                     if let Some(r) = activities.get_mut(id) {
-                        r.fields.insert("status".into(), FieldValue::Text(status.clone()));
+                        r.fields
+                            .insert("status".into(), FieldValue::Text(status.clone()));
                     }
                 }
                 Action::SetField { .. } => {}
@@ -572,16 +674,38 @@ kind = "end"
         let mut inst = instance(&record);
         let mut acts = BTreeMap::new();
         let run = |inst: &Instance, acts: &BTreeMap<RecordId, Record>, now: &str| {
-            step(&Inputs { model: &model, start: &model.start, instance: inst, record: Some(&record), account: Some(&record), activities: acts, directory: &dir, now: at(now) })
+            step(&Inputs {
+                model: &model,
+                start: &model.start,
+                instance: inst,
+                record: Some(&record),
+                account: Some(&record),
+                activities: acts,
+                directory: &dir,
+                now: at(now),
+            })
         };
         let out = run(&inst, &acts, "2027-01-04T09:00:00Z");
         assert_eq!(out.wake_at, Some(at("2027-01-06T09:00:00Z")));
-        let [Action::CreateActivity { id, fields, at: created }] = out.actions.as_slice() else {
+        let [
+            Action::CreateActivity {
+                id,
+                fields,
+                at: created,
+            },
+        ] = out.actions.as_slice()
+        else {
             panic!("{:?}", out.actions)
         };
         assert_eq!(*id, activity_id(&inst.id, "qualify", 0));
-        assert_eq!(fields.get("subject"), Some(&FieldValue::Text("Qualify Szőke Kft".into())));
-        assert_eq!(fields.get("due_at"), Some(&FieldValue::Text("2027-01-06T09:00:00Z".into())));
+        assert_eq!(
+            fields.get("subject"),
+            Some(&FieldValue::Text("Qualify Szőke Kft".into()))
+        );
+        assert_eq!(
+            fields.get("due_at"),
+            Some(&FieldValue::Text("2027-01-06T09:00:00Z".into()))
+        );
         assert_eq!(*created, at("2027-01-04T09:00:00Z"));
         apply(&mut inst, &out.actions, &mut acts);
         // Running again changes nothing: the task exists.
@@ -590,11 +714,15 @@ kind = "end"
         let out = run(&inst, &acts, "2027-01-07T09:00:00Z");
         apply(&mut inst, &out.actions, &mut acts);
         assert_eq!(out.status, Status::Completed);
-        let call = acts.get(&activity_id(&inst.id, "escalate", 1)).expect("escalation");
+        let call = acts
+            .get(&activity_id(&inst.id, "escalate", 1))
+            .expect("escalation");
         assert_eq!(call.text("assignee"), Some("mia"));
         assert_eq!(call.text("starts_at"), Some("2027-01-06T09:00:00Z"));
         assert_eq!(call.text("time_zone"), Some("Europe/Budapest"));
-        let task = acts.get(&activity_id(&inst.id, "qualify", 0)).expect("task");
+        let task = acts
+            .get(&activity_id(&inst.id, "qualify", 0))
+            .expect("task");
         assert_eq!(task.text("status"), Some("cancelled"));
     }
 
@@ -604,7 +732,16 @@ kind = "end"
         let record = account();
         let dir = directory();
         let run = |inst: &Instance, acts: &BTreeMap<RecordId, Record>, now: &str| {
-            step(&Inputs { model: &model, start: &model.start, instance: inst, record: Some(&record), account: None, activities: acts, directory: &dir, now: at(now) })
+            step(&Inputs {
+                model: &model,
+                start: &model.start,
+                instance: inst,
+                record: Some(&record),
+                account: None,
+                activities: acts,
+                directory: &dir,
+                now: at(now),
+            })
         };
         let mut base = instance(&record);
         let mut base_acts = BTreeMap::new();
@@ -616,7 +753,8 @@ kind = "end"
         let task = activity_id(&a.id, "qualify", 0);
         if let Some(t) = a_acts.get_mut(&task) {
             t.fields.insert("status".into(), "done".into());
-            t.fields.insert("completed_at".into(), "2027-01-05T10:00:00Z".into());
+            t.fields
+                .insert("completed_at".into(), "2027-01-05T10:00:00Z".into());
         }
         let out = run(&a, &a_acts, "2027-01-05T10:00:00Z");
         apply(&mut a, &out.actions, &mut a_acts);
@@ -637,14 +775,29 @@ kind = "end"
         let out = run(&merged, &acts, "2027-01-08T10:00:00Z");
         let path: Vec<&str> = out.position.path.iter().map(|v| v.step.as_str()).collect();
         assert_eq!(path, ["qualify", "check", "done"]);
-        assert!(out.position.superseded.iter().any(|(k, _)| k == "0000.qualify.deadline"));
-        assert!(out.actions.contains(&Action::SetActivityStatus { id: activity_id(&merged.id, "escalate", 1), status: "cancelled".into() }), "{:?}", out.actions);
+        assert!(
+            out.position
+                .superseded
+                .iter()
+                .any(|(k, _)| k == "0000.qualify.deadline")
+        );
+        assert!(
+            out.actions.contains(&Action::SetActivityStatus {
+                id: activity_id(&merged.id, "escalate", 1),
+                status: "cancelled".into()
+            }),
+            "{:?}",
+            out.actions
+        );
     }
 
     #[test]
     fn subjects_take_record_and_account_fields() {
         let r = account();
-        assert_eq!(render("Call {account.name} ({owner}){", &r, Some(&r)), "Call Szőke Kft (ana){");
+        assert_eq!(
+            render("Call {account.name} ({owner}){", &r, Some(&r)),
+            "Call Szőke Kft (ana){"
+        );
         assert_eq!(render("{missing}!", &r, None), "!");
     }
 }

@@ -333,14 +333,23 @@ mod tests {
     fn the_earliest_way_out_of_a_step_wins_and_the_other_path_is_superseded() {
         let i = instance(vec![
             done(0, "qualify", "task", "2027-01-02T10:00:00Z", Some("end")),
-            done(0, "qualify", "deadline", "2027-01-03T09:00:00Z", Some("escalate")),
+            done(
+                0,
+                "qualify",
+                "deadline",
+                "2027-01-03T09:00:00Z",
+                Some("escalate"),
+            ),
             done(1, "escalate", "auto", "2027-01-03T09:00:00Z", Some("end")),
         ]);
         let p = fold(&i, "qualify");
         let steps: Vec<&str> = p.path.iter().map(|v| v.step.as_str()).collect();
         assert_eq!(steps, ["qualify", "end"]);
         assert_eq!(p.current().map(|v| v.step.as_str()), Some("end"));
-        assert_eq!(p.current().map(|v| v.entered_at), Some(at("2027-01-02T10:00:00Z")));
+        assert_eq!(
+            p.current().map(|v| v.entered_at),
+            Some(at("2027-01-02T10:00:00Z"))
+        );
         let lost: Vec<&str> = p.superseded.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(lost, ["0000.qualify.deadline", "0001.escalate.auto"]);
     }
@@ -377,7 +386,10 @@ mod tests {
     fn instance_ids_are_the_same_wherever_the_trigger_is_seen() {
         let r = RecordId::derived(RecordKind::Deal, &["d"]);
         let t = at("2027-01-01T09:00:00Z");
-        assert_eq!(Instance::derive_id("k", &r, t), Instance::derive_id("k", &r, t));
+        assert_eq!(
+            Instance::derive_id("k", &r, t),
+            Instance::derive_id("k", &r, t)
+        );
         assert_ne!(
             Instance::derive_id("k", &r, t),
             Instance::derive_id("k", &r, at("2027-01-01T09:00:01Z"))

@@ -293,7 +293,9 @@ pub struct ModelError(pub Vec<String>);
 pub fn duration(text: &str) -> Result<Span, String> {
     let t = text.trim();
     if !t.starts_with(['P', 'p', '-', '+']) {
-        return Err(format!("`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H)"));
+        return Err(format!(
+            "`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H)"
+        ));
     }
     t.parse::<Span>()
         .map_err(|e| format!("`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H): {e}"))
@@ -308,19 +310,23 @@ pub fn after(at: Timestamp, span: Span) -> Timestamp {
 }
 
 fn valid_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Model {
     /// Parses a model from TOML.
     pub fn from_toml(text: &str) -> Result<Model, ModelError> {
-        let file: ModelFile = toml::from_str(text).map_err(|e| ModelError(vec![e.to_string().trim().to_owned()]))?;
+        let file: ModelFile =
+            toml::from_str(text).map_err(|e| ModelError(vec![e.to_string().trim().to_owned()]))?;
         Model::check(file, 0)
     }
 
     /// Parses a model from JSON (the stored form).
     pub fn from_json(text: &str, version: i64) -> Result<Model, ModelError> {
-        let file: ModelFile = serde_json::from_str(text).map_err(|e| ModelError(vec![e.to_string()]))?;
+        let file: ModelFile =
+            serde_json::from_str(text).map_err(|e| ModelError(vec![e.to_string()]))?;
         Model::check(file, version)
     }
 
@@ -338,13 +344,19 @@ impl Model {
     pub fn check(file: ModelFile, version: i64) -> Result<Model, ModelError> {
         let mut errors = Vec::new();
         if !valid_id(&file.key) {
-            errors.push(format!("key `{}`: 1-64 letters, digits, `_` or `-`", file.key));
+            errors.push(format!(
+                "key `{}`: 1-64 letters, digits, `_` or `-`",
+                file.key
+            ));
         }
         if file.name.trim().is_empty() {
             errors.push("name: must not be empty".into());
         }
         let record = file.trigger.record;
-        if !matches!(record, RecordKind::Account | RecordKind::Contact | RecordKind::Deal | RecordKind::Activity) {
+        if !matches!(
+            record,
+            RecordKind::Account | RecordKind::Contact | RecordKind::Deal | RecordKind::Activity
+        ) {
             errors.push(format!("trigger.record: processes run on accounts, contacts, deals or activities, not {record}"));
         }
         let trigger = check_trigger(&file.trigger, &mut errors);
@@ -391,7 +403,13 @@ impl Model {
             }
         }
         match (errors.is_empty(), trigger) {
-            (true, Some(trigger)) => Ok(Model { file, version, trigger, steps, start }),
+            (true, Some(trigger)) => Ok(Model {
+                file,
+                version,
+                trigger,
+                steps,
+                start,
+            }),
             _ => Err(ModelError(errors)),
         }
     }
@@ -401,7 +419,10 @@ impl Model {
 pub fn successors(step: &Step) -> Vec<String> {
     let mut out: Vec<String> = step.next.iter().cloned().collect();
     match &step.action {
-        Action::Task { deadline: Some((_, to)), .. } => out.push(to.clone()),
+        Action::Task {
+            deadline: Some((_, to)),
+            ..
+        } => out.push(to.clone()),
         Action::Gateway { branches, default } => {
             out.extend(branches.iter().map(|(_, n)| n.clone()));
             out.push(default.clone());
@@ -430,28 +451,44 @@ fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
     }
     let schedule = if t.kind == TriggerKind::Schedule {
         let every = t.every.as_deref().map(duration);
-        let from = t.from.as_deref().map(|f| f.parse::<Timestamp>().map_err(|e| format!("`{f}`: {e}")));
+        let from = t
+            .from
+            .as_deref()
+            .map(|f| f.parse::<Timestamp>().map_err(|e| format!("`{f}`: {e}")));
         match (every, from) {
             (Some(Ok(every)), Some(Ok(from))) => Some((every, from)),
             (e, f) => {
-                for p in [e.and_then(Result::err), f.and_then(Result::err)].into_iter().flatten() {
+                for p in [e.and_then(Result::err), f.and_then(Result::err)]
+                    .into_iter()
+                    .flatten()
+                {
                     errors.push(format!("trigger: {p}"));
                 }
-                errors.push("trigger: a schedule needs `every` (ISO 8601 duration) and `from` (RFC 3339)".into());
+                errors.push(
+                    "trigger: a schedule needs `every` (ISO 8601 duration) and `from` (RFC 3339)"
+                        .into(),
+                );
                 None
             }
         }
     } else {
         None
     };
-    Some(Trigger { kind: t.kind, record: t.record, condition, schedule })
+    Some(Trigger {
+        kind: t.kind,
+        record: t.record,
+        condition,
+        schedule,
+    })
 }
 
 fn check_condition_fields(c: &Condition, record: RecordKind, key: &str, errors: &mut Vec<String>) {
     for (kind, name) in c.fields() {
         if let Some(k) = kind {
             if k != record.as_str() {
-                errors.push(format!("{key}: `{k}.{name}` is not a field of the {record} the process runs on"));
+                errors.push(format!(
+                    "{key}: `{k}.{name}` is not a field of the {record} the process runs on"
+                ));
                 continue;
             }
         }
@@ -461,11 +498,18 @@ fn check_condition_fields(c: &Condition, record: RecordKind, key: &str, errors: 
     }
 }
 
-fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &mut Vec<String>) -> Option<Step> {
+fn check_step(
+    s: &StepFile,
+    record: RecordKind,
+    ids: &BTreeSet<&str>,
+    errors: &mut Vec<String>,
+) -> Option<Step> {
     let at = format!("steps.{}", s.id);
     let before = errors.len();
     if !valid_id(&s.id) {
-        errors.push(format!("{at}: step ids are 1-64 letters, digits, `_` or `-`"));
+        errors.push(format!(
+            "{at}: step ids are 1-64 letters, digits, `_` or `-`"
+        ));
     }
     let target = |what: &str, to: &Option<String>, errors: &mut Vec<String>| -> Option<String> {
         match to {
@@ -478,16 +522,24 @@ fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &m
         }
     };
     let span = |what: &str, v: &Option<String>, errors: &mut Vec<String>| -> Option<Span> {
-        v.as_deref().and_then(|v| duration(v).map_err(|e| errors.push(format!("{at}.{what}: {e}"))).ok())
+        v.as_deref().and_then(|v| {
+            duration(v)
+                .map_err(|e| errors.push(format!("{at}.{what}: {e}")))
+                .ok()
+        })
     };
     let assignee = |errors: &mut Vec<String>| -> Option<Assignee> {
         match s.assignee.as_deref() {
             None => {
-                errors.push(format!("{at}.assignee: required (owner, owner_manager, role:NAME or user:NAME)"));
+                errors.push(format!(
+                    "{at}.assignee: required (owner, owner_manager, role:NAME or user:NAME)"
+                ));
                 None
             }
             Some(a) => Assignee::parse(a).or_else(|| {
-                errors.push(format!("{at}.assignee: `{a}` is not owner, owner_manager, role:NAME or user:NAME"));
+                errors.push(format!(
+                    "{at}.assignee: `{a}` is not owner, owner_manager, role:NAME or user:NAME"
+                ));
                 None
             }),
         }
@@ -530,7 +582,10 @@ fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &m
         StepKind::Activity => {
             let activity = s.activity.clone().unwrap_or_default();
             if !schema::ACTIVITY_TYPES.contains(&activity.as_str()) {
-                errors.push(format!("{at}.activity: `{activity}` is not one of {}", schema::ACTIVITY_TYPES.join(", ")));
+                errors.push(format!(
+                    "{at}.activity: `{activity}` is not one of {}",
+                    schema::ACTIVITY_TYPES.join(", ")
+                ));
             }
             Action::Activity {
                 activity,
@@ -546,13 +601,18 @@ fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &m
             if let Some(f) = &s.until_field {
                 match schema::field(record, f) {
                     Some(def) if matches!(def.ty, FieldType::Date | FieldType::DateTime) => {}
-                    _ => errors.push(format!("{at}.until_field: `{f}` is not a date field of {record}")),
+                    _ => errors.push(format!(
+                        "{at}.until_field: `{f}` is not a date field of {record}"
+                    )),
                 }
             }
             if d.is_none() && s.until_field.is_none() {
                 errors.push(format!("{at}: a timer needs `duration` or `until_field`"));
             }
-            Action::Timer { duration: d, until_field: s.until_field.clone() }
+            Action::Timer {
+                duration: d,
+                until_field: s.until_field.clone(),
+            }
         }
         StepKind::Gateway => {
             let mut branches = Vec::new();
@@ -560,7 +620,11 @@ fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &m
                 match Condition::parse(&b.condition) {
                     Ok(c) => {
                         check_condition_fields(&c, record, &format!("{at}.branches[{i}]"), errors);
-                        if let Some(t) = target(&format!("branches[{i}].next"), &Some(b.next.clone()), errors) {
+                        if let Some(t) = target(
+                            &format!("branches[{i}].next"),
+                            &Some(b.next.clone()),
+                            errors,
+                        ) {
                             branches.push((c, t));
                         }
                     }
@@ -574,24 +638,34 @@ fn check_step(s: &StepFile, record: RecordKind, ids: &BTreeSet<&str>, errors: &m
             if s.default.is_none() {
                 errors.push(format!("{at}.default: a gateway needs a default branch"));
             }
-            Action::Gateway { branches, default: default.unwrap_or_default() }
+            Action::Gateway {
+                branches,
+                default: default.unwrap_or_default(),
+            }
         }
         StepKind::Set => {
             let field = s.field.clone().unwrap_or_default();
             let value = match schema::field(record, &field) {
-                Some(def) if !def.system => match value::parse(def, s.value.as_deref().unwrap_or_default()) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        errors.push(format!("{at}.value: {e}"));
-                        None
+                Some(def) if !def.system => {
+                    match value::parse(def, s.value.as_deref().unwrap_or_default()) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            errors.push(format!("{at}.value: {e}"));
+                            None
+                        }
                     }
-                },
+                }
                 _ => {
-                    errors.push(format!("{at}.field: `{field}` is not a settable field of {record}"));
+                    errors.push(format!(
+                        "{at}.field: `{field}` is not a settable field of {record}"
+                    ));
                     None
                 }
             };
-            Action::Set { field, value: value.unwrap_or(FieldValue::Bool(false)) }
+            Action::Set {
+                field,
+                value: value.unwrap_or(FieldValue::Bool(false)),
+            }
         }
         StepKind::End => Action::End,
     };
@@ -677,18 +751,37 @@ id = "end"
 kind = "end"
 "#;
         let ModelError(errors) = Model::from_toml(text).expect_err("invalid");
-        assert!(errors.iter().any(|e| e.contains("deal has no field `colour`")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("steps.g.default")), "{errors:?}");
-        let fixed = text.replace("colour == 'red'", "stage == 'won'").replace("next = \"end\" }]", "next = \"end\" }]\ndefault = \"end\"");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("deal has no field `colour`")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("steps.g.default")),
+            "{errors:?}"
+        );
+        let fixed = text
+            .replace("colour == 'red'", "stage == 'won'")
+            .replace("next = \"end\" }]", "next = \"end\" }]\ndefault = \"end\"");
         let ModelError(errors) = Model::from_toml(&fixed).expect_err("orphan");
-        assert_eq!(errors, vec!["steps.orphan: not reachable from the start".to_owned()]);
+        assert_eq!(
+            errors,
+            vec!["steps.orphan: not reachable from the start".to_owned()]
+        );
     }
 
     #[test]
     fn durations_add_calendar_days_in_utc() {
         let t: Timestamp = "2027-01-01T09:00:00Z".parse().expect("ts");
-        assert_eq!(after(t, duration("P7D").expect("span")).to_string(), "2027-01-08T09:00:00Z");
-        assert_eq!(after(t, duration("PT90M").expect("span")).to_string(), "2027-01-01T10:30:00Z");
+        assert_eq!(
+            after(t, duration("P7D").expect("span")).to_string(),
+            "2027-01-08T09:00:00Z"
+        );
+        assert_eq!(
+            after(t, duration("PT90M").expect("span")).to_string(),
+            "2027-01-01T10:30:00Z"
+        );
         assert!(duration("7 days").is_err());
     }
 }

@@ -66,7 +66,14 @@ pub fn report(
     overdue_tasks: &BTreeMap<String, usize>,
     now: Timestamp,
 ) -> Vec<VersionReport> {
-    let mut out: BTreeMap<(String, i64), (VersionReport, BTreeMap<String, Vec<i64>>, Vec<(String, i64)>)> = BTreeMap::new();
+    let mut out: BTreeMap<
+        (String, i64),
+        (
+            VersionReport,
+            BTreeMap<String, Vec<i64>>,
+            Vec<(String, i64)>,
+        ),
+    > = BTreeMap::new();
     for inst in instances {
         let Some(started) = version(models, &inst.model_key, inst.started_version) else {
             continue;
@@ -75,25 +82,40 @@ pub fn report(
         let Some(model) = version(models, &inst.model_key, pos.version) else {
             continue;
         };
-        let entry = out.entry((model.file.key.clone(), model.version)).or_insert_with(|| {
-            let r = VersionReport {
-                key: model.file.key.clone(),
-                version: model.version,
-                steps: model.file.steps.iter().map(|s| (s.id.clone(), StepStats::default())).collect(),
-                ..VersionReport::default()
-            };
-            (r, BTreeMap::new(), Vec::new())
-        });
+        let entry = out
+            .entry((model.file.key.clone(), model.version))
+            .or_insert_with(|| {
+                let r = VersionReport {
+                    key: model.file.key.clone(),
+                    version: model.version,
+                    steps: model
+                        .file
+                        .steps
+                        .iter()
+                        .map(|s| (s.id.clone(), StepStats::default()))
+                        .collect(),
+                    ..VersionReport::default()
+                };
+                (r, BTreeMap::new(), Vec::new())
+            });
         let (report, durations, waiting) = entry;
         for v in &pos.path {
             if let Some((_, e)) = &v.left {
-                durations.entry(v.step.clone()).or_default().push((e.at.as_second() - v.entered_at.as_second()).max(0));
+                durations
+                    .entry(v.step.clone())
+                    .or_default()
+                    .push((e.at.as_second() - v.entered_at.as_second()).max(0));
             }
         }
-        let overdue = overdue_tasks.get(&inst.id.to_string()).copied().unwrap_or(0);
+        let overdue = overdue_tasks
+            .get(&inst.id.to_string())
+            .copied()
+            .unwrap_or(0);
         report.overdue += overdue;
         let current = pos.current();
-        let at_end = current.and_then(|c| model.step(&c.step)).is_some_and(|s| matches!(s.action, super::model::Action::End));
+        let at_end = current
+            .and_then(|c| model.step(&c.step))
+            .is_some_and(|s| matches!(s.action, super::model::Action::End));
         match pos.status {
             Status::Stopped => report.stopped += 1,
             Status::Suspended => report.suspended += 1,

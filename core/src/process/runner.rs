@@ -60,8 +60,12 @@ pub trait ProcessHost {
     fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<()>;
     /// Records when to run `instance` next (`None`: only when something
     /// changes) and whether it is still active (not completed or stopped).
-    fn set_wakeup(&mut self, instance: &RecordId, at: Option<Timestamp>, active: bool)
-    -> Result<()>;
+    fn set_wakeup(
+        &mut self,
+        instance: &RecordId,
+        at: Option<Timestamp>,
+        active: bool,
+    ) -> Result<()>;
     /// Active instances due at `now`, earliest first.
     fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>>;
     /// Every active instance.
@@ -128,14 +132,21 @@ pub fn publish(host: &mut impl ProcessHost, file: ModelFile) -> Result<(RecordId
     fields.insert("owner".to_owned(), FieldValue::Text(host.acting_user()));
     fields.insert("published_at".to_owned(), FieldValue::Text(now.to_string()));
     if !host.create(&id, &fields, now)? {
-        return Err(invalid(format!("version {next} of `{}` exists already", model.file.key)));
+        return Err(invalid(format!(
+            "version {next} of `{}` exists already",
+            model.file.key
+        )));
     }
     Ok((id, next))
 }
 
 /// Runs instance `id` as far as now allows and writes what the engine
 /// decides. `None` when the instance or its model is not here (yet).
-pub fn run(host: &mut impl ProcessHost, models: &[Model], id: &RecordId) -> Result<Option<Outcome>> {
+pub fn run(
+    host: &mut impl ProcessHost,
+    models: &[Model],
+    id: &RecordId,
+) -> Result<Option<Outcome>> {
     let Some(record) = host.record(id)? else {
         return Ok(None);
     };
@@ -166,7 +177,9 @@ pub fn run(host: &mut impl ProcessHost, models: &[Model], id: &RecordId) -> Resu
         start: &started.start,
         instance: &instance,
         record: target.as_ref(),
-        account: account.as_ref().or(target.as_ref().filter(|t| t.kind() == RecordKind::Account)),
+        account: account
+            .as_ref()
+            .or(target.as_ref().filter(|t| t.kind() == RecordKind::Account)),
         activities: &activities,
         directory: &directory,
         now: host.now(),
@@ -174,7 +187,8 @@ pub fn run(host: &mut impl ProcessHost, models: &[Model], id: &RecordId) -> Resu
     for action in &outcome.actions {
         match action {
             Action::Event { key, event } => {
-                let value = serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+                let value =
+                    serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
                 host.put_entry(id, "events", key, &value)?;
             }
             Action::CreateActivity { id, fields, at } => {
@@ -183,7 +197,11 @@ pub fn run(host: &mut impl ProcessHost, models: &[Model], id: &RecordId) -> Resu
             Action::SetActivityStatus { id, status } => {
                 host.write(id, "status", FieldValue::Text(status.clone()))?;
             }
-            Action::SetField { record, field, value } => {
+            Action::SetField {
+                record,
+                field,
+                value,
+            } => {
                 host.write(record, field, value.clone())?;
             }
         }
@@ -205,8 +223,14 @@ pub fn start_instance(
 ) -> Result<RecordId> {
     let id = Instance::derive_id(&model.file.key, &record.id, at);
     let mut fields = BTreeMap::new();
-    fields.insert("model_key".to_owned(), FieldValue::Text(model.file.key.clone()));
-    fields.insert("model".to_owned(), FieldValue::Text(model_id(&model.file.key, model.version).to_string()));
+    fields.insert(
+        "model_key".to_owned(),
+        FieldValue::Text(model.file.key.clone()),
+    );
+    fields.insert(
+        "model".to_owned(),
+        FieldValue::Text(model_id(&model.file.key, model.version).to_string()),
+    );
     fields.insert("model_version".to_owned(), FieldValue::Int(model.version));
     fields.insert("record".to_owned(), FieldValue::Text(record.id.to_string()));
     let account = match record.kind() {
@@ -226,7 +250,11 @@ pub fn start_instance(
 }
 
 /// Starts a `manual` (or any) model on a record by hand.
-pub fn start_by_hand(host: &mut impl ProcessHost, key: &str, record: &RecordId) -> Result<RecordId> {
+pub fn start_by_hand(
+    host: &mut impl ProcessHost,
+    key: &str,
+    record: &RecordId,
+) -> Result<RecordId> {
     denied(host.access(), "start", |p| p.start)?;
     let models = host.models()?;
     let model = latest(&models, key)
@@ -283,7 +311,10 @@ pub fn on_write(
         }
     }
     if after.kind() == RecordKind::Activity {
-        if let Some(inst) = after.text("process_instance").and_then(|t| t.parse::<RecordId>().ok()) {
+        if let Some(inst) = after
+            .text("process_instance")
+            .and_then(|t| t.parse::<RecordId>().ok())
+        {
             run(host, &models, &inst)?;
             touched.push(inst);
         }
@@ -302,7 +333,10 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
         run(host, &models, id)?;
     }
     let mut started = 0;
-    for model in models.iter().filter(|m| m.trigger.kind == TriggerKind::Schedule) {
+    for model in models
+        .iter()
+        .filter(|m| m.trigger.kind == TriggerKind::Schedule)
+    {
         if latest(&models, &model.file.key).map(|m| m.version) != Some(model.version) {
             continue;
         }
@@ -327,7 +361,11 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
         }
         for rid in host.records_of(model.trigger.record)? {
             if let Some(r) = host.record(&rid)? {
-                let matches = model.trigger.condition.as_ref().is_none_or(|c| c.eval(&r.fields));
+                let matches = model
+                    .trigger
+                    .condition
+                    .as_ref()
+                    .is_none_or(|c| c.eval(&r.fields));
                 if matches {
                     start_instance(host, &models, model, &r, occurrence)?;
                     started += 1;
@@ -385,8 +423,13 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
         .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
     let instance = Instance::from_record(&record)
         .ok_or_else(|| invalid(format!("{id} is not a process instance")))?;
-    let started = version(&models, &instance.model_key, instance.started_version)
-        .ok_or_else(|| CoreError::NotFound(format!("model `{}` v{}", instance.model_key, instance.started_version)))?;
+    let started =
+        version(&models, &instance.model_key, instance.started_version).ok_or_else(|| {
+            CoreError::NotFound(format!(
+                "model `{}` v{}",
+                instance.model_key, instance.started_version
+            ))
+        })?;
     let position = fold(&instance, &started.start);
     let state_ok = match (&control, position.status) {
         (_, Status::Stopped) => false,
@@ -395,11 +438,14 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
         _ => true,
     };
     if !state_ok {
-        return Err(invalid(format!("the instance is {:?}", position.status).to_lowercase()));
+        return Err(invalid(
+            format!("the instance is {:?}", position.status).to_lowercase(),
+        ));
     }
     if let Control::Migrate(v) = control {
-        let target = version(&models, &instance.model_key, v)
-            .ok_or_else(|| CoreError::NotFound(format!("version {v} of `{}`", instance.model_key)))?;
+        let target = version(&models, &instance.model_key, v).ok_or_else(|| {
+            CoreError::NotFound(format!("version {v} of `{}`", instance.model_key))
+        })?;
         if let Some(cur) = position.current() {
             if target.step(&cur.step).is_none() {
                 return Err(invalid(format!(
@@ -448,7 +494,10 @@ pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result
         return Err(invalid(format!("{activity} is done already")));
     }
     host.write(activity, "status", FieldValue::Text("done".into()))?;
-    let Some(inst) = task.text("process_instance").and_then(|t| t.parse::<RecordId>().ok()) else {
+    let Some(inst) = task
+        .text("process_instance")
+        .and_then(|t| t.parse::<RecordId>().ok())
+    else {
         return Ok(None);
     };
     let models = host.models()?;
@@ -458,7 +507,9 @@ pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result
                 let pos = fold(&instance, &started.start);
                 let model = version(&models, &instance.model_key, pos.version).unwrap_or(started);
                 let next = model.step(step).and_then(|s| s.next.clone());
-                if let Some(cur) = pos.current().filter(|c| c.step == step && engine::activity_id(&inst, step, c.pos) == *activity) {
+                if let Some(cur) = pos.current().filter(|c| {
+                    c.step == step && engine::activity_id(&inst, step, c.pos) == *activity
+                }) {
                     let done = host.record(activity)?;
                     let at = done
                         .as_ref()
@@ -477,8 +528,14 @@ pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result
                         version: None,
                         param: None,
                     };
-                    let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-                    host.put_entry(&inst, "events", &Event::done_key(cur.pos, step, "task"), &value)?;
+                    let value = serde_json::to_value(&event)
+                        .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+                    host.put_entry(
+                        &inst,
+                        "events",
+                        &Event::done_key(cur.pos, step, "task"),
+                        &value,
+                    )?;
                 }
             }
         }

@@ -62,21 +62,31 @@ pub fn zone(name: Option<&str>) -> Result<TimeZone> {
 
 /// An index row as a list item, with its local time in `tz`.
 pub fn item(s: &Summary, tz: &TimeZone) -> Item {
-    let at = s.due_at.as_deref().and_then(|t| t.parse::<Timestamp>().ok());
+    let at = s
+        .due_at
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok());
     Item {
         id: s.id.to_string(),
         kind: s.kind_type.clone().unwrap_or_default(),
         subject: s.title.clone(),
         status: s.status.clone().unwrap_or_default(),
         at,
-        local: at.map(|t| t.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()),
+        local: at.map(|t| {
+            t.to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        }),
         assignee: s.assignee.clone(),
     }
 }
 
 /// Buckets open activities into overdue, today, upcoming and undated.
 pub fn bucket(open: &[Summary], now: Timestamp, tz: &TimeZone, tz_name: &str) -> TaskList {
-    let (_, end_of_today) = { let today = now.to_zoned_datetime(tz.clone()).date(); day_bounds(today, today, tz) };
+    let (_, end_of_today) = {
+        let today = now.to_zoned_datetime(tz.clone()).date();
+        day_bounds(today, today, tz)
+    };
     let mut list = TaskList {
         time_zone: tz_name.to_owned(),
         ..TaskList::default()
@@ -148,14 +158,26 @@ mod tests {
             summary(None),
         ];
         let list = bucket(&rows, now, &tz, "America/Mexico_City");
-        assert_eq!((list.overdue.len(), list.today.len(), list.upcoming.len(), list.undated.len()), (1, 1, 1, 1));
+        assert_eq!(
+            (
+                list.overdue.len(),
+                list.today.len(),
+                list.upcoming.len(),
+                list.undated.len()
+            ),
+            (1, 1, 1, 1)
+        );
         assert_eq!(list.today[0].local.as_deref(), Some("2027-01-07 23:30 CST"));
     }
 
     #[test]
     fn calendar_days_follow_the_zone_and_bad_zones_are_refused() {
         let tz = zone(Some("Europe/Budapest")).expect("tz");
-        let (a, b) = day_bounds(date("2027-01-08").expect("d"), date("2027-01-08").expect("d"), &tz);
+        let (a, b) = day_bounds(
+            date("2027-01-08").expect("d"),
+            date("2027-01-08").expect("d"),
+            &tz,
+        );
         assert_eq!(a.to_string(), "2027-01-07T23:00:00Z");
         assert_eq!(b.to_string(), "2027-01-08T23:00:00Z");
         assert!(zone(Some("Mars/Olympus")).is_err());

@@ -110,7 +110,12 @@ impl ProcessHost for Store {
         self.in_write_tx(|ctx| write::write_record(ctx, id, false, writes))
     }
 
-    fn set_wakeup(&mut self, instance: &RecordId, at: Option<Timestamp>, active: bool) -> Result<()> {
+    fn set_wakeup(
+        &mut self,
+        instance: &RecordId,
+        at: Option<Timestamp>,
+        active: bool,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
              ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at, active = excluded.active",
@@ -238,7 +243,9 @@ impl Store {
             let Some(after) = ProcessHost::record(store, id)? else {
                 return Ok(());
             };
-            let at = store.last_change_time(id)?.unwrap_or_else(|| ProcessHost::now(store));
+            let at = store
+                .last_change_time(id)?
+                .unwrap_or_else(|| ProcessHost::now(store));
             runner::on_write(store, before.as_ref(), &after, at)?;
             Ok(())
         };
@@ -269,7 +276,9 @@ impl Store {
             )
             .optional()?
             .flatten();
-        Ok(secs.and_then(|ms| Timestamp::from_millisecond(ms).ok()).map(truncate_to_second))
+        Ok(secs
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .map(truncate_to_second))
     }
 
     /// Problems the engine met after writes since the last call (and clears them).
@@ -306,7 +315,11 @@ impl Store {
 
     /// Suspends, resumes, stops, migrates an instance or changes a
     /// parameter, if the user's role allows it.
-    pub fn control_process(&mut self, instance: &RecordId, control: Control) -> Result<ProcessCard> {
+    pub fn control_process(
+        &mut self,
+        instance: &RecordId,
+        control: Control,
+    ) -> Result<ProcessCard> {
         runner::control(self, instance, control)?;
         self.process_card(instance)
     }
@@ -314,27 +327,45 @@ impl Store {
     /// The card of one instance.
     pub fn process_card(&mut self, id: &RecordId) -> Result<ProcessCard> {
         let models = self.models()?;
-        let record = ProcessHost::record(self, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+        let record =
+            ProcessHost::record(self, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))?;
         let instance = Instance::from_record(&record)
             .ok_or_else(|| CoreError::NotFound(format!("process instance {id}")))?;
         let started = runner::version(&models, &instance.model_key, instance.started_version)
-            .ok_or_else(|| CoreError::NotFound(format!("model `{}` v{}", instance.model_key, instance.started_version)))?;
+            .ok_or_else(|| {
+                CoreError::NotFound(format!(
+                    "model `{}` v{}",
+                    instance.model_key, instance.started_version
+                ))
+            })?;
         let position = fold(&instance, &started.start);
-        let model = runner::version(&models, &instance.model_key, position.version).unwrap_or(started);
+        let model =
+            runner::version(&models, &instance.model_key, position.version).unwrap_or(started);
         let wake_at: Option<i64> = self
             .conn
-            .query_row("SELECT wake_at FROM process_wakeups WHERE instance = ?1", [id.to_string()], |r| r.get(0))
+            .query_row(
+                "SELECT wake_at FROM process_wakeups WHERE instance = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten();
         let mut history = Vec::new();
         for v in &position.path {
             let activity_id = crate::process::engine::activity_id(id, &v.step, v.pos);
-            let activity = ProcessHost::record(self, &activity_id)?
-                .map(|a| (activity_id.to_string(), a.text("status").unwrap_or_default().to_owned()));
+            let activity = ProcessHost::record(self, &activity_id)?.map(|a| {
+                (
+                    activity_id.to_string(),
+                    a.text("status").unwrap_or_default().to_owned(),
+                )
+            });
             history.push(StepVisit {
                 pos: v.pos,
                 step: v.step.clone(),
-                name: model.step(&v.step).or(started.step(&v.step)).map_or_else(|| v.step.clone(), |s| s.name.clone()),
+                name: model
+                    .step(&v.step)
+                    .or(started.step(&v.step))
+                    .map_or_else(|| v.step.clone(), |s| s.name.clone()),
                 entered_at: v.entered_at,
                 left_at: v.left.as_ref().map(|(_, e)| e.at),
                 via: v.left.as_ref().and_then(|(_, e)| e.via.clone()),
@@ -376,7 +407,10 @@ impl Store {
         let mut out = Vec::new();
         for id in self.records_of(RecordKind::ProcessInstance)? {
             if let Ok(card) = self.process_card(&id) {
-                let started_at = card.history.first().map_or(Timestamp::UNIX_EPOCH, |v| v.entered_at);
+                let started_at = card
+                    .history
+                    .first()
+                    .map_or(Timestamp::UNIX_EPOCH, |v| v.entered_at);
                 out.push(ProcessSummary {
                     id: card.id,
                     model_key: card.model_key,
@@ -417,12 +451,23 @@ impl Store {
             limit: Some(10_000),
             ..super::ListQuery::default()
         })?;
-        Ok(tasks::bucket(&open, ProcessHost::now(self), &zone, tz_name.as_deref().unwrap_or("UTC")))
+        Ok(tasks::bucket(
+            &open,
+            ProcessHost::now(self),
+            &zone,
+            tz_name.as_deref().unwrap_or("UTC"),
+        ))
     }
 
     /// `user`'s activities from local day `from` to local day `to`
     /// (inclusive) in time zone `tz` (as for [`Store::tasks`]), by time.
-    pub fn calendar(&mut self, user: &str, from: &str, to: &str, tz: Option<&str>) -> Result<Vec<Item>> {
+    pub fn calendar(
+        &mut self,
+        user: &str,
+        from: &str,
+        to: &str,
+        tz: Option<&str>,
+    ) -> Result<Vec<Item>> {
         let tz_name = match tz {
             Some(t) => Some(t.to_owned()),
             None => self.time_zone_of(user)?,
@@ -448,7 +493,10 @@ impl Store {
         let mut instances = Vec::new();
         let mut overdue = BTreeMap::new();
         for id in self.records_of(RecordKind::ProcessInstance)? {
-            if let Some(inst) = ProcessHost::record(self, &id)?.as_ref().and_then(Instance::from_record) {
+            if let Some(inst) = ProcessHost::record(self, &id)?
+                .as_ref()
+                .and_then(Instance::from_record)
+            {
                 instances.push(inst);
             }
         }

@@ -650,51 +650,27 @@ pub(crate) fn create_engine(
     if !docs::doc_ids_of(ctx.conn, id)?.is_empty() {
         return Ok(false);
     }
-    let kind = id.kind();
     let empty = Record {
         id: id.clone(),
         fields: BTreeMap::new(),
         conflicts: BTreeMap::new(),
         classes: Vec::new(),
     };
-    let mut by_class: BTreeMap<ClassName, Vec<(&'static FieldDef, &FieldValue)>> = BTreeMap::new();
-    for (field, value) in fields {
-        let def = field_def(kind, field)?;
-        value::check(def, value)?;
-        if check_policy(ctx, &empty, def.name, false).is_err() {
+    for field in fields.keys() {
+        if check_policy(ctx, &empty, field, false).is_err() {
             return Ok(false);
         }
-        by_class
-            .entry(class_of(ctx, kind, def.name)?)
-            .or_default()
-            .push((def, value));
     }
     let mut touched: Vec<Touched> = Vec::new();
-    for (class, writes) in by_class {
-        let doc_id = id.doc(&class);
-        let content: BTreeMap<&str, &FieldValue> = writes.iter().map(|(d, v)| (d.name, *v)).collect();
-        let bytes = serde_json::to_vec(&content).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        let engine = crate::validate::engine_actor(&doc_id.to_string(), &bytes);
-        let mut doc = ClassDoc::new(doc_id, engine);
-        let containers: Vec<(&str, FieldType)> = ctx
-            .policy
-            .fields_in(kind, &class)
-            .filter_map(|f| schema::field(kind, f))
-            .filter(|d| d.ty.is_container())
-            .map(|d| (d.name, d.ty))
+    for (mut doc, change) in crate::process::creation::engine_docs(ctx.policy, id, fields, at)? {
+        let typed = fields
+            .iter()
+            .filter(|(f, _)| ctx.policy.class_of(id.kind(), f) == Some(doc.id().class()))
+            .map(|(f, v)| TypedWrite {
+                field: f.clone(),
+                value: serde_json::to_value(v).unwrap_or_default(),
+            })
             .collect();
-        doc.create_containers(&containers)?;
-        let mut typed = Vec::new();
-        for (def, value) in writes {
-            doc.put_value(def.name, def.ty, value)?;
-            typed.push(TypedWrite {
-                field: def.name.to_owned(),
-                value: serde_json::to_value(value).unwrap_or_default(),
-            });
-        }
-        let Some(change) = doc.commit(crate::validate::ENGINE_AUTHOR, at) else {
-            continue;
-        };
         // Later edits to this document are the user's, not the engine's.
         doc.automerge().set_actor(ctx.actor.clone());
         touched.push((doc, change, typed));
@@ -714,7 +690,9 @@ pub(crate) fn put_entry(
 ) -> Result<()> {
     let def = field_def(id.kind(), field)?;
     if def.ty != FieldType::Entries {
-        return Err(CoreError::Corrupt(format!("`{field}` is not an entries field")));
+        return Err(CoreError::Corrupt(format!(
+            "`{field}` is not an entries field"
+        )));
     }
     let current = read_record(ctx, id)?;
     if let Some(FieldValue::Entries(map)) = current.get(field) {

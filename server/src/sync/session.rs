@@ -447,7 +447,7 @@ impl Session {
             .state
             .db
             .write(move |w| {
-                push::apply(
+                let outcome = push::apply(
                     w,
                     &state.hub,
                     &state.actor,
@@ -458,7 +458,20 @@ impl Session {
                         now_ms: now,
                     },
                     changes,
-                )
+                )?;
+                // Instances touched by the push run now, next to the data.
+                // Their failure must not undo the accepted push.
+                let docs: Vec<_> = outcome.accepted.iter().map(|(d, _)| d.clone()).collect();
+                if let Err(e) = crate::processes::after_push(
+                    w,
+                    &state.hub,
+                    &state.actor,
+                    state.clock.now(),
+                    &docs,
+                ) {
+                    tracing::warn!(error = %e, "process engine failed after a push");
+                }
+                Ok(outcome)
             })
             .await?)
     }

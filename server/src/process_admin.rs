@@ -1,0 +1,131 @@
+//! `fieldwork-server process ...`: publish models, migrate instances, monitor.
+//!
+//! These run against the database directly, like `user add`, so they work
+//! whether or not the server is running; a running server picks up new
+//! model versions on its next push or scheduler pass, and devices receive
+//! them on their next sync. No restart.
+
+use std::path::Path;
+
+use fieldwork_core::RecordId;
+use fieldwork_core::process::ProcessHost;
+use fieldwork_core::process::bpmn;
+use fieldwork_core::process::instance::Instance;
+use fieldwork_core::process::model::{Model, ModelFile};
+use fieldwork_core::process::monitor::{self, VersionReport};
+use fieldwork_core::process::runner::{self, Control};
+use fieldwork_core::{CoreError, RecordKind};
+
+use crate::error::{Result, ServerError};
+use crate::processes::with_host;
+use crate::state::AppState;
+
+/// Reads a model file: BPMN 2.0 XML (`.bpmn`, `.xml`), JSON or TOML.
+pub fn read_model(path: &Path) -> Result<ModelFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServerError::Internal(format!("reading {}: {e}", path.display())))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let invalid = |m: String| {
+        ServerError::Core(CoreError::Invalid(fieldwork_core::ValidationError::record(
+            m,
+        )))
+    };
+    let file = match ext {
+        "bpmn" | "xml" => {
+            bpmn::import(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?
+        }
+        "json" => {
+            Model::from_json(&text, 0)
+                .map_err(|e| invalid(e.to_string()))?
+                .file
+        }
+        _ => {
+            Model::from_toml(&text)
+                .map_err(|e| invalid(e.to_string()))?
+                .file
+        }
+    };
+    // Check before anything is written: nothing half-imported.
+    Model::check(file.clone(), 1).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    Ok(file)
+}
+
+/// Publishes `file` as the next version of its model; returns (id, version).
+pub fn publish(state: &AppState, file: ModelFile, by: &str) -> Result<(RecordId, i64)> {
+    let now = state.clock.now();
+    let out = state.db.write_blocking(|w| {
+        with_host(w, Some(&state.hub), &state.actor, now, by, |h| {
+            runner::publish(h, file)
+        })
+    })?;
+    // Tell a running server (another process) that documents changed.
+    state
+        .db
+        .write_blocking(|w| crate::db::bump_admin_version(&w.conn))?;
+    Ok(out)
+}
+
+/// Moves an instance to another version of its model, after checking that
+/// its current step exists there.
+pub fn migrate(state: &AppState, instance: &RecordId, version: i64, by: &str) -> Result<()> {
+    let now = state.clock.now();
+    state.db.write_blocking(|w| {
+        with_host(w, Some(&state.hub), &state.actor, now, by, |h| {
+            runner::control(h, instance, Control::Migrate(version)).map(|_| ())
+        })
+    })?;
+    state
+        .db
+        .write_blocking(|w| crate::db::bump_admin_version(&w.conn))?;
+    Ok(())
+}
+
+/// Published models: (key, version, name).
+pub fn list(state: &AppState) -> Result<Vec<(String, i64, String)>> {
+    let now = state.clock.now();
+    state.db.write_blocking(|w| {
+        with_host(w, None, &state.actor, now, "admin", |h| {
+            let mut out: Vec<_> = h
+                .models()?
+                .into_iter()
+                .map(|m| (m.file.key.clone(), m.version, m.file.name.clone()))
+                .collect();
+            out.sort();
+            Ok(out)
+        })
+    })
+}
+
+/// Monitoring per model version over every instance on the server.
+pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
+    let now = state.clock.now();
+    state.db.write_blocking(|w| {
+        with_host(w, None, &state.actor, now, "admin", |h| {
+            let models = h.models()?;
+            let mut instances = Vec::new();
+            let mut overdue = std::collections::BTreeMap::new();
+            for id in h.records_of(RecordKind::ProcessInstance)? {
+                if let Some(i) = h.record(&id)?.as_ref().and_then(Instance::from_record) {
+                    instances.push(i);
+                }
+            }
+            for id in h.records_of(RecordKind::Activity)? {
+                if let Some(a) = h.record(&id)? {
+                    let open = a.text("status") == Some("planned");
+                    let due = a
+                        .text("due_at")
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                    if let (true, Some(due), Some(i)) = (open, due, a.text("process_instance")) {
+                        if due < now {
+                            *overdue.entry(i.to_owned()).or_insert(0) += 1;
+                        }
+                    }
+                }
+            }
+            Ok(monitor::report(&models, &instances, &overdue, now))
+        })
+    })
+}

@@ -1,0 +1,429 @@
+//! The server as a process host: runs instances next to the data.
+//!
+//! The server runs the same runner as the device ([`fieldwork_core::process`])
+//! over its own documents: a scheduler pass every [`crate::state::ServerConfig::process_tick`]
+//! runs due timers and deadlines, and every accepted push that touches an
+//! instance or one of its activities runs that instance at once. What the
+//! engine writes is stored in the feed and relayed like any change; a device
+//! that ran the same step offline wrote the same records under the same
+//! ids, so sync merges the two runs into one.
+//!
+//! The server's own engine writes are trusted (they are not run through the
+//! per-operation validator meant for devices) and carry no user.
+
+use std::collections::BTreeMap;
+
+use fieldwork_core::automerge::ActorId;
+use fieldwork_core::document::ClassDoc;
+use fieldwork_core::error::CoreError;
+use fieldwork_core::process::ProcessHost;
+use fieldwork_core::process::creation::engine_docs;
+use fieldwork_core::process::model::Model;
+use fieldwork_core::process::runner::{self, model_from_record};
+use fieldwork_core::sync::protocol::DirectoryEntry;
+use fieldwork_core::validate::ENGINE_AUTHOR;
+use fieldwork_core::{Access, DocId, FieldValue, Policy, Record, RecordId, RecordKind};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db::{Writer, feed, policy, users};
+use crate::error::{Result, ServerError};
+use crate::hub::{FeedEvent, Hub, HubEvent};
+
+fn core(e: ServerError) -> CoreError {
+    CoreError::Corrupt(e.to_string())
+}
+
+/// A process host over the server's writer, inside one transaction.
+pub struct ServerHost<'w> {
+    conn: &'w Connection,
+    cache: &'w mut lru::LruCache<DocId, ClassDoc>,
+    actor: ActorId,
+    now: Timestamp,
+    user: String,
+    policy: Policy,
+    access: Access,
+    models: Option<Vec<Model>>,
+    /// Changes written, to publish once the transaction commits.
+    pub events: Vec<FeedEvent>,
+}
+
+impl<'w> ServerHost<'w> {
+    fn load(&mut self, doc: &DocId) -> fieldwork_core::Result<Option<&mut ClassDoc>> {
+        feed::load(self.conn, self.cache, doc, &self.actor).map_err(core)
+    }
+
+    /// Stores one change of `doc` (already applied to the cached copy).
+    fn store(
+        &mut self,
+        doc: &DocId,
+        change: &fieldwork_core::automerge::Change,
+    ) -> fieldwork_core::Result<()> {
+        let raw = change.raw_bytes().to_vec();
+        let hash = change.hash();
+        let now_ms = self.now.as_millisecond();
+        let seq = feed::append(self.conn, doc, &hash.0, &raw, None, None, now_ms).map_err(core)?;
+        let base = doc.class() == self.policy.base_class();
+        let mut facts_changed = false;
+        if let Some(loaded) = self.cache.get_mut(doc) {
+            feed::compact_if_due(self.conn, loaded, seq).map_err(core)?;
+        }
+        if base {
+            if let Some(record) = self.record(doc.record())? {
+                facts_changed = feed::update_facts(self.conn, &record).map_err(core)?;
+            }
+        }
+        self.events.push(FeedEvent {
+            seq,
+            doc: doc.clone(),
+            hash: hash.0.to_vec(),
+            bytes: raw,
+            device: None,
+            facts_changed,
+        });
+        Ok(())
+    }
+
+    fn ids_of_kind(&self, kind: RecordKind) -> fieldwork_core::Result<Vec<RecordId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT record_id FROM documents WHERE record_id >= ?1 AND record_id < ?2 ORDER BY record_id")
+            .map_err(|e| core(e.into()))?;
+        let lo = format!("{}:", kind.as_str());
+        let hi = format!("{};", kind.as_str());
+        let rows: Vec<String> = stmt
+            .query_map(params![lo, hi], |r| r.get(0))
+            .and_then(|r| r.collect())
+            .map_err(|e| core(e.into()))?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+}
+
+impl ProcessHost for ServerHost<'_> {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    fn acting_user(&self) -> String {
+        self.user.clone()
+    }
+
+    fn access(&self) -> &Access {
+        &self.access
+    }
+
+    fn models(&mut self) -> fieldwork_core::Result<Vec<Model>> {
+        if let Some(m) = &self.models {
+            return Ok(m.clone());
+        }
+        let mut models = Vec::new();
+        for id in self.ids_of_kind(RecordKind::ProcessModel)? {
+            if let Some(m) = self.record(&id)?.as_ref().and_then(model_from_record) {
+                models.push(m);
+            }
+        }
+        self.models = Some(models.clone());
+        Ok(models)
+    }
+
+    fn record(&mut self, id: &RecordId) -> fieldwork_core::Result<Option<Record>> {
+        let docs = feed::docs_of_record(self.conn, &id.to_string()).map_err(core)?;
+        if docs.is_empty() {
+            return Ok(None);
+        }
+        let mut record = Record {
+            id: id.clone(),
+            fields: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
+            classes: Vec::new(),
+        };
+        for d in docs {
+            let Ok(doc_id) = d.parse::<DocId>() else {
+                continue;
+            };
+            record.classes.push(doc_id.class().clone());
+            if let Some(doc) = self.load(&doc_id)? {
+                for field in doc.field_names() {
+                    if let Ok(Some(v)) = doc.get(&field) {
+                        record.fields.insert(field, v);
+                    }
+                }
+            }
+        }
+        Ok(Some(record))
+    }
+
+    fn records_of(&mut self, kind: RecordKind) -> fieldwork_core::Result<Vec<RecordId>> {
+        self.ids_of_kind(kind)
+    }
+
+    fn directory(&mut self) -> fieldwork_core::Result<Vec<DirectoryEntry>> {
+        Ok(users::list(self.conn)
+            .map_err(core)?
+            .into_iter()
+            .map(|u| DirectoryEntry {
+                name: u.name,
+                role: u.role,
+                manager: u.manager,
+                time_zone: u.time_zone,
+            })
+            .collect())
+    }
+
+    fn create(
+        &mut self,
+        id: &RecordId,
+        fields: &BTreeMap<String, FieldValue>,
+        at: Timestamp,
+    ) -> fieldwork_core::Result<bool> {
+        if !feed::docs_of_record(self.conn, &id.to_string())
+            .map_err(core)?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+        for (mut doc, change) in engine_docs(&self.policy, id, fields, at)? {
+            doc.automerge().set_actor(self.actor.clone());
+            let doc_id = doc.id().clone();
+            self.cache.put(doc_id.clone(), doc);
+            self.store(&doc_id, &change)?;
+        }
+        Ok(true)
+    }
+
+    fn put_entry(
+        &mut self,
+        id: &RecordId,
+        field: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> fieldwork_core::Result<()> {
+        let class = self
+            .policy
+            .class_of(id.kind(), field)
+            .cloned()
+            .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {field}")))?;
+        let doc_id = id.doc(&class);
+        let now = self.now;
+        let Some(doc) = self.load(&doc_id)? else {
+            return Err(CoreError::NotFound(doc_id.to_string()));
+        };
+        if let Ok(Some(FieldValue::Entries(map))) = doc.get(field) {
+            if map.get(key) == Some(value) {
+                return Ok(());
+            }
+        }
+        doc.put_entry(field, key, value)?;
+        if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
+            self.store(&doc_id, &change)?;
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        id: &RecordId,
+        field: &str,
+        value: FieldValue,
+    ) -> fieldwork_core::Result<()> {
+        let kind = id.kind();
+        let def = fieldwork_core::schema::field(kind, field)
+            .ok_or_else(|| CoreError::Corrupt(format!("{kind} has no field `{field}`")))?;
+        fieldwork_core::value::check(def, &value)?;
+        let class = self
+            .policy
+            .class_of(kind, field)
+            .cloned()
+            .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {field}")))?;
+        let doc_id = id.doc(&class);
+        let now = self.now;
+        let Some(doc) = self.load(&doc_id)? else {
+            return Err(CoreError::NotFound(doc_id.to_string()));
+        };
+        doc.put(def.name, def.ty, Some(&value))?;
+        if field == "stage" && matches!(kind, RecordKind::Account | RecordKind::Deal) {
+            if let FieldValue::Text(stage) = &value {
+                doc.append_stage("stage_history", stage, now)?;
+            }
+        }
+        if kind == RecordKind::Activity
+            && field == "status"
+            && value == FieldValue::Text("done".into())
+        {
+            doc.put(
+                "completed_at",
+                fieldwork_core::schema::FieldType::DateTime,
+                Some(&FieldValue::Text(now.to_string())),
+            )?;
+        }
+        if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
+            self.store(&doc_id, &change)?;
+        }
+        Ok(())
+    }
+
+    fn set_wakeup(
+        &mut self,
+        instance: &RecordId,
+        at: Option<Timestamp>,
+        active: bool,
+    ) -> fieldwork_core::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at, active = excluded.active",
+                params![instance.to_string(), at.map(|t| t.as_second()), active],
+            )
+            .map_err(|e| core(e.into()))?;
+        Ok(())
+    }
+
+    fn due(&mut self, now: Timestamp) -> fieldwork_core::Result<Vec<RecordId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1 AND wake_at <= ?1 ORDER BY wake_at")
+            .map_err(|e| core(e.into()))?;
+        let rows: Vec<String> = stmt
+            .query_map([now.as_second()], |r| r.get(0))
+            .and_then(|r| r.collect())
+            .map_err(|e| core(e.into()))?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn active(&mut self) -> fieldwork_core::Result<Vec<RecordId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1")
+            .map_err(|e| core(e.into()))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|r| r.collect())
+            .map_err(|e| core(e.into()))?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn schedule_mark(&mut self, key: &str) -> fieldwork_core::Result<Option<Timestamp>> {
+        Ok(crate::db::meta_get(self.conn, &format!("schedule:{key}"))
+            .map_err(core)?
+            .and_then(|t| t.parse().ok()))
+    }
+
+    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> fieldwork_core::Result<()> {
+        crate::db::meta_set(self.conn, &format!("schedule:{key}"), &at.to_string()).map_err(core)
+    }
+}
+
+/// Runs `f` with a process host in one transaction of the writer, then
+/// publishes what the engine wrote. `user` is who acts (an admin for CLI
+/// commands, `engine` for the scheduler).
+pub fn with_host<T>(
+    w: &mut Writer,
+    hub: Option<&Hub>,
+    actor: &ActorId,
+    now: Timestamp,
+    user: &str,
+    f: impl FnOnce(&mut ServerHost<'_>) -> fieldwork_core::Result<T>,
+) -> Result<T> {
+    let Writer { conn, cache } = w;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let (_, policy) = policy::current(&tx)?;
+    let mut host = ServerHost {
+        conn: &tx,
+        cache,
+        actor: actor.clone(),
+        now: Timestamp::from_second(now.as_second()).unwrap_or(now),
+        user: user.to_owned(),
+        policy,
+        access: Access::Local,
+        models: None,
+        events: Vec::new(),
+    };
+    match f(&mut host) {
+        Ok(out) => {
+            let events = std::mem::take(&mut host.events);
+            drop(host);
+            tx.commit()?;
+            if let (Some(hub), false) = (hub, events.is_empty()) {
+                hub.publish(HubEvent::Changes(std::sync::Arc::new(events)));
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            drop(host);
+            drop(tx);
+            cache.clear();
+            Err(ServerError::from(e))
+        }
+    }
+}
+
+/// One scheduler pass: due timers and deadlines, scheduled starts.
+pub fn tick(w: &mut Writer, hub: Option<&Hub>, actor: &ActorId, now: Timestamp) -> Result<usize> {
+    with_host(w, hub, actor, now, runner_user(), |h| runner::run_due(h))
+}
+
+fn runner_user() -> &'static str {
+    fieldwork_core::process::engine::ENGINE
+}
+
+/// Runs the instances touched by accepted changes (an instance's own
+/// documents, or an activity that belongs to one).
+pub fn after_push(
+    w: &mut Writer,
+    hub: &Hub,
+    actor: &ActorId,
+    now: Timestamp,
+    docs: &[DocId],
+) -> Result<()> {
+    let mut records: Vec<RecordId> = docs
+        .iter()
+        .map(|d| d.record().clone())
+        .filter(|r| {
+            matches!(
+                r.kind(),
+                RecordKind::ProcessInstance | RecordKind::Activity | RecordKind::ProcessModel
+            )
+        })
+        .collect();
+    records.sort();
+    records.dedup();
+    if records.is_empty() {
+        return Ok(());
+    }
+    with_host(w, Some(hub), actor, now, runner_user(), |host| {
+        let models = host.models()?;
+        let mut instances = Vec::new();
+        for r in records {
+            match r.kind() {
+                RecordKind::ProcessInstance => instances.push(r),
+                RecordKind::Activity => {
+                    if let Some(i) = host
+                        .record(&r)?
+                        .and_then(|a| a.text("process_instance").and_then(|t| t.parse().ok()))
+                    {
+                        instances.push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        instances.sort();
+        instances.dedup();
+        for i in instances {
+            runner::run(host, &models, &i)?;
+        }
+        Ok(())
+    })
+}
+
+/// The next wake-up the server knows of (for tests and `process monitor`).
+pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT min(wake_at) FROM process_wakeups WHERE active = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
