@@ -3,6 +3,7 @@
 use fieldwork_core::history::HistoryEntry;
 use fieldwork_core::schema;
 use fieldwork_core::store::{SearchHit, Summary};
+use fieldwork_core::store::display_value;
 use fieldwork_core::value::format_money;
 use fieldwork_core::{FieldValue, Record};
 use serde::Serialize;
@@ -41,19 +42,8 @@ impl Output {
                 continue;
             }
             let shown = match (def.ty, value) {
-                (schema::FieldType::Money, FieldValue::Int(minor)) => {
-                    let currency_field = if def.name == "credit_limit" {
-                        "credit_currency"
-                    } else {
-                        "currency"
-                    };
-                    match record.text(currency_field) {
-                        Some(c) => format_money(*minor, c),
-                        None => minor.to_string(),
-                    }
-                }
                 (schema::FieldType::LongText, FieldValue::Text(t)) => t.replace('\n', "\n  "),
-                _ => value.display(),
+                _ => display_value(record, def, value),
             };
             println!("  {:width$}  {shown}", def.name);
             if let Some(all) = record.conflicts.get(def.name) {

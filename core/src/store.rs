@@ -19,6 +19,7 @@
 //! write path, [`remote`] applies what sync brings, [`quarantine`] keeps
 //! refused edits.
 
+mod card;
 mod collation;
 mod docs;
 mod index;
@@ -39,6 +40,7 @@ use automerge::ActorId;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use card::{CardField, RecordCard, display_value};
 pub use collation::NameCollator;
 pub use index::{ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};

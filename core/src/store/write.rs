@@ -58,13 +58,20 @@ impl FieldWrite {
                 "`{assignment}` is not FIELD=VALUE"
             )))
         })?;
-        let def = field_def(kind, field.trim())?;
-        if raw.is_empty() {
-            return Ok(FieldWrite::clear(def.name));
-        }
-        Ok(FieldWrite {
-            field: def.name.to_owned(),
-            value: Some(value::parse(def, raw)?),
+        FieldWrite::text(kind, field.trim(), Some(raw).filter(|r| !r.is_empty()))
+    }
+
+    /// Parses text typed into a form field against `kind`'s schema: `None`
+    /// clears the field. This is how apps send what users typed; values
+    /// come back in the same form in [`CardField::value`](super::CardField).
+    pub fn text(kind: RecordKind, field: &str, raw: Option<&str>) -> Result<Self> {
+        let def = field_def(kind, field)?;
+        Ok(match raw {
+            None => FieldWrite::clear(def.name),
+            Some(raw) => FieldWrite {
+                field: def.name.to_owned(),
+                value: Some(value::parse(def, raw)?),
+            },
         })
     }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds libfieldwork_ffi and generates its Kotlin, Swift and Python bindings.
+#
+#   bindings/scripts/generate.sh            # debug build
+#   PROFILE=release bindings/scripts/generate.sh
+#
+# Output (git-ignored), always regenerated from scratch:
+#   bindings/out/kotlin/dev/fieldwork/fieldwork.kt
+#   bindings/out/swift/{fieldwork.swift,FieldworkFFI.h,FieldworkFFI.modulemap}
+#   bindings/out/python/{fieldwork.py,libfieldwork_ffi.so}
+#   bindings/out/lib/libfieldwork_ffi.{so,dylib}
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+profile=${PROFILE:-debug}
+out=${OUT:-$root/bindings/out}
+
+flags=(--locked -p fieldwork-ffi -p uniffi-bindgen)
+[ "$profile" = release ] && flags+=(--release)
+cargo build --manifest-path "$root/Cargo.toml" "${flags[@]}"
+
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+case "$(uname -s)" in
+  Darwin) lib_file=libfieldwork_ffi.dylib ;;
+  *) lib_file=libfieldwork_ffi.so ;;
+esac
+lib="$target_dir/$profile/$lib_file"
+bindgen="$target_dir/$profile/uniffi-bindgen"
+
+rm -rf "$out"
+mkdir -p "$out/lib" "$out/python"
+cp "$lib" "$out/lib/"
+for language in kotlin swift python; do
+  # --no-format: ktlint and swiftformat are not needed to use the output.
+  "$bindgen" generate --library "$lib" --language "$language" \
+    --out-dir "$out/$language" --no-format
+done
+cp "$lib" "$out/python/"
+echo "bindings generated in $out"

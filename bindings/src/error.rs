@@ -1,0 +1,175 @@
+//! The one error type apps see, mapped variant by variant from the SDK's and
+//! the core's errors.
+//!
+//! Variants and their fields are stable: apps match on them (Kotlin
+//! `FieldworkException.Denied`, Swift `FieldworkError.Denied`, Python
+//! `FieldworkError.Denied`). Messages name records, fields, codes and policy
+//! rules, never another person's data; a validation message may quote back
+//! the text the user just typed. (The field is `detail`, not `message`,
+//! which Kotlin's `Throwable` already has: there, `message` is the whole
+//! sentence.)
+
+use fieldwork_core::CoreError;
+use fieldwork_sdk::SdkError;
+
+/// Everything a call into Fieldwork can fail with.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum FieldworkError {
+    /// A value or a combination of values breaks the schema; nothing was written.
+    #[error("invalid value{}: {detail}", field.as_ref().map(|f| format!(" for `{f}`")).unwrap_or_default())]
+    Invalid {
+        /// The field concerned, when the error is about one field.
+        field: Option<String>,
+        /// What is wrong, in words a user understands.
+        detail: String,
+    },
+    /// The privacy policy forbids the operation; nothing was written.
+    #[error("refused ({code}): {detail}")]
+    Denied {
+        /// Stable reason code, e.g. `class_not_writable` (docs/PROTOCOL.md).
+        code: String,
+        /// The field concerned, when there is one.
+        field: Option<String>,
+        /// The policy rule that decided, e.g. `roles.rep.write`.
+        rule: String,
+        /// A sentence for people.
+        detail: String,
+    },
+    /// No record with this id is on the device (or the id is malformed).
+    #[error("not found: {id}")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The device is not signed in.
+    #[error("not signed in")]
+    NotLoggedIn,
+    /// Wrong user name or password.
+    #[error("invalid user name or password")]
+    InvalidCredentials,
+    /// The session was refused (expired or revoked): sign in again.
+    #[error("the session has expired or was revoked; sign in again")]
+    SessionExpired,
+    /// Too many failed logins; retry later.
+    #[error("too many failed logins; retry later")]
+    RateLimited,
+    /// The server could not be reached, or the connection broke. Local work
+    /// is untouched; retrying later is safe.
+    #[error("cannot reach the server: {detail}")]
+    Network {
+        /// What failed.
+        detail: String,
+    },
+    /// The server answered with an error.
+    #[error("server error ({code}): {detail}")]
+    Server {
+        /// Stable code from the server.
+        code: String,
+        /// Explanation.
+        detail: String,
+    },
+    /// A sync did not finish in time; what was exchanged is kept.
+    #[error("sync did not finish within {seconds} s")]
+    Timeout {
+        /// The limit that was hit.
+        seconds: u64,
+    },
+    /// The device store failed (disk full, corrupt file, a foreign file at
+    /// the path). Nothing was written by the failed call.
+    #[error("storage error: {detail}")]
+    Storage {
+        /// What failed.
+        detail: String,
+    },
+    /// A bug or an impossible state in Fieldwork itself; please report it.
+    #[error("internal error: {detail}")]
+    Internal {
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl From<CoreError> for FieldworkError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Invalid(v) => FieldworkError::Invalid {
+                field: v.field,
+                detail: v.message,
+            },
+            CoreError::Denied(d) => FieldworkError::Denied {
+                code: d.code,
+                field: d.field,
+                rule: d.rule,
+                detail: d.message,
+            },
+            CoreError::NotFound(id) | CoreError::InvalidId(id) => FieldworkError::NotFound { id },
+            CoreError::Policy(problems) => FieldworkError::Invalid {
+                field: None,
+                detail: format!("invalid policy: {}", problems.join("; ")),
+            },
+            e @ (CoreError::Storage(_) | CoreError::Corrupt(_) | CoreError::Automerge(_)) => {
+                FieldworkError::Storage {
+                    detail: e.to_string(),
+                }
+            }
+            e @ CoreError::Protocol(_) => FieldworkError::Internal {
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<SdkError> for FieldworkError {
+    fn from(e: SdkError) -> Self {
+        match e {
+            SdkError::Core(core) => core.into(),
+            SdkError::NotLoggedIn => FieldworkError::NotLoggedIn,
+            SdkError::InvalidCredentials => FieldworkError::InvalidCredentials,
+            SdkError::SessionExpired => FieldworkError::SessionExpired,
+            SdkError::RateLimited => FieldworkError::RateLimited,
+            SdkError::Network(message) => FieldworkError::Network { detail: message },
+            SdkError::Server { code, message } => FieldworkError::Server {
+                code,
+                detail: message,
+            },
+            SdkError::BadUrl(url) => FieldworkError::Invalid {
+                field: Some("server".into()),
+                detail: format!("`{url}` is not http://host:port or https://host:port"),
+            },
+            SdkError::Timeout(seconds) => FieldworkError::Timeout { seconds },
+        }
+    }
+}
+
+/// Shorthand for results crossing the FFI.
+pub type Result<T, E = FieldworkError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldwork_core::{Denial, ValidationError};
+
+    #[test]
+    fn core_errors_keep_their_field_code_and_rule() {
+        let invalid: FieldworkError =
+            CoreError::Invalid(ValidationError::field("email", "is not an e-mail address")).into();
+        assert!(
+            matches!(&invalid, FieldworkError::Invalid { field: Some(f), .. } if f == "email"),
+            "{invalid:?}"
+        );
+        let denied: FieldworkError = CoreError::Denied(Denial {
+            code: "class_not_writable".into(),
+            doc: None,
+            field: Some("credit_limit".into()),
+            rule: "roles.rep.write".into(),
+            message: "no".into(),
+        })
+        .into();
+        assert!(matches!(
+            &denied,
+            FieldworkError::Denied { code, rule, .. } if code == "class_not_writable" && rule == "roles.rep.write"
+        ));
+        let offline: FieldworkError = SdkError::Network("refused".into()).into();
+        assert_eq!(offline.to_string(), "cannot reach the server: refused");
+    }
+}

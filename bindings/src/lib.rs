@@ -1,0 +1,28 @@
+//! Fieldwork for Kotlin, Swift and Python.
+//!
+//! A thin [uniffi] layer over `fieldwork-sdk` and `fieldwork-core`: every
+//! exported function converts its arguments, calls the SDK or the store, and
+//! converts the answer. There is no business logic here; anything an app
+//! needs that the core cannot answer belongs in the core.
+//!
+//! # Layout
+//! - [`device`]: `FieldworkDevice`, the one object an app holds, and which
+//!   calls block (read its module doc before calling from a UI thread).
+//! - [`records`]: kinds, edits, list rows, cards, search hits, history,
+//!   the quarantine.
+//! - [`processes`]: task lists, calendars, process models and instances.
+//! - [`sync`]: sync status and reports, the signed-in user, listeners.
+//! - [`error`]: `FieldworkError`, the one error enum apps see.
+//!
+//! Generate the bindings with `bindings/scripts/generate.sh`.
+
+uniffi::setup_scaffolding!("fieldwork");
+
+pub mod device;
+pub mod error;
+pub mod processes;
+pub mod records;
+pub mod sync;
+
+pub use device::FieldworkDevice;
+pub use error::FieldworkError;

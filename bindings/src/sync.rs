@@ -1,0 +1,95 @@
+//! Sync status, reports, the signed-in user, and the listener apps register
+//! to refresh their screens.
+
+/// Where sync stands.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncStatus {
+    /// Not connected (local work goes on and is kept).
+    Offline,
+    /// Connecting, or waiting for the server's welcome.
+    Connecting,
+    /// Catching up or pushing.
+    Syncing {
+        /// Documents received so far.
+        done: u64,
+        /// Documents catch-up will deliver, when known.
+        total: Option<u64>,
+        /// Local changes waiting for the server's acknowledgement.
+        pending: u64,
+    },
+    /// Everything is exchanged; others' changes arrive live.
+    UpToDate,
+    /// The last attempt failed; a running sync retries with backoff.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
+    fn from(s: fieldwork_sdk::SyncStatus) -> Self {
+        use fieldwork_sdk::SyncStatus as S;
+        match s {
+            S::Offline => SyncStatus::Offline,
+            S::Connecting => SyncStatus::Connecting,
+            S::Syncing {
+                done,
+                total,
+                pending,
+            } => SyncStatus::Syncing {
+                done,
+                total,
+                pending,
+            },
+            S::UpToDate => SyncStatus::UpToDate,
+            S::Error { message } => SyncStatus::Error { message },
+        }
+    }
+}
+
+/// What one [`sync_now`](crate::FieldworkDevice::sync_now) did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// Local changes sent.
+    pub pushed: u64,
+    /// Records that changed on this device.
+    pub changed: u64,
+    /// Local edits the server refused (now in the quarantine).
+    pub refused: u64,
+}
+
+impl From<fieldwork_sdk::SyncReport> for SyncReport {
+    fn from(r: fieldwork_sdk::SyncReport) -> Self {
+        SyncReport {
+            pushed: r.pushed as u64,
+            changed: r.changed as u64,
+            refused: r.refused as u64,
+        }
+    }
+}
+
+/// The signed-in user, as the server described them at login.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UserInfo {
+    /// User name.
+    pub name: String,
+    /// Role in the organisation's policy.
+    pub role: String,
+    /// Territories assigned.
+    pub territories: Vec<String>,
+    /// The server the device syncs with.
+    pub server: String,
+    /// Whether the session is live (`false` after logout: the data stays,
+    /// bound to this user, until someone signs in again).
+    pub signed_in: bool,
+}
+
+/// Told about changes so the app can refresh. Called on a Fieldwork thread
+/// (never the UI thread): post to the UI thread yourself, and return quickly.
+#[uniffi::export(with_foreign)]
+pub trait DeviceListener: Send + Sync {
+    /// These records changed, by a local edit or by sync.
+    fn records_changed(&self, ids: Vec<String>);
+    /// The sync status changed.
+    fn sync_status_changed(&self, status: SyncStatus);
+}

@@ -1,0 +1,172 @@
+package dev.fieldwork.tests
+
+import dev.fieldwork.DeviceListener
+import dev.fieldwork.FieldEdit
+import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkException
+import dev.fieldwork.Kind
+import dev.fieldwork.ListOptions
+import dev.fieldwork.SyncStatus
+import kotlinx.coroutines.runBlocking
+import org.junit.AfterClass
+import org.junit.BeforeClass
+import java.nio.file.Files
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.TimeUnit
+import kotlin.test.AfterTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+
+/** Collects callbacks; [waitFor] polls until a condition holds. */
+class Recorder : DeviceListener {
+    val changed = CopyOnWriteArrayList<String>()
+    val statuses = CopyOnWriteArrayList<SyncStatus>()
+
+    override fun recordsChanged(ids: List<String>) {
+        changed.addAll(ids)
+    }
+
+    override fun syncStatusChanged(status: SyncStatus) {
+        statuses.add(status)
+    }
+
+    fun waitFor(what: String, condition: () -> Boolean) {
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (!condition()) {
+            check(System.nanoTime() < deadline) { "no callback: $what" }
+            Thread.sleep(10)
+        }
+    }
+}
+
+fun edits(vararg fields: Pair<String, String?>) = fields.map { (name, value) -> FieldEdit(name, value) }
+
+class DeviceTest {
+    private val opened = mutableListOf<FieldworkDevice>()
+    private val dir = Files.createTempDirectory("fieldwork-kt-devices-").toFile()
+
+    private fun device(): FieldworkDevice =
+        FieldworkDevice.open(dir.resolve("device-${opened.size}.db").path).also { opened += it }
+
+    private fun FieldworkDevice.signIn(user: String) =
+        runBlocking { login(server.url, user, TestServer.PASSWORDS.getValue(user)) }
+
+    private fun FieldworkDevice.sync() = runBlocking { syncNow(30u) }
+
+    @AfterTest
+    fun closeDevices() {
+        opened.forEach { it.close() }
+        dir.deleteRecursively()
+    }
+
+    @Test
+    fun anAccountMadeOfflineReachesASecondUserAfterSync() {
+        val ana = device()
+        val listener = Recorder()
+        ana.addListener(listener)
+        val user = ana.signIn("ana")
+        assertEquals("rep", user.role)
+
+        val account = ana.create(Kind.ACCOUNT, edits("name" to "Kotlin Foods", "territory" to "north"))
+        listener.waitFor("the new account") { account in listener.changed }
+        assertTrue(ana.pendingChanges() > 0uL, "the edit waits in the outbox")
+
+        val report = ana.sync()
+        assertTrue(report.pushed >= 1uL)
+        assertEquals(0uL, report.refused)
+        assertEquals(0uL, ana.pendingChanges())
+        listener.waitFor("sync status") { listener.statuses.any { it is SyncStatus.Offline } }
+        assertTrue(listener.statuses.any { it is SyncStatus.Connecting })
+
+        val mia = device()
+        mia.signIn("mia")
+        mia.sync()
+        // The server is shared by the tests of this class: look for this account.
+        val rows = mia.list(Kind.ACCOUNT, ListOptions(territory = "north"))
+        assertEquals("Kotlin Foods", rows.single { it.id == account }.title)
+        assertEquals(listOf(account), mia.search("kotl foo", Kind.ACCOUNT, 10u).map { it.id })
+    }
+
+    @Test
+    fun theCardShowsOnlyWhatTheRepMayReadAndMarksWhatSheMayWrite() {
+        val mia = device()
+        mia.signIn("mia")
+        val account = mia.create(
+            Kind.ACCOUNT,
+            edits("name" to "Credit Check GmbH", "territory" to "north", "credit_limit" to "250000", "credit_currency" to "EUR"),
+        )
+        mia.sync()
+        assertEquals("2500.00 EUR", mia.card(account).fields.single { it.name == "credit_limit" }.display)
+
+        val ana = device()
+        ana.signIn("ana")
+        ana.sync()
+        val fields = ana.card(account).fields.associateBy { it.name }
+        assertFalse("credit_limit" in fields, "a rep never receives financial fields")
+        assertTrue(fields.getValue("name").writable)
+        assertEquals("Credit Check GmbH", fields.getValue("name").value)
+    }
+
+    @Test
+    fun coreErrorsArriveAsTypedExceptions() {
+        val ana = device()
+        ana.signIn("ana")
+        val account = ana.create(Kind.ACCOUNT, edits("name" to "Exceptions SA", "territory" to "north"))
+
+        val denied = assertFailsWith<FieldworkException.Denied> {
+            ana.update(account, edits("tax_id" to "ESX1234567"))
+        }
+        assertEquals("class_not_writable", denied.code)
+        assertEquals("roles.rep.write", denied.rule)
+
+        val invalid = assertFailsWith<FieldworkException.Invalid> {
+            ana.update(account, edits("email" to "no at sign"))
+        }
+        assertEquals("email", invalid.field)
+        assertFailsWith<FieldworkException.NotFound> { ana.card("account:missing") }
+
+        val stranger = device()
+        assertFailsWith<FieldworkException.InvalidCredentials> {
+            runBlocking { stranger.login(server.url, "ana", "not her password") }
+        }
+        assertFailsWith<FieldworkException.NotLoggedIn> { runBlocking { stranger.syncNow(5u) } }
+    }
+
+    @Test
+    fun liveSyncCallsTheListenerWhenAnotherUserChangesARecord() {
+        val ana = device()
+        val mia = device()
+        ana.signIn("ana")
+        mia.signIn("mia")
+        val listener = Recorder()
+        mia.addListener(listener)
+        mia.startSync()
+        listener.waitFor("up to date") { listener.statuses.any { it is SyncStatus.UpToDate } }
+
+        val account = ana.create(Kind.ACCOUNT, edits("name" to "Live From Kotlin", "territory" to "north"))
+        ana.sync()
+        listener.waitFor("the live change") { account in listener.changed }
+        assertEquals("Live From Kotlin", mia.card(account).title)
+        mia.stopSync()
+        assertTrue(mia.syncStatus() is SyncStatus.Offline)
+    }
+
+    companion object {
+        lateinit var server: TestServer
+
+        @JvmStatic
+        @BeforeClass
+        fun startServer() {
+            server = TestServer.withTeam()
+        }
+
+        @JvmStatic
+        @AfterClass
+        fun stopServer() {
+            server.close()
+        }
+    }
+}

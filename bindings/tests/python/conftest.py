@@ -1,0 +1,114 @@
+"""Fixtures for the Python binding tests: a real fieldwork-server on a free
+port, with users created through its admin CLI, and fresh device stores.
+
+Run through bindings/scripts/test-foreign.sh, which builds the server and the
+library and generates the bindings first. FIELDWORK_BINDINGS_PY points at the
+generated module, FIELDWORK_SERVER_BIN at the server binary.
+"""
+
+import gc
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, os.environ.get("FIELDWORK_BINDINGS_PY", str(ROOT / "bindings" / "out" / "python")))
+
+import fieldwork  # noqa: E402  (the generated module, found via sys.path)
+
+PASSWORDS = {"ana": "ana-secret-1", "mia": "mia-secret-1"}
+
+
+class Server:
+    """A fieldwork-server child process listening on 127.0.0.1, port 0."""
+
+    def __init__(self, binary: str, data: pathlib.Path):
+        self.binary = binary
+        self.data = data
+        self.process = None
+        self.url = None
+
+    def admin(self, *args: str, stdin: str = "") -> None:
+        subprocess.run(
+            [self.binary, "--data", str(self.data), *args],
+            input=stdin, text=True, check=True, capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--data", str(self.data), "serve", "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+        line = self.process.stdout.readline().strip()
+        assert line.startswith("listening on "), f"unexpected first line from the server: {line!r}"
+        self.url = line.removeprefix("listening on ")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server():
+    binary = os.environ.get("FIELDWORK_SERVER_BIN", str(ROOT / "target" / "debug" / "fieldwork-server"))
+    assert pathlib.Path(binary).exists(), f"{binary} is missing: run bindings/scripts/test-foreign.sh"
+    with tempfile.TemporaryDirectory(prefix="fieldwork-py-server-") as data:
+        s = Server(binary, pathlib.Path(data))
+        s.admin("user", "add", "--name", "mia", "--role", "manager", "--territory", "north",
+                "--time-zone", "Europe/Madrid", "--password-stdin", stdin=PASSWORDS["mia"] + "\n")
+        s.admin("user", "add", "--name", "ana", "--role", "rep", "--territory", "north",
+                "--manager", "mia", "--time-zone", "Europe/Madrid", "--password-stdin",
+                stdin=PASSWORDS["ana"] + "\n")
+        s.start()
+        try:
+            yield s
+        finally:
+            s.stop()
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    """A path for a new device store; each call to `make` gives another."""
+    counter = iter(range(1000))
+
+    def make() -> str:
+        return str(tmp_path / f"device-{next(counter)}.db")
+
+    return make
+
+
+@pytest.fixture
+def open_device(store_path):
+    """Opens fresh device stores and closes them after the test."""
+    opened = []
+
+    def make():
+        device = fieldwork.FieldworkDevice.open(store_path())
+        opened.append(device)
+        return device
+
+    yield make
+    for device in opened:
+        device.stop_sync()
+    # Drop the Rust objects now (their listener threads end with them), not
+    # at interpreter exit.
+    opened.clear()
+    gc.collect()
+
+
+@pytest.fixture
+def private_server(tmp_path):
+    """A server of the test's own, which the test may stop."""
+    binary = os.environ.get("FIELDWORK_SERVER_BIN", str(ROOT / "target" / "debug" / "fieldwork-server"))
+    s = Server(binary, tmp_path / "server")
+    s.admin("user", "add", "--name", "ana", "--role", "rep", "--territory", "north",
+            "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
+    s.start()
+    yield s
+    s.stop()
