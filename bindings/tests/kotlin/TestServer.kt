@@ -15,15 +15,17 @@ class TestServer private constructor(private val binary: String, val data: File)
     lateinit var url: String
         private set
 
-    fun addUser(name: String, role: String, password: String, vararg extra: String) {
-        val admin = ProcessBuilder(
-            listOf(binary, "--data", data.path, "user", "add", "--name", name, "--role", role) +
-                extra.toList() + "--password-stdin",
-        ).redirectErrorStream(true).start()
-        admin.outputStream.bufferedWriter().use { it.write(password + "\n") }
+    /** Runs an admin command (`user add ...`) against the server's data directory. */
+    fun admin(vararg args: String, stdin: String = "") {
+        val admin = ProcessBuilder(listOf(binary, "--data", data.path) + args.toList())
+            .redirectErrorStream(true).start()
+        admin.outputStream.bufferedWriter().use { it.write(stdin) }
         val output = admin.inputStream.bufferedReader().readText()
-        check(admin.waitFor(30, TimeUnit.SECONDS) && admin.exitValue() == 0) { "user add failed: $output" }
+        check(admin.waitFor(30, TimeUnit.SECONDS) && admin.exitValue() == 0) { "${args.toList()} failed: $output" }
     }
+
+    fun addUser(name: String, role: String, password: String, vararg extra: String) =
+        admin("user", "add", "--name", name, "--role", role, *extra, "--password-stdin", stdin = password + "\n")
 
     fun start() {
         val builder = ProcessBuilder(binary, "--data", data.path, "serve", "--listen", "127.0.0.1:0")

@@ -1,0 +1,14 @@
+package dev.fieldwork.shell
+
+import dev.fieldwork.FieldworkDevice
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.withContext
+
+/**
+ * Base of the view models: store calls are synchronous and take
+ * milliseconds, so they run on [io], never on the caller's (UI) thread.
+ */
+abstract class StoreViewModel(protected val device: FieldworkDevice, private val io: CoroutineDispatcher) {
+    /** Runs [block] against the device on the IO dispatcher. */
+    protected suspend fun <T> store(block: FieldworkDevice.() -> T): T = withContext(io) { device.block() }
+}

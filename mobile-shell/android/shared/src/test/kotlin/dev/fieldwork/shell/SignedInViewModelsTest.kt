@@ -1,0 +1,116 @@
+package dev.fieldwork.shell
+
+import dev.fieldwork.Kind
+import dev.fieldwork.tests.TestServer
+import kotlinx.coroutines.runBlocking
+import org.junit.AfterClass
+import org.junit.BeforeClass
+import java.time.LocalDate
+import kotlin.test.AfterTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertFalse
+import kotlin.test.assertIs
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+
+/** Login, sync, tasks, the policy on the card and the quarantine, against a real server. */
+class SignedInViewModelsTest {
+    private val devices = Devices()
+
+    @AfterTest
+    fun close() = devices.close()
+
+    private suspend fun signedIn(user: String) = devices.open().also {
+        val session = SessionViewModel(it)
+        session.login(server.url, user, TestServer.PASSWORDS.getValue(user))
+        assertIs<SessionState.SignedIn>(session.state.value)
+    }
+
+    @Test
+    fun aWrongPasswordIsExplainedAndARightOneSignsIn() = runBlocking {
+        val device = devices.open()
+        val session = SessionViewModel(device)
+        assertEquals(SessionState.SignedOut, session.state.value)
+        session.login(server.url, "ana", "wrong")
+        assertEquals(SessionState.Failed("Wrong user name or password."), session.state.value)
+        session.login(server.url, "ana", TestServer.PASSWORDS.getValue("ana"))
+        assertEquals("ana", (session.state.value as SessionState.SignedIn).user.name)
+        assertIs<SessionState.SignedIn>(SessionViewModel(device).state.value, "reopening skips the form")
+        session.logout()
+        assertEquals(SessionState.SignedOut, session.state.value)
+    }
+
+    @Test
+    fun aRepSeesNoFinancialFieldsAndTheManagersTaskInHerList() = runBlocking {
+        val mia = signedIn("mia")
+        val account = mia.create(
+            Kind.ACCOUNT,
+            edits("name" to "Shell Foods", "territory" to "north", "credit_limit" to "100000", "credit_currency" to "EUR"),
+        )
+        val call = mia.create(
+            Kind.ACTIVITY,
+            edits("type" to "call", "subject" to "Call Shell Foods", "account" to account, "assignee" to "ana",
+                "due_at" to "2031-03-03T08:00:00Z"),
+        )
+        SyncViewModel(mia, DeviceEvents(mia)).syncNow()
+
+        val ana = signedIn("ana")
+        val sync = SyncViewModel(ana, DeviceEvents(ana))
+        sync.syncNow()
+        assertNull(sync.state.value.lastError)
+        assertEquals(0uL, sync.state.value.pending)
+
+        val card = AccountCardViewModel(ana, account)
+        card.load()
+        val names = card.state.value.fields.map { it.name }
+        assertFalse("credit_limit" in names)
+        assertTrue(card.state.value.fields.single { it.name == "name" }.writable)
+
+        val tasks = TasksViewModel(ana, today = { LocalDate.of(2031, 3, 1) })
+        tasks.refresh()
+        assertEquals(listOf("Upcoming"), tasks.state.value.sections.map { it.title })
+        assertEquals(listOf(call), tasks.state.value.sections.single().items.map { it.id })
+        assertEquals(listOf("2031-03-03 09:00 CET"), tasks.state.value.calendar.map { it.local })
+        tasks.complete(call)
+        assertTrue(tasks.state.value.sections.isEmpty())
+    }
+
+    @Test
+    fun anEditRefusedByTheServerLandsInTheQuarantineAsTyped() = runBlocking {
+        server.addUser("leo", "rep", "leo-secret-1", "--territory", "north")
+        val leo = devices.open()
+        SessionViewModel(leo).login(server.url, "leo", "leo-secret-1")
+        val account = leo.create(Kind.ACCOUNT, edits("name" to "Quarantine SL", "territory" to "north"))
+        val sync = SyncViewModel(leo, DeviceEvents(leo))
+        sync.syncNow()
+
+        // While Leo is offline, an administrator makes him a read-only auditor.
+        server.admin("user", "set", "leo", "--role", "auditor")
+        leo.update(account, edits("city" to "Vigo"))
+        sync.syncNow()
+
+        val quarantine = QuarantineViewModel(leo)
+        quarantine.refresh()
+        val refused = quarantine.state.value.edits.single()
+        assertEquals("city", refused.field)
+        assertEquals("\"Vigo\"", refused.valueJson)
+        assertEquals("class_not_writable", refused.code)
+        quarantine.dismiss(refused.id)
+        assertTrue(quarantine.state.value.edits.isEmpty())
+    }
+
+    companion object {
+        lateinit var server: TestServer
+
+        @JvmStatic
+        @BeforeClass
+        fun startServer() {
+            server = TestServer.withTeam()
+        }
+
+        @JvmStatic
+        @AfterClass
+        fun stopServer() = server.close()
+    }
+}
