@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every Fieldwork test, from a fresh clone on a fresh machine:
 #   the Rust workspace: unit tests, store and CLI tests, and the end-to-end
-#   tests (real servers on 127.0.0.1:0, real device stores, real sockets).
-# The bindings and mobile shell are not built yet (README, "Status"); when
-# they are, their foreign-language tests join here.
+#   tests (real servers on 127.0.0.1:0, real device stores, real sockets);
+# then the foreign-language tests: the generated Python and Kotlin bindings
+# and the Android shell's view models, against a real fieldwork-server
+# (bindings/scripts/test-foreign.sh installs kotlinc, JNA, JUnit and pytest
+# when they are missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +14,6 @@ cargo build --workspace --bins --locked
 
 echo "== Rust tests"
 cargo test --workspace --locked
+
+echo "== Python and Kotlin (JVM) tests of the generated bindings"
+./bindings/scripts/test-foreign.sh

@@ -1,0 +1,46 @@
+package dev.fieldwork.app
+
+import androidx.compose.foundation.clickable
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.material3.ListItem
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.collectAsState
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.unit.dp
+import dev.fieldwork.shell.AccountListViewModel
+import dev.fieldwork.shell.DeviceEvents
+import kotlinx.coroutines.launch
+
+/** Accounts by name, narrowed by a search box; reloads when records change. */
+@Composable
+fun AccountListScreen(model: AccountListViewModel, events: DeviceEvents, modifier: Modifier, open: (String) -> Unit) {
+    val state by model.state.collectAsState()
+    val scope = rememberCoroutineScope()
+    LaunchedEffect(Unit) {
+        model.refresh()
+        events.changed.collect { model.refresh() }
+    }
+    Column(modifier) {
+        OutlinedTextField(state.query, { q -> scope.launch { model.search(q) } },
+            Modifier.fillMaxWidth().padding(8.dp), label = { Text("Search accounts") }, singleLine = true)
+        state.error?.let { Text(it, Modifier.padding(8.dp)) }
+        LazyColumn {
+            items(state.rows, key = { it.id }) { row ->
+                ListItem(
+                    headlineContent = { Text(row.name) },
+                    supportingContent = { if (row.subtitle.isNotEmpty()) Text(row.subtitle) },
+                    modifier = Modifier.clickable { open(row.id) },
+                )
+            }
+        }
+    }
+}
