@@ -2,8 +2,8 @@
 
 use fieldwork_core::history::HistoryEntry;
 use fieldwork_core::schema;
-use fieldwork_core::store::{SearchHit, Summary};
 use fieldwork_core::store::display_value;
+use fieldwork_core::store::{SearchHit, Summary};
 use fieldwork_core::value::format_money;
 use fieldwork_core::{FieldValue, Record};
 use serde::Serialize;
