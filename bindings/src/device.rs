@@ -41,7 +41,8 @@ use crate::sync::{DeviceListener, SyncReport, SyncStatus, UserInfo};
 #[derive(uniffi::Object)]
 pub struct FieldworkDevice {
     device: Device,
-    runtime: Runtime,
+    /// `None` only while being dropped.
+    runtime: Option<Runtime>,
     sync: Mutex<Option<SyncHandle>>,
     listeners: Mutex<Vec<ListenerThread>>,
 }
@@ -143,12 +144,22 @@ impl FieldworkDevice {
         &self,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.runtime
+        self.runtime()?
             .spawn(work)
             .await
             .map_err(|e| FieldworkError::Internal {
                 detail: format!("background task failed: {e}"),
             })?
+    }
+
+    fn runtime(&self) -> Result<&Runtime> {
+        self.runtime.as_ref().ok_or_else(|| FieldworkError::Internal {
+            detail: "the device is closed".into(),
+        })
+    }
+
+    fn take_sync(&self) -> Option<SyncHandle> {
+        self.sync.lock().ok().and_then(|mut h| h.take())
     }
 
     fn user_name(&self) -> Result<String> {
@@ -161,11 +172,13 @@ impl FieldworkDevice {
     /// Opens (creating if needed) the device store at `path`, a file the app
     /// owns (e.g. `filesDir/fieldwork.db`). Fails with `Storage` if the file
     /// is not a Fieldwork store or cannot be opened; it is never overwritten.
-    /// Due process timers run once on opening.
+    /// Due process timers run once on opening; if they cannot, the store
+    /// still opens and they run again before the next sync.
     #[uniffi::constructor]
     pub fn open(path: String) -> Result<Arc<FieldworkDevice>> {
         let device = Device::open(Path::new(&path), Arc::new(SystemClock))?;
-        device.with_store(|s| s.run_processes())?;
+        // Not fatal: `sync_now` runs due processes first and reports failures.
+        let _ = device.with_store(|s| s.run_processes());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fieldwork-sync")
@@ -176,7 +189,7 @@ impl FieldworkDevice {
             })?;
         Ok(Arc::new(FieldworkDevice {
             device,
-            runtime,
+            runtime: Some(runtime),
             sync: Mutex::new(None),
             listeners: Mutex::new(Vec::new()),
         }))
@@ -217,10 +230,15 @@ impl FieldworkDevice {
     /// Ends the session (on the server when reachable) and forgets the
     /// token; stops a running sync. The data stays on the device.
     pub async fn logout(&self) -> Result<()> {
-        self.stop_sync();
+        let running = self.take_sync();
         let device = self.device.clone();
-        self.on_runtime(async move { Ok(login::logout(&device).await?) })
-            .await
+        self.on_runtime(async move {
+            if let Some(handle) = running {
+                handle.stop().await;
+            }
+            Ok(login::logout(&device).await?)
+        })
+        .await
     }
 
     /// The user this store belongs to, if it has ever signed in.
@@ -399,16 +417,15 @@ impl FieldworkDevice {
         if running.as_ref().is_some_and(|h| !h.is_finished()) {
             return Ok(());
         }
-        let _inside = self.runtime.enter();
+        let _inside = self.runtime()?.enter();
         *running = Some(self.device.start_sync(Backoff::default()));
         Ok(())
     }
 
     /// Stops background sync and waits for the connection to close.
     pub fn stop_sync(&self) {
-        let handle = self.sync.lock().ok().and_then(|mut h| h.take());
-        if let Some(handle) = handle {
-            self.runtime.block_on(handle.stop());
+        if let (Some(handle), Ok(runtime)) = (self.take_sync(), self.runtime()) {
+            runtime.block_on(handle.stop());
         }
     }
 
@@ -441,6 +458,11 @@ impl Drop for FieldworkDevice {
     fn drop(&mut self) {
         if let Some(handle) = self.sync.get_mut().ok().and_then(Option::take) {
             handle.request_stop();
+        }
+        // Never blocks, and is safe even if the last reference is dropped on
+        // one of the runtime's own threads.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
         let threads = self
             .listeners
