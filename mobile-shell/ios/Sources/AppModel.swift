@@ -1,91 +1,137 @@
 import Foundation
 import Observation
 
-/// Owns the device for the app's life. Store calls are synchronous and take
-/// milliseconds, so views call them through `store { }`, off the main actor;
-/// network calls are async. Listener callbacks arrive on a Fieldwork thread
-/// and are hopped to the main actor.
+/// The app's state: owns the one `FieldworkDevice` for the app's life and
+/// republishes its listener callbacks on the main actor.
 @MainActor @Observable
 final class AppModel {
+    /// The device store and its sync (thread-safe; see `store(_:)`).
     let device: FieldworkDevice
+    /// Who the store belongs to; `signedIn` is false after logout.
     private(set) var user: UserInfo?
+    /// The latest sync status, as the core reported it.
     private(set) var status: SyncStatus
-    /// Bumped whenever records change; views reload when it moves.
+    /// Bumped whenever records change (local edit or sync): screens reload on it.
     private(set) var revision = 0
-    var lastError: String?
+    /// Whether live (background) sync was started from the Sync tab.
+    private(set) var liveSync = false
 
-    init(device: FieldworkDevice) {
+    var signedIn: Bool { user?.signedIn == true }
+    /// Changes with records or sync status: a reload key for sync-related screens.
+    var syncKey: String { "\(revision)|\(status)" }
+
+    private init(device: FieldworkDevice, user: UserInfo?) {
         self.device = device
-        self.user = try? device.user()
+        self.user = user
         self.status = device.syncStatus()
-        try? device.addListener(listener: Listener(model: self))
     }
 
-    /// Opens `Application Support/fieldwork.db`, or `nil` if it cannot be opened.
-    static func openOrFail() -> AppModel? {
-        guard let dir = try? FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask,
-                                                     appropriateFor: nil, create: true),
-              let device = try? FieldworkDevice.open(path: dir.appendingPathComponent("fieldwork.db").path)
-        else { return nil }
-        return AppModel(device: device)
+    /// Opens (creating) `Application Support/fieldwork.db` and registers the listener.
+    static func open() async throws -> AppModel {
+        let dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask,
+                                              appropriateFor: nil, create: true)
+        let path = dir.appendingPathComponent("fieldwork.db").path
+        let (device, user) = try await offMain { () throws -> (FieldworkDevice, UserInfo?) in
+            let device = try FieldworkDevice.open(path: path)
+            return (device, try device.user())
+        }
+        let model = AppModel(device: device, user: user)
+        let listener = Listener(model: model)
+        try await model.store { try $0.addListener(listener: listener) }
+        return model
     }
 
-    /// Runs a store call off the main actor.
-    nonisolated func store<T: Sendable>(_ call: @escaping @Sendable (FieldworkDevice) throws -> T) async throws -> T {
+    /// Runs a synchronous store call off the main actor.
+    func store<T: Sendable>(_ call: @escaping @Sendable (FieldworkDevice) throws -> T) async throws -> T {
         let device = self.device
-        return try await Task.detached { try call(device) }.value
+        return try await offMain { try call(device) }
     }
 
-    func login(server: String, user: String, password: String) async {
-        do {
-            self.user = try await device.login(server: server, user: user, password: password)
-            lastError = nil
-        } catch {
-            lastError = Self.message(for: error)
+    /// Signs in (async: runs on the core's own threads).
+    func login(server: String, user name: String, password: String) async throws {
+        user = try await device.login(server: server, user: name, password: password)
+    }
+
+    /// Signs out; the data stays on the device. Also stops live sync.
+    func logout() async throws {
+        liveSync = false
+        try await device.logout()
+        user = try await store { try $0.user() }
+    }
+
+    /// One full exchange with the server (async).
+    func syncNow() async throws -> SyncReport {
+        let report = try await device.syncNow(timeoutSeconds: 60)
+        revision += 1 // refusals land in the quarantine, not in records
+        return report
+    }
+
+    /// Starts or stops live sync (`stopSync` waits up to about a second).
+    func setLiveSync(_ on: Bool) async throws {
+        if on {
+            try await store { try $0.startSync() }
+        } else {
+            try await store { $0.stopSync() }
+        }
+        liveSync = on
+    }
+
+    fileprivate func recordsChanged() { revision += 1 }
+    fileprivate func statusChanged(_ status: SyncStatus) { self.status = status }
+
+    /// The field an error is about, when it is about one.
+    nonisolated static func field(of error: Error) -> String? {
+        switch error as? FieldworkError {
+        case let .Invalid(field, _)?: return field
+        case let .Denied(_, field, _, _)?: return field
+        default: return nil
         }
     }
-
-    func logout() async {
-        try? await device.logout()
-        user = try? device.user()
-    }
-
-    func syncNow() async {
-        do {
-            _ = try await device.syncNow(timeoutSeconds: 60)
-            lastError = nil
-        } catch {
-            lastError = Self.message(for: error)
-        }
-    }
-
-    fileprivate func changed() { revision += 1 }
-    fileprivate func statusChanged(_ s: SyncStatus) { status = s }
 
     /// A sentence for the user, from an error of the core.
     nonisolated static func message(for error: Error) -> String {
         guard let error = error as? FieldworkError else { return error.localizedDescription }
         switch error {
-        case .Invalid(_, let detail): return detail
-        case .Denied(_, _, _, let detail): return "Not allowed: \(detail)"
+        case let .Invalid(field, detail):
+            return field.map { "\(label(for: $0)): \(detail)" } ?? detail
+        case let .Denied(_, field, rule, detail):
+            let what = field.map { "You may not change \(label(for: $0))" } ?? "Not allowed"
+            return "\(what): \(detail) (rule \(rule))"
+        case .NotFound: return "This record is no longer on the device."
+        case .NotLoggedIn: return "Sign in to sync."
         case .InvalidCredentials: return "Wrong user name or password."
-        case .NotLoggedIn, .SessionExpired: return "Sign in again to sync."
-        case .Network: return "No connection to the server. Your work is saved on the phone."
-        default: return String(describing: error)
+        case .SessionExpired: return "Your session has ended. Sign in again."
+        case .RateLimited: return "Too many attempts. Try again in a few minutes."
+        case let .Network(detail): return "No connection to the server (\(detail)). Your work is saved on the phone."
+        case let .Server(code, detail): return "The server could not do this: \(detail) (\(code))."
+        case let .Timeout(seconds): return "Sync took more than \(seconds) s; it continues next time."
+        case let .Storage(detail): return "The phone's storage failed: \(detail)"
+        case let .Internal(detail): return "Something went wrong in Fieldwork: \(detail)"
         }
+    }
+
+    /// `first_name` → `First name`.
+    nonisolated static func label(for field: String) -> String {
+        let words = field.replacingOccurrences(of: "_", with: " ")
+        return words.prefix(1).uppercased() + String(words.dropFirst())
     }
 }
 
-/// Forwards the core's callbacks to the main actor.
+/// Receives the core's callbacks on a Fieldwork thread and hops to the main
+/// actor. `DispatchQueue.main` keeps them in order (the last status wins).
+/// `@unchecked`: its only state is a weak reference, set in `init` and never changed.
 private final class Listener: DeviceListener, @unchecked Sendable {
-    weak var model: AppModel?
+    private weak var model: AppModel?
+
     init(model: AppModel) { self.model = model }
 
     func recordsChanged(ids: [String]) {
-        Task { @MainActor [weak model] in model?.changed() }
+        let model = self.model
+        DispatchQueue.main.async { MainActor.assumeIsolated { model?.recordsChanged() } }
     }
 
     func syncStatusChanged(status: SyncStatus) {
-        Task { @MainActor [weak model] in model?.statusChanged(status) }
+        let model = self.model
+        DispatchQueue.main.async { MainActor.assumeIsolated { model?.statusChanged(status) } }
     }
 }

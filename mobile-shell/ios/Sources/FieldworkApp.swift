@@ -1,37 +1,43 @@
 import SwiftUI
 
-/// The app: opens the device store once and shows login or the main tabs.
+/// The app entry: opens the device store at `Application Support/fieldwork.db`
+/// (off the main thread), then shows the login form or the tabs.
 @main
 struct FieldworkApp: App {
-    @State private var model = AppModel.openOrFail()
+    @State private var model: AppModel?
+    @State private var failure: String?
 
     var body: some Scene {
         WindowGroup {
-            if let model {
-                RootView(model: model)
-            } else {
-                Text("The Fieldwork store could not be opened.").padding()
+            Group {
+                if let model {
+                    RootView(model: model)
+                } else if let failure {
+                    ContentUnavailableView("Cannot open the store", systemImage: "exclamationmark.triangle",
+                                           description: Text(failure))
+                } else {
+                    ProgressView("Opening…")
+                }
+            }
+            .task {
+                guard model == nil else { return }
+                do {
+                    model = try await AppModel.open()
+                } catch {
+                    failure = AppModel.message(for: error)
+                }
             }
         }
     }
 }
 
-/// Login until signed in, then the tabs.
+/// The login form until the store has a live session, then the tabs.
 struct RootView: View {
-    @Bindable var model: AppModel
+    let model: AppModel
 
     var body: some View {
-        if model.user?.signedIn == true {
-            TabView {
-                NavigationStack { AccountListView(model: model) }
-                    .tabItem { Label("Accounts", systemImage: "building.2") }
-                NavigationStack { TasksView(model: model) }
-                    .tabItem { Label("Tasks", systemImage: "checklist") }
-                NavigationStack { SyncStatusView(model: model) }
-                    .tabItem { Label("Sync", systemImage: "arrow.triangle.2.circlepath") }
-                NavigationStack { QuarantineView(model: model) }
-                    .tabItem { Label("Refused", systemImage: "exclamationmark.triangle") }
-            }
+        if model.signedIn {
+            MainTabView(model: model)
         } else {
             LoginView(model: model)
         }

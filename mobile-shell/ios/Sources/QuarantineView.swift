@@ -1,32 +1,55 @@
 import SwiftUI
 
-/// Edits the server refused, as typed, with the rule that refused them.
+/// Edits the server refused (the user's rights changed while they worked
+/// offline, say), kept as typed with the code and rule that refused them.
+/// Swipe to dismiss one once it has been dealt with.
 struct QuarantineView: View {
     let model: AppModel
     @State private var edits: [QuarantinedEdit] = []
+    @State private var error: String?
 
     var body: some View {
         List {
-            if edits.isEmpty { Text("No refused edits") }
+            if let error {
+                Text(error).foregroundStyle(.red)
+            }
+            if edits.isEmpty && error == nil {
+                Text("No refused edits.").foregroundStyle(.secondary)
+            }
             ForEach(edits, id: \.id) { edit in
-                VStack(alignment: .leading) {
-                    Text("\(edit.field) on \(edit.record)").font(.caption)
-                    Text("You typed \(edit.valueJson)")
-                    Text("\(edit.message) (\(edit.rule))").font(.footnote).foregroundStyle(.secondary)
+                VStack(alignment: .leading, spacing: 4) {
+                    Text("\(AppModel.label(for: edit.field)) on record \(edit.record)").font(.headline)
+                    Text("Typed \(edit.valueJson) at \(edit.typedAt)")
+                    Text(edit.message)
+                    Text("\(edit.code) · rule \(edit.rule) · refused \(edit.refusedAt)")
+                        .font(.caption)
+                        .foregroundStyle(.secondary)
                 }
-                .swipeActions { Button("Dismiss") { Task { await dismiss(edit.id) } } }
+                .swipeActions(edge: .trailing) {
+                    Button("Dismiss", role: .destructive) { Task { await dismiss(edit.id) } }
+                }
             }
         }
         .navigationTitle("Refused edits")
-        .task(id: "\(model.revision)|\(SyncStatusView.headline(model.status))") { await reload() }
+        .task(id: model.syncKey) { await reload() }
+        .refreshable { await reload() }
     }
 
     private func reload() async {
-        edits = (try? await model.store { try $0.quarantine() }) ?? []
+        do {
+            edits = try await model.store { try $0.quarantine() }
+            error = nil
+        } catch {
+            self.error = AppModel.message(for: error)
+        }
     }
 
     private func dismiss(_ id: Int64) async {
-        _ = try? await model.store { try $0.dismissQuarantined(id: id) }
+        do {
+            try await model.store { try $0.dismissQuarantined(id: id) }
+        } catch {
+            self.error = AppModel.message(for: error)
+        }
         await reload()
     }
 }

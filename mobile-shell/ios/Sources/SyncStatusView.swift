@@ -1,36 +1,87 @@
 import SwiftUI
 
-/// Status, unsent changes, sync now, live sync, sign out.
+/// Sync status, changes waiting to be sent, *Sync now*, the live-sync switch
+/// and sign-out.
 struct SyncStatusView: View {
     let model: AppModel
     @State private var pending: UInt64 = 0
-    @State private var live = false
+    @State private var message: String?
+    @State private var busy = false
 
     var body: some View {
         Form {
-            LabeledContent("Status", value: Self.headline(model.status))
-            LabeledContent("Waiting to be sent", value: "\(pending)")
-            if let error = model.lastError { Text(error).foregroundStyle(.red) }
-            Button("Sync now") { Task { await model.syncNow() } }
-            Toggle("Stay in sync while open", isOn: $live)
-                .onChange(of: live) { _, on in
-                    Task { _ = try? await model.store { on ? try $0.startSync() : $0.stopSync() } }
+            Section {
+                LabeledContent("Status", value: model.status.headline)
+                LabeledContent("Waiting to be sent", value: "\(pending)")
+                if let user = model.user {
+                    LabeledContent("Signed in as", value: "\(user.name) (\(user.role))")
+                    LabeledContent("Server", value: user.server)
                 }
-            Button("Sign out", role: .destructive) { Task { await model.logout() } }
+            }
+            Section {
+                Button(busy ? "Syncing…" : "Sync now") { Task { await syncNow() } }
+                    .disabled(busy)
+                Toggle("Live sync", isOn: Binding(get: { model.liveSync },
+                                                  set: { on in Task { await setLive(on) } }))
+            } footer: {
+                Text("Live sync stays connected while the app runs and sends edits as they are made.")
+            }
+            if let message {
+                Section { Text(message) }
+            }
+            Section {
+                Button("Sign out", role: .destructive) { Task { await signOut() } }
+            }
         }
         .navigationTitle("Sync")
-        .task(id: "\(model.revision)|\(Self.headline(model.status))") {
-            pending = (try? await model.store { try $0.pendingChanges() }) ?? 0
+        .task(id: model.syncKey) { await refresh() }
+    }
+
+    private func refresh() async {
+        pending = (try? await model.store { try $0.pendingChanges() }) ?? pending
+    }
+
+    private func syncNow() async {
+        busy = true
+        defer { busy = false }
+        do {
+            let report = try await model.syncNow()
+            message = "Sent \(report.pushed), received \(report.changed), refused \(report.refused)."
+        } catch {
+            message = AppModel.message(for: error)
+        }
+        await refresh()
+    }
+
+    private func setLive(_ on: Bool) async {
+        do {
+            try await model.setLiveSync(on)
+            message = nil
+        } catch {
+            message = AppModel.message(for: error)
         }
     }
 
-    static func headline(_ status: SyncStatus) -> String {
-        switch status {
+    private func signOut() async {
+        do {
+            try await model.logout()
+        } catch {
+            message = AppModel.message(for: error)
+        }
+    }
+}
+
+extension SyncStatus {
+    /// One line for people.
+    var headline: String {
+        switch self {
         case .offline: return "Offline"
         case .connecting: return "Connecting…"
-        case .syncing(let done, let total, _): return total.map { "Syncing \(done) of \($0)" } ?? "Syncing…"
+        case let .syncing(done, total, _):
+            if let total { return "Syncing \(done) of \(total)" }
+            return "Syncing (\(done) received)"
         case .upToDate: return "Up to date"
-        case .error(let message): return "Sync failed: \(message)"
+        case let .error(message): return "Sync failed: \(message)"
         }
     }
 }
