@@ -153,9 +153,11 @@ impl FieldworkDevice {
     }
 
     fn runtime(&self) -> Result<&Runtime> {
-        self.runtime.as_ref().ok_or_else(|| FieldworkError::Internal {
-            detail: "the device is closed".into(),
-        })
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| FieldworkError::Internal {
+                detail: "the device is closed".into(),
+            })
     }
 
     fn take_sync(&self) -> Option<SyncHandle> {

@@ -150,16 +150,6 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
     let mut created: BTreeMap<RecordId, String> = BTreeMap::new();
     let mut wake_at = None;
     let mut stuck = None;
-    let status_of = |id: &RecordId, created: &BTreeMap<RecordId, String>| -> Option<String> {
-        created.get(id).cloned().or_else(|| {
-            inputs
-                .activities
-                .get(id)
-                .and_then(|r| r.text("status"))
-                .map(str::to_owned)
-        })
-    };
-
     let mut position = fold(&instance, inputs.start);
     let mut completed = false;
     for _ in 0..MAX_STEPS_PER_RUN {
@@ -206,25 +196,17 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             }
             StepAction::Task { due, deadline, .. } => {
                 let id = activity_id(&instance.id, &step.id, pos);
-                if status_of(&id, &created).is_none() {
-                    let fields = activity_fields(
-                        inputs,
-                        &instance,
-                        record,
-                        step,
-                        &step.action,
-                        entered,
-                        due.map(|d| after(entered, d)),
-                    );
-                    created.insert(id.clone(), "planned".into());
-                    actions.push(Action::CreateActivity {
-                        id: id.clone(),
-                        fields,
-                        at: entered,
-                    });
-                }
+                let due_at = due.map(|d| after(entered, d));
+                let new = Planned {
+                    inputs,
+                    instance: &instance,
+                    record,
+                    step,
+                    entered,
+                };
+                new.activity(&id, due_at, &mut created, &mut actions);
                 let task = inputs.activities.get(&id);
-                if status_of(&id, &created).as_deref() == Some("done") {
+                if status_of(inputs, &id, &created).as_deref() == Some("done") {
                     let at = task
                         .and_then(|t| t.text("completed_at"))
                         .and_then(|t| t.parse::<Timestamp>().ok())
@@ -247,24 +229,15 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
             }
             StepAction::Activity { offset, .. } => {
                 let id = activity_id(&instance.id, &step.id, pos);
-                if status_of(&id, &created).is_none() {
-                    let starts = after(entered, *offset);
-                    let fields = activity_fields(
-                        inputs,
-                        &instance,
-                        record,
-                        step,
-                        &step.action,
-                        entered,
-                        Some(starts),
-                    );
-                    created.insert(id.clone(), "planned".into());
-                    actions.push(Action::CreateActivity {
-                        id,
-                        fields,
-                        at: entered,
-                    });
-                }
+                let starts = after(entered, *offset);
+                let new = Planned {
+                    inputs,
+                    instance: &instance,
+                    record,
+                    step,
+                    entered,
+                };
+                new.activity(&id, Some(starts), &mut created, &mut actions);
                 done("auto", entered, ENGINE, step.next.clone())
             }
             StepAction::Timer {
@@ -327,7 +300,7 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
         .cloned()
         .collect();
     for id in ids {
-        let Some(status) = status_of(&id, &created) else {
+        let Some(status) = status_of(inputs, &id, &created) else {
             continue;
         };
         let wanted = match on_path.get(&id) {
@@ -443,6 +416,61 @@ fn display(v: &FieldValue) -> String {
         FieldValue::Float(f) => f.to_string(),
         FieldValue::Bool(b) => b.to_string(),
         other => other.display(),
+    }
+}
+
+/// An activity's status: as planned earlier in this pass, else as stored.
+fn status_of(
+    inputs: &Inputs<'_>,
+    id: &RecordId,
+    created: &BTreeMap<RecordId, String>,
+) -> Option<String> {
+    created.get(id).cloned().or_else(|| {
+        inputs
+            .activities
+            .get(id)
+            .and_then(|r| r.text("status"))
+            .map(str::to_owned)
+    })
+}
+
+/// What a step needs to plan the activity it creates.
+struct Planned<'a> {
+    inputs: &'a Inputs<'a>,
+    instance: &'a Instance,
+    record: &'a Record,
+    step: &'a super::model::Step,
+    entered: Timestamp,
+}
+
+impl Planned<'_> {
+    /// Plans the creation of activity `id` (due or starting at `when`)
+    /// unless it exists already, on this replica or earlier in this pass.
+    fn activity(
+        &self,
+        id: &RecordId,
+        when: Option<Timestamp>,
+        created: &mut BTreeMap<RecordId, String>,
+        actions: &mut Vec<Action>,
+    ) {
+        if status_of(self.inputs, id, created).is_some() {
+            return;
+        }
+        let fields = activity_fields(
+            self.inputs,
+            self.instance,
+            self.record,
+            self.step,
+            &self.step.action,
+            self.entered,
+            when,
+        );
+        created.insert(id.clone(), "planned".into());
+        actions.push(Action::CreateActivity {
+            id: id.clone(),
+            fields,
+            at: self.entered,
+        });
     }
 }
 

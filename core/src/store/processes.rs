@@ -434,15 +434,26 @@ impl Store {
             .and_then(|d| d.time_zone))
     }
 
+    /// Time zone `tz`, else `user`'s from the directory, else UTC: its name
+    /// (`None` for UTC) and the zone.
+    fn zone_for(
+        &self,
+        user: &str,
+        tz: Option<&str>,
+    ) -> Result<(Option<String>, jiff::tz::TimeZone)> {
+        let name = match tz {
+            Some(t) => Some(t.to_owned()),
+            None => self.time_zone_of(user)?,
+        };
+        let zone = tasks::zone(name.as_deref())?;
+        Ok((name, zone))
+    }
+
     /// `user`'s open activities (calls, meetings, tasks...), bucketed into
     /// overdue, today, upcoming and undated in time zone `tz` (the user's
     /// own from the directory when `None`, else UTC).
     pub fn tasks(&mut self, user: &str, tz: Option<&str>) -> Result<TaskList> {
-        let tz_name = match tz {
-            Some(t) => Some(t.to_owned()),
-            None => self.time_zone_of(user)?,
-        };
-        let zone = tasks::zone(tz_name.as_deref())?;
+        let (tz_name, zone) = self.zone_for(user, tz)?;
         let open = self.list(&super::ListQuery {
             kind: Some(RecordKind::Activity),
             sort: super::Sort::Due,
@@ -468,11 +479,7 @@ impl Store {
         to: &str,
         tz: Option<&str>,
     ) -> Result<Vec<Item>> {
-        let tz_name = match tz {
-            Some(t) => Some(t.to_owned()),
-            None => self.time_zone_of(user)?,
-        };
-        let zone = tasks::zone(tz_name.as_deref())?;
+        let (_, zone) = self.zone_for(user, tz)?;
         let (start, end) = tasks::day_bounds(tasks::date(from)?, tasks::date(to)?, &zone);
         let rows = self.list(&super::ListQuery {
             kind: Some(RecordKind::Activity),
