@@ -351,7 +351,9 @@ impl FieldworkDevice {
     pub fn complete_task(&self, activity_id: String) -> Result<Option<String>> {
         let id = record_id(&activity_id)?;
         let instance = self.with_store(|s| s.complete_task(&id))?;
-        self.device.local_changes(&[id]);
+        let mut changed = vec![id];
+        changed.extend(instance.clone());
+        self.device.local_changes(&changed);
         Ok(instance.map(|i| i.to_string()))
     }
 

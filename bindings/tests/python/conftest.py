@@ -54,12 +54,16 @@ class Server:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server():
+def server_binary() -> str:
     binary = os.environ.get("FIELDWORK_SERVER_BIN", str(ROOT / "target" / "debug" / "fieldwork-server"))
     assert pathlib.Path(binary).exists(), f"{binary} is missing: run bindings/scripts/test-foreign.sh"
+    return binary
+
+
+@pytest.fixture(scope="session")
+def server():
     with tempfile.TemporaryDirectory(prefix="fieldwork-py-server-") as data:
-        s = Server(binary, pathlib.Path(data))
+        s = Server(server_binary(), pathlib.Path(data))
         s.admin("user", "add", "--name", "mia", "--role", "manager", "--territory", "north",
                 "--time-zone", "Europe/Madrid", "--password-stdin", stdin=PASSWORDS["mia"] + "\n")
         s.admin("user", "add", "--name", "ana", "--role", "rep", "--territory", "north",
@@ -105,8 +109,7 @@ def open_device(store_path):
 @pytest.fixture
 def private_server(tmp_path):
     """A server of the test's own, which the test may stop."""
-    binary = os.environ.get("FIELDWORK_SERVER_BIN", str(ROOT / "target" / "debug" / "fieldwork-server"))
-    s = Server(binary, tmp_path / "server")
+    s = Server(server_binary(), tmp_path / "server")
     s.admin("user", "add", "--name", "ana", "--role", "rep", "--territory", "north",
             "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
     s.start()
