@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== building the workspace (binaries are used by the end-to-end tests)"
-cargo build --workspace --bins --locked
+echo "== building everything the tests use, once (scripts/build-for-tests.sh)"
+./scripts/build-for-tests.sh
 
 echo "== Rust tests"
 cargo test --workspace --locked

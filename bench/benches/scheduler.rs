@@ -33,6 +33,15 @@ fn main() {
     let model = process_admin::read_model(&root.join("examples/processes/deal-won-follow-up.toml"))
         .expect("model");
     process_admin::publish(&state, model, "admin").expect("publish");
+    // Instances run as their owner, who must be an active user.
+    let ana = fieldwork_server::db::users::NewUser {
+        name: "ana".into(),
+        role: "rep".into(),
+        territories: vec!["madrid".into()],
+        manager: None,
+        time_zone: Some("Europe/Madrid".into()),
+    };
+    fieldwork_server::admin::add_user(&state, &ana, "una clave muy larga").expect("user");
 
     let setup = Instant::now();
     for batch in 0..n.div_ceil(1000) {
@@ -53,7 +62,7 @@ fn main() {
                         f.insert("owner".to_owned(), FieldValue::Text("ana".into()));
                         h.create(&deal, &f, won)?;
                         let record = h.record(&deal)?.expect("deal");
-                        runner::start_instance(h, &models, &model, &record, won)?;
+                        runner::start_instance(h, &models, &model, &record, won, "ana")?;
                     }
                     Ok(())
                 })

@@ -15,9 +15,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 profile=${PROFILE:-debug}
 out=${OUT:-$root/bindings/out}
 
-flags=(--locked -p fieldwork-ffi -p uniffi-bindgen)
-[ "$profile" = release ] && flags+=(--release)
-cargo build --manifest-path "$root/Cargo.toml" "${flags[@]}"
+if [ "$profile" = release ]; then
+  cargo build --manifest-path "$root/Cargo.toml" --locked --release -p fieldwork-ffi -p uniffi-bindgen
+else
+  # The same invocation as the test build, so its artifacts are reused
+  # rather than rebuilt with another feature set.
+  "$root/scripts/build-for-tests.sh"
+fi
 
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 case "$(uname -s)" in

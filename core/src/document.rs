@@ -274,13 +274,16 @@ impl ClassDoc {
     ) -> Result<()> {
         let obj = self.text_obj(field)?;
         let len = self.doc.length(&obj);
-        if pos > len || pos + delete > len {
+        // Checked: `delete` comes from the caller, and `pos + delete` or
+        // `delete as isize` would wrap (a negative delete splices backwards).
+        let inside = pos.checked_add(delete).is_some_and(|end| end <= len);
+        let (true, Ok(delete_signed)) = (inside, isize::try_from(delete)) else {
             return Err(CoreError::Invalid(crate::error::ValidationError::field(
                 field,
                 format!("splice {pos}+{delete} is outside the text (length {len})"),
             )));
-        }
-        self.doc.splice_text(&obj, pos, delete as isize, insert)?;
+        };
+        self.doc.splice_text(&obj, pos, delete_signed, insert)?;
         Ok(())
     }
 
@@ -348,6 +351,18 @@ impl ClassDoc {
         self.doc.get_change_by_hash(&hash)
     }
 
+    /// A copy of this document with `change` applied, to look at what the
+    /// change would make of it without touching the original.
+    pub fn with_change(&mut self, change: &Change) -> Result<ClassDoc> {
+        counters_fit(&self.id, change)?;
+        let mut copy = ClassDoc {
+            id: self.id.clone(),
+            doc: self.doc.fork(),
+        };
+        copy.doc.apply_changes([change.clone()])?;
+        Ok(copy)
+    }
+
     /// Discards operations that were not committed.
     pub fn rollback(&mut self) {
         self.doc.rollback();
@@ -363,6 +378,7 @@ impl ClassDoc {
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<Vec<ChangeHash>> {
         let mut new = Vec::new();
         for change in &changes {
+            counters_fit(&self.id, change)?;
             let hash = change.hash();
             if self.doc.get_change_meta_by_hash(&hash).is_none() && !new.contains(&hash) {
                 new.push(hash);
@@ -379,6 +395,23 @@ impl ClassDoc {
         }
         Ok(new)
     }
+}
+
+/// Automerge (0.12) checks when parsing that a change's first operation
+/// counter fits in 32 bits, but not its last one: applying a change whose
+/// operations number past `u32::MAX` panics inside Automerge. Such a change
+/// (only a forged one can be) is refused before anything applies it.
+fn counters_fit(doc: &DocId, change: &Change) -> Result<()> {
+    // `max_op` is `start_op + len - 1`, with `start_op <= u32::MAX` and a
+    // length bounded by the bytes: no overflow in 64 bits.
+    if change.max_op() > u64::from(u32::MAX) {
+        return Err(CoreError::Protocol(format!(
+            "{doc}: change {} numbers its operations past {}",
+            change.hash(),
+            u32::MAX
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -485,5 +518,127 @@ mod tests {
             doc.splice_text("body", 2, 5, "x"),
             Err(CoreError::Invalid(_))
         ));
+    }
+
+    /// `change` (a valid change chunk) with its start op replaced by `start`
+    /// and its checksum recomputed: what a forging device can send.
+    fn with_start_op(change: &Change, start: u64) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        fn write(out: &mut Vec<u8>, mut v: u64) {
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    return out.push(b);
+                }
+                out.push(b | 0x80);
+            }
+        }
+        fn read(b: &[u8], i: &mut usize) -> usize {
+            let (mut v, mut shift) = (0usize, 0);
+            loop {
+                let x = b[*i];
+                *i += 1;
+                v |= usize::from(x & 0x7f) << shift;
+                shift += 7;
+                if x & 0x80 == 0 {
+                    return v;
+                }
+            }
+        }
+        let raw = change.raw_bytes();
+        // Magic, checksum, chunk type, then the body's length and the body.
+        let mut i = 9;
+        let len = read(raw, &mut i);
+        let body = &raw[i..i + len];
+        // Dependencies, actor, seq; then the start op.
+        let mut j = 0;
+        j += 32 * read(body, &mut j);
+        j += read(body, &mut j);
+        read(body, &mut j);
+        let at = j;
+        read(body, &mut j);
+        let mut new_body = body[..at].to_vec();
+        write(&mut new_body, start);
+        new_body.extend_from_slice(&body[j..]);
+        let mut header = vec![1u8];
+        write(&mut header, new_body.len() as u64);
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(&header)
+            .chain_update(&new_body)
+            .finalize()
+            .into();
+        let mut out = raw[..4].to_vec();
+        out.extend_from_slice(&hash[..4]);
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&new_body);
+        out
+    }
+
+    #[test]
+    fn a_change_numbering_its_operations_past_u32_is_refused_not_a_panic() {
+        let mut doc = new_doc(RecordKind::Account);
+        let mut forged = doc.automerge().fork();
+        for (field, value) in [("name", "Acme"), ("stage", "lead"), ("territory", "madrid")] {
+            forged.put(ROOT, field, value).expect("put");
+        }
+        forged.commit();
+        let change = forged.get_last_local_change().expect("change");
+        let fits =
+            Change::from_bytes(with_start_op(&change, u64::from(u32::MAX) - 2)).expect("parses");
+        doc.with_change(&fits).expect("the last op is u32::MAX");
+        assert!(crate::change_limits::check_raw(fits.raw_bytes()).is_ok());
+        for start in [u64::from(u32::MAX), u64::from(u32::MAX) - 1] {
+            // Refused before Automerge parses it, with a clear code...
+            let refused = crate::change_limits::check_raw(&with_start_op(&change, start))
+                .expect_err("counters past u32");
+            assert_eq!(refused.code, "malformed_change", "{refused:?}");
+            // ...and still refused if something applies it regardless.
+            let over = Change::from_bytes(with_start_op(&change, start)).expect("parses");
+            assert!(
+                matches!(doc.with_change(&over), Err(CoreError::Protocol(_))),
+                "{start}"
+            );
+            assert!(
+                matches!(doc.apply_changes(vec![over]), Err(CoreError::Protocol(_))),
+                "{start}"
+            );
+        }
+        assert!(doc.field_names().is_empty(), "nothing was applied");
+    }
+
+    #[test]
+    fn a_splice_with_a_huge_delete_is_refused_not_wrapped() {
+        let mut doc = new_doc(RecordKind::Note);
+        doc.put(
+            "body",
+            FieldType::LongText,
+            Some(&FieldValue::Text("abc".into())),
+        )
+        .expect("put");
+        for (pos, delete) in [
+            (1, usize::MAX),
+            (3, usize::MAX),
+            (usize::MAX, 1),
+            (0, isize::MAX as usize + 1),
+        ] {
+            assert!(
+                matches!(
+                    doc.splice_text("body", pos, delete, "x"),
+                    Err(CoreError::Invalid(_))
+                ),
+                "{pos}+{delete}"
+            );
+        }
+        assert_eq!(
+            doc.get("body").expect("read"),
+            Some(FieldValue::Text("abc".into()))
+        );
+        doc.splice_text("body", 3, 0, "é")
+            .expect("append at the end");
+        assert_eq!(
+            doc.get("body").expect("read"),
+            Some(FieldValue::Text("abcé".into()))
+        );
     }
 }

@@ -9,11 +9,15 @@
 //!   access decisions.
 //! - [`document`]: one class document of a record as an Automerge map.
 //! - [`record`]: a record assembled from its class documents.
+//! - [`rules`]: the one rule book for record content: the system writes a
+//!   write implies, required and cross-field rules, territory inheritance.
 //! - [`store`]: the SQLite device store (documents, outbox, index, search,
 //!   quarantine).
 //! - [`history`]: who changed what, from Automerge history.
 //! - [`sync`]: the sync protocol's messages, framing and client state machine.
 //! - [`validate`]: the per-operation check of incoming changes (server side).
+//! - [`change_limits`]: bounds on a device's raw change bytes (size, chunk
+//!   type, operation count), checked before Automerge parses them.
 //! - [`process`]: process models, the pure engine, task lists, monitoring.
 //! - [`clock`]: the injectable source of "now".
 //! - [`error`]: the crate's one error type.
@@ -22,6 +26,7 @@
 //! the server can withhold a whole class from a user who may not read it; see
 //! `ARCHITECTURE.md` at the repository root.
 
+pub mod change_limits;
 pub mod clock;
 pub mod document;
 pub mod error;
@@ -30,6 +35,7 @@ pub mod ids;
 pub mod policy;
 pub mod process;
 pub mod record;
+pub mod rules;
 pub mod schema;
 pub mod store;
 pub mod sync;

@@ -9,6 +9,8 @@
 //!   actions, with ids derived from (instance, step, position).
 //! - [`runner`]: triggers, the scheduler and person-made changes, over a
 //!   [`runner::ProcessHost`] (the device store or the server).
+//! - [`rights`]: with whose rights an instance runs and what it may see.
+//! - [`guard`]: what the server accepts in pushed models and instances.
 //! - [`tasks`]: task lists and calendars in a user's time zone.
 //! - [`monitor`]: per model version, where instances are and how long
 //!   steps take.
@@ -19,9 +21,11 @@ pub mod bpmn;
 pub mod condition;
 pub mod creation;
 pub mod engine;
+pub mod guard;
 pub mod instance;
 pub mod model;
 pub mod monitor;
+pub mod rights;
 pub mod runner;
 pub mod tasks;
 

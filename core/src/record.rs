@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ClassName, RecordId, RecordKind};
 use crate::policy::RecordFacts;
+use crate::rules;
 use crate::schema;
 use crate::value::FieldValue;
 
@@ -61,12 +62,11 @@ impl Record {
             .unwrap_or_else(|| self.id.to_string())
     }
 
-    /// The parent account of a child record (contact, deal, activity, ...).
+    /// The parent account whose territory this record inherits (contact,
+    /// deal, activity, ...; a relationship's `from` account): see
+    /// [`rules::parent_account`].
     pub fn account(&self) -> Option<RecordId> {
-        match self.kind() {
-            RecordKind::Account => None,
-            _ => self.text("account").and_then(|s| s.parse().ok()),
-        }
+        rules::parent_account(self.kind(), &self.fields)
     }
 
     /// The facts deciding visibility, given the territory inherited from the
@@ -75,10 +75,11 @@ impl Record {
         RecordFacts {
             owner: self.text("owner").map(str::to_owned),
             assignee: self.text("assignee").map(str::to_owned),
-            territory: match self.kind() {
-                RecordKind::Account => self.text("territory").map(str::to_owned),
-                _ => inherited_territory,
-            },
+            territory: rules::territory_of(
+                self.kind(),
+                self.text("territory"),
+                inherited_territory.as_deref(),
+            ),
         }
     }
 }

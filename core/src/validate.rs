@@ -77,22 +77,21 @@ pub fn check_change(
     let refuse = |code: &str, field: Option<&str>, rule: &str, message: String| {
         denial(code, Some(&doc_id), field, rule, message)
     };
+    // Bound the work before anything is expanded: the operations Automerge
+    // counted while parsing (at most MAX_OPS), and the raw bytes' other
+    // limits (chunk type, predecessor references), without expanding them.
+    crate::change_limits::check_parsed(change).map_err(|d| Denial {
+        doc: Some(doc_id.clone()),
+        ..d
+    })?;
     let expanded = change.decode();
-    if expanded.operations.len() > MAX_OPS {
-        return Err(refuse(
-            codes::INVALID_VALUE,
-            None,
-            "limits",
-            format!("a change may hold at most {MAX_OPS} operations"),
-        ));
-    }
     let actor = expanded.actor_id.clone();
     let start = expanded.start_op.get();
     let mut created: HashMap<u64, Place> = HashMap::new();
     let mut checked_fields: Vec<&'static str> = Vec::new();
 
     for (i, op) in expanded.operations.iter().enumerate() {
-        let op_counter = start + i as u64;
+        let op_counter = start.saturating_add(i as u64);
         // Where does this operation act?
         let place = match &op.obj {
             ObjectId::Root => None,
@@ -162,6 +161,17 @@ pub fn check_change(
                     .ok_or_else(|| bad_value(format!("`{field}` cannot hold {v:?}")))?;
                 value::check(def, &value).map_err(|e| bad_value(e.message))?;
             }
+            // The logs only grow: never deleted or replaced once they exist.
+            (None, FieldType::StageLog | FieldType::Entries, OpType::Delete | OpType::Make(_))
+                if holds(doc, field) =>
+            {
+                return Err(refuse(
+                    codes::IMMUTABLE,
+                    Some(field),
+                    "schema",
+                    format!("`{field}` only grows; it cannot be cleared or replaced"),
+                ));
+            }
             (None, _, OpType::Delete) => {
                 if def.required {
                     return Err(bad_value(format!(
@@ -219,6 +229,26 @@ pub fn check_change(
         }
     }
     Ok(())
+}
+
+/// Checks that the user may create a record of `kind` that its first
+/// changes give these `facts` (owner, assignee, territory): the same edit
+/// scopes as for changing it afterwards, so a rep cannot create an account
+/// owned by someone else in a territory that is not hers.
+pub fn check_new_record(
+    access: &Access,
+    kind: crate::ids::RecordKind,
+    facts: &RecordFacts,
+    doc: Option<&str>,
+) -> Result<(), Denial> {
+    access.check_write(kind, "owner", Some(facts), doc)
+}
+
+/// Whether `field` holds a value in the document as it stands.
+fn holds(doc: &mut ClassDoc, field: &str) -> bool {
+    doc.automerge()
+        .get(automerge::ROOT, field)
+        .is_ok_and(|v| v.is_some())
 }
 
 fn action_name(action: &OpType) -> &'static str {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fieldwork_core::store::Store;
 use fieldwork_core::sync::SyncStatus;
-use fieldwork_core::{Clock, CoreError, FieldWrite, RecordId, RecordKind};
+use fieldwork_core::{Clock, FieldWrite, RecordId, RecordKind};
 use tokio::sync::{Notify, watch};
 
 use crate::connection::{self, Mode};
@@ -74,12 +74,14 @@ impl Device {
         }
     }
 
+    /// The store. A lock poisoned by a panic is taken over: every store
+    /// write is one SQLite transaction, rolled back as a panic unwinds, so
+    /// the file is consistent and the app can still list, sync and log out.
     pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Store>> {
-        self.inner.store.lock().map_err(|_| {
-            SdkError::Core(CoreError::Corrupt(
-                "the store lock was poisoned by a panic".into(),
-            ))
-        })
+        Ok(self.inner.store.lock().unwrap_or_else(|poisoned| {
+            self.inner.store.clear_poison();
+            poisoned.into_inner()
+        }))
     }
 
     /// Runs `f` with the store, for reads and for anything `Device` has no

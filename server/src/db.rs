@@ -37,6 +37,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("db/migrations/001_initial.sql")),
     (2, include_str!("db/migrations/002_generations.sql")),
     (3, include_str!("db/migrations/003_process_wakeups.sql")),
+    (4, include_str!("db/migrations/004_process_failures.sql")),
 ];
 const READERS: usize = 8;
 const CACHE_DOCS: usize = 4096;
@@ -119,23 +120,14 @@ impl Db {
         F: FnOnce(&mut Writer) -> Result<T> + Send + 'static,
     {
         let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = writer
-                .lock()
-                .map_err(|_| ServerError::Internal("writer lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| ServerError::Internal(format!("writer task failed: {e}")))?
+        tokio::task::spawn_blocking(move || with_writer(&writer, f))
+            .await
+            .map_err(|e| ServerError::Internal(format!("writer task failed: {e}")))?
     }
 
     /// Runs `f` with the writer on the current thread (admin commands).
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
-        let mut guard = self
-            .writer
-            .lock()
-            .map_err(|_| ServerError::Internal("writer lock poisoned".into()))?;
-        f(&mut guard)
+        with_writer(&self.writer, f)
     }
 
     /// Runs `f` with a read-only connection, on the blocking pool.
@@ -243,4 +235,62 @@ pub fn epoch(conn: &Connection) -> Result<String> {
 /// Milliseconds since the Unix epoch, from the given clock.
 pub fn millis(clock: &dyn fieldwork_core::Clock) -> i64 {
     clock.now().as_millisecond()
+}
+
+/// Runs `f` with the writer. A panic in `f` is contained: whatever
+/// transaction `f` had open is rolled back as the panic unwinds, the
+/// document cache (which may hold changes that were not committed) is
+/// emptied, and the caller gets an internal error. A lock poisoned by an
+/// earlier panic is taken over the same way, so one bad request never
+/// stops later writes.
+fn with_writer<T>(writer: &Mutex<Writer>, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+    let mut guard = writer.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        guard.cache.clear();
+        guard
+    });
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut guard))) {
+        Ok(out) => out,
+        Err(panic) => {
+            guard.cache.clear();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what.escape_debug(), "writer work panicked; rolled back");
+            Err(ServerError::Internal(
+                "the server failed on this request".into(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_writer_work_does_not_stop_later_writes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::open(dir.path()).expect("open");
+        let failed = db.write_blocking(|w| -> Result<()> {
+            let tx = w.conn.transaction()?;
+            meta_set(&tx, "half-written", "yes")?;
+            let cut: &str = "aé";
+            // A byte index inside `é`: the kind of bug input can reach.
+            let _ = &cut[..std::hint::black_box(2)];
+            tx.commit()?;
+            Ok(())
+        });
+        assert!(
+            matches!(failed, Err(ServerError::Internal(_))),
+            "{failed:?}"
+        );
+        let after = db.write_blocking(|w| {
+            meta_set(&w.conn, "after", "ok")?;
+            meta_get(&w.conn, "half-written")
+        });
+        assert_eq!(after.expect("the writer works again"), None, "rolled back");
+    }
 }

@@ -13,11 +13,31 @@
 //!
 //! Tokens travel as `Authorization: Bearer <token>`. Errors are JSON
 //! `{code, message}` with a stable `code` (see [`crate::error`]).
+//!
+//! # Guarantees
+//!
+//! - Login and admin request bodies are read with a size limit and a time
+//!   limit (`max_login_body`, `max_admin_body`, `body_timeout`): a body that
+//!   is too large is refused with `413 payload_too_large` (at once when its
+//!   `Content-Length` says so), a body that trickles is cut with
+//!   `408 request_timeout`, a body that is not the expected JSON gets
+//!   `400 bad_request`.
+//! - A login's user name is checked ([`auth::check_login_name`]) before it
+//!   is used for anything, and an attempt is counted before its password is
+//!   verified (see [`crate::auth`]); the answers are `invalid_credentials`,
+//!   `rate_limited` (with `Retry-After`) and `bad_request`.
+//! - The client address of a login is the TCP peer, unless the peer is one
+//!   of `trusted_proxies`: then it is the right-most `X-Forwarded-For` hop
+//!   that is not a trusted proxy ([`client_ip`]).
+//! - The WebSocket layer accepts frames up to one and a half times the
+//!   codec's frame limit, so a frame over the codec's limit is refused by the
+//!   codec with the documented `error{message_too_large}`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -31,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin;
 use crate::auth;
 use crate::db::{sessions, users};
-use crate::error::{Result, ServerError};
+use crate::error::{ErrorBody, Result, ServerError};
 use crate::state::AppState;
 use crate::sync::session;
 
@@ -92,38 +112,98 @@ pub struct LoginResponse {
 
 async fn login(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
-) -> Result<Json<LoginResponse>> {
-    let keys = vec![
-        format!("user:{}", req.user.to_lowercase()),
-        format!("addr:{}", addr.ip()),
-    ];
-    state.limiter.check(&keys, Instant::now())?;
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match login_checked(state, peer, &headers, body).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refusal) => refusal,
+    }
+}
+
+async fn login_checked(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> std::result::Result<LoginResponse, Response> {
+    let config = &state.config;
+    let bytes = read_body(headers, body, config.max_login_body, config.body_timeout).await?;
+    let req: LoginRequest = serde_json::from_slice(&bytes)
+        .map_err(|_| bad_request("the body must be JSON {user, password, device_id?}"))?;
+    auth::check_login_name(&req.user).map_err(|e| bad_request(&e.to_string()))?;
+    if req.password.len() > auth::MAX_PASSWORD_BYTES {
+        return Err(bad_request(&format!(
+            "the password must have at most {} bytes",
+            auth::MAX_PASSWORD_BYTES
+        )));
+    }
+    if let Some(device) = &req.device_id
+        && (device.is_empty() || device.len() > 64 || device.chars().any(char::is_control))
+    {
+        return Err(bad_request(
+            "device_id must have 1 to 64 printable characters",
+        ));
+    }
+    let client = client_ip(peer.ip(), headers, &config.trusted_proxies);
+    let backoff = auth::Backoff {
+        free_failures: config.login_free_failures,
+        base: config.login_backoff_base,
+        max: config.login_backoff_max,
+    };
+    // Counted before Argon2 runs: concurrent guesses cannot overtake it.
+    let reservation = state
+        .limiter
+        .reserve(&req.user, client, &backoff, Instant::now())
+        .map_err(|e| {
+            tracing::info!(user = %auth::log_name(&req.user), %client, "login refused: backing off");
+            e.into_response()
+        })?;
     let name = req.user.clone();
-    let stored = state
+    let (exists, stored) = state
         .db
         .read(move |c| {
-            Ok(users::by_name(c, &name)?
-                .filter(|u| !u.disabled)
-                .and(users::password_hash(c, &name)?))
+            let user = users::by_name(c, &name)?;
+            let hash = match &user {
+                Some(u) if !u.disabled => users::password_hash(c, &name)?,
+                _ => None,
+            };
+            Ok((user.is_some(), hash))
         })
-        .await?;
-    // Argon2 is deliberately slow: keep it off the async threads.
-    let password = req.password.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let ok = state
+        .limiter
+        .verify(
+            config.login_concurrency,
+            config.login_queue,
+            req.password,
+            stored,
+            config.password,
+        )
+        .await
+        .map_err(|e| {
+            if matches!(e, ServerError::RateLimited(_)) {
+                tracing::warn!(%client, "login refused: too many verifications waiting");
+            }
+            e.into_response()
+        })?;
     if !ok {
-        state.limiter.fail(&keys, Instant::now());
-        tracing::info!(user = %req.user, %addr, "failed login");
-        return Err(ServerError::InvalidCredentials);
+        reservation.fail();
+        // Only a real user's name is written out; anything else (a password
+        // typed in the name field, say) only as a fingerprint.
+        if exists {
+            tracing::info!(user = %req.user, %client, %peer, "failed login");
+        } else {
+            tracing::info!(user = %auth::log_name(&req.user), %client, %peer, "failed login for an unknown user");
+        }
+        return Err(ServerError::InvalidCredentials.into_response());
     }
-    state.limiter.succeed(&keys);
+    reservation.succeed();
     let token = auth::new_token();
     let now = state.now_ms();
-    let expires = now + state.config.token_ttl.as_millis() as i64;
+    let expires = now + config.token_ttl.as_millis() as i64;
     let (name, device, t) = (req.user.clone(), req.device_id.clone(), token.clone());
     let (user, policy_revision, policy) = state
         .db
@@ -134,9 +214,10 @@ async fn login(
             let (revision, policy) = crate::db::policy::current(&w.conn)?;
             Ok((users::context(&w.conn, &user)?, revision, policy))
         })
-        .await?;
-    tracing::info!(user = %user.name, "signed in");
-    Ok(Json(LoginResponse {
+        .await
+        .map_err(IntoResponse::into_response)?;
+    tracing::info!(user = %user.name, %client, "signed in");
+    Ok(LoginResponse {
         token,
         expires_at: jiff::Timestamp::from_millisecond(expires)
             .map(|t| t.to_string())
@@ -144,7 +225,113 @@ async fn login(
         user,
         policy: policy.source().to_owned(),
         policy_revision,
-    }))
+    })
+}
+
+/// The address a request comes from: the TCP `peer`, or, when the peer is
+/// one of the `trusted` proxies, the right-most `X-Forwarded-For` hop that
+/// is not itself a trusted proxy (hops to its left were written by the
+/// client and prove nothing). A hop that is not an address ends the walk at
+/// the last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| same_ip(t, ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let values: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let mut client = peer;
+    for hop in values.iter().flat_map(|v| v.split(',')).rev() {
+        let Some(ip) = parse_hop(hop.trim()) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// Two addresses are the same, also when one is IPv4-mapped IPv6.
+fn same_ip(a: &IpAddr, b: &IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// An error answer with a stable `code`, for refusals that happen before a
+/// request is understood (body too large, too slow, not JSON).
+fn refusal(status: StatusCode, code: &'static str, message: &str) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            code,
+            message: message.to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+/// Reads a request body of at most `limit` bytes within `timeout`.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> std::result::Result<Bytes, Response> {
+    let too_large = || {
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the body must have at most {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            &format!("the body did not arrive within {} s", timeout.as_secs_f32()),
+        )),
+    }
+}
+
+/// Reads and parses an admin JSON body (see [`read_body`]).
+async fn admin_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> std::result::Result<T, Response> {
+    let bytes = read_body(
+        headers,
+        body,
+        state.config.max_admin_body,
+        state.config.body_timeout,
+    )
+    .await?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_request(&format!("malformed JSON body: {e}")))
 }
 
 /// The signed-in user of a request (from `Authorization: Bearer`).
@@ -196,8 +383,11 @@ async fn sync(
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
-    ws.max_message_size(max_frame)
-        .max_frame_size(max_frame)
+    // Above the codec's limit, so that the codec (not the WebSocket layer)
+    // refuses an oversized frame and the device hears `message_too_large`.
+    let wire_limit = max_frame.saturating_add(max_frame / 2);
+    ws.max_message_size(wire_limit)
+        .max_frame_size(wire_limit)
         .on_upgrade(move |socket| async move {
             session::run(state, auth.user, socket).await;
             drop(permit);
@@ -253,9 +443,23 @@ pub struct NewUserRequest {
 async fn admin_add_user(
     State(state): State<Arc<AppState>>,
     auth: Authenticated,
-    Json(req): Json<NewUserRequest>,
-) -> Result<(StatusCode, Json<users::User>)> {
-    require_admin(&state, &auth.user)?;
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(e) = require_admin(&state, &auth.user) {
+        return e.into_response();
+    }
+    let req: NewUserRequest = match admin_json(&state, &headers, body).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    match add_user(state, req).await {
+        Ok(user) => (StatusCode::CREATED, Json(user)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn add_user(state: Arc<AppState>, req: NewUserRequest) -> Result<users::User> {
     let new = users::NewUser {
         name: req.name,
         role: req.role,
@@ -267,7 +471,7 @@ async fn admin_add_user(
     let user = tokio::task::spawn_blocking(move || admin::add_user(&st, &new, &req.password))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok(user)
 }
 
 async fn admin_disable_user(
@@ -316,11 +520,26 @@ struct PolicyErrors {
 async fn admin_set_policy(
     State(state): State<Arc<AppState>>,
     auth: Authenticated,
-    body: String,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
     if let Err(e) = require_admin(&state, &auth.user) {
         return e.into_response();
     }
+    let body = match read_body(
+        &headers,
+        body,
+        state.config.max_admin_body,
+        state.config.body_timeout,
+    )
+    .await
+    {
+        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => text,
+            Err(_) => return bad_request("the policy must be UTF-8 TOML"),
+        },
+        Err(refused) => return refused,
+    };
     let by = auth.user.name.clone();
     let st = state.clone();
     let installed = tokio::task::spawn_blocking(move || admin::install_policy(&st, &body, &by))
@@ -365,4 +584,53 @@ async fn admin_audit(
             .read(move |c| crate::db::audit::recent(c, limit))
             .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let h = forwarded(&["203.0.113.9"]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &[]), ip("10.0.0.5"));
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &h, &[ip("10.0.0.1")]),
+            ip("10.0.0.5")
+        );
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_is_the_client() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // The client forged the left-most entry; the proxies appended the rest.
+        let h = forwarded(&["1.1.1.1, 198.51.100.7", "10.0.0.2"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.7"));
+        let h = forwarded(&["[2001:db8::7]:443"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("2001:db8::7"));
+        let h = forwarded(&["198.51.100.7:5555"]);
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &h, &proxies),
+            ip("198.51.100.7")
+        );
+        // No header, or garbage written by a trusted hop: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies),
+            ip("10.0.0.1")
+        );
+        let h = forwarded(&["1.1.1.1, not-an-address, 10.0.0.2"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.2"));
+    }
 }

@@ -17,6 +17,7 @@
 //! - [`admin`]: administrative actions shared by the CLI and the API.
 //! - [`reclassify`]: moving field values when the policy moves fields.
 //! - [`error`]: the crate's error type and its HTTP mapping.
+//! - `listener`: the accept loop (connection caps, header read timeout).
 
 pub mod admin;
 pub mod auth;
@@ -31,8 +32,9 @@ pub mod state;
 pub mod sync;
 pub mod visibility;
 
+mod listener;
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -43,6 +45,9 @@ pub use state::{AppState, ServerConfig};
 /// Serves `listener` until `shutdown` completes, then stops accepting,
 /// tells every session to finish (in-flight pushes complete and are
 /// acknowledged first), and waits up to `shutdown_grace` for them.
+///
+/// Connections are accepted by [`listener`]'s loop, which enforces the
+/// connection caps and the header read timeout (see its Guarantees).
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -50,23 +55,15 @@ pub async fn run(
 ) -> Result<()> {
     let poller = tokio::spawn(poll_admin_changes(state.clone()));
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(state.clone());
     let st = state.clone();
-    // Small sync frames must not wait for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing sessions");
-            let _ = st.shutdown.send(true);
-            st.hub.publish(hub::HubEvent::Shutdown);
-        })
-        .await
-        .map_err(|e| ServerError::Internal(format!("server failed: {e}")))?;
+    listener::serve(listener, app, state.clone(), async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing sessions");
+        let _ = st.shutdown.send(true);
+        st.hub.publish(hub::HubEvent::Shutdown);
+    })
+    .await;
     poller.abort();
     scheduler.abort();
     // Every session holds a connection permit until it has finished.

@@ -1,7 +1,7 @@
 //! `fieldwork-server`: the sync server and its admin commands.
 //!
 //! ```text
-//! fieldwork-server [--data DIR] serve [--listen ADDR]
+//! fieldwork-server [--data DIR] serve [--listen ADDR] [--trusted-proxy IP]... [--max-tcp-connections N] ...
 //! fieldwork-server [--data DIR] user add --name N --role R [--territory T]... [--manager M] [--time-zone TZ] --password-stdin
 //! fieldwork-server [--data DIR] user list|disable|enable|set ...
 //! fieldwork-server [--data DIR] policy set FILE | policy show
@@ -44,6 +44,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        /// Connection and login limits.
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -65,6 +68,59 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+}
+
+/// `serve` flags for the limits of docs/PROTOCOL.md ("Limits"); each
+/// defaults to the value of [`ServerConfig::new`].
+#[derive(Debug, Args)]
+struct ServeLimits {
+    /// A reverse proxy whose X-Forwarded-For header is believed (repeatable;
+    /// default: none, the TCP peer is the client).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Most open TCP connections (default 4096).
+    #[arg(long, value_name = "N")]
+    max_tcp_connections: Option<usize>,
+    /// Most open TCP connections from one address (default 256).
+    #[arg(long, value_name = "N")]
+    max_connections_per_address: Option<usize>,
+    /// Seconds a client may take to send request headers (default 10).
+    #[arg(long, value_name = "SECS")]
+    header_timeout: Option<u64>,
+    /// Seconds a client may take to send a login or admin body (default 10).
+    #[arg(long, value_name = "SECS")]
+    body_timeout: Option<u64>,
+    /// Most password verifications running at once (default 4).
+    #[arg(long, value_name = "N")]
+    login_concurrency: Option<usize>,
+    /// Most logins waiting for a verification (default 32).
+    #[arg(long, value_name = "N")]
+    login_queue: Option<usize>,
+}
+
+impl ServeLimits {
+    fn apply(&self, c: &mut ServerConfig) {
+        c.trusted_proxies
+            .extend(self.trusted_proxies.iter().copied());
+        if let Some(n) = self.max_tcp_connections {
+            c.max_tcp_connections = n;
+        }
+        if let Some(n) = self.max_connections_per_address {
+            c.max_connections_per_address = n;
+        }
+        if let Some(s) = self.header_timeout {
+            c.header_read_timeout = std::time::Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.body_timeout {
+            c.body_timeout = std::time::Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.login_concurrency {
+            c.login_concurrency = n.max(1);
+        }
+        if let Some(n) = self.login_queue {
+            c.login_queue = n;
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,11 +186,19 @@ enum ProcessCmd {
         /// Only check and print the model; publish nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Who publishes it: instances its schedule starts run with this
+        /// user's rights (an active user).
+        #[arg(long = "as", default_value = "admin")]
+        publisher: String,
     },
     /// Publish a model (TOML, JSON or BPMN) as the next version of its key.
     Publish {
         /// The model file.
         file: PathBuf,
+        /// Who publishes it: instances its schedule starts run with this
+        /// user's rights (an active user).
+        #[arg(long = "as", default_value = "admin")]
+        publisher: String,
     },
     /// List published model versions.
     List,
@@ -183,9 +247,13 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = data_dir(&cli)?;
-    let state = AppState::open(ServerConfig::new(dir.clone()), Some(clock_from_env()?))?;
+    let mut config = ServerConfig::new(dir.clone());
+    if let Command::Serve { limits, .. } = &cli.command {
+        limits.apply(&mut config);
+    }
+    let state = AppState::open(config, Some(clock_from_env()?))?;
     match cli.command {
-        Command::Serve { listen } => serve(state, listen, &dir),
+        Command::Serve { listen, .. } => serve(state, listen, &dir),
         Command::User(cmd) => user(&state, cmd, cli.json),
         Command::Policy(PolicyCmd::Set { file }) => {
             let source = std::fs::read_to_string(&file)
@@ -346,14 +414,18 @@ fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> 
         ProcessCmd::Import {
             file,
             dry_run: true,
+            ..
         } => {
             let model = pa::read_model(&file)?;
             println!("{}", toml::to_string_pretty(&model)?);
             Ok(())
         }
-        ProcessCmd::Import { file, .. } | ProcessCmd::Publish { file } => {
+        ProcessCmd::Import {
+            file, publisher, ..
+        }
+        | ProcessCmd::Publish { file, publisher } => {
             let model = pa::read_model(&file)?;
-            let (id, version) = pa::publish(state, model.clone(), "admin")?;
+            let (id, version) = pa::publish(state, model.clone(), &publisher)?;
             if json {
                 println!(
                     "{}",
@@ -387,10 +459,19 @@ fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> 
         }
         ProcessCmd::Monitor => {
             let report = pa::report(state)?;
+            let failed = pa::failures(state)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let failed: Vec<_> = failed
+                    .iter()
+                    .map(|(i, why)| serde_json::json!({ "instance": i, "reason": why }))
+                    .collect();
+                let out = serde_json::json!({ "versions": report, "failed": failed });
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print_report(&report);
+                for (instance, why) in &failed {
+                    println!("failed: {instance}: {why}");
+                }
             }
             Ok(())
         }

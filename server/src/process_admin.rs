@@ -54,7 +54,22 @@ pub fn read_model(path: &Path) -> Result<ModelFile> {
 }
 
 /// Publishes `file` as the next version of its model; returns (id, version).
+/// A scheduled model's instances run as its publisher, who must therefore
+/// be an active user.
 pub fn publish(state: &AppState, file: ModelFile, by: &str) -> Result<(RecordId, i64)> {
+    if file.trigger.kind == fieldwork_core::process::model::TriggerKind::Schedule {
+        let active = state
+            .db
+            .read_blocking(|conn| crate::db::users::by_name(conn, by))?
+            .is_some_and(|u| !u.disabled);
+        if !active {
+            return Err(ServerError::Core(CoreError::Invalid(
+                fieldwork_core::ValidationError::record(format!(
+                    "instances of a scheduled model run with its publisher's rights, and `{by}` is not an active user; publish it --as an active user"
+                )),
+            )));
+        }
+    }
     let now = state.clock.now();
     let out = state.db.write_blocking(|w| {
         with_host(w, Some(&state.hub), &state.actor, now, by, |h| {
@@ -127,5 +142,18 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
             }
             Ok(monitor::report(&models, &instances, &overdue, now))
         })
+    })
+}
+
+/// Instances the engine gave up on, with why: (instance, reason).
+pub fn failures(state: &AppState) -> Result<Vec<(String, String)>> {
+    state.db.read_blocking(|conn| {
+        let mut stmt = conn.prepare(
+            "SELECT instance, failed FROM process_wakeups WHERE failed IS NOT NULL ORDER BY instance",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        Ok(rows)
     })
 }

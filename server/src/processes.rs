@@ -8,8 +8,13 @@
 //! that ran the same step offline wrote the same records under the same
 //! ids, so sync merges the two runs into one.
 //!
-//! The server's own engine writes are trusted (they are not run through the
-//! per-operation validator meant for devices) and carry no user.
+//! An instance runs as its owner (see [`fieldwork_core::process::rights`]):
+//! it reads only the classes the owner's role reads, its `set` steps write
+//! only what that role writes, and a task shows only what its assignee may
+//! read. The server's engine writes are therefore not run through the
+//! validator meant for devices; they carry no user of their own. An instance
+//! that makes the engine panic, or loops without waiting, is marked failed
+//! (`process_wakeups.failed`, shown by `process monitor`) and the others go on.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +25,7 @@ use fieldwork_core::process::ProcessHost;
 use fieldwork_core::process::creation::engine_docs;
 use fieldwork_core::process::model::Model;
 use fieldwork_core::process::runner::{self, model_from_record};
+use fieldwork_core::rules;
 use fieldwork_core::sync::protocol::DirectoryEntry;
 use fieldwork_core::validate::ENGINE_AUTHOR;
 use fieldwork_core::{Access, DocId, FieldValue, Policy, Record, RecordId, RecordKind};
@@ -112,6 +118,10 @@ impl ProcessHost for ServerHost<'_> {
         &self.access
     }
 
+    fn policy(&self) -> Option<&Policy> {
+        Some(&self.policy)
+    }
+
     fn models(&mut self) -> fieldwork_core::Result<Vec<Model>> {
         if let Some(m) = &self.models {
             return Ok(m.clone());
@@ -158,16 +168,9 @@ impl ProcessHost for ServerHost<'_> {
     }
 
     fn directory(&mut self) -> fieldwork_core::Result<Vec<DirectoryEntry>> {
-        Ok(users::list(self.conn)
-            .map_err(core)?
-            .into_iter()
-            .map(|u| DirectoryEntry {
-                name: u.name,
-                role: u.role,
-                manager: u.manager,
-                time_zone: u.time_zone,
-            })
-            .collect())
+        // Enabled users only: the engine never assigns work to someone
+        // who can no longer sign in (the same list devices receive).
+        users::directory(self.conn).map_err(core)
     }
 
     fn create(
@@ -226,38 +229,87 @@ impl ProcessHost for ServerHost<'_> {
         field: &str,
         value: FieldValue,
     ) -> fieldwork_core::Result<()> {
+        // The same steps as the device's write path (core/src/store/write.rs),
+        // from the same rule book: schema, unchanged-is-nothing, rules,
+        // implied system writes, one change per class document.
         let kind = id.kind();
-        let def = fieldwork_core::schema::field(kind, field)
-            .ok_or_else(|| CoreError::Corrupt(format!("{kind} has no field `{field}`")))?;
+        let def = fieldwork_core::schema::field(kind, field).ok_or_else(|| {
+            CoreError::Invalid(fieldwork_core::ValidationError::field(
+                field,
+                format!("{kind} has no field `{field}`"),
+            ))
+        })?;
+        if def.system {
+            return Err(CoreError::Denied(fieldwork_core::Denial {
+                code: fieldwork_core::policy::codes::SYSTEM_FIELD.to_owned(),
+                doc: None,
+                field: Some(def.name.to_owned()),
+                rule: "schema".to_owned(),
+                message: format!("`{}` is kept by the system and cannot be set", def.name),
+            }));
+        }
         fieldwork_core::value::check(def, &value)?;
-        let class = self
-            .policy
-            .class_of(kind, field)
-            .cloned()
-            .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {field}")))?;
-        let doc_id = id.doc(&class);
-        let now = self.now;
-        let Some(doc) = self.load(&doc_id)? else {
-            return Err(CoreError::NotFound(doc_id.to_string()));
+        let Some(current) = self.record(id)? else {
+            return Err(CoreError::NotFound(id.to_string()));
         };
-        doc.put(def.name, def.ty, Some(&value))?;
-        if field == "stage" && matches!(kind, RecordKind::Account | RecordKind::Deal) {
-            if let FieldValue::Text(stage) = &value {
-                doc.append_stage("stage_history", stage, now)?;
+        if current.fields.get(def.name) == Some(&value) {
+            return Ok(()); // unchanged: no op, no change
+        }
+        let mut after = current.fields.clone();
+        after.insert(def.name.to_owned(), value.clone());
+        rules::check_transition(kind, &current.fields, &after, |_| false)
+            .map_err(|v| CoreError::Invalid(v.into()))?;
+        let now = self.now;
+        let mut ops: Vec<(&'static str, rules::SystemWrite)> = vec![(
+            def.name,
+            rules::SystemWrite::Set {
+                field: def.name,
+                value: Some(value),
+            },
+        )];
+        for implied in rules::system_writes(kind, &current.fields, &after, now) {
+            ops.push((implied.field(), implied));
+        }
+        // One change per class document, in class order (as on the device).
+        let mut by_class: BTreeMap<fieldwork_core::ClassName, Vec<rules::SystemWrite>> =
+            BTreeMap::new();
+        for (name, op) in ops {
+            let class = self
+                .policy
+                .class_of(kind, name)
+                .cloned()
+                .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {name}")))?;
+            by_class.entry(class).or_default().push(op);
+        }
+        for (class, ops) in by_class {
+            let doc_id = id.doc(&class);
+            if self.load(&doc_id)?.is_none() {
+                self.cache.put(
+                    doc_id.clone(),
+                    ClassDoc::new(doc_id.clone(), self.actor.clone()),
+                );
             }
-        }
-        if kind == RecordKind::Activity
-            && field == "status"
-            && value == FieldValue::Text("done".into())
-        {
-            doc.put(
-                "completed_at",
-                fieldwork_core::schema::FieldType::DateTime,
-                Some(&FieldValue::Text(now.to_string())),
-            )?;
-        }
-        if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
-            self.store(&doc_id, &change)?;
+            let Some(doc) = self.cache.get_mut(&doc_id) else {
+                return Err(CoreError::NotFound(doc_id.to_string()));
+            };
+            for op in ops {
+                match op {
+                    rules::SystemWrite::Set { field, value } => {
+                        let ty = fieldwork_core::schema::field(kind, field)
+                            .map(|d| d.ty)
+                            .ok_or_else(|| {
+                                CoreError::Corrupt(format!("{kind} has no field `{field}`"))
+                            })?;
+                        doc.put(field, ty, value.as_ref())?;
+                    }
+                    rules::SystemWrite::AppendStage { field, stage } => {
+                        doc.append_stage(field, &stage, now)?;
+                    }
+                }
+            }
+            if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
+                self.store(&doc_id, &change)?;
+            }
         }
         Ok(())
     }
@@ -271,7 +323,8 @@ impl ProcessHost for ServerHost<'_> {
         self.conn
             .execute(
                 "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at, active = excluded.active",
+                 ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at,
+                   active = excluded.active AND process_wakeups.failed IS NULL",
                 params![instance.to_string(), at.map(|t| t.as_second()), active],
             )
             .map_err(|e| core(e.into()))?;
@@ -310,6 +363,31 @@ impl ProcessHost for ServerHost<'_> {
 
     fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> fieldwork_core::Result<()> {
         crate::db::meta_set(self.conn, &format!("schedule:{key}"), &at.to_string()).map_err(core)
+    }
+
+    fn failure(&mut self, instance: &RecordId) -> fieldwork_core::Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failed FROM process_wakeups WHERE instance = ?1",
+                [instance.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| core(e.into()))?
+            .flatten())
+    }
+
+    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> fieldwork_core::Result<()> {
+        tracing::warn!(%instance, reason = %reason.escape_debug(), "process instance failed");
+        self.conn
+            .execute(
+                "INSERT INTO process_wakeups(instance, wake_at, active, failed) VALUES (?1, NULL, 0, ?2)
+                 ON CONFLICT(instance) DO UPDATE SET wake_at = NULL, active = 0, failed = excluded.failed",
+                params![instance.to_string(), reason],
+            )
+            .map_err(|e| core(e.into()))?;
+        Ok(())
     }
 }
 
@@ -410,7 +488,7 @@ pub fn after_push(
         instances.sort();
         instances.dedup();
         for i in instances {
-            runner::run(host, &models, &i)?;
+            runner::run_contained(host, &models, &i)?;
         }
         Ok(())
     })

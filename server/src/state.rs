@@ -1,5 +1,6 @@
 //! Configuration and the state shared by every request and session.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,48 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How often the process scheduler looks for due timers.
     pub process_tick: Duration,
+    /// Peers whose `X-Forwarded-For` header is believed (reverse proxies).
+    /// Empty by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Most Argon2 verifications running at once.
+    pub login_concurrency: usize,
+    /// Most logins waiting for a verification slot; beyond it, `429`.
+    pub login_queue: usize,
+    /// Failed logins a key (user at an address, or an address) may have
+    /// before exponential backoff starts.
+    pub login_free_failures: u32,
+    /// The first backoff delay; it doubles with every further failure.
+    pub login_backoff_base: Duration,
+    /// The longest backoff delay; also how long a quiet key is remembered.
+    pub login_backoff_max: Duration,
+    /// Most open TCP connections (HTTP and WebSocket together).
+    pub max_tcp_connections: usize,
+    /// Most open TCP connections from one peer address (trusted proxies
+    /// are exempt).
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's headers (and how long
+    /// an idle keep-alive connection is kept).
+    pub header_read_timeout: Duration,
+    /// Largest request header block, in bytes.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a login or admin request body.
+    pub body_timeout: Duration,
+    /// Largest `/v1/login` body, in bytes.
+    pub max_login_body: usize,
+    /// Largest admin request body (JSON or policy TOML), in bytes.
+    pub max_admin_body: usize,
+    /// How long a sync WebSocket may stay open without sending `hello`.
+    pub hello_timeout: Duration,
+    /// Most operations in all the changes of one push, together (each
+    /// change is also bounded by `fieldwork_core::change_limits`); beyond
+    /// it the whole push is refused with `batch_too_large` before the
+    /// writer is taken.
+    pub max_push_ops: usize,
+    /// How long a session may stay in compare mode; then it is closed.
+    pub compare_timeout: Duration,
+    /// Most documents one session may list in compare mode (its inventory
+    /// messages together).
+    pub compare_max_docs: usize,
 }
 
 impl ServerConfig {
@@ -56,6 +99,23 @@ impl ServerConfig {
             admin_poll: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
             process_tick: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
+            login_concurrency: 4,
+            login_queue: 32,
+            login_free_failures: 5,
+            login_backoff_base: Duration::from_secs(1),
+            login_backoff_max: Duration::from_secs(15 * 60),
+            max_tcp_connections: 4096,
+            max_connections_per_address: 256,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            body_timeout: Duration::from_secs(10),
+            max_login_body: 8 * 1024,
+            max_admin_body: 1024 * 1024,
+            hello_timeout: Duration::from_secs(30),
+            max_push_ops: 1_000_000,
+            compare_timeout: Duration::from_secs(10 * 60),
+            compare_max_docs: 100_000,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! sends a document to a device goes through [`doc_visible`].
 
 use fieldwork_core::policy::RecordFacts;
+use fieldwork_core::rules;
 use fieldwork_core::{Access, DocId};
 
 /// Whether `access` may receive document `doc` of a record with `facts`.
@@ -24,7 +25,7 @@ pub fn doc_visible(access: &Access, doc: &DocId, facts: Option<&RecordFacts>) ->
 /// How many documents `access` may receive (for download progress).
 pub fn count_visible(conn: &rusqlite::Connection, access: &Access) -> crate::error::Result<u64> {
     let mut stmt = conn.prepare(
-        "SELECT d.doc_id, r.owner, r.assignee, COALESCE(r.territory, a.territory)
+        "SELECT d.doc_id, r.owner, r.assignee, r.territory, a.territory
            FROM documents d
            LEFT JOIN records r ON r.record_id = d.record_id
            LEFT JOIN records a ON a.record_id = r.account_id",
@@ -33,15 +34,21 @@ pub fn count_visible(conn: &rusqlite::Connection, access: &Access) -> crate::err
     let mut n = 0;
     while let Some(row) = rows.next()? {
         let doc: String = row.get(0)?;
+        let Ok(id) = doc.parse::<DocId>() else {
+            continue;
+        };
+        let own: Option<String> = row.get(3)?;
+        let inherited: Option<String> = row.get(4)?;
         let facts = RecordFacts {
             owner: row.get(1)?,
             assignee: row.get(2)?,
-            territory: row.get(3)?,
+            territory: rules::territory_of(
+                id.record().kind(),
+                own.as_deref(),
+                inherited.as_deref(),
+            ),
         };
-        if doc
-            .parse::<DocId>()
-            .is_ok_and(|id| doc_visible(access, &id, Some(&facts)))
-        {
+        if doc_visible(access, &id, Some(&facts)) {
             n += 1;
         }
     }

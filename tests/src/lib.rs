@@ -10,13 +10,17 @@
 //!   messages and changes.
 //! - [`replicas`]: comparing what replicas hold.
 //! - [`frames`]: decoding captured server frames, searching files for bytes.
+//! - [`slow`]: a raw HTTP client for attacks: chosen source addresses,
+//!   trickled bytes, idle sockets.
 
 pub mod device;
+pub mod forge;
 pub mod frames;
 pub mod proxy;
 pub mod raw;
 pub mod replicas;
 pub mod server;
+pub mod slow;
 
 /// Installs a log subscriber when `FW_TEST_LOG` is set (e.g. `debug`).
 pub fn logs() {

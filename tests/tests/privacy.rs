@@ -7,6 +7,7 @@ use fieldwork_core::automerge::{ActorId, AutoCommit, ROOT, ReadDoc, transaction:
 use fieldwork_core::sync::protocol::{ClientMessage, Push, PushedChange, ServerMessage};
 use fieldwork_core::{FieldValue, FieldWrite, RecordKind};
 use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::forge::{doc_from, push_one, signed};
 use fieldwork_tests::frames::{occurrences, occurrences_in_dir, server_messages};
 use fieldwork_tests::proxy::Proxy;
 use fieldwork_tests::raw::{RawClient, token};
@@ -96,26 +97,6 @@ fn refusal_code(message: Option<ServerMessage>) -> (String, Option<String>) {
     }
 }
 
-fn push(doc: &str, bytes: Vec<u8>) -> ClientMessage {
-    ClientMessage::Push(Push {
-        batch: 1,
-        changes: vec![PushedChange {
-            doc: doc.into(),
-            bytes: ByteBuf::from(bytes),
-        }],
-    })
-}
-
-fn last_change(doc: &mut AutoCommit, author: &str) -> Vec<u8> {
-    doc.commit_with(
-        fieldwork_core::automerge::transaction::CommitOptions::default().with_message(author),
-    );
-    doc.get_last_local_change()
-        .expect("a change")
-        .raw_bytes()
-        .to_vec()
-}
-
 #[test]
 fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
     let rt = runtime();
@@ -151,19 +132,7 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
         let welcome = c.hello("forger").await;
         // Rebuild the rep's copy of the Madrid account from what arrived.
         let general_id = format!("{mine}/general");
-        let mut general = AutoCommit::new();
-        for m in &welcome {
-            if let ServerMessage::Batch(b) = m {
-                for d in b.docs.iter().filter(|d| d.doc == general_id) {
-                    if let Some(doc) = &d.document {
-                        general = AutoCommit::load(doc).expect("load");
-                    }
-                    for ch in &d.changes {
-                        general.load_incremental(ch).expect("change");
-                    }
-                }
-            }
-        }
+        let mut general = doc_from(&welcome, &general_id);
         assert!(
             general.get(ROOT, "name").expect("get").is_some(),
             "the rep received her account"
@@ -175,9 +144,9 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
         let mut fin = AutoCommit::new().with_actor(ana_actor.clone());
         fin.put(ROOT, "credit_limit", 1_000_000_000i64)
             .expect("put");
-        c.send(&push(
+        c.send(&push_one(
             &format!("{mine}/financial"),
-            last_change(&mut fin, "ana"),
+            signed(&mut fin, "ana"),
         ))
         .await;
         assert_eq!(
@@ -187,16 +156,16 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
         // (b) Another territory's record.
         let mut other = AutoCommit::new().with_actor(ana_actor.clone());
         other.put(ROOT, "name", "Robada").expect("put");
-        c.send(&push(
+        c.send(&push_one(
             &format!("{theirs}/general"),
-            last_change(&mut other, "ana"),
+            signed(&mut other, "ana"),
         ))
         .await;
         assert_eq!(refusal_code(c.recv().await).0, "record_not_visible");
         // (c) A value of the wrong type.
         let mut typed = general.fork().with_actor(ana_actor.clone());
         typed.put(ROOT, "stage", 42i64).expect("put");
-        c.send(&push(&general_id, last_change(&mut typed, "ana")))
+        c.send(&push_one(&general_id, signed(&mut typed, "ana")))
             .await;
         assert_eq!(
             refusal_code(c.recv().await),
@@ -205,11 +174,11 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
         // (d) Another user's actor.
         let mut stolen = general.fork().with_actor(marta_actor);
         stolen.put(ROOT, "industry", "Suplantada").expect("put");
-        c.send(&push(&general_id, last_change(&mut stolen, "ana")))
+        c.send(&push_one(&general_id, signed(&mut stolen, "ana")))
             .await;
         assert_eq!(refusal_code(c.recv().await).0, "actor_not_yours");
         // (e) Bytes that are not an Automerge change.
-        c.send(&push(
+        c.send(&push_one(
             &general_id,
             b"\x85\x6f\x4a\x83not a change at all".to_vec(),
         ))
@@ -222,7 +191,7 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
                 d.put(ROOT, "name", format!("x{i}")).expect("put");
                 PushedChange {
                     doc: format!("account:X{i}/general"),
-                    bytes: ByteBuf::from(last_change(&mut d, "ana")),
+                    bytes: ByteBuf::from(signed(&mut d, "ana")),
                 }
             })
             .collect();
@@ -235,7 +204,7 @@ fn a_forging_client_is_refused_change_by_change_and_everyone_else_is_served() {
         // The same connection still works for honest changes.
         let mut honest = general.fork().with_actor(ana_actor.clone());
         honest.put(ROOT, "industry", "Honesta").expect("put");
-        c.send(&push(&general_id, last_change(&mut honest, "ana")))
+        c.send(&push_one(&general_id, signed(&mut honest, "ana")))
             .await;
         match c.recv().await {
             Some(ServerMessage::PushResult(r)) => {

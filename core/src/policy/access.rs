@@ -29,6 +29,12 @@ pub mod codes {
     pub const PROCESS_FORBIDDEN: &str = "process_forbidden";
     /// The user's role is not in the policy.
     pub const UNKNOWN_ROLE: &str = "unknown_role";
+    /// The change rewrites what is written once: a published model, an
+    /// instance's identity, an event already in an instance's log.
+    pub const IMMUTABLE: &str = "immutable";
+    /// The change names another user than the one pushing it (an event's
+    /// `by`, an instance's or a new record's owner).
+    pub const WRONG_USER: &str = "wrong_user";
 }
 
 /// Who is acting, as far as the policy is concerned.

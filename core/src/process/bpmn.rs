@@ -119,12 +119,22 @@ fn attrs(e: &BytesStart<'_>, line: u64) -> Result<BTreeMap<String, String>, Bpmn
 pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().trim_text(false);
+    // Newlines are counted from where the previous call stopped (positions
+    // only move forward while reading): counting from the start of the file
+    // for every event made an import take time quadratic in its size.
+    let counted = std::cell::Cell::new((0usize, 0u64));
     let line_at = |pos: u64| -> u64 {
         let end = usize::try_from(pos).unwrap_or(xml.len()).min(xml.len());
-        1 + xml.as_bytes()[..end]
+        let (from, before) = match counted.get() {
+            (at, n) if at <= end => (at, n),
+            _ => (0, 0),
+        };
+        let newlines = xml.as_bytes()[from..end]
             .iter()
             .filter(|b| **b == b'\n')
-            .count() as u64
+            .count() as u64;
+        counted.set((end, before + newlines));
+        1 + before + newlines
     };
 
     let mut stack: Vec<String> = Vec::new();
@@ -146,7 +156,13 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
         let end = usize::try_from(reader.buffer_position())
             .unwrap_or(xml.len())
             .min(xml.len());
-        let line = line_at(xml[..end].rfind('<').unwrap_or(0) as u64);
+        // Bytes, not `str` slicing: `end` need not be a character boundary.
+        let line = line_at(
+            xml.as_bytes()[..end]
+                .iter()
+                .rposition(|b| *b == b'<')
+                .unwrap_or(0) as u64,
+        );
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
@@ -639,4 +655,27 @@ fn build(
         start: Some(first),
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
+        let xml = "<definitions>\n<process id='p' name='Szőke ügyfél'>\n<!-- ő — € -->\n\
+                   <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<parallelGateway id='g'/>\n\
+                   </process></definitions>";
+        let e = import(xml).expect_err("unsupported");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("<parallelGateway>"), "{e}");
+        // Cut inside the document at every character: a clear error or a
+        // model, never a panic.
+        for (at, _) in xml.char_indices() {
+            let _ = import(&xml[..at]);
+        }
+        let broken = import("<definitions>\n€\n<process id='é'>\n<startEvent id='s' ü>")
+            .expect_err("malformed");
+        assert!(broken.line.is_some(), "{broken}");
+    }
 }

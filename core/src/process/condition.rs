@@ -82,6 +82,11 @@ pub struct ConditionError {
     pub at: usize,
 }
 
+/// The most operators (`!`, `&&`, `||`) and brackets one condition may
+/// hold: parsing, evaluating and dropping a condition recurse once per
+/// level, so a forged model with thousands of them would overflow the stack.
+pub const MAX_NESTING: usize = 256;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Ident(String),
@@ -164,6 +169,14 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
             _ => return Err(err(&format!("unexpected `{c}`"), start)),
         }
         i += 1;
+    }
+    let nesting =
+        |(_, t): &&(usize, Token)| matches!(t, Token::Open | Token::Op("!" | "&&" | "||"));
+    if let Some((at, _)) = out.iter().filter(nesting).nth(MAX_NESTING) {
+        return Err(err(
+            &format!("more than {MAX_NESTING} operators and brackets"),
+            *at,
+        ));
     }
     Ok(out)
 }
@@ -427,6 +440,41 @@ mod tests {
         assert!(Condition::parse("a.b.c == 1").is_err());
         assert!(Condition::parse("").is_err());
         assert!(Condition::parse("a # b").is_err());
+    }
+
+    #[test]
+    fn refuses_nesting_that_would_overflow_the_stack() {
+        for text in [
+            "!".repeat(100_000) + "a",
+            "(".repeat(100_000) + "a" + &")".repeat(100_000),
+            "a".to_owned() + &" && a".repeat(100_000),
+            "a".to_owned() + &" || a".repeat(100_000),
+        ] {
+            let e = Condition::parse(&text).expect_err("too deep");
+            assert!(e.message.contains("more than 256"), "{}", e.message);
+        }
+        let at_limit = "!".repeat(MAX_NESTING) + "a";
+        assert!(
+            !Condition::parse(&at_limit)
+                .expect("at the limit")
+                .eval(&BTreeMap::new())
+        );
+    }
+
+    #[test]
+    fn multibyte_text_and_a_cut_off_escape_are_errors_not_panics() {
+        for text in [
+            "é",
+            "a == 'é",
+            "a == \"x\\",
+            "a == 'x\\é",
+            "ö.é == 1 && ü",
+            "a == -",
+        ] {
+            let _ = Condition::parse(text);
+        }
+        let e = Condition::parse("a == €").expect_err("not a token");
+        assert_eq!((e.message.as_str(), e.at), ("unexpected `€`", 5));
     }
 
     #[test]

@@ -63,3 +63,78 @@ pub fn engine_docs(
     }
     Ok(out)
 }
+
+/// Whether `change` is exactly the engine's creation of the empty document
+/// `doc`: the engine, given the fields the change writes and its time,
+/// produces a change with the same hash. This is how the server accepts an
+/// engine-signed change from a device without trusting the device: it
+/// re-derives it. Anything else signed by an engine actor is a forgery.
+pub fn rederives(policy: &Policy, doc: &mut ClassDoc, change: &Change) -> bool {
+    let Ok(after) = doc.with_change(change) else {
+        return false;
+    };
+    let fields: BTreeMap<String, FieldValue> = after
+        .field_names()
+        .into_iter()
+        .filter_map(|f| after.get(&f).ok().flatten().map(|v| (f, v)))
+        .filter(|(_, v)| !is_empty_container(v))
+        .collect();
+    let Ok(at) = Timestamp::from_second(change.timestamp()) else {
+        return false;
+    };
+    let id = doc.id().record().clone();
+    let Ok(docs) = engine_docs(policy, &id, &fields, at) else {
+        return false;
+    };
+    docs.iter()
+        .any(|(d, c)| d.id() == doc.id() && c.hash() == change.hash())
+}
+
+/// An empty long text, stage log or entries map: what the engine's
+/// `create_containers` leaves, which is not part of the written content.
+fn is_empty_container(v: &FieldValue) -> bool {
+    match v {
+        FieldValue::Entries(m) => m.is_empty(),
+        FieldValue::Stages(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RecordKind;
+    use automerge::transaction::Transactable;
+
+    #[test]
+    fn the_engines_creation_is_rederived_and_a_forgery_is_not() {
+        let policy = Policy::shipped_default();
+        let id = RecordId::derived(RecordKind::Activity, &["instance", "call", "1"]);
+        let mut fields = BTreeMap::new();
+        fields.insert("type".to_owned(), FieldValue::Text("call".into()));
+        fields.insert("subject".to_owned(), FieldValue::Text("Llamar".into()));
+        fields.insert("status".to_owned(), FieldValue::Text("planned".into()));
+        let at: Timestamp = "2027-01-08T09:00:00Z".parse().expect("at");
+        let (doc, change) = engine_docs(&policy, &id, &fields, at)
+            .expect("docs")
+            .into_iter()
+            .next()
+            .expect("one class");
+        let mut empty = ClassDoc::new(doc.id().clone(), automerge::ActorId::random());
+        assert!(rederives(&policy, &mut empty, &change));
+
+        // The same engine actor, other content: a forgery.
+        let mut forged = automerge::AutoCommit::new().with_actor(change.actor_id().clone());
+        forged
+            .put(automerge::ROOT, "subject", "Transferir fondos")
+            .expect("put");
+        forged.commit_with(
+            automerge::transaction::CommitOptions::default()
+                .with_message(ENGINE_AUTHOR)
+                .with_time(at.as_second()),
+        );
+        let forged = forged.get_last_local_change().expect("change");
+        let mut empty = ClassDoc::new(doc.id().clone(), automerge::ActorId::random());
+        assert!(!rederives(&policy, &mut empty, &forged));
+    }
+}

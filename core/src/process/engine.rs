@@ -18,17 +18,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 
 use super::condition::Condition;
-use super::instance::{Event, EventKind, Instance, Position, Status, fold};
+use super::instance::{Event, EventKind, Instance, MAX_POS, Position, Status, fold};
 use super::model::{Action as StepAction, Assignee, Model, after};
+use super::rights;
 use crate::ids::{RecordId, RecordKind};
+use crate::policy::Policy;
 use crate::record::Record;
 use crate::sync::protocol::DirectoryEntry;
 use crate::value::FieldValue;
 
 /// The author of automatic steps in the event log.
 pub const ENGINE: &str = "engine";
-/// Most steps one call advances (a loop of automatic steps stops here).
+/// Most steps one call advances. Models whose automatic steps loop are
+/// refused when checked; an instance that still reaches this budget (a
+/// model accepted before that check) is failed, not run on.
 pub const MAX_STEPS_PER_RUN: usize = 256;
+/// Longest subject a task gets, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
 
 /// What the engine needs to know, read by the caller.
 #[derive(Debug)]
@@ -48,6 +54,9 @@ pub struct Inputs<'a> {
     pub activities: &'a BTreeMap<RecordId, Record>,
     /// Users, their roles, managers and time zones.
     pub directory: &'a [DirectoryEntry],
+    /// The policy in force (`None`: a single-user device), for what a
+    /// task's assignee may read (see [`super::rights`]).
+    pub policy: Option<&'a Policy>,
     /// Now.
     pub now: Timestamp,
 }
@@ -103,6 +112,9 @@ pub struct Outcome {
     pub wake_at: Option<Timestamp>,
     /// A problem a person must fix (the current step is not in the model).
     pub stuck: Option<String>,
+    /// Why the instance must not run on (it used its whole step budget
+    /// without waiting): the runner marks it failed.
+    pub failed: Option<String>,
 }
 
 /// The id of the activity a task or activity step creates at `pos`.
@@ -122,7 +134,13 @@ pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<Recor
         .values()
         .filter_map(|e| e.pos)
         .max()
-        .map_or(1, |p| p + 2);
+        // A forged event may name any position (up to `u32::MAX`). A path
+        // reaches position `p` only through a `done` event at each position
+        // before it, and never past the fold's limit, so no activity lies
+        // beyond either bound (a genuine log is always within both).
+        .map_or(1, |p| p.saturating_add(2))
+        .min(MAX_POS + 2)
+        .min(u32::try_from(instance.events.len()).map_or(u32::MAX, |n| n.saturating_add(1)));
     let steps: BTreeSet<&str> = models
         .iter()
         .flat_map(|m| m.steps.values())
@@ -152,8 +170,15 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
     let mut stuck = None;
     let mut position = fold(&instance, inputs.start);
     let mut completed = false;
-    for _ in 0..MAX_STEPS_PER_RUN {
+    let mut failed = None;
+    for taken in 0..=MAX_STEPS_PER_RUN {
         if position.status != Status::Running {
+            break;
+        }
+        if taken == MAX_STEPS_PER_RUN {
+            failed = Some(format!(
+                "more than {MAX_STEPS_PER_RUN} steps in one run without waiting"
+            ));
             break;
         }
         let Some(current) = position.current().cloned() else {
@@ -331,6 +356,7 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
         status,
         wake_at,
         stuck,
+        failed,
     }
 }
 
@@ -407,6 +433,14 @@ pub fn render(template: &str, record: &Record, account: Option<&Record>) -> Stri
     }
     out.push_str(rest);
     out
+}
+
+/// `text` cut to at most `max` characters (never inside a character).
+pub fn truncate_chars(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+    }
+    text
 }
 
 fn display(v: &FieldValue) -> String {
@@ -511,13 +545,24 @@ fn activity_fields(
         _ => ("task", &Assignee::Owner, &step.name, &None, None),
     };
     let assignee = resolve(assignee, owner.as_deref(), inputs.directory);
+    // What the task may show: fields its assignee may read (the record is
+    // already limited to what the instance's user may read).
+    let role = assignee
+        .as_deref()
+        .and_then(|a| rights::role_of(inputs.directory, a));
+    let shown = rights::view(record, inputs.policy, &[role]);
+    let shown_account = inputs
+        .account
+        .map(|a| rights::view(a, inputs.policy, &[role]));
     let mut f = BTreeMap::new();
     let mut text = |k: &str, v: String| {
         f.insert(k.to_owned(), FieldValue::Text(v));
     };
     text("type", kind.to_owned());
-    let mut subject = render(subject, record, inputs.account);
-    subject.truncate(200);
+    let subject = truncate_chars(
+        render(subject, &shown, shown_account.as_ref()),
+        MAX_SUBJECT_CHARS,
+    );
     text(
         "subject",
         if subject.trim().is_empty() {
@@ -548,7 +593,10 @@ fn activity_fields(
         text("starts_at", at.to_string());
     }
     if let Some(t) = topic {
-        text("topic", render(t, record, inputs.account));
+        text(
+            "topic",
+            truncate_chars(render(t, &shown, shown_account.as_ref()), 2_000),
+        );
     }
     match record.kind() {
         RecordKind::Account => text("account", record.id.to_string()),
@@ -695,6 +743,59 @@ kind = "end"
     }
 
     #[test]
+    fn a_forged_position_neither_overflows_nor_widens_the_candidates() {
+        let model = Model::from_toml(LEAD).expect("model");
+        let record = account();
+        for pos in [u32::MAX, u32::MAX - 1, 4_000_000_000, MAX_POS + 1] {
+            let mut inst = instance(&record);
+            let event = Event {
+                kind: EventKind::Done,
+                at: at("2027-01-04T10:00:00Z"),
+                by: "ana".into(),
+                pos: Some(pos),
+                step: Some("qualify".into()),
+                via: Some("task".into()),
+                to: Some("check".into()),
+                version: None,
+                param: None,
+            };
+            inst.events
+                .insert(Event::done_key(pos, "qualify", "task"), event);
+            // Two task or activity steps (qualify, escalate) at every
+            // position a path can reach: with one event, positions 0 and 1.
+            let candidates = candidate_activities(&inst, &[&model]);
+            assert_eq!(candidates.len(), 2 * 2, "{pos}");
+            // A log that does reach far is still cut at the fold's limit.
+            for p in 0..MAX_POS + 10 {
+                let mut e = inst.events.values().next().cloned().expect("event");
+                e.pos = Some(p);
+                inst.events.insert(Event::done_key(p, "qualify", "task"), e);
+            }
+            let candidates = candidate_activities(&inst, &[&model]);
+            assert_eq!(candidates.len(), 2 * (MAX_POS as usize + 2), "{pos}");
+        }
+        assert_eq!(candidate_activities(&instance(&record), &[&model]).len(), 2);
+    }
+
+    #[test]
+    fn render_cuts_templates_at_characters_not_bytes() {
+        let record = account();
+        for (template, want) in [
+            ("{é", "{é"),
+            ("é{", "é{"),
+            ("{é}", ""),
+            ("ő{name}ő", "őSzőke Kftő"),
+            ("{name}{", "Szőke Kft{"),
+            ("}{}{{name}}", "}}"),
+            ("{account.ü}x{", "x{"),
+        ] {
+            assert_eq!(render(template, &record, None), want, "{template}");
+        }
+        assert_eq!(truncate_chars("Szőke".into(), 3), "Sző");
+        assert_eq!(truncate_chars("Szőke".into(), 99), "Szőke");
+    }
+
+    #[test]
     fn a_task_is_created_once_and_waits_for_its_deadline() {
         let model = Model::from_toml(LEAD).expect("model");
         let record = account();
@@ -710,6 +811,7 @@ kind = "end"
                 account: Some(&record),
                 activities: acts,
                 directory: &dir,
+                policy: None,
                 now: at(now),
             })
         };
@@ -768,6 +870,7 @@ kind = "end"
                 account: None,
                 activities: acts,
                 directory: &dir,
+                policy: None,
                 now: at(now),
             })
         };
@@ -827,5 +930,113 @@ kind = "end"
             "Call Szőke Kft (ana){"
         );
         assert_eq!(render("{missing}!", &r, None), "!");
+    }
+
+    #[test]
+    fn subjects_are_cut_between_characters() {
+        let long = format!("a{}", "é".repeat(300));
+        let cut = truncate_chars(long, MAX_SUBJECT_CHARS);
+        assert_eq!(cut.chars().count(), MAX_SUBJECT_CHARS);
+        assert!(cut.starts_with("aé"));
+        assert_eq!(truncate_chars("Szőke".into(), 200), "Szőke");
+    }
+
+    #[test]
+    fn a_task_shows_only_what_its_assignee_may_read() {
+        let model = Model::from_toml(
+            r#"
+key = "check-credit"
+name = "Check credit"
+trigger = { kind = "manual", record = "account" }
+[[steps]]
+id = "call"
+kind = "task"
+assignee = "owner"
+subject = "{name}: limit {credit_limit}, tax id {tax_id}"
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+        )
+        .expect("model");
+        let mut record = account();
+        record
+            .fields
+            .insert("credit_limit".into(), FieldValue::Int(5_000_000));
+        record
+            .fields
+            .insert("tax_id".into(), FieldValue::Text("B12345678".into()));
+        let inst = instance(&record);
+        let policy = crate::policy::Policy::shipped_default();
+        let subject_for = |dir: &[DirectoryEntry]| {
+            let out = step(&Inputs {
+                model: &model,
+                start: &model.start,
+                instance: &inst,
+                record: Some(&record),
+                account: Some(&record),
+                activities: &BTreeMap::new(),
+                directory: dir,
+                policy: Some(&policy),
+                now: at("2027-01-04T09:00:00Z"),
+            });
+            out.actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::CreateActivity { fields, .. } => fields
+                        .get("subject")
+                        .and_then(|v| v.as_text())
+                        .map(str::to_owned),
+                    _ => None,
+                })
+                .expect("a task")
+        };
+        // `ana`, the owner, is a rep in `directory()`.
+        let rep = subject_for(&directory());
+        assert_eq!(rep, "Szőke Kft: limit , tax id ");
+        let mut as_manager = directory();
+        for d in &mut as_manager {
+            d.role = "manager".into();
+        }
+        assert!(subject_for(&as_manager).contains("5000000"));
+    }
+
+    #[test]
+    fn an_instance_that_never_waits_fails_at_its_step_budget() {
+        // A model checked before loops were refused: `check` goes back to
+        // `qualify`'s gateway forever.
+        let mut model = Model::from_toml(LEAD).expect("model");
+        if let Some(check) = model.steps.get_mut("check") {
+            check.action = crate::process::model::Action::Gateway {
+                branches: Vec::new(),
+                default: "check".into(),
+            };
+        }
+        if let Some(qualify) = model.steps.get_mut("qualify") {
+            qualify.action = crate::process::model::Action::Set {
+                field: "industry".into(),
+                value: FieldValue::Text("x".into()),
+            };
+        }
+        let record = account();
+        let out = step(&Inputs {
+            model: &model,
+            start: &model.start,
+            instance: &instance(&record),
+            record: Some(&record),
+            account: Some(&record),
+            activities: &BTreeMap::new(),
+            directory: &directory(),
+            policy: None,
+            now: at("2027-01-04T09:00:00Z"),
+        });
+        assert!(
+            out.failed
+                .as_deref()
+                .is_some_and(|f| f.contains("without waiting")),
+            "{out:?}"
+        );
+        assert!(out.actions.len() <= MAX_STEPS_PER_RUN + 1);
     }
 }

@@ -282,6 +282,9 @@ pub struct Model {
     pub steps: BTreeMap<String, Step>,
     /// The first step.
     pub start: String,
+    /// Who published this version (read from its record; `None` before it
+    /// is published). Scheduled instances run as this user.
+    pub publisher: Option<String>,
 }
 
 /// Why a model is invalid: every problem, each naming its step.
@@ -401,6 +404,12 @@ impl Model {
             if !steps.values().any(|s| matches!(s.action, Action::End)) {
                 errors.push("steps: a model needs an end step".into());
             }
+            if let Some(cycle) = loop_without_wait(&steps) {
+                errors.push(format!(
+                    "steps: the loop {} never waits for a person or a timer",
+                    cycle.join(" → ")
+                ));
+            }
         }
         match (errors.is_empty(), trigger) {
             (true, Some(trigger)) => Ok(Model {
@@ -409,9 +418,79 @@ impl Model {
                 trigger,
                 steps,
                 start,
+                publisher: None,
             }),
             _ => Err(ModelError(errors)),
         }
+    }
+}
+
+/// Whether entering `step` can make an instance wait (for a person, or for
+/// a timer or deadline that lies in the future), so a loop through it cannot
+/// spin. Zero-length timers and deadlines, and timers on a date field that
+/// may lie in the past, do not count.
+pub fn waits(step: &Step) -> bool {
+    let positive = |span: &Span| {
+        let t0 = Timestamp::UNIX_EPOCH;
+        after(t0, *span) > t0
+    };
+    match &step.action {
+        Action::Task { deadline, .. } => deadline.as_ref().is_none_or(|(d, _)| positive(d)),
+        Action::Timer {
+            duration,
+            until_field,
+        } => until_field.is_none() && duration.as_ref().is_some_and(positive),
+        _ => false,
+    }
+}
+
+/// A cycle of steps none of which waits, if the model has one (such a model
+/// would advance forever in one run; it is refused when checked).
+fn loop_without_wait(steps: &BTreeMap<String, Step>) -> Option<Vec<String>> {
+    // Peel off steps that do not wait and lead to no other such step still
+    // standing (Kahn's algorithm on the subgraph of non-waiting steps);
+    // whatever remains lies on, or leads into, a cycle.
+    let edges: BTreeMap<&str, Vec<&str>> = steps
+        .iter()
+        .filter(|(_, s)| !waits(s))
+        .map(|(id, s)| {
+            let next = successors(s)
+                .into_iter()
+                .filter_map(|n| steps.get_key_value(&n))
+                .filter(|(_, t)| !waits(t))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            (id.as_str(), next)
+        })
+        .collect();
+    let mut remaining: BTreeMap<&str, &Vec<&str>> = edges.iter().map(|(k, v)| (*k, v)).collect();
+    loop {
+        let leaves: Vec<&str> = remaining
+            .iter()
+            .filter(|(_, next)| next.iter().all(|n| !remaining.contains_key(n)))
+            .map(|(id, _)| *id)
+            .collect();
+        if leaves.is_empty() {
+            break;
+        }
+        for leaf in leaves {
+            remaining.remove(leaf);
+        }
+    }
+    // Walk from any remaining step through remaining steps until one repeats.
+    let mut path: Vec<&str> = vec![*remaining.keys().next()?];
+    loop {
+        let current = *path.last()?;
+        let next = *remaining
+            .get(current)?
+            .iter()
+            .find(|n| remaining.contains_key(*n))?;
+        if let Some(from) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<String> = path[from..].iter().map(|s| (*s).to_owned()).collect();
+            cycle.push(next.to_owned());
+            return Some(cycle);
+        }
+        path.push(next);
     }
 }
 
@@ -783,5 +862,53 @@ kind = "end"
             "2027-01-01T10:30:00Z"
         );
         assert!(duration("7 days").is_err());
+    }
+
+    const SPINNER: &str = r#"
+key = "spinner"
+name = "Sets a field forever"
+trigger = { kind = "manual", record = "account" }
+[[steps]]
+id = "a"
+kind = "set"
+field = "industry"
+value = "A"
+next = "b"
+[[steps]]
+id = "b"
+kind = "gateway"
+branches = [{ condition = 'industry == "A"', next = "a" }]
+default = "end"
+[[steps]]
+id = "end"
+kind = "end"
+"#;
+
+    #[test]
+    fn a_loop_that_never_waits_is_refused_and_one_through_a_task_is_not() {
+        let errors = Model::from_toml(SPINNER).expect_err("spins").0;
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("loop") && e.contains("never waits")),
+            "{errors:?}"
+        );
+        let waits = SPINNER.replace(
+            "kind = \"set\"\nfield = \"industry\"\nvalue = \"A\"",
+            "kind = \"task\"\nassignee = \"owner\"\nsubject = \"Look again\"",
+        );
+        assert!(
+            Model::from_toml(&waits).is_ok(),
+            "{:?}",
+            Model::from_toml(&waits).err()
+        );
+        let zero_timer = SPINNER.replace(
+            "kind = \"set\"\nfield = \"industry\"\nvalue = \"A\"",
+            "kind = \"timer\"\nduration = \"PT0S\"",
+        );
+        assert!(
+            Model::from_toml(&zero_timer).is_err(),
+            "a zero timer does not wait"
+        );
     }
 }

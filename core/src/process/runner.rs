@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use super::engine::{self, Action, Inputs, Outcome};
 use super::instance::{Event, EventKind, Instance, Status, fold};
 use super::model::{Model, ModelFile, TriggerKind, after};
+use super::rights;
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{RecordId, RecordKind};
 use crate::policy::{Access, ProcessRights};
@@ -30,6 +31,11 @@ pub trait ProcessHost {
     fn acting_user(&self) -> String;
     /// The acting user's rights.
     fn access(&self) -> &Access;
+    /// The policy in force, which instances run under (`None`: a device
+    /// that never signed in).
+    fn policy(&self) -> Option<&crate::policy::Policy> {
+        self.access().policy()
+    }
     /// Every published model version here.
     fn models(&mut self) -> Result<Vec<Model>>;
     /// A record, if it exists here.
@@ -74,6 +80,11 @@ pub trait ProcessHost {
     fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>>;
     /// Marks occurrence `at` of scheduled model `key` handled.
     fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()>;
+    /// Marks `instance` failed with `reason`: it is no longer run here and
+    /// shows as failed in monitoring until an administrator acts.
+    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> Result<()>;
+    /// Why `instance` was marked failed here, if it was.
+    fn failure(&mut self, instance: &RecordId) -> Result<Option<String>>;
 }
 
 /// The id of version `version` of model `key`.
@@ -99,7 +110,9 @@ pub fn version<'a>(models: &'a [Model], key: &str, version: i64) -> Option<&'a M
 /// Reads a stored model record.
 pub fn model_from_record(r: &Record) -> Option<Model> {
     let version = r.get("version").and_then(FieldValue::as_int)?;
-    Model::from_json(r.text("definition")?, version).ok()
+    let mut model = Model::from_json(r.text("definition")?, version).ok()?;
+    model.publisher = r.text("owner").map(str::to_owned);
+    Some(model)
 }
 
 fn denied(access: &Access, right: &str, allowed: impl Fn(&ProcessRights) -> bool) -> Result<()> {
@@ -147,6 +160,9 @@ pub fn run(
     models: &[Model],
     id: &RecordId,
 ) -> Result<Option<Outcome>> {
+    if host.failure(id)?.is_some() {
+        return Ok(None);
+    }
     let Some(record) = host.record(id)? else {
         return Ok(None);
     };
@@ -160,18 +176,35 @@ pub fn run(
     let Some(model) = version(models, &instance.model_key, position.version) else {
         return Ok(None);
     };
-    let target = host.record(&instance.record)?;
+    let directory = host.directory()?;
+    let policy = host.policy().cloned();
+    // The instance runs as its owner, and sees only what the owner's role
+    // reads. A replica whose user reads less leaves it to the server (or a
+    // replica that reads as much), so every replica that runs it computes
+    // the same steps from the same fields.
+    let runner = instance.owner.as_deref().unwrap_or_default();
+    let role = rights::role_of(&directory, runner);
+    let reads_enough = match host.access() {
+        Access::Local => true,
+        Access::User { user, .. } => {
+            rights::reads_at_least(policy.as_ref(), Some(&user.role), role)
+        }
+    };
+    if policy.is_some() && (role.is_none() || !reads_enough) {
+        return Ok(None);
+    }
+    let seen = |r: Option<Record>| r.map(|r| rights::view(&r, policy.as_ref(), &[role]));
+    let target = seen(host.record(&instance.record)?);
     let account = match &instance.account {
-        Some(a) if Some(a) != target.as_ref().map(|t| &t.id) => host.record(a)?,
+        Some(a) if Some(a) != target.as_ref().map(|t| &t.id) => seen(host.record(a)?),
         _ => None,
     };
     let mut activities = BTreeMap::new();
     for cand in engine::candidate_activities(&instance, &[started, model]) {
-        if let Some(r) = host.record(&cand)? {
+        if let Some(r) = seen(host.record(&cand)?) {
             activities.insert(cand, r);
         }
     }
-    let directory = host.directory()?;
     let outcome = engine::step(&Inputs {
         model,
         start: &started.start,
@@ -182,10 +215,23 @@ pub fn run(
             .or(target.as_ref().filter(|t| t.kind() == RecordKind::Account)),
         activities: &activities,
         directory: &directory,
+        policy: policy.as_ref(),
         now: host.now(),
     });
+    if let Some(reason) = outcome
+        .failed
+        .clone()
+        .or_else(|| forbidden_write(&outcome, policy.as_ref(), role, runner))
+    {
+        host.mark_failed(id, &reason)?;
+        return Ok(Some(outcome));
+    }
     for action in &outcome.actions {
         match action {
+            Action::Event { key, .. } if instance.events.contains_key(key) => {
+                // The log only grows: an event written here or by another
+                // replica is never overwritten.
+            }
             Action::Event { key, event } => {
                 let value =
                     serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
@@ -211,6 +257,61 @@ pub fn run(
     Ok(Some(outcome))
 }
 
+/// Why the outcome may not be written: a `set` step writes a field that the
+/// instance's user may not write.
+fn forbidden_write(
+    outcome: &Outcome,
+    policy: Option<&crate::policy::Policy>,
+    role: Option<&str>,
+    runner: &str,
+) -> Option<String> {
+    let policy = policy?;
+    outcome.actions.iter().find_map(|a| {
+        let Action::SetField { record, field, .. } = a else {
+            return None;
+        };
+        let writes = role
+            .and_then(|r| policy.role(r))
+            .zip(policy.class_of(record.kind(), field))
+            .is_some_and(|(r, class)| r.write.contains(class));
+        (!writes).then(|| {
+            format!(
+                "a `set` step writes `{field}`, which `{runner}` (who the instance runs as) may not write"
+            )
+        })
+    })
+}
+
+/// Runs instance `id` like [`run`], containing what only this instance's
+/// model or data can cause: a panic, or a step the rule book or the policy
+/// refuses (a `set` step that breaks a record rule). Such an instance is
+/// marked failed (see [`ProcessHost::mark_failed`]) and `Ok(None)` returned,
+/// so one bad instance never stops a scheduler pass or a sync. Storage
+/// errors are returned: they are the host's, not the instance's.
+pub fn run_contained(
+    host: &mut impl ProcessHost,
+    models: &[Model],
+    id: &RecordId,
+) -> Result<Option<Outcome>> {
+    let reason =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(host, models, id))) {
+            Ok(Err(e @ (CoreError::Invalid(_) | CoreError::Denied(_)))) => {
+                format!("a step was refused: {e}")
+            }
+            Ok(out) => return out,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                format!("the engine failed: {what}")
+            }
+        };
+    host.mark_failed(id, &reason)?;
+    Ok(None)
+}
+
 /// Starts an instance of `model` on `record`, as triggered at `at`. The id
 /// is derived from (model, record, `at`), so a replica that sees the same
 /// trigger starts the same instance. Returns the instance id.
@@ -220,6 +321,7 @@ pub fn start_instance(
     model: &Model,
     record: &Record,
     at: Timestamp,
+    runs_as: &str,
 ) -> Result<RecordId> {
     let id = Instance::derive_id(&model.file.key, &record.id, at);
     let mut fields = BTreeMap::new();
@@ -240,12 +342,11 @@ pub fn start_instance(
     if let Some(a) = account {
         fields.insert("account".to_owned(), FieldValue::Text(a.to_string()));
     }
-    if let Some(o) = record.text("owner") {
-        fields.insert("owner".to_owned(), FieldValue::Text(o.to_owned()));
-    }
+    // The instance runs as its owner: who started it (see `rights`).
+    fields.insert("owner".to_owned(), FieldValue::Text(runs_as.to_owned()));
     fields.insert("started_at".to_owned(), FieldValue::Text(at.to_string()));
     host.create(&id, &fields, at)?;
-    run(host, models, &id)?;
+    run_contained(host, models, &id)?;
     Ok(id)
 }
 
@@ -271,7 +372,8 @@ pub fn start_by_hand(
         )));
     }
     let now = host.now();
-    start_instance(host, &models, &model, &target, now)
+    let me = host.acting_user();
+    start_instance(host, &models, &model, &target, now, &me)
 }
 
 /// What a write to `after` (which was `before`) sets off: instances of
@@ -307,7 +409,8 @@ pub fn on_write(
             TriggerKind::Manual | TriggerKind::Schedule => false,
         };
         if fires {
-            touched.push(start_instance(host, &models, model, after, at)?);
+            let me = host.acting_user();
+            touched.push(start_instance(host, &models, model, after, at, &me)?);
         }
     }
     if after.kind() == RecordKind::Activity {
@@ -315,7 +418,7 @@ pub fn on_write(
             .text("process_instance")
             .and_then(|t| t.parse::<RecordId>().ok())
         {
-            run(host, &models, &inst)?;
+            run_contained(host, &models, &inst)?;
             touched.push(inst);
         }
     }
@@ -330,7 +433,7 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
     let now = host.now();
     let due = host.due(now)?;
     for id in &due {
-        run(host, &models, id)?;
+        run_contained(host, &models, id)?;
     }
     let mut started = 0;
     for model in models
@@ -344,7 +447,7 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
             continue;
         };
         let mut occurrence = None;
-        let mut t = from;
+        let mut t = skip_ahead(from, every, now);
         while t <= now {
             occurrence = Some(t);
             let next = after(t, every);
@@ -359,6 +462,10 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
         if host.schedule_mark(&model.file.key)? >= Some(occurrence) {
             continue;
         }
+        // Scheduled instances run as the publisher of the model version.
+        let Some(publisher) = model.publisher.clone() else {
+            continue;
+        };
         for rid in host.records_of(model.trigger.record)? {
             if let Some(r) = host.record(&rid)? {
                 let matches = model
@@ -367,7 +474,7 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
                     .as_ref()
                     .is_none_or(|c| c.eval(&r.fields));
                 if matches {
-                    start_instance(host, &models, model, &r, occurrence)?;
+                    start_instance(host, &models, model, &r, occurrence, &publisher)?;
                     started += 1;
                 }
             }
@@ -377,12 +484,32 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
     Ok(due.len() + started)
 }
 
+/// `from` moved on by whole `every`s to the last occurrence at or before
+/// `now`, in one step when `every` has a fixed length (no years or
+/// months; a day is 24 hours, as in [`after`]). Stepping one `every` at a
+/// time from a `from` far in the past with a tiny `every` (both come from a
+/// published model) would hold the host, the server's writer among them,
+/// for hours. Calendar spans keep stepping (at most one per month).
+fn skip_ahead(from: Timestamp, every: jiff::Span, now: Timestamp) -> Timestamp {
+    if from >= now || every.get_years() != 0 || every.get_months() != 0 {
+        return from;
+    }
+    let Ok(step) = every.to_duration(jiff::SpanRelativeTo::days_are_24_hours()) else {
+        return from;
+    };
+    let (step, gap) = (step.as_nanos(), now.duration_since(from).as_nanos());
+    if step <= 0 {
+        return from;
+    }
+    Timestamp::from_nanosecond(from.as_nanosecond() + gap / step * step).unwrap_or(from)
+}
+
 /// Runs every active instance (after a sync brought news).
 pub fn run_active(host: &mut impl ProcessHost) -> Result<usize> {
     let models = host.models()?;
     let ids = host.active()?;
     for id in &ids {
-        run(host, &models, id)?;
+        run_contained(host, &models, id)?;
     }
     Ok(ids.len())
 }
@@ -480,7 +607,13 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
     }
     let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     host.put_entry(id, "events", &Event::control_key(at, kind, &by), &value)?;
-    run(host, &models, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))
+    match run_contained(host, &models, id)? {
+        Some(outcome) => Ok(outcome),
+        None => Err(match host.failure(id)? {
+            Some(reason) => invalid(format!("the instance failed: {reason}")),
+            None => CoreError::NotFound(id.to_string()),
+        }),
+    }
 }
 
 /// Completes task `activity`: marks it done and advances its instance. The
@@ -540,6 +673,82 @@ pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result
             }
         }
     }
-    run(host, &models, &inst)?;
+    run_contained(host, &models, &inst)?;
     Ok(Some(inst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::model::duration;
+
+    /// The occurrence the scheduler finds, as `run_due` computes it (or
+    /// without skipping ahead: one `every` at a time).
+    fn occurrence(from: &str, every: &str, now: &str, skip: bool) -> Option<Timestamp> {
+        let (from, now): (Timestamp, Timestamp) =
+            (from.parse().expect("from"), now.parse().expect("now"));
+        let every = duration(every).expect("every");
+        let mut found = None;
+        let mut t = if skip {
+            skip_ahead(from, every, now)
+        } else {
+            from
+        };
+        while t <= now {
+            found = Some(t);
+            let next = after(t, every);
+            if next <= t {
+                break;
+            }
+            t = next;
+        }
+        found
+    }
+
+    #[test]
+    fn a_tiny_period_from_the_distant_past_is_found_at_once() {
+        let start = std::time::Instant::now();
+        let found = occurrence(
+            "-009000-01-01T00:00:00Z",
+            "PT0.000000001S",
+            "2027-01-08T09:30:00.5Z",
+            true,
+        );
+        assert_eq!(found, Some("2027-01-08T09:30:00.5Z".parse().expect("ts")));
+        let found = occurrence(
+            "-009000-01-01T00:00:00Z",
+            "PT1S",
+            "2027-01-08T09:30:00.5Z",
+            true,
+        );
+        assert_eq!(found, Some("2027-01-08T09:30:00Z".parse().expect("ts")));
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn skipping_ahead_finds_what_stepping_finds() {
+        let now = "2027-01-08T09:30:00Z";
+        for (from, every, want) in [
+            ("2027-01-01T08:00:00Z", "P1D", Some("2027-01-08T08:00:00Z")),
+            ("2027-01-01T08:00:00Z", "P1W", Some("2027-01-08T08:00:00Z")),
+            ("2027-01-01T08:00:00Z", "PT5H", Some("2027-01-08T05:00:00Z")),
+            ("2026-10-31T08:00:00Z", "P1M", Some("2026-12-30T08:00:00Z")),
+            ("2027-01-08T09:30:00Z", "P1D", Some(now)),
+            ("2027-01-09T00:00:00Z", "P1D", None),
+            ("2027-01-01T08:00:00Z", "PT0S", Some("2027-01-01T08:00:00Z")),
+            ("2027-01-01T08:00:00Z", "-P1D", Some("2027-01-01T08:00:00Z")),
+        ] {
+            let want = want.map(|w| w.parse::<Timestamp>().expect("ts"));
+            assert_eq!(
+                occurrence(from, every, now, true),
+                want,
+                "{from} every {every}"
+            );
+            assert_eq!(
+                occurrence(from, every, now, false),
+                want,
+                "{from} every {every}"
+            );
+        }
+    }
 }

@@ -171,6 +171,29 @@ mod tests {
     }
 
     #[test]
+    fn extreme_instants_and_days_are_shown_not_panicked_on() {
+        let rows = [
+            summary(Some(&Timestamp::MIN.to_string())),
+            summary(Some(&Timestamp::MAX.to_string())),
+            summary(Some("9999-12-31T23:59:59-25:59")),
+        ];
+        assert!(
+            rows[..2]
+                .iter()
+                .all(|r| item(r, &TimeZone::UTC).at.is_some())
+        );
+        for name in ["Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns"] {
+            let tz = zone(Some(name)).expect("tz");
+            for now in [Timestamp::MIN, Timestamp::MAX] {
+                let list = bucket(&rows, now, &tz, name);
+                assert_eq!(list.undated.len(), 1, "{name}: {list:?}");
+            }
+            let (a, b) = day_bounds(Date::MIN, Date::MAX, &tz);
+            assert!(a <= b, "{name}");
+        }
+    }
+
+    #[test]
     fn calendar_days_follow_the_zone_and_bad_zones_are_refused() {
         let tz = zone(Some("Europe/Budapest")).expect("tz");
         let (a, b) = day_bounds(

@@ -167,27 +167,16 @@ pub(crate) fn refresh(
     let kind = record.kind();
     let title = record.title();
     let text = |f: &str| record.text(f).map(str::to_owned);
-    let account = match kind {
-        RecordKind::Account => None,
-        RecordKind::Relationship => {
-            text("account").or_else(|| text("from").filter(|f| f.starts_with("account:")))
-        }
-        _ => text("account"),
+    // Which account it belongs to and which territory decides who sees
+    // it: the one rule book's answer (`rules::parent_account`,
+    // `rules::territory_of`), with the account's territory as indexed.
+    let parent = record.account();
+    let inherited = match &parent {
+        Some(acc) => account_territory(tx, acc)?,
+        None => None,
     };
-    let territory = match kind {
-        RecordKind::Account => text("territory"),
-        _ => match &account {
-            Some(acc) => tx
-                .query_row(
-                    "SELECT territory FROM records WHERE record_id = ?1",
-                    [acc],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()?
-                .flatten(),
-            None => None,
-        },
-    };
+    let account = parent.map(|a| a.to_string());
+    let territory = record.facts(inherited).territory;
     let stage = text("stage");
     let status = match kind {
         RecordKind::Activity => text("status"),
@@ -371,7 +360,9 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
     };
     sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
     args.push((q.limit.unwrap_or(100).min(10_000) as i64).into());
-    args.push((q.offset as i64).into());
+    // Saturating: `as` would wrap a huge offset to a negative one, which
+    // SQLite reads as no offset at all.
+    args.push(i64::try_from(q.offset).unwrap_or(i64::MAX).into());
     let mut stmt = conn.prepare_cached(&sql)?;
     let ts = |v: Option<i64>| {
         v.and_then(|s| Timestamp::from_second(s).ok())
@@ -414,4 +405,39 @@ pub(crate) fn rekey(tx: &Connection, collator: &NameCollator) -> Result<()> {
         update.execute(params![rid, collator.sort_key(&title)])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::{FieldWrite, Store};
+
+    #[test]
+    fn a_huge_offset_or_limit_lists_nothing_rather_than_wrapping() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        s.create(
+            RecordKind::Account,
+            vec![FieldWrite::set("name", "Szőke Kft.")],
+        )
+        .expect("create");
+        let q = |offset: usize, limit: Option<usize>| ListQuery {
+            kind: Some(RecordKind::Account),
+            offset,
+            limit,
+            ..ListQuery::default()
+        };
+        assert_eq!(s.list(&q(0, None)).expect("list").len(), 1);
+        assert_eq!(s.list(&q(0, Some(usize::MAX))).expect("list").len(), 1);
+        for offset in [usize::MAX, i64::MAX as usize + 1, i64::MAX as usize] {
+            assert!(
+                s.list(&q(offset, None)).expect("list").is_empty(),
+                "{offset}"
+            );
+        }
+    }
 }

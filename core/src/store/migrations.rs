@@ -14,6 +14,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/002_quarantine.sql")),
     (3, include_str!("migrations/003_outbox_per_document.sql")),
     (4, include_str!("migrations/004_process_wakeups.sql")),
+    (5, include_str!("migrations/005_process_failures.sql")),
 ];
 
 /// The schema version this build writes.

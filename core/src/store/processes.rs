@@ -118,7 +118,8 @@ impl ProcessHost for Store {
     ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
-             ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at, active = excluded.active",
+             ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at,
+                   active = excluded.active AND process_wakeups.failed IS NULL",
             params![instance.to_string(), at.map(|t| t.as_second()), active],
         )?;
         Ok(())
@@ -155,6 +156,28 @@ impl ProcessHost for Store {
 
     fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()> {
         meta::set(&self.conn, &format!("schedule:{key}"), &at.to_string())
+    }
+
+    fn failure(&mut self, instance: &RecordId) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failed FROM process_wakeups WHERE instance = ?1",
+                [instance.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO process_wakeups(instance, wake_at, active, failed) VALUES (?1, NULL, 0, ?2)
+             ON CONFLICT(instance) DO UPDATE SET wake_at = NULL, active = 0, failed = excluded.failed",
+            params![instance.to_string(), reason],
+        )?;
+        self.engine_problems.push(format!("{instance}: {reason}"));
+        Ok(())
     }
 }
 
@@ -381,10 +404,13 @@ impl Store {
             Status::Running if at_end => Status::Completed,
             s => s,
         };
-        let stuck = position
-            .current()
-            .filter(|c| model.step(&c.step).is_none())
-            .map(|c| format!("step `{}` is not in version {}", c.step, model.version));
+        let stuck = match ProcessHost::failure(self, id)? {
+            Some(reason) => Some(format!("failed: {reason}")),
+            None => position
+                .current()
+                .filter(|c| model.step(&c.step).is_none())
+                .map(|c| format!("step `{}` is not in version {}", c.step, model.version)),
+        };
         Ok(ProcessCard {
             id: id.to_string(),
             model_key: instance.model_key.clone(),

@@ -1,8 +1,10 @@
 //! The local write path: check, apply to the class documents, persist.
 //!
 //! Order matters and is the guarantee: (1) every write is checked against
-//! the schema, (2) the record as it would be is checked for cross-field
-//! rules, (3) the policy mirror refuses forbidden writes, and only then (4)
+//! the schema, (2) the record as it would be is checked against the rule
+//! book ([`crate::rules`]: required and cross-field rules; the system writes
+//! a write implies come from there too, so the server's engine writes the
+//! same), (3) the policy mirror refuses forbidden writes, and only then (4)
 //! are documents touched and (5) persisted with their outbox entries and
 //! index rows in one transaction. A refusal at any step changes nothing.
 
@@ -20,6 +22,7 @@ use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{ClassName, RecordId, RecordKind};
 use crate::policy::codes;
 use crate::record::Record;
+use crate::rules::{self, SystemWrite};
 use crate::schema::{self, FieldDef, FieldType};
 use crate::store::outbox::TypedWrite;
 use crate::value::{self, FieldValue};
@@ -391,15 +394,14 @@ pub(crate) fn write_record(
         };
     }
 
-    // (2) Cross-field rules.
+    // (2) Required and cross-field rules, from the one rule book: a new
+    // record must satisfy all of them; an edit must not newly break one.
     if creating {
-        for def in schema::fields(kind).iter().filter(|d| d.required) {
-            if !after.contains_key(def.name) {
-                return Err(ValidationError::field(def.name, "is required").into());
-            }
-        }
+        rules::check_record(kind, &after)?;
+    } else {
+        rules::check_transition(kind, &current.fields, &after, |_| false)
+            .map_err(ValidationError::from)?;
     }
-    check_record_rules(kind, &after, &wanted)?;
 
     // System writes implied by the user's writes.
     let mut plan: Vec<Planned> = Vec::new();
@@ -417,7 +419,17 @@ pub(crate) fn write_record(
             }),
         });
     }
-    plan.extend(system_writes(kind, &current, &after, now)?);
+    for implied in rules::system_writes(kind, &current.fields, &after, now) {
+        let (field, op) = match implied {
+            SystemWrite::Set { field, value } => (field, Op::Put(value)),
+            SystemWrite::AppendStage { field, stage } => (field, Op::AppendStage(stage)),
+        };
+        plan.push(Planned {
+            def: field_def(kind, field)?,
+            op,
+            typed: None,
+        });
+    }
     if plan.is_empty() {
         return Ok(());
     }
@@ -425,6 +437,19 @@ pub(crate) fn write_record(
     // (3) Policy mirror, before touching anything.
     for planned in &plan {
         check_policy(ctx, &current, planned.def.name, !creating)?;
+    }
+    if creating {
+        // The same creation scope the server applies to a new record.
+        let created = Record {
+            fields: after.clone(),
+            ..current.clone()
+        };
+        let inherited = match created.account() {
+            Some(acc) => index::account_territory(ctx.conn, &acc)?,
+            None => None,
+        };
+        crate::validate::check_new_record(ctx.access, kind, &created.facts(inherited), None)
+            .map_err(CoreError::Denied)?;
     }
 
     // (4) Apply, one change per class document.
@@ -502,144 +527,6 @@ fn defaults(kind: RecordKind, author: &str) -> Vec<(&'static str, FieldValue)> {
         _ => {}
     }
     out
-}
-
-/// Rules that span several fields, checked on the record as it would be
-/// after the write (only when the write touches one of the fields involved).
-fn check_record_rules(
-    kind: RecordKind,
-    after: &BTreeMap<String, FieldValue>,
-    wanted: &BTreeMap<&'static str, Option<FieldValue>>,
-) -> Result<()> {
-    let touched = |fields: &[&str]| fields.iter().any(|f| wanted.contains_key(f));
-    let has = |f: &str| after.contains_key(f);
-    let text = |f: &str| after.get(f).and_then(FieldValue::as_text);
-    match kind {
-        RecordKind::Deal => {
-            if touched(&["amount", "currency"]) && has("amount") && !has("currency") {
-                return Err(ValidationError::field(
-                    "currency",
-                    "is required when an amount is set",
-                )
-                .into());
-            }
-            if touched(&["stage", "close_reason"])
-                && text("stage") == Some("lost")
-                && !has("close_reason")
-            {
-                return Err(ValidationError::field(
-                    "close_reason",
-                    "is required when a deal is lost",
-                )
-                .into());
-            }
-        }
-        RecordKind::Account => {
-            if touched(&["credit_limit", "credit_currency"])
-                && has("credit_limit")
-                && !has("credit_currency")
-            {
-                return Err(ValidationError::field(
-                    "credit_currency",
-                    "is required when a credit limit is set",
-                )
-                .into());
-            }
-        }
-        RecordKind::Activity => {
-            for (a, b) in [("check_in_at", "check_out_at"), ("starts_at", "due_at")] {
-                if touched(&[a, b]) {
-                    if let (Some(x), Some(y)) = (text(a), text(b)) {
-                        let (x, y): (Option<Timestamp>, Option<Timestamp>) =
-                            (x.parse().ok(), y.parse().ok());
-                        if let (Some(x), Some(y)) = (x, y) {
-                            if y < x && a == "check_in_at" {
-                                return Err(
-                                    ValidationError::field(b, format!("is before `{a}`")).into()
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            for (lat, lon) in [
-                ("check_in_lat", "check_in_lon"),
-                ("check_out_lat", "check_out_lon"),
-            ] {
-                if touched(&[lat, lon]) && has(lat) != has(lon) {
-                    return Err(ValidationError::field(
-                        lat,
-                        format!("`{lat}` and `{lon}` go together"),
-                    )
-                    .into());
-                }
-            }
-        }
-        RecordKind::Relationship => {
-            if touched(&["from", "to"]) && text("from").is_some() && text("from") == text("to") {
-                return Err(
-                    ValidationError::field("to", "a record cannot be related to itself").into(),
-                );
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// The system fields a write implies: stage logs, close and completion times.
-fn system_writes(
-    kind: RecordKind,
-    current: &Record,
-    after: &BTreeMap<String, FieldValue>,
-    now: Timestamp,
-) -> Result<Vec<Planned>> {
-    let mut out = Vec::new();
-    let changed = |f: &str| current.fields.get(f) != after.get(f);
-    let text = |f: &str| {
-        after
-            .get(f)
-            .and_then(FieldValue::as_text)
-            .map(str::to_owned)
-    };
-    let put = |field: &'static str, value: Option<FieldValue>| -> Result<Planned> {
-        Ok(Planned {
-            def: field_def(kind, field)?,
-            op: Op::Put(value),
-            typed: None,
-        })
-    };
-    if matches!(kind, RecordKind::Account | RecordKind::Deal) && changed("stage") {
-        if let Some(stage) = text("stage") {
-            out.push(Planned {
-                def: field_def(kind, "stage_history")?,
-                op: Op::AppendStage(stage.clone()),
-                typed: None,
-            });
-            if kind == RecordKind::Deal {
-                let closed = stage == "won" || stage == "lost";
-                let was_closed = current.fields.contains_key("closed_at");
-                if closed && !was_closed {
-                    out.push(put("closed_at", Some(FieldValue::Text(now.to_string())))?);
-                } else if !closed && was_closed {
-                    out.push(put("closed_at", None)?);
-                }
-            }
-        }
-    }
-    if kind == RecordKind::Activity && changed("status") {
-        let done = text("status").as_deref() == Some("done");
-        let was_done = current.fields.contains_key("completed_at");
-        if done && !was_done {
-            out.push(put(
-                "completed_at",
-                Some(FieldValue::Text(now.to_string())),
-            )?);
-        } else if !done && was_done {
-            out.push(put("completed_at", None)?);
-        }
-    }
-    Ok(out)
 }
 
 /// Creates record `id` as the process engine: one change per class

@@ -294,4 +294,14 @@ pub mod error_codes {
     pub const AUTHOR_MISMATCH: &str = "author_mismatch";
     /// A push holds more changes or bytes than allowed.
     pub const BATCH_TOO_LARGE: &str = "batch_too_large";
+    /// A pushed change exceeds the per-change limits (bytes, operations,
+    /// predecessor references; see [`crate::change_limits`]).
+    pub const CHANGE_TOO_LARGE: &str = "change_too_large";
+    /// A pushed change is a compressed chunk or has compressed columns.
+    pub const COMPRESSED_CHANGE: &str = "compressed_change";
+    /// The session stayed in compare mode longer than the server allows.
+    pub const COMPARE_TIMEOUT: &str = "compare_timeout";
+    /// A change signed by the process engine's actor that does not create
+    /// a new document (engine changes only ever create records).
+    pub const ENGINE_CHANGE_REFUSED: &str = "engine_change_refused";
 }

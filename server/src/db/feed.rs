@@ -11,6 +11,7 @@ use automerge::ActorId;
 use fieldwork_core::automerge;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::policy::RecordFacts;
+use fieldwork_core::rules;
 use fieldwork_core::store::Cursor;
 use fieldwork_core::{DocId, Record, RecordId, RecordKind};
 use lru::LruCache;
@@ -266,14 +267,11 @@ pub fn compact_if_due(conn: &Connection, doc: &mut ClassDoc, seq: u64) -> Result
 /// Returns whether they changed.
 pub fn update_facts(conn: &Connection, record: &Record) -> Result<bool> {
     let text = |f: &str| record.text(f).map(str::to_owned);
-    let account = match record.kind() {
-        RecordKind::Account => None,
-        _ => record.account().map(|a| a.to_string()),
-    };
-    let territory = match record.kind() {
-        RecordKind::Account => text("territory"),
-        _ => None,
-    };
+    // The row holds what the record decides itself: its parent account and,
+    // for an account, its territory (no parent territory is known here:
+    // children's are resolved at read time by [`facts`], same rule).
+    let account = record.account().map(|a| a.to_string());
+    let territory = rules::territory_of(record.kind(), record.text("territory"), None);
     let before = facts_row(conn, &record.id.to_string())?;
     let after = (text("owner"), text("assignee"), territory, account);
     if before.as_ref() == Some(&after) {
@@ -305,10 +303,11 @@ fn facts_row(conn: &Connection, record: &str) -> Result<Option<FactsRow>> {
 }
 
 /// The visibility facts of records (children inherit their account's
-/// territory). Records without facts yet are absent from the map.
+/// territory, by [`rules::territory_of`]). Records without facts yet, and
+/// malformed record ids, are absent from the map.
 pub fn facts(conn: &Connection, records: &[String]) -> Result<HashMap<String, RecordFacts>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.owner, r.assignee, COALESCE(r.territory, a.territory)
+        "SELECT r.owner, r.assignee, r.territory, a.territory
            FROM records r LEFT JOIN records a ON a.record_id = r.account_id
           WHERE r.record_id = ?1",
     )?;
@@ -317,12 +316,17 @@ pub fn facts(conn: &Connection, records: &[String]) -> Result<HashMap<String, Re
         if out.contains_key(record) {
             continue;
         }
+        let Ok(kind) = record.parse::<RecordId>().map(|id| id.kind()) else {
+            continue;
+        };
         let row = stmt
             .query_row([record], |r| {
+                let own: Option<String> = r.get(2)?;
+                let inherited: Option<String> = r.get(3)?;
                 Ok(RecordFacts {
                     owner: r.get(0)?,
                     assignee: r.get(1)?,
-                    territory: r.get(2)?,
+                    territory: rules::territory_of(kind, own.as_deref(), inherited.as_deref()),
                 })
             })
             .optional()?;

@@ -30,6 +30,12 @@ pub fn current(conn: &Connection) -> Result<(u64, Policy)> {
     Ok((revision as u64, policy))
 }
 
+/// The revision of the policy in force (cheap: no parsing).
+pub fn revision(conn: &Connection) -> Result<u64> {
+    let revision: i64 = conn.query_row("SELECT max(revision) FROM policies", [], |r| r.get(0))?;
+    Ok(u64::try_from(revision).unwrap_or(0))
+}
+
 /// Validates `source` and installs it as the next revision. Refuses a policy
 /// that is invalid or that drops a role some user still has; the old policy
 /// stays in force.

@@ -18,25 +18,45 @@
 //! checks as pushed changes (so a device can re-upload its own changes a
 //! restored server lost, and nothing else); they are stripped from the
 //! message before Automerge sees it.
+//!
+//! Limits: an inventory message lists at most
+//! [`MAX_INVENTORY_DOCS`] documents and a session at most
+//! `ServerConfig::compare_max_docs` (100,000 by default), beyond which the
+//! session is closed with `message_too_large`; compare mode lasts at most
+//! `ServerConfig::compare_timeout` (10 minutes by default), then the session
+//! is closed with `compare_timeout`. An inventory is walked with a reader
+//! connection: ids the server does not hold cost one indexed lookup and never
+//! touch the writer, which is taken once per inventory message only to record
+//! the documents the device now holds. Administrative events reach a session
+//! in compare mode as they reach a live one (see `session.rs`).
 
 use std::collections::{BTreeSet, HashMap};
+use std::num::NonZeroUsize;
 
-use fieldwork_core::DocId;
 use fieldwork_core::automerge::sync::{self, SyncDoc as _};
 use fieldwork_core::automerge::{AutoCommit, ChangeHash};
+use fieldwork_core::change_limits;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::sync::protocol::{Inventory, Revoke, ServerMessage, SyncDoc, error_codes};
+use fieldwork_core::{Access, DocId};
+use lru::LruCache;
 use serde_bytes::ByteBuf;
 
 use super::session::{Fatal, Session, fatal};
 use crate::db::{devices, feed};
 use crate::visibility::doc_visible;
 
+/// Most documents listed in one inventory message (devices send 1,000).
+pub(crate) const MAX_INVENTORY_DOCS: usize = 10_000;
+
 /// Compare-mode progress of a session.
-#[derive(Default)]
 pub(crate) struct Compare {
     /// Feed head when compare began: the feed is replayed from here after.
     started: u64,
+    /// When compare mode must be over (the session is closed then).
+    pub(crate) deadline: tokio::time::Instant,
+    /// Inventory entries received so far (bounded by `compare_max_docs`).
+    listed: usize,
     /// Documents the device listed.
     seen: BTreeSet<String>,
     /// Whether the last inventory message arrived.
@@ -45,17 +65,35 @@ pub(crate) struct Compare {
     syncing: HashMap<DocId, sync::State>,
 }
 
+/// What one inventory message means, decided with a reader.
+#[derive(Default)]
+struct InventoryPlan {
+    /// Documents to revoke: the server has them and the user may not see them.
+    revoked: Vec<String>,
+    /// Documents whose sync exchange starts, with the first message.
+    starts: Vec<(DocId, sync::State, Option<Vec<u8>>)>,
+    /// Documents the device holds as the server does.
+    same: Vec<String>,
+    /// Rewritten documents the device holds an older history of, whole.
+    replaced: Vec<fieldwork_core::sync::protocol::DocData>,
+}
+
 impl Session {
     pub(crate) async fn begin_compare(&mut self) -> Result<(), Fatal> {
         let started = self.start_over().await?;
         self.compare = Some(Compare {
             started,
-            ..Default::default()
+            deadline: tokio::time::Instant::now() + self.state.config.compare_timeout,
+            listed: 0,
+            seen: BTreeSet::new(),
+            inventory_done: false,
+            syncing: HashMap::new(),
         });
         Ok(())
     }
 
     pub(crate) async fn on_inventory(&mut self, inventory: Inventory) -> Result<(), Fatal> {
+        let max_docs = self.state.config.compare_max_docs;
         let Some(compare) = self.compare.as_mut() else {
             return Err(fatal(
                 error_codes::UNEXPECTED_MESSAGE,
@@ -68,12 +106,24 @@ impl Session {
                 "inventory after the last one",
             ));
         }
+        if inventory.docs.len() > MAX_INVENTORY_DOCS {
+            return Err(fatal(
+                error_codes::MESSAGE_TOO_LARGE,
+                format!(
+                    "an inventory message may list at most {MAX_INVENTORY_DOCS} documents; this one lists {}",
+                    inventory.docs.len()
+                ),
+            ));
+        }
+        compare.listed = compare.listed.saturating_add(inventory.docs.len());
+        if compare.listed > max_docs {
+            return Err(fatal(
+                error_codes::MESSAGE_TOO_LARGE,
+                format!("compare mode may list at most {max_docs} documents per session"),
+            ));
+        }
         compare.inventory_done = inventory.done;
-        let (access, device, actor) = (
-            self.access.clone(),
-            self.device.clone(),
-            self.state.actor.clone(),
-        );
+        let (access, actor) = (self.access.clone(), self.state.actor.clone());
         let mut listed = Vec::new();
         for entry in inventory.docs {
             let id: DocId = entry.doc.parse().map_err(|_| {
@@ -91,81 +141,105 @@ impl Session {
             compare.seen.insert(entry.doc.clone());
             listed.push((id, heads));
         }
-        // Decide per document on the writer (it holds the loaded documents).
-        let (revoked, starts, replaced) = self
+        // Decide per document with a reader: the writer is not held while
+        // the inventory is walked.
+        let plan = self
             .state
             .db
-            .write(move |w| {
-                let records: Vec<String> =
-                    listed.iter().map(|(d, _)| d.record().to_string()).collect();
-                let facts = feed::facts(&w.conn, &records)?;
-                let mut revoked = Vec::new();
-                let mut starts = Vec::new();
-                let mut same = Vec::new();
-                let mut replaced = Vec::new();
-                for (doc, heads) in listed {
-                    let record = doc.record().to_string();
-                    let known = feed::exists(&w.conn, &doc.to_string())?;
-                    // A document the server does not know is the device's own
-                    // unsynced work: never revoke it, ask for it.
-                    if known && !doc_visible(&access, &doc, facts.get(&record)) {
-                        revoked.push(doc.to_string());
-                        continue;
-                    }
-                    let rewritten = feed::generation(&w.conn, &doc.to_string())? > 0;
-                    let mut state = sync::State::new();
-                    let message = match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
-                        Some(loaded) => {
-                            if loaded.heads() == heads {
-                                same.push(doc.to_string());
-                                continue;
-                            }
-                            // A rewritten document the device holds an older
-                            // history of: replace its copy, never merge.
-                            let unknown = heads
-                                .iter()
-                                .any(|h| loaded.automerge().get_change_meta_by_hash(h).is_none());
-                            if rewritten && unknown {
-                                replaced.push(doc.to_string());
-                                continue;
-                            }
-                            loaded.automerge().sync().generate_sync_message(&mut state)
-                        }
-                        // The device has a document the server lost: ask for it.
-                        None => AutoCommit::new().sync().generate_sync_message(&mut state),
-                    };
-                    starts.push((doc, state, message.map(|m| m.encode())));
-                }
-                devices::hold(&w.conn, &device, &same)?;
-                let mut wholes = Vec::new();
-                for doc in &replaced {
-                    wholes.extend(super::catchup::whole(&w.conn, doc, true)?);
-                }
-                devices::hold(&w.conn, &device, &replaced)?;
-                Ok((revoked, starts, wholes))
-            })
+            .read(move |conn| plan_inventory(conn, &access, &actor, listed))
             .await?;
-        if !replaced.is_empty() {
-            self.send_batches(replaced, None, None).await?;
+        // Record, in one short write, what the device now holds.
+        let mut held = plan.same.clone();
+        held.extend(plan.replaced.iter().map(|d| d.doc.clone()));
+        if !held.is_empty() {
+            let device = self.device.clone();
+            self.state
+                .db
+                .write(move |w| devices::hold(&w.conn, &device, &held))
+                .await?;
         }
-        if !revoked.is_empty() {
+        if !plan.replaced.is_empty() {
+            self.send_batches(plan.replaced, None, None).await?;
+        }
+        if !plan.revoked.is_empty() {
+            // Revoked documents are no longer the device's: if they become
+            // visible before compare ends, they are sent whole then.
+            if let Some(c) = self.compare.as_mut() {
+                for doc in &plan.revoked {
+                    c.seen.remove(doc);
+                }
+            }
             self.send(ServerMessage::Revoke(Revoke {
                 records: Vec::new(),
-                docs: revoked,
+                docs: plan.revoked,
             }))
             .await?;
         }
-        for (doc, state, message) in starts {
-            let text = doc.to_string();
+        let mut asks = Vec::with_capacity(plan.starts.len());
+        for (doc, state, message) in plan.starts {
+            asks.push(ServerMessage::SyncDoc(SyncDoc {
+                doc: doc.to_string(),
+                message: message.map(ByteBuf::from),
+            }));
             if let Some(c) = self.compare.as_mut() {
                 c.syncing.insert(doc, state);
             }
-            self.send(ServerMessage::SyncDoc(SyncDoc {
-                doc: text,
-                message: message.map(ByteBuf::from),
-            }))
-            .await?;
         }
+        self.send_all(asks).await?;
+        self.finish_compare_if_done().await
+    }
+
+    /// The user's rights changed during compare mode: revoke what the
+    /// device holds or is comparing and may no longer see. (What became
+    /// visible is sent when compare ends, under the rights in force then.)
+    pub(crate) async fn revoke_in_compare(&mut self) -> Result<(), Fatal> {
+        let (access, device) = (self.access.clone(), self.device.clone());
+        let syncing: Vec<DocId> = self
+            .compare
+            .as_ref()
+            .map(|c| c.syncing.keys().cloned().collect())
+            .unwrap_or_default();
+        let (held_gone, syncing_gone) = self
+            .state
+            .db
+            .read(move |conn| {
+                let held: Vec<DocId> = devices::held(conn, &device)?
+                    .iter()
+                    .filter_map(|d| d.parse().ok())
+                    .collect();
+                Ok((
+                    invisible(conn, &access, &held)?,
+                    invisible(conn, &access, &syncing)?,
+                ))
+            })
+            .await?;
+        if held_gone.is_empty() && syncing_gone.is_empty() {
+            return Ok(());
+        }
+        if !held_gone.is_empty() {
+            let (device, release) = (self.device.clone(), held_gone.clone());
+            self.state
+                .db
+                .write(move |w| devices::release(&w.conn, &device, &release))
+                .await?;
+        }
+        if let Some(c) = self.compare.as_mut() {
+            for doc in &syncing_gone {
+                if let Ok(id) = doc.parse::<DocId>() {
+                    c.syncing.remove(&id);
+                }
+            }
+            for doc in held_gone.iter().chain(&syncing_gone) {
+                c.seen.remove(doc);
+            }
+        }
+        let mut docs = held_gone;
+        docs.extend(syncing_gone);
+        self.send(ServerMessage::Revoke(Revoke {
+            records: Vec::new(),
+            docs,
+        }))
+        .await?;
         self.finish_compare_if_done().await
     }
 
@@ -265,18 +339,30 @@ impl Session {
 
     /// The individual changes inside a device's sync message that the server
     /// does not have yet, in an order that respects their dependencies.
+    /// Worked out with a reader on a scratch copy, never on the writer.
+    /// Compressed change chunks, bundles and change chunks beyond
+    /// [`change_limits`] are dropped unread (Automerge's sync protocol sends
+    /// changes uncompressed); documents (sent by Automerge when a peer lacks
+    /// much) are loaded only within [`change_limits::check_document`].
     async fn offered_changes(
         &mut self,
         doc: &DocId,
         message: &sync::Message,
     ) -> Result<Vec<(String, Vec<u8>)>, Fatal> {
-        let chunks: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        // Checked on the blocking pool with the rest, not on the session's
+        // async task: each chunk costs a hash and a bounded inflation.
+        let offered: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
         let (doc, actor) = (doc.clone(), self.state.actor.clone());
         Ok(self
             .state
             .db
-            .write(move |w| {
-                let (mut probe, heads) = match feed::load(&w.conn, &mut w.cache, &doc, &actor)? {
+            .read(move |conn| {
+                let chunks: Vec<Vec<u8>> = offered
+                    .into_iter()
+                    .filter(|bytes| acceptable_chunks(bytes))
+                    .collect();
+                let mut cache = scratch_cache();
+                let (mut probe, heads) = match feed::load(conn, &mut cache, &doc, &actor)? {
                     Some(loaded) => {
                         let heads = loaded.heads();
                         (loaded.automerge().fork(), heads)
@@ -311,4 +397,118 @@ impl Session {
         self.sent = compare.started;
         self.go_live().await
     }
+}
+
+/// A one-document cache for loading documents with a reader.
+fn scratch_cache() -> LruCache<DocId, ClassDoc> {
+    LruCache::new(NonZeroUsize::MIN)
+}
+
+/// Whether a sync message's chunk list entry holds only chunks worth
+/// loading: documents and change chunks within [`change_limits`].
+fn acceptable_chunks(bytes: &[u8]) -> bool {
+    // Change chunks pass `check_raw` (which also refuses operation counters
+    // past 2^32 - 1, a panic inside Automerge); documents pass
+    // `check_document` (bounded inflation, operations and changes; see the
+    // limits in docs/PROTOCOL.md) and are then loaded on a reader thread.
+    change_limits::split_chunks(bytes).is_some_and(|chunks| {
+        chunks.iter().all(|(kind, chunk)| match kind {
+            0 => change_limits::check_document(chunk).is_ok(),
+            1 => change_limits::check_raw(chunk).is_ok(),
+            _ => false,
+        })
+    })
+}
+
+/// Decides what one inventory message means (see [`Session::on_inventory`]).
+fn plan_inventory(
+    conn: &rusqlite::Connection,
+    access: &Access,
+    actor: &fieldwork_core::automerge::ActorId,
+    listed: Vec<(DocId, Vec<ChangeHash>)>,
+) -> crate::error::Result<InventoryPlan> {
+    let mut plan = InventoryPlan::default();
+    // Ids the server does not hold are the device's own unsynced work: ask
+    // for them, after one indexed lookup each (no facts, no loading).
+    // The first message from an empty document is the same for every such
+    // id: made once.
+    let mut empty = AutoCommit::new();
+    let mut ask_state = sync::State::new();
+    let ask = empty
+        .sync()
+        .generate_sync_message(&mut ask_state)
+        .map(|m| m.encode());
+    let mut known = Vec::with_capacity(listed.len());
+    for (doc, _) in &listed {
+        known.push(feed::exists(conn, &doc.to_string())?);
+    }
+    let records: Vec<String> = listed
+        .iter()
+        .zip(&known)
+        .filter(|(_, known)| **known)
+        .map(|((d, _), _)| d.record().to_string())
+        .collect();
+    let facts = feed::facts(conn, &records)?;
+    let mut cache = scratch_cache();
+    let mut replaced = Vec::new();
+    // In the order listed: the order exchanges start in is the order the
+    // device's re-uploaded changes reach the feed.
+    for ((doc, heads), known) in listed.into_iter().zip(known) {
+        if !known {
+            plan.starts.push((doc, ask_state.clone(), ask.clone()));
+            continue;
+        }
+        let text = doc.to_string();
+        if !doc_visible(access, &doc, facts.get(&doc.record().to_string())) {
+            plan.revoked.push(text);
+            continue;
+        }
+        let rewritten = feed::generation(conn, &text)? > 0;
+        let mut state = sync::State::new();
+        let message = match feed::load(conn, &mut cache, &doc, actor)? {
+            Some(loaded) => {
+                if loaded.heads() == heads {
+                    plan.same.push(text);
+                    continue;
+                }
+                // A rewritten document the device holds an older history
+                // of: replace its copy, never merge.
+                let unknown = heads
+                    .iter()
+                    .any(|h| loaded.automerge().get_change_meta_by_hash(h).is_none());
+                if rewritten && unknown {
+                    replaced.push(text);
+                    continue;
+                }
+                loaded.automerge().sync().generate_sync_message(&mut state)
+            }
+            None => empty.sync().generate_sync_message(&mut state),
+        };
+        plan.starts.push((doc, state, message.map(|m| m.encode())));
+    }
+    for doc in &replaced {
+        plan.replaced
+            .extend(super::catchup::whole(conn, doc, true)?);
+    }
+    Ok(plan)
+}
+
+/// Those of `docs` the server holds and `access` may not see.
+fn invisible(
+    conn: &rusqlite::Connection,
+    access: &Access,
+    docs: &[DocId],
+) -> crate::error::Result<Vec<String>> {
+    let records: Vec<String> = docs.iter().map(|d| d.record().to_string()).collect();
+    let facts = feed::facts(conn, &records)?;
+    let mut out = Vec::new();
+    for doc in docs {
+        let text = doc.to_string();
+        if feed::exists(conn, &text)?
+            && !doc_visible(access, doc, facts.get(&doc.record().to_string()))
+        {
+            out.push(text);
+        }
+    }
+    Ok(out)
 }

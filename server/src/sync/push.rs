@@ -2,15 +2,29 @@
 //!
 //! Runs on the writer. For every change, in order:
 //! 1. the document id must name a known kind and a class the policy has;
-//! 2. the bytes must be one valid Automerge change;
+//! 2. the bytes must be one valid, uncompressed Automerge change within the
+//!    limits of [`fieldwork_core::change_limits`] (checked before parsing);
 //! 3. its dependencies must be stored already or earlier in the batch
 //!    (a change depending on a refused one is refused too);
 //! 4. its actor must be this user's (bound on first use) and its author
-//!    (the commit message) this user's name;
+//!    (the commit message) this user's name; an engine-actor change must
+//!    create a new document exactly as the engine would
+//!    ([`fieldwork_core::process::creation::rederives`]);
 //! 5. every operation must pass [`fieldwork_core::validate`]: the field
 //!    exists in this class, the value has the right type, the user may write
 //!    the class and the record;
-//! 6. only then is it applied, appended to the feed and published.
+//! 6. the record it would make (all the classes the server holds for it,
+//!    merged) must not newly break a rule of [`fieldwork_core::rules`]
+//!    (required fields, an amount without its currency, ...): the same rule
+//!    book the device's write path runs (`invalid_value`, rule `rules.NAME`);
+//! 7. a new record must fall within the pusher's edit scopes as the change
+//!    leaves it, and a process model or instance must pass
+//!    [`fieldwork_core::process::guard`] (process rights, the event log
+//!    only grows, events name their pusher);
+//! 8. only then is it applied, appended to the feed and published.
+//!
+//! A panic while checking one change (a bug reachable from its bytes)
+//! refuses that change (`malformed_change`) and the push goes on.
 //!
 //! All accepted changes of a batch commit in one transaction before the
 //! result is sent, so an acknowledgement always means "on disk". A refused
@@ -22,9 +36,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use fieldwork_core::automerge::{ActorId, Change, ChangeHash};
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::error::Denial;
+use fieldwork_core::policy::codes;
+use fieldwork_core::process::{creation, guard};
+use fieldwork_core::rules;
 use fieldwork_core::sync::protocol::{Refusal, error_codes};
 use fieldwork_core::validate::{self, ENGINE_AUTHOR, is_engine_actor};
-use fieldwork_core::{Access, DocId, Record};
+use fieldwork_core::{Access, DocId, Record, RecordId};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_bytes::ByteBuf;
 
@@ -95,7 +112,7 @@ pub fn apply(
         let mut audits = Vec::new();
         let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
         for (doc_text, bytes) in changes {
-            let hash_hint = Change::from_bytes(bytes.clone()).map(|c| c.hash()).ok();
+            let hash_hint = fieldwork_core::change_limits::chunk_hash(&bytes);
             let hash_bytes = hash_hint.map(|h| h.0.to_vec()).unwrap_or_default();
             let decided = catch_unwind(AssertUnwindSafe(|| {
                 check_one(&tx, cache, actor, ctx, &doc_text, bytes, &refused_hashes)
@@ -103,7 +120,8 @@ pub fn apply(
             .unwrap_or_else(|_| {
                 Err(Rejected(denial(
                     error_codes::MALFORMED_CHANGE,
-                    "the change could not be decoded".into(),
+                    "the change could not be decoded or applied (the server refused it safely)"
+                        .into(),
                 )))
             });
             match decided {
@@ -239,6 +257,7 @@ fn check_one(
             ),
         )));
     }
+    fieldwork_core::change_limits::check_raw(&bytes).map_err(Rejected)?;
     let change = Change::from_bytes(bytes).map_err(|e| {
         Rejected(denial(
             error_codes::MALFORMED_CHANGE,
@@ -278,17 +297,36 @@ fn check_one(
             ),
         )));
     }
+    if is_engine_actor(change.actor_id())
+        && (!loaded.is_empty() || !creation::rederives(policy, loaded, &change))
+    {
+        // The engine only ever creates records, with content and actor the
+        // server can work out again; anything else signed by an engine
+        // actor is a forgery (or a replica that rendered other content,
+        // whose copy the server already has).
+        return Err(Rejected(denial(
+            error_codes::ENGINE_CHANGE_REFUSED,
+            "engine changes only create new documents, exactly as the engine would".into(),
+        )));
+    }
     check_actor(tx, ctx, &change).map_err(|e| match e {
         ActorCheck::Rejected(r) => r,
         ActorCheck::Db(e) => internal(e),
     })?;
-    validate::check_change(
-        ctx.access,
-        loaded,
-        &change,
-        &facts_for(tx, &doc).map_err(internal)?,
-    )
-    .map_err(Rejected)?;
+    let facts = facts_for(tx, &doc).map_err(internal)?;
+    validate::check_change(ctx.access, loaded, &change, &facts).map_err(Rejected)?;
+    if facts.is_none() && Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
+        let created = new_record_facts(tx, loaded, &change).map_err(internal)?;
+        validate::check_new_record(ctx.access, doc.record().kind(), &created, Some(doc_text))
+            .map_err(Rejected)?;
+    }
+    let facts_of = |id: &RecordId| facts_for_record(tx, id).ok().flatten();
+    let known = guard::Known {
+        now: jiff::Timestamp::from_millisecond(ctx.now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        facts_of: &facts_of,
+    };
+    guard::check(ctx.access, &known, loaded, &change).map_err(Rejected)?;
+    check_rules(tx, cache, actor, policy, &doc, &change)?;
     Ok(Decision::Accept { doc, change })
 }
 
@@ -355,13 +393,51 @@ fn check_actor(
     }
 }
 
+/// The visibility facts a record being created gets from `change`: its
+/// owner and assignee, and its territory (its own for an account, else its
+/// parent account's as stored).
+fn new_record_facts(
+    tx: &rusqlite::Transaction<'_>,
+    doc: &mut ClassDoc,
+    change: &Change,
+) -> Result<fieldwork_core::policy::RecordFacts> {
+    let after = doc.with_change(change)?;
+    let text = |f: &str| match after.get(f) {
+        Ok(Some(fieldwork_core::FieldValue::Text(t))) => Some(t),
+        _ => None,
+    };
+    let kind = doc.id().record().kind();
+    let fields: std::collections::BTreeMap<String, fieldwork_core::FieldValue> = after
+        .field_names()
+        .into_iter()
+        .filter_map(|f| after.get(&f).ok().flatten().map(|v| (f, v)))
+        .collect();
+    let parent = match rules::parent_account(kind, &fields) {
+        Some(account) => facts_for_record(tx, &account)?.and_then(|f| f.territory),
+        None => None,
+    };
+    Ok(fieldwork_core::policy::RecordFacts {
+        owner: text("owner"),
+        assignee: text("assignee"),
+        territory: rules::territory_of(kind, text("territory").as_deref(), parent.as_deref()),
+    })
+}
+
+/// The stored visibility facts of `record`, if the server holds it.
+fn facts_for_record(
+    tx: &rusqlite::Transaction<'_>,
+    record: &RecordId,
+) -> Result<Option<fieldwork_core::policy::RecordFacts>> {
+    let record = record.to_string();
+    Ok(feed::facts(tx, std::slice::from_ref(&record))?.remove(&record))
+}
+
 /// The record's visibility facts as stored (`None` for a record being created).
 fn facts_for(
     tx: &rusqlite::Transaction<'_>,
     doc: &DocId,
 ) -> Result<Option<fieldwork_core::policy::RecordFacts>> {
-    let record = doc.record().to_string();
-    Ok(feed::facts(tx, std::slice::from_ref(&record))?.remove(&record))
+    facts_for_record(tx, doc.record())
 }
 
 /// A record view of one class document (for its routing facts).
@@ -378,4 +454,84 @@ fn record_of(doc: &mut ClassDoc) -> Result<Record> {
         }
     }
     Ok(record)
+}
+
+/// The rule book ([`rules`]) on the whole record: every class document the
+/// server holds for it, merged, before and after `change` (applied to a
+/// scratch copy, never to the stored document). Refuses the change, with
+/// code `invalid_value` and rule `rules.<name>`, when it makes a content
+/// rule newly fail (an amount without its currency, a document created
+/// without its required fields, ...); a rule already broken by concurrent
+/// edits does not block further edits. Leaves `doc` loaded in the cache for
+/// the caller to apply the change to.
+fn check_rules(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    actor: &ActorId,
+    policy: &fieldwork_core::Policy,
+    doc: &DocId,
+    change: &Change,
+) -> Result<(), Rejected> {
+    let internal = |e: ServerError| {
+        Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            format!("server error: {e}"),
+        ))
+    };
+    let kind = doc.record().kind();
+    // The record's other class documents, as stored.
+    let mut others = rules::Fields::new();
+    for other in feed::docs_of_record(tx, &doc.record().to_string()).map_err(internal)? {
+        let Ok(other) = other.parse::<DocId>() else {
+            continue;
+        };
+        if other == *doc {
+            continue;
+        }
+        if let Some(loaded) = feed::load(tx, cache, &other, actor).map_err(internal)? {
+            fields_into(loaded, &mut others);
+        }
+    }
+    // This document last, so that loading the others cannot evict it.
+    if feed::load(tx, cache, doc, actor)
+        .map_err(internal)?
+        .is_none()
+    {
+        cache.put(doc.clone(), ClassDoc::new(doc.clone(), actor.clone()));
+    }
+    let Some(loaded) = cache.get_mut(doc) else {
+        return Err(internal(ServerError::Internal("cache miss".into())));
+    };
+    let fresh = loaded.is_empty();
+    let mut before = others.clone();
+    fields_into(loaded, &mut before);
+    let scratch = loaded.with_change(change).map_err(|e| {
+        Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            format!("the change cannot be applied: {e}"),
+        ))
+    })?;
+    let mut after = others;
+    fields_into(&scratch, &mut after);
+    // A document being created must hold the required fields of its class.
+    let creating = |field: &str| fresh && policy.class_of(kind, field) == Some(doc.class());
+    rules::check_transition(kind, &before, &after, creating).map_err(|v| {
+        Rejected(Denial {
+            code: codes::INVALID_VALUE.to_owned(),
+            doc: Some(doc.to_string()),
+            message: format!("`{}` {}", v.field, v.message),
+            field: Some(v.field),
+            rule: format!("rules.{}", v.rule),
+        })
+    })
+}
+
+/// Adds the fields of `doc` to `fields` (a value of the wrong shape reads as
+/// absent: the validator has already refused writing one).
+fn fields_into(doc: &ClassDoc, fields: &mut rules::Fields) {
+    for field in doc.field_names() {
+        if let Ok(Some(value)) = doc.get(&field) {
+            fields.insert(field, value);
+        }
+    }
 }

@@ -17,7 +17,6 @@
 //! other session.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use fieldwork_core::sync::codec::{self, CodecError};
@@ -38,9 +37,6 @@ use crate::db::{self, devices, feed, policy};
 use crate::error::{Result, ServerError};
 use crate::hub::HubEvent;
 use crate::state::AppState;
-
-/// How long a device has to say hello.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The sending half of the socket.
 pub(crate) type Sink = SplitSink<WebSocket, Message>;
@@ -108,6 +104,24 @@ impl Session {
             .map_err(|e| fatal(error_codes::INTERNAL, format!("send failed: {e}")))
     }
 
+    /// Encodes and sends several messages, flushing the socket once.
+    pub async fn send_all(
+        &mut self,
+        messages: impl IntoIterator<Item = ServerMessage>,
+    ) -> Result<(), Fatal> {
+        for message in messages {
+            let frame = codec::encode(&message);
+            self.sink
+                .feed(Message::Binary(frame.into()))
+                .await
+                .map_err(|e| fatal(error_codes::INTERNAL, format!("send failed: {e}")))?;
+        }
+        self.sink
+            .flush()
+            .await
+            .map_err(|e| fatal(error_codes::INTERNAL, format!("send failed: {e}")))
+    }
+
     /// The user's access under the current policy.
     pub fn access_for(conn: &rusqlite::Connection, user: &User) -> Result<(u64, Access)> {
         let (revision, policy): (u64, Policy) = policy::current(conn)?;
@@ -131,7 +145,9 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
     let limits = state.config.limits;
 
     // Hello first.
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream, limits)).await {
+    // How long a device has to say hello (`ServerConfig::hello_timeout`).
+    let hello_timeout = state.config.hello_timeout;
+    let hello = match tokio::time::timeout(hello_timeout, next_message(&mut stream, limits)).await {
         Ok(Ok(Some(ClientMessage::Hello(h)))) => Ok(h),
         Ok(Ok(Some(_))) => Err(fatal(
             error_codes::UNEXPECTED_MESSAGE,
@@ -141,7 +157,7 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
         Ok(Err(f)) => Err(f),
         Err(_) => Err(fatal(
             error_codes::UNEXPECTED_MESSAGE,
-            "no hello within 30 s",
+            format!("no hello within {} s", hello_timeout.as_secs_f32()),
         )),
     };
     let mut session = match hello {
@@ -162,10 +178,21 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
 
     let outcome: Result<(), Fatal> = async {
         loop {
+            // Compare mode is time-limited; live sessions have no deadline.
+            let compare_deadline = session.compare.as_ref().map(|c| c.deadline);
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
                     return Err(fatal(error_codes::SHUTTING_DOWN, "the server is shutting down; reconnect later"));
+                }
+                _ = until(compare_deadline), if compare_deadline.is_some() => {
+                    return Err(fatal(
+                        error_codes::COMPARE_TIMEOUT,
+                        format!(
+                            "compare mode may last at most {} s; reconnect to compare again",
+                            session.state.config.compare_timeout.as_secs()
+                        ),
+                    ));
                 }
                 message = next_message(&mut stream, limits) => {
                     match message? {
@@ -173,14 +200,22 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
                         Some(m) => session.on_message(m).await?,
                     }
                 }
-                event = events.recv(), if session.live => {
+                // A session in compare mode hears administrative events too
+                // (a disabled user is closed, a territory change revokes);
+                // changes it skips: the feed is replayed from where compare
+                // began once it ends.
+                event = events.recv(), if session.live || session.compare.is_some() => {
                     match event {
-                        Ok(HubEvent::Changes(changes)) => session.on_changes(&changes).await?,
+                        Ok(HubEvent::Changes(changes)) if session.live => session.on_changes(&changes).await?,
+                        Ok(HubEvent::Changes(_)) => {}
                         Ok(HubEvent::AdminChanged) => session.on_admin_changed().await?,
                         Ok(HubEvent::Shutdown) | Err(RecvError::Closed) => {
                             return Err(fatal(error_codes::SHUTTING_DOWN, "the server is shutting down; reconnect later"));
                         }
-                        Err(RecvError::Lagged(_)) => session.catch_up().await?,
+                        Err(RecvError::Lagged(_)) if session.live => session.catch_up().await?,
+                        // Lagging in compare mode may have skipped an
+                        // administrative event: re-check the user.
+                        Err(RecvError::Lagged(_)) => session.on_admin_changed().await?,
                     }
                 }
             }
@@ -192,6 +227,14 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
         close_with(&mut session.sink, f).await;
     } else {
         tracing::info!(user = %name, "device disconnected");
+    }
+}
+
+/// Completes at `deadline` (never without one).
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -213,6 +256,14 @@ async fn next_message(
 ) -> Result<Option<ClientMessage>, Fatal> {
     loop {
         match stream.next().await {
+            // A frame beyond even the WebSocket layer's limit is
+            // answered like one beyond the codec's, not by a silent close.
+            Some(Err(e)) if too_long(&e) => {
+                return Err(fatal(
+                    error_codes::MESSAGE_TOO_LARGE,
+                    format!("frames must be at most {} bytes", limits.max_frame),
+                ));
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
             Some(Ok(Message::Binary(bytes))) => return Ok(Some(codec::decode(&bytes, limits)?)),
             Some(Ok(Message::Text(_))) => {
@@ -224,6 +275,15 @@ async fn next_message(
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
         }
     }
+}
+
+/// Whether a WebSocket error is tungstenite refusing an oversized frame or
+/// message.
+fn too_long(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<WsError>())
+        .is_some_and(|inner| matches!(inner, WsError::Capacity(_)))
 }
 
 /// Checks the hello, picks the catch-up mode and welcomes the device.
@@ -333,6 +393,7 @@ async fn start(
         compare: None,
         sink,
     };
+    tracing::debug!(user = %session.user.name, ?mode, "catch-up mode");
     let begun = match mode {
         CatchUp::Fresh => session.fresh().await,
         CatchUp::Incremental => session.incremental(stale).await,
@@ -390,8 +451,8 @@ impl Session {
                 .iter()
                 .map(|c| Refusal {
                     hash: ByteBuf::from(
-                        fieldwork_core::automerge::Change::from_bytes(c.bytes.to_vec())
-                            .map(|ch| ch.hash().0.to_vec())
+                        fieldwork_core::change_limits::chunk_hash(&c.bytes)
+                            .map(|h| h.0.to_vec())
                             .unwrap_or_default(),
                     ),
                     doc: c.doc.clone(),
@@ -438,15 +499,68 @@ impl Session {
         &mut self,
         changes: Vec<(String, Vec<u8>)>,
     ) -> Result<push::PushOutcome, Fatal> {
+        // Byte-bounded prechecks before the writer is taken: each change is
+        // measured without Automerge (size, chunk type, operations), and a
+        // push whose operations add up to more than `max_push_ops` is
+        // refused whole here. Inside, a change that fails the measure is
+        // refused by the same byte scan before any Automerge parsing.
+        let max_ops = self.state.config.max_push_ops;
+        let (changes, ops) = tokio::task::spawn_blocking(move || {
+            let ops = changes
+                .iter()
+                .map(|(_, b)| fieldwork_core::change_limits::measure(b).map_or(0, |s| s.ops))
+                .fold(0u64, u64::saturating_add);
+            (changes, ops)
+        })
+        .await
+        .map_err(|e| fatal(error_codes::INTERNAL, format!("precheck failed: {e}")))?;
+        if ops > max_ops as u64 {
+            tracing::warn!(user = %self.user.name, ops, "refused a push with too many operations");
+            let message =
+                format!("a push may hold at most {max_ops} operations in all; this one has {ops}");
+            return Ok(push::PushOutcome {
+                refused: changes
+                    .iter()
+                    .map(|(doc, bytes)| Refusal {
+                        hash: ByteBuf::from(
+                            fieldwork_core::change_limits::chunk_hash(bytes)
+                                .map(|h| h.0.to_vec())
+                                .unwrap_or_default(),
+                        ),
+                        doc: doc.clone(),
+                        code: error_codes::BATCH_TOO_LARGE.into(),
+                        field: None,
+                        rule: "limits".into(),
+                        message: message.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
         let state = self.state.clone();
         let user = self.user.clone();
         let access = self.access.clone();
+        let revision = self.policy_revision;
         let device = self.device.clone();
         let now = state.now_ms();
-        Ok(self
-            .state
+        self.state
             .db
             .write(move |w| {
+                // Rights are read where the push is decided: a user disabled,
+                // or whose role, territories or policy changed, since the
+                // session last heard is judged by what is in force now, not
+                // after the next administrative event.
+                let Some(fresh) = users::by_id(&w.conn, user.id)?.filter(|u| !u.disabled) else {
+                    return Err(ServerError::Forbidden("this user was disabled".into()));
+                };
+                let (user, access) = if fresh.version == user.version
+                    && crate::db::policy::revision(&w.conn)? == revision
+                {
+                    (user, access)
+                } else {
+                    let (_, access) = Session::access_for(&w.conn, &fresh)?;
+                    (fresh, access)
+                };
                 let outcome = push::apply(
                     w,
                     &state.hub,
@@ -473,7 +587,11 @@ impl Session {
                 }
                 Ok(outcome)
             })
-            .await?)
+            .await
+            .map_err(|e| match e {
+                ServerError::Forbidden(m) => fatal(error_codes::USER_DISABLED, m),
+                e => e.into(),
+            })
     }
 
     async fn on_admin_changed(&mut self) -> Result<(), Fatal> {
@@ -506,6 +624,11 @@ impl Session {
                 policy_revision: revision,
             });
             self.send(update).await?;
+        }
+        if self.compare.is_some() {
+            // Compare ends by sending what is visible then; until then,
+            // revoke what is no longer visible.
+            return self.revoke_in_compare().await;
         }
         self.reconcile().await
     }
