@@ -53,8 +53,6 @@
 //! - It accepts every change Automerge itself encodes within those limits
 //!   (tested against `Change::len()`).
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Denial;
 use crate::sync::protocol::error_codes;
 
@@ -210,15 +208,7 @@ pub fn chunk_hash(bytes: &[u8]) -> Option<automerge::ChangeHash> {
     if usize::try_from(declared).ok() != Some(r.remaining()) {
         return None;
     }
-    let body = r.rest();
-    let mut header = vec![CHUNK_CHANGE];
-    write_uleb(&mut header, body.len() as u64);
-    let digest: [u8; 32] = Sha256::new()
-        .chain_update(&header)
-        .chain_update(body)
-        .finalize()
-        .into();
-    Some(automerge::ChangeHash(digest))
+    Some(automerge::ChangeHash(chunk_digest(CHUNK_CHANGE, r.rest())))
 }
 
 /// The chunks concatenated in `bytes` (as an Automerge sync message may

@@ -87,6 +87,16 @@ impl ClassDoc {
         self.doc.keys(ROOT).collect()
     }
 
+    /// Every field present, read as [`ClassDoc::get`] reads it; a value of
+    /// the wrong shape (only a forged document holds one, and the validator
+    /// refuses writing it) reads as absent.
+    pub fn fields(&self) -> std::collections::BTreeMap<String, FieldValue> {
+        self.field_names()
+            .into_iter()
+            .filter_map(|f| self.get(&f).ok().flatten().map(|v| (f, v)))
+            .collect()
+    }
+
     /// Reads `field` as the value its schema type describes. Returns `None`
     /// when the field is unset, and an error when the stored shape does not
     /// match the schema (which only a corrupt or forged document can cause).

@@ -104,3 +104,13 @@ impl fmt::Display for Denial {
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// The message of a caught panic (`&str` or `String` payloads; otherwise
+/// "unknown"), for logs and for the reason a failed instance shows.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into())
+}

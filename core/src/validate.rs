@@ -35,7 +35,7 @@ pub const ENGINE_AUTHOR: &str = "fieldwork-engine";
 /// The first two bytes of every engine actor id.
 pub const ENGINE_ACTOR_PREFIX: [u8; 2] = [0xFE, 0x01];
 /// Most operations accepted in one change.
-pub const MAX_OPS: usize = 200_000;
+pub const MAX_OPS: usize = crate::change_limits::MAX_OPS;
 
 /// Whether `actor` is a deterministic process-engine actor.
 pub fn is_engine_actor(actor: &ActorId) -> bool {

@@ -349,6 +349,18 @@ impl RateLimiter {
             if map.len() > MAX_KEYS {
                 map.retain(|_, e| !backoff.delay(e.failures).is_zero());
             }
+            if map.len() > MAX_KEYS {
+                // Still over: forget the least recently seen keys, down to
+                // nine tenths of the cap, so the map stays bounded and this
+                // sweep does not run again on the next attempt.
+                let mut by_age: Vec<(Instant, String)> =
+                    map.iter().map(|(k, e)| (e.last, k.clone())).collect();
+                by_age.sort_unstable();
+                let excess = map.len() - MAX_KEYS / 10 * 9;
+                for (_, key) in by_age.into_iter().take(excess) {
+                    map.remove(&key);
+                }
+            }
         }
         drop(map);
         Ok(Reservation {

@@ -253,11 +253,7 @@ fn with_writer<T>(writer: &Mutex<Writer>, f: impl FnOnce(&mut Writer) -> Result<
         Ok(out) => out,
         Err(panic) => {
             guard.cache.clear();
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = fieldwork_core::error::panic_message(panic.as_ref());
             tracing::error!(panic = %what.escape_debug(), "writer work panicked; rolled back");
             Err(ServerError::Internal(
                 "the server failed on this request".into(),

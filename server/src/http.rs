@@ -140,10 +140,10 @@ async fn login_checked(
         )));
     }
     if let Some(device) = &req.device_id
-        && (device.is_empty() || device.len() > 64 || device.chars().any(char::is_control))
+        && !crate::db::devices::valid_id(device)
     {
         return Err(bad_request(
-            "device_id must have 1 to 64 printable characters",
+            "device_id must have 1 to 64 bytes and no control characters",
         ));
     }
     let client = client_ip(peer.ip(), headers, &config.trusted_proxies);
@@ -309,13 +309,26 @@ async fn read_body(
     }
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(too_large()),
+        Ok(Err(e)) => Err(if is_length_limit(e) {
+            too_large()
+        } else {
+            bad_request(
+                "the request body could not be read (connection or chunked encoding broken)",
+            )
+        }),
         Err(_) => Err(refusal(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             &format!("the body did not arrive within {} s", timeout.as_secs_f32()),
         )),
     }
+}
+
+/// Whether reading a body failed because it passed its length limit.
+fn is_length_limit(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
 }
 
 /// Reads and parses an admin JSON body (see [`read_body`]).

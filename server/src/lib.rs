@@ -57,7 +57,7 @@ pub async fn run(
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
     let app = http::router(state.clone());
     let st = state.clone();
-    listener::serve(listener, app, state.clone(), async move {
+    let deadline = listener::serve(listener, app, state.clone(), async move {
         shutdown.await;
         tracing::info!("shutting down: finishing sessions");
         let _ = st.shutdown.send(true);
@@ -68,12 +68,8 @@ pub async fn run(
     scheduler.abort();
     // Every session holds a connection permit until it has finished.
     let all = state.config.max_connections as u32;
-    match tokio::time::timeout(
-        state.config.shutdown_grace,
-        state.connections.acquire_many(all),
-    )
-    .await
-    {
+    // The same grace period as the connections' drain, not a second one.
+    match tokio::time::timeout_at(deadline, state.connections.acquire_many(all)).await {
         Ok(_) => tracing::info!("all sessions finished"),
         Err(_) => tracing::warn!("some sessions did not finish within the grace period"),
     }

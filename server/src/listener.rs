@@ -19,7 +19,8 @@
 //! - Running out of file descriptors does not make the loop spin: failed
 //!   accepts pause it briefly, and it resumes on its own.
 //! - On shutdown the loop stops accepting, lets requests in flight finish
-//!   (idle connections close at once) and waits up to `shutdown_grace`.
+//!   (idle connections close at once) and waits up to `shutdown_grace`; it
+//!   returns that deadline, which the sessions' wait shares.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -52,7 +53,7 @@ pub(crate) async fn serve(
     app: Router,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> tokio::time::Instant {
     let config = &state.config;
     let tracker = Arc::new(Tracker::new(config));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -85,15 +86,14 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
+    let deadline = tokio::time::Instant::now() + config.shutdown_grace;
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(config.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout_at(deadline, drain).await.is_err() {
         tracing::warn!("some connections did not finish within the grace period");
         connections.abort_all();
     }
+    deadline
 }
 
 /// Accept errors that concern one connection only.

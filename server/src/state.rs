@@ -52,7 +52,8 @@ pub struct ServerConfig {
     pub login_free_failures: u32,
     /// The first backoff delay; it doubles with every further failure.
     pub login_backoff_base: Duration,
-    /// The longest backoff delay; also how long a quiet key is remembered.
+    /// The longest backoff delay (a key with no failure for four times this
+    /// long is forgotten).
     pub login_backoff_max: Duration,
     /// Most open TCP connections (HTTP and WebSocket together).
     pub max_tcp_connections: usize,

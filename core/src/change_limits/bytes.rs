@@ -17,13 +17,19 @@ pub(super) fn checksum_matches(checksum: &[u8], body: &[u8]) -> bool {
 
 /// [`checksum_matches`] for a chunk of any type.
 pub(super) fn chunk_checksum_matches(kind: u8, checksum: &[u8], body: &[u8]) -> bool {
+    chunk_digest(kind, body).get(..4) == Some(checksum)
+}
+
+/// The SHA-256 of (chunk type, LEB128 body length, body): a change's hash,
+/// whose first four bytes are any chunk's checksum.
+pub(super) fn chunk_digest(kind: u8, body: &[u8]) -> [u8; 32] {
     let mut header = vec![kind];
     write_uleb(&mut header, body.len() as u64);
-    let mut hasher = Sha256::new();
-    hasher.update(&header);
-    hasher.update(body);
-    let digest = hasher.finalize();
-    digest.get(..4) == Some(checksum)
+    Sha256::new()
+        .chain_update(&header)
+        .chain_update(body)
+        .finalize()
+        .into()
 }
 
 /// Rows of a run-length encoded unsigned column, stopping as soon as they

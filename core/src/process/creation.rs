@@ -73,12 +73,8 @@ pub fn rederives(policy: &Policy, doc: &mut ClassDoc, change: &Change) -> bool {
     let Ok(after) = doc.with_change(change) else {
         return false;
     };
-    let fields: BTreeMap<String, FieldValue> = after
-        .field_names()
-        .into_iter()
-        .filter_map(|f| after.get(&f).ok().flatten().map(|v| (f, v)))
-        .filter(|(_, v)| !is_empty_container(v))
-        .collect();
+    let mut fields = after.fields();
+    fields.retain(|_, v| !is_empty_container(v));
     let Ok(at) = Timestamp::from_second(change.timestamp()) else {
         return false;
     };

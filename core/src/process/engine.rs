@@ -35,6 +35,8 @@ pub const ENGINE: &str = "engine";
 pub const MAX_STEPS_PER_RUN: usize = 256;
 /// Longest subject a task gets, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest topic a task gets, in characters (the schema's limit for it).
+pub const MAX_TOPIC_CHARS: usize = 2_000;
 
 /// What the engine needs to know, read by the caller.
 #[derive(Debug)]
@@ -595,7 +597,7 @@ fn activity_fields(
     if let Some(t) = topic {
         text(
             "topic",
-            truncate_chars(render(t, &shown, shown_account.as_ref()), 2_000),
+            truncate_chars(render(t, &shown, shown_account.as_ref()), MAX_TOPIC_CHARS),
         );
     }
     match record.kind() {

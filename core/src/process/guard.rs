@@ -31,7 +31,6 @@
 
 use std::collections::BTreeMap;
 
-use automerge::Change;
 use jiff::{SignedDuration, Timestamp};
 
 use super::engine::{ENGINE, activity_id};
@@ -65,13 +64,14 @@ pub struct Known<'a> {
     pub facts_of: &'a dyn Fn(&RecordId) -> Option<RecordFacts>,
 }
 
-/// Checks `change` to the process document `doc` (as stored) pushed by the
-/// user of `access`. Documents of other kinds pass unchecked.
+/// Checks a change pushed by the user of `access` to a process document,
+/// given the document as stored (`doc`) and as the change leaves it
+/// (`after`, a scratch copy). Documents of other kinds pass unchecked.
 pub fn check(
     access: &Access,
     known: &Known<'_>,
     doc: &mut ClassDoc,
-    change: &Change,
+    after: &ClassDoc,
 ) -> Result<(), Denial> {
     let kind = doc.id().record().kind();
     if !matches!(kind, RecordKind::ProcessModel | RecordKind::ProcessInstance) {
@@ -82,17 +82,8 @@ pub fn check(
     };
     let doc_id = doc.id().to_string();
     let existed = !doc.is_empty();
-    let before = fields(doc);
-    let mut after_doc = doc.with_change(change).map_err(|e| {
-        denial(
-            codes::INVALID_VALUE,
-            Some(&doc_id),
-            None,
-            "schema",
-            e.to_string(),
-        )
-    })?;
-    let after = fields(&mut after_doc);
+    let before = doc.fields();
+    let after = after.fields();
     let ctx = Ctx {
         access,
         known,
@@ -104,13 +95,6 @@ pub fn check(
         RecordKind::ProcessModel => ctx.model(existed, &after),
         _ => ctx.instance(existed, &before, &after),
     }
-}
-
-fn fields(doc: &mut ClassDoc) -> BTreeMap<String, FieldValue> {
-    doc.field_names()
-        .into_iter()
-        .filter_map(|f| doc.get(&f).ok().flatten().map(|v| (f, v)))
-        .collect()
 }
 
 fn entries(

@@ -299,14 +299,10 @@ pub fn run_contained(
                 format!("a step was refused: {e}")
             }
             Ok(out) => return out,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown".into());
-                format!("the engine failed: {what}")
-            }
+            Err(panic) => format!(
+                "the engine failed: {}",
+                crate::error::panic_message(panic.as_ref())
+            ),
         };
     host.mark_failed(id, &reason)?;
     Ok(None)
@@ -446,17 +442,7 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
         let Some((every, from)) = model.trigger.schedule else {
             continue;
         };
-        let mut occurrence = None;
-        let mut t = skip_ahead(from, every, now);
-        while t <= now {
-            occurrence = Some(t);
-            let next = after(t, every);
-            if next <= t {
-                break;
-            }
-            t = next;
-        }
-        let Some(occurrence) = occurrence else {
+        let Some(occurrence) = last_occurrence(from, every, now, true) else {
             continue;
         };
         if host.schedule_mark(&model.file.key)? >= Some(occurrence) {
@@ -482,6 +468,33 @@ pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
         host.set_schedule_mark(&model.file.key, occurrence)?;
     }
     Ok(due.len() + started)
+}
+
+/// The last occurrence of a schedule (`from`, then every `every`) at or
+/// before `now`; `None` before `from`. `skip` jumps ahead with
+/// [`skip_ahead`] first (the scheduler always does; tests compare with
+/// stepping alone).
+fn last_occurrence(
+    from: Timestamp,
+    every: jiff::Span,
+    now: Timestamp,
+    skip: bool,
+) -> Option<Timestamp> {
+    let mut found = None;
+    let mut t = if skip {
+        skip_ahead(from, every, now)
+    } else {
+        from
+    };
+    while t <= now {
+        found = Some(t);
+        let next = after(t, every);
+        if next <= t {
+            break;
+        }
+        t = next;
+    }
+    found
 }
 
 /// `from` moved on by whole `every`s to the last occurrence at or before
@@ -682,27 +695,12 @@ mod tests {
     use super::*;
     use crate::process::model::duration;
 
-    /// The occurrence the scheduler finds, as `run_due` computes it (or
-    /// without skipping ahead: one `every` at a time).
+    /// The occurrence the scheduler finds (or, without skipping ahead, one
+    /// `every` at a time).
     fn occurrence(from: &str, every: &str, now: &str, skip: bool) -> Option<Timestamp> {
         let (from, now): (Timestamp, Timestamp) =
             (from.parse().expect("from"), now.parse().expect("now"));
-        let every = duration(every).expect("every");
-        let mut found = None;
-        let mut t = if skip {
-            skip_ahead(from, every, now)
-        } else {
-            from
-        };
-        while t <= now {
-            found = Some(t);
-            let next = after(t, every);
-            if next <= t {
-                break;
-            }
-            t = next;
-        }
-        found
+        last_occurrence(from, duration(every).expect("every"), now, skip)
     }
 
     #[test]

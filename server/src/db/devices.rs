@@ -18,6 +18,13 @@ pub struct Device {
     pub user_version: i64,
 }
 
+/// Whether `id` is an acceptable device id: 1 to 64 bytes, no control
+/// characters (it is stored, logged and shown to administrators). The one
+/// rule for login and for the sync `hello`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && !id.chars().any(char::is_control)
+}
+
 /// Registers a device for a user, or returns it. A device id is bound to
 /// the first user who syncs with it.
 pub fn register(conn: &Connection, device_id: &str, user_id: i64, now_ms: i64) -> Result<Device> {

@@ -315,8 +315,17 @@ fn check_one(
     })?;
     let facts = facts_for(tx, &doc).map_err(internal)?;
     validate::check_change(ctx.access, loaded, &change, &facts).map_err(Rejected)?;
+    // What the change makes of the document, worked out once on a scratch
+    // copy for the checks that look at the whole record.
+    let after = loaded.with_change(&change).map_err(|e| {
+        Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            format!("the change cannot be applied: {e}"),
+        ))
+    })?;
+    let (fresh, before_fields, after_fields) = (loaded.is_empty(), loaded.fields(), after.fields());
     if facts.is_none() && Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
-        let created = new_record_facts(tx, loaded, &change).map_err(internal)?;
+        let created = new_record_facts(tx, doc.record().kind(), &after_fields).map_err(internal)?;
         validate::check_new_record(ctx.access, doc.record().kind(), &created, Some(doc_text))
             .map_err(Rejected)?;
     }
@@ -325,8 +334,17 @@ fn check_one(
         now: jiff::Timestamp::from_millisecond(ctx.now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         facts_of: &facts_of,
     };
-    guard::check(ctx.access, &known, loaded, &change).map_err(Rejected)?;
-    check_rules(tx, cache, actor, policy, &doc, &change)?;
+    guard::check(ctx.access, &known, loaded, &after).map_err(Rejected)?;
+    check_rules(
+        tx,
+        cache,
+        actor,
+        policy,
+        &doc,
+        fresh,
+        before_fields,
+        after_fields,
+    )?;
     Ok(Decision::Accept { doc, change })
 }
 
@@ -393,34 +411,25 @@ fn check_actor(
     }
 }
 
-/// The visibility facts a record being created gets from `change`: its
-/// owner and assignee, and its territory (its own for an account, else its
-/// parent account's as stored).
+/// The visibility facts a record of `kind` being created gets from the
+/// `fields` of its base class document (see [`Record::facts`]), with the
+/// territory of its parent account as stored.
 fn new_record_facts(
     tx: &rusqlite::Transaction<'_>,
-    doc: &mut ClassDoc,
-    change: &Change,
+    kind: fieldwork_core::RecordKind,
+    fields: &rules::Fields,
 ) -> Result<fieldwork_core::policy::RecordFacts> {
-    let after = doc.with_change(change)?;
-    let text = |f: &str| match after.get(f) {
-        Ok(Some(fieldwork_core::FieldValue::Text(t))) => Some(t),
-        _ => None,
+    let record = Record {
+        id: RecordId::new_random(kind),
+        fields: fields.clone(),
+        conflicts: Default::default(),
+        classes: Vec::new(),
     };
-    let kind = doc.id().record().kind();
-    let fields: std::collections::BTreeMap<String, fieldwork_core::FieldValue> = after
-        .field_names()
-        .into_iter()
-        .filter_map(|f| after.get(&f).ok().flatten().map(|v| (f, v)))
-        .collect();
-    let parent = match rules::parent_account(kind, &fields) {
+    let inherited = match record.account() {
         Some(account) => facts_for_record(tx, &account)?.and_then(|f| f.territory),
         None => None,
     };
-    Ok(fieldwork_core::policy::RecordFacts {
-        owner: text("owner"),
-        assignee: text("assignee"),
-        territory: rules::territory_of(kind, text("territory").as_deref(), parent.as_deref()),
-    })
+    Ok(record.facts(inherited))
 }
 
 /// The stored visibility facts of `record`, if the server holds it.
@@ -448,29 +457,29 @@ fn record_of(doc: &mut ClassDoc) -> Result<Record> {
         conflicts: Default::default(),
         classes: vec![doc.id().class().clone()],
     };
-    for field in doc.field_names() {
-        if let Ok(Some(value)) = doc.get(&field) {
-            record.fields.insert(field, value);
-        }
-    }
+    record.fields = doc.fields();
     Ok(record)
 }
 
 /// The rule book ([`rules`]) on the whole record: every class document the
-/// server holds for it, merged, before and after `change` (applied to a
-/// scratch copy, never to the stored document). Refuses the change, with
+/// server holds for it, merged with this document's fields before and after
+/// the change (`this_before`, `this_after`: read from the scratch copy
+/// `check_one` applied it to, never from the stored document). Refuses the change, with
 /// code `invalid_value` and rule `rules.<name>`, when it makes a content
 /// rule newly fail (an amount without its currency, a document created
 /// without its required fields, ...); a rule already broken by concurrent
 /// edits does not block further edits. Leaves `doc` loaded in the cache for
 /// the caller to apply the change to.
+#[allow(clippy::too_many_arguments)]
 fn check_rules(
     tx: &rusqlite::Transaction<'_>,
     cache: &mut lru::LruCache<DocId, ClassDoc>,
     actor: &ActorId,
     policy: &fieldwork_core::Policy,
     doc: &DocId,
-    change: &Change,
+    fresh: bool,
+    this_before: rules::Fields,
+    this_after: rules::Fields,
 ) -> Result<(), Rejected> {
     let internal = |e: ServerError| {
         Rejected(denial(
@@ -489,30 +498,21 @@ fn check_rules(
             continue;
         }
         if let Some(loaded) = feed::load(tx, cache, &other, actor).map_err(internal)? {
-            fields_into(loaded, &mut others);
+            others.extend(loaded.fields());
         }
     }
-    // This document last, so that loading the others cannot evict it.
+    // Loading the others may have evicted this document: load it again for
+    // the caller, which applies the change to it.
     if feed::load(tx, cache, doc, actor)
         .map_err(internal)?
         .is_none()
     {
         cache.put(doc.clone(), ClassDoc::new(doc.clone(), actor.clone()));
     }
-    let Some(loaded) = cache.get_mut(doc) else {
-        return Err(internal(ServerError::Internal("cache miss".into())));
-    };
-    let fresh = loaded.is_empty();
     let mut before = others.clone();
-    fields_into(loaded, &mut before);
-    let scratch = loaded.with_change(change).map_err(|e| {
-        Rejected(denial(
-            error_codes::MALFORMED_CHANGE,
-            format!("the change cannot be applied: {e}"),
-        ))
-    })?;
+    before.extend(this_before);
     let mut after = others;
-    fields_into(&scratch, &mut after);
+    after.extend(this_after);
     // A document being created must hold the required fields of its class.
     let creating = |field: &str| fresh && policy.class_of(kind, field) == Some(doc.class());
     rules::check_transition(kind, &before, &after, creating).map_err(|v| {
@@ -524,14 +524,4 @@ fn check_rules(
             rule: format!("rules.{}", v.rule),
         })
     })
-}
-
-/// Adds the fields of `doc` to `fields` (a value of the wrong shape reads as
-/// absent: the validator has already refused writing one).
-fn fields_into(doc: &ClassDoc, fields: &mut rules::Fields) {
-    for field in doc.field_names() {
-        if let Ok(Some(value)) = doc.get(&field) {
-            fields.insert(field, value);
-        }
-    }
 }

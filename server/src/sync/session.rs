@@ -305,12 +305,12 @@ async fn start(
             ),
         ));
     }
-    if hello.device_id.is_empty() || hello.device_id.len() > 64 {
+    if !crate::db::devices::valid_id(&hello.device_id) {
         return Err((
             sink,
             fatal(
                 error_codes::MALFORMED_MESSAGE,
-                "device ids are 1-64 characters",
+                "device ids have 1 to 64 bytes and no control characters",
             ),
         ));
     }
@@ -550,8 +550,10 @@ impl Session {
                 // or whose role, territories or policy changed, since the
                 // session last heard is judged by what is in force now, not
                 // after the next administrative event.
+                // (`None`: disabled.) Until the session hears of the change
+                // and tells the device, each push re-reads them here.
                 let Some(fresh) = users::by_id(&w.conn, user.id)?.filter(|u| !u.disabled) else {
-                    return Err(ServerError::Forbidden("this user was disabled".into()));
+                    return Ok(None);
                 };
                 let (user, access) = if fresh.version == user.version
                     && crate::db::policy::revision(&w.conn)? == revision
@@ -585,13 +587,10 @@ impl Session {
                 ) {
                     tracing::warn!(error = %e, "process engine failed after a push");
                 }
-                Ok(outcome)
+                Ok(Some(outcome))
             })
-            .await
-            .map_err(|e| match e {
-                ServerError::Forbidden(m) => fatal(error_codes::USER_DISABLED, m),
-                e => e.into(),
-            })
+            .await?
+            .ok_or_else(|| fatal(error_codes::USER_DISABLED, "this user was disabled"))
     }
 
     async fn on_admin_changed(&mut self) -> Result<(), Fatal> {
