@@ -9,6 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# SQLCipher (the encrypted device store) is compiled from source and links
+# the system's libcrypto: its headers and pkg-config must be present.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! pkg-config --exists openssl 2>/dev/null; then
+  echo "== installing libssl-dev and pkg-config (Debian), for SQLCipher"
+  as_root apt-get install -y --no-install-recommends libssl-dev pkg-config >/dev/null 2>&1 ||
+    { as_root apt-get update >/dev/null && as_root apt-get install -y --no-install-recommends libssl-dev pkg-config >/dev/null; }
+fi
+
 echo "== building everything the tests use, once (scripts/build-for-tests.sh)"
 ./scripts/build-for-tests.sh
 

@@ -27,6 +27,7 @@ use fieldwork_sdk::{Backoff, Device, DeviceObserver, SyncHandle, login};
 use tokio::runtime::Runtime;
 
 use crate::error::{FieldworkError, Result};
+use crate::keystore::{AppKeystore, Keystore};
 use crate::processes::{
     ProcessCard, ProcessControl, ProcessModelInfo, ProcessSummary, TaskItem, TaskList,
 };
@@ -171,14 +172,17 @@ impl FieldworkDevice {
 
 #[uniffi::export]
 impl FieldworkDevice {
-    /// Opens (creating if needed) the device store at `path`, a file the app
-    /// owns (e.g. `filesDir/fieldwork.db`). Fails with `Storage` if the file
-    /// is not a Fieldwork store or cannot be opened; it is never overwritten.
-    /// Due process timers run once on opening; if they cannot, the store
-    /// still opens and they run again before the next sync.
+    /// Opens (creating if needed) the encrypted device store at `path`, a
+    /// file the app owns (e.g. `filesDir/fieldwork.db`), with the key
+    /// `keystore` holds for it (made there on first open). The session token
+    /// lives in `keystore` too. Fails with `WrongKey` if the key does not
+    /// open the file, `Storage` if the file is not a Fieldwork store; a file
+    /// is never overwritten. Due process timers run once on opening; if they
+    /// cannot, the store still opens and they run again before the next sync.
     #[uniffi::constructor]
-    pub fn open(path: String) -> Result<Arc<FieldworkDevice>> {
-        let device = Device::open(Path::new(&path), Arc::new(SystemClock))?;
+    pub fn open(path: String, keystore: Arc<dyn Keystore>) -> Result<Arc<FieldworkDevice>> {
+        let secrets = Arc::new(AppKeystore(keystore));
+        let device = Device::open(Path::new(&path), Arc::new(SystemClock), secrets)?;
         // Not fatal: `sync_now` runs due processes first and reports failures.
         let _ = device.with_store(|s| s.run_processes());
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -217,12 +221,25 @@ impl FieldworkDevice {
     // ----- session -------------------------------------------------------
 
     /// Signs `user` in at `server` (`https://host:port`) and stores the
-    /// session and the organisation's policy on the device. A store that
-    /// belongs to another user is refused (`Denied`).
-    pub async fn login(&self, server: String, user: String, password: String) -> Result<UserInfo> {
+    /// session, the organisation's policy and `tls` (extra CA, pinned
+    /// certificate, plain HTTP allowed; default: public web roots) on the
+    /// device; every sync uses the same `tls`. A store that belongs to
+    /// another user is refused (`Denied`). An untrusted or mismatching
+    /// certificate fails with `Tls`; plain `http://` to another machine
+    /// without `insecure_http` with `Invalid` (field `server`), before any
+    /// connection.
+    #[uniffi::method(default(tls = None))]
+    pub async fn login(
+        &self,
+        server: String,
+        user: String,
+        password: String,
+        tls: Option<crate::sync::TlsOptions>,
+    ) -> Result<UserInfo> {
         let device = self.device.clone();
+        let transport = tls.unwrap_or_default().into();
         self.on_runtime(async move {
-            login::login(&device, &server, &user, &password).await?;
+            login::login(&device, &server, &user, &password, transport).await?;
             Ok(())
         })
         .await?;
@@ -246,8 +263,9 @@ impl FieldworkDevice {
     /// The user this store belongs to, if it has ever signed in.
     pub fn user(&self) -> Result<Option<UserInfo>> {
         let session = self.with_store(|s| s.session())?;
+        let signed_in = self.device.signed_in()?;
         Ok(session.map(|s| UserInfo {
-            signed_in: !s.token.is_empty(),
+            signed_in,
             name: s.user.name,
             role: s.user.role,
             territories: s.user.territories,
@@ -436,6 +454,20 @@ impl FieldworkDevice {
     /// The current sync status.
     pub fn sync_status(&self) -> SyncStatus {
         self.device.status().into()
+    }
+
+    /// Re-encrypts the store under a new random key, kept in the keystore
+    /// (key rotation). One full copy of the file; blocks meanwhile. Safe to
+    /// interrupt at any instant: the next `open` finds whichever key the file
+    /// is under and finishes the switch.
+    pub fn rekey(&self) -> Result<()> {
+        Ok(self.device.rekey()?)
+    }
+
+    /// The app's version (e.g. `crm-android/2.3.1`), reported to the server
+    /// at every sync and shown to administrators in the device list.
+    pub fn set_app_version(&self, version: String) {
+        self.device.set_app_version(version);
     }
 
     /// Local changes not yet acknowledged by the server.

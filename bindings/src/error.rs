@@ -68,6 +68,16 @@ pub enum FieldworkError {
         /// Explanation.
         detail: String,
     },
+    /// The secure connection failed: the server's certificate is not
+    /// trusted (pass its CA in `TlsOptions.ca_pem` or pin it), does not
+    /// match the pinned fingerprint, is for another name, or has expired;
+    /// or the CA or pin given at login is malformed. Retrying will not help
+    /// until the server or the `TlsOptions` change.
+    #[error("secure connection failed: {detail}")]
+    Tls {
+        /// What failed and what to do, in a sentence.
+        detail: String,
+    },
     /// A sync did not finish in time; what was exchanged is kept.
     #[error("sync did not finish within {seconds} s")]
     Timeout {
@@ -81,6 +91,24 @@ pub enum FieldworkError {
         /// What failed.
         detail: String,
     },
+    /// The key does not open the store (the keystore was reset, or the file
+    /// belongs to another install). Nothing was changed.
+    #[error("the store could not be opened with this key")]
+    WrongKey,
+    /// The store is encrypted and the keystore holds no key for it.
+    #[error("the store is encrypted and no key was given")]
+    KeyRequired,
+    /// The app's keystore failed (locked, unavailable); nothing was changed.
+    #[error("the keystore failed: {detail}")]
+    Keystore {
+        /// What the keystore said.
+        detail: String,
+    },
+    /// An administrator wiped this device (remote wipe): its data and keys
+    /// are deleted, unsent edits included, and every call on this device
+    /// fails with this. Open a new device at the same path to sign in afresh.
+    #[error("this device was wiped by an administrator: its local data and keys are deleted")]
+    Wiped,
     /// A bug or an impossible state in Fieldwork itself; please report it.
     #[error("internal error: {detail}")]
     Internal {
@@ -112,6 +140,8 @@ impl From<CoreError> for FieldworkError {
                     detail: e.to_string(),
                 }
             }
+            CoreError::WrongKey => FieldworkError::WrongKey,
+            CoreError::KeyRequired => FieldworkError::KeyRequired,
             e @ CoreError::Protocol(_) => FieldworkError::Internal {
                 detail: e.to_string(),
             },
@@ -136,7 +166,16 @@ impl From<SdkError> for FieldworkError {
                 field: Some("server".into()),
                 detail: format!("`{url}` is not http://host:port or https://host:port"),
             },
+            SdkError::Tls(detail) => FieldworkError::Tls { detail },
+            // About the server address (plain http:// to another machine):
+            // the same kind of mistake as a malformed URL.
+            SdkError::InsecureHttp(detail) => FieldworkError::Invalid {
+                field: Some("server".into()),
+                detail,
+            },
             SdkError::Timeout(seconds) => FieldworkError::Timeout { seconds },
+            SdkError::Secrets(e) => FieldworkError::Keystore { detail: e.0 },
+            SdkError::Wiped => FieldworkError::Wiped,
         }
     }
 }

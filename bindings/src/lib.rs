@@ -20,9 +20,11 @@ uniffi::setup_scaffolding!("fieldwork");
 
 pub mod device;
 pub mod error;
+pub mod keystore;
 pub mod processes;
 pub mod records;
 pub mod sync;
 
 pub use device::FieldworkDevice;
 pub use error::FieldworkError;
+pub use keystore::{Keystore, KeystoreError};

@@ -24,6 +24,10 @@ pub enum SyncStatus {
         /// What went wrong.
         message: String,
     },
+    /// An administrator wiped this device: its data and keys are deleted
+    /// and this handle fails every call with `FieldworkError.Wiped`. Open a
+    /// new device (same path) to sign in afresh.
+    Wiped,
 }
 
 impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
@@ -43,6 +47,36 @@ impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
             },
             S::UpToDate => SyncStatus::UpToDate,
             S::Error { message } => SyncStatus::Error { message },
+            S::Wiped => SyncStatus::Wiped,
+        }
+    }
+}
+
+/// How to reach the server securely, given at sign-in and kept for every
+/// sync (see docs/PROTOCOL.md, "Transport security"). `null`/`None` for
+/// all of it: the public web roots, `https://` (plain `http://` only to
+/// this machine).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct TlsOptions {
+    /// Extra trusted certificate authorities (PEM text), e.g. a company CA.
+    #[uniffi(default = None)]
+    pub ca_pem: Option<String>,
+    /// Accept only the server certificate with this SHA-256 fingerprint
+    /// (64 hex digits, colons allowed), whoever signed it.
+    #[uniffi(default = None)]
+    pub pin_sha256: Option<String>,
+    /// Allow plain `http://` to a server that is not this machine (only
+    /// behind a TLS-terminating proxy).
+    #[uniffi(default = false)]
+    pub insecure_http: bool,
+}
+
+impl From<TlsOptions> for fieldwork_core::store::Transport {
+    fn from(t: TlsOptions) -> Self {
+        fieldwork_core::store::Transport {
+            ca_pem: t.ca_pem,
+            pin_sha256: t.pin_sha256,
+            insecure_http: t.insecure_http,
         }
     }
 }

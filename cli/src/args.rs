@@ -25,6 +25,10 @@ pub struct Global {
     /// The device's data directory (default: the per-user data directory).
     #[arg(long, global = true, env = "FIELDWORK_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Where the store's key and the session token are kept, one 0600 file
+    /// each (default: `keys` in the data directory).
+    #[arg(long, global = true, env = "FIELDWORK_KEYS", value_name = "DIR")]
+    pub keys: Option<PathBuf>,
 }
 
 /// The commands.
@@ -58,6 +62,9 @@ pub enum Command {
     Fields(FieldsArgs),
     /// Check the device store's integrity.
     Verify,
+    /// Re-encrypt the device store under a new key (key rotation). Safe to
+    /// interrupt: the store opens afterwards with the old key or the new one.
+    Rekey,
     /// Sign in to a sync server.
     Login(LoginArgs),
     /// Forget the session token (the data stays on the device).
@@ -170,7 +177,8 @@ pub enum ProcessCmd {
 /// `fieldwork login`
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The server's base URL, e.g. http://127.0.0.1:8787.
+    /// The server's base URL, e.g. https://crm.example.com:8787 (plain
+    /// http:// only to this machine unless --insecure-http).
     #[arg(long)]
     pub server: String,
     /// User name.
@@ -179,6 +187,20 @@ pub struct LoginArgs {
     /// Read the password from standard input (required: never on the command line).
     #[arg(long, required = true)]
     pub password_stdin: bool,
+    /// Also trust the certificate authorities in this PEM file (e.g. a
+    /// company CA), besides the public web roots. Kept for every sync.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Accept only the server certificate with this SHA-256 fingerprint
+    /// (64 hex digits, colons allowed; `fieldwork-server serve` prints it),
+    /// whoever signed it and whatever its name. Kept for every sync.
+    #[arg(long, value_name = "SHA256")]
+    pub pin: Option<String>,
+    /// Allow plain http:// to a server that is not this machine (only
+    /// behind a TLS-terminating proxy: otherwise the password and the data
+    /// travel unencrypted).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 /// `fieldwork sync`

@@ -49,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Locale(args) => records::locale(&cli.global, &out, args),
         Command::Fields(args) => records::fields(&cli.global, &out, args),
         Command::Verify => records::verify(&cli.global, &out),
+        Command::Rekey => device::rekey(&cli.global, &out),
         Command::Login(args) => sync::login(&cli.global, &out, args),
         Command::Logout => sync::logout(&cli.global, &out),
         Command::Sync(args) => sync::sync(&cli.global, &out, args),

@@ -19,7 +19,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn open_device(global: &Global) -> anyhow::Result<Device> {
-    Ok(Device::from_store(device::open(global)?))
+    device::open_device(global)
 }
 
 /// `fieldwork login`
@@ -29,8 +29,26 @@ pub fn login(global: &Global, out: &Output, args: LoginArgs) -> anyhow::Result<(
         .read_to_string(&mut password)
         .context("reading the password")?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let ca_pem = match &args.ca {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading the CA file {}", file.display()))?,
+        ),
+        None => None,
+    };
+    let transport = fieldwork_core::store::Transport {
+        ca_pem,
+        pin_sha256: args.pin.clone(),
+        insecure_http: args.insecure_http,
+    };
     let device = open_device(global)?;
-    runtime()?.block_on(login::login(&device, &args.server, &args.user, &password))?;
+    runtime()?.block_on(login::login(
+        &device,
+        &args.server,
+        &args.user,
+        &password,
+        transport,
+    ))?;
     let session = device
         .with_store(|s| s.session())?
         .context("no session after login")?;
@@ -120,13 +138,18 @@ fn print_status(out: &Output, status: &SyncStatus) {
         }
         SyncStatus::UpToDate => "up to date".to_owned(),
         SyncStatus::Error { message } => format!("error: {message} (retrying)"),
+        SyncStatus::Wiped => {
+            "wiped by the administrator: the local data and keys are deleted".to_owned()
+        }
     };
     eprintln!("{text}");
 }
 
 /// `fieldwork status`
 pub fn status(global: &Global, out: &Output) -> anyhow::Result<()> {
-    let store = device::open(global)?;
+    let device = open_device(global)?;
+    let signed_in = device.signed_in()?;
+    let store = device.lock_store()?;
     #[derive(Serialize)]
     struct Status {
         device_id: String,
@@ -144,7 +167,7 @@ pub fn status(global: &Global, out: &Output) -> anyhow::Result<()> {
         user: session.as_ref().map(|s| s.user.name.clone()),
         role: session.as_ref().map(|s| s.user.role.clone()),
         server: session.as_ref().map(|s| s.server.clone()),
-        signed_in: session.as_ref().is_some_and(|s| !s.token.is_empty()),
+        signed_in,
         pending_changes: store.outbox_len()?,
         quarantined: store.quarantine()?.len(),
         synced_up_to: store.cursor()?.map(|c| c.seq),

@@ -10,6 +10,7 @@ fn fw(data: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("FIELDWORK_NOW", "2026-11-24T09:00:00Z")
         .env_remove("FIELDWORK_DATA")
+        .env_remove("FIELDWORK_KEYS")
         .output()
         .expect("run fieldwork")
 }

@@ -40,6 +40,23 @@ pub enum CoreError {
     /// A sync-protocol message was malformed or unexpected.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The encrypted store could not be opened with the key given (or the
+    /// file is not a Fieldwork store); nothing was changed on disk.
+    /// Code [`CoreError::WRONG_KEY`].
+    #[error("the store could not be opened with this key")]
+    WrongKey,
+    /// The store is encrypted (or the file is not a Fieldwork store) and was
+    /// opened without a key; the file was not touched.
+    /// Code [`CoreError::KEY_REQUIRED`].
+    #[error("the store is encrypted: it can only be opened with its key")]
+    KeyRequired,
+}
+
+impl CoreError {
+    /// Stable code of [`CoreError::WrongKey`].
+    pub const WRONG_KEY: &str = "wrong_key";
+    /// Stable code of [`CoreError::KeyRequired`].
+    pub const KEY_REQUIRED: &str = "key_required";
 }
 
 /// A value that breaks the schema, with the field it concerns.

@@ -48,5 +48,5 @@ pub use error::{CoreError, Denial, Result, ValidationError};
 pub use ids::{ClassName, DocId, RecordId, RecordKind};
 pub use policy::{Access, Policy, UserContext};
 pub use record::Record;
-pub use store::{FieldWrite, ListQuery, Sort, Store};
+pub use store::{FieldWrite, ListQuery, Sort, Store, StoreKey};
 pub use value::FieldValue;

@@ -17,9 +17,10 @@
 //! Layout: [`docs`] persists documents, [`index`] and [`search`] maintain the
 //! index, [`outbox`] tracks unacknowledged changes, [`write`] is the local
 //! write path, [`remote`] applies what sync brings, [`quarantine`] keeps
-//! refused edits.
+//! refused edits, [`cipher`] encrypts the file at rest (SQLCipher).
 
 mod card;
+pub mod cipher;
 mod collation;
 mod docs;
 mod index;
@@ -37,10 +38,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::ActorId;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 pub use card::{CardField, RecordCard, display_value};
+pub use cipher::{FileState, StoreKey, file_state, remove_files};
 pub use collation::NameCollator;
 pub use index::{ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};
@@ -62,18 +65,40 @@ use crate::record::Record;
 const APPLICATION_ID: i32 = 0x4657_4B31; // "FWK1"
 
 /// The signed-in session of a device: who, where, under which policy.
+///
+/// The session token is not part of it: a token is a secret, kept by the
+/// app's keystore (the SDK's `SecretStore`), never in the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// The server's base URL (`http://host:port`).
+    /// The server's base URL (`https://host:port`).
     pub server: String,
-    /// The opaque session token (a secret; never logged).
-    pub token: String,
+    /// How to reach it (trusted CAs, pinned certificate, plain HTTP allowed).
+    #[serde(default)]
+    pub transport: Transport,
     /// The user as the server knows them.
     pub user: UserContext,
     /// The policy in force, as TOML.
     pub policy: String,
     /// The server's revision number of that policy.
     pub policy_revision: u64,
+}
+
+/// How a device reaches its server, chosen at sign-in and used by every
+/// sync: data only; the SDK turns it into a TLS configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transport {
+    /// Extra trusted certificate authorities (PEM), e.g. a company CA, in
+    /// addition to the public web roots.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// A pinned server certificate: the SHA-256 of its DER encoding, as 64
+    /// lowercase hex digits. When set, only that certificate is accepted.
+    #[serde(default)]
+    pub pin_sha256: Option<String>,
+    /// Whether the user explicitly allowed plain `http://` to a host that
+    /// is not this machine (`--insecure-http`).
+    #[serde(default)]
+    pub insecure_http: bool,
 }
 
 /// The server position up to which this device has received everything it
@@ -116,15 +141,79 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and migrates it to the
-    /// current schema. A file that is not a Fieldwork store, or is corrupt,
-    /// is refused with [`CoreError::Corrupt`] and left untouched.
+    /// Opens (creating if needed) the plain (unencrypted) store at `path`
+    /// and migrates it to the current schema. A file that is not a Fieldwork
+    /// store, or is corrupt, is refused with [`CoreError::Corrupt`] and an
+    /// encrypted store with [`CoreError::KeyRequired`]; either is left
+    /// untouched.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Store> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    CoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
-                })?;
+        Store::open_inner(path, clock, None)
+    }
+
+    /// Opens (creating if needed) the store at `path` encrypted under `key`
+    /// (SQLCipher; see [`cipher`] for what is protected):
+    /// - a missing or empty file becomes a new encrypted store;
+    /// - an encrypted store opens with its key; any other key is refused with
+    ///   [`CoreError::WrongKey`] and nothing changes on disk;
+    /// - a plain store is first encrypted in place, crash-safely (its
+    ///   plaintext is gone from the directory afterwards), then opened.
+    ///
+    /// Scratch files left by a crash during an earlier encryption or
+    /// [`Store::rekey`] are deleted.
+    pub fn open_encrypted(path: &Path, clock: Arc<dyn Clock>, key: &StoreKey) -> Result<Store> {
+        create_parent_dir(path)?;
+        cipher::remove_scratch(path)?;
+        if cipher::file_state(path)? == FileState::Plain {
+            cipher::encrypt_plain_file(path, key, |conn| {
+                check_ours(conn, path, false).map(|_| ())
+            })?;
+        }
+        Store::open_inner(path, clock, Some(key))
+    }
+
+    /// Re-encrypts the store under `new` (a plain store opened with
+    /// [`Store::open`] becomes encrypted), then carries on under it.
+    ///
+    /// Crash-safe: the store is exported into a sibling scratch file under
+    /// the new key, synced, and renamed over the store; after a crash at any
+    /// instant the file is complete under the old key or under the new one.
+    /// The store must not be open elsewhere (that fails with
+    /// [`CoreError::Storage`], changing nothing). Cost: one full copy of the
+    /// store. On success the store is reopened from the file (session,
+    /// policy, locale and caches are read back as on [`Store::open`]).
+    ///
+    /// Keep the old key until this returns `Ok`: after a crash during the
+    /// call the store is under the old key or the new one (try both).
+    pub fn rekey(&mut self, new: &StoreKey) -> Result<()> {
+        let synced = cipher::rekey_file(&self.conn, &self.path, new)?;
+        match Store::open_inner(&self.path, self.clock.clone(), Some(new)) {
+            Ok(mut fresh) => {
+                fresh.engine_problems = std::mem::take(&mut self.engine_problems);
+                *self = fresh;
+                synced
+            }
+            Err(e) => {
+                // The file is under the new key, but this connection still
+                // reads the old, now unlinked, one: write nothing more there.
+                let _ = self.conn.pragma_update(None, "query_only", "ON");
+                Err(e)
+            }
+        }
+    }
+
+    /// The one open path: plain when `key` is `None`.
+    fn open_inner(path: &Path, clock: Arc<dyn Clock>, key: Option<&StoreKey>) -> Result<Store> {
+        create_parent_dir(path)?;
+        cipher::remove_scratch(path)?;
+        if cipher::file_state(path)? == FileState::Encrypted {
+            if !cipher::has_page_shape(path)? {
+                return Err(CoreError::Corrupt(format!(
+                    "{} is not a Fieldwork store or is damaged",
+                    path.display()
+                )));
+            }
+            if key.is_none() {
+                return Err(CoreError::KeyRequired);
             }
         }
         let mut conn = Connection::open_with_flags(
@@ -133,44 +222,33 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let not_ours = |e: rusqlite::Error| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-                ) =>
-            {
-                CoreError::Corrupt(format!(
-                    "{} is not a Fieldwork store or is damaged ({f})",
-                    path.display()
-                ))
-            }
-            other => CoreError::Storage(other),
-        };
-        let app_id: i32 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(not_ours)?;
-        let user_version: i32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(not_ours)?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(not_ours)?;
-        if app_id != APPLICATION_ID && (app_id != 0 || user_version != 0 || tables != 0) {
-            return Err(CoreError::Corrupt(format!(
-                "{} is a SQLite database but not a Fieldwork store",
-                path.display()
-            )));
+        cipher::quiet(&conn)?;
+        if let Some(key) = key {
+            key.apply(&conn)?;
+            // This SQLCipher is built with TEMP_STORE=2 (see `PRAGMA
+            // compile_options`): temporary tables, indices and sort spills
+            // default to memory, but `PRAGMA temp_store = FILE` could still
+            // send them to (unencrypted) temporary files. Pinning MEMORY
+            // keeps that true whatever the platform build's default.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+            // Until the key is known to be right, closing must not
+            // checkpoint a leftover `-wal`: a wrong key changes nothing.
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         }
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let (user_version, tables) = check_ours(&conn, path, key.is_some())?;
+        if key.is_some() {
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+        }
+        let not_ours = not_ours(path, false);
         if user_version == 0 && tables == 0 {
             // Only possible before the first table exists: lets the store
             // give space back after a sync empties the outbox.
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
-                .map_err(not_ours)?;
+                .map_err(&not_ours)?;
         }
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(not_ours)?;
+            .map_err(&not_ours)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -292,7 +370,7 @@ impl Store {
     }
 
     /// Installs the user profile and policy the server sent (on connect or
-    /// when they change). Keeps the server address and token. Returns whether
+    /// when they change). Keeps the server address. Returns whether
     /// anything changed.
     pub fn update_policy(
         &mut self,
@@ -302,7 +380,7 @@ impl Store {
     ) -> Result<bool> {
         let mut session = self.session()?.unwrap_or_else(|| Session {
             server: String::new(),
-            token: String::new(),
+            transport: Transport::default(),
             user: user.clone(),
             policy: String::new(),
             policy_revision: 0,
@@ -337,16 +415,23 @@ impl Store {
         }
     }
 
-    /// Forgets the session token (the data and the user binding stay, so the
-    /// same user can sign in again and sync what was done meanwhile).
-    pub fn clear_token(&mut self) -> Result<()> {
-        if let Some(mut session) = self.session()? {
-            session.token.clear();
-            let json =
-                serde_json::to_string(&session).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-            meta::set(&self.conn, meta::keys::SESSION, &json)?;
+    /// Takes the session token a store written before tokens moved to the
+    /// keystore may still hold, and removes it from the database (one
+    /// transaction). `None` for a store that holds none.
+    pub fn take_legacy_token(&mut self) -> Result<Option<String>> {
+        let Some(json) = meta::get(&self.conn, meta::keys::SESSION)? else {
+            return Ok(None);
+        };
+        let mut value: serde_json::Value = serde_json::from_str(&json)
+            .map_err(|e| CoreError::Corrupt(format!("stored session: {e}")))?;
+        let token = value
+            .as_object_mut()
+            .and_then(|o| o.remove("token"))
+            .and_then(|t| t.as_str().map(str::to_owned));
+        if token.is_some() {
+            meta::set(&self.conn, meta::keys::SESSION, &value.to_string())?;
         }
-        Ok(())
+        Ok(token.filter(|t| !t.is_empty()))
     }
 
     /// The name stamped on changes made here.
@@ -506,6 +591,65 @@ pub(crate) fn assemble(
         })?;
     }
     Ok(Some((record, updated)))
+}
+
+/// Creates the directory the store lives in.
+fn create_parent_dir(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Maps SQLite's "not a database" / "corrupt" to [`CoreError::Corrupt`], or
+/// to [`CoreError::WrongKey`] for the first read of a keyed connection
+/// (SQLCipher reports a wrong key as "file is not a database").
+fn not_ours(path: &Path, keyed_first_read: bool) -> impl Fn(rusqlite::Error) -> CoreError + '_ {
+    move |e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if keyed_first_read && f.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            CoreError::WrongKey
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            CoreError::Corrupt(format!(
+                "{} is not a Fieldwork store or is damaged ({f})",
+                path.display()
+            ))
+        }
+        other => CoreError::Storage(other),
+    }
+}
+
+/// The first reads of a freshly opened connection: refuses a database that
+/// is not a Fieldwork store (or, keyed, a wrong key) before anything is
+/// written. Returns `(user_version, number of schema objects)`.
+fn check_ours(conn: &Connection, path: &Path, keyed: bool) -> Result<(i32, i64)> {
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(not_ours(path, keyed))?;
+    let not_ours = not_ours(path, false);
+    let user_version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(&not_ours)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(&not_ours)?;
+    if app_id != APPLICATION_ID && (app_id != 0 || user_version != 0 || tables != 0) {
+        return Err(CoreError::Corrupt(format!(
+            "{} is a SQLite database but not a Fieldwork store",
+            path.display()
+        )));
+    }
+    Ok((user_version, tables))
 }
 
 /// The locale from the environment (`LC_ALL`, `LC_COLLATE`, `LANG`), as BCP 47.

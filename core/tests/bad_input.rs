@@ -85,16 +85,29 @@ fn a_file_that_is_not_a_store_is_refused_and_left_untouched() {
         .collect();
     std::fs::write(&path, &junk).expect("write");
     let clock = std::sync::Arc::new(fieldwork_core::SystemClock);
+    // Without a key, page-sized random bytes cannot be told from an
+    // encrypted store; with one, they are refused as the wrong key. Either
+    // way the file is left as it was.
     let err = fieldwork_core::Store::open(&path, clock.clone()).expect_err("not a store");
-    assert!(
-        matches!(&err, CoreError::Corrupt(m) if m.contains("not a Fieldwork store")),
-        "{err}"
-    );
+    assert!(matches!(&err, CoreError::KeyRequired), "{err}");
+    let key = fieldwork_core::StoreKey::generate();
+    let err =
+        fieldwork_core::Store::open_encrypted(&path, clock.clone(), &key).expect_err("not a store");
+    assert!(matches!(&err, CoreError::WrongKey), "{err}");
     assert_eq!(
         std::fs::read(&path).expect("read"),
         junk,
         "the file was not modified"
     );
+    // Bytes that are not whole pages cannot be a store under any key.
+    std::fs::write(&path, &junk[..8191]).expect("write");
+    let err =
+        fieldwork_core::Store::open_encrypted(&path, clock.clone(), &key).expect_err("damaged");
+    assert!(
+        matches!(&err, CoreError::Corrupt(m) if m.contains("not a Fieldwork store")),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), &junk[..8191]);
 
     let other = dir.path().join("other.db");
     let conn = rusqlite::Connection::open(&other).expect("sqlite");

@@ -10,7 +10,7 @@ use fieldwork_core::{FieldWrite, Policy, RecordKind, UserContext};
 fn sign_in(s: &mut fieldwork_core::Store, name: &str, role: &str) {
     s.set_session(&Session {
         server: "http://127.0.0.1:1".into(),
-        token: "t".into(),
+        transport: Default::default(),
         user: UserContext {
             name: name.into(),
             role: role.into(),

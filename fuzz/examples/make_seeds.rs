@@ -147,6 +147,8 @@ fn main() {
         cursor: None,
         resync: false,
         client: "fieldwork-core/0.1.0".into(),
+        app_version: None,
+        pending_changes: None,
     });
     write(&dir, "hello", &codec::encode(&hello));
     let push = |n: usize| {

@@ -70,14 +70,17 @@ type Ws =
 async fn connect(device: &Device) -> Result<Ws> {
     let session = device
         .with_store(|s| s.session())?
-        .filter(|s| !s.token.is_empty())
         .ok_or(SdkError::NotLoggedIn)?;
+    let token = device.token()?.ok_or(SdkError::NotLoggedIn)?;
+    let transport = &session.transport;
+    // The URL policy before anything touches the network.
+    crate::transport::check_url(&session.server, transport)?;
     let url = sync_url(&session.server)?;
     let mut request = url
         .as_str()
         .into_client_request()
         .map_err(|e| SdkError::BadUrl(format!("{}: {e}", session.server)))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|_| {
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
         SdkError::Core(fieldwork_core::CoreError::Corrupt(
             "stored token is not a header value".into(),
         ))
@@ -87,13 +90,33 @@ async fn connect(device: &Device) -> Result<Ws> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_frame))
         .max_frame_size(Some(limits.max_frame));
+    // The same trust as login (the session's transport), for `wss://`.
+    let tls = Arc::new(crate::transport::client_config(transport)?);
+    let connector = tokio_tungstenite::Connector::Rustls(tls);
     // `true`: disable Nagle's algorithm; sync frames are small and urgent.
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config),
+        true,
+        Some(connector),
+    );
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => Err(SdkError::Network(format!(
             "connecting to {} timed out",
             session.server
         ))),
+        // A wipe order (see crate::wipe): carried out before anything else.
+        Ok(Err(tungstenite::Error::Http(response))) if response.status().as_u16() == 410 => {
+            let body = response.body().as_deref();
+            Err(
+                crate::wipe::on_gone_at_connect(device, &session.server, transport, &token, body)
+                    .await
+                    .unwrap_or_else(|| SdkError::Server {
+                        code: "410".into(),
+                        message: "the server refused the connection (410 Gone)".into(),
+                    }),
+            )
+        }
         Ok(Err(tungstenite::Error::Http(response))) if response.status().as_u16() == 401 => {
             Err(SdkError::SessionExpired)
         }
@@ -101,7 +124,8 @@ async fn connect(device: &Device) -> Result<Ws> {
             code: response.status().as_u16().to_string(),
             message: format!("the server refused the connection ({})", response.status()),
         }),
-        Ok(Err(e)) => Err(SdkError::Network(format!("{}: {e}", session.server))),
+        Ok(Err(e)) => Err(crate::transport::tls_error(&e, &session.server, transport)
+            .unwrap_or_else(|| SdkError::Network(format!("{}: {e}", session.server)))),
         Ok(Ok((ws, _))) => Ok(ws),
     }
 }
@@ -120,7 +144,9 @@ pub(crate) async fn run(device: &Device, mode: Mode, stop: &mut watch::Receiver<
     };
     let quarantined = |d: &Device| d.with_store(|s| Ok(s.quarantine()?.len())).unwrap_or(0);
     let before = quarantined(device);
-    let machine = Arc::new(Mutex::new(SyncClient::new(ClientConfig::default())));
+    let mut client = SyncClient::new(ClientConfig::default());
+    client.set_app_version(device.app_version());
+    let machine = Arc::new(Mutex::new(client));
     let result = drive(device, mode, stop, &mut ws, &machine, &mut ended).await;
     ended.report.refused = quarantined(device).saturating_sub(before);
     let _ = ws.close(None).await;
@@ -244,6 +270,8 @@ async fn apply(
             }
             Effect::Fatal(error) => {
                 return Err(match error.code.as_str() {
+                    // Marked for wipe while connected (see crate::wipe).
+                    error_codes::DEVICE_WIPED => crate::wipe::carry_out(device, None, None).await,
                     error_codes::UNAUTHORIZED => SdkError::SessionExpired,
                     error_codes::SHUTTING_DOWN => SdkError::Network(error.message),
                     _ => SdkError::Server {

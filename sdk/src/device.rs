@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::connection::{self, Mode};
 use crate::error::{Result, SdkError};
+use crate::secrets::{SecretStore, names};
 use crate::watch::{Backoff, SyncHandle};
 
 /// Told about changes, so a UI can refresh. Called from whichever thread made
@@ -27,7 +28,13 @@ pub trait DeviceObserver: Send + Sync {
 }
 
 pub(crate) struct Inner {
-    pub(crate) store: Mutex<Store>,
+    /// `None` once the device was wiped (see [`crate::wipe`]).
+    pub(crate) store: Mutex<Option<Store>>,
+    /// Reported to the server in every `Hello` ([`Device::set_app_version`]).
+    pub(crate) app_version: Mutex<Option<String>>,
+    /// Set once the device was wiped (read without taking the store lock).
+    pub(crate) wiped: std::sync::atomic::AtomicBool,
+    pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) status: watch::Sender<SyncStatus>,
     pub(crate) observers: Mutex<Vec<Arc<dyn DeviceObserver>>>,
     pub(crate) local_changes: Notify,
@@ -57,16 +64,25 @@ pub struct SyncReport {
 }
 
 impl Device {
-    /// Opens the device store at `path`.
-    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Device> {
-        Ok(Device::from_store(Store::open(path, clock)?))
+    /// Opens the device store at `path` with the key `secrets` holds for
+    /// it, and keeps the session token there too.
+    pub fn open(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Device> {
+        let store = crate::keys::open_store(path, clock, &*secrets)?;
+        Ok(Device::from_store(store, secrets))
     }
 
-    /// Wraps an open store.
-    pub fn from_store(store: Store) -> Device {
+    /// Wraps an open store; `secrets` keeps its session token.
+    pub fn from_store(store: Store, secrets: Arc<dyn SecretStore>) -> Device {
         Device {
             inner: Arc::new(Inner {
-                store: Mutex::new(store),
+                store: Mutex::new(Some(store)),
+                app_version: Mutex::new(None),
+                wiped: std::sync::atomic::AtomicBool::new(false),
+                secrets,
                 status: watch::channel(SyncStatus::Offline).0,
                 observers: Mutex::new(Vec::new()),
                 local_changes: Notify::new(),
@@ -77,11 +93,70 @@ impl Device {
     /// The store. A lock poisoned by a panic is taken over: every store
     /// write is one SQLite transaction, rolled back as a panic unwinds, so
     /// the file is consistent and the app can still list, sync and log out.
-    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Store>> {
-        Ok(self.inner.store.lock().unwrap_or_else(|poisoned| {
+    /// Fails with [`SdkError::Wiped`] once the device was wiped.
+    pub(crate) fn lock(&self) -> Result<StoreGuard<'_>> {
+        let slot = self.lock_slot();
+        if slot.is_none() {
+            return Err(SdkError::Wiped);
+        }
+        Ok(StoreGuard(slot))
+    }
+
+    fn lock_slot(&self) -> MutexGuard<'_, Option<Store>> {
+        self.inner.store.lock().unwrap_or_else(|poisoned| {
             self.inner.store.clear_poison();
             poisoned.into_inner()
-        }))
+        })
+    }
+
+    /// Whether an administrator wiped this device (remote wipe): its store
+    /// and secrets are deleted and every call fails with
+    /// [`SdkError::Wiped`].
+    pub fn is_wiped(&self) -> bool {
+        self.inner.wiped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Carries out a wipe locally: closes the store, deletes its files and
+    /// every secret in [`names::ALL`] (also when deleting the files failed),
+    /// and leaves this handle wiped. See [`crate::wipe`].
+    pub(crate) fn wipe_local(&self) -> Result<()> {
+        let store = self.lock_slot().take();
+        self.inner
+            .wiped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let path = store.as_ref().map(|s| s.path().to_owned());
+        drop(store);
+        let removed = match &path {
+            Some(p) => fieldwork_core::store::cipher::remove_files(p).map_err(SdkError::from),
+            None => Ok(()),
+        };
+        let mut forgotten = Ok(());
+        for name in names::ALL {
+            if let Err(e) = self.inner.secrets.delete(name) {
+                forgotten = Err(SdkError::from(e));
+            }
+        }
+        self.set_status(SyncStatus::Wiped);
+        removed.and(forgotten)
+    }
+
+    /// The app version reported to the server at every sync (shown to
+    /// administrators in the device list), e.g. `crm-android/2.3.1`.
+    pub fn set_app_version(&self, version: impl Into<String>) {
+        if let Ok(mut v) = self.inner.app_version.lock() {
+            *v = Some(version.into());
+        }
+    }
+
+    /// The app version set with [`Device::set_app_version`].
+    pub fn app_version(&self) -> Option<String> {
+        self.inner.app_version.lock().ok().and_then(|v| v.clone())
+    }
+
+    /// The store, locked, for a caller that reads a lot at once (the CLI).
+    /// Hold it briefly: sync and observers wait for it.
+    pub fn lock_store(&self) -> Result<StoreGuard<'_>> {
+        self.lock()
     }
 
     /// Runs `f` with the store, for reads and for anything `Device` has no
@@ -92,6 +167,43 @@ impl Device {
     ) -> Result<T> {
         let mut store = self.lock()?;
         Ok(f(&mut store)?)
+    }
+
+    /// Re-encrypts the store under a new random key kept in the keystore
+    /// (see [`crate::keys`]: safe to interrupt at any instant).
+    pub fn rekey(&self) -> Result<()> {
+        let mut store = self.lock()?;
+        crate::keys::rekey(&mut store, &*self.inner.secrets)
+    }
+
+    /// The session token, if the device is signed in.
+    pub fn token(&self) -> Result<Option<String>> {
+        if self.is_wiped() {
+            return Err(SdkError::Wiped);
+        }
+        let Some(bytes) = self.inner.secrets.get(names::SESSION_TOKEN)? else {
+            return Ok(None);
+        };
+        let token = String::from_utf8(bytes).map_err(|_| {
+            crate::secrets::SecretError("the stored session token is not text".into())
+        })?;
+        Ok(Some(token).filter(|t| !t.is_empty()))
+    }
+
+    /// Whether the device holds a session token (is signed in).
+    pub fn signed_in(&self) -> Result<bool> {
+        Ok(self.token()?.is_some())
+    }
+
+    pub(crate) fn set_token(&self, token: &str) -> Result<()> {
+        Ok(self
+            .inner
+            .secrets
+            .set(names::SESSION_TOKEN, token.as_bytes())?)
+    }
+
+    pub(crate) fn forget_token(&self) -> Result<()> {
+        Ok(self.inner.secrets.delete(names::SESSION_TOKEN)?)
     }
 
     /// Tells observers and a running sync that `records` changed locally.
@@ -149,6 +261,12 @@ impl Device {
     }
 
     pub(crate) fn set_status(&self, status: SyncStatus) {
+        // A wiped device stays wiped, whatever a sync loop ending says.
+        let status = if self.is_wiped() {
+            SyncStatus::Wiped
+        } else {
+            status
+        };
         let changed = self.inner.status.send_if_modified(|s| {
             if *s == status {
                 false
@@ -216,5 +334,30 @@ impl Device {
     /// Must be called inside a tokio runtime.
     pub fn start_sync(&self, backoff: Backoff) -> SyncHandle {
         crate::watch::spawn(self.clone(), backoff)
+    }
+}
+
+/// The locked store of a [`Device`] ([`Device::lock_store`]); derefs to
+/// the [`Store`].
+pub struct StoreGuard<'a>(MutexGuard<'a, Option<Store>>);
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        match self.0.as_ref() {
+            Some(store) => store,
+            // Only made by `Device::lock` over a slot that holds a store.
+            None => unreachable!("a StoreGuard over a wiped device"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        match self.0.as_mut() {
+            Some(store) => store,
+            None => unreachable!("a StoreGuard over a wiped device"),
+        }
     }
 }

@@ -34,9 +34,27 @@ pub enum SdkError {
     /// The server URL is malformed.
     #[error("invalid server URL `{0}`: expected http://host:port or https://host:port")]
     BadUrl(String),
+    /// The app's keystore failed (locked, unreadable, too widely readable).
+    #[error("the keystore failed: {0}")]
+    Secrets(#[from] crate::secrets::SecretError),
+    /// The secure connection failed: the server's certificate is not
+    /// trusted, does not match the pin, is for another name or expired; or
+    /// the CA or pin given at sign-in is malformed. The sentence says what
+    /// to do (see [`crate::transport`]).
+    #[error("{0}")]
+    Tls(String),
+    /// Plain `http://` to a host that is not this machine, without
+    /// `insecure_http`: refused before any connection is attempted.
+    #[error("{0}")]
+    InsecureHttp(String),
     /// A sync did not finish in time.
     #[error("sync did not finish within {0} s")]
     Timeout(u64),
+    /// An administrator wiped this device (remote wipe): its store and
+    /// secrets are deleted, and every call on this `Device` fails with
+    /// this. Open a new store (the same path will do) to sign in afresh.
+    #[error("this device was wiped by an administrator: its local data and keys are deleted")]
+    Wiped,
 }
 
 /// Shorthand for results in this crate.

@@ -91,7 +91,11 @@ pub(crate) fn spawn(device: Device, backoff: Backoff) -> SyncHandle {
                 });
                 if matches!(
                     e,
-                    SdkError::SessionExpired | SdkError::NotLoggedIn | SdkError::BadUrl(_)
+                    SdkError::SessionExpired
+                        | SdkError::NotLoggedIn
+                        | SdkError::BadUrl(_)
+                        | SdkError::InsecureHttp(_)
+                        | SdkError::Wiped
                 ) {
                     // Retrying cannot help until the user signs in again.
                     break;

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("db/migrations/002_generations.sql")),
     (3, include_str!("db/migrations/003_process_wakeups.sql")),
     (4, include_str!("db/migrations/004_process_failures.sql")),
+    (5, include_str!("db/migrations/005_device_wipe.sql")),
 ];
 const READERS: usize = 8;
 const CACHE_DOCS: usize = 4096;

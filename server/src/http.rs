@@ -1,15 +1,33 @@
 //! The HTTP API: login, logout, the sync WebSocket, health and administration.
 //!
+//! Two routers, served on two listeners (see [`crate::Listeners`]):
+//! [`router`] on the public one,
+//!
 //! | method | path | who | what |
 //! |---|---|---|---|
 //! | GET | `/v1/health` | anyone | liveness |
 //! | POST | `/v1/login` | anyone | `{user, password, device_id?}` → `{token, expires_at, user}` |
 //! | POST | `/v1/logout` | signed in | ends the session |
-//! | GET | `/v1/sync` | signed in | WebSocket upgrade to the sync protocol |
+//! | GET | `/v1/sync` | signed in | WebSocket upgrade to the sync protocol (`410 device_wiped` for a device marked for wipe) |
+//! | POST | `/v1/devices/wiped` | a wiped device | confirms a remote wipe (see [`crate::wipe`]) |
+//! | any | `/v1/admin/*` | anyone | `404 not_found`: the admin API is not served here |
+//!
+//! and [`admin_router`] on the admin listener (`--admin-listen`, loopback
+//! by default), with a token obtained from the public `/v1/login`:
+//!
+//! | method | path | who | what |
+//! |---|---|---|---|
+//! | GET | `/v1/health` | anyone | liveness |
 //! | GET/POST | `/v1/admin/users` | admin | list / create users |
-//! | POST | `/v1/admin/users/{name}/disable` | admin | disable a user |
+//! | POST | `/v1/admin/users/{name}/disable` | admin | disable a user (ends their sessions, marks their devices for wipe) |
 //! | GET/PUT | `/v1/admin/policy` | admin | read / replace the policy (TOML body) |
-//! | GET | `/v1/admin/audit` | admin | recent refusals |
+//! | GET | `/v1/admin/devices?user=NAME` | admin | devices: last seen, app version, unsent changes at last contact, wipe state |
+//! | POST | `/v1/admin/devices/{id}/wipe` | admin | mark a device for remote wipe |
+//! | GET | `/v1/admin/audit` | admin | recent refusals and administrative actions |
+//!
+//! Every administrative change made through the API (user added, user
+//! disabled, policy installed) is written to the audit log with who did
+//! it, what, and when (codes `admin_*`, see [`crate::db::audit`]).
 //!
 //! Tokens travel as `Authorization: Bearer <token>`. Errors are JSON
 //! `{code, message}` with a stable `code` (see [`crate::error`]).
@@ -55,7 +73,8 @@ use crate::error::{ErrorBody, Result, ServerError};
 use crate::state::AppState;
 use crate::sync::session;
 
-/// The router for all endpoints.
+/// The public listener's router: health, login, logout and sync. The admin
+/// API is not served here (`/v1/admin/*` answers `404`).
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
@@ -66,17 +85,41 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/sync",
             get(
                 move |State(state): State<Arc<AppState>>,
+                      contact: NotWiped,
                       auth: Authenticated,
                       ws: WebSocketUpgrade| async move {
-                    sync(state, auth, ws, limits.max_frame).await
+                    sync(state, contact, auth, ws, limits.max_frame).await
                 },
             ),
         )
+        .route("/v1/devices/wiped", post(device_wiped))
+        .route("/v1/admin", axum::routing::any(not_here))
+        .route("/v1/admin/{*rest}", axum::routing::any(not_here))
+        .with_state(state)
+}
+
+/// The admin listener's router: the `/v1/admin/*` API (and health). Add
+/// admin endpoints here; each handler checks [`require_admin`] and writes
+/// its changes to the audit log ([`audit_admin`]).
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
         .route("/v1/admin/users", get(admin_users).post(admin_add_user))
         .route("/v1/admin/users/{name}/disable", post(admin_disable_user))
         .route("/v1/admin/policy", get(admin_policy).put(admin_set_policy))
         .route("/v1/admin/audit", get(admin_audit))
+        .route("/v1/admin/devices", get(admin_devices))
+        .route("/v1/admin/devices/{id}/wipe", post(admin_wipe_device))
         .with_state(state)
+}
+
+/// `/v1/admin/*` on the public listener.
+async fn not_here() -> Response {
+    refusal(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint here: the admin API is served on the admin listener (--admin-listen)",
+    )
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -160,16 +203,23 @@ async fn login_checked(
             tracing::info!(user = %auth::log_name(&req.user), %client, "login refused: backing off");
             e.into_response()
         })?;
-    let name = req.user.clone();
-    let (exists, stored) = state
+    let (name, named_device) = (req.user.clone(), req.device_id.clone());
+    let (exists, stored, wipe_order_due) = state
         .db
         .read(move |c| {
             let user = users::by_name(c, &name)?;
+            // A login naming its owner's device that is marked for wipe is
+            // answered with the wipe order once the password is right, even
+            // if the owner is disabled (crate::wipe).
+            let marked = match &user {
+                Some(u) => crate::wipe::login_names_marked_device(c, u, named_device.as_deref())?,
+                None => false,
+            };
             let hash = match &user {
-                Some(u) if !u.disabled => users::password_hash(c, &name)?,
+                Some(u) if !u.disabled || marked => users::password_hash(c, &name)?,
                 _ => None,
             };
-            Ok((user.is_some(), hash))
+            Ok((user.is_some(), hash, marked))
         })
         .await
         .map_err(IntoResponse::into_response)?;
@@ -201,6 +251,16 @@ async fn login_checked(
         return Err(ServerError::InvalidCredentials.into_response());
     }
     reservation.succeed();
+    if wipe_order_due && let Some(device) = &req.device_id {
+        return Err(
+            match crate::wipe::deliver_at_login(&state, &req.user, device, Some(client.to_string()))
+                .await
+            {
+                Ok(order) => order.into_response(),
+                Err(e) => e.into_response(),
+            },
+        );
+    }
     let token = auth::new_token();
     let now = state.now_ms();
     let expires = now + config.token_ttl.as_millis() as i64;
@@ -389,6 +449,7 @@ async fn logout(State(state): State<Arc<AppState>>, auth: Authenticated) -> Resu
 
 async fn sync(
     state: Arc<AppState>,
+    contact: NotWiped,
     auth: Authenticated,
     ws: WebSocketUpgrade,
     max_frame: usize,
@@ -402,7 +463,7 @@ async fn sync(
     ws.max_message_size(wire_limit)
         .max_frame_size(wire_limit)
         .on_upgrade(move |socket| async move {
-            session::run(state, auth.user, socket).await;
+            session::run_from(state, auth.user, socket, contact.address).await;
             drop(permit);
         })
 }
@@ -466,9 +527,34 @@ async fn admin_add_user(
         Ok(req) => req,
         Err(refused) => return refused,
     };
-    match add_user(state, req).await {
-        Ok(user) => (StatusCode::CREATED, Json(user)).into_response(),
+    let by = auth.user.name.clone();
+    match add_user(state.clone(), req).await {
+        Ok(user) => {
+            let what = format!(
+                "added user `{}` with role `{}`, territories [{}]",
+                user.name,
+                user.role,
+                user.territories.join(", ")
+            );
+            audit_admin(&state, &by, "admin_add_user", &user.name, what).await;
+            (StatusCode::CREATED, Json(user)).into_response()
+        }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Writes an administrative action to the audit log: who (`by`), what
+/// (`code`, `target`, `what`) and when (now). The action has already
+/// happened; a failure to record it is logged, not returned.
+async fn audit_admin(state: &AppState, by: &str, code: &str, target: &str, what: String) {
+    let entry = crate::db::audit::AuditEntry::admin(state.now_ms(), by, code, what);
+    tracing::info!(by, code, target, "admin action");
+    if let Err(e) = state
+        .db
+        .write(move |w| crate::db::audit::record(&w.conn, &entry))
+        .await
+    {
+        tracing::error!(error = %e, by, code, target, "could not write the admin action to the audit log");
     }
 }
 
@@ -493,10 +579,25 @@ async fn admin_disable_user(
     Path(name): Path<String>,
 ) -> Result<Json<users::User>> {
     require_admin(&state, &auth.user)?;
+    let entry = crate::db::audit::AuditEntry::admin(
+        state.now_ms(),
+        &auth.user.name,
+        "admin_disable_user",
+        format!("disabled user `{name}`"),
+    );
+    // The change and its audit entry in one transaction.
     let user = state
         .db
-        .write(move |w| users::set_disabled(&w.conn, &name, true))
+        .write(move |w| {
+            let tx = w.conn.transaction()?;
+            // Every device of the user is marked for wipe (audited too).
+            let (user, _) = crate::wipe::disable_user_in(&tx, &name, &entry.user, entry.at)?;
+            crate::db::audit::record(&tx, &entry)?;
+            tx.commit()?;
+            Ok(user)
+        })
         .await?;
+    tracing::info!(by = %auth.user.name, target = %user.name, "admin action: user disabled");
     admin::announce(&state);
     Ok(Json(user))
 }
@@ -559,7 +660,11 @@ async fn admin_set_policy(
         .await
         .unwrap_or_else(|e| Err(ServerError::Internal(e.to_string())));
     match installed {
-        Ok(revision) => Json(serde_json::json!({ "revision": revision })).into_response(),
+        Ok(revision) => {
+            let what = format!("installed policy revision {revision}");
+            audit_admin(&state, &auth.user.name, "admin_set_policy", "policy", what).await;
+            Json(serde_json::json!({ "revision": revision })).into_response()
+        }
         Err(ServerError::Core(fieldwork_core::CoreError::Policy(errors))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(PolicyErrors {
@@ -597,6 +702,104 @@ async fn admin_audit(
             .read(move |c| crate::db::audit::recent(c, limit))
             .await?,
     ))
+}
+
+/// Checked before a sync connection is authenticated: a bearer token whose
+/// session (live, expired or ended) named a device marked for wipe is
+/// answered `410 Gone` `{code: "device_wiped", message}` (see
+/// [`crate::wipe`]); any other request passes on to [`Authenticated`], so a
+/// token that matches nothing still gets the usual `401`. Also carries the
+/// client's address (recorded at hello).
+pub struct NotWiped {
+    /// The client address ([`client_ip`]), when known.
+    pub address: Option<String>,
+}
+
+impl FromRequestParts<Arc<AppState>> for NotWiped {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> std::result::Result<Self, Response> {
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| {
+                client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies).to_string()
+            });
+        if let Some(token) = bearer(&parts.headers) {
+            match crate::wipe::deliver_for_token(state, &token, "sync", address.clone()).await {
+                Ok(Some(order)) => return Err(order.into_response()),
+                Ok(None) => {}
+                Err(e) => return Err(e.into_response()),
+            }
+        }
+        Ok(NotWiped { address })
+    }
+}
+
+/// `POST /v1/devices/wiped`: a device confirms its wipe with the token it
+/// was given the order with (see [`crate::wipe::confirm`]): `204`, `401`
+/// for a token that matches no session, `409 not_marked_for_wipe` for a
+/// device that is not marked.
+async fn device_wiped(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return ServerError::Unauthorized.into_response();
+    };
+    match crate::wipe::confirm(&state, &token).await {
+        Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => crate::wipe::not_marked(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `?user=NAME`
+#[derive(Debug, Deserialize)]
+struct DeviceFilter {
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn admin_devices(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    Query(q): Query<DeviceFilter>,
+) -> Result<Json<Vec<crate::db::devices::DeviceInfo>>> {
+    require_admin(&state, &auth.user)?;
+    Ok(Json(
+        state
+            .db
+            .read(move |c| crate::db::devices::list(c, q.user.as_deref()))
+            .await?,
+    ))
+}
+
+/// The answer to a wipe request: the device as it now stands, and what the
+/// wipe loses (the unsent local changes it reported at its last contact).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WipeResponse {
+    /// The device.
+    pub device: crate::db::devices::DeviceInfo,
+    /// What the wipe loses, in words.
+    pub lost: String,
+}
+
+async fn admin_wipe_device(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<WipeResponse>> {
+    require_admin(&state, &auth.user)?;
+    let st = state.clone();
+    let by = auth.user.name.clone();
+    let device = tokio::task::spawn_blocking(move || crate::wipe::wipe_device(&st, &id, &by))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    Ok(Json(WipeResponse {
+        lost: crate::wipe::what_is_lost(&device),
+        device,
+    }))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //! - [`state`]: configuration and shared state; [`run`] serves until shutdown.
-//! - [`http`]: the HTTP API (login, logout, admin) and the WebSocket upgrade.
+//! - [`http`]: the HTTP API (login, logout) and the WebSocket upgrade on the
+//!   public listener; the admin API on the admin listener.
+//! - [`tls`]: certificates (files, reload on SIGHUP, self-signed).
 //! - [`sync`]: the protocol's server side: sessions, catch-up, compare
 //!   mode, and the push path that checks every change.
 //! - [`visibility`]: the one rule deciding who receives which document.
@@ -16,6 +18,7 @@
 //! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
 //! - [`admin`]: administrative actions shared by the CLI and the API.
 //! - [`reclassify`]: moving field values when the policy moves fields.
+//! - [`wipe`]: remote wipe of devices (request, delivery, confirmation).
 //! - [`error`]: the crate's error type and its HTTP mapping.
 //! - `listener`: the accept loop (connection caps, header read timeout).
 
@@ -30,7 +33,9 @@ pub mod processes;
 pub mod reclassify;
 pub mod state;
 pub mod sync;
+pub mod tls;
 pub mod visibility;
+pub mod wipe;
 
 mod listener;
 
@@ -42,28 +47,75 @@ use tokio::net::TcpListener;
 pub use error::{Result, ServerError};
 pub use state::{AppState, ServerConfig};
 
-/// Serves `listener` until `shutdown` completes, then stops accepting,
-/// tells every session to finish (in-flight pushes complete and are
-/// acknowledged first), and waits up to `shutdown_grace` for them.
+/// What the server listens on: the public listener (login, sync), an
+/// optional admin listener (the `/v1/admin/*` API, see
+/// [`http::admin_router`]), and an optional certificate used by both.
+///
+/// A bare [`TcpListener`] converts into a public plain-HTTP listener with
+/// no admin listener.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Login, logout, health and the sync WebSocket.
+    pub public: TcpListener,
+    /// The admin API; `None` disables it.
+    pub admin: Option<TcpListener>,
+    /// When set, both listeners speak only TLS (HTTPS and WSS) with this
+    /// certificate.
+    pub tls: Option<Arc<tls::Tls>>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(public: TcpListener) -> Self {
+        Listeners {
+            public,
+            admin: None,
+            tls: None,
+        }
+    }
+}
+
+/// Serves the `listeners` until `shutdown` completes, then stops
+/// accepting, tells every session to finish (in-flight pushes complete and
+/// are acknowledged first), and waits up to `shutdown_grace` for them.
 ///
 /// Connections are accepted by [`listener`]'s loop, which enforces the
-/// connection caps and the header read timeout (see its Guarantees).
+/// connection caps, the TLS handshake and the header read timeout (see its
+/// Guarantees); each listener has its own caps.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let Listeners { public, admin, tls } = listeners.into();
     let poller = tokio::spawn(poll_admin_changes(state.clone()));
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
     let app = http::router(state.clone());
     let st = state.clone();
-    let deadline = listener::serve(listener, app, state.clone(), async move {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let admin = admin.map(|listener| {
+        let app = http::admin_router(state.clone());
+        let stopped = async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await.map(|_| ());
+        };
+        tokio::spawn(listener::serve(
+            listener,
+            app,
+            state.clone(),
+            tls.clone(),
+            stopped,
+        ))
+    });
+    let deadline = listener::serve(public, app, state.clone(), tls, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing sessions");
+        let _ = stop_tx.send(true);
         let _ = st.shutdown.send(true);
         st.hub.publish(hub::HubEvent::Shutdown);
     })
     .await;
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     poller.abort();
     scheduler.abort();
     // Every session holds a connection permit until it has finished.

@@ -16,6 +16,12 @@
 //!   connection, or a keep-alive connection after its previous answer), or it
 //!   is closed: idle and trickling sockets cannot pile up. Header blocks
 //!   larger than `max_header_bytes` get `431`.
+//! - With TLS, the handshake runs in the connection's own task (never in
+//!   the accept loop), after the connection was admitted by the caps, and
+//!   must finish within `header_read_timeout`; a connection that fails or
+//!   stalls it is closed. The TLS stream then holds the slot exactly as a
+//!   plain one does. Each handshake uses the certificate in force at that
+//!   moment ([`Tls::config`]), so a reload never touches open connections.
 //! - Running out of file descriptors does not make the loop spin: failed
 //!   accepts pause it briefly, and it resumes on its own.
 //! - On shutdown the loop stops accepting, lets requests in flight finish
@@ -45,6 +51,7 @@ use tokio::task::JoinSet;
 
 use crate::auth;
 use crate::state::{AppState, ServerConfig};
+use crate::tls::Tls;
 
 /// Serves `app` on `listener` until `shutdown` completes (see the module's
 /// Guarantees).
@@ -52,6 +59,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     state: Arc<AppState>,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::time::Instant {
     let config = &state.config;
@@ -74,7 +82,24 @@ pub(crate) async fn serve(
                         tracing::warn!(error = %e, "could not set TCP_NODELAY");
                     }
                     let io = Tracked { io: tcp, _slot: slot };
-                    connections.spawn(connection(io, peer, app.clone(), Http1::from(config), stop_rx.clone()));
+                    let settings = Http1::from(config);
+                    let (app, stop) = (app.clone(), stop_rx.clone());
+                    match &tls {
+                        None => {
+                            connections.spawn(connection(io, peer, app, settings, stop));
+                        }
+                        Some(tls) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+                            connections.spawn(async move {
+                                let handshake = acceptor.accept(io);
+                                match tokio::time::timeout(settings.header_read_timeout, handshake).await {
+                                    Ok(Ok(stream)) => connection(stream, peer, app, settings, stop).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) if per_connection(&e) => {}
                 Err(e) => {
@@ -123,13 +148,15 @@ impl From<&ServerConfig> for Http1 {
 }
 
 /// Serves one connection until it closes, is upgraded, or the server stops.
-async fn connection(
-    io: Tracked,
+async fn connection<I>(
+    io: I,
     peer: SocketAddr,
     app: Router,
     settings: Http1,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let router = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));

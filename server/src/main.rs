@@ -1,15 +1,44 @@
 //! `fieldwork-server`: the sync server and its admin commands.
 //!
 //! ```text
-//! fieldwork-server [--data DIR] serve [--listen ADDR] [--trusted-proxy IP]... [--max-tcp-connections N] ...
+//! fieldwork-server [--data DIR] serve [--listen ADDR] [--admin-listen ADDR|none]
+//!                  [--tls-cert FILE --tls-key FILE | --tls-self-signed] [--insecure-http]
+//!                  [--trusted-proxy IP]... [--max-tcp-connections N] ...
 //! fieldwork-server [--data DIR] user add --name N --role R [--territory T]... [--manager M] [--time-zone TZ] --password-stdin
 //! fieldwork-server [--data DIR] user list|disable|enable|set ...
 //! fieldwork-server [--data DIR] policy set FILE | policy show
 //! fieldwork-server [--data DIR] backup FILE
 //! fieldwork-server [--data DIR] audit [--limit N]
+//! fieldwork-server [--data DIR] device list [--user NAME] [--json]
+//! fieldwork-server [--data DIR] device wipe DEVICE_ID [--yes]
 //! ```
 //! Admin commands work on the database directly, before the server first
 //! starts and while it runs (a running server notices within a second).
+//!
+//! `serve` flags for transport security (docs/PROTOCOL.md, "Transport security"):
+//! - `--listen ADDR` (default `127.0.0.1:8787`): the public listener (login,
+//!   sync). The first line on stdout is `listening on http(s)://ADDR`.
+//! - `--tls-cert FILE --tls-key FILE`: serve HTTPS and WSS on both listeners
+//!   with this PEM certificate chain (server certificate first) and private
+//!   key (PKCS#8, SEC1 or RSA). SIGHUP re-reads both files: new handshakes
+//!   use the new certificate, open connections stay; a reload that fails
+//!   (unreadable, bad PEM, key not matching) is logged and the old
+//!   certificate stays in force.
+//! - `--tls-self-signed`: for a first try. Makes once (then reuses) a
+//!   self-signed certificate for `localhost`, the listen address and the
+//!   host name, kept in `DATA/tls/self-signed.crt` and `.key` (0600), and
+//!   prints its SHA-256 fingerprint and the `fieldwork login --pin …` line
+//!   that trusts exactly it.
+//! - `--insecure-http`: allow plain HTTP on a non-loopback `--listen`
+//!   address (only behind a TLS-terminating proxy). Without TLS and without
+//!   this flag, a non-loopback address is refused at start; loopback plain
+//!   HTTP is the default for a first try.
+//! - `--admin-listen ADDR|none` (default `127.0.0.1:8788`): the admin API
+//!   (`/v1/admin/*`) is served only there (the public listener answers
+//!   404); `none` disables it. A non-loopback admin address requires TLS
+//!   (the same certificate). When the default address is taken, the server
+//!   starts without the admin API and says so; an address given explicitly
+//!   must be free.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -21,6 +50,7 @@ use clap::{Args, Parser, Subcommand};
 use fieldwork_core::clock::clock_from_env;
 use fieldwork_server::db::users::{self, NewUser};
 use fieldwork_server::db::{audit, policy};
+use fieldwork_server::tls::Tls;
 use fieldwork_server::{AppState, ServerConfig, admin};
 
 /// The Fieldwork sync server.
@@ -44,6 +74,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        /// Address of the admin API listener, or `none` (default
+        /// 127.0.0.1:8788; a non-loopback address requires TLS).
+        #[arg(long, value_name = "ADDR|none")]
+        admin_listen: Option<String>,
+        /// Certificates and plain HTTP.
+        #[command(flatten)]
+        tls: ServeTls,
         /// Connection and login limits.
         #[command(flatten)]
         limits: ServeLimits,
@@ -68,6 +105,103 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Devices: list them, wipe a lost one.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCmd {
+    /// List devices: user, last seen, app version, unsent local changes
+    /// reported at last contact, wipe state.
+    List {
+        /// Only this user's devices.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Mark a device for remote wipe: at its next contact it deletes its
+    /// store and keys. Its unsent local changes are lost (shown first).
+    Wipe {
+        /// The device id (see `device list`).
+        device_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `serve` flags for transport security (docs/PROTOCOL.md, "Transport
+/// security").
+#[derive(Debug, Args)]
+struct ServeTls {
+    /// PEM certificate chain (server certificate first); SIGHUP reloads it.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, SEC1 or RSA) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Make (once) and use a self-signed certificate kept in the data
+    /// directory; prints its fingerprint and the login line that pins it.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+    /// Allow plain HTTP on a non-loopback address (behind a TLS-terminating
+    /// proxy only).
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+/// The default admin API address.
+const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
+
+/// What `serve` was asked to listen on, checked before anything starts.
+#[derive(Debug)]
+struct ServePlan {
+    listen: SocketAddr,
+    /// `None`: no admin listener. The flag: whether it was given explicitly.
+    admin: Option<(SocketAddr, bool)>,
+    tls: bool,
+}
+
+impl ServePlan {
+    /// Refuses plain HTTP off loopback (unless `--insecure-http`) and an
+    /// admin listener off loopback without TLS.
+    fn check(
+        listen: SocketAddr,
+        admin_listen: Option<&str>,
+        tls: &ServeTls,
+    ) -> anyhow::Result<ServePlan> {
+        let with_tls = tls.tls_cert.is_some() || tls.tls_self_signed;
+        if !with_tls && !listen.ip().is_loopback() && !tls.insecure_http {
+            anyhow::bail!(
+                "refusing to serve plain HTTP on {listen}, which is not a loopback address: passwords, \
+                 tokens and data would cross the network unencrypted. Pass --tls-cert FILE --tls-key FILE \
+                 (or --tls-self-signed for a first try), or --insecure-http if a TLS-terminating proxy is in front"
+            );
+        }
+        let admin = match admin_listen {
+            Some(a) if a.eq_ignore_ascii_case("none") => None,
+            Some(a) => Some((
+                a.parse::<SocketAddr>()
+                    .with_context(|| format!("--admin-listen `{a}` is not ADDR:PORT or `none`"))?,
+                true,
+            )),
+            None => Some((DEFAULT_ADMIN_LISTEN.parse()?, false)),
+        };
+        if let Some((a, _)) = admin
+            && !with_tls
+            && !a.ip().is_loopback()
+        {
+            anyhow::bail!(
+                "the admin API on {a}, which is not a loopback address, requires TLS: pass --tls-cert FILE \
+                 --tls-key FILE (or --tls-self-signed), or keep --admin-listen on 127.0.0.1"
+            );
+        }
+        Ok(ServePlan {
+            listen,
+            admin,
+            tls: with_tls,
+        })
+    }
 }
 
 /// `serve` flags for the limits of docs/PROTOCOL.md ("Limits"); each
@@ -129,7 +263,9 @@ enum UserCmd {
     Add(AddUser),
     /// List users.
     List,
-    /// Disable a user (ends their sessions).
+    /// Disable a user: ends their sessions and marks every device of
+    /// theirs for remote wipe (printing each one's unsent changes at last
+    /// contact, which the wipe loses).
     Disable {
         /// User name.
         name: String,
@@ -248,13 +384,25 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = data_dir(&cli)?;
     let mut config = ServerConfig::new(dir.clone());
-    if let Command::Serve { limits, .. } = &cli.command {
+    let mut plan = None;
+    if let Command::Serve {
+        limits,
+        listen,
+        admin_listen,
+        tls,
+    } = &cli.command
+    {
         limits.apply(&mut config);
+        plan = Some(ServePlan::check(*listen, admin_listen.as_deref(), tls)?);
     }
     let state = AppState::open(config, Some(clock_from_env()?))?;
     match cli.command {
-        Command::Serve { listen, .. } => serve(state, listen, &dir),
+        Command::Serve { tls, .. } => {
+            let plan = plan.context("serve plan")?;
+            serve(state, plan, tls, &dir)
+        }
         Command::User(cmd) => user(&state, cmd, cli.json),
+        Command::Device(cmd) => device(&state, cmd, cli.json),
         Command::Policy(PolicyCmd::Set { file }) => {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -340,11 +488,23 @@ fn user(state: &AppState, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        UserCmd::Disable { name } => show(
-            &state
-                .db
-                .write_blocking(|w| users::set_disabled(&w.conn, &name, true))?,
-        ),
+        UserCmd::Disable { name } => {
+            // Also marks every device of the user for remote wipe.
+            let (user, devices) = fieldwork_server::wipe::disable_user(state, &name, "admin-cli")?;
+            show(&user)?;
+            for d in &devices {
+                let line = format!(
+                    "marked for wipe: {}",
+                    fieldwork_server::wipe::what_is_lost(d)
+                );
+                if json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
+            Ok(())
+        }
         UserCmd::Enable { name } => show(
             &state
                 .db
@@ -372,7 +532,8 @@ fn user(state: &AppState, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
 
 fn serve(
     state: std::sync::Arc<AppState>,
-    listen: SocketAddr,
+    plan: ServePlan,
+    tls_flags: ServeTls,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -391,19 +552,113 @@ fn serve(
                 dir.display()
             );
         }
+        let listen = plan.listen;
+        let (tls, self_signed) = if let (Some(cert), Some(key)) = (&tls_flags.tls_cert, &tls_flags.tls_key) {
+            (Some(Tls::from_files(cert, key)?), false)
+        } else if tls_flags.tls_self_signed {
+            let made = fieldwork_server::tls::self_signed(dir, &self_signed_names(listen))?;
+            if made.created {
+                tracing::info!(cert = %made.cert.display(), "made a self-signed certificate");
+            }
+            (Some(Tls::from_files(&made.cert, &made.key)?), true)
+        } else {
+            (None, false)
+        };
+        debug_assert_eq!(tls.is_some(), plan.tls);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %dir.display(), "fieldwork-server listening");
+        let admin = match plan.admin {
+            None => None,
+            Some((a, explicit)) => match tokio::net::TcpListener::bind(a).await {
+                Ok(l) => Some(l),
+                Err(e) if !explicit => {
+                    tracing::warn!(address = %a, error = %e, "the admin API is disabled: its default address is not free (pass --admin-listen ADDR)");
+                    None
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {a} (--admin-listen)"))),
+            },
+        };
+        let admin_addr = admin.as_ref().map(|l| l.local_addr()).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, admin = ?admin_addr, tls = tls.is_some(), data = %dir.display(), "fieldwork-server listening");
         // Scripts and tests read this line to learn the port.
         // Install the signal handlers before announcing the port, so a
         // SIGTERM sent right after this line already means "shut down".
         let shutdown = shutdown_signal()?;
-        println!("listening on http://{addr}");
-        fieldwork_server::run(listener, state, shutdown).await?;
+        #[cfg(unix)]
+        if let Some(tls) = &tls {
+            fieldwork_server::tls::reload_on_sighup(tls.clone())?;
+        }
+        let mut banner = format!("listening on {scheme}://{addr}\n");
+        match admin_addr {
+            Some(a) => banner.push_str(&format!("admin API on {scheme}://{a}\n")),
+            None => banner.push_str("admin API disabled\n"),
+        }
+        if let Some(tls) = &tls {
+            let fingerprint = tls.fingerprint();
+            banner.push_str(&format!("TLS certificate SHA-256 fingerprint: {fingerprint}\n"));
+            if self_signed {
+                banner.push_str(&format!(
+                    "sign in with: fieldwork login --server https://{} --user NAME --pin {fingerprint} --password-stdin\n",
+                    login_host(addr)
+                ));
+            }
+        }
+        // One write: a reader that stops after the first line and closes
+        // the pipe cannot make a later line fail.
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(banner.as_bytes());
+            let _ = out.flush();
+        }
+        let listeners = fieldwork_server::Listeners {
+            public: listener,
+            admin,
+            tls,
+        };
+        fieldwork_server::run(listeners, state, shutdown).await?;
         Ok(())
     })
+}
+
+/// The names a self-signed certificate is made for: `localhost`, the listen
+/// address (or 127.0.0.1 when listening on all addresses) and the host name.
+fn self_signed_names(listen: SocketAddr) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned()];
+    if listen.ip().is_unspecified() {
+        names.push("127.0.0.1".into());
+    } else {
+        names.push(listen.ip().to_string());
+    }
+    if let Some(host) = host_name()
+        && !names.contains(&host)
+    {
+        names.push(host);
+    }
+    names
+}
+
+/// This machine's host name, when it has one.
+fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && h != "localhost")
+}
+
+/// `host:port` for the login line: the listen address, or the host name
+/// when listening on all addresses.
+fn login_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = host_name().unwrap_or_else(|| "127.0.0.1".into());
+        return format!("{host}:{}", addr.port());
+    }
+    addr.to_string()
 }
 
 /// Registers SIGINT and SIGTERM handlers now and returns a future that
@@ -518,4 +773,70 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+fn device(state: &AppState, cmd: DeviceCmd, json: bool) -> anyhow::Result<()> {
+    use fieldwork_server::db::devices;
+    use fieldwork_server::wipe;
+    let when = |ms: Option<i64>| {
+        ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    match cmd {
+        DeviceCmd::List { user } => {
+            let all = state
+                .db
+                .read_blocking(|c| devices::list(c, user.as_deref()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            println!(
+                "{:<28} {:<14} {:<19} {:<24} {:>7} {:<10}",
+                "device", "user", "last seen (UTC)", "app version", "unsent", "wipe"
+            );
+            for d in &all {
+                println!(
+                    "{:<28} {:<14} {:<19} {:<24} {:>7} {:<10}",
+                    d.device_id,
+                    d.user,
+                    when(d.last_seen),
+                    d.app_version.as_deref().unwrap_or("-"),
+                    d.pending_changes
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".to_owned()),
+                    d.wipe.as_str()
+                );
+            }
+            Ok(())
+        }
+        DeviceCmd::Wipe { device_id, yes } => {
+            let d = wipe::preview(state, &device_id)?;
+            if d.wipe == devices::WipeState::Confirmed {
+                anyhow::bail!("device {device_id} was already wiped");
+            }
+            eprintln!("{}.", wipe::what_is_lost(&d));
+            if !yes {
+                eprint!("Wipe device {device_id}? [y/N] ");
+                let mut answer = String::new();
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .context("reading the answer")?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+                    anyhow::bail!("not wiped: confirm with y, or pass --yes");
+                }
+            }
+            let d = wipe::wipe_device(state, &device_id, "admin-cli")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                println!(
+                    "device {} marked for wipe: it deletes its data and keys at its next contact",
+                    d.device_id
+                );
+            }
+            Ok(())
+        }
+    }
 }

@@ -42,7 +42,8 @@ impl TestDevice {
         dir: &Path,
         clock: Arc<dyn fieldwork_core::Clock>,
     ) -> TestDevice {
-        let device = Device::open(&dir.join("device.db"), clock).expect("open device");
+        let secrets = Arc::new(fieldwork_sdk::FileSecrets::new(dir.join("keys")));
+        let device = Device::open(&dir.join("device.db"), clock, secrets).expect("open device");
         TestDevice {
             device,
             rt: rt.clone(),
@@ -56,11 +57,55 @@ impl TestDevice {
         &self.dir
     }
 
+    /// How often `needle` occurs in what this device's user could read from
+    /// the phone's disk, key in hand: every table of the store decrypted
+    /// (exported to a plain copy with the key from `keys/`), plus every file
+    /// as stored (database, WAL, keys). The privacy tests' scan: the user
+    /// holds the key, so encryption at rest proves nothing about them.
+    /// (Freed pages are not exported; the store zeroes them on delete,
+    /// `secure_delete = ON`.)
+    pub fn readable_occurrences(&self, needle: &[u8]) -> usize {
+        let key = std::fs::read(self.dir.join("keys").join("store-key")).expect("store key");
+        let conn = rusqlite::Connection::open(self.dir.join("device.db")).expect("open store");
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(&key)))
+            .expect("key");
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let plain = scratch.path().join("plain.db");
+        conn.execute(
+            "ATTACH DATABASE ?1 AS plain KEY ''",
+            [plain.to_str().expect("utf-8 path")],
+        )
+        .expect("attach");
+        conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
+            .expect("export");
+        conn.execute_batch("DETACH DATABASE plain").expect("detach");
+        drop(conn);
+        let decrypted = std::fs::read(&plain).expect("plain copy");
+        crate::frames::occurrences(&decrypted, needle)
+            + crate::frames::occurrences_in_dir(&self.dir, needle)
+    }
+
     /// Signs in as `user` with the test password.
     pub fn login(&self, server: &str, user: &str) {
-        self.rt
-            .block_on(login::login(&self.device, server, user, PASSWORD))
+        self.try_login(server, user, Default::default())
             .unwrap_or_else(|e| panic!("login as {user}: {e}"));
+    }
+
+    /// Signs in as `user` with the test password over `transport` (CA,
+    /// pin, plain HTTP allowed).
+    pub fn try_login(
+        &self,
+        server: &str,
+        user: &str,
+        transport: fieldwork_core::store::Transport,
+    ) -> Result<(), SdkError> {
+        self.rt.block_on(login::login(
+            &self.device,
+            server,
+            user,
+            PASSWORD,
+            transport,
+        ))
     }
 
     /// Points the signed-in session at another address (e.g. a proxy).

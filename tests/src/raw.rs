@@ -57,6 +57,8 @@ impl RawClient {
             cursor: None,
             resync: false,
             client: "raw-test-client".into(),
+            app_version: None,
+            pending_changes: None,
         }))
         .await;
         let mut got = Vec::new();

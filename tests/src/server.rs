@@ -7,7 +7,8 @@ use std::thread::JoinHandle;
 
 use fieldwork_server::auth::PasswordParams;
 use fieldwork_server::db::users::NewUser;
-use fieldwork_server::{AppState, ServerConfig, admin};
+use fieldwork_server::tls::Tls;
+use fieldwork_server::{AppState, Listeners, ServerConfig, admin};
 use tokio::sync::oneshot;
 
 /// Cheap Argon2 parameters: tests sign in often; production uses the defaults.
@@ -20,10 +21,13 @@ pub const TEST_PASSWORDS: PasswordParams = PasswordParams {
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A server running in this process on `127.0.0.1:0`.
+/// A server running in this process on `127.0.0.1:0`, with its admin API
+/// on another `127.0.0.1:0` listener.
 pub struct TestServer {
-    /// Base URL, `http://127.0.0.1:PORT`.
+    /// Base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub url: String,
+    /// Base URL of the admin listener (`/v1/admin/*`).
+    pub admin_url: String,
     /// Shared state (database, hub), for inspecting what the server holds.
     pub state: Arc<AppState>,
     dir: PathBuf,
@@ -54,6 +58,26 @@ impl TestServer {
         clock: Option<Arc<dyn fieldwork_core::Clock>>,
         tune: impl FnOnce(&mut ServerConfig),
     ) -> TestServer {
+        TestServer::start_with(dir, clock, None, tune)
+    }
+
+    /// A server speaking only TLS (HTTPS, WSS) with `tls` on both
+    /// listeners, in a fresh temporary directory.
+    pub fn start_tls(tls: Arc<Tls>) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_owned();
+        let mut s = TestServer::start_with(&dir, None, Some(tls), |_| {});
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// The general case: `tls` for HTTPS/WSS, `None` for plain HTTP.
+    pub fn start_with(
+        dir: &Path,
+        clock: Option<Arc<dyn fieldwork_core::Clock>>,
+        tls: Option<Arc<Tls>>,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let mut config = ServerConfig::new(dir.to_owned());
         config.password = TEST_PASSWORDS;
         config.admin_poll = std::time::Duration::from_millis(100);
@@ -61,7 +85,11 @@ impl TestServer {
         let state = AppState::open(config, clock).expect("open server state");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let admin = std::net::TcpListener::bind("127.0.0.1:0").expect("bind admin");
+        admin.set_nonblocking(true).expect("nonblocking");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().expect("addr"));
+        let admin_url = format!("{scheme}://{}", admin.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let st = state.clone();
         let thread = std::thread::spawn(move || {
@@ -71,8 +99,12 @@ impl TestServer {
                 .build()
                 .expect("server runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                fieldwork_server::run(listener, st, async move {
+                let listeners = Listeners {
+                    public: tokio::net::TcpListener::from_std(listener).expect("listener"),
+                    admin: Some(tokio::net::TcpListener::from_std(admin).expect("admin listener")),
+                    tls,
+                };
+                fieldwork_server::run(listeners, st, async move {
                     let _ = rx.await;
                 })
                 .await
@@ -81,6 +113,7 @@ impl TestServer {
         });
         TestServer {
             url,
+            admin_url,
             state,
             dir: dir.to_owned(),
             _tmp: None,
@@ -146,38 +179,85 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// `fieldwork-server` as a child process (for SIGKILL tests).
+/// `fieldwork-server` as a child process (for SIGKILL and SIGHUP tests).
 pub struct ServerProcess {
     /// Base URL.
     pub url: String,
+    /// The lines it printed on stdout at start (`listening on …`,
+    /// `admin API …`, and with TLS the fingerprint and login lines).
+    pub banner: Vec<String>,
     child: Child,
 }
 
 impl ServerProcess {
-    /// Starts `fieldwork-server serve` on `dir` and a free port and waits
-    /// until it listens.
+    /// Starts `fieldwork-server serve` on `dir` and a free port (no admin
+    /// listener) and waits until it listens.
     pub fn start(dir: &Path) -> ServerProcess {
+        ServerProcess::start_with(dir, &["--admin-listen", "none"])
+    }
+
+    /// Starts `fieldwork-server serve ARGS…` on `dir` (on `--listen
+    /// 127.0.0.1:0` unless ARGS say otherwise) and waits until it has
+    /// printed its start lines.
+    pub fn start_with(dir: &Path, args: &[&str]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(binary("fieldwork-server"))
             .args(["--data"])
             .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            .args(
+                (!args.contains(&"--listen"))
+                    .then_some(["--listen", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn fieldwork-server");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
+        let mut reader = BufReader::new(stdout);
+        let mut read = || {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read a start line");
+            line.trim().to_owned()
+        };
+        let first = read();
+        let url = first
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_owned();
-        ServerProcess { url, child }
+        let mut banner = vec![first.clone(), read()];
+        if url.starts_with("https://") {
+            banner.push(read());
+            if args.contains(&"--tls-self-signed") {
+                banner.push(read());
+            }
+        }
+        // Keep the pipe drained so that later output cannot block the server.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        ServerProcess { url, banner, child }
+    }
+
+    /// The process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGHUP (reload the TLS certificate) with `kill -HUP`.
+    pub fn sighup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP failed");
     }
 
     /// Kills the process with SIGKILL, without any chance to clean up.
@@ -207,4 +287,60 @@ pub fn add_user_offline(dir: &Path, name: &str, role: &str, territories: &[&str]
         time_zone: None,
     };
     admin::add_user(&state, &new, PASSWORD).expect("add user");
+}
+
+/// A certificate authority made at run time, for TLS tests.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pem: String,
+}
+
+impl TestCa {
+    /// A fresh CA (ECDSA P-256).
+    pub fn new(name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).expect("CA certificate");
+        TestCa {
+            pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// The CA certificate (PEM), for `Transport::ca_pem`.
+    pub fn pem(&self) -> String {
+        self.pem.clone()
+    }
+
+    /// A server certificate for `names` (`localhost`, `127.0.0.1`, …) signed
+    /// by this CA: `(chain PEM, key PEM, SHA-256 of the leaf's DER)`.
+    pub fn leaf(&self, names: &[&str]) -> (String, String, String) {
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cert.der()));
+        (cert.pem(), key.serialize_pem(), fingerprint)
+    }
+
+    /// A [`Tls`] for a leaf for `localhost` and `127.0.0.1`, and its
+    /// fingerprint.
+    pub fn server_tls(&self) -> (Arc<Tls>, String) {
+        let (cert, key, fingerprint) = self.leaf(&["localhost", "127.0.0.1"]);
+        let tls = Tls::from_pem(cert.as_bytes(), key.as_bytes()).expect("server TLS");
+        (tls, fingerprint)
+    }
 }

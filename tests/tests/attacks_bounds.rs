@@ -216,6 +216,8 @@ async fn hello_compare(c: &mut RawClient, device: &str) -> CatchUp {
         cursor: None,
         resync: true,
         client: "attacker".into(),
+        app_version: None,
+        pending_changes: None,
     }))
     .await;
     match c.recv().await {

@@ -340,6 +340,8 @@ fn admin_bodies_are_bounded_too() {
     server.add_user("ana", "admin", &[], None);
     let rt = runtime();
     let url = server.url.clone();
+    // The admin API is on its own listener; the token comes from the public login.
+    let admin = server.admin_url.clone();
     rt.block_on(async {
         let t = token(&url, "ana").await;
         let bearer = format!("Bearer {t}");
@@ -347,7 +349,7 @@ fn admin_bodies_are_bounded_too() {
         // A policy larger than the limit: 413, and the old policy stays.
         let a = request_from(
             loopback(2),
-            &url,
+            &admin,
             "PUT",
             "/v1/admin/policy",
             &[("authorization", &bearer)],
@@ -363,7 +365,7 @@ fn admin_bodies_are_bounded_too() {
         // A user creation that is not JSON: 400 bad_request.
         let a = request_from(
             loopback(2),
-            &url,
+            &admin,
             "POST",
             "/v1/admin/users",
             &[
@@ -380,14 +382,14 @@ fn admin_bodies_are_bounded_too() {
             "{a:?}"
         );
         // Without a token the body is never read: 401.
-        let a = request_from(loopback(2), &url, "PUT", "/v1/admin/policy", &[], &big)
+        let a = request_from(loopback(2), &admin, "PUT", "/v1/admin/policy", &[], &big)
             .await
             .expect("answer");
         assert_eq!(a.status, 401, "{a:?}");
         // Within the limits the endpoints work as before.
         let a = request_from(
             loopback(2),
-            &url,
+            &admin,
             "GET",
             "/v1/admin/policy",
             &[("authorization", &bearer)],

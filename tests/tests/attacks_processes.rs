@@ -16,7 +16,6 @@ use fieldwork_core::{FieldValue, FieldWrite, Policy, RecordId, RecordKind};
 use fieldwork_server::process_admin;
 use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::forge::{doc_from, push_one, signed_at};
-use fieldwork_tests::frames::occurrences_in_dir;
 use fieldwork_tests::raw::{RawClient, token};
 use fieldwork_tests::runtime;
 use fieldwork_tests::server::TestServer;
@@ -339,7 +338,7 @@ kind = "end"
         b"76543.21".as_slice(),
     ] {
         assert_eq!(
-            occurrences_in_dir(ana.dir(), needle),
+            ana.readable_occurrences(needle),
             0,
             "{needle:?} on ana's phone"
         );
@@ -352,7 +351,7 @@ kind = "end"
         .expect_err("reps do not publish");
     assert!(format!("{err}").contains("publish"), "{err}");
     // Positive control: the manager holds the values the scan looks for.
-    assert!(occurrences_in_dir(manager.dir(), secret.as_bytes()) > 0);
+    assert!(manager.readable_occurrences(secret.as_bytes()) > 0);
 }
 
 fn model_file() -> fieldwork_core::process::model::ModelFile {

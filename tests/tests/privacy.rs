@@ -8,7 +8,7 @@ use fieldwork_core::sync::protocol::{ClientMessage, Push, PushedChange, ServerMe
 use fieldwork_core::{FieldValue, FieldWrite, RecordKind};
 use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::forge::{doc_from, push_one, signed};
-use fieldwork_tests::frames::{occurrences, occurrences_in_dir, server_messages};
+use fieldwork_tests::frames::{occurrences, server_messages};
 use fieldwork_tests::proxy::Proxy;
 use fieldwork_tests::raw::{RawClient, token};
 use fieldwork_tests::replicas::server_change_counts;
@@ -71,7 +71,7 @@ fn a_field_the_rep_may_not_read_never_reaches_the_reps_device_or_wire() {
         .sum();
     assert_eq!(in_frames, 0, "the secret travelled to the rep");
     assert_eq!(
-        occurrences_in_dir(rep.dir(), secret.as_bytes()),
+        rep.readable_occurrences(secret.as_bytes()),
         0,
         "the secret is in the rep's files"
     );
@@ -82,7 +82,7 @@ fn a_field_the_rep_may_not_read_never_reaches_the_reps_device_or_wire() {
         "the scan sees permitted data"
     );
     // Positive control: the same scan finds it on the manager's device.
-    assert!(occurrences_in_dir(manager.dir(), secret.as_bytes()) > 0);
+    assert!(manager.readable_occurrences(secret.as_bytes()) > 0);
     assert_eq!(manager.get(&account).text("industry"), Some("Textil"));
 }
 
@@ -407,7 +407,7 @@ fn a_record_that_leaves_the_reps_territory_leaves_no_trace_on_the_device() {
         assert!(rep.try_get(id).is_some(), "{id} visible in Madrid");
     }
     assert!(
-        occurrences_in_dir(rep.dir(), marker.as_bytes()) > 0,
+        rep.readable_occurrences(marker.as_bytes()) > 0,
         "positive control"
     );
 
@@ -419,7 +419,7 @@ fn a_record_that_leaves_the_reps_territory_leaves_no_trace_on_the_device() {
     }
     assert!(rep.store(|s| s.search("zyxquorp", None, 10)).is_empty());
     assert_eq!(
-        occurrences_in_dir(rep.dir(), marker.as_bytes()),
+        rep.readable_occurrences(marker.as_bytes()),
         0,
         "no readable trace remains"
     );

@@ -59,6 +59,8 @@ fn malformed_frames_close_that_connection_only() {
             cursor: None,
             resync: false,
             client: "future".into(),
+            app_version: None,
+            pending_changes: None,
         }))
         .await;
         assert_eq!(error_code(c.recv().await), "unsupported_protocol");

@@ -64,7 +64,11 @@ fn a_link_cut_at_random_points_loses_and_duplicates_nothing() {
         ids.push(id);
     }
     b.create(RecordKind::Account, &[("name", "De Luis")]);
-    // Cut every connection after somewhere between 300 bytes and 40 KB.
+    // One cut for certain (the first push is far larger than 1 KB), then
+    // every connection cut after somewhere between 300 bytes and 40 KB:
+    // the random cut points alone may all fall after a sync's last byte.
+    proxy.cut_after(Some(1_000..1_001));
+    assert!(a.try_sync().is_err(), "the first sync is cut");
     proxy.cut_after(Some(300..40_000));
     let attempts_a = sync_through_cuts(&a, 200);
     let attempts_b = sync_through_cuts(&b, 200);

@@ -49,7 +49,7 @@ class DeviceTest {
     private val dir = Files.createTempDirectory("fieldwork-kt-devices-").toFile()
 
     private fun device(): FieldworkDevice =
-        FieldworkDevice.open(dir.resolve("device-${opened.size}.db").path).also { opened += it }
+        FieldworkDevice.open(dir.resolve("device-${opened.size}.db").path, MemoryKeystore()).also { opened += it }
 
     private fun FieldworkDevice.signIn(user: String) =
         runBlocking { login(server.url, user, TestServer.PASSWORDS.getValue(user)) }

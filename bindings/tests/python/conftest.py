@@ -23,6 +23,23 @@ import fieldwork  # noqa: E402  (the generated module, found via sys.path)
 PASSWORDS = {"ana": "ana-secret-1", "mia": "mia-secret-1"}
 
 
+class MemoryKeystore(fieldwork.Keystore):
+    """The app's keystore stand-in (Android Keystore, iOS Keychain): secrets
+    in a dict, shared by every store the test opens with it."""
+
+    def __init__(self):
+        self.values = {}
+
+    def get(self, name):
+        return self.values.get(name)
+
+    def set(self, name, value):
+        self.values[name] = bytes(value)
+
+    def delete(self, name):
+        self.values.pop(name, None)
+
+
 class Server:
     """A fieldwork-server child process listening on 127.0.0.1, port 0."""
 
@@ -89,11 +106,12 @@ def store_path(tmp_path):
 
 @pytest.fixture
 def open_device(store_path):
-    """Opens fresh device stores and closes them after the test."""
+    """Opens device stores (fresh ones unless a path is given; each with its
+    own keystore unless one is given) and closes them after the test."""
     opened = []
 
-    def make():
-        device = fieldwork.FieldworkDevice.open(store_path())
+    def make(path=None, keystore=None):
+        device = fieldwork.FieldworkDevice.open(path or store_path(), keystore or MemoryKeystore())
         opened.append(device)
         return device
 

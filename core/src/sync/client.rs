@@ -82,6 +82,10 @@ pub enum SyncStatus {
         /// What went wrong.
         message: String,
     },
+    /// The server ordered a remote wipe: the store and the secrets are
+    /// deleted and this device handle is unusable. Open a new store to
+    /// sign in afresh.
+    Wiped,
 }
 
 /// Tuning of the machine.
@@ -124,6 +128,7 @@ pub struct SyncClient {
     total: Option<u64>,
     done: u64,
     status: SyncStatus,
+    app_version: Option<String>,
 }
 
 impl Default for SyncClient {
@@ -145,7 +150,14 @@ impl SyncClient {
             total: None,
             done: 0,
             status: SyncStatus::Offline,
+            app_version: None,
         }
+    }
+
+    /// The app version to report in `Hello` (see
+    /// [`Hello::app_version`](super::protocol::Hello::app_version)).
+    pub fn set_app_version(&mut self, version: Option<String>) {
+        self.app_version = version;
     }
 
     /// The current status.
@@ -177,6 +189,8 @@ impl SyncClient {
                     cursor: store.cursor()?,
                     resync: store.needs_resync()?,
                     client: concat!("fieldwork-core/", env!("CARGO_PKG_VERSION")).to_owned(),
+                    app_version: self.app_version.clone(),
+                    pending_changes: Some(store.outbox_len()? as u64),
                 })));
                 self.set_status(SyncStatus::Connecting, &mut effects);
             }
@@ -234,7 +248,9 @@ impl SyncClient {
                 }
                 self.push_next(store, effects)?;
             }
-            _ if !welcomed => {
+            // An `error` is fatal before the welcome too (`device_wiped`,
+            // `unsupported_protocol`): handled below.
+            _ if !welcomed && !matches!(message, ServerMessage::Error(_)) => {
                 return Err(CoreError::Protocol(
                     "message before the server's welcome".into(),
                 ));

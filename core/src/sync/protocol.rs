@@ -65,6 +65,15 @@ pub struct Hello {
     pub resync: bool,
     /// The client software, for logs (`fieldwork-core/0.1.0`).
     pub client: String,
+    /// The app's version (`fieldwork-cli/0.1.0`, `crm-android/2.3.1`), shown
+    /// to administrators in the device list. Absent from older devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// How many local changes the device has not sent yet (its outbox), as
+    /// it says hello: shown to administrators before a remote wipe. Absent
+    /// from older devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_changes: Option<u64>,
 }
 
 /// Local changes, oldest first (a change never precedes its dependencies).
@@ -280,6 +289,10 @@ pub mod error_codes {
     pub const SHUTTING_DOWN: &str = "shutting_down";
     /// The user account was disabled.
     pub const USER_DISABLED: &str = "user_disabled";
+    /// The device was marked for remote wipe: delete the store and every
+    /// secret, then confirm (docs/PROTOCOL.md, "Remote wipe"). Also the
+    /// `code` of the HTTP `410 Gone` answer to its sync connection or login.
+    pub const DEVICE_WIPED: &str = "device_wiped";
     /// A pushed change is not a valid Automerge change.
     pub const MALFORMED_CHANGE: &str = "malformed_change";
     /// A pushed document id is malformed or names an unknown class.

@@ -8,7 +8,7 @@ plugins {
 kotlin {
     jvmToolchain(17)
     sourceSets["main"].kotlin.srcDir("../../../bindings/out/kotlin")
-    sourceSets["test"].kotlin.srcDir("../../../bindings/tests/kotlin-support") // TestServer
+    sourceSets["test"].kotlin.srcDir("../../../bindings/tests/kotlin-support") // TestServer, MemoryKeystore
 }
 
 dependencies {

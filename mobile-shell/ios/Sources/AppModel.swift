@@ -32,7 +32,8 @@ final class AppModel {
                                               appropriateFor: nil, create: true)
         let path = dir.appendingPathComponent("fieldwork.db").path
         let (device, user) = try await offMain { () throws -> (FieldworkDevice, UserInfo?) in
-            let device = try FieldworkDevice.open(path: path)
+            // The store's key and the session token live in the Keychain, never in the file.
+            let device = try FieldworkDevice.open(path: path, keystore: KeychainSecrets())
             return (device, try device.user())
         }
         let model = AppModel(device: device, user: user)

@@ -1,4 +1,10 @@
-//! The audit log of refused changes and administrative actions.
+//! The audit log of refused changes and administrative actions (among them
+//! every request, delivery and confirmation of a remote wipe: [`codes`]).
+//!
+//! Administrative actions made through the admin API are entries whose
+//! `user` is the administrator who acted, `code` says what was done
+//! (`admin_add_user`, `admin_disable_user`, `admin_set_policy`), `message`
+//! names the target and the new values, and `at` is when.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -26,6 +32,24 @@ pub struct AuditEntry {
     pub rule: Option<String>,
     /// Explanation.
     pub message: String,
+}
+
+impl AuditEntry {
+    /// An administrative action: `by` did `code` (`admin_*`), described by
+    /// `message`, at `at` (ms since the Unix epoch).
+    pub fn admin(at: i64, by: &str, code: &str, message: String) -> AuditEntry {
+        AuditEntry {
+            at,
+            user: by.to_owned(),
+            device: None,
+            doc: None,
+            hash: None,
+            code: code.to_owned(),
+            field: None,
+            rule: None,
+            message,
+        }
+    }
 }
 
 /// Appends an entry.
@@ -61,4 +85,31 @@ pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stable codes of the remote-wipe entries (`user` is who acted: the
+/// administrator for a request, the device's user for a delivery or a
+/// confirmation; `device` is the device).
+pub mod codes {
+    /// An administrator marked a device for wipe (directly, or by disabling its user).
+    pub const DEVICE_WIPE_REQUESTED: &str = "device_wipe_requested";
+    /// The wipe order was given to the device (at a sync connection or a login).
+    pub const DEVICE_WIPE_DELIVERED: &str = "device_wipe_delivered";
+    /// The device confirmed that its store and secrets are deleted.
+    pub const DEVICE_WIPE_CONFIRMED: &str = "device_wipe_confirmed";
+}
+
+/// An entry about a device (no document, change, field or rule).
+pub fn device_entry(at: i64, user: &str, device: &str, code: &str, message: String) -> AuditEntry {
+    AuditEntry {
+        at,
+        user: user.to_owned(),
+        device: Some(device.to_owned()),
+        doc: None,
+        hash: None,
+        code: code.to_owned(),
+        field: None,
+        rule: None,
+        message,
+    }
 }

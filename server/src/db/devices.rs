@@ -131,3 +131,200 @@ pub fn held(conn: &Connection, device_id: &str) -> Result<Vec<String>> {
     let rows = stmt.query_map([device_id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Longest app version recorded, in bytes.
+pub const MAX_APP_VERSION_BYTES: usize = 128;
+
+/// Where a device stands with remote wipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WipeState {
+    /// Not marked for wipe.
+    None,
+    /// Marked; the device has not contacted the server since.
+    Requested,
+    /// The wipe order was given to the device; it has not confirmed yet.
+    Delivered,
+    /// The device confirmed that its store and secrets are deleted.
+    Confirmed,
+}
+
+impl WipeState {
+    /// The state's name as shown to administrators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WipeState::None => "none",
+            WipeState::Requested => "requested",
+            WipeState::Delivered => "delivered",
+            WipeState::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// A device as administrators see it (`device list`, `GET /v1/admin/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceInfo {
+    /// The device's id.
+    pub device_id: String,
+    /// The name of the user it belongs to.
+    pub user: String,
+    /// The last sync hello (ms since the Unix epoch).
+    pub last_seen: Option<i64>,
+    /// The app version it reported then.
+    pub app_version: Option<String>,
+    /// The local changes it had not sent yet when it last said hello, less
+    /// those it pushed on that connection (`None`: it never reported).
+    pub pending_changes: Option<u64>,
+    /// The address it last connected from.
+    pub last_address: Option<String>,
+    /// Where it stands with remote wipe.
+    pub wipe: WipeState,
+    /// When an administrator marked it for wipe.
+    pub wipe_requested_at: Option<i64>,
+    /// Who did.
+    pub wipe_requested_by: Option<String>,
+    /// When the wipe order was first given to it.
+    pub wipe_delivered_at: Option<i64>,
+    /// When it confirmed the wipe.
+    pub wipe_confirmed_at: Option<i64>,
+}
+
+const INFO_SELECT: &str =
+    "SELECT d.device_id, u.name, d.last_seen, d.app_version, d.pending_changes,
+        d.last_address, d.wipe_requested_at, d.wipe_requested_by, d.wipe_delivered_at,
+        d.wipe_confirmed_at, d.user_id
+   FROM devices d JOIN users u ON u.id = d.user_id";
+
+fn info_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceInfo> {
+    let requested: Option<i64> = r.get(6)?;
+    let delivered: Option<i64> = r.get(8)?;
+    let confirmed: Option<i64> = r.get(9)?;
+    let wipe = match (requested, delivered, confirmed) {
+        (_, _, Some(_)) => WipeState::Confirmed,
+        (_, Some(_), None) => WipeState::Delivered,
+        (Some(_), None, None) => WipeState::Requested,
+        (None, None, None) => WipeState::None,
+    };
+    Ok(DeviceInfo {
+        device_id: r.get(0)?,
+        user: r.get(1)?,
+        last_seen: r.get(2)?,
+        app_version: r.get(3)?,
+        pending_changes: r.get::<_, Option<i64>>(4)?.map(|n| n.max(0) as u64),
+        last_address: r.get(5)?,
+        wipe,
+        wipe_requested_at: requested,
+        wipe_requested_by: r.get(7)?,
+        wipe_delivered_at: delivered,
+        wipe_confirmed_at: confirmed,
+    })
+}
+
+/// Every device, or those of `user`, by user then device id.
+pub fn list(conn: &Connection, user: Option<&str>) -> Result<Vec<DeviceInfo>> {
+    let mut stmt = conn.prepare(&format!(
+        "{INFO_SELECT} WHERE ?1 IS NULL OR u.name = ?1 ORDER BY u.name, d.device_id"
+    ))?;
+    let rows = stmt.query_map([user], info_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One device.
+pub fn info(conn: &Connection, device_id: &str) -> Result<Option<DeviceInfo>> {
+    Ok(conn
+        .query_row(
+            &format!("{INFO_SELECT} WHERE d.device_id = ?1"),
+            [device_id],
+            info_from_row,
+        )
+        .optional()?)
+}
+
+/// The ids of a user's devices that are not wiped yet (not confirmed).
+pub fn of_user(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT device_id FROM devices WHERE user_id = ?1 AND wipe_confirmed_at IS NULL
+         ORDER BY device_id",
+    )?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records what a device reported in its hello (with [`register`], which
+/// sets `last_seen`): its app version (kept only when at most
+/// [`MAX_APP_VERSION_BYTES`] bytes without control characters), its unsent
+/// local changes, and the address it connected from.
+pub fn record_hello(
+    conn: &Connection,
+    device_id: &str,
+    app_version: Option<&str>,
+    pending_changes: Option<u64>,
+    address: Option<&str>,
+) -> Result<()> {
+    let app_version = app_version.filter(|v| {
+        !v.is_empty() && v.len() <= MAX_APP_VERSION_BYTES && !v.chars().any(char::is_control)
+    });
+    let pending = pending_changes.map(|n| n.min(i64::MAX as u64) as i64);
+    conn.execute(
+        "UPDATE devices SET app_version = ?2, pending_changes = ?3,
+                last_address = COALESCE(?4, last_address)
+          WHERE device_id = ?1",
+        params![device_id, app_version, pending, address],
+    )?;
+    Ok(())
+}
+
+/// The device pushed `n` changes the server answered (accepted or refused):
+/// they are no longer unsent.
+pub fn pushed(conn: &Connection, device_id: &str, n: usize) -> Result<()> {
+    conn.execute(
+        "UPDATE devices SET pending_changes = max(pending_changes - ?2, 0)
+          WHERE device_id = ?1 AND pending_changes IS NOT NULL",
+        params![device_id, n.min(i64::MAX as usize) as i64],
+    )?;
+    Ok(())
+}
+
+/// Whether `device_id`, belonging to `user_id`, is marked for wipe and has
+/// not confirmed it.
+pub fn wipe_pending(conn: &Connection, device_id: &str, user_id: i64) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM devices WHERE device_id = ?1 AND user_id = ?2
+                AND wipe_requested_at IS NOT NULL AND wipe_confirmed_at IS NULL",
+            params![device_id, user_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Marks a device for wipe; returns `false` (changing nothing) when it
+/// already was.
+pub fn mark_for_wipe(conn: &Connection, device_id: &str, by: &str, now_ms: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE devices SET wipe_requested_at = ?2, wipe_requested_by = ?3
+          WHERE device_id = ?1 AND wipe_requested_at IS NULL",
+        params![device_id, now_ms, by],
+    )? > 0)
+}
+
+/// Notes that the wipe order was given (the first time counts).
+pub fn wipe_delivered(conn: &Connection, device_id: &str, now_ms: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE devices SET wipe_delivered_at = COALESCE(wipe_delivered_at, ?2)
+          WHERE device_id = ?1",
+        params![device_id, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Notes that the device confirmed its wipe; it holds no documents any more.
+pub fn wipe_confirmed(conn: &Connection, device_id: &str, now_ms: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE devices SET wipe_confirmed_at = ?2, wipe_delivered_at = COALESCE(wipe_delivered_at, ?2)
+          WHERE device_id = ?1",
+        params![device_id, now_ms],
+    )?;
+    release_all(conn, device_id)
+}

@@ -1,4 +1,10 @@
 //! Session tokens: opaque, random, stored only as their SHA-256 hash.
+//!
+//! A session that named a device is kept in `ended_sessions` when it is
+//! deleted (logout, a disabled user, expiry; a trigger of migration 005
+//! does it, whoever deletes), so that a device marked for wipe is still
+//! recognised by its old token ([`device_of`]). Such a token authenticates
+//! nothing else.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -23,6 +29,14 @@ pub fn create(
         "INSERT INTO sessions(token_hash, user_id, device_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![hash(token), user_id, device_id, now_ms, expires_ms],
     )?;
+    if let Some(device) = device_id {
+        // The device now holds the new token: its ended sessions no longer
+        // identify it to anyone but whoever kept an old token.
+        conn.execute(
+            "DELETE FROM ended_sessions WHERE device_id = ?1 AND user_id = ?2",
+            params![device, user_id],
+        )?;
+    }
     Ok(())
 }
 
@@ -49,4 +63,58 @@ pub fn revoke(conn: &Connection, token: &str) -> Result<bool> {
 /// Deletes expired sessions.
 pub fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?)
+}
+
+/// The user and device a token was issued to, whether its session is live,
+/// expired or ended (revoked, its user disabled). Only to recognise a
+/// device marked for wipe: it authenticates nothing. `None`: the token
+/// matches no session that named a device.
+pub fn device_of(conn: &Connection, token: &str) -> Result<Option<(i64, String)>> {
+    let h = hash(token);
+    let live: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT user_id, device_id FROM sessions WHERE token_hash = ?1 AND device_id IS NOT NULL",
+            [&h],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if live.is_some() {
+        return Ok(live);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT user_id, device_id FROM ended_sessions WHERE token_hash = ?1",
+            [&h],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Stores `token` as an already ended session of `device_id`: it
+/// authenticates nothing and only lets the device confirm its wipe (see
+/// [`device_of`]).
+pub fn create_ended(
+    conn: &Connection,
+    token: &str,
+    user_id: i64,
+    device_id: &str,
+    now_ms: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO ended_sessions(token_hash, user_id, device_id, ended_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![hash(token), user_id, device_id, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Ends every session of a device and forgets its ended ones (a wiped
+/// device holds no token any more).
+pub fn revoke_device(conn: &Connection, device_id: &str) -> Result<usize> {
+    let n = conn.execute("DELETE FROM sessions WHERE device_id = ?1", [device_id])?;
+    conn.execute(
+        "DELETE FROM ended_sessions WHERE device_id = ?1",
+        [device_id],
+    )?;
+    Ok(n)
 }

@@ -138,6 +138,16 @@ impl Session {
 
 /// Runs a sync connection for an authenticated user until it ends.
 pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
+    run_from(state, user, socket, None).await;
+}
+
+/// [`run`], for a device connecting from `address` (recorded at hello).
+pub async fn run_from(
+    state: Arc<AppState>,
+    user: User,
+    socket: WebSocket,
+    address: Option<String>,
+) {
     let (sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.subscribe();
     let mut events = state.hub.subscribe();
@@ -161,7 +171,7 @@ pub async fn run(state: Arc<AppState>, user: User, socket: WebSocket) {
         )),
     };
     let mut session = match hello {
-        Ok(hello) => match start(state.clone(), user, hello, sink).await {
+        Ok(hello) => match start(state.clone(), user, hello, address, sink).await {
             Ok(s) => s,
             Err((mut sink, f)) => {
                 close_with(&mut sink, f).await;
@@ -291,6 +301,7 @@ async fn start(
     state: Arc<AppState>,
     user: User,
     hello: Hello,
+    address: Option<String>,
     mut sink: Sink,
 ) -> Result<Session, (Sink, Fatal)> {
     if hello.protocol != PROTOCOL_VERSION {
@@ -314,16 +325,27 @@ async fn start(
             ),
         ));
     }
+    if let Some(f) = wipe_ordered(&state, &hello.device_id, user.id, "sync hello").await {
+        return Err((sink, f));
+    }
     let now = state.now_ms();
     let device_id = hello.device_id.clone();
     let cursor = hello.cursor.clone();
     let resync = hello.resync;
+    let (app_version, pending) = (hello.app_version.clone(), hello.pending_changes);
     let prepared = state
         .db
         .write({
             let user = user.clone();
             move |w| {
                 let device = devices::register(&w.conn, &device_id, user.id, now)?;
+                devices::record_hello(
+                    &w.conn,
+                    &device_id,
+                    app_version.as_deref(),
+                    pending,
+                    address.as_deref(),
+                )?;
                 let (revision, access) = Session::access_for(&w.conn, &user)?;
                 let epoch = db::epoch(&w.conn)?;
                 let trusted = match &cursor {
@@ -575,6 +597,13 @@ impl Session {
                     },
                     changes,
                 )?;
+                // Answered changes leave the device's outbox: keep its
+                // reported count of unsent changes truthful.
+                devices::pushed(
+                    &w.conn,
+                    &device,
+                    outcome.accepted.len() + outcome.refused.len(),
+                )?;
                 // Instances touched by the push run now, next to the data.
                 // Their failure must not undo the accepted push.
                 let docs: Vec<_> = outcome.accepted.iter().map(|(d, _)| d.clone()).collect();
@@ -594,6 +623,9 @@ impl Session {
     }
 
     async fn on_admin_changed(&mut self) -> Result<(), Fatal> {
+        if let Some(f) = wipe_ordered(&self.state, &self.device, self.user.id, "sync").await {
+            return Err(f);
+        }
         let id = self.user.id;
         let (user, revision, access) = self
             .state
@@ -630,5 +662,28 @@ impl Session {
             return self.revoke_in_compare().await;
         }
         self.reconcile().await
+    }
+}
+
+/// The wipe order for a device marked for wipe (recorded as delivered),
+/// `None` otherwise: a marked device is never welcomed nor kept connected.
+async fn wipe_ordered(
+    state: &AppState,
+    device: &str,
+    user_id: i64,
+    via: &'static str,
+) -> Option<Fatal> {
+    let d = device.to_owned();
+    let marked = state
+        .db
+        .read(move |c| devices::wipe_pending(c, &d, user_id))
+        .await;
+    match marked {
+        Ok(false) => None,
+        Ok(true) => match crate::wipe::delivered_in_session(state, device, user_id, via).await {
+            Ok(order) => Some(fatal(error_codes::DEVICE_WIPED, order.message)),
+            Err(e) => Some(e.into()),
+        },
+        Err(e) => Some(e.into()),
     }
 }

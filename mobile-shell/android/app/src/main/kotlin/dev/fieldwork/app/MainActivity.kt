@@ -13,7 +13,10 @@ import dev.fieldwork.shell.SessionViewModel
 
 /** Opens the device store once for the app's life and shows login or the main tabs. */
 class MainActivity : ComponentActivity() {
-    private val device by lazy { FieldworkDevice.open(filesDir.resolve("fieldwork.db").path) }
+    private val device by lazy {
+        // The store's key and the session token live in the Android Keystore, never in the file.
+        FieldworkDevice.open(filesDir.resolve("fieldwork.db").path, AndroidKeystoreSecrets(applicationContext))
+    }
     private val events by lazy { DeviceEvents(device) }
     private val session by lazy { SessionViewModel(device) }
 

@@ -15,6 +15,11 @@ fun FieldworkException.userMessage(): String = when (this) {
     is FieldworkException.Server -> "The server could not do this ($code)."
     is FieldworkException.Timeout -> "Sync took too long. It will continue next time."
     is FieldworkException.Storage -> "The phone's storage failed: $detail"
+    is FieldworkException.Tls -> "The server's identity could not be verified: $detail"
+    is FieldworkException.WrongKey -> "The data on this phone cannot be unlocked. Sign in again to download it."
+    is FieldworkException.KeyRequired -> "The data on this phone cannot be unlocked. Sign in again to download it."
+    is FieldworkException.Keystore -> "The phone's keystore is not available: $detail"
+    is FieldworkException.Wiped -> "Your administrator removed Fieldwork's data from this phone. Sign in again."
     is FieldworkException.Internal -> "Something went wrong in Fieldwork: $detail"
 }
 

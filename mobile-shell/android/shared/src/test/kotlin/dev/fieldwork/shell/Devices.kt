@@ -2,6 +2,7 @@ package dev.fieldwork.shell
 
 import dev.fieldwork.FieldEdit
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.tests.MemoryKeystore
 import java.io.File
 import java.nio.file.Files
 
@@ -11,7 +12,7 @@ class Devices : AutoCloseable {
     private val opened = mutableListOf<FieldworkDevice>()
 
     /** Opens a new, empty device store. */
-    fun open(): FieldworkDevice = FieldworkDevice.open(dir.resolve("d${opened.size}.db").path).also { opened += it }
+    fun open(): FieldworkDevice = FieldworkDevice.open(dir.resolve("d${opened.size}.db").path, MemoryKeystore()).also { opened += it }
 
     override fun close() {
         opened.forEach { it.close() }
