@@ -182,10 +182,9 @@ impl ClassDoc {
                 for item in self.doc.map_range(obj, ..) {
                     if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(text)) =
                         &item.value
+                        && let Ok(json) = serde_json::from_str(text)
                     {
-                        if let Ok(json) = serde_json::from_str(text) {
-                            map.insert(item.key.to_string(), json);
-                        }
+                        map.insert(item.key.to_string(), json);
                     }
                 }
                 Ok(FieldValue::Entries(map))

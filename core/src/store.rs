@@ -346,13 +346,13 @@ impl Store {
     /// Signs the device in (or refreshes the session's policy). A store that
     /// belongs to another user is refused: one store, one user.
     pub fn set_session(&mut self, session: &Session) -> Result<()> {
-        if let Some(existing) = self.session()? {
-            if existing.user.name != session.user.name {
-                return Err(CoreError::Invalid(ValidationError::record(format!(
-                    "this device store belongs to `{}`; use another data directory for `{}`",
-                    existing.user.name, session.user.name
-                ))));
-            }
+        if let Some(existing) = self.session()?
+            && existing.user.name != session.user.name
+        {
+            return Err(CoreError::Invalid(ValidationError::record(format!(
+                "this device store belongs to `{}`; use another data directory for `{}`",
+                existing.user.name, session.user.name
+            ))));
         }
         self.install_session(session)?;
         let json = serde_json::to_string(session).map_err(|e| CoreError::Corrupt(e.to_string()))?;

@@ -140,17 +140,17 @@ pub fn check_change(
             checked_fields.push(field);
         }
         // And it must live in this document's class.
-        if let Some(policy) = policy {
-            if let Some(home) = policy.class_of(kind, field).filter(|c| **c != class) {
-                return Err(refuse(
-                    codes::FIELD_MOVED,
-                    Some(field),
-                    &format!("fields.{kind}.{home}"),
-                    format!(
-                        "`{field}` now belongs to class `{home}`, not `{class}`; sync to get the new layout"
-                    ),
-                ));
-            }
+        if let Some(policy) = policy
+            && let Some(home) = policy.class_of(kind, field).filter(|c| **c != class)
+        {
+            return Err(refuse(
+                codes::FIELD_MOVED,
+                Some(field),
+                &format!("fields.{kind}.{home}"),
+                format!(
+                    "`{field}` now belongs to class `{home}`, not `{class}`; sync to get the new layout"
+                ),
+            ));
         }
         let bad_value =
             |message: String| refuse(codes::INVALID_VALUE, Some(field), "schema", message);

@@ -159,7 +159,7 @@ pub fn check(def: &FieldDef, value: &FieldValue) -> Result<(), ValidationError> 
                 bad(format!("`{s}` is not a valid e-mail address"))
             }
         }
-        (FieldType::Phone, FieldValue::Text(s)) => check_phone(s).or_else(|m| bad(m)),
+        (FieldType::Phone, FieldValue::Text(s)) => check_phone(s).or_else(&bad),
         (FieldType::Url, FieldValue::Text(s)) => match url::Url::parse(s) {
             Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
                 Ok(())

@@ -22,7 +22,7 @@ fn invalid_writes_are_refused_and_change_nothing() {
             "credit_limit",
         ),
         (
-            vec![FieldWrite::set("credit_limit", 1_000_00i64)],
+            vec![FieldWrite::set("credit_limit", 100_000_i64)],
             "credit_currency",
         ),
         (vec![set("stage", "dreaming")], "stage"),

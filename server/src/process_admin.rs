@@ -133,10 +133,10 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
                     let due = a
                         .text("due_at")
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                    if let (true, Some(due), Some(i)) = (open, due, a.text("process_instance")) {
-                        if due < now {
-                            *overdue.entry(i.to_owned()).or_insert(0) += 1;
-                        }
+                    if let (true, Some(due), Some(i)) = (open, due, a.text("process_instance"))
+                        && due < now
+                    {
+                        *overdue.entry(i.to_owned()).or_insert(0) += 1;
                     }
                 }
             }

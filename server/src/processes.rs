@@ -74,10 +74,8 @@ impl<'w> ServerHost<'w> {
         if let Some(loaded) = self.cache.get_mut(doc) {
             feed::compact_if_due(self.conn, loaded, seq).map_err(core)?;
         }
-        if base {
-            if let Some(record) = self.record(doc.record())? {
-                facts_changed = feed::update_facts(self.conn, &record).map_err(core)?;
-            }
+        if base && let Some(record) = self.record(doc.record())? {
+            facts_changed = feed::update_facts(self.conn, &record).map_err(core)?;
         }
         self.events.push(FeedEvent {
             seq,
@@ -211,10 +209,10 @@ impl ProcessHost for ServerHost<'_> {
         let Some(doc) = self.load(&doc_id)? else {
             return Err(CoreError::NotFound(doc_id.to_string()));
         };
-        if let Ok(Some(FieldValue::Entries(map))) = doc.get(field) {
-            if map.get(key) == Some(value) {
-                return Ok(());
-            }
+        if let Ok(Some(FieldValue::Entries(map))) = doc.get(field)
+            && map.get(key) == Some(value)
+        {
+            return Ok(());
         }
         doc.put_entry(field, key, value)?;
         if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {

@@ -181,7 +181,7 @@ fn every_change_acknowledged_before_a_kill_9_survives_it() {
     drop(conn);
     for hash in &acknowledged {
         assert!(
-            stored.contains(&hash.0.to_vec()),
+            stored.contains(hash.0.as_slice()),
             "acknowledged change {hash} was lost"
         );
     }

@@ -133,21 +133,21 @@ impl Access {
                 ),
             ));
         }
-        if let Some(facts) = facts {
-            if !in_scopes(&role.edits, user, facts) {
-                let (code, what) = if in_scopes(&role.sees, user, facts) {
-                    (codes::RECORD_NOT_EDITABLE, "may not change")
-                } else {
-                    (codes::RECORD_NOT_VISIBLE, "does not see")
-                };
-                return Err(denial(
-                    code,
-                    doc,
-                    Some(field),
-                    &format!("roles.{}.edits", user.role),
-                    format!("user `{}` {what} this {kind}", user.name),
-                ));
-            }
+        if let Some(facts) = facts
+            && !in_scopes(&role.edits, user, facts)
+        {
+            let (code, what) = if in_scopes(&role.sees, user, facts) {
+                (codes::RECORD_NOT_EDITABLE, "may not change")
+            } else {
+                (codes::RECORD_NOT_VISIBLE, "does not see")
+            };
+            return Err(denial(
+                code,
+                doc,
+                Some(field),
+                &format!("roles.{}.edits", user.role),
+                format!("user `{}` {what} this {kind}", user.name),
+            ));
         }
         Ok(())
     }

@@ -173,12 +173,12 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
                 ));
             }
         }
-        if let Some(base) = &base_class {
-            if !read.contains(base) {
-                errors.push(format!(
-                    "{key}.read: every role must read the base class `{base}`"
-                ));
-            }
+        if let Some(base) = &base_class
+            && !read.contains(base)
+        {
+            errors.push(format!(
+                "{key}.read: every role must read the base class `{base}`"
+            ));
         }
         roles.insert(
             name.clone(),

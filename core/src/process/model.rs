@@ -563,13 +563,13 @@ fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
 
 fn check_condition_fields(c: &Condition, record: RecordKind, key: &str, errors: &mut Vec<String>) {
     for (kind, name) in c.fields() {
-        if let Some(k) = kind {
-            if k != record.as_str() {
-                errors.push(format!(
-                    "{key}: `{k}.{name}` is not a field of the {record} the process runs on"
-                ));
-                continue;
-            }
+        if let Some(k) = kind
+            && k != record.as_str()
+        {
+            errors.push(format!(
+                "{key}: `{k}.{name}` is not a field of the {record} the process runs on"
+            ));
+            continue;
         }
         if schema::field(record, name).is_none() {
             errors.push(format!("{key}: {record} has no field `{name}`"));

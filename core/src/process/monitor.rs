@@ -58,6 +58,15 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
+/// Per model version while the report is built: the report, the seconds
+/// each finished visit spent in a step (by step), and (step, seconds waited
+/// so far) for each instance still in a step.
+type Tally = (
+    VersionReport,
+    BTreeMap<String, Vec<i64>>,
+    Vec<(String, i64)>,
+);
+
 /// Builds the report over `instances`. `overdue_tasks` counts open tasks
 /// past due per instance id (read from the index by the caller).
 pub fn report(
@@ -66,14 +75,7 @@ pub fn report(
     overdue_tasks: &BTreeMap<String, usize>,
     now: Timestamp,
 ) -> Vec<VersionReport> {
-    let mut out: BTreeMap<
-        (String, i64),
-        (
-            VersionReport,
-            BTreeMap<String, Vec<i64>>,
-            Vec<(String, i64)>,
-        ),
-    > = BTreeMap::new();
+    let mut out: BTreeMap<(String, i64), Tally> = BTreeMap::new();
     for inst in instances {
         let Some(started) = version(models, &inst.model_key, inst.started_version) else {
             continue;

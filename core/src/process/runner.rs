@@ -409,14 +409,13 @@ pub fn on_write(
             touched.push(start_instance(host, &models, model, after, at, &me)?);
         }
     }
-    if after.kind() == RecordKind::Activity {
-        if let Some(inst) = after
+    if after.kind() == RecordKind::Activity
+        && let Some(inst) = after
             .text("process_instance")
             .and_then(|t| t.parse::<RecordId>().ok())
-        {
-            run_contained(host, &models, &inst)?;
-            touched.push(inst);
-        }
+    {
+        run_contained(host, &models, &inst)?;
+        touched.push(inst);
     }
     Ok(touched)
 }
@@ -586,13 +585,13 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
         let target = version(&models, &instance.model_key, v).ok_or_else(|| {
             CoreError::NotFound(format!("version {v} of `{}`", instance.model_key))
         })?;
-        if let Some(cur) = position.current() {
-            if target.step(&cur.step).is_none() {
-                return Err(invalid(format!(
-                    "version {v} of `{}` has no step `{}`, where the instance is: it cannot be migrated",
-                    instance.model_key, cur.step
-                )));
-            }
+        if let Some(cur) = position.current()
+            && target.step(&cur.step).is_none()
+        {
+            return Err(invalid(format!(
+                "version {v} of `{}` has no step `{}`, where the instance is: it cannot be migrated",
+                instance.model_key, cur.step
+            )));
         }
     }
     let by = host.acting_user();
@@ -647,43 +646,43 @@ pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result
         return Ok(None);
     };
     let models = host.models()?;
-    if let (Some(step), Some(irec)) = (task.text("process_step"), host.record(&inst)?) {
-        if let Some(instance) = Instance::from_record(&irec) {
-            if let Some(started) = version(&models, &instance.model_key, instance.started_version) {
-                let pos = fold(&instance, &started.start);
-                let model = version(&models, &instance.model_key, pos.version).unwrap_or(started);
-                let next = model.step(step).and_then(|s| s.next.clone());
-                if let Some(cur) = pos.current().filter(|c| {
-                    c.step == step && engine::activity_id(&inst, step, c.pos) == *activity
-                }) {
-                    let done = host.record(activity)?;
-                    let at = done
-                        .as_ref()
-                        .and_then(|d| d.text("completed_at"))
-                        .and_then(|t| t.parse::<Timestamp>().ok())
-                        .unwrap_or_else(|| host.now())
-                        .max(cur.entered_at);
-                    let event = Event {
-                        kind: EventKind::Done,
-                        at,
-                        by: host.acting_user(),
-                        pos: Some(cur.pos),
-                        step: Some(step.to_owned()),
-                        via: Some("task".into()),
-                        to: next,
-                        version: None,
-                        param: None,
-                    };
-                    let value = serde_json::to_value(&event)
-                        .map_err(|e| CoreError::Corrupt(e.to_string()))?;
-                    host.put_entry(
-                        &inst,
-                        "events",
-                        &Event::done_key(cur.pos, step, "task"),
-                        &value,
-                    )?;
-                }
-            }
+    if let (Some(step), Some(irec)) = (task.text("process_step"), host.record(&inst)?)
+        && let Some(instance) = Instance::from_record(&irec)
+        && let Some(started) = version(&models, &instance.model_key, instance.started_version)
+    {
+        let pos = fold(&instance, &started.start);
+        let model = version(&models, &instance.model_key, pos.version).unwrap_or(started);
+        let next = model.step(step).and_then(|s| s.next.clone());
+        if let Some(cur) = pos
+            .current()
+            .filter(|c| c.step == step && engine::activity_id(&inst, step, c.pos) == *activity)
+        {
+            let done = host.record(activity)?;
+            let at = done
+                .as_ref()
+                .and_then(|d| d.text("completed_at"))
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .unwrap_or_else(|| host.now())
+                .max(cur.entered_at);
+            let event = Event {
+                kind: EventKind::Done,
+                at,
+                by: host.acting_user(),
+                pos: Some(cur.pos),
+                step: Some(step.to_owned()),
+                via: Some("task".into()),
+                to: next,
+                version: None,
+                param: None,
+            };
+            let value =
+                serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+            host.put_entry(
+                &inst,
+                "events",
+                &Event::done_key(cur.pos, step, "task"),
+                &value,
+            )?;
         }
     }
     run_contained(host, &models, &inst)?;

@@ -76,10 +76,10 @@ pub(crate) fn take(
         cache.forget(id);
         return Ok(None);
     };
-    if let Some((cached_rev, doc)) = cache.lru.pop(id) {
-        if cached_rev == rev {
-            return Ok(Some((rev, doc)));
-        }
+    if let Some((cached_rev, doc)) = cache.lru.pop(id)
+        && cached_rev == rev
+    {
+        return Ok(Some((rev, doc)));
     }
     let snapshot: Option<Vec<u8>> = conn.query_row(
         "SELECT snapshot FROM documents WHERE doc_id = ?1",

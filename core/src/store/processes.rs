@@ -47,17 +47,17 @@ impl ProcessHost for Store {
             [],
             |r| r.get(0),
         )?;
-        if let Some((f, models)) = &self.models {
-            if *f == fingerprint {
-                return Ok(models.clone());
-            }
+        if let Some((f, models)) = &self.models
+            && *f == fingerprint
+        {
+            return Ok(models.clone());
         }
         let mut models = Vec::new();
         for id in self.records_of(RecordKind::ProcessModel)? {
-            if let Some(r) = ProcessHost::record(self, &id)? {
-                if let Some(m) = model_from_record(&r) {
-                    models.push(m);
-                }
+            if let Some(r) = ProcessHost::record(self, &id)?
+                && let Some(m) = model_from_record(&r)
+            {
+                models.push(m);
             }
         }
         self.models = Some((fingerprint, models.clone()));
@@ -541,10 +541,10 @@ impl Store {
             ..super::ListQuery::default()
         })?;
         for s in open {
-            if let Some(r) = ProcessHost::record(self, &s.id)? {
-                if let Some(i) = r.text("process_instance") {
-                    *overdue.entry(i.to_owned()).or_insert(0) += 1;
-                }
+            if let Some(r) = ProcessHost::record(self, &s.id)?
+                && let Some(i) = r.text("process_instance")
+            {
+                *overdue.entry(i.to_owned()).or_insert(0) += 1;
             }
         }
         Ok(monitor::report(&models, &instances, &overdue, now))

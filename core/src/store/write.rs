@@ -470,12 +470,11 @@ pub(crate) fn write_record(
         if is_new {
             let mut containers: Vec<(&str, FieldType)> = Vec::new();
             for field in ctx.policy.fields_in(kind, &class) {
-                if let Some(def) = schema::field(kind, field) {
-                    if def.ty.is_container()
-                        && check_policy(ctx, &current, def.name, !creating).is_ok()
-                    {
-                        containers.push((def.name, def.ty));
-                    }
+                if let Some(def) = schema::field(kind, field)
+                    && def.ty.is_container()
+                    && check_policy(ctx, &current, def.name, !creating).is_ok()
+                {
+                    containers.push((def.name, def.ty));
                 }
             }
             doc.create_containers(&containers)?;
@@ -589,10 +588,10 @@ pub(crate) fn put_entry(
         )));
     }
     let current = read_record(ctx, id)?;
-    if let Some(FieldValue::Entries(map)) = current.get(field) {
-        if map.get(key) == Some(value) {
-            return Ok(()); // already there, as another replica wrote it
-        }
+    if let Some(FieldValue::Entries(map)) = current.get(field)
+        && map.get(key) == Some(value)
+    {
+        return Ok(()); // already there, as another replica wrote it
     }
     check_policy(ctx, &current, def.name, true)?;
     let class = class_of(ctx, id.kind(), def.name)?;

@@ -180,8 +180,11 @@ pub fn doc_count(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
+/// A document as stored: its snapshot (if any) and the changes after it.
+pub type StoredDoc = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
 /// A whole document as stored: its snapshot and the changes after it.
-pub fn whole(conn: &Connection, doc_id: &str) -> Result<Option<(Option<Vec<u8>>, Vec<Vec<u8>>)>> {
+pub fn whole(conn: &Connection, doc_id: &str) -> Result<Option<StoredDoc>> {
     let row: Option<(Option<Vec<u8>>, i64)> = conn
         .query_row(
             "SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = ?1",
