@@ -109,6 +109,44 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// The server's JSON answer to a refused request.
+#[derive(Debug, serde::Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+/// The server's base URL for HTTP requests (login, logout, wipe), allowed
+/// by the URL policy ([`check_url`]).
+pub(crate) fn base_url(server: &str, transport: &Transport) -> Result<url::Url> {
+    let url = check_url(server, transport)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(SdkError::BadUrl(server.to_owned()));
+    }
+    Ok(url)
+}
+
+/// A failed request: a TLS failure in words, or a network error.
+pub(crate) fn request_error(e: reqwest::Error, server: &str, transport: &Transport) -> SdkError {
+    tls_error(&e, server, transport).unwrap_or_else(|| SdkError::Network(format!("{server}: {e}")))
+}
+
+/// A refused request as [`SdkError::Server`], with the server's stable
+/// code and message when it sent them.
+pub(crate) async fn server_error(response: reqwest::Response) -> SdkError {
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => SdkError::Server {
+            code: body.code,
+            message: body.message,
+        },
+        Err(_) => SdkError::Server {
+            code: status.as_u16().to_string(),
+            message: format!("the server answered {status}"),
+        },
+    }
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

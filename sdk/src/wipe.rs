@@ -27,7 +27,7 @@ use fieldwork_core::sync::protocol::error_codes;
 use serde::Deserialize;
 
 use crate::device::Device;
-use crate::error::SdkError;
+use crate::error::{Result, SdkError};
 
 /// The server's wipe order (the JSON body of its `410 Gone`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -62,7 +62,7 @@ pub(crate) async fn on_gone_at_connect(
 ) -> Option<SdkError> {
     let order = match body.and_then(|b| serde_json::from_slice::<WipeOrder>(b).ok()) {
         Some(order) => Some(order).filter(WipeOrder::is_wipe),
-        None => crate::login::fetch_wipe_order(server, transport, token).await,
+        None => fetch_wipe_order(server, transport, token).await,
     }?;
     Some(
         carry_out(
@@ -100,9 +100,54 @@ pub(crate) async fn carry_out(
     }
     tracing::warn!("remote wipe: the local data and keys are deleted");
     if let (Some((server, transport)), Some(token)) = (reach, token)
-        && let Err(e) = crate::login::confirm_wipe(&server, &transport, &token).await
+        && let Err(e) = confirm_wipe(&server, &transport, &token).await
     {
         tracing::warn!(error = %e, "remote wipe: the server could not be told");
     }
     SdkError::Wiped
+}
+
+/// Asks the server over plain HTTPS whether `token`'s device is marked for
+/// wipe (when a refused WebSocket handshake did not carry the whole
+/// answer): `Some` only for a `410` whose body is a `device_wiped` order.
+pub(crate) async fn fetch_wipe_order(
+    server: &str,
+    transport: &Transport,
+    token: &str,
+) -> Option<WipeOrder> {
+    let url = crate::transport::base_url(server, transport)
+        .and_then(|u| {
+            u.join("/v1/sync")
+                .map_err(|_| SdkError::BadUrl(server.to_owned()))
+        })
+        .ok()?;
+    let client = crate::transport::http_client(transport).ok()?;
+    let response = client.get(url).bearer_auth(token).send().await.ok()?;
+    if response.status().as_u16() != 410 {
+        return None;
+    }
+    response
+        .json::<WipeOrder>()
+        .await
+        .ok()
+        .filter(WipeOrder::is_wipe)
+}
+
+/// Tells the server the wipe is done (`POST /v1/devices/wiped` with the
+/// token the order came with). Best effort: the data is gone either way.
+pub(crate) async fn confirm_wipe(server: &str, transport: &Transport, token: &str) -> Result<()> {
+    let url = crate::transport::base_url(server, transport)?
+        .join("/v1/devices/wiped")
+        .map_err(|_| SdkError::BadUrl(server.to_owned()))?;
+    let response = crate::transport::http_client(transport)?
+        .post(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| crate::transport::request_error(e, server, transport))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(crate::transport::server_error(response).await)
+    }
 }

@@ -229,7 +229,7 @@ fn rebuild_on(
         .collect();
     let all: Vec<FieldWrite> = writes.iter().map(|(w, _, _)| w.clone()).collect();
     if all.is_empty() {
-        return super::remote::refresh_all(ctx, &BTreeSet::from([record]));
+        return write::refresh_all(ctx, &BTreeSet::from([record]));
     }
     match write::write_record(ctx, &record, creating, all) {
         Ok(()) => return Ok(()),
@@ -258,7 +258,7 @@ fn rebuild_on(
             )?;
         }
     }
-    super::remote::refresh_all(ctx, &BTreeSet::from([record]))
+    write::refresh_all(ctx, &BTreeSet::from([record]))
 }
 
 #[allow(clippy::too_many_arguments)]

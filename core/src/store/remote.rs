@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::TransactionBehavior;
 
-use super::{Cursor, PendingChange, Store, assemble, docs, index, meta, outbox, quarantine};
+use super::{Cursor, PendingChange, Store, docs, index, meta, outbox, quarantine, write};
 use crate::document::ClassDoc;
 use crate::error::{CoreError, Result};
 use crate::ids::{DocId, RecordId};
@@ -187,7 +187,7 @@ impl Store {
                 ctx.cache.put(rev, doc);
                 changed.insert(item.doc.record().clone());
             }
-            refresh_all(ctx, &changed)?;
+            write::refresh_all(ctx, &changed)?;
             if let Some(json) = &cursor_json {
                 meta::set(ctx.conn, meta::keys::CURSOR, json)?;
                 meta::delete(ctx.conn, meta::keys::RESYNC)?;
@@ -236,7 +236,7 @@ impl Store {
                 ctx.cache.forget(doc_id);
                 records.insert(doc_id.record().clone());
             }
-            refresh_all(ctx, &records)
+            write::refresh_all(ctx, &records)
         })?;
         self.scrub()
     }
@@ -359,7 +359,7 @@ impl Store {
             let rev = docs::persist(ctx.conn, &mut d, &appended, ctx.now.as_millisecond())?;
             ctx.cache.put(rev, d);
             let records = BTreeSet::from([doc.record().clone()]);
-            refresh_all(ctx, &records)?;
+            write::refresh_all(ctx, &records)?;
             Ok(records.into_iter().collect())
         })
     }
@@ -406,29 +406,4 @@ fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Re-indexes `records` from their stored documents; records left with no
-/// document lose their index rows. Accounts are indexed before their
-/// children so that inherited territories are current.
-pub(crate) fn refresh_all(
-    ctx: &mut super::write::Ctx<'_>,
-    records: &BTreeSet<RecordId>,
-) -> Result<()> {
-    let (accounts, others): (Vec<&RecordId>, Vec<&RecordId>) = records
-        .iter()
-        .partition(|r| r.kind() == crate::ids::RecordKind::Account);
-    for record in accounts.into_iter().chain(others) {
-        match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
-            Some((assembled, updated)) => index::refresh(
-                ctx.conn,
-                ctx.collator,
-                &assembled,
-                updated,
-                ctx.now.as_second(),
-            )?,
-            None => index::remove(ctx.conn, record)?,
-        }
-    }
-    Ok(())
 }

@@ -606,3 +606,28 @@ pub(crate) fn put_entry(
         None => Ok(()),
     }
 }
+
+/// Re-indexes `records` from their stored documents; records left with no
+/// document lose their index rows. Accounts are indexed before their
+/// children so that inherited territories are current.
+pub(crate) fn refresh_all(
+    ctx: &mut Ctx<'_>,
+    records: &std::collections::BTreeSet<RecordId>,
+) -> Result<()> {
+    let (accounts, others): (Vec<&RecordId>, Vec<&RecordId>) = records
+        .iter()
+        .partition(|r| r.kind() == crate::ids::RecordKind::Account);
+    for record in accounts.into_iter().chain(others) {
+        match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
+            Some((assembled, updated)) => index::refresh(
+                ctx.conn,
+                ctx.collator,
+                &assembled,
+                updated,
+                ctx.now.as_second(),
+            )?,
+            None => index::remove(ctx.conn, record)?,
+        }
+    }
+    Ok(())
+}
