@@ -1,35 +1,8 @@
 //! The `fieldwork` binary driven as a script would drive it.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn fw(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldwork"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("FIELDWORK_NOW", "2026-11-24T09:00:00Z")
-        .env_remove("FIELDWORK_DATA")
-        .env_remove("FIELDWORK_KEYS")
-        .output()
-        .expect("run fieldwork")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = fw(data, args);
-    assert!(
-        out.status.success(),
-        "fieldwork {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn json(data: &Path, args: &[&str]) -> serde_json::Value {
-    let mut with_json = args.to_vec();
-    with_json.push("--json");
-    serde_json::from_str(&ok(data, &with_json)).expect("valid JSON")
-}
+use common::{fw, json, ok};
 
 #[test]
 fn a_two_minute_tour_works_as_documented() {

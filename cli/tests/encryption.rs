@@ -1,42 +1,24 @@
 //! The CLI's device store is encrypted, its key is a private file, and key
 //! rotation survives SIGKILL at any instant.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-fn fw(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldwork"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("FIELDWORK_NOW", "2026-11-24T09:00:00Z")
-        .env_remove("FIELDWORK_DATA")
-        .env_remove("FIELDWORK_KEYS")
-        .output()
-        .expect("run fieldwork")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = fw(data, args);
-    assert!(
-        out.status.success(),
-        "fieldwork {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
+use common::{command, fw, json, ok};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn account_count(data: &Path) -> usize {
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(data, &["account", "list", "--limit", "1000", "--json"]))
-            .expect("json");
-    list.as_array().expect("array").len()
+    json(data, &["account", "list", "--limit", "1000"])
+        .as_array()
+        .expect("array")
+        .len()
 }
 
 #[test]
@@ -161,12 +143,7 @@ fn kill_9_during_rekey_loses_nothing() {
     }
     let mut interrupted = 0;
     for round in 0..16u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldwork"))
-            .arg("--data")
-            .arg(d)
-            .arg("rekey")
-            .env_remove("FIELDWORK_DATA")
-            .env_remove("FIELDWORK_KEYS")
+        let mut child = command(d, &["rekey"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -179,8 +156,7 @@ fn kill_9_during_rekey_loses_nothing() {
         let _ = child.wait();
         assert_eq!(account_count(d), ACCOUNTS, "round {round}");
     }
-    let verify: serde_json::Value =
-        serde_json::from_str(&ok(d, &["verify", "--json"])).expect("json");
+    let verify = json(d, &["verify"]);
     assert_eq!(verify["ok"], true, "{verify}");
     assert!(!d.join("keys").join("store-key.next").exists());
     assert!(

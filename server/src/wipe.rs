@@ -249,8 +249,21 @@ pub async fn deliver_for_token(
     let Some((user_id, device)) = marked else {
         return Ok(None);
     };
+    record_delivery(state, user_id, &device, via, address).await?;
+    Ok(Some(WipeOrder::new(None)))
+}
+
+/// Records, in one transaction with its audit entry, that the wipe order
+/// was given to `device_id` (see [`delivered`]).
+async fn record_delivery(
+    state: &AppState,
+    user_id: i64,
+    device_id: &str,
+    via: &'static str,
+    address: Option<String>,
+) -> Result<()> {
     let now = state.now_ms();
-    let d = device.clone();
+    let d = device_id.to_owned();
     state
         .db
         .write(move |w| {
@@ -262,8 +275,8 @@ pub async fn deliver_for_token(
             Ok(())
         })
         .await?;
-    tracing::info!(device = %device, via, "wipe order delivered");
-    Ok(Some(WipeOrder::new(None)))
+    tracing::info!(device = %device_id, via, "wipe order delivered");
+    Ok(())
 }
 
 /// Whether the device a login names is marked for wipe and belongs to
@@ -378,19 +391,6 @@ pub async fn delivered_in_session(
     user_id: i64,
     via: &'static str,
 ) -> Result<WipeOrder> {
-    let now = state.now_ms();
-    let d = device_id.to_owned();
-    state
-        .db
-        .write(move |w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            delivered(&tx, user_id, &d, via, None, now)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    tracing::info!(device = %device_id, via, "wipe order delivered");
+    record_delivery(state, user_id, device_id, via, None).await?;
     Ok(WipeOrder::new(None))
 }

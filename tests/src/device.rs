@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fieldwork_core::store::Store;
 use fieldwork_core::{FieldWrite, Record, RecordId, RecordKind, SystemClock};
-use fieldwork_sdk::{Device, SdkError, SyncReport, login};
+use fieldwork_sdk::{Backoff, Device, SdkError, SyncHandle, SyncReport, SyncStatus, login};
 use tokio::runtime::Runtime;
 
 use crate::server::PASSWORD;
@@ -117,6 +117,20 @@ impl TestDevice {
                 s.set_session(&session)
             })
             .expect("set server");
+    }
+
+    /// Starts live sync (default backoff) and waits until it is up to date.
+    pub fn go_live(&self) -> SyncHandle {
+        let handle = {
+            let _guard = self.rt.enter();
+            self.device.start_sync(Backoff::default())
+        };
+        crate::wait_until(
+            "live sync to be up to date",
+            Duration::from_secs(10),
+            || self.device.status() == SyncStatus::UpToDate,
+        );
+        handle
     }
 
     /// One full sync; panics on failure.

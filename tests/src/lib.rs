@@ -22,6 +22,15 @@ pub mod replicas;
 pub mod server;
 pub mod slow;
 
+/// Polls `check` every 20 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Installs a log subscriber when `FW_TEST_LOG` is set (e.g. `debug`).
 pub fn logs() {
     if let Ok(filter) = std::env::var("FW_TEST_LOG") {

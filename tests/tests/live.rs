@@ -2,7 +2,7 @@
 //! is reported, and a dropped link is re-established by itself.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fieldwork_core::{RecordId, RecordKind};
 use fieldwork_sdk::{Backoff, DeviceObserver, SyncStatus};
@@ -10,6 +10,7 @@ use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::proxy::Proxy;
 use fieldwork_tests::runtime;
 use fieldwork_tests::server::TestServer;
+use fieldwork_tests::wait_until;
 
 #[derive(Default)]
 struct Recorder {
@@ -29,14 +30,6 @@ impl DeviceObserver for Recorder {
     }
 }
 
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_connected_device_receives_changes_live_and_pushes_its_own() {
     let rt = runtime();
@@ -48,15 +41,7 @@ fn a_connected_device_receives_changes_live_and_pushes_its_own() {
     office.login(&server.url, "marta");
     let recorder = Arc::new(Recorder::default());
     office.device.add_observer(recorder.clone());
-    let handle = {
-        let _guard = rt.enter();
-        office.device.start_sync(Backoff::default())
-    };
-    wait_until(
-        "the office to be up to date",
-        Duration::from_secs(10),
-        || office.device.status() == SyncStatus::UpToDate,
-    );
+    let handle = office.go_live();
     // The rep comes online for a moment: the office sees it without asking.
     let id = rep.create(RecordKind::Account, &[("name", "Visto en directo")]);
     rep.sync();

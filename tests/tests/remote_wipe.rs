@@ -6,12 +6,12 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fieldwork_core::RecordKind;
 use fieldwork_core::sync::protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
 use fieldwork_sdk::secrets::names;
-use fieldwork_sdk::{Backoff, SdkError, SyncStatus};
+use fieldwork_sdk::{SdkError, SyncStatus};
 use fieldwork_server::db::audit;
 use fieldwork_server::db::devices::{self, DeviceInfo, WipeState};
 use fieldwork_server::db::users;
@@ -20,6 +20,7 @@ use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::raw::RawClient;
 use fieldwork_tests::runtime;
 use fieldwork_tests::server::{PASSWORD, TestServer, binary};
+use fieldwork_tests::wait_until;
 
 const APP: &str = "crm-test/1.2.3";
 
@@ -49,14 +50,6 @@ fn audit_codes(server: &TestServer, device: &str) -> Vec<String> {
         .collect();
     codes.reverse();
     codes
-}
-
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The files a wipe must delete: the store and its SQLite companions.
@@ -263,15 +256,7 @@ fn wiping_one_lost_device_leaves_the_users_other_device_syncing() {
 
     // The lost device is connected when the administrator wipes it: the
     // order reaches it on the open connection.
-    let handle = {
-        let _guard = rt.enter();
-        lost.device.start_sync(Backoff::default())
-    };
-    wait_until(
-        "the lost device to be live",
-        Duration::from_secs(10),
-        || lost.device.status() == SyncStatus::UpToDate,
-    );
+    let handle = lost.go_live();
     let marked = wipe::wipe_device(&server.state, &lost_id, "admin").expect("wipe");
     assert_eq!(marked.wipe, WipeState::Requested);
     wait_until(

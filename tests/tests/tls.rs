@@ -9,19 +9,12 @@ use std::time::{Duration, Instant};
 
 use fieldwork_core::RecordKind;
 use fieldwork_core::store::Transport;
-use fieldwork_sdk::{Backoff, SdkError, SyncStatus};
+use fieldwork_sdk::{SdkError, SyncStatus};
 use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::raw::token;
 use fieldwork_tests::runtime;
 use fieldwork_tests::server::{ServerProcess, TestCa, TestServer, add_user_offline, binary};
-
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use fieldwork_tests::wait_until;
 
 fn with_ca(ca: &TestCa) -> Transport {
     Transport {
@@ -63,15 +56,7 @@ fn two_devices_sync_live_over_wss_trusting_a_private_ca() {
         .expect("marta over https");
     let session = office.store(|s| s.session()).expect("session");
     assert_eq!(session.transport.ca_pem, Some(ca.pem()), "kept for sync");
-    let handle = {
-        let _guard = rt.enter();
-        office.device.start_sync(Backoff::default())
-    };
-    wait_until(
-        "the office to be up to date",
-        Duration::from_secs(10),
-        || office.device.status() == SyncStatus::UpToDate,
-    );
+    let handle = office.go_live();
     let id = rep.create(RecordKind::Account, &[("name", "Cifrado de punta a punta")]);
     rep.sync();
     wait_until("the live change over wss", Duration::from_secs(10), || {
@@ -246,15 +231,7 @@ fn sighup_reloads_the_certificate_and_keeps_open_sessions() {
     office
         .try_login(&server.url, "marta", with_ca(&old_ca))
         .expect("login with the old CA");
-    let handle = {
-        let _guard = rt.enter();
-        office.device.start_sync(Backoff::default())
-    };
-    wait_until(
-        "the office to be up to date",
-        Duration::from_secs(10),
-        || office.device.status() == SyncStatus::UpToDate,
-    );
+    let handle = office.go_live();
     // A reload that fails (a key that is not PEM) keeps the old certificate.
     std::fs::write(&key_path, "not a key").expect("write");
     server.sighup();

@@ -102,14 +102,7 @@ pub mod codes {
 /// An entry about a device (no document, change, field or rule).
 pub fn device_entry(at: i64, user: &str, device: &str, code: &str, message: String) -> AuditEntry {
     AuditEntry {
-        at,
-        user: user.to_owned(),
         device: Some(device.to_owned()),
-        doc: None,
-        hash: None,
-        code: code.to_owned(),
-        field: None,
-        rule: None,
-        message,
+        ..AuditEntry::admin(at, user, code, message)
     }
 }
