@@ -114,7 +114,7 @@ fn main() {
     let docs = server
         .state
         .db
-        .read_blocking(fieldwork_server::db::feed::doc_count)
+        .read_blocking(fieldwork_server::db::documents::doc_count)
         .expect("count");
 
     let proxy = Proxy::start(&server.url);

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use fieldwork_core::{FieldWrite, ListQuery, RecordId, RecordKind, SystemClock};
-use fieldwork_sdk::{Backoff, Device, DeviceObserver, SyncHandle, login};
+use fieldwork_sdk::{Backoff, Device, DeviceObserver, SdkError, SyncHandle, internal_codes, login};
 use tokio::runtime::Runtime;
 
 use crate::error::{FieldworkError, Result};
@@ -100,8 +100,11 @@ impl OffThread {
                     }
                 }
             })
-            .map_err(|e| FieldworkError::Internal {
-                detail: format!("cannot start the listener thread: {e}"),
+            .map_err(|e| {
+                SdkError::internal(
+                    internal_codes::RUNTIME,
+                    format!("cannot start the listener thread: {e}"),
+                )
             })?;
         let sender = Arc::new(Mutex::new(Some(tx)));
         Ok((
@@ -145,20 +148,18 @@ impl FieldworkDevice {
         &self,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.runtime()?
-            .spawn(work)
-            .await
-            .map_err(|e| FieldworkError::Internal {
-                detail: format!("background task failed: {e}"),
-            })?
+        self.runtime()?.spawn(work).await.map_err(|e| {
+            SdkError::internal(
+                internal_codes::TASK_FAILED,
+                format!("background task failed: {e}"),
+            )
+        })?
     }
 
     fn runtime(&self) -> Result<&Runtime> {
-        self.runtime
-            .as_ref()
-            .ok_or_else(|| FieldworkError::Internal {
-                detail: "the device is closed".into(),
-            })
+        self.runtime.as_ref().ok_or_else(|| {
+            SdkError::internal(internal_codes::CLOSED, "the device is closed").into()
+        })
     }
 
     fn take_sync(&self) -> Option<SyncHandle> {
@@ -177,21 +178,23 @@ impl FieldworkDevice {
     /// `keystore` holds for it (made there on first open). The session token
     /// lives in `keystore` too. Fails with `WrongKey` if the key does not
     /// open the file, `Storage` if the file is not a Fieldwork store; a file
-    /// is never overwritten. Due process timers run once on opening; if they
-    /// cannot, the store still opens and they run again before the next sync.
+    /// is never overwritten. Due process timers run once on opening (the
+    /// store runs them; if they cannot, the store still opens and they run
+    /// again once the next sync has caught up).
     #[uniffi::constructor]
     pub fn open(path: String, keystore: Arc<dyn Keystore>) -> Result<Arc<FieldworkDevice>> {
         let secrets = Arc::new(AppKeystore(keystore));
         let device = Device::open(Path::new(&path), Arc::new(SystemClock), secrets)?;
-        // Not fatal: `sync_now` runs due processes first and reports failures.
-        let _ = device.with_store(|s| s.run_processes());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fieldwork-sync")
             .enable_all()
             .build()
-            .map_err(|e| FieldworkError::Internal {
-                detail: format!("cannot start the background runtime: {e}"),
+            .map_err(|e| {
+                SdkError::internal(
+                    internal_codes::RUNTIME,
+                    format!("cannot start the background runtime: {e}"),
+                )
             })?;
         Ok(Arc::new(FieldworkDevice {
             device,
@@ -262,9 +265,9 @@ impl FieldworkDevice {
 
     /// The user this store belongs to, if it has ever signed in.
     pub fn user(&self) -> Result<Option<UserInfo>> {
-        let session = self.with_store(|s| s.session())?;
+        let sign_in = self.with_store(|s| s.sign_in())?;
         let signed_in = self.device.signed_in()?;
-        Ok(session.map(|s| UserInfo {
+        Ok(sign_in.map(|s| UserInfo {
             signed_in,
             name: s.user.name,
             role: s.user.role,
@@ -369,9 +372,6 @@ impl FieldworkDevice {
     pub fn complete_task(&self, activity_id: String) -> Result<Option<String>> {
         let id = record_id(&activity_id)?;
         let instance = self.with_store(|s| s.complete_task(&id))?;
-        let mut changed = vec![id];
-        changed.extend(instance.clone());
-        self.device.local_changes(&changed);
         Ok(instance.map(|i| i.to_string()))
     }
 
@@ -392,7 +392,6 @@ impl FieldworkDevice {
     pub fn start_process(&self, model_key: String, record_id: String) -> Result<String> {
         let record = self::record_id(&record_id)?;
         let instance = self.with_store(|s| s.start_process(&model_key, &record))?;
-        self.device.local_changes(std::slice::from_ref(&instance));
         Ok(instance.to_string())
     }
 
@@ -411,7 +410,6 @@ impl FieldworkDevice {
     ) -> Result<ProcessCard> {
         let id = record_id(&instance_id)?;
         let card = self.with_store(|s| s.control_process(&id, control.into()))?;
-        self.device.local_changes(std::slice::from_ref(&id));
         Ok(card.into())
     }
 
@@ -433,8 +431,11 @@ impl FieldworkDevice {
     /// they are made, receives others' live, reconnects with backoff. Does
     /// nothing if already running.
     pub fn start_sync(&self) -> Result<()> {
-        let mut running = self.sync.lock().map_err(|_| FieldworkError::Internal {
-            detail: "sync lock poisoned".into(),
+        let mut running = self.sync.lock().map_err(|_| {
+            SdkError::internal(
+                internal_codes::LOCK_POISONED,
+                "the sync handle's lock was poisoned",
+            )
         })?;
         if running.as_ref().is_some_and(|h| !h.is_finished()) {
             return Ok(());

@@ -1,5 +1,8 @@
 //! The one error type apps see, mapped variant by variant from the SDK's and
-//! the core's errors.
+//! the core's errors in one place: `From<SdkError>` (a core error is first
+//! an `SdkError::Core`, so both go through the same match). The bindings'
+//! own failures are `SdkError::Internal` too, so they reach apps as
+//! `Internal` with the same stable codes.
 //!
 //! Variants and their fields are stable: apps match on them (Kotlin
 //! `FieldworkException.Denied`, Swift `FieldworkError.Denied`, Python
@@ -109,50 +112,34 @@ pub enum FieldworkError {
     /// fails with this. Open a new device at the same path to sign in afresh.
     #[error("this device was wiped by an administrator: its local data and keys are deleted")]
     Wiped,
-    /// A bug or an impossible state in Fieldwork itself; please report it.
-    #[error("internal error: {detail}")]
+    /// Fieldwork itself failed (a bug, a panic that poisoned a lock, a
+    /// background task or thread that died), not the app, the user, the
+    /// network or the storage; please report it. Retrying may help.
+    #[error("internal error ({code}): {detail}")]
     Internal {
+        /// Stable code: one of the SDK's `internal_codes` (`lock_poisoned`,
+        /// `task_failed`, `unusable_token`, `runtime`, `closed`), or
+        /// `protocol` for data from the server that does not fit.
+        code: String,
         /// What failed.
         detail: String,
     },
 }
 
+/// The code of [`FieldworkError::Internal`] for a core protocol error.
+const PROTOCOL: &str = "protocol";
+
 impl From<CoreError> for FieldworkError {
+    /// Through [`SdkError::Core`]: the one mapping below.
     fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Invalid(v) => FieldworkError::Invalid {
-                field: v.field,
-                detail: v.message,
-            },
-            CoreError::Denied(d) => FieldworkError::Denied {
-                code: d.code,
-                field: d.field,
-                rule: d.rule,
-                detail: d.message,
-            },
-            CoreError::NotFound(id) | CoreError::InvalidId(id) => FieldworkError::NotFound { id },
-            CoreError::Policy(problems) => FieldworkError::Invalid {
-                field: None,
-                detail: format!("invalid policy: {}", problems.join("; ")),
-            },
-            e @ (CoreError::Storage(_) | CoreError::Corrupt(_) | CoreError::Automerge(_)) => {
-                FieldworkError::Storage {
-                    detail: e.to_string(),
-                }
-            }
-            CoreError::WrongKey => FieldworkError::WrongKey,
-            CoreError::KeyRequired => FieldworkError::KeyRequired,
-            e @ CoreError::Protocol(_) => FieldworkError::Internal {
-                detail: e.to_string(),
-            },
-        }
+        SdkError::from(e).into()
     }
 }
 
 impl From<SdkError> for FieldworkError {
     fn from(e: SdkError) -> Self {
         match e {
-            SdkError::Core(core) => core.into(),
+            SdkError::Core(core) => from_core(core),
             SdkError::NotLoggedIn => FieldworkError::NotLoggedIn,
             SdkError::InvalidCredentials => FieldworkError::InvalidCredentials,
             SdkError::SessionExpired => FieldworkError::SessionExpired,
@@ -176,7 +163,43 @@ impl From<SdkError> for FieldworkError {
             SdkError::Timeout(seconds) => FieldworkError::Timeout { seconds },
             SdkError::Secrets(e) => FieldworkError::Keystore { detail: e.0 },
             SdkError::Wiped => FieldworkError::Wiped,
+            SdkError::Internal { code, message } => FieldworkError::Internal {
+                code: code.to_owned(),
+                detail: message,
+            },
         }
+    }
+}
+
+/// The core's errors, as apps see them (only called for `SdkError::Core`).
+fn from_core(e: CoreError) -> FieldworkError {
+    match e {
+        CoreError::Invalid(v) => FieldworkError::Invalid {
+            field: v.field,
+            detail: v.message,
+        },
+        CoreError::Denied(d) => FieldworkError::Denied {
+            code: d.code,
+            field: d.field,
+            rule: d.rule,
+            detail: d.message,
+        },
+        CoreError::NotFound(id) | CoreError::InvalidId(id) => FieldworkError::NotFound { id },
+        CoreError::Policy(problems) => FieldworkError::Invalid {
+            field: None,
+            detail: format!("invalid policy: {}", problems.join("; ")),
+        },
+        e @ (CoreError::Storage(_) | CoreError::Corrupt(_) | CoreError::Automerge(_)) => {
+            FieldworkError::Storage {
+                detail: e.to_string(),
+            }
+        }
+        CoreError::WrongKey => FieldworkError::WrongKey,
+        CoreError::KeyRequired => FieldworkError::KeyRequired,
+        e @ CoreError::Protocol(_) => FieldworkError::Internal {
+            code: PROTOCOL.to_owned(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -210,5 +233,23 @@ mod tests {
         ));
         let offline: FieldworkError = SdkError::Network("refused".into()).into();
         assert_eq!(offline.to_string(), "cannot reach the server: refused");
+    }
+
+    #[test]
+    fn the_sdks_own_failures_are_internal_with_their_code_not_storage() {
+        let poisoned: FieldworkError = SdkError::internal(
+            fieldwork_sdk::internal_codes::LOCK_POISONED,
+            "the sync state was poisoned",
+        )
+        .into();
+        assert!(
+            matches!(&poisoned, FieldworkError::Internal { code, .. } if code == "lock_poisoned"),
+            "{poisoned:?}"
+        );
+        let storage: FieldworkError = CoreError::Corrupt("bad page".into()).into();
+        assert!(
+            matches!(storage, FieldworkError::Storage { .. }),
+            "{storage:?}"
+        );
     }
 }

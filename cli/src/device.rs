@@ -38,8 +38,8 @@ pub fn secrets(global: &Global) -> anyhow::Result<FileSecrets> {
 }
 
 /// Opens (creating if needed) the encrypted device store with its key file,
-/// with the clock from `FIELDWORK_NOW` when it is set, and runs due process
-/// timers (the engine runs wherever the data is, whenever the device is used).
+/// with the clock from `FIELDWORK_NOW` when it is set. The store runs due
+/// process timers as it opens; what it could not do is printed as a warning.
 pub fn open(global: &Global) -> anyhow::Result<Store> {
     let dir = data_dir(global)?;
     let clock = clock_from_env()?;
@@ -63,9 +63,7 @@ pub fn open(global: &Global) -> anyhow::Result<Store> {
                 other => other.into(),
             }
         })?;
-    if let Err(e) = store.run_processes() {
-        eprintln!("warning: processes could not run: {e}");
-    }
+    report_engine(&mut store);
     Ok(store)
 }
 
@@ -89,8 +87,8 @@ pub fn rekey(global: &Global, out: &crate::output::Output) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Prints what the process engine could not do after a write (the write
-/// itself is saved).
+/// Prints what the process engine could not do (on opening, after a write:
+/// the write itself is saved).
 pub fn report_engine(store: &mut Store) {
     for p in store.engine_problems() {
         eprintln!("warning: process engine: {p}");

@@ -49,15 +49,15 @@ pub fn login(global: &Global, out: &Output, args: LoginArgs) -> anyhow::Result<(
         &password,
         transport,
     ))?;
-    let session = device
-        .with_store(|s| s.session())?
-        .context("no session after login")?;
+    let sign_in = device
+        .with_store(|s| s.sign_in())?
+        .context("not signed in after login")?;
     if out.json {
-        out.json(&serde_json::json!({ "user": session.user, "server": session.server }))
+        out.json(&serde_json::json!({ "user": sign_in.user, "server": sign_in.server }))
     } else {
         println!(
             "signed in as {} ({}) at {}",
-            session.user.name, session.user.role, session.server
+            sign_in.user.name, sign_in.user.role, sign_in.server
         );
         Ok(())
     }
@@ -161,12 +161,12 @@ pub fn status(global: &Global, out: &Output) -> anyhow::Result<()> {
         quarantined: usize,
         synced_up_to: Option<u64>,
     }
-    let session = store.session()?;
+    let sign_in = store.sign_in()?;
     let s = Status {
         device_id: store.device_id().to_owned(),
-        user: session.as_ref().map(|s| s.user.name.clone()),
-        role: session.as_ref().map(|s| s.user.role.clone()),
-        server: session.as_ref().map(|s| s.server.clone()),
+        user: sign_in.as_ref().map(|s| s.user.name.clone()),
+        role: sign_in.as_ref().map(|s| s.user.role.clone()),
+        server: sign_in.as_ref().map(|s| s.server.clone()),
         signed_in,
         pending_changes: store.outbox_len()?,
         quarantined: store.quarantine()?.len(),

@@ -54,7 +54,7 @@
 //!   (tested against `Change::len()`).
 
 use crate::error::Denial;
-use crate::sync::protocol::error_codes;
+use crate::wire::error_codes;
 
 /// Largest change accepted, in bytes (8 MiB).
 pub const MAX_CHANGE_BYTES: usize = 8 * 1024 * 1024;

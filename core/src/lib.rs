@@ -2,25 +2,32 @@
 //! device store and sync client, with no network I/O of its own.
 //!
 //! # Layout
+//! In dependency order: a module uses only those above it (leaves first;
+//! `tests/tests/module_tree.rs` fails on a cycle).
+//! - [`error`]: the crate's one error type; [`clock`]: the injectable
+//!   source of "now"; [`migrate`]: the schema migration runner the device
+//!   store and the server database share.
+//! - [`wire`]: the types and codes the store, the engine and the sync
+//!   protocol share (cursor, directory entries, error and refusal codes).
 //! - [`ids`]: record, class and document identifiers.
 //! - [`schema`] and [`value`]: the fields of each kind of record and the
 //!   values they accept; the same checks run on the device and the server.
 //! - [`policy`]: the privacy policy (field classes, roles, visibility) and
 //!   access decisions.
-//! - [`document`]: one class document of a record as an Automerge map.
-//! - [`record`]: a record assembled from its class documents.
 //! - [`rules`]: the one rule book for record content: the system writes a
 //!   write implies, required and cross-field rules, territory inheritance.
-//! - [`store`]: the SQLite device store (documents, outbox, index, search,
-//!   quarantine).
-//! - [`history`]: who changed what, from Automerge history.
-//! - [`sync`]: the sync protocol's messages, framing and client state machine.
-//! - [`validate`]: the per-operation check of incoming changes (server side).
+//! - [`record`]: a record assembled from its class documents.
 //! - [`change_limits`]: bounds on a device's raw change bytes (size, chunk
 //!   type, operation count), checked before Automerge parses them.
+//! - [`document`]: one class document of a record as an Automerge map.
+//! - [`validate`]: the per-operation check of incoming changes (server side).
+//! - [`history`]: who changed what, from Automerge history.
+//! - [`summary`]: a record as a list row shows it (the store's index rows,
+//!   read by task lists).
 //! - [`process`]: process models, the pure engine, task lists, monitoring.
-//! - [`clock`]: the injectable source of "now".
-//! - [`error`]: the crate's one error type.
+//! - [`store`]: the SQLite device store (documents, outbox, index, search,
+//!   quarantine); it runs the process engine.
+//! - [`sync`]: the sync protocol's messages, framing and client state machine.
 //!
 //! Every record is split into one Automerge document per field class, so that
 //! the server can withhold a whole class from a user who may not read it; see
@@ -32,15 +39,18 @@ pub mod document;
 pub mod error;
 pub mod history;
 pub mod ids;
+pub mod migrate;
 pub mod policy;
 pub mod process;
 pub mod record;
 pub mod rules;
 pub mod schema;
 pub mod store;
+pub mod summary;
 pub mod sync;
 pub mod validate;
 pub mod value;
+pub mod wire;
 
 pub use automerge;
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -7,8 +7,10 @@
 //! - [`instance`]: an instance's grow-only event log and where it is.
 //! - [`engine`]: the pure step function (model, instance, record, now) →
 //!   actions, with ids derived from (instance, step, position).
+//! - [`host`]: where processes run, the [`ProcessHost`] (the device store or
+//!   the server), and the error it returns.
 //! - [`runner`]: triggers, the scheduler and person-made changes, over a
-//!   [`runner::ProcessHost`] (the device store or the server).
+//!   [`ProcessHost`].
 //! - [`rights`]: with whose rights an instance runs and what it may see.
 //! - [`guard`]: what the server accepts in pushed models and instances.
 //! - [`tasks`]: task lists and calendars in a user's time zone.
@@ -16,12 +18,63 @@
 //!   steps take.
 //!
 //! See `docs/PROCESSES.md` for the model format and the guarantees.
+//!
+//! # Example
+//!
+//! A model published on a device store runs there: creating a record that
+//! triggers it starts an instance, and the instance's first step gives the
+//! record's owner a task, due two days after the step was entered.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use fieldwork_core::process::Status;
+//! use fieldwork_core::process::model::Model;
+//! use fieldwork_core::{FieldWrite, FixedClock, RecordKind, Store};
+//!
+//! let model = Model::from_toml(r#"
+//!     key = "call-new-accounts"
+//!     name = "Call every new account"
+//!     trigger = { kind = "record_created", record = "account" }
+//!
+//!     [[steps]]
+//!     id = "call"
+//!     kind = "task"
+//!     assignee = "owner"
+//!     subject = "Call {name}"
+//!     due = "P2D"
+//!     next = "done"
+//!
+//!     [[steps]]
+//!     id = "done"
+//!     kind = "end"
+//! "#)?;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let clock = FixedClock("2027-01-04T09:00:00Z".parse()?);
+//! let mut store = Store::open(&dir.path().join("device.db"), Arc::new(clock))?;
+//! let (_, version) = store.publish_model(model.file)?;
+//! assert_eq!(version, 1);
+//!
+//! // The write that triggers the model runs it, in the same call.
+//! store.create(RecordKind::Account, vec![FieldWrite::set("name", "Acme")])?;
+//!
+//! let instances = store.process_instances()?;
+//! assert_eq!(instances.len(), 1);
+//! assert_eq!(instances[0].status, Status::Running);
+//! let tasks = store.tasks("local", None)?;
+//! assert_eq!(tasks.upcoming.len(), 1, "{tasks:?}");
+//! assert_eq!(tasks.upcoming[0].subject, "Call Acme");
+//! assert_eq!(tasks.upcoming[0].at, Some("2027-01-06T09:00:00Z".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod bpmn;
 pub mod condition;
 pub mod creation;
 pub mod engine;
 pub mod guard;
+pub mod host;
 pub mod instance;
 pub mod model;
 pub mod monitor;
@@ -30,6 +83,6 @@ pub mod runner;
 pub mod tasks;
 
 pub use engine::{Action, Outcome};
+pub use host::{HostError, ProcessHost};
 pub use instance::{Event, EventKind, Instance, Position, Status};
 pub use model::{Model, ModelError};
-pub use runner::ProcessHost;

@@ -17,12 +17,17 @@
 //! Layout: [`docs`] persists documents, [`index`] and [`search`] maintain the
 //! index, [`outbox`] tracks unacknowledged changes, [`write`] is the local
 //! write path, [`remote`] applies what sync brings, [`quarantine`] keeps
-//! refused edits, [`cipher`] encrypts the file at rest (SQLCipher).
+//! refused edits, [`cipher`] encrypts the file at rest (SQLCipher),
+//! [`engine_runs`] is when the process engine runs on the device and
+//! [`changed`] which records changed since anyone last asked.
 
 mod card;
+mod changed;
 pub mod cipher;
 mod collation;
 mod docs;
+mod engine_runs;
+mod identity;
 mod index;
 mod meta;
 mod migrations;
@@ -33,6 +38,7 @@ mod remote;
 mod search;
 mod write;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +48,11 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use crate::wire::Cursor;
 pub use card::{CardField, RecordCard, display_value};
 pub use cipher::{FileState, StoreKey, file_state, remove_files};
 pub use collation::NameCollator;
+pub use identity::DeviceIdentity;
 pub use index::{ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};
 pub use processes::{ProcessCard, ProcessSummary, StepVisit};
@@ -64,12 +72,15 @@ use crate::record::Record;
 /// Identifies a Fieldwork device store in the SQLite header (`PRAGMA application_id`).
 const APPLICATION_ID: i32 = 0x4657_4B31; // "FWK1"
 
-/// The signed-in session of a device: who, where, under which policy.
+/// How a device is signed in: who, at which server, reached how, under
+/// which policy.
 ///
-/// The session token is not part of it: a token is a secret, kept by the
-/// app's keystore (the SDK's `SecretStore`), never in the database.
+/// The login token is not part of it: a token is a secret, kept by the
+/// app's keystore (the SDK's `SecretStore`), never in the database. Stored
+/// as JSON under the `meta` key `session` (the name it always had), field
+/// names unchanged, so stores written before the rename read back as is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
+pub struct SignIn {
     /// The server's base URL (`https://host:port`).
     pub server: String,
     /// How to reach it (trusted CAs, pinned certificate, plain HTTP allowed).
@@ -101,20 +112,39 @@ pub struct Transport {
     pub insecure_http: bool,
 }
 
-/// The server position up to which this device has received everything it
-/// may see.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// The server's identity (changes if the server database is replaced).
-    pub epoch: String,
-    /// The feed sequence number.
-    pub seq: u64,
-    /// A fingerprint of the feed entry at `seq`, to detect a server restored
-    /// from an older backup.
-    pub check: String,
-}
-
 /// The device store.
+///
+/// # Example
+///
+/// Open a store, create a record, read it back and find it in a list; the
+/// write also waits in the outbox until a sync pushes it.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use fieldwork_core::{FieldWrite, ListQuery, RecordKind, Store, SystemClock};
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut store = Store::open(&dir.path().join("device.db"), Arc::new(SystemClock))?;
+/// let id = store.create(
+///     RecordKind::Account,
+///     vec![FieldWrite::set("name", "Acme"), FieldWrite::set("stage", "lead")],
+/// )?;
+///
+/// let record = store.get(&id)?;
+/// assert_eq!(record.text("name"), Some("Acme"));
+/// assert_eq!(record.text("stage"), Some("lead"));
+///
+/// let accounts = store.list(&ListQuery {
+///     kind: Some(RecordKind::Account),
+///     ..ListQuery::default()
+/// })?;
+/// assert_eq!(accounts.len(), 1);
+/// assert_eq!(accounts[0].id, id);
+/// assert_eq!(accounts[0].title, "Acme");
+/// assert!(store.outbox_len()? > 0, "the new record waits to be pushed");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -129,6 +159,13 @@ pub struct Store {
     models: Option<(String, Vec<crate::process::Model>)>,
     /// Problems the process engine met while running after a write.
     engine_problems: Vec<String>,
+    /// Records whose content changed since [`Store::take_changed`] last
+    /// drained them (see [`changed`]).
+    changed: BTreeSet<RecordId>,
+    /// Change chunks received in compare mode before their dependencies,
+    /// per document, fed again with every later sync message for it (see
+    /// [`Store::receive_sync_message`]).
+    sync_waiting: std::collections::BTreeMap<DocId, Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -146,8 +183,24 @@ impl Store {
     /// store, or is corrupt, is refused with [`CoreError::Corrupt`] and an
     /// encrypted store with [`CoreError::KeyRequired`]; either is left
     /// untouched.
+    ///
+    /// Due process timers run once the store is open (see [`engine_runs`]).
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Store> {
-        Store::open_inner(path, clock, None)
+        Store::open_inner(path, clock, None, None).map(Store::opened)
+    }
+
+    /// Opens (creating if needed) the plain store at `path` as
+    /// [`Store::open`] does, but with the device id and Automerge actor of
+    /// `identity` instead of fresh ones from the OS. **For simulations and
+    /// tests** that replay byte for byte from a seed; never use one identity
+    /// for two stores. A store that already has another identity is refused
+    /// with [`CoreError::Invalid`] and left as it was.
+    pub fn open_with_identity(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        identity: &DeviceIdentity,
+    ) -> Result<Store> {
+        Store::open_inner(path, clock, None, Some(identity)).map(Store::opened)
     }
 
     /// Opens (creating if needed) the store at `path` encrypted under `key`
@@ -159,7 +212,8 @@ impl Store {
     ///   plaintext is gone from the directory afterwards), then opened.
     ///
     /// Scratch files left by a crash during an earlier encryption or
-    /// [`Store::rekey`] are deleted.
+    /// [`Store::rekey`] are deleted. Due process timers run once the store
+    /// is open (see [`engine_runs`]).
     pub fn open_encrypted(path: &Path, clock: Arc<dyn Clock>, key: &StoreKey) -> Result<Store> {
         create_parent_dir(path)?;
         cipher::remove_scratch(path)?;
@@ -168,7 +222,7 @@ impl Store {
                 check_ours(conn, path, false).map(|_| ())
             })?;
         }
-        Store::open_inner(path, clock, Some(key))
+        Store::open_inner(path, clock, Some(key), None).map(Store::opened)
     }
 
     /// Re-encrypts the store under `new` (a plain store opened with
@@ -179,16 +233,17 @@ impl Store {
     /// instant the file is complete under the old key or under the new one.
     /// The store must not be open elsewhere (that fails with
     /// [`CoreError::Storage`], changing nothing). Cost: one full copy of the
-    /// store. On success the store is reopened from the file (session,
+    /// store. On success the store is reopened from the file (sign-in,
     /// policy, locale and caches are read back as on [`Store::open`]).
     ///
     /// Keep the old key until this returns `Ok`: after a crash during the
     /// call the store is under the old key or the new one (try both).
     pub fn rekey(&mut self, new: &StoreKey) -> Result<()> {
         let synced = cipher::rekey_file(&self.conn, &self.path, new)?;
-        match Store::open_inner(&self.path, self.clock.clone(), Some(new)) {
+        match Store::open_inner(&self.path, self.clock.clone(), Some(new), None) {
             Ok(mut fresh) => {
                 fresh.engine_problems = std::mem::take(&mut self.engine_problems);
+                fresh.changed = std::mem::take(&mut self.changed);
                 *self = fresh;
                 synced
             }
@@ -202,7 +257,12 @@ impl Store {
     }
 
     /// The one open path: plain when `key` is `None`.
-    fn open_inner(path: &Path, clock: Arc<dyn Clock>, key: Option<&StoreKey>) -> Result<Store> {
+    fn open_inner(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        key: Option<&StoreKey>,
+        identity: Option<&DeviceIdentity>,
+    ) -> Result<Store> {
         create_parent_dir(path)?;
         cipher::remove_scratch(path)?;
         if cipher::file_state(path)? == FileState::Encrypted {
@@ -258,25 +318,7 @@ impl Store {
         })?;
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
 
-        let device_id = match meta::get(&conn, meta::keys::DEVICE_ID)? {
-            Some(id) => id,
-            None => {
-                let id = ulid::Ulid::new().to_string();
-                meta::set(&conn, meta::keys::DEVICE_ID, &id)?;
-                id
-            }
-        };
-        let actor = match meta::get(&conn, meta::keys::ACTOR)? {
-            Some(hex) => ActorId::from(
-                hex::decode(&hex)
-                    .map_err(|_| CoreError::Corrupt("stored actor id is not hex".into()))?,
-            ),
-            None => {
-                let actor = ActorId::random();
-                meta::set(&conn, meta::keys::ACTOR, &actor.to_hex_string())?;
-                actor
-            }
-        };
+        let (device_id, actor) = identity::resolve(&conn, identity)?;
         let locale = match meta::get(&conn, meta::keys::LOCALE)? {
             Some(l) => l,
             None => default_locale(),
@@ -294,11 +336,11 @@ impl Store {
             collator,
             models: None,
             engine_problems: Vec::new(),
+            changed: BTreeSet::new(),
+            sync_waiting: Default::default(),
         };
-        if let Some(json) = meta::get(&store.conn, meta::keys::SESSION)? {
-            let session: Session = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("stored session: {e}")))?;
-            store.install_session(&session)?;
+        if let Some(sign_in) = store.sign_in()? {
+            store.install_sign_in(&sign_in)?;
         }
         Ok(store)
     }
@@ -323,47 +365,47 @@ impl Store {
         &self.clock
     }
 
-    /// The access regime in force (local until a session is set).
+    /// The access regime in force (local until the device is signed in).
     pub fn access(&self) -> &Access {
         &self.access
     }
 
-    /// The policy in force: the session's, or the shipped default.
+    /// The policy in force: the sign-in's, or the shipped default.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// The current session, if the device is signed in.
-    pub fn session(&self) -> Result<Option<Session>> {
-        match meta::get(&self.conn, meta::keys::SESSION)? {
+    /// How the device is signed in, if it is.
+    pub fn sign_in(&self) -> Result<Option<SignIn>> {
+        match meta::get(&self.conn, meta::keys::SIGN_IN)? {
             None => Ok(None),
             Some(json) => serde_json::from_str(&json)
                 .map(Some)
-                .map_err(|e| CoreError::Corrupt(format!("stored session: {e}"))),
+                .map_err(|e| CoreError::Corrupt(format!("stored sign-in: {e}"))),
         }
     }
 
-    /// Signs the device in (or refreshes the session's policy). A store that
+    /// Signs the device in (or refreshes the sign-in's policy). A store that
     /// belongs to another user is refused: one store, one user.
-    pub fn set_session(&mut self, session: &Session) -> Result<()> {
-        if let Some(existing) = self.session()?
-            && existing.user.name != session.user.name
+    pub fn set_sign_in(&mut self, sign_in: &SignIn) -> Result<()> {
+        if let Some(existing) = self.sign_in()?
+            && existing.user.name != sign_in.user.name
         {
             return Err(CoreError::Invalid(ValidationError::record(format!(
                 "this device store belongs to `{}`; use another data directory for `{}`",
-                existing.user.name, session.user.name
+                existing.user.name, sign_in.user.name
             ))));
         }
-        self.install_session(session)?;
-        let json = serde_json::to_string(session).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        meta::set(&self.conn, meta::keys::SESSION, &json)
+        self.install_sign_in(sign_in)?;
+        let json = serde_json::to_string(sign_in).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        meta::set(&self.conn, meta::keys::SIGN_IN, &json)
     }
 
-    fn install_session(&mut self, session: &Session) -> Result<()> {
-        let policy = Policy::from_toml(&session.policy)?;
+    fn install_sign_in(&mut self, sign_in: &SignIn) -> Result<()> {
+        let policy = Policy::from_toml(&sign_in.policy)?;
         self.policy = policy.clone();
         self.access = Access::User {
-            user: session.user.clone(),
+            user: sign_in.user.clone(),
             policy,
         };
         Ok(())
@@ -378,36 +420,33 @@ impl Store {
         policy: &str,
         revision: u64,
     ) -> Result<bool> {
-        let mut session = self.session()?.unwrap_or_else(|| Session {
+        let mut sign_in = self.sign_in()?.unwrap_or_else(|| SignIn {
             server: String::new(),
             transport: Transport::default(),
             user: user.clone(),
             policy: String::new(),
             policy_revision: 0,
         });
-        if session.user == *user && session.policy == policy && session.policy_revision == revision
+        if sign_in.user == *user && sign_in.policy == policy && sign_in.policy_revision == revision
         {
             return Ok(false);
         }
-        session.user = user.clone();
-        session.policy = policy.to_owned();
-        session.policy_revision = revision;
-        self.set_session(&session)?;
+        sign_in.user = user.clone();
+        sign_in.policy = policy.to_owned();
+        sign_in.policy_revision = revision;
+        self.set_sign_in(&sign_in)?;
         Ok(true)
     }
 
     /// Stores the organisation's user directory sent by the server.
-    pub fn set_directory(
-        &mut self,
-        directory: &[crate::sync::protocol::DirectoryEntry],
-    ) -> Result<()> {
+    pub fn set_directory(&mut self, directory: &[crate::wire::DirectoryEntry]) -> Result<()> {
         let json =
             serde_json::to_string(directory).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         meta::set(&self.conn, meta::keys::DIRECTORY, &json)
     }
 
     /// The organisation's user directory as last sent by the server.
-    pub fn directory(&self) -> Result<Vec<crate::sync::protocol::DirectoryEntry>> {
+    pub fn directory(&self) -> Result<Vec<crate::wire::DirectoryEntry>> {
         match meta::get(&self.conn, meta::keys::DIRECTORY)? {
             None => Ok(Vec::new()),
             Some(json) => serde_json::from_str(&json)
@@ -419,17 +458,17 @@ impl Store {
     /// keystore may still hold, and removes it from the database (one
     /// transaction). `None` for a store that holds none.
     pub fn take_legacy_token(&mut self) -> Result<Option<String>> {
-        let Some(json) = meta::get(&self.conn, meta::keys::SESSION)? else {
+        let Some(json) = meta::get(&self.conn, meta::keys::SIGN_IN)? else {
             return Ok(None);
         };
         let mut value: serde_json::Value = serde_json::from_str(&json)
-            .map_err(|e| CoreError::Corrupt(format!("stored session: {e}")))?;
+            .map_err(|e| CoreError::Corrupt(format!("stored sign-in: {e}")))?;
         let token = value
             .as_object_mut()
             .and_then(|o| o.remove("token"))
             .and_then(|t| t.as_str().map(str::to_owned));
         if token.is_some() {
-            meta::set(&self.conn, meta::keys::SESSION, &value.to_string())?;
+            meta::set(&self.conn, meta::keys::SIGN_IN, &value.to_string())?;
         }
         Ok(token.filter(|t| !t.is_empty()))
     }

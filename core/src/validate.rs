@@ -20,12 +20,13 @@
 
 use std::collections::HashMap;
 
-use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::legacy::{Key, ObjectId, Op, OpType};
 use automerge::{ActorId, Change, ObjType, Prop, ReadDoc, ScalarValue};
 use sha2::{Digest, Sha256};
 
 use crate::document::ClassDoc;
 use crate::error::Denial;
+use crate::ids::{ClassName, RecordKind};
 use crate::policy::{Access, RecordFacts, codes, denial};
 use crate::schema::{self, FieldDef, FieldType};
 use crate::value::{self, FieldValue};
@@ -71,12 +72,6 @@ pub fn check_change(
     facts: &Option<RecordFacts>,
 ) -> Result<(), Denial> {
     let doc_id = doc.id().to_string();
-    let kind = doc.id().record().kind();
-    let class = doc.id().class().clone();
-    let policy = access.policy();
-    let refuse = |code: &str, field: Option<&str>, rule: &str, message: String| {
-        denial(code, Some(&doc_id), field, rule, message)
-    };
     // Bound the work before anything is expanded: the operations Automerge
     // counted while parsing (at most MAX_OPS), and the raw bytes' other
     // limits (chunk type, predecessor references), without expanding them.
@@ -85,65 +80,118 @@ pub fn check_change(
         ..d
     })?;
     let expanded = change.decode();
-    let actor = expanded.actor_id.clone();
+    let mut walk = Walk {
+        access,
+        kind: doc.id().record().kind(),
+        class: doc.id().class().clone(),
+        doc,
+        facts: facts.as_ref(),
+        doc_id,
+        actor: expanded.actor_id.clone(),
+        created: HashMap::new(),
+        checked_fields: Vec::new(),
+    };
     let start = expanded.start_op.get();
-    let mut created: HashMap<u64, Place> = HashMap::new();
-    let mut checked_fields: Vec<&'static str> = Vec::new();
-
     for (i, op) in expanded.operations.iter().enumerate() {
-        let op_counter = start.saturating_add(i as u64);
-        // Where does this operation act?
-        let place = match &op.obj {
-            ObjectId::Root => None,
-            ObjectId::Id(id) => {
-                if *id.actor() == actor && created.contains_key(&id.counter()) {
-                    created.get(&id.counter()).copied()
-                } else {
-                    Some(resolve(doc, kind, id.counter(), id.actor()).ok_or_else(|| {
-                        refuse(
-                            codes::UNKNOWN_FIELD,
-                            None,
-                            "schema",
-                            "an operation targets an object outside any known field".into(),
-                        )
-                    })?)
-                }
-            }
-        };
+        walk.check(start.saturating_add(i as u64), op)?;
+    }
+    Ok(())
+}
+
+/// A walk over one change's operations, in order: the document they apply
+/// to, and what the walk has learnt so far.
+struct Walk<'a> {
+    access: &'a Access,
+    doc: &'a mut ClassDoc,
+    facts: Option<&'a RecordFacts>,
+    doc_id: String,
+    kind: RecordKind,
+    class: ClassName,
+    /// The change's actor (objects it creates are named by it).
+    actor: ActorId,
+    /// Objects the change created so far, by operation counter.
+    created: HashMap<u64, Place>,
+    /// Fields whose write right was checked already.
+    checked_fields: Vec<&'static str>,
+}
+
+impl Walk<'_> {
+    fn refuse(&self, code: &str, field: Option<&str>, rule: &str, message: String) -> Denial {
+        denial(code, Some(&self.doc_id), field, rule, message)
+    }
+
+    /// Checks operation number `counter` of the change.
+    fn check(&mut self, counter: u64, op: &Op) -> Result<(), Denial> {
+        let place = self.place(&op.obj)?;
         let def = match place {
             Some(p) => p.def,
-            None => {
-                let Key::Map(name) = &op.key else {
-                    return Err(refuse(
-                        codes::UNKNOWN_FIELD,
-                        None,
-                        "schema",
-                        "the root is a map".into(),
-                    ));
-                };
-                schema::field(kind, name).ok_or_else(|| {
-                    refuse(
-                        codes::UNKNOWN_FIELD,
-                        Some(name),
-                        "schema",
-                        format!("{kind} has no field `{name}`"),
-                    )
-                })?
-            }
+            None => self.root_field(&op.key)?,
         };
-        let field = def.name;
-        // The user may write it where the policy puts it (checked once per
-        // field): a field moved to a class the user may not write is refused
-        // for that reason, naming the rule.
-        if !checked_fields.contains(&field) {
-            access.check_write(kind, field, facts.as_ref(), Some(&doc_id))?;
-            checked_fields.push(field);
+        self.may_write(def)?;
+        match place {
+            None => self.check_root(def, counter, op),
+            Some(p) => self.check_inside(p.depth, def, counter, op),
         }
-        // And it must live in this document's class.
-        if let Some(policy) = policy
-            && let Some(home) = policy.class_of(kind, field).filter(|c| **c != class)
+    }
+
+    /// Where an operation acts: `None` for the root, else the field and
+    /// depth of its object (created earlier in the change, or existing).
+    fn place(&mut self, obj: &ObjectId) -> Result<Option<Place>, Denial> {
+        let ObjectId::Id(id) = obj else {
+            return Ok(None);
+        };
+        if *id.actor() == self.actor
+            && let Some(p) = self.created.get(&id.counter())
         {
-            return Err(refuse(
+            return Ok(Some(*p));
+        }
+        let found = resolve(self.doc, self.kind, id.counter(), id.actor());
+        found.map(Some).ok_or_else(|| {
+            self.refuse(
+                codes::UNKNOWN_FIELD,
+                None,
+                "schema",
+                "an operation targets an object outside any known field".into(),
+            )
+        })
+    }
+
+    /// The field a root operation's key names.
+    fn root_field(&self, key: &Key) -> Result<&'static FieldDef, Denial> {
+        let kind = self.kind;
+        let Key::Map(name) = key else {
+            return Err(self.refuse(
+                codes::UNKNOWN_FIELD,
+                None,
+                "schema",
+                "the root is a map".into(),
+            ));
+        };
+        schema::field(kind, name).ok_or_else(|| {
+            self.refuse(
+                codes::UNKNOWN_FIELD,
+                Some(name),
+                "schema",
+                format!("{kind} has no field `{name}`"),
+            )
+        })
+    }
+
+    /// The user may write `def` where the policy puts it (checked once per
+    /// field), and it lives in this document's class: a field moved to a
+    /// class the user may not write is refused for that reason, naming the
+    /// rule.
+    fn may_write(&mut self, def: &'static FieldDef) -> Result<(), Denial> {
+        let (kind, field, class) = (self.kind, def.name, &self.class);
+        if !self.checked_fields.contains(&field) {
+            self.access
+                .check_write(kind, field, self.facts, Some(&self.doc_id))?;
+            self.checked_fields.push(field);
+        }
+        if let Some(policy) = self.access.policy()
+            && let Some(home) = policy.class_of(kind, field).filter(|c| *c != class)
+        {
+            return Err(self.refuse(
                 codes::FIELD_MOVED,
                 Some(field),
                 &format!("fields.{kind}.{home}"),
@@ -152,83 +200,108 @@ pub fn check_change(
                 ),
             ));
         }
-        let bad_value =
-            |message: String| refuse(codes::INVALID_VALUE, Some(field), "schema", message);
-        match (place.map(|p| p.depth), def.ty, &op.action) {
-            // Root: scalars.
-            (None, ty, OpType::Put(v)) if !ty.is_container() => {
+        Ok(())
+    }
+
+    /// An operation on the root: a scalar put, a clear, or making the one
+    /// container the field's type allows.
+    fn check_root(&mut self, def: &'static FieldDef, counter: u64, op: &Op) -> Result<(), Denial> {
+        let field = def.name;
+        match (def.ty, &op.action) {
+            (ty, OpType::Put(v)) if !ty.is_container() => {
                 let value = field_value(v)
-                    .ok_or_else(|| bad_value(format!("`{field}` cannot hold {v:?}")))?;
-                value::check(def, &value).map_err(|e| bad_value(e.message))?;
+                    .ok_or_else(|| self.bad_value(field, format!("`{field}` cannot hold {v:?}")))?;
+                value::check(def, &value).map_err(|e| self.bad_value(field, e.message))
             }
             // The logs only grow: never deleted or replaced once they exist.
-            (None, FieldType::StageLog | FieldType::Entries, OpType::Delete | OpType::Make(_))
-                if holds(doc, field) =>
+            (FieldType::StageLog | FieldType::Entries, OpType::Delete | OpType::Make(_))
+                if holds(self.doc, field) =>
             {
-                return Err(refuse(
+                Err(self.refuse(
                     codes::IMMUTABLE,
                     Some(field),
                     "schema",
                     format!("`{field}` only grows; it cannot be cleared or replaced"),
-                ));
+                ))
             }
-            (None, _, OpType::Delete) => {
-                if def.required {
-                    return Err(bad_value(format!(
-                        "`{field}` is required and cannot be cleared"
-                    )));
-                }
+            (_, OpType::Delete) if def.required => Err(self.bad_value(
+                field,
+                format!("`{field}` is required and cannot be cleared"),
+            )),
+            (_, OpType::Delete) => Ok(()),
+            (FieldType::LongText, OpType::Make(ObjType::Text))
+            | (FieldType::StageLog, OpType::Make(ObjType::List))
+            | (FieldType::Entries, OpType::Make(ObjType::Map)) => {
+                self.created.insert(counter, Place { def, depth: 1 });
+                Ok(())
             }
-            // Root: the one container each container type allows.
-            (None, FieldType::LongText, OpType::Make(ObjType::Text))
-            | (None, FieldType::StageLog, OpType::Make(ObjType::List))
-            | (None, FieldType::Entries, OpType::Make(ObjType::Map)) => {
-                created.insert(op_counter, Place { def, depth: 1 });
+            (_, action) => Err(self.not_allowed(def, action)),
+        }
+    }
+
+    /// An operation inside a field's container at `depth`: long text takes
+    /// characters, a stage log appends `{stage, at}` maps, entries map short
+    /// keys to JSON objects (the event log only grows).
+    fn check_inside(
+        &mut self,
+        depth: usize,
+        def: &'static FieldDef,
+        counter: u64,
+        op: &Op,
+    ) -> Result<(), Denial> {
+        let field = def.name;
+        match (depth, def.ty, &op.action) {
+            (1, FieldType::LongText, OpType::Put(ScalarValue::Str(s))) if s.len() <= 16 => Ok(()),
+            (1, FieldType::LongText, OpType::Delete) => Ok(()),
+            (1, FieldType::StageLog, OpType::Make(ObjType::Map)) if op.insert => {
+                self.created.insert(counter, Place { def, depth: 2 });
+                Ok(())
             }
-            // Long text: characters in, characters out.
-            (Some(1), FieldType::LongText, OpType::Put(ScalarValue::Str(s))) if s.len() <= 16 => {}
-            (Some(1), FieldType::LongText, OpType::Delete) => {}
-            // Stage log: append maps only.
-            (Some(1), FieldType::StageLog, OpType::Make(ObjType::Map)) if op.insert => {
-                created.insert(op_counter, Place { def, depth: 2 });
-            }
-            (Some(2), FieldType::StageLog, OpType::Put(ScalarValue::Str(s))) => {
-                let stages = match kind {
-                    crate::ids::RecordKind::Account => schema::ACCOUNT_STAGES,
+            (2, FieldType::StageLog, OpType::Put(ScalarValue::Str(s))) => {
+                let stages = match self.kind {
+                    RecordKind::Account => schema::ACCOUNT_STAGES,
                     _ => schema::DEAL_STAGES,
                 };
                 match &op.key {
-                    Key::Map(k) if k == "stage" && stages.contains(&s.as_str()) => {}
-                    Key::Map(k) if k == "at" && s.parse::<jiff::Timestamp>().is_ok() => {}
-                    _ => {
-                        return Err(bad_value(format!(
-                            "`{field}` entries hold a known stage and a time"
-                        )));
-                    }
+                    Key::Map(k) if k == "stage" && stages.contains(&s.as_str()) => Ok(()),
+                    Key::Map(k) if k == "at" && s.parse::<jiff::Timestamp>().is_ok() => Ok(()),
+                    _ => Err(self.bad_value(
+                        field,
+                        format!("`{field}` entries hold a known stage and a time"),
+                    )),
                 }
             }
-            // Entries: keys mapping to JSON objects; the event log only grows.
-            (Some(1), FieldType::Entries, OpType::Put(ScalarValue::Str(s))) => {
+            (1, FieldType::Entries, OpType::Put(ScalarValue::Str(s))) => {
                 let ok = matches!(&op.key, Key::Map(k) if !k.is_empty() && k.len() <= 200)
                     && s.len() <= 64 * 1024
                     && serde_json::from_str::<serde_json::Value>(s).is_ok_and(|v| v.is_object());
-                if !ok {
-                    return Err(bad_value(format!(
-                        "`{field}` entries are JSON objects under short keys"
-                    )));
-                }
+                ok.then_some(()).ok_or_else(|| {
+                    self.bad_value(
+                        field,
+                        format!("`{field}` entries are JSON objects under short keys"),
+                    )
+                })
             }
-            (Some(1), FieldType::Entries, OpType::Delete) if field != "events" => {}
-            (_, _, action) => {
-                return Err(bad_value(format!(
-                    "operation {} is not allowed on `{field}` ({})",
-                    action_name(action),
-                    def.ty.describe()
-                )));
-            }
+            (1, FieldType::Entries, OpType::Delete) if field != "events" => Ok(()),
+            (_, _, action) => Err(self.not_allowed(def, action)),
         }
     }
-    Ok(())
+
+    fn bad_value(&self, field: &str, message: String) -> Denial {
+        self.refuse(codes::INVALID_VALUE, Some(field), "schema", message)
+    }
+
+    fn not_allowed(&self, def: &FieldDef, action: &OpType) -> Denial {
+        self.bad_value(
+            def.name,
+            format!(
+                "operation {} is not allowed on `{}` ({})",
+                action_name(action),
+                def.name,
+                def.ty.describe()
+            ),
+        )
+    }
 }
 
 /// Checks that the user may create a record of `kind` that its first

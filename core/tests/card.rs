@@ -4,11 +4,11 @@
 mod common;
 
 use common::{account, set, store};
-use fieldwork_core::store::Session;
+use fieldwork_core::store::SignIn;
 use fieldwork_core::{FieldWrite, Policy, RecordKind, UserContext};
 
 fn sign_in(s: &mut fieldwork_core::Store, name: &str, role: &str) {
-    s.set_session(&Session {
+    s.set_sign_in(&SignIn {
         server: "http://127.0.0.1:1".into(),
         transport: Default::default(),
         user: UserContext {

@@ -24,6 +24,8 @@ struct Panicky<'s> {
 }
 
 impl ProcessHost for Panicky<'_> {
+    type Error = fieldwork_core::CoreError;
+
     fn now(&self) -> Timestamp {
         self.store.now()
     }

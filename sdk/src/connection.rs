@@ -2,10 +2,12 @@
 //!
 //! The loop feeds the machine four kinds of event — connected, a frame
 //! arrived, local changes were made, disconnected — and carries out its
-//! effects: frames to send, status to publish, records to announce. Store
+//! effects: frames to send, status to publish, records to count. Store
 //! work (which can take a while for large batches) runs on tokio's blocking
-//! pool. A connection that stays silent for [`DEAD_AFTER`] despite pings is
-//! considered dead.
+//! pool; what it changed is announced when its store lock is released
+//! ([`crate::state`]), which also wakes this loop to push what the process
+//! engine wrote. A connection that stays silent for [`DEAD_AFTER`] despite
+//! pings is considered dead.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,8 +22,19 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::device::{Device, SyncReport};
-use crate::error::{Result, SdkError};
+use crate::error::{Result, SdkError, internal_codes};
+use crate::state::DeviceState;
+
+/// What a one-shot sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Local changes sent.
+    pub pushed: usize,
+    /// Records that changed on this device.
+    pub changed: usize,
+    /// Local changes the server refused (see the quarantine).
+    pub refused: usize,
+}
 
 /// How often to ping the server.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -67,30 +80,31 @@ pub fn sync_url(server: &str) -> Result<url::Url> {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(device: &Device) -> Result<Ws> {
-    let session = device
-        .with_store(|s| s.session())?
+async fn connect(device: &DeviceState) -> Result<Ws> {
+    let sign_in = device
+        .with_store(|s| s.sign_in())?
         .ok_or(SdkError::NotLoggedIn)?;
     let token = device.token()?.ok_or(SdkError::NotLoggedIn)?;
-    let transport = &session.transport;
+    let transport = &sign_in.transport;
     // The URL policy before anything touches the network.
-    crate::transport::check_url(&session.server, transport)?;
-    let url = sync_url(&session.server)?;
+    crate::transport::check_url(&sign_in.server, transport)?;
+    let url = sync_url(&sign_in.server)?;
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| SdkError::BadUrl(format!("{}: {e}", session.server)))?;
+        .map_err(|e| SdkError::BadUrl(format!("{}: {e}", sign_in.server)))?;
     let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-        SdkError::Core(fieldwork_core::CoreError::Corrupt(
-            "stored token is not a header value".into(),
-        ))
+        SdkError::internal(
+            internal_codes::UNUSABLE_TOKEN,
+            "the stored login token cannot be sent in a header; sign in again",
+        )
     })?;
     request.headers_mut().insert("authorization", bearer);
     let limits = Limits::default();
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_frame))
         .max_frame_size(Some(limits.max_frame));
-    // The same trust as login (the session's transport), for `wss://`.
+    // The same trust as login (the sign-in's transport), for `wss://`.
     let tls = Arc::new(crate::transport::client_config(transport)?);
     let connector = tokio_tungstenite::Connector::Rustls(tls);
     // `true`: disable Nagle's algorithm; sync frames are small and urgent.
@@ -103,13 +117,13 @@ async fn connect(device: &Device) -> Result<Ws> {
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => Err(SdkError::Network(format!(
             "connecting to {} timed out",
-            session.server
+            sign_in.server
         ))),
         // A wipe order (see crate::wipe): carried out before anything else.
         Ok(Err(tungstenite::Error::Http(response))) if response.status().as_u16() == 410 => {
             let body = response.body().as_deref();
             Err(
-                crate::wipe::on_gone_at_connect(device, &session.server, transport, &token, body)
+                crate::wipe::on_gone_at_connect(device, &sign_in.server, transport, &token, body)
                     .await
                     .unwrap_or_else(|| SdkError::Server {
                         code: "410".into(),
@@ -124,15 +138,19 @@ async fn connect(device: &Device) -> Result<Ws> {
             code: response.status().as_u16().to_string(),
             message: format!("the server refused the connection ({})", response.status()),
         }),
-        Ok(Err(e)) => Err(crate::transport::tls_error(&e, &session.server, transport)
-            .unwrap_or_else(|| SdkError::Network(format!("{}: {e}", session.server)))),
+        Ok(Err(e)) => Err(crate::transport::tls_error(&e, &sign_in.server, transport)
+            .unwrap_or_else(|| SdkError::Network(format!("{}: {e}", sign_in.server)))),
         Ok(Ok((ws, _))) => Ok(ws),
     }
 }
 
 /// Runs one connection until it fails, is stopped, or (in [`Mode::Once`])
 /// both sides are up to date.
-pub(crate) async fn run(device: &Device, mode: Mode, stop: &mut watch::Receiver<bool>) -> Ended {
+pub(crate) async fn run(
+    device: &Arc<DeviceState>,
+    mode: Mode,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
     let mut ended = Ended::default();
     device.set_status(fieldwork_core::sync::SyncStatus::Connecting);
     let mut ws = match connect(device).await {
@@ -142,7 +160,7 @@ pub(crate) async fn run(device: &Device, mode: Mode, stop: &mut watch::Receiver<
             return ended;
         }
     };
-    let quarantined = |d: &Device| d.with_store(|s| Ok(s.quarantine()?.len())).unwrap_or(0);
+    let quarantined = |d: &DeviceState| d.with_store(|s| Ok(s.quarantine()?.len())).unwrap_or(0);
     let before = quarantined(device);
     let mut client = SyncClient::new(ClientConfig::default());
     client.set_app_version(device.app_version());
@@ -158,7 +176,7 @@ pub(crate) async fn run(device: &Device, mode: Mode, stop: &mut watch::Receiver<
 }
 
 async fn drive(
-    device: &Device,
+    device: &Arc<DeviceState>,
     mode: Mode,
     stop: &mut watch::Receiver<bool>,
     ws: &mut Ws,
@@ -177,7 +195,7 @@ async fn drive(
         }
         tokio::select! {
             _ = stop.changed() => return Ok(()),
-            _ = device.inner.local_changes.notified() => {
+            _ = device.changes_made() => {
                 let effects = step(device, machine, Event::LocalChanges).await?;
                 apply(device, ws, effects, ended).await?;
             }
@@ -214,41 +232,42 @@ async fn drive(
 
 /// Feeds one event to the machine, on the blocking pool.
 async fn step(
-    device: &Device,
+    device: &Arc<DeviceState>,
     machine: &Arc<Mutex<SyncClient>>,
     event: Event,
 ) -> Result<Vec<Effect>> {
     let (device, machine) = (device.clone(), machine.clone());
     tokio::task::spawn_blocking(move || {
         let mut store = device.lock()?;
-        let mut m = machine.lock().map_err(|_| {
-            SdkError::Core(fieldwork_core::CoreError::Corrupt(
-                "sync state poisoned".into(),
-            ))
-        })?;
+        let mut m = machine.lock().map_err(|_| poisoned())?;
         Ok(m.handle(&mut store, event)?)
     })
     .await
     .map_err(|e| {
-        SdkError::Core(fieldwork_core::CoreError::Corrupt(format!(
-            "sync task failed: {e}"
-        )))
+        SdkError::internal(
+            internal_codes::TASK_FAILED,
+            format!("sync task failed: {e}"),
+        )
     })?
 }
 
-async fn settled(device: &Device, machine: &Arc<Mutex<SyncClient>>) -> Result<bool> {
+/// The sync state machine's lock was poisoned by a panic in an earlier step.
+fn poisoned() -> SdkError {
+    SdkError::internal(
+        internal_codes::LOCK_POISONED,
+        "the sync state was poisoned by an earlier panic",
+    )
+}
+
+async fn settled(device: &DeviceState, machine: &Arc<Mutex<SyncClient>>) -> Result<bool> {
     let store = device.lock()?;
-    let m = machine.lock().map_err(|_| {
-        SdkError::Core(fieldwork_core::CoreError::Corrupt(
-            "sync state poisoned".into(),
-        ))
-    })?;
+    let m = machine.lock().map_err(|_| poisoned())?;
     Ok(m.settled(&store)?)
 }
 
 /// Carries out the machine's effects.
 async fn apply(
-    device: &Device,
+    device: &DeviceState,
     ws: &mut Ws,
     effects: Vec<Effect>,
     ended: &mut Ended,
@@ -264,10 +283,8 @@ async fn apply(
                     .map_err(|e| SdkError::Network(e.to_string()))?;
             }
             Effect::Status(status) => device.set_status(status),
-            Effect::Changed(records) => {
-                ended.report.changed += records.len();
-                device.notify_changed(&records);
-            }
+            // Announced with the store lock's release (crate::state).
+            Effect::Changed(records) => ended.report.changed += records.len(),
             Effect::Fatal(error) => {
                 return Err(match error.code.as_str() {
                     // Marked for wipe while connected (see crate::wipe).

@@ -5,7 +5,8 @@ use fieldwork_core::CoreError;
 /// Everything that can go wrong on the device side.
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
-    /// The core refused or failed (validation, policy, storage).
+    /// The core refused or failed (validation, policy, storage). Only the
+    /// core's own errors: the SDK's failures are [`SdkError::Internal`].
     #[error(transparent)]
     Core(#[from] CoreError),
     /// The device is not signed in.
@@ -55,6 +56,45 @@ pub enum SdkError {
     /// this. Open a new store (the same path will do) to sign in afresh.
     #[error("this device was wiped by an administrator: its local data and keys are deleted")]
     Wiped,
+    /// The SDK itself failed, not the store, the network or the app: a
+    /// lock poisoned by a panic, a background task that died. Not the
+    /// app's or the user's doing; retrying may help, and the store is
+    /// consistent (every store write is one transaction). `code` is one of
+    /// [`internal_codes`] (stable); `message` is a sentence for logs.
+    #[error("internal error in the Fieldwork SDK ({code}): {message}")]
+    Internal {
+        /// Stable code, one of [`internal_codes`].
+        code: &'static str,
+        /// What failed, for people and logs.
+        message: String,
+    },
+}
+
+impl SdkError {
+    /// An [`SdkError::Internal`] with a stable `code` from
+    /// [`internal_codes`] and a sentence.
+    pub fn internal(code: &'static str, message: impl Into<String>) -> SdkError {
+        SdkError::Internal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The stable codes of [`SdkError::Internal`].
+pub mod internal_codes {
+    /// A lock on the SDK's own state was poisoned by a panic.
+    pub const LOCK_POISONED: &str = "lock_poisoned";
+    /// A background task (a store call on the blocking pool, the sync loop)
+    /// panicked or was cancelled.
+    pub const TASK_FAILED: &str = "task_failed";
+    /// The keystore holds a login token that cannot be sent in an HTTP
+    /// header (it was not written by the SDK).
+    pub const UNUSABLE_TOKEN: &str = "unusable_token";
+    /// A runtime or thread the SDK or its bindings need could not start.
+    pub const RUNTIME: &str = "runtime";
+    /// The handle was used after it was closed.
+    pub const CLOSED: &str = "closed";
 }
 
 /// Shorthand for results in this crate.

@@ -7,27 +7,33 @@
 //!
 //! # Layout
 //! - [`device`]: the `Device` handle (store access, observers, status).
+//! - `state`: what the handle and its sync share (store, keystore, status,
+//!   observers); announces every change when the store lock is released.
 //! - [`login`]: signing in and out over HTTP.
 //! - [`secrets`]: the app's keystore (store key, session token).
 //! - [`keys`]: opening the encrypted store with the keystore's key; re-keying.
 //! - [`transport`]: URL policy, TLS trust (CAs, pinning), TLS errors in words.
 //! - [`connection`]: one WebSocket sync connection.
-//! - [`watch`]: the long-running sync loop with reconnect, backoff and jitter.
+//! - [`background_sync`]: the long-running sync loop with reconnect, backoff
+//!   and jitter.
 //! - `wipe`: carrying out a remote wipe ordered by the server ([`SdkError::Wiped`]).
 //! - [`error`]: the crate's error type.
 
+pub mod background_sync;
 pub mod connection;
 pub mod device;
 pub mod error;
 pub mod keys;
 pub mod login;
 pub mod secrets;
+mod state;
 pub mod transport;
-pub mod watch;
 mod wipe;
 
-pub use device::{Device, DeviceObserver, StoreGuard, SyncReport};
-pub use error::{Result, SdkError};
+pub use background_sync::{Backoff, SyncHandle};
+pub use connection::SyncReport;
+pub use device::Device;
+pub use error::{Result, SdkError, internal_codes};
 pub use fieldwork_core::sync::SyncStatus;
 pub use secrets::{FileSecrets, MemorySecrets, SecretError, SecretStore};
-pub use watch::{Backoff, SyncHandle};
+pub use state::{DeviceObserver, StoreGuard};

@@ -1,7 +1,7 @@
 //! Signing in and out over HTTP.
 
 use fieldwork_core::UserContext;
-use fieldwork_core::store::{Session, Transport};
+use fieldwork_core::store::{SignIn, Transport};
 use serde::Deserialize;
 
 use crate::device::Device;
@@ -17,9 +17,10 @@ struct LoginResponse {
 }
 
 /// Signs `user` in at `server` (base URL, e.g. `https://crm.example:8787`)
-/// and stores the session, the policy and `transport` (how to reach the
+/// and stores the sign-in (user, policy and `transport`: how to reach the
 /// server: extra CA, pinned certificate, plain HTTP allowed) in the device
-/// store; every later sync uses that transport. A store that belongs to
+/// store, the login token in the keystore; every later sync uses that
+/// transport. A store that belongs to
 /// another user is refused.
 ///
 /// `transport` is checked first (pin format, CA PEM: [`SdkError::Tls`]),
@@ -54,7 +55,7 @@ pub async fn login(
         .json()
         .await
         .map_err(|e| SdkError::Network(format!("unexpected login answer: {e}")))?;
-    let session = Session {
+    let sign_in = SignIn {
         server: server.trim_end_matches('/').to_owned(),
         transport,
         user: body.user,
@@ -63,26 +64,26 @@ pub async fn login(
     };
     // The binding first: a store of another user is refused before its
     // keystore entry is touched.
-    device.with_store(|s| s.set_session(&session))?;
-    device.set_token(&body.token)
+    device.with_store(|s| s.set_sign_in(&sign_in))?;
+    device.state.set_token(&body.token)
 }
 
-/// Ends the session on the server (best effort) and forgets the token. The
+/// Ends the login on the server (best effort) and forgets the token. The
 /// data stays on the device, bound to the same user.
 pub async fn logout(device: &Device) -> Result<()> {
-    let session = device.with_store(|s| s.session())?;
-    if let Some(session) = session
+    let sign_in = device.with_store(|s| s.sign_in())?;
+    if let Some(sign_in) = sign_in
         && let Some(token) = device.token()?
-        && let Ok(url) = transport::base_url(&session.server, &session.transport).and_then(|u| {
+        && let Ok(url) = transport::base_url(&sign_in.server, &sign_in.transport).and_then(|u| {
             u.join("/v1/logout")
-                .map_err(|_| SdkError::BadUrl(session.server.clone()))
+                .map_err(|_| SdkError::BadUrl(sign_in.server.clone()))
         })
-        && let Ok(client) = transport::http_client(&session.transport)
+        && let Ok(client) = transport::http_client(&sign_in.transport)
     {
         // The token is forgotten locally whether or not the server is reachable.
         let _ = client.post(url).bearer_auth(&token).send().await;
     }
-    device.forget_token()
+    device.state.forget_token()
 }
 
 /// A login answered `410 Gone`: a wipe order (`device_wiped`) is carried
@@ -107,5 +108,5 @@ async fn wipe_order_at_login(
         };
     }
     let reach = (server.trim_end_matches('/').to_owned(), transport.clone());
-    crate::wipe::carry_out(device, Some(reach), order.confirm_token).await
+    crate::wipe::carry_out(&device.state, Some(reach), order.confirm_token).await
 }

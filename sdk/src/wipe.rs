@@ -26,8 +26,8 @@ use fieldwork_core::sync::SyncStatus;
 use fieldwork_core::sync::protocol::error_codes;
 use serde::Deserialize;
 
-use crate::device::Device;
 use crate::error::{Result, SdkError};
+use crate::state::DeviceState;
 
 /// The server's wipe order (the JSON body of its `410 Gone`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -54,7 +54,7 @@ impl WipeOrder {
 /// recognised from the answer's body; when the handshake did not carry the
 /// whole body, the server is asked again over HTTP.
 pub(crate) async fn on_gone_at_connect(
-    device: &Device,
+    device: &DeviceState,
     server: &str,
     transport: &Transport,
     token: &str,
@@ -77,17 +77,17 @@ pub(crate) async fn on_gone_at_connect(
 /// Carries out a wipe order (see the module's steps) and returns the error
 /// the interrupted call fails with: [`SdkError::Wiped`], or what kept the
 /// data from being deleted. `reach`: the server to confirm to (default: the
-/// store's session); `confirm_token`: the token to confirm with (default:
+/// store's sign-in); `confirm_token`: the token to confirm with (default:
 /// the device's own).
 pub(crate) async fn carry_out(
-    device: &Device,
+    device: &DeviceState,
     reach: Option<(String, Transport)>,
     confirm_token: Option<String>,
 ) -> SdkError {
     // What the confirmation needs, read before it is deleted.
     let reach = reach.or_else(|| {
         device
-            .with_store(|s| s.session())
+            .with_store(|s| s.sign_in())
             .ok()
             .flatten()
             .map(|s| (s.server, s.transport))

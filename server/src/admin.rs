@@ -22,7 +22,7 @@ pub fn add_user(state: &AppState, new: &NewUser, password: &str) -> Result<User>
 }
 
 /// Validates and installs a policy, moving the values of reclassified
-/// fields (see [`reclassify`]), in one transaction; tells live sessions.
+/// fields (see [`reclassify`]), in one transaction; tells live sync connections.
 /// Returns the new revision. An invalid policy changes nothing.
 pub fn install_policy(state: &AppState, source: &str, by: &str) -> Result<u64> {
     let now = state.clock.now();
@@ -71,7 +71,7 @@ fn set_policy(
     result
 }
 
-/// Tells live sessions that users or the policy changed.
+/// Tells live sync connections that users or the policy changed.
 pub fn announce(state: &AppState) {
     state.hub.publish(HubEvent::AdminChanged);
 }

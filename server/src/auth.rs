@@ -5,7 +5,7 @@
 //!   m = 19 MiB, t = 2, p = 1 ([`PasswordParams::default`]). The PHC string
 //!   stored keeps the parameters, so they can be raised later without
 //!   breaking existing hashes.
-//! - Session tokens are 32 random bytes (base64url), stored only as SHA-256.
+//! - Login tokens are 32 random bytes (base64url), stored only as SHA-256.
 //! - A wrong user name and a wrong password give the same answer and take the
 //!   same time (an unknown user is verified against a dummy hash made with
 //!   the server's own parameters).
@@ -146,7 +146,7 @@ fn dummy_hash(params: PasswordParams) -> String {
     String::new()
 }
 
-/// A new random session token.
+/// A new random login token.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

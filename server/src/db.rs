@@ -8,14 +8,20 @@
 //! - blocking SQLite work runs on tokio's blocking pool, never on the async
 //!   executor threads.
 //!
-//! Layout: [`users`], [`sessions`], [`policy`], [`feed`] (documents, changes,
-//! visibility facts), [`devices`], [`audit`].
+//! Layout: [`users`], [`tokens`] (login tokens), [`policy`], [`feed`]
+//! (the change feed and cursors), [`documents`] (snapshots and loading),
+//! [`facts`] (visibility facts), [`devices`], [`audit`],
+//! [`migrations`] (the numbered schema changes; `db/schema.sql` is the
+//! schema they produce).
 
 pub mod audit;
 pub mod devices;
+pub mod documents;
+pub mod facts;
 pub mod feed;
+pub mod migrations;
 pub mod policy;
-pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::num::NonZeroUsize;
@@ -33,13 +39,6 @@ use crate::error::{Result, ServerError};
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "server.db";
 
-const MIGRATIONS: &[(u32, &str)] = &[
-    (1, include_str!("db/migrations/001_initial.sql")),
-    (2, include_str!("db/migrations/002_generations.sql")),
-    (3, include_str!("db/migrations/003_process_wakeups.sql")),
-    (4, include_str!("db/migrations/004_process_failures.sql")),
-    (5, include_str!("db/migrations/005_device_wipe.sql")),
-];
 const READERS: usize = 8;
 const CACHE_DOCS: usize = 4096;
 
@@ -78,29 +77,33 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database in `dir`, migrating it and
-    /// installing the shipped default policy on first use.
+    /// Opens (creating if needed) the database in `dir`, migrating it (one
+    /// transaction per migration; a database from a newer server is
+    /// refused) and, in one more transaction, giving it an epoch and the
+    /// shipped default policy on first use.
     pub fn open(dir: &Path) -> Result<Db> {
+        Db::open_inner(dir, None)
+    }
+
+    /// Opens the database in `dir` as [`Db::open`] does, but a database
+    /// created now gets `epoch` instead of a fresh ULID. **For simulations
+    /// and tests** that replay byte for byte from a seed: an existing
+    /// database keeps the epoch it has (a restart is not a new server).
+    pub fn open_with_epoch(dir: &Path, epoch: &str) -> Result<Db> {
+        Db::open_inner(dir, Some(epoch))
+    }
+
+    fn open_inner(dir: &Path, epoch: Option<&str>) -> Result<Db> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServerError::Internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         configure(&conn)?;
+        migrations::migrate(&mut conn, &path)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let latest = MIGRATIONS[MIGRATIONS.len() - 1].0;
-        if version > latest {
-            return Err(ServerError::Internal(format!(
-                "{} was written by a newer fieldwork-server (schema {version})",
-                path.display()
-            )));
-        }
-        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", v)?;
-        }
         if meta_get(&tx, "epoch")?.is_none() {
-            meta_set(&tx, "epoch", &ulid::Ulid::new().to_string())?;
+            let fresh = epoch.map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned);
+            meta_set(&tx, "epoch", &fresh)?;
         }
         policy::install_default(&tx)?;
         tx.commit()?;

@@ -68,10 +68,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin;
 use crate::auth;
-use crate::db::{sessions, users};
+use crate::db::{tokens, users};
 use crate::error::{ErrorBody, Result, ServerError};
 use crate::state::AppState;
-use crate::sync::session;
+use crate::sync::connection;
 
 /// The public listener's router: health, login, logout and sync. The admin
 /// API is not served here (`/v1/admin/*` answers `404`).
@@ -269,8 +269,8 @@ async fn login_checked(
         .db
         .write(move |w| {
             let user = users::by_name(&w.conn, &name)?.ok_or(ServerError::InvalidCredentials)?;
-            sessions::purge_expired(&w.conn, now)?;
-            sessions::create(&w.conn, &t, user.id, device.as_deref(), now, expires)?;
+            tokens::purge_expired(&w.conn, now)?;
+            tokens::create(&w.conn, &t, user.id, device.as_deref(), now, expires)?;
             let (revision, policy) = crate::db::policy::current(&w.conn)?;
             Ok((users::context(&w.conn, &user)?, revision, policy))
         })
@@ -424,7 +424,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         let t = token.clone();
         let user = state
             .db
-            .read(move |c| sessions::lookup(c, &t, now))
+            .read(move |c| tokens::lookup(c, &t, now))
             .await?
             .ok_or(ServerError::Unauthorized)?;
         Ok(Authenticated { user, token })
@@ -442,7 +442,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 async fn logout(State(state): State<Arc<AppState>>, auth: Authenticated) -> Result<StatusCode> {
     state
         .db
-        .write(move |w| sessions::revoke(&w.conn, &auth.token))
+        .write(move |w| tokens::revoke(&w.conn, &auth.token))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -463,7 +463,7 @@ async fn sync(
     ws.max_message_size(wire_limit)
         .max_frame_size(wire_limit)
         .on_upgrade(move |socket| async move {
-            session::run_from(state, auth.user, socket, contact.address).await;
+            connection::run_from(state, auth.user, socket, contact.address).await;
             drop(permit);
         })
 }

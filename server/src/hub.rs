@@ -1,7 +1,7 @@
-//! Fan-out of accepted changes and administrative events to live sessions.
+//! Fan-out of accepted changes and administrative events to live connections.
 //!
 //! The writer publishes each committed change here, in feed order, while it
-//! still holds the writer lock; every session subscribes. A session that
+//! still holds the writer lock; every connection subscribes. A connection that
 //! falls behind (the channel is bounded) is told it lagged and catches up
 //! from the database instead, so nothing is ever skipped.
 
@@ -10,7 +10,9 @@ use std::sync::Arc;
 use fieldwork_core::DocId;
 use tokio::sync::broadcast;
 
-/// How many events a slow session may fall behind before it must catch up
+use crate::db::feed::FeedRow;
+
+/// How many events a slow connection may fall behind before it must catch up
 /// from the database.
 const CAPACITY: usize = 8192;
 
@@ -32,7 +34,20 @@ pub struct FeedEvent {
     pub facts_changed: bool,
 }
 
-/// What sessions hear about.
+impl FeedEvent {
+    /// The feed row this event announces.
+    pub fn row(&self) -> FeedRow {
+        FeedRow {
+            seq: self.seq,
+            doc_id: self.doc.to_string(),
+            hash: self.hash.clone(),
+            bytes: self.bytes.clone(),
+            device_id: self.device.clone(),
+        }
+    }
+}
+
+/// What connections hear about.
 #[derive(Debug, Clone)]
 pub enum HubEvent {
     /// Changes were committed.

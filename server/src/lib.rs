@@ -10,11 +10,13 @@
 //! - [`http`]: the HTTP API (login, logout) and the WebSocket upgrade on the
 //!   public listener; the admin API on the admin listener.
 //! - [`tls`]: certificates (files, reload on SIGHUP, self-signed).
-//! - [`sync`]: the protocol's server side: sessions, catch-up, compare
-//!   mode, and the push path that checks every change.
+//! - [`sync`]: the protocol's server side: one state machine per sync
+//!   connection (hello, catch-up, compare mode), the task hosting it on a
+//!   WebSocket, and the push path that checks every change.
 //! - [`visibility`]: the one rule deciding who receives which document.
-//! - [`hub`]: fan-out of committed changes to live sessions.
-//! - [`db`]: SQLite storage (users, sessions, policy, feed, devices, audit).
+//! - [`hub`]: fan-out of committed changes to live sync connections.
+//! - [`db`]: SQLite storage (users, login tokens, policy, feed, documents,
+//!   facts, devices, audit) and its migrations.
 //! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
 //! - [`admin`]: administrative actions shared by the CLI and the API.
 //! - [`reclassify`]: moving field values when the policy moves fields.
@@ -75,10 +77,11 @@ impl From<TcpListener> for Listeners {
 }
 
 /// Serves the `listeners` until `shutdown` completes, then stops
-/// accepting, tells every session to finish (in-flight pushes complete and
-/// are acknowledged first), and waits up to `shutdown_grace` for them.
+/// accepting, tells every sync connection to finish (in-flight pushes
+/// complete and are acknowledged first), and waits up to `shutdown_grace`
+/// for them.
 ///
-/// Connections are accepted by [`listener`]'s loop, which enforces the
+/// Connections are accepted by `listener`'s loop, which enforces the
 /// connection caps, the TLS handshake and the header read timeout (see its
 /// Guarantees); each listener has its own caps.
 pub async fn run(
@@ -118,7 +121,7 @@ pub async fn run(
     }
     poller.abort();
     scheduler.abort();
-    // Every session holds a connection permit until it has finished.
+    // Every connection holds a connection permit until it has finished.
     let all = state.config.max_connections as u32;
     // The same grace period as the connections' drain, not a second one.
     match tokio::time::timeout_at(deadline, state.connections.acquire_many(all)).await {
@@ -129,7 +132,7 @@ pub async fn run(
 }
 
 /// Notices user and policy changes made by other processes (the admin CLI)
-/// and tells live sessions.
+/// and tells live sync connections.
 async fn poll_admin_changes(state: Arc<AppState>) {
     let mut seen = state.db.read(db::admin_version).await.unwrap_or(0);
     let mut tick = tokio::time::interval(state.config.admin_poll);

@@ -263,7 +263,7 @@ enum UserCmd {
     Add(AddUser),
     /// List users.
     List,
-    /// Disable a user: ends their sessions and marks every device of
+    /// Disable a user: revokes their login tokens and marks every device of
     /// theirs for remote wipe (printing each one's unsent changes at last
     /// contact, which the wipe loses).
     Disable {

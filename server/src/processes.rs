@@ -21,23 +21,31 @@ use std::collections::BTreeMap;
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::error::CoreError;
-use fieldwork_core::process::ProcessHost;
 use fieldwork_core::process::creation::engine_docs;
 use fieldwork_core::process::model::Model;
 use fieldwork_core::process::runner::{self, model_from_record};
+use fieldwork_core::process::{HostError, ProcessHost};
 use fieldwork_core::rules;
 use fieldwork_core::sync::protocol::DirectoryEntry;
 use fieldwork_core::validate::ENGINE_AUTHOR;
-use fieldwork_core::{Access, DocId, FieldValue, Policy, Record, RecordId, RecordKind};
+use fieldwork_core::{Access, ClassName, DocId, FieldValue, Policy, Record, RecordId, RecordKind};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::db::{Writer, feed, policy, users};
+use crate::db::{Writer, documents, facts, feed, policy, users};
 use crate::error::{Result, ServerError};
 use crate::hub::{FeedEvent, Hub, HubEvent};
 
-fn core(e: ServerError) -> CoreError {
-    CoreError::Corrupt(e.to_string())
+/// The server's host errors are its own: storage failures stay
+/// [`ServerError::Storage`], and core errors (a refused step) arrive as
+/// [`ServerError::Core`], which the runner tells apart.
+impl HostError for ServerError {
+    fn as_core(&self) -> Option<&CoreError> {
+        match self {
+            ServerError::Core(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// A process host over the server's writer, inside one transaction.
@@ -55,27 +63,23 @@ pub struct ServerHost<'w> {
 }
 
 impl<'w> ServerHost<'w> {
-    fn load(&mut self, doc: &DocId) -> fieldwork_core::Result<Option<&mut ClassDoc>> {
-        feed::load(self.conn, self.cache, doc, &self.actor).map_err(core)
+    fn load(&mut self, doc: &DocId) -> Result<Option<&mut ClassDoc>> {
+        documents::load(self.conn, self.cache, doc, &self.actor)
     }
 
     /// Stores one change of `doc` (already applied to the cached copy).
-    fn store(
-        &mut self,
-        doc: &DocId,
-        change: &fieldwork_core::automerge::Change,
-    ) -> fieldwork_core::Result<()> {
+    fn store(&mut self, doc: &DocId, change: &fieldwork_core::automerge::Change) -> Result<()> {
         let raw = change.raw_bytes().to_vec();
         let hash = change.hash();
         let now_ms = self.now.as_millisecond();
-        let seq = feed::append(self.conn, doc, &hash.0, &raw, None, None, now_ms).map_err(core)?;
+        let seq = feed::append(self.conn, doc, &hash.0, &raw, None, None, now_ms)?;
         let base = doc.class() == self.policy.base_class();
         let mut facts_changed = false;
         if let Some(loaded) = self.cache.get_mut(doc) {
-            feed::compact_if_due(self.conn, loaded, seq).map_err(core)?;
+            documents::compact_if_due(self.conn, loaded, seq)?;
         }
         if base && let Some(record) = self.record(doc.record())? {
-            facts_changed = feed::update_facts(self.conn, &record).map_err(core)?;
+            facts_changed = facts::update_facts(self.conn, &record)?;
         }
         self.events.push(FeedEvent {
             seq,
@@ -88,22 +92,76 @@ impl<'w> ServerHost<'w> {
         Ok(())
     }
 
-    fn ids_of_kind(&self, kind: RecordKind) -> fieldwork_core::Result<Vec<RecordId>> {
+    /// `ops` grouped by the class document each field lives in.
+    fn by_class(
+        &self,
+        kind: RecordKind,
+        ops: Vec<rules::SystemWrite>,
+    ) -> Result<BTreeMap<ClassName, Vec<rules::SystemWrite>>> {
+        let mut by_class: BTreeMap<ClassName, Vec<rules::SystemWrite>> = BTreeMap::new();
+        for op in ops {
+            let name = op.field();
+            let class = self
+                .policy
+                .class_of(kind, name)
+                .cloned()
+                .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {name}")))?;
+            by_class.entry(class).or_default().push(op);
+        }
+        Ok(by_class)
+    }
+
+    /// Applies `ops` to document `doc_id` (created if missing) as one
+    /// engine change, and stores it.
+    fn apply(&mut self, doc_id: &DocId, ops: Vec<rules::SystemWrite>) -> Result<()> {
+        let (kind, now) = (doc_id.record().kind(), self.now);
+        if self.load(doc_id)?.is_none() {
+            self.cache.put(
+                doc_id.clone(),
+                ClassDoc::new(doc_id.clone(), self.actor.clone()),
+            );
+        }
+        let Some(doc) = self.cache.get_mut(doc_id) else {
+            return Err(CoreError::NotFound(doc_id.to_string()).into());
+        };
+        for op in ops {
+            match op {
+                rules::SystemWrite::Set { field, value } => {
+                    let ty = fieldwork_core::schema::field(kind, field)
+                        .map(|d| d.ty)
+                        .ok_or_else(|| {
+                            CoreError::Corrupt(format!("{kind} has no field `{field}`"))
+                        })?;
+                    doc.put(field, ty, value.as_ref())?;
+                }
+                rules::SystemWrite::AppendStage { field, stage } => {
+                    doc.append_stage(field, &stage, now)?;
+                }
+            }
+        }
+        if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
+            self.store(doc_id, &change)?;
+        }
+        Ok(())
+    }
+
+    fn ids_of_kind(&self, kind: RecordKind) -> Result<Vec<RecordId>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT DISTINCT record_id FROM documents WHERE record_id >= ?1 AND record_id < ?2 ORDER BY record_id")
-            .map_err(|e| core(e.into()))?;
+            ?;
         let lo = format!("{}:", kind.as_str());
         let hi = format!("{};", kind.as_str());
         let rows: Vec<String> = stmt
             .query_map(params![lo, hi], |r| r.get(0))
-            .and_then(|r| r.collect())
-            .map_err(|e| core(e.into()))?;
+            .and_then(|r| r.collect())?;
         Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
     }
 }
 
 impl ProcessHost for ServerHost<'_> {
+    type Error = ServerError;
+
     fn now(&self) -> Timestamp {
         self.now
     }
@@ -120,7 +178,7 @@ impl ProcessHost for ServerHost<'_> {
         Some(&self.policy)
     }
 
-    fn models(&mut self) -> fieldwork_core::Result<Vec<Model>> {
+    fn models(&mut self) -> Result<Vec<Model>> {
         if let Some(m) = &self.models {
             return Ok(m.clone());
         }
@@ -134,8 +192,8 @@ impl ProcessHost for ServerHost<'_> {
         Ok(models)
     }
 
-    fn record(&mut self, id: &RecordId) -> fieldwork_core::Result<Option<Record>> {
-        let docs = feed::docs_of_record(self.conn, &id.to_string()).map_err(core)?;
+    fn record(&mut self, id: &RecordId) -> Result<Option<Record>> {
+        let docs = documents::docs_of_record(self.conn, &id.to_string())?;
         if docs.is_empty() {
             return Ok(None);
         }
@@ -161,14 +219,14 @@ impl ProcessHost for ServerHost<'_> {
         Ok(Some(record))
     }
 
-    fn records_of(&mut self, kind: RecordKind) -> fieldwork_core::Result<Vec<RecordId>> {
+    fn records_of(&mut self, kind: RecordKind) -> Result<Vec<RecordId>> {
         self.ids_of_kind(kind)
     }
 
-    fn directory(&mut self) -> fieldwork_core::Result<Vec<DirectoryEntry>> {
+    fn directory(&mut self) -> Result<Vec<DirectoryEntry>> {
         // Enabled users only: the engine never assigns work to someone
         // who can no longer sign in (the same list devices receive).
-        users::directory(self.conn).map_err(core)
+        users::directory(self.conn)
     }
 
     fn create(
@@ -176,11 +234,8 @@ impl ProcessHost for ServerHost<'_> {
         id: &RecordId,
         fields: &BTreeMap<String, FieldValue>,
         at: Timestamp,
-    ) -> fieldwork_core::Result<bool> {
-        if !feed::docs_of_record(self.conn, &id.to_string())
-            .map_err(core)?
-            .is_empty()
-        {
+    ) -> Result<bool> {
+        if !documents::docs_of_record(self.conn, &id.to_string())?.is_empty() {
             return Ok(false);
         }
         for (mut doc, change) in engine_docs(&self.policy, id, fields, at)? {
@@ -198,7 +253,7 @@ impl ProcessHost for ServerHost<'_> {
         field: &str,
         key: &str,
         value: &serde_json::Value,
-    ) -> fieldwork_core::Result<()> {
+    ) -> Result<()> {
         let class = self
             .policy
             .class_of(id.kind(), field)
@@ -207,7 +262,7 @@ impl ProcessHost for ServerHost<'_> {
         let doc_id = id.doc(&class);
         let now = self.now;
         let Some(doc) = self.load(&doc_id)? else {
-            return Err(CoreError::NotFound(doc_id.to_string()));
+            return Err(CoreError::NotFound(doc_id.to_string()).into());
         };
         if let Ok(Some(FieldValue::Entries(map))) = doc.get(field)
             && map.get(key) == Some(value)
@@ -221,34 +276,14 @@ impl ProcessHost for ServerHost<'_> {
         Ok(())
     }
 
-    fn write(
-        &mut self,
-        id: &RecordId,
-        field: &str,
-        value: FieldValue,
-    ) -> fieldwork_core::Result<()> {
+    fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<()> {
         // The same steps as the device's write path (core/src/store/write.rs),
         // from the same rule book: schema, unchanged-is-nothing, rules,
         // implied system writes, one change per class document.
         let kind = id.kind();
-        let def = fieldwork_core::schema::field(kind, field).ok_or_else(|| {
-            CoreError::Invalid(fieldwork_core::ValidationError::field(
-                field,
-                format!("{kind} has no field `{field}`"),
-            ))
-        })?;
-        if def.system {
-            return Err(CoreError::Denied(fieldwork_core::Denial {
-                code: fieldwork_core::policy::codes::SYSTEM_FIELD.to_owned(),
-                doc: None,
-                field: Some(def.name.to_owned()),
-                rule: "schema".to_owned(),
-                message: format!("`{}` is kept by the system and cannot be set", def.name),
-            }));
-        }
-        fieldwork_core::value::check(def, &value)?;
+        let def = settable(kind, field, &value)?;
         let Some(current) = self.record(id)? else {
-            return Err(CoreError::NotFound(id.to_string()));
+            return Err(CoreError::NotFound(id.to_string()).into());
         };
         if current.fields.get(def.name) == Some(&value) {
             return Ok(()); // unchanged: no op, no change
@@ -257,57 +292,19 @@ impl ProcessHost for ServerHost<'_> {
         after.insert(def.name.to_owned(), value.clone());
         rules::check_transition(kind, &current.fields, &after, |_| false)
             .map_err(|v| CoreError::Invalid(v.into()))?;
-        let now = self.now;
-        let mut ops: Vec<(&'static str, rules::SystemWrite)> = vec![(
-            def.name,
-            rules::SystemWrite::Set {
-                field: def.name,
-                value: Some(value),
-            },
-        )];
-        for implied in rules::system_writes(kind, &current.fields, &after, now) {
-            ops.push((implied.field(), implied));
-        }
+        let mut ops = vec![rules::SystemWrite::Set {
+            field: def.name,
+            value: Some(value),
+        }];
+        ops.extend(rules::system_writes(
+            kind,
+            &current.fields,
+            &after,
+            self.now,
+        ));
         // One change per class document, in class order (as on the device).
-        let mut by_class: BTreeMap<fieldwork_core::ClassName, Vec<rules::SystemWrite>> =
-            BTreeMap::new();
-        for (name, op) in ops {
-            let class = self
-                .policy
-                .class_of(kind, name)
-                .cloned()
-                .ok_or_else(|| CoreError::Corrupt(format!("unclassified field {name}")))?;
-            by_class.entry(class).or_default().push(op);
-        }
-        for (class, ops) in by_class {
-            let doc_id = id.doc(&class);
-            if self.load(&doc_id)?.is_none() {
-                self.cache.put(
-                    doc_id.clone(),
-                    ClassDoc::new(doc_id.clone(), self.actor.clone()),
-                );
-            }
-            let Some(doc) = self.cache.get_mut(&doc_id) else {
-                return Err(CoreError::NotFound(doc_id.to_string()));
-            };
-            for op in ops {
-                match op {
-                    rules::SystemWrite::Set { field, value } => {
-                        let ty = fieldwork_core::schema::field(kind, field)
-                            .map(|d| d.ty)
-                            .ok_or_else(|| {
-                                CoreError::Corrupt(format!("{kind} has no field `{field}`"))
-                            })?;
-                        doc.put(field, ty, value.as_ref())?;
-                    }
-                    rules::SystemWrite::AppendStage { field, stage } => {
-                        doc.append_stage(field, &stage, now)?;
-                    }
-                }
-            }
-            if let Some(change) = doc.commit(ENGINE_AUTHOR, now) {
-                self.store(&doc_id, &change)?;
-            }
+        for (class, ops) in self.by_class(kind, ops)? {
+            self.apply(&id.doc(&class), ops)?;
         }
         Ok(())
     }
@@ -317,53 +314,47 @@ impl ProcessHost for ServerHost<'_> {
         instance: &RecordId,
         at: Option<Timestamp>,
         active: bool,
-    ) -> fieldwork_core::Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
                  ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at,
                    active = excluded.active AND process_wakeups.failed IS NULL",
-                params![instance.to_string(), at.map(|t| t.as_second()), active],
-            )
-            .map_err(|e| core(e.into()))?;
+            params![instance.to_string(), at.map(|t| t.as_second()), active],
+        )?;
         Ok(())
     }
 
-    fn due(&mut self, now: Timestamp) -> fieldwork_core::Result<Vec<RecordId>> {
+    fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1 AND wake_at <= ?1 ORDER BY wake_at")
-            .map_err(|e| core(e.into()))?;
+            ?;
         let rows: Vec<String> = stmt
             .query_map([now.as_second()], |r| r.get(0))
-            .and_then(|r| r.collect())
-            .map_err(|e| core(e.into()))?;
+            .and_then(|r| r.collect())?;
         Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
     }
 
-    fn active(&mut self) -> fieldwork_core::Result<Vec<RecordId>> {
+    fn active(&mut self) -> Result<Vec<RecordId>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1")
-            .map_err(|e| core(e.into()))?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|r| r.collect())
-            .map_err(|e| core(e.into()))?;
+            .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1")?;
+        let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).and_then(|r| r.collect())?;
         Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
     }
 
-    fn schedule_mark(&mut self, key: &str) -> fieldwork_core::Result<Option<Timestamp>> {
-        Ok(crate::db::meta_get(self.conn, &format!("schedule:{key}"))
-            .map_err(core)?
-            .and_then(|t| t.parse().ok()))
+    fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>> {
+        Ok(
+            crate::db::meta_get(self.conn, &format!("schedule:{key}"))?
+                .and_then(|t| t.parse().ok()),
+        )
     }
 
-    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> fieldwork_core::Result<()> {
-        crate::db::meta_set(self.conn, &format!("schedule:{key}"), &at.to_string()).map_err(core)
+    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()> {
+        crate::db::meta_set(self.conn, &format!("schedule:{key}"), &at.to_string())
     }
 
-    fn failure(&mut self, instance: &RecordId) -> fieldwork_core::Result<Option<String>> {
+    fn failure(&mut self, instance: &RecordId) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row(
@@ -371,12 +362,11 @@ impl ProcessHost for ServerHost<'_> {
                 [instance.to_string()],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(|e| core(e.into()))?
+            .optional()?
             .flatten())
     }
 
-    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> fieldwork_core::Result<()> {
+    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> Result<()> {
         tracing::warn!(%instance, reason = %reason.escape_debug(), "process instance failed");
         self.conn
             .execute(
@@ -384,9 +374,36 @@ impl ProcessHost for ServerHost<'_> {
                  ON CONFLICT(instance) DO UPDATE SET wake_at = NULL, active = 0, failed = excluded.failed",
                 params![instance.to_string(), reason],
             )
-            .map_err(|e| core(e.into()))?;
+            ?;
         Ok(())
     }
+}
+
+/// The schema's definition of `field` of `kind`, if a process step may set
+/// it to `value`: it exists, is not kept by the system, and `value` fits.
+fn settable(
+    kind: RecordKind,
+    field: &str,
+    value: &FieldValue,
+) -> Result<&'static fieldwork_core::schema::FieldDef> {
+    let def = fieldwork_core::schema::field(kind, field).ok_or_else(|| {
+        CoreError::Invalid(fieldwork_core::ValidationError::field(
+            field,
+            format!("{kind} has no field `{field}`"),
+        ))
+    })?;
+    if def.system {
+        return Err(CoreError::Denied(fieldwork_core::Denial {
+            code: fieldwork_core::policy::codes::SYSTEM_FIELD.to_owned(),
+            doc: None,
+            field: Some(def.name.to_owned()),
+            rule: "schema".to_owned(),
+            message: format!("`{}` is kept by the system and cannot be set", def.name),
+        })
+        .into());
+    }
+    fieldwork_core::value::check(def, value).map_err(CoreError::from)?;
+    Ok(def)
 }
 
 /// Runs `f` with a process host in one transaction of the writer, then
@@ -398,7 +415,7 @@ pub fn with_host<T>(
     actor: &ActorId,
     now: Timestamp,
     user: &str,
-    f: impl FnOnce(&mut ServerHost<'_>) -> fieldwork_core::Result<T>,
+    f: impl FnOnce(&mut ServerHost<'_>) -> Result<T>,
 ) -> Result<T> {
     let Writer { conn, cache } = w;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -428,7 +445,7 @@ pub fn with_host<T>(
             drop(host);
             drop(tx);
             cache.clear();
-            Err(ServerError::from(e))
+            Err(e)
         }
     }
 }

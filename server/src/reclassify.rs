@@ -16,12 +16,12 @@
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::ids::ClassName;
-use fieldwork_core::{DocId, Policy, RecordKind, schema};
+use fieldwork_core::{DocId, FieldValue, Policy, RecordKind, schema};
 use jiff::Timestamp;
 use lru::LruCache;
 use rusqlite::Connection;
 
-use crate::db::feed;
+use crate::db::{documents, feed};
 use crate::error::Result;
 use crate::hub::FeedEvent;
 
@@ -71,8 +71,13 @@ pub fn run(
     actor: &ActorId,
     now: Timestamp,
 ) -> Result<Vec<FeedEvent>> {
-    let now_ms = now.as_millisecond();
-    let mut events = Vec::new();
+    let mut pass = Pass {
+        conn,
+        cache,
+        actor,
+        now,
+        events: Vec::new(),
+    };
     let mut sources: Vec<(RecordKind, ClassName)> =
         moves.iter().map(|m| (m.kind, m.from.clone())).collect();
     sources.sort();
@@ -82,90 +87,140 @@ pub fn run(
             .iter()
             .filter(|m| m.kind == kind && m.from == class)
             .collect();
-        for doc_text in feed::docs_in_class(conn, kind, class.as_str())? {
-            let doc_id: DocId = doc_text.parse()?;
-            let Some(source) = feed::load(conn, cache, &doc_id, actor)? else {
-                continue;
-            };
-            let present: Vec<&Move> = leaving
-                .iter()
-                .copied()
-                .filter(|m| source.get(m.field).ok().flatten().is_some())
-                .collect();
-            if present.is_empty() {
-                continue;
+        for doc_text in documents::docs_in_class(conn, kind, class.as_str())? {
+            pass.document(kind, &doc_text, &leaving)?;
+        }
+    }
+    Ok(pass.events)
+}
+
+/// One run of [`run`]: where it writes, as whom, when, and the feed
+/// entries it has made so far.
+struct Pass<'a> {
+    conn: &'a Connection,
+    cache: &'a mut LruCache<DocId, ClassDoc>,
+    actor: &'a ActorId,
+    now: Timestamp,
+    events: Vec<FeedEvent>,
+}
+
+impl Pass<'_> {
+    /// Reclassifies one document of a class that loses the `leaving` fields:
+    /// does nothing when the server does not hold it or it holds none of
+    /// them; otherwise moves each present value to its new class document
+    /// (step 1), then rewrites the document without them (step 2).
+    fn document(&mut self, kind: RecordKind, doc_text: &str, leaving: &[&Move]) -> Result<()> {
+        let doc_id: DocId = doc_text.parse()?;
+        let Some(source) = documents::load(self.conn, self.cache, &doc_id, self.actor)? else {
+            return Ok(());
+        };
+        let present: Vec<&Move> = leaving
+            .iter()
+            .copied()
+            .filter(|m| source.get(m.field).ok().flatten().is_some())
+            .collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        // 1. Values to their new class documents.
+        let mut moved = Vec::new();
+        for m in &present {
+            if let Some(value) = source.get(m.field)? {
+                moved.push((*m, value));
             }
-            // 1. Values to their new class documents.
-            let mut moved = Vec::new();
-            for m in &present {
-                if let Some(value) = source.get(m.field)? {
-                    moved.push((*m, value));
-                }
-            }
-            for (m, value) in moved {
-                let target_id = doc_id.record().doc(&m.to);
-                let def = schema::field(kind, m.field).ok_or_else(|| {
-                    crate::error::ServerError::Internal(format!(
-                        "{kind}.{} vanished from the schema",
-                        m.field
-                    ))
-                })?;
-                if feed::load(conn, cache, &target_id, actor)?.is_none() {
-                    cache.put(
-                        target_id.clone(),
-                        ClassDoc::new(target_id.clone(), actor.clone()),
-                    );
-                }
-                let Some(target) = cache.get_mut(&target_id) else {
-                    continue;
-                };
-                target.put_value(m.field, def.ty, &value)?;
-                if let Some(change) = target.commit(SERVER_AUTHOR, now) {
-                    let raw = change.raw_bytes().to_vec();
-                    let seq =
-                        feed::append(conn, &target_id, &change.hash().0, &raw, None, None, now_ms)?;
-                    feed::compact_if_due(conn, target, seq)?;
-                    events.push(FeedEvent {
-                        seq,
-                        doc: target_id.clone(),
-                        hash: change.hash().0.to_vec(),
-                        bytes: raw,
-                        device: None,
-                        facts_changed: false,
-                    });
-                }
-            }
-            // 2. The source rewritten without them, with a fresh history.
-            let Some(source) = cache.get_mut(&doc_id) else {
-                continue;
-            };
-            let mut rewritten = ClassDoc::new(doc_id.clone(), actor.clone());
-            for field in source.field_names() {
-                if present.iter().any(|m| m.field == field) {
-                    continue;
-                }
-                let (Some(def), Some(value)) = (schema::field(kind, &field), source.get(&field)?)
-                else {
-                    continue;
-                };
-                rewritten.put_value(def.name, def.ty, &value)?;
-            }
-            let change = match rewritten.commit(SERVER_AUTHOR, now) {
-                Some(c) => c,
-                None => rewritten.commit_empty(SERVER_AUTHOR, now),
-            };
-            let seq = feed::replace_history(conn, &mut rewritten, now_ms)?;
-            events.push(FeedEvent {
+        }
+        for (m, value) in moved {
+            self.move_value(kind, &doc_id, m, &value)?;
+        }
+        // 2. The source rewritten without them, with a fresh history.
+        self.rewrite(kind, &doc_id, &present)
+    }
+
+    /// Step 1 for one field: writes `value` into the record's document of
+    /// the field's new class (created when the server has none) as a server
+    /// change, appended to the feed.
+    fn move_value(
+        &mut self,
+        kind: RecordKind,
+        doc_id: &DocId,
+        m: &Move,
+        value: &FieldValue,
+    ) -> Result<()> {
+        let (conn, actor, now) = (self.conn, self.actor, self.now);
+        let target_id = doc_id.record().doc(&m.to);
+        let def = schema::field(kind, m.field).ok_or_else(|| {
+            crate::error::ServerError::Internal(format!(
+                "{kind}.{} vanished from the schema",
+                m.field
+            ))
+        })?;
+        if documents::load(conn, self.cache, &target_id, actor)?.is_none() {
+            self.cache.put(
+                target_id.clone(),
+                ClassDoc::new(target_id.clone(), actor.clone()),
+            );
+        }
+        let Some(target) = self.cache.get_mut(&target_id) else {
+            return Ok(());
+        };
+        target.put_value(m.field, def.ty, value)?;
+        if let Some(change) = target.commit(SERVER_AUTHOR, now) {
+            let raw = change.raw_bytes().to_vec();
+            let seq = feed::append(
+                conn,
+                &target_id,
+                &change.hash().0,
+                &raw,
+                None,
+                None,
+                now.as_millisecond(),
+            )?;
+            documents::compact_if_due(conn, target, seq)?;
+            self.events.push(FeedEvent {
                 seq,
-                doc: doc_id.clone(),
+                doc: target_id.clone(),
                 hash: change.hash().0.to_vec(),
-                bytes: change.raw_bytes().to_vec(),
+                bytes: raw,
                 device: None,
                 facts_changed: false,
             });
-            cache.put(doc_id.clone(), rewritten);
-            tracing::info!(doc = %doc_id, fields = ?present.iter().map(|m| m.field).collect::<Vec<_>>(), "reclassified");
         }
+        Ok(())
     }
-    Ok(events)
+
+    /// Step 2: replaces the document with a fresh one holding its remaining
+    /// values in one server change (an empty change when none remain),
+    /// replaces its history in the feed, and caches the new document.
+    fn rewrite(&mut self, kind: RecordKind, doc_id: &DocId, present: &[&Move]) -> Result<()> {
+        let Some(source) = self.cache.get_mut(doc_id) else {
+            return Ok(());
+        };
+        let mut rewritten = ClassDoc::new(doc_id.clone(), self.actor.clone());
+        for field in source.field_names() {
+            if present.iter().any(|m| m.field == field) {
+                continue;
+            }
+            let (Some(def), Some(value)) = (schema::field(kind, &field), source.get(&field)?)
+            else {
+                continue;
+            };
+            rewritten.put_value(def.name, def.ty, &value)?;
+        }
+        let change = match rewritten.commit(SERVER_AUTHOR, self.now) {
+            Some(c) => c,
+            None => rewritten.commit_empty(SERVER_AUTHOR, self.now),
+        };
+        let seq = feed::replace_history(self.conn, &mut rewritten, self.now.as_millisecond())?;
+        self.events.push(FeedEvent {
+            seq,
+            doc: doc_id.clone(),
+            hash: change.hash().0.to_vec(),
+            bytes: change.raw_bytes().to_vec(),
+            device: None,
+            facts_changed: false,
+        });
+        self.cache.put(doc_id.clone(), rewritten);
+        tracing::info!(doc = %doc_id, fields = ?present.iter().map(|m| m.field).collect::<Vec<_>>(), "reclassified");
+        Ok(())
+    }
 }

@@ -121,6 +121,17 @@ impl ServerConfig {
     }
 }
 
+/// A fixed server identity, **for simulations and tests** that replay byte
+/// for byte from a seed (see [`AppState::open_with_identity`]). Production
+/// servers draw both from the OS when their database is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerIdentity {
+    /// The feed epoch (devices' cursors name it).
+    pub epoch: String,
+    /// The Automerge actor the server writes with.
+    pub actor: ActorId,
+}
+
 /// State shared by every request and session.
 pub struct AppState {
     /// Settings.
@@ -153,11 +164,36 @@ impl AppState {
     /// Opens the database and builds the shared state.
     pub fn open(config: ServerConfig, clock: Option<Arc<dyn Clock>>) -> Result<Arc<AppState>> {
         let db = Db::open(&config.data_dir)?;
+        AppState::with_db(config, clock, db, None)
+    }
+
+    /// Opens the state as [`AppState::open`] does, but a database created
+    /// now gets the epoch and server actor of `identity` instead of fresh
+    /// ones from the OS. **For simulations and tests** that replay byte for
+    /// byte from a seed; an existing database keeps what it has.
+    pub fn open_with_identity(
+        config: ServerConfig,
+        clock: Option<Arc<dyn Clock>>,
+        identity: &ServerIdentity,
+    ) -> Result<Arc<AppState>> {
+        let db = Db::open_with_epoch(&config.data_dir, &identity.epoch)?;
+        AppState::with_db(config, clock, db, Some(&identity.actor))
+    }
+
+    fn with_db(
+        config: ServerConfig,
+        clock: Option<Arc<dyn Clock>>,
+        db: Db,
+        fixed_actor: Option<&ActorId>,
+    ) -> Result<Arc<AppState>> {
         let actor = db.write_blocking(|w| {
             let hex = match db::meta_get(&w.conn, "server_actor")? {
                 Some(hex) => hex,
                 None => {
-                    let hex = ActorId::random().to_hex_string();
+                    let hex = fixed_actor
+                        .cloned()
+                        .unwrap_or_else(ActorId::random)
+                        .to_hex_string();
                     db::meta_set(&w.conn, "server_actor", &hex)?;
                     hex
                 }

@@ -1,7 +1,12 @@
-//! The server side of the sync protocol: sessions, catch-up, compare mode,
-//! and the push path that checks every incoming change.
+//! The server side of the sync protocol.
+//!
+//! - [`machine`]: one connection's protocol state as a sans-IO state
+//!   machine (hello, catch-up, compare mode, pushes, administrative events);
+//! - [`connection`]: the task that hosts a machine on a WebSocket;
+//! - [`push`]: the checks every incoming change passes before it is stored.
+//!
+//! Guarantees: see each module; every protocol decision is in [`machine`].
 
-mod catchup;
-mod compare;
+pub mod connection;
+pub mod machine;
 pub mod push;
-pub mod session;

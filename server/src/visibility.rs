@@ -4,7 +4,10 @@
 //! and (2) they see the record: it is theirs, in one of their territories,
 //! owned by someone they manage, or their role sees all. Records without
 //! visibility facts yet are seen only by roles that see all. Every path that
-//! sends a document to a device goes through [`doc_visible`].
+//! sends a document to a device goes through [`doc_visible`], and every path
+//! that asks it of stored documents through [`visible_among`].
+
+use std::collections::HashSet;
 
 use fieldwork_core::policy::RecordFacts;
 use fieldwork_core::rules;
@@ -20,6 +23,27 @@ pub fn doc_visible(access: &Access, doc: &DocId, facts: Option<&RecordFacts>) ->
     }
     let facts = facts.cloned().unwrap_or_default();
     access.sees(&facts)
+}
+
+/// Those of `docs` (document ids as stored) that `access` may receive, with
+/// the visibility facts of their records read once. A malformed id is never
+/// visible.
+pub fn visible_among(
+    conn: &rusqlite::Connection,
+    access: &Access,
+    docs: &[String],
+) -> crate::error::Result<HashSet<String>> {
+    let ids: Vec<(&String, DocId)> = docs
+        .iter()
+        .filter_map(|d| d.parse::<DocId>().ok().map(|id| (d, id)))
+        .collect();
+    let records: Vec<String> = ids.iter().map(|(_, id)| id.record().to_string()).collect();
+    let facts = crate::db::facts::facts(conn, &records)?;
+    Ok(ids
+        .into_iter()
+        .filter(|(_, id)| doc_visible(access, id, facts.get(&id.record().to_string())))
+        .map(|(d, _)| d.clone())
+        .collect())
 }
 
 /// How many documents `access` may receive (for download progress).

@@ -13,18 +13,18 @@
 //!   where) and the confirmation, each in the same transaction as the state
 //!   change it records.
 //! - **Recognised even when locked out.** A device is recognised by the
-//!   session its bearer token belongs to, live, expired or ended (its user
-//!   disabled, its session revoked; see [`sessions::device_of`]), and at a
+//!   login token it presents, live, expired or ended (its user
+//!   disabled, its token revoked; see [`tokens::device_of`]), and at a
 //!   login that names it once the password of its owner is right (even if
 //!   the owner is disabled). That recognition serves the wipe order only:
 //!   such a token authenticates nothing else.
-//! - **Nothing for strangers.** A token that matches no session, or a login
-//!   with wrong credentials, gets the usual `401`: the answer says nothing
+//! - **Nothing for strangers.** An unknown token, or a login with wrong
+//!   credentials, gets the usual `401`: the answer says nothing
 //!   about any device. The order itself, `410 Gone` with
 //!   `{code: "device_wiped", message}`, says nothing but that.
 //! - **Confirmation only by the device.** `POST /v1/devices/wiped` is
-//!   accepted only with a token whose session named a device that is marked
-//!   and not yet confirmed; it then ends every session of the device.
+//!   accepted only with a token that named a device that is marked
+//!   and not yet confirmed; it then revokes every token of the device.
 //! - A device that never contacts the server again is never wiped.
 
 use axum::Json;
@@ -37,7 +37,7 @@ use crate::admin;
 use crate::auth;
 use crate::db::devices::{self, DeviceInfo, WipeState};
 use crate::db::users::{self, User};
-use crate::db::{self, audit, sessions};
+use crate::db::{self, audit, tokens};
 use crate::error::{Result, ServerError};
 use crate::state::AppState;
 
@@ -138,7 +138,7 @@ pub fn wipe_device(state: &AppState, device_id: &str, by: &str) -> Result<Device
     Ok(info)
 }
 
-/// Disables a user (ending their sessions) and marks every device of
+/// Disables a user (revoking their login tokens) and marks every device of
 /// theirs that is not wiped yet, with the audit entries, in one
 /// transaction. Returns the user and their devices as they now stand.
 pub fn disable_user(state: &AppState, name: &str, by: &str) -> Result<(User, Vec<DeviceInfo>)> {
@@ -227,8 +227,8 @@ fn delivered(
     )
 }
 
-/// The wipe order for the device `token`'s session (live, expired or
-/// ended) named, if that device is marked for wipe; records the delivery.
+/// The wipe order for the device the login token `token` (live, expired
+/// or ended) named, if that device is marked for wipe; records the delivery.
 /// `None` for any other token, including one that matches nothing.
 pub async fn deliver_for_token(
     state: &AppState,
@@ -239,7 +239,7 @@ pub async fn deliver_for_token(
     let t = token.to_owned();
     let marked = state
         .db
-        .read(move |c| match sessions::device_of(c, &t)? {
+        .read(move |c| match tokens::device_of(c, &t)? {
             Some((user_id, device)) if devices::wipe_pending(c, &device, user_id)? => {
                 Ok(Some((user_id, device)))
             }
@@ -316,7 +316,7 @@ pub async fn deliver_at_login(
                     "the wipe was confirmed meanwhile".into(),
                 ));
             }
-            sessions::create_ended(&tx, &c, user.id, &device, now)?;
+            tokens::create_ended(&tx, &c, user.id, &device, now)?;
             delivered(&tx, user.id, &device, "login", address.as_deref(), now)?;
             tx.commit()?;
             Ok(())
@@ -328,9 +328,9 @@ pub async fn deliver_at_login(
 
 /// A device's confirmation that it deleted its store and secrets
 /// (`POST /v1/devices/wiped` with the token it was given the order with).
-/// `Err(Unauthorized)`: the token matches no session that named a device;
+/// `Err(Unauthorized)`: the token matches no login token that named a device;
 /// `Ok(None)`: that device is not marked for wipe (nothing recorded);
-/// `Ok(Some(device))`: recorded, and every session of the device ended.
+/// `Ok(Some(device))`: recorded, and every token of the device revoked.
 pub async fn confirm(state: &AppState, token: &str) -> Result<Option<DeviceInfo>> {
     let now = state.now_ms();
     let t = token.to_owned();
@@ -340,13 +340,12 @@ pub async fn confirm(state: &AppState, token: &str) -> Result<Option<DeviceInfo>
             let tx = w
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (user_id, device) =
-                sessions::device_of(&tx, &t)?.ok_or(ServerError::Unauthorized)?;
+            let (user_id, device) = tokens::device_of(&tx, &t)?.ok_or(ServerError::Unauthorized)?;
             if !devices::wipe_pending(&tx, &device, user_id)? {
                 return Ok(None);
             }
             devices::wipe_confirmed(&tx, &device, now)?;
-            let ended = sessions::revoke_device(&tx, &device)?;
+            let ended = tokens::revoke_device(&tx, &device)?;
             let user = users::by_id(&tx, user_id)?
                 .map(|u| u.name)
                 .unwrap_or_else(|| format!("user #{user_id}"));
@@ -384,13 +383,23 @@ pub fn not_marked() -> Response {
 }
 
 /// Records the delivery of a wipe order inside a sync connection (the
-/// device was marked while connected, or said hello as a marked device).
-pub async fn delivered_in_session(
+/// device was marked while connected, or said hello as a marked device),
+/// on the current thread: the sync state machine's step runs it.
+pub fn delivered_in_session(
     state: &AppState,
     device_id: &str,
     user_id: i64,
     via: &'static str,
 ) -> Result<WipeOrder> {
-    record_delivery(state, user_id, device_id, via, None).await?;
+    let now = state.now_ms();
+    state.db.write_blocking(|w| {
+        let tx = w
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        delivered(&tx, user_id, device_id, via, None, now)?;
+        tx.commit()?;
+        Ok(())
+    })?;
+    tracing::info!(device = %device_id, via, "wipe order delivered");
     Ok(WipeOrder::new(None))
 }

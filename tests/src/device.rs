@@ -108,13 +108,13 @@ impl TestDevice {
         ))
     }
 
-    /// Points the signed-in session at another address (e.g. a proxy).
+    /// Points the sign-in at another address (e.g. a proxy).
     pub fn set_server(&self, url: &str) {
         self.device
             .with_store(|s| {
-                let mut session = s.session()?.expect("signed in");
-                session.server = url.to_owned();
-                s.set_session(&session)
+                let mut sign_in = s.sign_in()?.expect("signed in");
+                sign_in.server = url.to_owned();
+                s.set_sign_in(&sign_in)
             })
             .expect("set server");
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use fieldwork_core::DocId;
 use fieldwork_core::automerge::{ActorId, ChangeHash};
 use fieldwork_core::document::ClassDoc;
-use fieldwork_server::db::feed;
+use fieldwork_server::db::documents;
 
 use crate::device::TestDevice;
 use crate::server::TestServer;
@@ -56,7 +56,7 @@ pub fn server_docs(server: &TestServer, ids: &[String]) -> BTreeMap<String, DocS
         .read_blocking(move |c| {
             let mut out = BTreeMap::new();
             for id in ids {
-                let Some((snapshot, changes)) = feed::whole(c, &id)? else {
+                let Some((snapshot, changes)) = documents::whole(c, &id)? else {
                     continue;
                 };
                 let doc_id: DocId = id.parse()?;

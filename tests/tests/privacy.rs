@@ -354,7 +354,7 @@ fn edits_refused_after_an_offline_policy_change_are_quarantined_and_the_rest_lan
     let stored = server
         .state
         .db
-        .read_blocking(move |c| fieldwork_server::db::feed::whole(c, &contact_doc))
+        .read_blocking(move |c| fieldwork_server::db::documents::whole(c, &contact_doc))
         .expect("read")
         .expect("stored");
     let mut bytes = stored.0.unwrap_or_default();

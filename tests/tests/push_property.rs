@@ -35,7 +35,7 @@ use fieldwork_core::automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc, Sca
 use fieldwork_core::sync::protocol::{ClientMessage, Push, PushedChange, ServerMessage};
 use fieldwork_core::validate::{ENGINE_ACTOR_PREFIX, ENGINE_AUTHOR};
 use fieldwork_core::{ClassName, DocId, FieldWrite, Policy, RecordId, RecordKind, schema};
-use fieldwork_server::db::feed;
+use fieldwork_server::db::documents;
 use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::frames::{occurrences, server_messages};
 use fieldwork_tests::proxy::Proxy;
@@ -328,7 +328,7 @@ impl World {
             .server
             .state
             .db
-            .read_blocking(move |c| feed::whole(c, &id))
+            .read_blocking(move |c| documents::whole(c, &id))
             .expect("read a stored document");
         let Some((snapshot, changes)) = parts else {
             return AutoCommit::new();

@@ -27,10 +27,10 @@ fn assert_same_docs(a: &TestDevice, b: &TestDevice) {
 }
 
 /// Syncs until it succeeds (the proxy keeps cutting connections).
-fn sync_through_cuts(d: &TestDevice, max_attempts: usize) -> usize {
-    for attempt in 1..=max_attempts {
+fn sync_through_cuts(d: &TestDevice, max_attempts: usize) {
+    for _ in 0..max_attempts {
         if d.try_sync().is_ok() {
-            return attempt;
+            return;
         }
     }
     panic!("no sync succeeded in {max_attempts} attempts");
@@ -64,20 +64,19 @@ fn a_link_cut_at_random_points_loses_and_duplicates_nothing() {
         ids.push(id);
     }
     b.create(RecordKind::Account, &[("name", "De Luis")]);
-    // One cut for certain (the first push is far larger than 1 KB), then
-    // every connection cut after somewhere between 300 bytes and 40 KB:
-    // the random cut points alone may all fall after a sync's last byte.
+    // One cut for certain on each device (a welcome alone is larger than
+    // 1 KB), then every connection cut after somewhere between 300 bytes
+    // and 40 KB. The random cut points may all fall after a sync's last
+    // byte (the proxy draws them from the OS's randomness), so only the
+    // forced cuts are asserted.
     proxy.cut_after(Some(1_000..1_001));
-    assert!(a.try_sync().is_err(), "the first sync is cut");
+    assert!(a.try_sync().is_err(), "a's first sync is cut");
+    assert!(b.try_sync().is_err(), "b's first sync is cut");
     proxy.cut_after(Some(300..40_000));
-    let attempts_a = sync_through_cuts(&a, 200);
-    let attempts_b = sync_through_cuts(&b, 200);
-    let attempts_a2 = sync_through_cuts(&a, 200);
-    assert!(proxy.cuts() > 0, "the proxy cut connections");
-    assert!(
-        attempts_a + attempts_b + attempts_a2 > 3,
-        "some syncs were interrupted"
-    );
+    sync_through_cuts(&a, 200);
+    sync_through_cuts(&b, 200);
+    sync_through_cuts(&a, 200);
+    assert!(proxy.cuts() >= 2, "the proxy cut connections");
     proxy.cut_after(None);
     a.sync();
     b.sync();

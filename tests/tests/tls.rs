@@ -54,8 +54,8 @@ fn two_devices_sync_live_over_wss_trusting_a_private_ca() {
     office
         .try_login(&by_name, "marta", with_ca(&ca))
         .expect("marta over https");
-    let session = office.store(|s| s.session()).expect("session");
-    assert_eq!(session.transport.ca_pem, Some(ca.pem()), "kept for sync");
+    let sign_in = office.store(|s| s.sign_in()).expect("signed in");
+    assert_eq!(sign_in.transport.ca_pem, Some(ca.pem()), "kept for sync");
     let handle = office.go_live();
     let id = rep.create(RecordKind::Account, &[("name", "Cifrado de punta a punta")]);
     rep.sync();
@@ -135,9 +135,9 @@ fn an_untrusted_a_mismatching_or_a_misnamed_certificate_is_refused_in_words() {
     device
         .try_login(&server.url, "ana", with_pin(&colons))
         .expect("pinned login");
-    let session = device.store(|s| s.session()).expect("session");
+    let sign_in = device.store(|s| s.sign_in()).expect("signed in");
     assert_eq!(
-        session.transport.pin_sha256.as_deref(),
+        sign_in.transport.pin_sha256.as_deref(),
         Some(fingerprint.as_str())
     );
     device.create(RecordKind::Account, &[("name", "Anclado")]);

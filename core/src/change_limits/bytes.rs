@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CHUNK_CHANGE, MAX_OPS, MAX_PREDS};
 use crate::error::Denial;
-use crate::sync::protocol::error_codes;
+use crate::wire::error_codes;
 
 /// Whether the first four bytes of the SHA-256 of (type, length, body) are
 /// the chunk's checksum (Automerge's change hash and checksum).

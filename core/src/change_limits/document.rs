@@ -71,6 +71,21 @@ const DOC_DEPS_VALUES: u64 = (DOC_DEPS_ID << 4) | TYPE_DELTA;
 /// panics. The [`Shape`] says how many operations (rows of the operation
 /// id column), successor references and changes the document holds.
 pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
+    let body = chunk_body(bytes)?;
+    let layout = Layout::read(body)?;
+    let mut budget = MAX_DOCUMENT_INFLATED_BYTES;
+    let (ops, succs) = check_op_columns(&mut budget, &layout.op_meta, layout.op_data)?;
+    let changes = check_change_columns(&mut budget, &layout.change_meta, layout.change_data)?;
+    Ok(Shape {
+        ops,
+        preds: succs,
+        changes,
+    })
+}
+
+/// The body of `bytes` if they are one document chunk of a bounded size,
+/// whose length and checksum match.
+fn chunk_body(bytes: &[u8]) -> Result<&[u8], Denial> {
     if bytes.len() > MAX_CHANGE_BYTES {
         return Err(too_large(format!(
             "a document may be at most {MAX_CHANGE_BYTES} bytes; this one is {}",
@@ -101,48 +116,80 @@ pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
             "the chunk checksum does not match its content",
         ));
     }
-    let truncated = || malformed_doc("truncated or malformed header");
-    let mut r = Reader::new(body);
-    let actors = r.uleb().ok_or_else(truncated)?;
-    if actors > MAX_DOCUMENT_ACTORS as u64 {
-        return Err(too_large(format!(
-            "a document may list at most {MAX_DOCUMENT_ACTORS} actors"
-        )));
-    }
-    for _ in 0..actors {
-        r.length_prefixed().ok_or_else(truncated)?;
-    }
-    let heads = r.uleb().ok_or_else(truncated)?;
-    let head_bytes = usize::try_from(heads)
-        .ok()
-        .and_then(|n| n.checked_mul(HASH_LEN))
-        .ok_or_else(truncated)?;
-    r.take(head_bytes).ok_or_else(truncated)?;
-    let change_meta = column_meta(&mut r).ok_or_else(truncated)?;
-    let op_meta = column_meta(&mut r).ok_or_else(truncated)?;
-    let change_data = r.take(total_len(&change_meta)?).ok_or_else(truncated)?;
-    let op_data = r.take(total_len(&op_meta)?).ok_or_else(truncated)?;
-    // The head indices, absent in documents from older implementations.
-    if r.remaining() > 0 {
-        for _ in 0..heads {
-            r.uleb().ok_or_else(truncated)?;
-        }
-        if r.remaining() > 0 {
-            return Err(malformed_doc("data left over after the document"));
-        }
-    }
+    Ok(body)
+}
 
-    let mut budget = MAX_DOCUMENT_INFLATED_BYTES;
-    // Operation columns.
+/// A document chunk's body, laid out: its column metadata and data (actors
+/// and heads are only skipped).
+struct Layout<'a> {
+    change_meta: Vec<(u64, usize)>,
+    op_meta: Vec<(u64, usize)>,
+    change_data: &'a [u8],
+    op_data: &'a [u8],
+}
+
+impl<'a> Layout<'a> {
+    fn read(body: &'a [u8]) -> Result<Self, Denial> {
+        let truncated = || malformed_doc("truncated or malformed header");
+        let mut r = Reader::new(body);
+        let actors = r.uleb().ok_or_else(truncated)?;
+        if actors > MAX_DOCUMENT_ACTORS as u64 {
+            return Err(too_large(format!(
+                "a document may list at most {MAX_DOCUMENT_ACTORS} actors"
+            )));
+        }
+        for _ in 0..actors {
+            r.length_prefixed().ok_or_else(truncated)?;
+        }
+        let heads = r.uleb().ok_or_else(truncated)?;
+        let head_bytes = usize::try_from(heads)
+            .ok()
+            .and_then(|n| n.checked_mul(HASH_LEN))
+            .ok_or_else(truncated)?;
+        r.take(head_bytes).ok_or_else(truncated)?;
+        let change_meta = column_meta(&mut r).ok_or_else(truncated)?;
+        let op_meta = column_meta(&mut r).ok_or_else(truncated)?;
+        let change_data = r.take(total_len(&change_meta)?).ok_or_else(truncated)?;
+        let op_data = r.take(total_len(&op_meta)?).ok_or_else(truncated)?;
+        // The head indices, absent in documents from older implementations.
+        if r.remaining() > 0 {
+            for _ in 0..heads {
+                r.uleb().ok_or_else(truncated)?;
+            }
+            if r.remaining() > 0 {
+                return Err(malformed_doc("data left over after the document"));
+            }
+        }
+        Ok(Layout {
+            change_meta,
+            op_meta,
+            change_data,
+            op_data,
+        })
+    }
+}
+
+/// Bounds the operation columns: rows, successor references, counters.
+/// Returns (operations, successor references).
+fn check_op_columns(
+    budget: &mut usize,
+    meta: &[(u64, usize)],
+    data: &[u8],
+) -> Result<(u64, u64), Denial> {
     let mut ops = 0u64;
     let mut succs = 0u64;
-    for (spec, data) in columns_of(&op_meta, op_data) {
+    let too_many_succs = || {
+        too_large(format!(
+            "a document may hold at most {MAX_DOCUMENT_SUCCS} successor references"
+        ))
+    };
+    for (spec, data) in columns_of(meta, data) {
         let kind = spec & 0b111;
         if kind == TYPE_VALUE {
-            charge(&mut budget, data, spec)?;
+            charge(budget, data, spec)?;
             continue;
         }
-        let column = column_bytes(&mut budget, data, spec)?;
+        let column = column_bytes(budget, data, spec)?;
         let in_succ = spec >> 4 == DOC_SUCC_ID && kind != TYPE_GROUP;
         let limit = if in_succ {
             MAX_DOCUMENT_SUCCS
@@ -151,11 +198,13 @@ pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
         } as u64;
         let walk = walk_column(&column, kind, limit, false)?;
         if walk.rows > limit {
-            return Err(too_large(if in_succ {
-                format!("a document may hold at most {MAX_DOCUMENT_SUCCS} successor references")
+            return Err(if in_succ {
+                too_many_succs()
             } else {
-                format!("a document may hold at most {MAX_DOCUMENT_OPS} operations")
-            }));
+                too_large(format!(
+                    "a document may hold at most {MAX_DOCUMENT_OPS} operations"
+                ))
+            });
         }
         if spec == DOC_ID_ACTOR {
             ops = walk.rows;
@@ -163,9 +212,7 @@ pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
         if spec >> 4 == DOC_SUCC_ID && kind == TYPE_GROUP {
             succs = succs.saturating_add(walk.sum);
             if succs > MAX_DOCUMENT_SUCCS as u64 {
-                return Err(too_large(format!(
-                    "a document may hold at most {MAX_DOCUMENT_SUCCS} successor references"
-                )));
+                return Err(too_many_succs());
             }
         }
         if matches!(
@@ -178,19 +225,40 @@ pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
             ));
         }
     }
-    // Change columns.
-    let mut changes = 0u64;
-    let mut max_ops: Option<Vec<i128>> = None;
-    let mut dep_counts: Option<Vec<i128>> = None;
-    let mut dep_values: Option<Vec<i128>> = None;
+    Ok((ops, succs))
+}
+
+/// The change columns' values the operation count is derived from.
+#[derive(Default)]
+struct ChangeColumns {
+    changes: u64,
+    max_ops: Vec<i128>,
+    dep_counts: Vec<i128>,
+    dep_values: Vec<i128>,
+}
+
+/// Bounds the change columns: rows, dependency references, max ops, and
+/// the operations the changes add up to (see [`change_ops`]). Returns the
+/// number of changes.
+fn check_change_columns(
+    budget: &mut usize,
+    meta: &[(u64, usize)],
+    data: &[u8],
+) -> Result<u64, Denial> {
+    let mut cols = ChangeColumns::default();
     let mut deps = 0u64;
-    for (spec, data) in columns_of(&change_meta, change_data) {
+    let too_many_deps = || {
+        too_large(format!(
+            "a document may hold at most {MAX_DOCUMENT_DEPS} dependencies"
+        ))
+    };
+    for (spec, data) in columns_of(meta, data) {
         let kind = spec & 0b111;
         if kind == TYPE_VALUE {
-            charge(&mut budget, data, spec)?;
+            charge(budget, data, spec)?;
             continue;
         }
-        let column = column_bytes(&mut budget, data, spec)?;
+        let column = column_bytes(budget, data, spec)?;
         let in_deps = spec >> 4 == DOC_DEPS_ID && kind != TYPE_GROUP;
         let limit = if in_deps {
             MAX_DOCUMENT_DEPS
@@ -200,42 +268,38 @@ pub fn check_document(bytes: &[u8]) -> Result<Shape, Denial> {
         let collect = matches!(spec, DOC_CHANGE_MAX_OP | DOC_DEPS_COUNT | DOC_DEPS_VALUES);
         let walk = walk_column(&column, kind, limit, collect)?;
         if walk.rows > limit {
-            return Err(too_large(if in_deps {
-                format!("a document may hold at most {MAX_DOCUMENT_DEPS} dependencies")
+            return Err(if in_deps {
+                too_many_deps()
             } else {
-                format!("a document may hold at most {MAX_DOCUMENT_CHANGES} changes")
-            }));
+                too_large(format!(
+                    "a document may hold at most {MAX_DOCUMENT_CHANGES} changes"
+                ))
+            });
         }
         if spec == DOC_DEPS_COUNT {
             deps = deps.saturating_add(walk.sum);
             if deps > MAX_DOCUMENT_DEPS as u64 {
-                return Err(too_large(format!(
-                    "a document may hold at most {MAX_DOCUMENT_DEPS} dependencies"
-                )));
+                return Err(too_many_deps());
             }
         }
         if spec == DOC_CHANGE_MAX_OP && !walk.within_u32() {
             return Err(malformed_doc("a change's max op is outside 0..=2^32 - 1"));
         }
         match spec {
-            DOC_CHANGE_ACTOR => changes = walk.rows,
-            DOC_CHANGE_MAX_OP => max_ops = Some(walk.values),
-            DOC_DEPS_COUNT => dep_counts = Some(walk.values),
-            DOC_DEPS_VALUES => dep_values = Some(walk.values),
+            DOC_CHANGE_ACTOR => cols.changes = walk.rows,
+            DOC_CHANGE_MAX_OP => cols.max_ops = walk.values,
+            DOC_DEPS_COUNT => cols.dep_counts = walk.values,
+            DOC_DEPS_VALUES => cols.dep_values = walk.values,
             _ => {}
         }
     }
     change_ops(
-        changes,
-        &max_ops.unwrap_or_default(),
-        &dep_counts.unwrap_or_default(),
-        &dep_values.unwrap_or_default(),
+        cols.changes,
+        &cols.max_ops,
+        &cols.dep_counts,
+        &cols.dep_values,
     )?;
-    Ok(Shape {
-        ops,
-        preds: succs,
-        changes,
-    })
+    Ok(cols.changes)
 }
 
 /// The operations a document's changes add up to, as Automerge 0.12's
@@ -410,40 +474,20 @@ impl ColumnWalk {
 /// run lengths, returning as soon as they pass `limit` (never expanding a
 /// run past it). With `collect`, also records each row's value.
 fn walk_column(column: &[u8], kind: u64, limit: u64, collect: bool) -> Result<ColumnWalk, Denial> {
-    let bad = || malformed_doc("malformed column");
-    let mut r = Reader::new(column);
-    let mut w = ColumnWalk::default();
     if kind == TYPE_BOOLEAN {
-        // Alternating run lengths, starting with false.
-        while r.remaining() > 0 {
-            w.rows = w.rows.saturating_add(r.uleb().ok_or_else(bad)?);
-            if w.rows > limit {
-                return Ok(w);
-            }
-        }
-        return Ok(w);
+        return walk_booleans(column, limit);
     }
-    let mut current = 0i128;
-    // Reads one value: its number (a delta column's running value), or
-    // `None` for a string.
-    let value = |r: &mut Reader<'_>, current: &mut i128| -> Option<Option<i128>> {
-        match kind {
-            TYPE_DELTA => {
-                *current += i128::from(r.sleb()?);
-                Some(Some(*current))
-            }
-            TYPE_STRING => {
-                r.length_prefixed()?;
-                Some(None)
-            }
-            _ => Some(Some(i128::from(r.uleb()?))),
-        }
+    let mut values = Values {
+        r: Reader::new(column),
+        kind,
+        current: 0,
     };
-    while r.remaining() > 0 {
-        let count = r.sleb().ok_or_else(bad)?;
+    let mut w = ColumnWalk::default();
+    while values.r.remaining() > 0 {
+        let count = values.r.sleb().ok_or_else(bad_column)?;
         let n = count.unsigned_abs();
         if count == 0 {
-            let nulls = r.uleb().ok_or_else(bad)?;
+            let nulls = values.r.uleb().ok_or_else(bad_column)?;
             w.rows = w.rows.saturating_add(nulls);
             if w.rows > limit {
                 return Ok(w);
@@ -459,54 +503,118 @@ fn walk_column(column: &[u8], kind: u64, limit: u64, collect: bool) -> Result<Co
         }
         w.rows += n;
         if count > 0 {
-            // A repeat run: n copies of one value (a delta column moves by
-            // it n times, so its extremes are the first and last rows).
-            let before = current;
-            let Some(v) = value(&mut r, &mut current).ok_or_else(bad)? else {
-                continue;
-            };
-            let step = v - before;
-            let first = v;
-            let last = if kind == TYPE_DELTA {
-                before + step * i128::from(n)
-            } else {
-                v
-            };
-            current = if kind == TYPE_DELTA { last } else { current };
-            w.min = w.min.min(first).min(last);
-            w.max = w.max.max(first).max(last);
-            if kind != TYPE_DELTA {
-                w.sum = w
-                    .sum
-                    .saturating_add(u64::try_from(v).unwrap_or(u64::MAX).saturating_mul(n));
-            }
-            if collect {
-                for i in 1..=n {
-                    w.values.push(if kind == TYPE_DELTA {
-                        before + step * i128::from(i)
-                    } else {
-                        v
-                    });
-                }
-            }
+            w.repeat_run(&mut values, n, collect)?;
         } else {
-            // A literal run: n values, each at least one byte.
-            for _ in 0..n {
-                let Some(v) = value(&mut r, &mut current).ok_or_else(bad)? else {
-                    continue;
-                };
-                w.min = w.min.min(v);
-                w.max = w.max.max(v);
-                if kind != TYPE_DELTA {
-                    w.sum = w.sum.saturating_add(u64::try_from(v).unwrap_or(u64::MAX));
-                }
-                if collect {
-                    w.values.push(v);
-                }
-            }
+            w.literal_run(&mut values, n, collect)?;
         }
     }
     Ok(w)
+}
+
+/// A boolean column: alternating run lengths, starting with false.
+fn walk_booleans(column: &[u8], limit: u64) -> Result<ColumnWalk, Denial> {
+    let mut r = Reader::new(column);
+    let mut w = ColumnWalk::default();
+    while r.remaining() > 0 {
+        w.rows = w.rows.saturating_add(r.uleb().ok_or_else(bad_column)?);
+        if w.rows > limit {
+            return Ok(w);
+        }
+    }
+    Ok(w)
+}
+
+fn bad_column() -> Denial {
+    malformed_doc("malformed column")
+}
+
+/// The values of a run-length encoded column, read one at a time.
+struct Values<'c> {
+    r: Reader<'c>,
+    kind: u64,
+    /// A delta column's running value.
+    current: i128,
+}
+
+impl Values<'_> {
+    /// Reads one value: its number (a delta column's running value), or
+    /// `None` for a string.
+    fn next(&mut self) -> Option<Option<i128>> {
+        match self.kind {
+            TYPE_DELTA => {
+                self.current += i128::from(self.r.sleb()?);
+                Some(Some(self.current))
+            }
+            TYPE_STRING => {
+                self.r.length_prefixed()?;
+                Some(None)
+            }
+            _ => Some(Some(i128::from(self.r.uleb()?))),
+        }
+    }
+}
+
+impl ColumnWalk {
+    /// A repeat run: `n` copies of one value (a delta column moves by it
+    /// `n` times, so its extremes are the first and last rows).
+    fn repeat_run(&mut self, values: &mut Values<'_>, n: u64, collect: bool) -> Result<(), Denial> {
+        let before = values.current;
+        let Some(v) = values.next().ok_or_else(bad_column)? else {
+            return Ok(());
+        };
+        let delta = values.kind == TYPE_DELTA;
+        let step = v - before;
+        let last = if delta {
+            before + step * i128::from(n)
+        } else {
+            v
+        };
+        if delta {
+            values.current = last;
+        }
+        self.min = self.min.min(v).min(last);
+        self.max = self.max.max(v).max(last);
+        if !delta {
+            self.sum = self
+                .sum
+                .saturating_add(u64::try_from(v).unwrap_or(u64::MAX).saturating_mul(n));
+        }
+        if collect {
+            for i in 1..=n {
+                self.values.push(if delta {
+                    before + step * i128::from(i)
+                } else {
+                    v
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A literal run: `n` values, each at least one byte.
+    fn literal_run(
+        &mut self,
+        values: &mut Values<'_>,
+        n: u64,
+        collect: bool,
+    ) -> Result<(), Denial> {
+        for _ in 0..n {
+            let Some(v) = values.next().ok_or_else(bad_column)? else {
+                continue;
+            };
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            if values.kind != TYPE_DELTA {
+                self.sum = self
+                    .sum
+                    .saturating_add(u64::try_from(v).unwrap_or(u64::MAX));
+            }
+            if collect {
+                self.values.push(v);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn malformed_doc(message: &str) -> Denial {

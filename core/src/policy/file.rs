@@ -48,6 +48,9 @@ struct RoleFile {
     process: ProcessRights,
 }
 
+/// Reads a policy file and checks it whole: every problem is listed, each
+/// with its key, in file order (format, classes, base class, fields, roles);
+/// the policy is returned only when there is none.
 pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     let file: PolicyFile = toml::from_str(text)
         .map_err(|e| CoreError::Policy(vec![e.to_string().trim().to_owned()]))?;
@@ -59,7 +62,31 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
             file.format
         ));
     }
+    let classes = parse_classes(&file, &mut errors);
+    let base_class = class_ref(&classes, "base_class", &file.base_class, &mut errors);
+    let field_class = parse_fields(&file, &classes, &mut errors);
+    check_classified(
+        &field_class,
+        base_class.as_ref(),
+        &file.base_class,
+        &mut errors,
+    );
+    let roles = parse_roles(&file, &classes, base_class.as_ref(), &mut errors);
 
+    match (errors.is_empty(), base_class) {
+        (true, Some(base_class)) => Ok(Policy {
+            base_class,
+            classes,
+            field_class,
+            roles,
+            source: text.to_owned(),
+        }),
+        _ => Err(CoreError::Policy(errors)),
+    }
+}
+
+/// The declared classes whose names are valid (an error for each other).
+fn parse_classes(file: &PolicyFile, errors: &mut Vec<String>) -> BTreeMap<ClassName, ClassDef> {
     let mut classes = BTreeMap::new();
     for (name, class) in &file.classes {
         match ClassName::new(name) {
@@ -74,18 +101,34 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
             Err(e) => errors.push(format!("classes.{name}: {e}")),
         }
     }
-    let class_ref = |key: &str, name: &str, errors: &mut Vec<String>| -> Option<ClassName> {
-        match ClassName::new(name) {
-            Ok(c) if classes.contains_key(&c) => Some(c),
-            _ => {
-                errors.push(format!("{key}: unknown class `{name}` (not in [classes])"));
-                None
-            }
+    classes
+}
+
+/// The class `name` refers to at `key`, if it is declared in `[classes]`
+/// (an error otherwise).
+fn class_ref(
+    classes: &BTreeMap<ClassName, ClassDef>,
+    key: &str,
+    name: &str,
+    errors: &mut Vec<String>,
+) -> Option<ClassName> {
+    match ClassName::new(name) {
+        Ok(c) if classes.contains_key(&c) => Some(c),
+        _ => {
+            errors.push(format!("{key}: unknown class `{name}` (not in [classes])"));
+            None
         }
-    };
+    }
+}
 
-    let base_class = class_ref("base_class", &file.base_class, &mut errors);
-
+/// The class of each field listed under `[fields]`; an error for an
+/// unknown record kind, an unknown class, a name that is not a field of
+/// the kind, and a field listed in a second class (the first one stays).
+fn parse_fields(
+    file: &PolicyFile,
+    classes: &BTreeMap<ClassName, ClassDef>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<(RecordKind, String), ClassName> {
     let mut field_class: BTreeMap<(RecordKind, String), ClassName> = BTreeMap::new();
     for (kind_name, by_class) in &file.fields {
         let Ok(kind) = kind_name.parse::<RecordKind>() else {
@@ -96,7 +139,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
         };
         for (class_name, fields) in by_class {
             let key = format!("fields.{kind_name}.{class_name}");
-            let Some(class) = class_ref(&key, class_name, &mut errors) else {
+            let Some(class) = class_ref(classes, &key, class_name, errors) else {
                 continue;
             };
             for field in fields {
@@ -112,6 +155,17 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
             }
         }
     }
+    field_class
+}
+
+/// Every schema field must be in a class, and the routing fields in the
+/// base class (`base_name` as written in the file, for the message).
+fn check_classified(
+    field_class: &BTreeMap<(RecordKind, String), ClassName>,
+    base_class: Option<&ClassName>,
+    base_name: &str,
+    errors: &mut Vec<String>,
+) {
     for kind in RecordKind::ALL {
         for def in schema::fields(kind) {
             match field_class.get(&(kind, def.name.to_owned())) {
@@ -120,92 +174,116 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
                     def.name
                 )),
                 Some(class) => {
-                    if ROUTING_FIELDS.contains(&def.name) && Some(class) != base_class.as_ref() {
+                    if ROUTING_FIELDS.contains(&def.name) && Some(class) != base_class {
                         errors.push(format!(
-                            "fields.{kind}.{class}: `{}` decides who sees the record and must be in the base class `{}`",
-                            def.name, file.base_class
+                            "fields.{kind}.{class}: `{}` decides who sees the record and must be in the base class `{base_name}`",
+                            def.name
                         ));
                     }
                 }
             }
         }
     }
+}
 
+/// The roles, each checked by [`parse_role`]; at least one must be admin.
+fn parse_roles(
+    file: &PolicyFile,
+    classes: &BTreeMap<ClassName, ClassDef>,
+    base_class: Option<&ClassName>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, Role> {
     let mut roles = BTreeMap::new();
     for (name, role) in &file.roles {
-        let key = format!("roles.{name}");
-        let valid_name = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !valid_name {
-            errors.push(format!(
-                "{key}: role names are 1-32 characters of a-z, 0-9 or `_`"
-            ));
-        }
-        let read: BTreeSet<ClassName> = role
-            .read
-            .iter()
-            .filter_map(|c| class_ref(&format!("{key}.read"), c, &mut errors))
-            .collect();
-        let write: BTreeSet<ClassName> = role
-            .write
-            .iter()
-            .filter_map(|c| class_ref(&format!("{key}.write"), c, &mut errors))
-            .collect();
-        for class in write.difference(&read) {
-            errors.push(format!(
-                "{key}.write: `{class}` is writable but not readable; add it to {key}.read"
-            ));
-        }
-        let sees: BTreeSet<Scope> = role.sees.iter().copied().collect();
-        let edits: BTreeSet<Scope> = role.edits.iter().copied().collect();
-        if sees.is_empty() {
-            errors.push(format!(
-                "{key}.sees: a role must see at least its own records"
-            ));
-        }
-        if !sees.contains(&Scope::All) {
-            for scope in edits.difference(&sees) {
-                errors.push(format!(
-                    "{key}.edits: `{scope:?}` is not among the records the role sees",
-                ));
-            }
-        }
-        if let Some(base) = &base_class
-            && !read.contains(base)
-        {
-            errors.push(format!(
-                "{key}.read: every role must read the base class `{base}`"
-            ));
-        }
-        roles.insert(
-            name.clone(),
-            Role {
-                description: role.description.clone(),
-                admin: role.admin,
-                read,
-                write,
-                sees,
-                edits,
-                process: role.process,
-            },
-        );
+        let role = parse_role(name, role, classes, base_class, errors);
+        roles.insert(name.clone(), role);
     }
     if !roles.values().any(|r| r.admin) {
         errors.push("roles: at least one role must have `admin = true`".to_owned());
     }
+    roles
+}
 
-    match (errors.is_empty(), base_class) {
-        (true, Some(base_class)) => Ok(Policy {
-            base_class,
-            classes,
-            field_class,
-            roles,
-            source: text.to_owned(),
-        }),
-        _ => Err(CoreError::Policy(errors)),
+/// One role, with an error for a bad name, unknown classes, a class it
+/// writes but does not read, no scope seen, a scope it edits but does not
+/// see (unless it sees all), and not reading the base class.
+fn parse_role(
+    name: &str,
+    role: &RoleFile,
+    classes: &BTreeMap<ClassName, ClassDef>,
+    base_class: Option<&ClassName>,
+    errors: &mut Vec<String>,
+) -> Role {
+    let key = format!("roles.{name}");
+    if !valid_role_name(name) {
+        errors.push(format!(
+            "{key}: role names are 1-32 characters of a-z, 0-9 or `_`"
+        ));
+    }
+    let read: BTreeSet<ClassName> = role
+        .read
+        .iter()
+        .filter_map(|c| class_ref(classes, &format!("{key}.read"), c, errors))
+        .collect();
+    let write: BTreeSet<ClassName> = role
+        .write
+        .iter()
+        .filter_map(|c| class_ref(classes, &format!("{key}.write"), c, errors))
+        .collect();
+    for class in write.difference(&read) {
+        errors.push(format!(
+            "{key}.write: `{class}` is writable but not readable; add it to {key}.read"
+        ));
+    }
+    let sees: BTreeSet<Scope> = role.sees.iter().copied().collect();
+    let edits: BTreeSet<Scope> = role.edits.iter().copied().collect();
+    check_scopes(&key, &sees, &edits, errors);
+    if let Some(base) = base_class
+        && !read.contains(base)
+    {
+        errors.push(format!(
+            "{key}.read: every role must read the base class `{base}`"
+        ));
+    }
+    Role {
+        description: role.description.clone(),
+        admin: role.admin,
+        read,
+        write,
+        sees,
+        edits,
+        process: role.process,
+    }
+}
+
+/// Role names are 1-32 characters of a-z, 0-9 or `_`.
+fn valid_role_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A role must see some records, and edit only records it sees (unless it
+/// sees all).
+fn check_scopes(
+    key: &str,
+    sees: &BTreeSet<Scope>,
+    edits: &BTreeSet<Scope>,
+    errors: &mut Vec<String>,
+) {
+    if sees.is_empty() {
+        errors.push(format!(
+            "{key}.sees: a role must see at least its own records"
+        ));
+    }
+    if !sees.contains(&Scope::All) {
+        for scope in edits.difference(sees) {
+            errors.push(format!(
+                "{key}.edits: `{scope:?}` is not among the records the role sees",
+            ));
+        }
     }
 }
 

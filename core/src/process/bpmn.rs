@@ -22,10 +22,11 @@
 use std::collections::BTreeMap;
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
-use super::model::{BranchFile, ModelFile, StepFile, StepKind, TriggerFile, TriggerKind};
-use crate::ids::RecordKind;
+use super::model::ModelFile;
+
+mod build;
 
 /// Why a BPMN file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,13 +120,46 @@ fn attrs(e: &BytesStart<'_>, line: u64) -> Result<BTreeMap<String, String>, Bpmn
 pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().trim_text(false);
-    // Newlines are counted from where the previous call stopped (positions
-    // only move forward while reading): counting from the start of the file
-    // for every event made an import take time quadratic in its size.
-    let counted = std::cell::Cell::new((0usize, 0u64));
-    let line_at = |pos: u64| -> u64 {
+    let mut lines = Lines::new(xml);
+    let mut reading = Reading::default();
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            err(
+                Some(lines.at(reader.error_position())),
+                format!("not well-formed XML: {e}"),
+            )
+        })?;
+        let line = lines.element_start(reader.buffer_position());
+        if !reading.on_event(event, line)? {
+            break;
+        }
+    }
+    reading.finish()
+}
+
+/// Line numbers of positions in the file, read forward.
+struct Lines<'x> {
+    xml: &'x str,
+    /// Up to which byte newlines are counted, and how many there are.
+    counted: (usize, u64),
+}
+
+impl<'x> Lines<'x> {
+    fn new(xml: &'x str) -> Self {
+        Lines {
+            xml,
+            counted: (0, 0),
+        }
+    }
+
+    /// The 1-based line of byte `pos` (clamped to the file). Newlines are
+    /// counted from where the previous call stopped (positions only move
+    /// forward while reading): counting from the start of the file for
+    /// every event made an import take time quadratic in its size.
+    fn at(&mut self, pos: u64) -> u64 {
+        let xml = self.xml;
         let end = usize::try_from(pos).unwrap_or(xml.len()).min(xml.len());
-        let (from, before) = match counted.get() {
+        let (from, before) = match self.counted {
             (at, n) if at <= end => (at, n),
             _ => (0, 0),
         };
@@ -133,115 +167,152 @@ pub fn import(xml: &str) -> Result<ModelFile, BpmnError> {
             .iter()
             .filter(|b| **b == b'\n')
             .count() as u64;
-        counted.set((end, before + newlines));
+        self.counted = (end, before + newlines);
         1 + before + newlines
-    };
+    }
 
-    let mut stack: Vec<String> = Vec::new();
-    let mut process: Option<(BTreeMap<String, String>, u64)> = None;
-    let mut processes = 0;
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut flows: Vec<Flow> = Vec::new();
-    let mut skip_depth: Option<usize> = None;
-    let mut text = String::new();
-
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            err(
-                Some(line_at(reader.error_position())),
-                format!("not well-formed XML: {e}"),
-            )
-        })?;
-        // The line where the element just read starts.
-        let end = usize::try_from(reader.buffer_position())
+    /// The line where the element just read starts (the last `<` before the
+    /// reader's position `buffer_position`).
+    fn element_start(&mut self, buffer_position: u64) -> u64 {
+        let xml = self.xml;
+        let end = usize::try_from(buffer_position)
             .unwrap_or(xml.len())
             .min(xml.len());
         // Bytes, not `str` slicing: `end` need not be a character boundary.
-        let line = line_at(
-            xml.as_bytes()[..end]
-                .iter()
-                .rposition(|b| *b == b'<')
-                .unwrap_or(0) as u64,
-        );
+        self.at(xml.as_bytes()[..end]
+            .iter()
+            .rposition(|b| *b == b'<')
+            .unwrap_or(0) as u64)
+    }
+}
+
+/// What has been read of the file so far.
+#[derive(Default)]
+struct Reading {
+    /// Local names of the open elements.
+    stack: Vec<String>,
+    /// The (last) process element's attributes and line.
+    process: Option<(BTreeMap<String, String>, u64)>,
+    /// How many process elements were met.
+    processes: usize,
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    /// The depth of the ignored subtree being skipped, if any.
+    skip_depth: Option<usize>,
+    /// The text read since the last element started or ended.
+    text: String,
+}
+
+impl Reading {
+    /// Takes one XML event read at `line`; `false` at the end of the file.
+    /// Refuses an unsupported element, bad text and an unknown entity.
+    fn on_event(&mut self, event: Event<'_>, line: u64) -> Result<bool, BpmnError> {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                let name = local(e.name().as_ref());
-                if skip_depth.is_none() {
-                    if IGNORED_SUBTREES.contains(&name.as_str()) {
-                        skip_depth = Some(stack.len());
-                    } else {
-                        open(
-                            &name,
-                            e,
-                            line,
-                            &stack,
-                            &mut process,
-                            &mut processes,
-                            &mut nodes,
-                            &mut flows,
-                        )?;
-                    }
-                }
-                text.clear();
-                if !empty {
-                    stack.push(name);
-                } else if skip_depth == Some(stack.len()) {
-                    skip_depth = None;
-                }
+                self.on_start(e, empty, line)?;
             }
             Event::Text(t) => {
                 let s = t
                     .decode()
                     .map_err(|e| err(Some(line), format!("bad text: {e}")))?;
-                text.push_str(&s);
+                self.text.push_str(&s);
             }
             Event::CData(t) => {
                 let s = t
                     .decode()
                     .map_err(|e| err(Some(line), format!("bad text: {e}")))?;
-                text.push_str(&s);
+                self.text.push_str(&s);
             }
-            Event::GeneralRef(r) => {
-                let name = r
-                    .decode()
-                    .map_err(|e| err(Some(line), format!("bad entity: {e}")))?;
-                let c = match name.as_ref() {
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "amp" => Some('&'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().ok().flatten(),
-                };
-                match c {
-                    Some(c) => text.push(c),
-                    None => return Err(err(Some(line), format!("unknown entity `&{name};`"))),
-                }
-            }
-            Event::End(_) => {
-                let name = stack.pop().unwrap_or_default();
-                if skip_depth == Some(stack.len()) {
-                    skip_depth = None;
-                } else if skip_depth.is_none() {
-                    close(&name, &stack, text.trim(), &mut nodes, &mut flows);
-                }
-                text.clear();
-            }
-            Event::Eof => break,
+            Event::GeneralRef(r) => self.text.push(entity(&r, line)?),
+            Event::End(_) => self.on_end(),
+            Event::Eof => return Ok(false),
             _ => {}
         }
+        Ok(true)
     }
-    let Some((pattrs, pline)) = process else {
-        return Err(err(None, "no <process> element: is this a BPMN 2.0 file?"));
+
+    /// An element starts (and ends at once when `empty`): starts skipping an
+    /// ignored subtree, or reads it with [`open`] outside one.
+    fn on_start(&mut self, e: &BytesStart<'_>, empty: bool, line: u64) -> Result<(), BpmnError> {
+        let name = local(e.name().as_ref());
+        if self.skip_depth.is_none() {
+            if IGNORED_SUBTREES.contains(&name.as_str()) {
+                self.skip_depth = Some(self.stack.len());
+            } else {
+                open(
+                    &name,
+                    e,
+                    line,
+                    &self.stack,
+                    &mut self.process,
+                    &mut self.processes,
+                    &mut self.nodes,
+                    &mut self.flows,
+                )?;
+            }
+        }
+        self.text.clear();
+        if !empty {
+            self.stack.push(name);
+        } else if self.skip_depth == Some(self.stack.len()) {
+            self.skip_depth = None;
+        }
+        Ok(())
+    }
+
+    /// An element ends: stops skipping at the end of the ignored subtree, or
+    /// hands its text to [`close`] outside one.
+    fn on_end(&mut self) {
+        let name = self.stack.pop().unwrap_or_default();
+        if self.skip_depth == Some(self.stack.len()) {
+            self.skip_depth = None;
+        } else if self.skip_depth.is_none() {
+            close(
+                &name,
+                &self.stack,
+                self.text.trim(),
+                &mut self.nodes,
+                &mut self.flows,
+            );
+        }
+        self.text.clear();
+    }
+
+    /// The model of the file's one process; refuses a file without a
+    /// process or with several.
+    fn finish(self) -> Result<ModelFile, BpmnError> {
+        let Some((pattrs, pline)) = self.process else {
+            return Err(err(None, "no <process> element: is this a BPMN 2.0 file?"));
+        };
+        if self.processes > 1 {
+            return Err(err(
+                None,
+                "the file holds several processes; import one process per file",
+            ));
+        }
+        build::build(pattrs, pline, self.nodes, self.flows)
+    }
+}
+
+/// The character an entity reference stands for: the five XML entities
+/// and character references; refuses any other.
+fn entity(r: &BytesRef<'_>, line: u64) -> Result<char, BpmnError> {
+    let name = r
+        .decode()
+        .map_err(|e| err(Some(line), format!("bad entity: {e}")))?;
+    let c = match name.as_ref() {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => r.resolve_char_ref().ok().flatten(),
     };
-    if processes > 1 {
-        return Err(err(
-            None,
-            "the file holds several processes; import one process per file",
-        ));
+    match c {
+        Some(c) => Ok(c),
+        None => Err(err(Some(line), format!("unknown entity `&{name};`"))),
     }
-    build(pattrs, pline, nodes, flows)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -343,10 +414,6 @@ fn close(name: &str, stack: &[String], text: &str, nodes: &mut [Node], flows: &m
     }
 }
 
-fn outgoing_of<'a>(flows: &'a [Flow], id: &str) -> Vec<&'a Flow> {
-    flows.iter().filter(|f| f.source == id).collect()
-}
-
 /// Strips `${...}` / `#{...}` around an expression.
 fn expression(text: &str) -> String {
     let t = text.trim();
@@ -356,305 +423,6 @@ fn expression(text: &str) -> String {
         }
     }
     t.to_owned()
-}
-
-fn build(
-    pattrs: BTreeMap<String, String>,
-    pline: u64,
-    nodes: Vec<Node>,
-    flows: Vec<Flow>,
-) -> Result<ModelFile, BpmnError> {
-    let by_id: BTreeMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-    let flows = flows.as_slice();
-    let outgoing = |id: &str| outgoing_of(flows, id);
-    for f in flows {
-        for end in [&f.source, &f.target] {
-            if !by_id.contains_key(end.as_str()) {
-                return Err(err(
-                    None,
-                    format!(
-                        "sequenceFlow `{}` connects to unknown element `{end}`",
-                        f.id
-                    ),
-                ));
-            }
-        }
-    }
-    // A gateway with one way out and no conditions only joins paths: follow it.
-    let resolve = |target: &str| -> String {
-        let mut target = target.to_owned();
-        for _ in 0..nodes.len() {
-            match by_id.get(target.as_str()) {
-                Some(n) if n.tag == "exclusiveGateway" => {
-                    let out = outgoing(&n.id);
-                    if out.len() == 1 && out[0].condition.is_none() {
-                        target = out[0].target.clone();
-                        continue;
-                    }
-                    break;
-                }
-                _ => break,
-            }
-        }
-        target
-    };
-    let single_next = |n: &Node| -> Result<String, BpmnError> {
-        match outgoing(&n.id).as_slice() {
-            [f] => Ok(resolve(&f.target)),
-            [] => Err(err(
-                Some(n.line),
-                format!("<{}> `{}` has no outgoing sequenceFlow", n.tag, n.id),
-            )),
-            _ => Err(err(
-                Some(n.line),
-                format!(
-                    "<{}> `{}` has several outgoing flows; branch with an exclusiveGateway",
-                    n.tag, n.id
-                ),
-            )),
-        }
-    };
-    let fw = |n: &Node, k: &str| n.attrs.get(&format!("fieldwork:{k}")).cloned();
-
-    let starts: Vec<&Node> = nodes.iter().filter(|n| n.tag == "startEvent").collect();
-    let [start] = starts.as_slice() else {
-        return Err(err(
-            Some(pline),
-            format!(
-                "a process needs exactly one startEvent, this one has {}",
-                starts.len()
-            ),
-        ));
-    };
-    let record_text = fw(start, "record").or_else(|| pattrs.get("fieldwork:record").cloned()).ok_or_else(|| {
-        err(Some(start.line), "the startEvent needs fieldwork:record=\"account|contact|deal|activity\": the kind of record the process runs on")
-    })?;
-    let record: RecordKind = record_text.parse().map_err(|_| {
-        err(
-            Some(start.line),
-            format!("fieldwork:record `{record_text}` is not a kind of record"),
-        )
-    })?;
-    let mut trigger = TriggerFile {
-        kind: TriggerKind::Manual,
-        record,
-        condition: None,
-        every: None,
-        from: None,
-    };
-    match (
-        fw(start, "trigger").as_deref(),
-        &start.conditional,
-        &start.timer,
-    ) {
-        (Some(t), _, _) => {
-            trigger.kind = match t {
-                "record_created" => TriggerKind::RecordCreated,
-                "field_change" => TriggerKind::FieldChange,
-                "manual" => TriggerKind::Manual,
-                "schedule" => TriggerKind::Schedule,
-                other => {
-                    return Err(err(
-                        Some(start.line),
-                        format!(
-                            "fieldwork:trigger `{other}` is not record_created, field_change, manual or schedule"
-                        ),
-                    ));
-                }
-            };
-            trigger.condition =
-                fw(start, "condition").or_else(|| start.conditional.as_deref().map(expression));
-        }
-        (None, Some(c), _) => {
-            trigger.kind = TriggerKind::FieldChange;
-            trigger.condition = Some(expression(c));
-        }
-        (None, None, Some((kind, text))) if kind == "timeCycle" => {
-            let parts: Vec<&str> = text.trim().split('/').collect();
-            let [_, from, every] = parts.as_slice() else {
-                return Err(err(
-                    Some(start.line),
-                    format!(
-                        "timeCycle `{text}`: use R/START/PERIOD, e.g. R/2027-01-01T08:00:00Z/P7D"
-                    ),
-                ));
-            };
-            trigger.kind = TriggerKind::Schedule;
-            trigger.from = Some((*from).to_owned());
-            trigger.every = Some((*every).to_owned());
-            trigger.condition = fw(start, "condition");
-        }
-        (None, None, Some((kind, _))) => {
-            return Err(err(
-                Some(start.line),
-                format!("a start timer needs a timeCycle, not a {kind}"),
-            ));
-        }
-        (None, None, None) => {}
-    }
-    let first = single_next(start)?;
-
-    let mut steps = Vec::new();
-    for n in &nodes {
-        let name = n.name.clone().filter(|s| !s.trim().is_empty());
-        let mut s = StepFile {
-            id: n.id.clone(),
-            name: name.clone(),
-            ..StepFile::default()
-        };
-        match n.tag.as_str() {
-            "startEvent" | "boundaryEvent" => continue,
-            "exclusiveGateway" => {
-                let out = outgoing(&n.id);
-                if out.len() == 1 && out[0].condition.is_none() {
-                    continue; // a join, followed through by `resolve`
-                }
-                s.kind = StepKind::Gateway;
-                for f in out {
-                    if Some(&f.id) == n.default_flow.as_ref() {
-                        s.default = Some(resolve(&f.target));
-                    } else {
-                        let condition = f.condition.clone().ok_or_else(|| {
-                            err(Some(n.line), format!("flow `{}` out of gateway `{}` has no conditionExpression and is not the default", f.id, n.id))
-                        })?;
-                        s.branches.push(BranchFile {
-                            condition: expression(&condition),
-                            next: resolve(&f.target),
-                        });
-                    }
-                }
-            }
-            "endEvent" => s.kind = StepKind::End,
-            "userTask" => {
-                s.kind = StepKind::Task;
-                s.assignee = fw(n, "assignee").or(Some("owner".into()));
-                s.subject = fw(n, "subject").or(name.clone());
-                s.topic = fw(n, "topic");
-                s.due = fw(n, "due");
-                s.next = Some(single_next(n)?);
-                let boundaries: Vec<&Node> = nodes
-                    .iter()
-                    .filter(|b| b.tag == "boundaryEvent" && b.attached_to.as_deref() == Some(&n.id))
-                    .collect();
-                match boundaries.as_slice() {
-                    [] => {}
-                    [b] => match &b.timer {
-                        Some((kind, text)) if kind == "timeDuration" => {
-                            s.deadline = Some(text.trim().to_owned());
-                            s.on_deadline = Some(single_next(b)?);
-                        }
-                        _ => {
-                            return Err(err(
-                                Some(b.line),
-                                format!(
-                                    "boundaryEvent `{}`: only a timer with a timeDuration is supported",
-                                    b.id
-                                ),
-                            ));
-                        }
-                    },
-                    [_, b, ..] => {
-                        return Err(err(
-                            Some(b.line),
-                            format!(
-                                "userTask `{}` has several boundary events; one deadline is supported",
-                                n.id
-                            ),
-                        ));
-                    }
-                }
-            }
-            "serviceTask" => {
-                let action = fw(n, "action").ok_or_else(|| {
-                    err(Some(n.line), format!("serviceTask `{}` needs fieldwork:action (call, meeting, visit, email, task or set)", n.id))
-                })?;
-                s.next = Some(single_next(n)?);
-                if action == "set" {
-                    s.kind = StepKind::Set;
-                    s.field = fw(n, "field");
-                    s.value = fw(n, "value");
-                } else {
-                    s.kind = StepKind::Activity;
-                    s.activity = Some(action);
-                    s.assignee = fw(n, "assignee").or(Some("owner".into()));
-                    s.subject = fw(n, "subject").or(name.clone());
-                    s.topic = fw(n, "topic");
-                    s.offset = fw(n, "offset");
-                    s.duration_minutes = match fw(n, "duration") {
-                        Some(d) => Some(d.parse().map_err(|_| {
-                            err(
-                                Some(n.line),
-                                format!("fieldwork:duration `{d}` is not a number of minutes"),
-                            )
-                        })?),
-                        None => None,
-                    };
-                }
-            }
-            "intermediateCatchEvent" => {
-                s.kind = StepKind::Timer;
-                s.next = Some(single_next(n)?);
-                match &n.timer {
-                    Some((kind, text)) if kind == "timeDuration" => {
-                        s.duration = Some(text.trim().to_owned())
-                    }
-                    Some((kind, text)) if kind == "timeDate" => {
-                        let field = expression(text);
-                        if field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                            s.until_field = Some(field);
-                        } else {
-                            return Err(err(
-                                Some(n.line),
-                                format!(
-                                    "timeDate `{text}`: use ${{field}}, a date field of the record"
-                                ),
-                            ));
-                        }
-                    }
-                    _ => {
-                        return Err(err(
-                            Some(n.line),
-                            format!(
-                                "intermediateCatchEvent `{}`: only timers (timeDuration or timeDate) are supported",
-                                n.id
-                            ),
-                        ));
-                    }
-                }
-            }
-            other => {
-                return Err(err(
-                    Some(n.line),
-                    format!("unsupported BPMN element <{other}>"),
-                ));
-            }
-        }
-        steps.push(s);
-    }
-    let key_source = pattrs
-        .get("fieldwork:key")
-        .or(pattrs.get("id"))
-        .cloned()
-        .unwrap_or_default();
-    let key: String = key_source
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    Ok(ModelFile {
-        name: pattrs.get("name").cloned().unwrap_or_else(|| key.clone()),
-        key,
-        description: String::new(),
-        trigger,
-        start: Some(first),
-        steps,
-    })
 }
 
 #[cfg(test)]

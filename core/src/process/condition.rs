@@ -129,42 +129,24 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
             '>' => out.push((start, Token::Op(">"))),
             '!' => out.push((start, Token::Op("!"))),
             '"' | '\'' => {
-                let quote = c;
-                let mut s = String::new();
-                i += 1;
-                while i < chars.len() && chars[i] != quote {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        i += 1;
-                    }
-                    s.push(chars[i]);
-                    i += 1;
-                }
-                if i >= chars.len() {
-                    return Err(err("unterminated string", start));
-                }
-                out.push((start, Token::Text(s)));
+                let (text, end) =
+                    quoted(&chars, i).ok_or_else(|| err("unterminated string", start))?;
+                i = end;
+                out.push((start, Token::Text(text)));
             }
             c if c.is_ascii_digit()
                 || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
             {
-                let mut s = String::from(c);
-                while i + 1 < chars.len() && (chars[i + 1].is_ascii_digit() || chars[i + 1] == '.')
-                {
-                    i += 1;
-                    s.push(chars[i]);
-                }
-                let n = s.parse().map_err(|_| err("malformed number", start))?;
+                let (digits, end) = run_from(&chars, i, |c| c.is_ascii_digit() || c == '.');
+                i = end;
+                let n = digits.parse().map_err(|_| err("malformed number", start))?;
                 out.push((start, Token::Number(n)));
             }
             c if c.is_alphabetic() || c == '_' => {
-                let mut s = String::from(c);
-                while i + 1 < chars.len()
-                    && (chars[i + 1].is_alphanumeric() || matches!(chars[i + 1], '_' | '.'))
-                {
-                    i += 1;
-                    s.push(chars[i]);
-                }
-                out.push((start, Token::Ident(s)));
+                let (name, end) =
+                    run_from(&chars, i, |c| c.is_alphanumeric() || matches!(c, '_' | '.'));
+                i = end;
+                out.push((start, Token::Ident(name)));
             }
             _ => return Err(err(&format!("unexpected `{c}`"), start)),
         }
@@ -179,6 +161,34 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
         ));
     }
     Ok(out)
+}
+
+/// The string quoted from `chars[i]` (the opening quote) up to the same
+/// quote, backslash escaping the next character; with the index of the
+/// closing quote. `None` when it is not closed.
+fn quoted(chars: &[char], mut i: usize) -> Option<(String, usize)> {
+    let quote = chars[i];
+    let mut s = String::new();
+    i += 1;
+    while i < chars.len() && chars[i] != quote {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            i += 1;
+        }
+        s.push(chars[i]);
+        i += 1;
+    }
+    (i < chars.len()).then_some((s, i))
+}
+
+/// `chars[i]` and the characters after it while `more` holds; with the
+/// index of the last one taken.
+fn run_from(chars: &[char], mut i: usize, more: impl Fn(char) -> bool) -> (String, usize) {
+    let mut s = String::from(chars[i]);
+    while i + 1 < chars.len() && more(chars[i + 1]) {
+        i += 1;
+        s.push(chars[i]);
+    }
+    (s, i)
 }
 
 struct Parser<'a> {

@@ -18,14 +18,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 
 use super::condition::Condition;
-use super::instance::{Event, EventKind, Instance, MAX_POS, Position, Status, fold};
+use super::instance::{Event, EventKind, Instance, MAX_POS, Position, Status, Visit, fold};
 use super::model::{Action as StepAction, Assignee, Model, after};
 use super::rights;
 use crate::ids::{RecordId, RecordKind};
 use crate::policy::Policy;
 use crate::record::Record;
-use crate::sync::protocol::DirectoryEntry;
 use crate::value::FieldValue;
+use crate::wire::DirectoryEntry;
 
 /// The author of automatic steps in the event log.
 pub const ENGINE: &str = "engine";
@@ -165,20 +165,14 @@ pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<Recor
 
 /// Advances `inputs.instance` as far as `inputs.now` allows.
 pub fn step(inputs: &Inputs<'_>) -> Outcome {
-    let mut instance = inputs.instance.clone();
-    let mut actions = Vec::new();
-    let mut created: BTreeMap<RecordId, String> = BTreeMap::new();
-    let mut wake_at = None;
-    let mut stuck = None;
-    let mut position = fold(&instance, inputs.start);
-    let mut completed = false;
-    let mut failed = None;
+    let mut run = Run::new(inputs);
+    let mut position = fold(&run.instance, inputs.start);
     for taken in 0..=MAX_STEPS_PER_RUN {
         if position.status != Status::Running {
             break;
         }
         if taken == MAX_STEPS_PER_RUN {
-            failed = Some(format!(
+            run.failed = Some(format!(
                 "more than {MAX_STEPS_PER_RUN} steps in one run without waiting"
             ));
             break;
@@ -186,179 +180,259 @@ pub fn step(inputs: &Inputs<'_>) -> Outcome {
         let Some(current) = position.current().cloned() else {
             break;
         };
+        let Some((key, event)) = run.advance(&current) else {
+            break;
+        };
+        run.instance.events.insert(key.clone(), event.clone());
+        run.actions.push(Action::Event { key, event });
+        position = fold(&run.instance, inputs.start);
+    }
+    run.align_activities(&position);
+    run.finish(position)
+}
+
+/// One call of [`step`]: the instance as its log grows, and what has been
+/// decided so far.
+struct Run<'i, 'a> {
+    inputs: &'i Inputs<'a>,
+    /// The instance, with the events this run added.
+    instance: Instance,
+    /// To write, in order.
+    actions: Vec<Action>,
+    /// Activities planned in this run, with their status.
+    created: BTreeMap<RecordId, String>,
+    wake_at: Option<Timestamp>,
+    stuck: Option<String>,
+    /// An `end` step was reached.
+    completed: bool,
+    failed: Option<String>,
+}
+
+impl<'i, 'a> Run<'i, 'a> {
+    fn new(inputs: &'i Inputs<'a>) -> Self {
+        Run {
+            inputs,
+            instance: inputs.instance.clone(),
+            actions: Vec::new(),
+            created: BTreeMap::new(),
+            wake_at: None,
+            stuck: None,
+            completed: false,
+            failed: None,
+        }
+    }
+
+    /// Runs the current step: the event that leaves it, or `None` when the
+    /// instance stays (it waits, is stuck, or has ended).
+    fn advance(&mut self, current: &Visit) -> Option<(String, Event)> {
+        let inputs = self.inputs;
         let Some(step) = inputs.model.step(&current.step) else {
-            stuck = Some(format!(
+            self.stuck = Some(format!(
                 "step `{}` is not in version {} of `{}`",
                 current.step, inputs.model.version, inputs.model.file.key
             ));
-            break;
+            return None;
         };
         let Some(record) = inputs.record else {
-            stuck = Some(format!(
+            self.stuck = Some(format!(
                 "the record {} is not available here",
-                instance.record
+                self.instance.record
             ));
-            break;
+            return None;
         };
-        let entered = current.entered_at;
-        let pos = current.pos;
-        let done = |via: &str, at: Timestamp, by: &str, to: Option<String>| {
-            let event = Event {
-                kind: EventKind::Done,
-                at,
-                by: by.to_owned(),
-                pos: Some(pos),
-                step: Some(step.id.clone()),
-                via: Some(via.to_owned()),
-                to,
-                version: None,
-                param: None,
-            };
-            (Event::done_key(pos, &step.id, via), event)
+        let at = Here {
+            step,
+            record,
+            pos: current.pos,
+            entered: current.entered_at,
         };
-        let left = match &step.action {
+        match &step.action {
             StepAction::End => {
-                completed = true;
-                break;
+                self.completed = true;
+                None
             }
-            StepAction::Task { due, deadline, .. } => {
-                let id = activity_id(&instance.id, &step.id, pos);
-                let due_at = due.map(|d| after(entered, d));
-                let new = Planned {
-                    inputs,
-                    instance: &instance,
-                    record,
-                    step,
-                    entered,
-                };
-                new.activity(&id, due_at, &mut created, &mut actions);
-                let task = inputs.activities.get(&id);
-                if status_of(inputs, &id, &created).as_deref() == Some("done") {
-                    let at = task
-                        .and_then(|t| t.text("completed_at"))
-                        .and_then(|t| t.parse::<Timestamp>().ok())
-                        .unwrap_or(inputs.now)
-                        .max(entered);
-                    let by = task
-                        .and_then(|t| t.text("assignee").or(t.text("owner")))
-                        .unwrap_or(ENGINE);
-                    done("task", at, by, step.next.clone())
-                } else if let Some((span, to)) = deadline {
-                    let at = after(entered, *span);
-                    if at > inputs.now {
-                        wake_at = Some(at);
-                        break;
-                    }
-                    done("deadline", at, ENGINE, Some(to.clone()))
-                } else {
-                    break; // waits for a person
-                }
-            }
+            StepAction::Task { due, deadline, .. } => self.task(&at, *due, deadline.as_ref()),
             StepAction::Activity { offset, .. } => {
-                let id = activity_id(&instance.id, &step.id, pos);
-                let starts = after(entered, *offset);
-                let new = Planned {
-                    inputs,
-                    instance: &instance,
-                    record,
-                    step,
-                    entered,
-                };
-                new.activity(&id, Some(starts), &mut created, &mut actions);
-                done("auto", entered, ENGINE, step.next.clone())
+                self.plan_activity(&at, Some(after(at.entered, *offset)));
+                Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
             StepAction::Timer {
                 duration,
                 until_field,
-            } => {
-                let base = match until_field {
-                    Some(f) => match record.text(f).and_then(parse_date) {
-                        Some(t) => t,
-                        None => {
-                            stuck = Some(format!("the timer waits for `{f}`, which is not set"));
-                            break;
-                        }
-                    },
-                    None => entered,
-                };
-                let due = duration.map_or(base, |d| after(base, d)).max(entered);
-                if due > inputs.now {
-                    wake_at = Some(due);
-                    break;
-                }
-                done("timer", due, ENGINE, step.next.clone())
-            }
+            } => self.timer(&at, *duration, until_field.as_deref()),
             StepAction::Gateway { branches, default } => {
                 let to = choose(branches, &record.fields).unwrap_or(default);
-                done("auto", entered, ENGINE, Some(to.clone()))
+                Some(at.left("auto", at.entered, ENGINE, Some(to.clone())))
             }
             StepAction::Set { field, value } => {
                 if record.get(field) != Some(value) {
-                    actions.push(Action::SetField {
+                    self.actions.push(Action::SetField {
                         record: record.id.clone(),
                         field: field.clone(),
                         value: value.clone(),
                     });
                 }
-                done("auto", entered, ENGINE, step.next.clone())
+                Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
-        };
-        let (key, event) = left;
-        instance.events.insert(key.clone(), event.clone());
-        actions.push(Action::Event { key, event });
-        position = fold(&instance, inputs.start);
-    }
-
-    // Activities follow the path: a task left by a person is done; any other
-    // open activity that is off the path, or of a stopped instance, or of a
-    // task left by its deadline, is cancelled.
-    let on_path: BTreeMap<RecordId, Option<String>> = position
-        .path
-        .iter()
-        .map(|v| {
-            let via = v.left.as_ref().and_then(|(_, e)| e.via.clone());
-            (activity_id(&instance.id, &v.step, v.pos), via)
-        })
-        .collect();
-    let ids: BTreeSet<RecordId> = inputs
-        .activities
-        .keys()
-        .chain(created.keys())
-        .cloned()
-        .collect();
-    for id in ids {
-        let Some(status) = status_of(inputs, &id, &created) else {
-            continue;
-        };
-        let wanted = match on_path.get(&id) {
-            _ if position.status == Status::Stopped => (status == "planned").then_some("cancelled"),
-            Some(Some(via)) if via == "task" => (status != "done").then_some("done"),
-            Some(Some(via)) if via == "deadline" => (status == "planned").then_some("cancelled"),
-            Some(_) => None,
-            None => (status == "planned").then_some("cancelled"),
-        };
-        if let Some(s) = wanted {
-            actions.push(Action::SetActivityStatus {
-                id,
-                status: s.to_owned(),
-            });
         }
     }
 
-    let status = match position.status {
-        Status::Running if completed => Status::Completed,
-        s => s,
-    };
-    if status != Status::Running {
-        wake_at = None;
+    /// A task step: plans its task, and leaves when the task is done or its
+    /// deadline has passed; otherwise waits (for a person, or until the
+    /// deadline).
+    fn task(
+        &mut self,
+        at: &Here<'_>,
+        due: Option<jiff::Span>,
+        deadline: Option<&(jiff::Span, String)>,
+    ) -> Option<(String, Event)> {
+        let id = activity_id(&self.instance.id, &at.step.id, at.pos);
+        self.plan_activity(at, due.map(|d| after(at.entered, d)));
+        let task = self.inputs.activities.get(&id);
+        if status_of(self.inputs, &id, &self.created).as_deref() == Some("done") {
+            let when = task
+                .and_then(|t| t.text("completed_at"))
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .unwrap_or(self.inputs.now)
+                .max(at.entered);
+            let by = task
+                .and_then(|t| t.text("assignee").or(t.text("owner")))
+                .unwrap_or(ENGINE);
+            return Some(at.left("task", when, by, at.step.next.clone()));
+        }
+        let (span, to) = deadline?; // without one, it waits for a person
+        let when = after(at.entered, *span);
+        if when > self.inputs.now {
+            self.wake_at = Some(when);
+            return None;
+        }
+        Some(at.left("deadline", when, ENGINE, Some(to.clone())))
     }
-    Outcome {
-        actions,
-        position,
-        status,
-        wake_at,
-        stuck,
-        failed,
+
+    /// A timer step: leaves once its time (after entering, or after the
+    /// date in `until_field`) has come; otherwise waits until then.
+    fn timer(
+        &mut self,
+        at: &Here<'_>,
+        duration: Option<jiff::Span>,
+        until_field: Option<&str>,
+    ) -> Option<(String, Event)> {
+        let base = match until_field {
+            Some(f) => match at.record.text(f).and_then(parse_date) {
+                Some(t) => t,
+                None => {
+                    self.stuck = Some(format!("the timer waits for `{f}`, which is not set"));
+                    return None;
+                }
+            },
+            None => at.entered,
+        };
+        let due = duration.map_or(base, |d| after(base, d)).max(at.entered);
+        if due > self.inputs.now {
+            self.wake_at = Some(due);
+            return None;
+        }
+        Some(at.left("timer", due, ENGINE, at.step.next.clone()))
+    }
+
+    /// Plans the activity of the step at `at` (due or starting at `when`).
+    fn plan_activity(&mut self, at: &Here<'_>, when: Option<Timestamp>) {
+        let id = activity_id(&self.instance.id, &at.step.id, at.pos);
+        let planned = Planned {
+            inputs: self.inputs,
+            instance: &self.instance,
+            record: at.record,
+            step: at.step,
+            entered: at.entered,
+        };
+        planned.activity(&id, when, &mut self.created, &mut self.actions);
+    }
+
+    /// Activities follow the path: a task left by a person is done; any
+    /// other open activity that is off the path, or of a stopped instance,
+    /// or of a task left by its deadline, is cancelled.
+    fn align_activities(&mut self, position: &Position) {
+        let on_path: BTreeMap<RecordId, Option<String>> = position
+            .path
+            .iter()
+            .map(|v| {
+                let via = v.left.as_ref().and_then(|(_, e)| e.via.clone());
+                (activity_id(&self.instance.id, &v.step, v.pos), via)
+            })
+            .collect();
+        let ids: BTreeSet<RecordId> = self
+            .inputs
+            .activities
+            .keys()
+            .chain(self.created.keys())
+            .cloned()
+            .collect();
+        for id in ids {
+            let Some(status) = status_of(self.inputs, &id, &self.created) else {
+                continue;
+            };
+            let wanted = match on_path.get(&id) {
+                _ if position.status == Status::Stopped => {
+                    (status == "planned").then_some("cancelled")
+                }
+                Some(Some(via)) if via == "task" => (status != "done").then_some("done"),
+                Some(Some(via)) if via == "deadline" => {
+                    (status == "planned").then_some("cancelled")
+                }
+                Some(_) => None,
+                None => (status == "planned").then_some("cancelled"),
+            };
+            if let Some(s) = wanted {
+                self.actions.push(Action::SetActivityStatus {
+                    id,
+                    status: s.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// The outcome, with the instance at `position`.
+    fn finish(self, position: Position) -> Outcome {
+        let status = match position.status {
+            Status::Running if self.completed => Status::Completed,
+            s => s,
+        };
+        Outcome {
+            actions: self.actions,
+            position,
+            status,
+            wake_at: self.wake_at.filter(|_| status == Status::Running),
+            stuck: self.stuck,
+            failed: self.failed,
+        }
+    }
+}
+
+/// The step a run is at: which, on what record, at which position of the
+/// path, entered when.
+struct Here<'m> {
+    step: &'m super::model::Step,
+    record: &'m Record,
+    pos: u32,
+    entered: Timestamp,
+}
+
+impl Here<'_> {
+    /// The `done` event that leaves this step `via` a task, deadline, timer
+    /// or automatically, at `at`, by `by`, to step `to`; with its log key.
+    fn left(&self, via: &str, at: Timestamp, by: &str, to: Option<String>) -> (String, Event) {
+        let event = Event {
+            kind: EventKind::Done,
+            at,
+            by: by.to_owned(),
+            pos: Some(self.pos),
+            step: Some(self.step.id.clone()),
+            via: Some(via.to_owned()),
+            to,
+            version: None,
+            param: None,
+        };
+        (Event::done_key(self.pos, &self.step.id, via), event)
     }
 }
 
@@ -492,15 +566,7 @@ impl Planned<'_> {
         if status_of(self.inputs, id, created).is_some() {
             return;
         }
-        let fields = activity_fields(
-            self.inputs,
-            self.instance,
-            self.record,
-            self.step,
-            &self.step.action,
-            self.entered,
-            when,
-        );
+        let fields = self.fields(when);
         created.insert(id.clone(), "planned".into());
         actions.push(Action::CreateActivity {
             id: id.clone(),
@@ -508,124 +574,162 @@ impl Planned<'_> {
             at: self.entered,
         });
     }
-}
 
-fn activity_fields(
-    inputs: &Inputs<'_>,
-    instance: &Instance,
-    record: &Record,
-    step: &super::model::Step,
-    action: &StepAction,
-    entered: Timestamp,
-    when: Option<Timestamp>,
-) -> BTreeMap<String, FieldValue> {
-    let owner = record
-        .text("owner")
-        .map(str::to_owned)
-        .or_else(|| instance.owner.clone());
-    let (kind, assignee, subject, topic, minutes) = match action {
-        StepAction::Task {
-            assignee,
-            subject,
-            topic,
-            ..
-        } => ("task", assignee, subject, topic, None),
-        StepAction::Activity {
-            activity,
-            assignee,
-            subject,
-            topic,
-            duration_minutes,
-            ..
-        } => (
-            activity.as_str(),
-            assignee,
-            subject,
-            topic,
-            *duration_minutes,
-        ),
-        _ => ("task", &Assignee::Owner, &step.name, &None, None),
-    };
-    let assignee = resolve(assignee, owner.as_deref(), inputs.directory);
-    // What the task may show: fields its assignee may read (the record is
-    // already limited to what the instance's user may read).
-    let role = assignee
-        .as_deref()
-        .and_then(|a| rights::role_of(inputs.directory, a));
-    let shown = rights::view(record, inputs.policy, &[role]);
-    let shown_account = inputs
-        .account
-        .map(|a| rights::view(a, inputs.policy, &[role]));
-    let mut f = BTreeMap::new();
-    let mut text = |k: &str, v: String| {
-        f.insert(k.to_owned(), FieldValue::Text(v));
-    };
-    text("type", kind.to_owned());
-    let subject = truncate_chars(
-        render(subject, &shown, shown_account.as_ref()),
-        MAX_SUBJECT_CHARS,
-    );
-    text(
-        "subject",
-        if subject.trim().is_empty() {
-            step.name.clone()
+    /// The fields of the activity, due or starting at `when` (else when
+    /// the step was entered).
+    fn fields(&self, when: Option<Timestamp>) -> Fields {
+        let spec = Spec::of(self.step);
+        let owner = self
+            .record
+            .text("owner")
+            .map(str::to_owned)
+            .or_else(|| self.instance.owner.clone());
+        let assignee = resolve(spec.assignee, owner.as_deref(), self.inputs.directory);
+        let mut f = Fields::new();
+        text(&mut f, "type", spec.kind.to_owned());
+        text(&mut f, "status", "planned".to_owned());
+        self.describe(&mut f, &spec, assignee.as_deref());
+        self.people(&mut f, owner, assignee);
+        let at = when.unwrap_or(self.entered);
+        let key = if spec.kind == "task" {
+            "due_at"
+        } else {
+            "starts_at"
+        };
+        text(&mut f, key, at.to_string());
+        self.links(&mut f);
+        if let Some(m) = spec.minutes {
+            f.insert("duration_minutes".into(), FieldValue::Int(m));
+        }
+        f
+    }
+
+    /// Subject and topic, rendered from what the assignee may read (the
+    /// record is already limited to what the instance's user may read).
+    fn describe(&self, f: &mut Fields, spec: &Spec<'_>, assignee: Option<&str>) {
+        let policy = self.inputs.policy;
+        let role = assignee.and_then(|a| rights::role_of(self.inputs.directory, a));
+        let shown = rights::view(self.record, policy, &[role]);
+        let shown_account = self
+            .inputs
+            .account
+            .map(|a| rights::view(a, policy, &[role]));
+        let subject = truncate_chars(
+            render(spec.subject, &shown, shown_account.as_ref()),
+            MAX_SUBJECT_CHARS,
+        );
+        let subject = if subject.trim().is_empty() {
+            self.step.name.clone()
         } else {
             subject
-        },
-    );
-    text("status", "planned".to_owned());
-    if let Some(o) = owner.clone().or_else(|| assignee.clone()) {
-        text("owner", o);
+        };
+        text(f, "subject", subject);
+        if let Some(t) = spec.topic {
+            let topic = render(t, &shown, shown_account.as_ref());
+            text(f, "topic", truncate_chars(topic, MAX_TOPIC_CHARS));
+        }
     }
-    if let Some(a) = &assignee {
-        text("assignee", a.clone());
-        if let Some(tz) = inputs
+
+    /// Owner (the record's, else the instance's, else the assignee),
+    /// assignee and the assignee's time zone.
+    fn people(&self, f: &mut Fields, owner: Option<String>, assignee: Option<String>) {
+        if let Some(o) = owner.or_else(|| assignee.clone()) {
+            text(f, "owner", o);
+        }
+        let Some(a) = assignee else {
+            return;
+        };
+        let tz = self
+            .inputs
             .directory
             .iter()
-            .find(|d| &d.name == a)
-            .and_then(|d| d.time_zone.clone())
+            .find(|d| d.name == a)
+            .and_then(|d| d.time_zone.clone());
+        text(f, "assignee", a);
+        if let Some(tz) = tz {
+            text(f, "time_zone", tz);
+        }
+    }
+
+    /// The records the activity belongs to: the record the instance runs
+    /// on (as account, deal or contact), its account, the instance, the
+    /// step.
+    fn links(&self, f: &mut Fields) {
+        let record = self.record;
+        let own = match record.kind() {
+            RecordKind::Account => Some("account"),
+            RecordKind::Deal => Some("deal"),
+            RecordKind::Contact => Some("contact"),
+            _ => None,
+        };
+        if own != Some("account")
+            && let Some(a) = &self.instance.account
         {
-            text("time_zone", tz);
+            text(f, "account", a.to_string());
+        }
+        if let Some(key) = own {
+            text(f, key, record.id.to_string());
+        }
+        text(f, "process_instance", self.instance.id.to_string());
+        text(f, "process_step", self.step.id.clone());
+    }
+}
+
+/// An activity's fields, by name.
+type Fields = BTreeMap<String, FieldValue>;
+
+fn text(f: &mut Fields, key: &str, value: String) {
+    f.insert(key.to_owned(), FieldValue::Text(value));
+}
+
+/// What a task or activity step says of the activity it creates.
+struct Spec<'m> {
+    /// `task`, or the activity type (`call`, `meeting`...).
+    kind: &'m str,
+    assignee: &'m Assignee,
+    subject: &'m str,
+    topic: Option<&'m str>,
+    minutes: Option<i64>,
+}
+
+impl<'m> Spec<'m> {
+    fn of(step: &'m super::model::Step) -> Self {
+        match &step.action {
+            StepAction::Task {
+                assignee,
+                subject,
+                topic,
+                ..
+            } => Spec {
+                kind: "task",
+                assignee,
+                subject,
+                topic: topic.as_deref(),
+                minutes: None,
+            },
+            StepAction::Activity {
+                activity,
+                assignee,
+                subject,
+                topic,
+                duration_minutes,
+                ..
+            } => Spec {
+                kind: activity,
+                assignee,
+                subject,
+                topic: topic.as_deref(),
+                minutes: *duration_minutes,
+            },
+            _ => Spec {
+                kind: "task",
+                assignee: &Assignee::Owner,
+                subject: &step.name,
+                topic: None,
+                minutes: None,
+            },
         }
     }
-    let at = when.unwrap_or(entered);
-    if kind == "task" {
-        text("due_at", at.to_string());
-    } else {
-        text("starts_at", at.to_string());
-    }
-    if let Some(t) = topic {
-        text(
-            "topic",
-            truncate_chars(render(t, &shown, shown_account.as_ref()), MAX_TOPIC_CHARS),
-        );
-    }
-    match record.kind() {
-        RecordKind::Account => text("account", record.id.to_string()),
-        RecordKind::Deal => {
-            text("deal", record.id.to_string());
-            if let Some(a) = &instance.account {
-                text("account", a.to_string());
-            }
-        }
-        RecordKind::Contact => {
-            text("contact", record.id.to_string());
-            if let Some(a) = &instance.account {
-                text("account", a.to_string());
-            }
-        }
-        _ => {
-            if let Some(a) = &instance.account {
-                text("account", a.to_string());
-            }
-        }
-    }
-    text("process_instance", instance.id.to_string());
-    text("process_step", step.id.clone());
-    if let Some(m) = minutes {
-        f.insert("duration_minutes".into(), FieldValue::Int(m));
-    }
-    f
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! earliest `at` (then the smaller key) as what happened; the other is kept
 //! and shown as *superseded*, with everything that followed it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -231,9 +231,27 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
         }
     }
     controls.sort_by(|a, b| (a.1.at, &a.0).cmp(&(b.1.at, &b.0)));
+    let (status, version) = apply_controls(&controls, instance.started_version);
+    let (path, used) = walk(&done, start, instance.started_at);
+    let superseded = done
+        .into_iter()
+        .filter(|(k, _)| !used.contains(*k))
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
+    Position {
+        path,
+        superseded,
+        controls,
+        version,
+        status,
+    }
+}
+
+/// The status and model version after `controls` (in order), for an
+/// instance started on `version`.
+fn apply_controls(controls: &[(String, Event)], mut version: i64) -> (Status, i64) {
     let mut status = Status::Running;
-    let mut version = instance.started_version;
-    for (_, e) in &controls {
+    for (_, e) in controls {
         match e.kind {
             EventKind::Suspend if status == Status::Running => status = Status::Suspended,
             EventKind::Resume if status == Status::Suspended => status = Status::Running,
@@ -242,21 +260,30 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
             _ => {}
         }
     }
+    (status, version)
+}
 
+/// The path the `done` events trace from `start` (entered at `started_at`):
+/// at each position, the earliest event that leaves the step there wins.
+/// Returns the path and the keys of the winning events.
+fn walk(
+    done: &[(&String, &Event)],
+    start: &str,
+    started_at: Timestamp,
+) -> (Vec<Visit>, BTreeSet<String>) {
     // By position, so that each step of the walk looks at its own events
     // only: scanning the whole log at every position made a long (forged)
     // log cost its length squared.
-    let mut by_pos: std::collections::BTreeMap<u32, Vec<(&String, &Event)>> =
-        std::collections::BTreeMap::new();
-    for (key, e) in &done {
+    let mut by_pos: BTreeMap<u32, Vec<(&String, &Event)>> = BTreeMap::new();
+    for (key, e) in done {
         if let Some(pos) = e.pos {
             by_pos.entry(pos).or_default().push((key, e));
         }
     }
     let mut path = Vec::new();
-    let mut used = std::collections::BTreeSet::new();
+    let mut used = BTreeSet::new();
     let mut step = start.to_owned();
-    let mut entered = instance.started_at;
+    let mut entered = started_at;
     for pos in 0u32.. {
         let winner = by_pos
             .get(&pos)
@@ -274,36 +301,22 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
             break;
         };
         used.insert((*key).clone());
-        let next = event.to.clone();
         path.push(Visit {
             pos,
             step: step.clone(),
             entered_at: entered,
             left: Some(((*key).clone(), (*event).clone())),
         });
-        match next {
-            Some(n) => {
-                step = n;
-                entered = event.at.max(entered);
-            }
-            None => break,
-        }
+        let Some(next) = event.to.clone() else {
+            break;
+        };
+        step = next;
+        entered = event.at.max(entered);
         if pos > MAX_POS {
             break; // a forged log cannot make the fold run forever
         }
     }
-    let superseded = done
-        .into_iter()
-        .filter(|(k, _)| !used.contains(*k))
-        .map(|(k, e)| (k.clone(), e.clone()))
-        .collect();
-    Position {
-        path,
-        superseded,
-        controls,
-        version,
-        status,
-    }
+    (path, used)
 }
 
 #[cfg(test)]

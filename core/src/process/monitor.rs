@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::instance::{Instance, Status, fold};
+use super::instance::{Instance, Position, Status, fold};
 use super::model::Model;
 use super::runner::version;
 
@@ -84,70 +84,83 @@ pub fn report(
         let Some(model) = version(models, &inst.model_key, pos.version) else {
             continue;
         };
-        let entry = out
+        let tally = out
             .entry((model.file.key.clone(), model.version))
-            .or_insert_with(|| {
-                let r = VersionReport {
-                    key: model.file.key.clone(),
-                    version: model.version,
-                    steps: model
-                        .file
-                        .steps
-                        .iter()
-                        .map(|s| (s.id.clone(), StepStats::default()))
-                        .collect(),
-                    ..VersionReport::default()
-                };
-                (r, BTreeMap::new(), Vec::new())
-            });
-        let (report, durations, waiting) = entry;
-        for v in &pos.path {
-            if let Some((_, e)) = &v.left {
-                durations
-                    .entry(v.step.clone())
-                    .or_default()
-                    .push((e.at.as_second() - v.entered_at.as_second()).max(0));
-            }
-        }
+            .or_insert_with(|| empty_tally(model));
         let overdue = overdue_tasks
             .get(&inst.id.to_string())
             .copied()
             .unwrap_or(0);
-        report.overdue += overdue;
-        let current = pos.current();
-        let at_end = current
-            .and_then(|c| model.step(&c.step))
-            .is_some_and(|s| matches!(s.action, super::model::Action::End));
-        match pos.status {
-            Status::Stopped => report.stopped += 1,
-            Status::Suspended => report.suspended += 1,
-            _ if at_end => report.completed += 1,
-            _ => report.running += 1,
-        }
-        if let Some(c) = current.filter(|_| !at_end && pos.status != Status::Stopped) {
-            let waited = now.as_second() - c.entered_at.as_second();
-            waiting.push((c.step.clone(), if overdue > 0 { i64::MAX } else { waited }));
+        count(tally, model, &pos, overdue, now);
+    }
+    out.into_values().map(finish).collect()
+}
+
+/// A tally for `model` with every step listed and nothing counted.
+fn empty_tally(model: &Model) -> Tally {
+    let r = VersionReport {
+        key: model.file.key.clone(),
+        version: model.version,
+        steps: model
+            .file
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), StepStats::default()))
+            .collect(),
+        ..VersionReport::default()
+    };
+    (r, BTreeMap::new(), Vec::new())
+}
+
+/// Counts one instance, at `pos` on `model` with `overdue` open tasks past
+/// due: its status, how long its finished visits took, and how long it has
+/// waited in its current step (forever, when a task is overdue).
+fn count(tally: &mut Tally, model: &Model, pos: &Position, overdue: usize, now: Timestamp) {
+    let (report, durations, waiting) = tally;
+    for v in &pos.path {
+        if let Some((_, e)) = &v.left {
+            durations
+                .entry(v.step.clone())
+                .or_default()
+                .push((e.at.as_second() - v.entered_at.as_second()).max(0));
         }
     }
-    out.into_values()
-        .map(|(mut report, mut durations, waiting)| {
-            for (step, stats) in &mut report.steps {
-                let d = durations.entry(step.clone()).or_default();
-                d.sort_unstable();
-                stats.completed = d.len();
-                stats.median_secs = percentile(d, 0.5);
-                stats.p90_secs = percentile(d, 0.9);
-                for (s, waited) in &waiting {
-                    if s == step {
-                        stats.current += 1;
-                        let limit = stats.p90_secs.unwrap_or(0).max(86_400);
-                        if *waited > limit {
-                            stats.stuck += 1;
-                        }
-                    }
+    report.overdue += overdue;
+    let current = pos.current();
+    let at_end = current
+        .and_then(|c| model.step(&c.step))
+        .is_some_and(|s| matches!(s.action, super::model::Action::End));
+    match pos.status {
+        Status::Stopped => report.stopped += 1,
+        Status::Suspended => report.suspended += 1,
+        _ if at_end => report.completed += 1,
+        _ => report.running += 1,
+    }
+    if let Some(c) = current.filter(|_| !at_end && pos.status != Status::Stopped) {
+        let waited = now.as_second() - c.entered_at.as_second();
+        waiting.push((c.step.clone(), if overdue > 0 { i64::MAX } else { waited }));
+    }
+}
+
+/// The report of a tally: per step, visits completed, their median and
+/// 90th percentile, instances there now and those stuck (waiting longer
+/// than the 90th percentile, and at least a day).
+fn finish((mut report, mut durations, waiting): Tally) -> VersionReport {
+    for (step, stats) in &mut report.steps {
+        let d = durations.entry(step.clone()).or_default();
+        d.sort_unstable();
+        stats.completed = d.len();
+        stats.median_secs = percentile(d, 0.5);
+        stats.p90_secs = percentile(d, 0.9);
+        for (s, waited) in &waiting {
+            if s == step {
+                stats.current += 1;
+                let limit = stats.p90_secs.unwrap_or(0).max(86_400);
+                if *waited > limit {
+                    stats.stuck += 1;
                 }
             }
-            report
-        })
-        .collect()
+        }
+    }
+    report
 }

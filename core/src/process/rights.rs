@@ -26,7 +26,7 @@
 use crate::ids::RecordKind;
 use crate::policy::Policy;
 use crate::record::Record;
-use crate::sync::protocol::DirectoryEntry;
+use crate::wire::DirectoryEntry;
 
 /// The role of `user` in `directory`, if the user is listed there.
 pub fn role_of<'d>(directory: &'d [DirectoryEntry], user: &str) -> Option<&'d str> {

@@ -7,6 +7,9 @@
 //! host. The device store and the server each implement the host, so the
 //! same code runs offline on a phone and on the server; the ids the engine
 //! derives make both runs land on the same records.
+//!
+//! Every function returns the host's own error ([`ProcessHost::Error`]):
+//! core errors convert into it, the host's failures stay the host's.
 
 use std::collections::BTreeMap;
 
@@ -16,76 +19,13 @@ use super::engine::{self, Action, Inputs, Outcome};
 use super::instance::{Event, EventKind, Instance, Status, fold};
 use super::model::{Model, ModelFile, TriggerKind, after};
 use super::rights;
+
+pub use super::host::{HostError, ProcessHost};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{RecordId, RecordKind};
 use crate::policy::{Access, ProcessRights};
 use crate::record::Record;
-use crate::sync::protocol::DirectoryEntry;
 use crate::value::FieldValue;
-
-/// Where processes run: reads and writes records, keeps wake-up times.
-pub trait ProcessHost {
-    /// Now.
-    fn now(&self) -> Timestamp;
-    /// Who acts here (a user name; `engine` on the server).
-    fn acting_user(&self) -> String;
-    /// The acting user's rights.
-    fn access(&self) -> &Access;
-    /// The policy in force, which instances run under (`None`: a device
-    /// that never signed in).
-    fn policy(&self) -> Option<&crate::policy::Policy> {
-        self.access().policy()
-    }
-    /// Every published model version here.
-    fn models(&mut self) -> Result<Vec<Model>>;
-    /// A record, if it exists here.
-    fn record(&mut self, id: &RecordId) -> Result<Option<Record>>;
-    /// Ids of every record of `kind` here (scheduled triggers).
-    fn records_of(&mut self, kind: RecordKind) -> Result<Vec<RecordId>>;
-    /// Users, roles, managers, time zones.
-    fn directory(&mut self) -> Result<Vec<DirectoryEntry>>;
-    /// Creates record `id` as the engine, as of `at`, with exactly `fields`:
-    /// the same inputs give the same bytes on every replica. Returns `false`
-    /// (writing nothing) when the record exists here or may not be written
-    /// by the acting user (another replica will create it).
-    fn create(
-        &mut self,
-        id: &RecordId,
-        fields: &BTreeMap<String, FieldValue>,
-        at: Timestamp,
-    ) -> Result<bool>;
-    /// Sets entry `key` of the entries field `field` of `id`.
-    fn put_entry(
-        &mut self,
-        id: &RecordId,
-        field: &str,
-        key: &str,
-        value: &serde_json::Value,
-    ) -> Result<()>;
-    /// Sets a field of a record (as the acting user).
-    fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<()>;
-    /// Records when to run `instance` next (`None`: only when something
-    /// changes) and whether it is still active (not completed or stopped).
-    fn set_wakeup(
-        &mut self,
-        instance: &RecordId,
-        at: Option<Timestamp>,
-        active: bool,
-    ) -> Result<()>;
-    /// Active instances due at `now`, earliest first.
-    fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>>;
-    /// Every active instance.
-    fn active(&mut self) -> Result<Vec<RecordId>>;
-    /// The last occurrence of scheduled model `key` that was handled.
-    fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>>;
-    /// Marks occurrence `at` of scheduled model `key` handled.
-    fn set_schedule_mark(&mut self, key: &str, at: Timestamp) -> Result<()>;
-    /// Marks `instance` failed with `reason`: it is no longer run here and
-    /// shows as failed in monitoring until an administrator acts.
-    fn mark_failed(&mut self, instance: &RecordId, reason: &str) -> Result<()>;
-    /// Why `instance` was marked failed here, if it was.
-    fn failure(&mut self, instance: &RecordId) -> Result<Option<String>>;
-}
 
 /// The id of version `version` of model `key`.
 pub fn model_id(key: &str, version: i64) -> RecordId {
@@ -130,7 +70,7 @@ fn invalid(message: String) -> CoreError {
 
 /// Publishes `file` as the next version of its key; returns its record id
 /// and version. Running instances stay on their versions.
-pub fn publish(host: &mut impl ProcessHost, file: ModelFile) -> Result<(RecordId, i64)> {
+pub fn publish<H: ProcessHost>(host: &mut H, file: ModelFile) -> Result<(RecordId, i64), H::Error> {
     denied(host.access(), "publish", |p| p.publish)?;
     let models = host.models()?;
     let next = latest(&models, &file.key).map_or(1, |m| m.version + 1);
@@ -148,21 +88,67 @@ pub fn publish(host: &mut impl ProcessHost, file: ModelFile) -> Result<(RecordId
         return Err(invalid(format!(
             "version {next} of `{}` exists already",
             model.file.key
-        )));
+        ))
+        .into());
     }
     Ok((id, next))
 }
 
 /// Runs instance `id` as far as now allows and writes what the engine
 /// decides. `None` when the instance or its model is not here (yet).
-pub fn run(
-    host: &mut impl ProcessHost,
+pub fn run<H: ProcessHost>(
+    host: &mut H,
     models: &[Model],
     id: &RecordId,
-) -> Result<Option<Outcome>> {
+) -> Result<Option<Outcome>, H::Error> {
     if host.failure(id)?.is_some() {
         return Ok(None);
     }
+    let Some((instance, started, model)) = locate(host, models, id)? else {
+        return Ok(None);
+    };
+    let directory = host.directory()?;
+    let policy = host.policy().cloned();
+    // The instance runs as its owner, and sees only what the owner's role
+    // reads.
+    let runner = instance.owner.as_deref().unwrap_or_default();
+    let role = rights::role_of(&directory, runner);
+    if !runs_here(host.access(), policy.as_ref(), role) {
+        return Ok(None);
+    }
+    let seen = Seen::read(host, &instance, &[started, model], policy.as_ref(), role)?;
+    let outcome = engine::step(&Inputs {
+        model,
+        start: &started.start,
+        instance: &instance,
+        record: seen.target.as_ref(),
+        account: seen.account(),
+        activities: &seen.activities,
+        directory: &directory,
+        policy: policy.as_ref(),
+        now: host.now(),
+    });
+    if let Some(reason) = outcome
+        .failed
+        .clone()
+        .or_else(|| forbidden_write(&outcome, policy.as_ref(), role, runner))
+    {
+        host.mark_failed(id, &reason)?;
+        return Ok(Some(outcome));
+    }
+    write_actions(host, id, &instance, &outcome)?;
+    let active = matches!(outcome.status, Status::Running | Status::Suspended);
+    host.set_wakeup(id, outcome.wake_at, active)?;
+    Ok(Some(outcome))
+}
+
+/// Instance `id`, the model version it started on and the one it is on
+/// now; `None` when any of them is not here (yet).
+fn locate<'m, H: ProcessHost>(
+    host: &mut H,
+    models: &'m [Model],
+    id: &RecordId,
+) -> Result<Option<(Instance, &'m Model, &'m Model)>, H::Error> {
     let Some(record) = host.record(id)? else {
         return Ok(None);
     };
@@ -176,62 +162,79 @@ pub fn run(
     let Some(model) = version(models, &instance.model_key, position.version) else {
         return Ok(None);
     };
-    let directory = host.directory()?;
-    let policy = host.policy().cloned();
-    // The instance runs as its owner, and sees only what the owner's role
-    // reads. A replica whose user reads less leaves it to the server (or a
-    // replica that reads as much), so every replica that runs it computes
-    // the same steps from the same fields.
-    let runner = instance.owner.as_deref().unwrap_or_default();
-    let role = rights::role_of(&directory, runner);
-    let reads_enough = match host.access() {
+    Ok(Some((instance, started, model)))
+}
+
+/// Whether this replica runs an instance whose runner has `role`: a replica
+/// whose user reads less leaves it to the server (or a replica that reads
+/// as much), so every replica that runs it computes the same steps from the
+/// same fields.
+fn runs_here(access: &Access, policy: Option<&crate::policy::Policy>, role: Option<&str>) -> bool {
+    let reads_enough = match access {
         Access::Local => true,
-        Access::User { user, .. } => {
-            rights::reads_at_least(policy.as_ref(), Some(&user.role), role)
-        }
+        Access::User { user, .. } => rights::reads_at_least(policy, Some(&user.role), role),
     };
-    if policy.is_some() && (role.is_none() || !reads_enough) {
-        return Ok(None);
-    }
-    let seen = |r: Option<Record>| r.map(|r| rights::view(&r, policy.as_ref(), &[role]));
-    let target = seen(host.record(&instance.record)?);
-    let account = match &instance.account {
-        Some(a) if Some(a) != target.as_ref().map(|t| &t.id) => seen(host.record(a)?),
-        _ => None,
-    };
-    let mut activities = BTreeMap::new();
-    for cand in engine::candidate_activities(&instance, &[started, model]) {
-        if let Some(r) = seen(host.record(&cand)?) {
-            activities.insert(cand, r);
+    policy.is_none() || (role.is_some() && reads_enough)
+}
+
+/// The records an instance reads, as its runner's role sees them.
+struct Seen {
+    /// The record it runs on.
+    target: Option<Record>,
+    /// Its account, when that is another record.
+    account: Option<Record>,
+    /// Its activities that exist here.
+    activities: BTreeMap<RecordId, Record>,
+}
+
+impl Seen {
+    fn read<H: ProcessHost>(
+        host: &mut H,
+        instance: &Instance,
+        models: &[&Model],
+        policy: Option<&crate::policy::Policy>,
+        role: Option<&str>,
+    ) -> Result<Seen, H::Error> {
+        let seen = |r: Option<Record>| r.map(|r| rights::view(&r, policy, &[role]));
+        let target = seen(host.record(&instance.record)?);
+        let account = match &instance.account {
+            Some(a) if Some(a) != target.as_ref().map(|t| &t.id) => seen(host.record(a)?),
+            _ => None,
+        };
+        let mut activities = BTreeMap::new();
+        for cand in engine::candidate_activities(instance, models) {
+            if let Some(r) = seen(host.record(&cand)?) {
+                activities.insert(cand, r);
+            }
         }
+        Ok(Seen {
+            target,
+            account,
+            activities,
+        })
     }
-    let outcome = engine::step(&Inputs {
-        model,
-        start: &started.start,
-        instance: &instance,
-        record: target.as_ref(),
-        account: account
+
+    /// The account for `{account.field}`: the account record, or the
+    /// target itself when it is an account.
+    fn account(&self) -> Option<&Record> {
+        self.account.as_ref().or(self
+            .target
             .as_ref()
-            .or(target.as_ref().filter(|t| t.kind() == RecordKind::Account)),
-        activities: &activities,
-        directory: &directory,
-        policy: policy.as_ref(),
-        now: host.now(),
-    });
-    if let Some(reason) = outcome
-        .failed
-        .clone()
-        .or_else(|| forbidden_write(&outcome, policy.as_ref(), role, runner))
-    {
-        host.mark_failed(id, &reason)?;
-        return Ok(Some(outcome));
+            .filter(|t| t.kind() == RecordKind::Account))
     }
+}
+
+/// Writes the engine's actions for instance `id`. The log only grows: an
+/// event written here or by another replica is never overwritten.
+fn write_actions<H: ProcessHost>(
+    host: &mut H,
+    id: &RecordId,
+    instance: &Instance,
+    outcome: &Outcome,
+) -> Result<(), H::Error> {
     for action in &outcome.actions {
         match action {
-            Action::Event { key, .. } if instance.events.contains_key(key) => {
-                // The log only grows: an event written here or by another
-                // replica is never overwritten.
-            }
+            Action::Event { key, .. } if instance.events.contains_key(key) => {}
             Action::Event { key, event } => {
                 let value =
                     serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
@@ -252,9 +255,7 @@ pub fn run(
             }
         }
     }
-    let active = matches!(outcome.status, Status::Running | Status::Suspended);
-    host.set_wakeup(id, outcome.wake_at, active)?;
-    Ok(Some(outcome))
+    Ok(())
 }
 
 /// Why the outcome may not be written: a `set` step writes a field that the
@@ -288,16 +289,14 @@ fn forbidden_write(
 /// marked failed (see [`ProcessHost::mark_failed`]) and `Ok(None)` returned,
 /// so one bad instance never stops a scheduler pass or a sync. Storage
 /// errors are returned: they are the host's, not the instance's.
-pub fn run_contained(
-    host: &mut impl ProcessHost,
+pub fn run_contained<H: ProcessHost>(
+    host: &mut H,
     models: &[Model],
     id: &RecordId,
-) -> Result<Option<Outcome>> {
+) -> Result<Option<Outcome>, H::Error> {
     let reason =
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(host, models, id))) {
-            Ok(Err(e @ (CoreError::Invalid(_) | CoreError::Denied(_)))) => {
-                format!("a step was refused: {e}")
-            }
+            Ok(Err(e)) if e.is_refusal() => format!("a step was refused: {e}"),
             Ok(out) => return out,
             Err(panic) => format!(
                 "the engine failed: {}",
@@ -311,14 +310,14 @@ pub fn run_contained(
 /// Starts an instance of `model` on `record`, as triggered at `at`. The id
 /// is derived from (model, record, `at`), so a replica that sees the same
 /// trigger starts the same instance. Returns the instance id.
-pub fn start_instance(
-    host: &mut impl ProcessHost,
+pub fn start_instance<H: ProcessHost>(
+    host: &mut H,
     models: &[Model],
     model: &Model,
     record: &Record,
     at: Timestamp,
     runs_as: &str,
-) -> Result<RecordId> {
+) -> Result<RecordId, H::Error> {
     let id = Instance::derive_id(&model.file.key, &record.id, at);
     let mut fields = BTreeMap::new();
     fields.insert(
@@ -347,11 +346,11 @@ pub fn start_instance(
 }
 
 /// Starts a `manual` (or any) model on a record by hand.
-pub fn start_by_hand(
-    host: &mut impl ProcessHost,
+pub fn start_by_hand<H: ProcessHost>(
+    host: &mut H,
     key: &str,
     record: &RecordId,
-) -> Result<RecordId> {
+) -> Result<RecordId, H::Error> {
     denied(host.access(), "start", |p| p.start)?;
     let models = host.models()?;
     let model = latest(&models, key)
@@ -365,7 +364,8 @@ pub fn start_by_hand(
             "`{key}` runs on {} records, not on {}",
             model.trigger.record,
             target.kind()
-        )));
+        ))
+        .into());
     }
     let now = host.now();
     let me = host.acting_user();
@@ -375,12 +375,12 @@ pub fn start_by_hand(
 /// What a write to `after` (which was `before`) sets off: instances of
 /// models whose trigger fires, and the instance an activity belongs to.
 /// Returns the instances started or run.
-pub fn on_write(
-    host: &mut impl ProcessHost,
+pub fn on_write<H: ProcessHost>(
+    host: &mut H,
     before: Option<&Record>,
     after: &Record,
     at: Timestamp,
-) -> Result<Vec<RecordId>> {
+) -> Result<Vec<RecordId>, H::Error> {
     let models = host.models()?;
     let mut touched = Vec::new();
     let mut keys: Vec<&str> = models.iter().map(|m| m.file.key.as_str()).collect();
@@ -423,7 +423,7 @@ pub fn on_write(
 /// One scheduler pass: runs every active instance whose timer or deadline
 /// is due, and starts scheduled models whose occurrence has come. Returns
 /// how many instances ran.
-pub fn run_due(host: &mut impl ProcessHost) -> Result<usize> {
+pub fn run_due<H: ProcessHost>(host: &mut H) -> Result<usize, H::Error> {
     let models = host.models()?;
     let now = host.now();
     let due = host.due(now)?;
@@ -517,7 +517,7 @@ fn skip_ahead(from: Timestamp, every: jiff::Span, now: Timestamp) -> Timestamp {
 }
 
 /// Runs every active instance (after a sync brought news).
-pub fn run_active(host: &mut impl ProcessHost) -> Result<usize> {
+pub fn run_active<H: ProcessHost>(host: &mut H) -> Result<usize, H::Error> {
     let models = host.models()?;
     let ids = host.active()?;
     for id in &ids {
@@ -542,15 +542,13 @@ pub enum Control {
 }
 
 /// Applies `control` to instance `id`, with the acting user's rights.
-pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> Result<Outcome> {
-    let (right, kind): (&str, EventKind) = match &control {
-        Control::Suspend => ("suspend", EventKind::Suspend),
-        Control::Resume => ("resume", EventKind::Resume),
-        Control::Stop => ("stop", EventKind::Stop),
-        Control::Parameter(..) => ("change_parameters", EventKind::Param),
-        Control::Migrate(_) => ("migrate", EventKind::Migrate),
-    };
-    denied(host.access(), right, |p| match kind {
+pub fn control<H: ProcessHost>(
+    host: &mut H,
+    id: &RecordId,
+    control: Control,
+) -> Result<Outcome, H::Error> {
+    let kind = control.kind();
+    denied(host.access(), control.right(), |p| match kind {
         EventKind::Suspend | EventKind::Resume => p.suspend,
         EventKind::Stop => p.stop,
         EventKind::Param => p.change_parameters,
@@ -562,61 +560,14 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
         .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
     let instance = Instance::from_record(&record)
         .ok_or_else(|| invalid(format!("{id} is not a process instance")))?;
-    let started =
-        version(&models, &instance.model_key, instance.started_version).ok_or_else(|| {
-            CoreError::NotFound(format!(
-                "model `{}` v{}",
-                instance.model_key, instance.started_version
-            ))
-        })?;
-    let position = fold(&instance, &started.start);
-    let state_ok = match (&control, position.status) {
-        (_, Status::Stopped) => false,
-        (Control::Suspend, s) => s == Status::Running,
-        (Control::Resume, s) => s == Status::Suspended,
-        _ => true,
-    };
-    if !state_ok {
-        return Err(invalid(
-            format!("the instance is {:?}", position.status).to_lowercase(),
-        ));
-    }
-    if let Control::Migrate(v) = control {
-        let target = version(&models, &instance.model_key, v).ok_or_else(|| {
-            CoreError::NotFound(format!("version {v} of `{}`", instance.model_key))
-        })?;
-        if let Some(cur) = position.current()
-            && target.step(&cur.step).is_none()
-        {
-            return Err(invalid(format!(
-                "version {v} of `{}` has no step `{}`, where the instance is: it cannot be migrated",
-                instance.model_key, cur.step
-            )));
-        }
-    }
+    control.applies_to(&instance, &models)?;
     let by = host.acting_user();
     let at = host.now();
-    let event = Event {
-        kind,
-        at,
-        by: by.clone(),
-        pos: None,
-        step: None,
-        via: None,
-        to: None,
-        version: match control {
-            Control::Migrate(v) => Some(v),
-            _ => None,
-        },
-        param: match &control {
-            Control::Parameter(n, v) => Some((n.clone(), v.clone())),
-            _ => None,
-        },
-    };
     if let Control::Parameter(name, value) = &control {
         let entry = serde_json::json!({ "value": value, "at": at.to_string(), "by": by });
         host.put_entry(id, "parameters", name, &entry)?;
     }
+    let event = control.event(at, &by);
     let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     host.put_entry(id, "events", &Event::control_key(at, kind, &by), &value)?;
     match run_contained(host, &models, id)? {
@@ -624,19 +575,103 @@ pub fn control(host: &mut impl ProcessHost, id: &RecordId, control: Control) -> 
         None => Err(match host.failure(id)? {
             Some(reason) => invalid(format!("the instance failed: {reason}")),
             None => CoreError::NotFound(id.to_string()),
-        }),
+        }
+        .into()),
+    }
+}
+
+impl Control {
+    /// The kind of event the control adds to the log.
+    fn kind(&self) -> EventKind {
+        match self {
+            Control::Suspend => EventKind::Suspend,
+            Control::Resume => EventKind::Resume,
+            Control::Stop => EventKind::Stop,
+            Control::Parameter(..) => EventKind::Param,
+            Control::Migrate(_) => EventKind::Migrate,
+        }
+    }
+
+    /// The process right it needs (as named in the policy).
+    fn right(&self) -> &'static str {
+        match self {
+            Control::Suspend => "suspend",
+            Control::Resume => "resume",
+            Control::Stop => "stop",
+            Control::Parameter(..) => "change_parameters",
+            Control::Migrate(_) => "migrate",
+        }
+    }
+
+    /// Whether it applies to `instance` where it stands: nothing applies to
+    /// a stopped instance, only a running one is suspended, only a
+    /// suspended one resumed, and an instance migrates only to a version
+    /// that has its current step.
+    fn applies_to(&self, instance: &Instance, models: &[Model]) -> Result<()> {
+        let key = &instance.model_key;
+        let started = version(models, key, instance.started_version).ok_or_else(|| {
+            CoreError::NotFound(format!("model `{key}` v{}", instance.started_version))
+        })?;
+        let position = fold(instance, &started.start);
+        let state_ok = match (self, position.status) {
+            (_, Status::Stopped) => false,
+            (Control::Suspend, s) => s == Status::Running,
+            (Control::Resume, s) => s == Status::Suspended,
+            _ => true,
+        };
+        if !state_ok {
+            return Err(invalid(
+                format!("the instance is {:?}", position.status).to_lowercase(),
+            ));
+        }
+        let Control::Migrate(v) = self else {
+            return Ok(());
+        };
+        let target = version(models, key, *v)
+            .ok_or_else(|| CoreError::NotFound(format!("version {v} of `{key}`")))?;
+        match position.current() {
+            Some(cur) if target.step(&cur.step).is_none() => Err(invalid(format!(
+                "version {v} of `{key}` has no step `{}`, where the instance is: it cannot be migrated",
+                cur.step
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The log event for applying it, by `by` at `at`.
+    fn event(&self, at: Timestamp, by: &str) -> Event {
+        Event {
+            kind: self.kind(),
+            at,
+            by: by.to_owned(),
+            pos: None,
+            step: None,
+            via: None,
+            to: None,
+            version: match self {
+                Control::Migrate(v) => Some(*v),
+                _ => None,
+            },
+            param: match self {
+                Control::Parameter(n, v) => Some((n.clone(), v.clone())),
+                _ => None,
+            },
+        }
     }
 }
 
 /// Completes task `activity`: marks it done and advances its instance. The
 /// log records the acting user as who completed it.
-pub fn complete_task(host: &mut impl ProcessHost, activity: &RecordId) -> Result<Option<RecordId>> {
+pub fn complete_task<H: ProcessHost>(
+    host: &mut H,
+    activity: &RecordId,
+) -> Result<Option<RecordId>, H::Error> {
     denied(host.access(), "complete_tasks", |p| p.complete_tasks)?;
     let task = host
         .record(activity)?
         .ok_or_else(|| CoreError::NotFound(activity.to_string()))?;
     if task.text("status") == Some("done") {
-        return Err(invalid(format!("{activity} is done already")));
+        return Err(invalid(format!("{activity} is done already")).into());
     }
     host.write(activity, "status", FieldValue::Text("done".into()))?;
     let Some(inst) = task

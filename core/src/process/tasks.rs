@@ -10,7 +10,7 @@ use jiff::{Timestamp, ZonedDateTime};
 use serde::Serialize;
 
 use crate::error::{CoreError, Result, ValidationError};
-use crate::store::Summary;
+use crate::summary::Summary;
 
 /// One entry of a task list or calendar.
 #[derive(Debug, Clone, PartialEq, Serialize)]

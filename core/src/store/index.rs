@@ -11,6 +11,7 @@ use crate::error::{CoreError, Result};
 use crate::ids::{RecordId, RecordKind};
 use crate::record::Record;
 use crate::schema::{self, FieldType};
+pub use crate::summary::Summary;
 use crate::value::{FieldValue, phone_digits};
 
 /// Orders for record lists.
@@ -91,47 +92,6 @@ pub struct ListQuery {
     /// Skip this many rows.
     #[serde(default)]
     pub offset: usize,
-}
-
-/// One row of a list: what a list screen shows without opening the record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// The record.
-    pub id: RecordId,
-    /// Display name.
-    pub title: String,
-    /// Stage (accounts, deals).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    /// Status (activities, process instances).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// Type (activities, relationships).
-    #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
-    pub kind_type: Option<String>,
-    /// Owner.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// Assignee (activities).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<String>,
-    /// Territory (own or inherited from the account).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub territory: Option<String>,
-    /// Parent account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// Due or start time, RFC 3339 UTC.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub due_at: Option<String>,
-    /// Amount in minor units (deals).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<i64>,
-    /// Currency of `amount`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// Last change, RFC 3339 UTC.
-    pub updated_at: String,
 }
 
 fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {

@@ -1,5 +1,5 @@
 //! Small key-value settings of the device store (device id, actor, locale,
-//! session, sync cursor).
+//! sign-in, sync cursor).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -10,7 +10,9 @@ pub(crate) mod keys {
     pub const DEVICE_ID: &str = "device_id";
     pub const ACTOR: &str = "actor";
     pub const LOCALE: &str = "locale";
-    pub const SESSION: &str = "session";
+    /// The [`SignIn`](crate::store::SignIn) as JSON; the key keeps its
+    /// original name so that existing stores read back.
+    pub const SIGN_IN: &str = "session";
     pub const CURSOR: &str = "sync_cursor";
     pub const DIRECTORY: &str = "directory";
     pub const RESYNC: &str = "resync";

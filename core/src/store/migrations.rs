@@ -1,45 +1,69 @@
-//! Numbered schema migrations, tracked in `PRAGMA user_version`.
+//! The device store's numbered schema migrations, tracked in
+//! `PRAGMA user_version` and applied by the shared runner
+//! ([`crate::migrate`]).
 //!
-//! Each migration runs in the same IMMEDIATE transaction as the version bump,
-//! so a crash leaves the database at the old version or the new one, never
-//! in between. A database written by a newer build is refused, not guessed at.
+//! Guarantees (the runner's):
+//! - each migration runs in its own IMMEDIATE transaction together with the
+//!   version bump, so a crash leaves the store at one version or the next,
+//!   never in between;
+//! - a store written by a newer build is refused ([`CoreError::Corrupt`],
+//!   saying "newer"), not guessed at.
+//!
+//! `core/src/store/schema.sql` is the schema these migrations produce,
+//! checked by the test in `migrations/schema_test.rs`.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::error::{CoreError, Result};
+use crate::migrate::{self, MigrateError, Migration};
 
-/// `(version, SQL)` in order. Never edit a released migration: add one.
-const MIGRATIONS: &[(u32, &str)] = &[
-    (1, include_str!("migrations/001_initial.sql")),
-    (2, include_str!("migrations/002_quarantine.sql")),
-    (3, include_str!("migrations/003_outbox_per_document.sql")),
-    (4, include_str!("migrations/004_process_wakeups.sql")),
-    (5, include_str!("migrations/005_process_failures.sql")),
+/// The migrations in order. Never edit a released migration: add one.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/002_quarantine.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/003_outbox_per_document.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/004_process_wakeups.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("migrations/005_process_failures.sql"),
+    },
 ];
 
-/// The schema version this build writes.
-pub(crate) const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
-
-/// Brings the database to [`LATEST`], one step per migration.
+/// Brings the store to the newest schema, one transaction per migration.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current: u32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if current > LATEST {
-        return Err(CoreError::Corrupt(format!(
-            "this store was written by a newer Fieldwork (schema {current}; this build knows up to {LATEST})"
-        )));
-    }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
-    }
-    tx.commit()?;
+    migrate::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        MigrateError::Storage(inner) => CoreError::Storage(inner),
+        MigrateError::Newer { found, latest } => CoreError::Corrupt(format!(
+            "this store was written by a newer Fieldwork (schema {found}; this build knows up to {latest})"
+        )),
+        gap @ MigrateError::Gap(_) => CoreError::Corrupt(gap.to_string()),
+    })?;
     Ok(())
 }
 
 #[cfg(test)]
+mod schema_test;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The version this build writes.
+    fn latest() -> u32 {
+        migrate::latest(MIGRATIONS)
+    }
 
     #[test]
     fn migrates_a_fresh_database_and_is_idempotent() {
@@ -49,13 +73,13 @@ mod tests {
         let v: u32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
-        assert_eq!(v, LATEST);
+        assert_eq!(v, latest());
     }
 
     #[test]
     fn upgrades_a_version_1_database_keeping_its_rows() {
         let mut conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(MIGRATIONS[0].1).expect("v1");
+        conn.execute_batch(MIGRATIONS[0].sql).expect("v1");
         conn.pragma_update(None, "user_version", 1).expect("bump");
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('device_id', 'd1')",
@@ -74,7 +98,7 @@ mod tests {
     #[test]
     fn refuses_a_database_from_a_newer_build() {
         let mut conn = Connection::open_in_memory().expect("open");
-        conn.pragma_update(None, "user_version", LATEST + 1)
+        conn.pragma_update(None, "user_version", latest() + 1)
             .expect("bump");
         assert!(matches!(migrate(&mut conn), Err(CoreError::Corrupt(m)) if m.contains("newer")));
     }

@@ -1,9 +1,8 @@
 //! The device store as a process host: the engine runs here offline.
 //!
-//! Local writes fire triggers at once (a deal marked won in a basement
-//! starts its follow-up before the phone is online); [`Store::run_processes`]
-//! runs due timers and whatever a sync brought. Engine writes never fire
-//! triggers themselves, so processes cannot set each other off in a loop.
+//! The host side of the engine and the process screens (cards, lists,
+//! tasks, calendar, monitor). When the engine runs on a device is decided in
+//! one place, [`super::engine_runs`].
 
 use std::collections::BTreeMap;
 
@@ -21,14 +20,17 @@ use crate::process::monitor::{self, VersionReport};
 use crate::process::runner::{self, Control, ProcessHost, model_from_record};
 use crate::process::tasks::{self, Item, TaskList};
 use crate::record::Record;
-use crate::sync::protocol::DirectoryEntry;
 use crate::value::FieldValue;
+use crate::wire::DirectoryEntry;
 
-fn truncate_to_second(t: Timestamp) -> Timestamp {
+/// `t` without its fraction of a second (Automerge stamps changes in seconds).
+pub(super) fn truncate_to_second(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 impl ProcessHost for Store {
+    type Error = CoreError;
+
     fn now(&self) -> Timestamp {
         truncate_to_second(self.clock.now())
     }
@@ -254,67 +256,6 @@ pub struct ProcessSummary {
 }
 
 impl Store {
-    /// Runs the engine after a local write of `id` (which was `before`):
-    /// fires triggers and advances the instance an activity belongs to.
-    /// Problems are kept in [`Store::engine_problems`], never turned into a
-    /// failure of the user's write, which is already saved.
-    pub(crate) fn after_write(&mut self, id: &RecordId, before: Option<Record>) {
-        let run = |store: &mut Store| -> Result<()> {
-            if store.models()?.is_empty() && id.kind() != RecordKind::Activity {
-                return Ok(());
-            }
-            let Some(after) = ProcessHost::record(store, id)? else {
-                return Ok(());
-            };
-            let at = store
-                .last_change_time(id)?
-                .unwrap_or_else(|| ProcessHost::now(store));
-            runner::on_write(store, before.as_ref(), &after, at)?;
-            Ok(())
-        };
-        if let Err(e) = run(self) {
-            self.engine_problems.push(format!("{id}: {e}"));
-        }
-    }
-
-    /// Whether the engine needs the record as it was before a write of `id`.
-    pub(crate) fn wants_before(&mut self, id: &RecordId) -> Option<Record> {
-        let has_models = self.models().map(|m| !m.is_empty()).unwrap_or(false);
-        if has_models {
-            ProcessHost::record(self, id).ok().flatten()
-        } else {
-            None
-        }
-    }
-
-    /// The time of the record's latest local change (what triggers use, so
-    /// that the server, seeing the same change, derives the same instance).
-    fn last_change_time(&mut self, id: &RecordId) -> Result<Option<Timestamp>> {
-        let secs: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT max(created_at) FROM outbox WHERE doc_id LIKE ?1 || '/%'",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        Ok(secs
-            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-            .map(truncate_to_second))
-    }
-
-    /// Problems the engine met after writes since the last call (and clears them).
-    pub fn engine_problems(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.engine_problems)
-    }
-
-    /// Runs every due timer and every instance a sync touched. Returns how
-    /// many instances ran.
-    pub fn run_processes(&mut self) -> Result<usize> {
-        Ok(runner::run_due(self)? + runner::run_active(self)?)
-    }
-
     /// Publishes a model as the next version of its key (where the user may
     /// publish; normally done on the server).
     pub fn publish_model(&mut self, file: ModelFile) -> Result<(RecordId, i64)> {

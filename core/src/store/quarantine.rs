@@ -27,8 +27,7 @@ use crate::error::{CoreError, Denial, Result};
 use crate::ids::{DocId, RecordId};
 use crate::value::FieldValue;
 
-/// Denial code for a change refused only because it depends on a refused one.
-pub const DEPENDENCY_REFUSED: &str = "dependency_refused";
+pub use crate::wire::error_codes::DEPENDENCY_REFUSED;
 
 /// An edit the server refused, as the user typed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

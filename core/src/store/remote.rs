@@ -166,7 +166,7 @@ impl Store {
                             CoreError::Protocol(format!("{}: malformed document: {e}", item.doc))
                         })?;
                         if existed {
-                            let new = doc.automerge().merge(&mut incoming)?;
+                            let new = merge_whole(&mut doc, &mut incoming)?;
                             raw_changes(&mut doc, &new)
                         } else {
                             doc = ClassDoc::load(
@@ -215,6 +215,7 @@ impl Store {
                     ctx.cache.forget(&doc_id);
                 }
                 index::remove(ctx.conn, record)?;
+                ctx.changed.insert(record.clone());
             }
             Ok(())
         })?;
@@ -322,6 +323,12 @@ impl Store {
 
     /// Receives one step of Automerge's sync protocol for `doc` (compare
     /// mode), persisting what it brought; returns the records changed.
+    ///
+    /// Changes that arrive before their dependencies (the peer's Bloom
+    /// filter took us for holding those) are never stored; they are kept in
+    /// memory and fed again with every later message for `doc`, so the
+    /// replies ask for the missing dependencies. (Dropped, they were lost
+    /// for good: a peer sends a change once per exchange.)
     pub fn receive_sync_message(
         &mut self,
         doc: &DocId,
@@ -329,16 +336,23 @@ impl Store {
         message: automerge::sync::Message,
     ) -> Result<Vec<RecordId>> {
         use automerge::sync::SyncDoc as _;
-        self.in_write_tx(|ctx| {
+        let mut waiting = self.sync_waiting.remove(doc).unwrap_or_default();
+        waiting.extend(message.changes.iter().map(<[u8]>::to_vec));
+        let (records, complete) = self.in_write_tx(|ctx| {
             let (mut d, existed) = match docs::take(ctx.conn, ctx.cache, doc, ctx.actor)? {
                 Some((_, d)) => (d, true),
                 None => (ClassDoc::new(doc.clone(), ctx.actor.clone()), false),
             };
             let before = d.heads();
+            for chunk in &waiting {
+                // What still misses a dependency waits in Automerge's queue.
+                let _ = d.automerge().load_incremental(chunk);
+            }
             d.automerge()
                 .sync()
                 .receive_sync_message(state, message)
                 .map_err(|e| CoreError::Protocol(format!("{doc}: {e}")))?;
+            let complete = d.automerge().get_missing_deps(&[]).is_empty();
             let new: Vec<ChangeHash> = d
                 .automerge()
                 .get_changes(&before)
@@ -346,10 +360,7 @@ impl Store {
                 .map(Change::hash)
                 .collect();
             if new.is_empty() {
-                if existed {
-                    ctx.cache.forget(doc);
-                }
-                return Ok(Vec::new());
+                return Ok((Vec::new(), complete));
             }
             let appended = if existed {
                 raw_changes(&mut d, &new)
@@ -357,24 +368,42 @@ impl Store {
                 Vec::new()
             };
             let rev = docs::persist(ctx.conn, &mut d, &appended, ctx.now.as_millisecond())?;
-            ctx.cache.put(rev, d);
+            if complete {
+                ctx.cache.put(rev, d);
+            }
             let records = BTreeSet::from([doc.record().clone()]);
             write::refresh_all(ctx, &records)?;
-            Ok(records.into_iter().collect())
-        })
+            Ok((records.into_iter().collect(), complete))
+        })?;
+        if !complete {
+            self.sync_waiting.insert(doc.clone(), waiting);
+        }
+        Ok(records)
     }
 
     /// Generates the next step of Automerge's sync protocol for `doc`
-    /// (`None` when this side has nothing more to say).
+    /// (`None` when this side has nothing more to say). Changes still
+    /// waiting for a dependency count: the message asks for what they need.
     pub fn generate_sync_message(
         &mut self,
         doc: &DocId,
         state: &mut automerge::sync::State,
     ) -> Result<Option<automerge::sync::Message>> {
         use automerge::sync::SyncDoc as _;
-        let found = docs::with_doc(&self.conn, &mut self.cache, doc, &self.actor, |d| {
-            Ok(d.automerge().sync().generate_sync_message(state))
-        })?;
+        let waiting = self.sync_waiting.get(doc).cloned().unwrap_or_default();
+        let found = match docs::take(&self.conn, &mut self.cache, doc, &self.actor)? {
+            Some((rev, mut d)) => {
+                for chunk in &waiting {
+                    let _ = d.automerge().load_incremental(chunk);
+                }
+                let message = d.automerge().sync().generate_sync_message(state);
+                if waiting.is_empty() {
+                    self.cache.put(rev, d);
+                }
+                Some(message)
+            }
+            None => None,
+        };
         match found {
             Some(message) => Ok(message),
             // A document we do not hold: an empty one still answers, so the
@@ -396,6 +425,26 @@ impl Store {
     }
 }
 
+/// Merges a whole document received from the server into the stored copy
+/// and returns the hashes of every change that was new to it, in dependency
+/// order.
+///
+/// Not `AutoCommit::merge`'s return value: that is the heads after the
+/// merge, which names only the newest change(s). Persisting just those as
+/// the appended chunk lost every change in between, and the stored copy
+/// failed to load ("misses change(s) its history depends on") once it
+/// left the cache.
+fn merge_whole(doc: &mut ClassDoc, incoming: &mut AutoCommit) -> Result<Vec<ChangeHash>> {
+    let before = doc.heads();
+    doc.automerge().merge(incoming)?;
+    Ok(doc
+        .automerge()
+        .get_changes(&before)
+        .iter()
+        .map(Change::hash)
+        .collect())
+}
+
 /// The raw bytes of the given changes of `doc`, concatenated (a valid chunk
 /// sequence for `load_incremental`).
 fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
@@ -407,3 +456,6 @@ fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@
 //! are documents touched and (5) persisted with their outbox entries and
 //! index rows in one transaction. A refusal at any step changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::Change;
 use jiff::Timestamp;
@@ -140,6 +140,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) collator: &'a super::NameCollator,
     pub(crate) author: String,
     pub(crate) now: Timestamp,
+    /// Records whose documents or index rows this transaction changed;
+    /// handed to the store's [`changed`](super::changed) set on commit.
+    pub(crate) changed: BTreeSet<RecordId>,
 }
 
 /// A class document changed by a write, with its new change and the typed
@@ -148,7 +151,9 @@ pub(crate) type Touched = (ClassDoc, Change, Vec<TypedWrite>);
 
 impl Store {
     /// Runs `f` with a write context inside one IMMEDIATE transaction and
-    /// commits. Documents taken from the cache are forgotten if anything fails.
+    /// commits. Documents taken from the cache are forgotten if anything
+    /// fails; the records it changed join [`Store::take_changed`]'s set only
+    /// once the transaction committed.
     pub(crate) fn in_write_tx<T>(
         &mut self,
         f: impl FnOnce(&mut Ctx<'_>) -> Result<T>,
@@ -176,10 +181,16 @@ impl Store {
             collator: &self.collator,
             author,
             now,
+            changed: BTreeSet::new(),
         };
-        match f(&mut ctx) {
+        let result = f(&mut ctx);
+        let changed = std::mem::take(&mut ctx.changed);
+        match result {
             Ok(out) => match tx.commit() {
-                Ok(()) => Ok(out),
+                Ok(()) => {
+                    self.changed.extend(changed);
+                    Ok(out)
+                }
                 Err(e) => {
                     self.cache.clear();
                     Err(e.into())
@@ -337,7 +348,8 @@ pub(crate) fn check_policy(
 }
 
 /// Checks, applies and persists `writes` to record `id` inside `ctx`'s
-/// transaction.
+/// transaction, in the module's order: schema, rule book, policy mirror,
+/// documents, persistence.
 pub(crate) fn write_record(
     ctx: &mut Ctx<'_>,
     id: &RecordId,
@@ -345,10 +357,35 @@ pub(crate) fn write_record(
     writes: Vec<FieldWrite>,
 ) -> Result<()> {
     let kind = id.kind();
-    let now = ctx.now;
+    let mut wanted = check_schema(kind, writes)?;
+    let current = if creating {
+        empty_record(id)
+    } else {
+        read_record(ctx, id)?
+    };
+    if creating {
+        for (field, default) in defaults(kind, &ctx.author) {
+            wanted.entry(field).or_insert(Some(default));
+        }
+    }
+    let after = fields_after(&current, &wanted);
+    check_rules(kind, creating, &current, &after)?;
+    let plan = plan_writes(kind, creating, &current, &after, wanted, ctx.now)?;
+    if plan.is_empty() {
+        return Ok(());
+    }
+    check_permissions(ctx, &current, &after, &plan, creating)?;
+    let touched = apply_plan(ctx, &current, plan, creating)?;
+    persist(ctx, id, touched)
+}
 
-    // (1) Schema: every field exists, is user-writable, and its value is valid.
-    let mut wanted: BTreeMap<&'static str, Option<FieldValue>> = BTreeMap::new();
+/// The writes a user asked for, by field.
+type Wanted = BTreeMap<&'static str, Option<FieldValue>>;
+
+/// Step (1), the schema: every field exists, is user-writable, and its
+/// value is valid (a required field cannot be cleared).
+fn check_schema(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<Wanted> {
+    let mut wanted = Wanted::new();
     for write in writes {
         let def = field_def(kind, &write.field)?;
         if def.system {
@@ -369,57 +406,73 @@ pub(crate) fn write_record(
         }
         wanted.insert(def.name, write.value);
     }
+    Ok(wanted)
+}
 
-    // The record as it is, and as it would be.
-    let current = if creating {
-        Record {
-            id: id.clone(),
-            fields: BTreeMap::new(),
-            conflicts: BTreeMap::new(),
-            classes: Vec::new(),
-        }
-    } else {
-        read_record(ctx, id)?
-    };
-    if creating {
-        for (field, default) in defaults(kind, &ctx.author) {
-            wanted.entry(field).or_insert(Some(default));
-        }
+/// A record with no fields yet (what a creation starts from).
+fn empty_record(id: &RecordId) -> Record {
+    Record {
+        id: id.clone(),
+        fields: BTreeMap::new(),
+        conflicts: BTreeMap::new(),
+        classes: Vec::new(),
     }
+}
+
+/// The record's fields as they would be after `wanted`.
+fn fields_after(current: &Record, wanted: &Wanted) -> BTreeMap<String, FieldValue> {
     let mut after = current.fields.clone();
-    for (field, value) in &wanted {
+    for (field, value) in wanted {
         match value {
             Some(v) => after.insert((*field).to_owned(), v.clone()),
             None => after.remove(*field),
         };
     }
+    after
+}
 
-    // (2) Required and cross-field rules, from the one rule book: a new
-    // record must satisfy all of them; an edit must not newly break one.
+/// Step (2), required and cross-field rules from the one rule book: a new
+/// record must satisfy all of them; an edit must not newly break one.
+fn check_rules(
+    kind: RecordKind,
+    creating: bool,
+    current: &Record,
+    after: &BTreeMap<String, FieldValue>,
+) -> Result<()> {
     if creating {
-        rules::check_record(kind, &after)?;
+        rules::check_record(kind, after)?;
     } else {
-        rules::check_transition(kind, &current.fields, &after, |_| false)
+        rules::check_transition(kind, &current.fields, after, |_| false)
             .map_err(ValidationError::from)?;
     }
+    Ok(())
+}
 
-    // System writes implied by the user's writes.
+/// The operations to carry out: the user's writes that change something,
+/// then the system writes they imply (from the rule book).
+fn plan_writes(
+    kind: RecordKind,
+    creating: bool,
+    current: &Record,
+    after: &BTreeMap<String, FieldValue>,
+    wanted: Wanted,
+    now: Timestamp,
+) -> Result<Vec<Planned>> {
     let mut plan: Vec<Planned> = Vec::new();
-    for (field, value) in &wanted {
-        let def = field_def(kind, field)?;
-        if !creating && current.fields.get(*field) == value.as_ref() {
+    for (field, value) in wanted {
+        if !creating && current.fields.get(field) == value.as_ref() {
             continue; // unchanged: no op, no change
         }
         plan.push(Planned {
-            def,
-            op: Op::Put(value.clone()),
+            def: field_def(kind, field)?,
             typed: Some(TypedWrite {
-                field: (*field).to_owned(),
-                value: serde_json::to_value(value).unwrap_or_default(),
+                field: field.to_owned(),
+                value: serde_json::to_value(&value).unwrap_or_default(),
             }),
+            op: Op::Put(value),
         });
     }
-    for implied in rules::system_writes(kind, &current.fields, &after, now) {
+    for implied in rules::system_writes(kind, &current.fields, after, now) {
         let (field, op) = match implied {
             SystemWrite::Set { field, value } => (field, Op::Put(value)),
             SystemWrite::AppendStage { field, stage } => (field, Op::AppendStage(stage)),
@@ -430,29 +483,46 @@ pub(crate) fn write_record(
             typed: None,
         });
     }
-    if plan.is_empty() {
+    Ok(plan)
+}
+
+/// Step (3), the policy mirror, before anything is touched: every planned
+/// field is writable, and a new record is inside the user's creation scope
+/// (the same check the server applies).
+fn check_permissions(
+    ctx: &Ctx<'_>,
+    current: &Record,
+    after: &BTreeMap<String, FieldValue>,
+    plan: &[Planned],
+    creating: bool,
+) -> Result<()> {
+    for planned in plan {
+        check_policy(ctx, current, planned.def.name, !creating)?;
+    }
+    if !creating {
         return Ok(());
     }
+    let created = Record {
+        fields: after.clone(),
+        ..current.clone()
+    };
+    let inherited = match created.account() {
+        Some(acc) => index::account_territory(ctx.conn, &acc)?,
+        None => None,
+    };
+    crate::validate::check_new_record(ctx.access, current.kind(), &created.facts(inherited), None)
+        .map_err(CoreError::Denied)
+}
 
-    // (3) Policy mirror, before touching anything.
-    for planned in &plan {
-        check_policy(ctx, &current, planned.def.name, !creating)?;
-    }
-    if creating {
-        // The same creation scope the server applies to a new record.
-        let created = Record {
-            fields: after.clone(),
-            ..current.clone()
-        };
-        let inherited = match created.account() {
-            Some(acc) => index::account_territory(ctx.conn, &acc)?,
-            None => None,
-        };
-        crate::validate::check_new_record(ctx.access, kind, &created.facts(inherited), None)
-            .map_err(CoreError::Denied)?;
-    }
-
-    // (4) Apply, one change per class document.
+/// Step (4), apply: one change per class document, a new document starting
+/// with the containers the user may write.
+fn apply_plan(
+    ctx: &mut Ctx<'_>,
+    current: &Record,
+    plan: Vec<Planned>,
+    creating: bool,
+) -> Result<Vec<Touched>> {
+    let kind = current.kind();
     let mut by_class: BTreeMap<ClassName, Vec<Planned>> = BTreeMap::new();
     for planned in plan {
         by_class
@@ -462,37 +532,47 @@ pub(crate) fn write_record(
     }
     let mut touched: Vec<Touched> = Vec::new();
     for (class, planned) in by_class {
-        let doc_id = id.doc(&class);
-        let (mut doc, is_new) = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
-            Some((_, doc)) => (doc, false),
-            None => (ClassDoc::new(doc_id.clone(), ctx.actor.clone()), true),
+        let doc_id = current.id.doc(&class);
+        let mut doc = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
+            Some((_, doc)) => doc,
+            None => new_class_doc(ctx, current, &class, creating)?,
         };
-        if is_new {
-            let mut containers: Vec<(&str, FieldType)> = Vec::new();
-            for field in ctx.policy.fields_in(kind, &class) {
-                if let Some(def) = schema::field(kind, field)
-                    && def.ty.is_container()
-                    && check_policy(ctx, &current, def.name, !creating).is_ok()
-                {
-                    containers.push((def.name, def.ty));
-                }
-            }
-            doc.create_containers(&containers)?;
-        }
         let mut typed = Vec::new();
         for p in planned {
             match p.op {
                 Op::Put(v) => doc.put(p.def.name, p.def.ty, v.as_ref())?,
-                Op::AppendStage(stage) => doc.append_stage(p.def.name, &stage, now)?,
+                Op::AppendStage(stage) => doc.append_stage(p.def.name, &stage, ctx.now)?,
             }
             typed.extend(p.typed);
         }
-        if let Some(change) = doc.commit(&ctx.author, now) {
+        if let Some(change) = doc.commit(&ctx.author, ctx.now) {
             touched.push((doc, change, typed));
         }
     }
-    // (5) Persist.
-    persist(ctx, id, touched)
+    Ok(touched)
+}
+
+/// A class document the record does not have yet, with the containers
+/// (lists, entries, text) of its fields the user may write.
+fn new_class_doc(
+    ctx: &Ctx<'_>,
+    current: &Record,
+    class: &ClassName,
+    creating: bool,
+) -> Result<ClassDoc> {
+    let kind = current.kind();
+    let mut doc = ClassDoc::new(current.id.doc(class), ctx.actor.clone());
+    let mut containers: Vec<(&str, FieldType)> = Vec::new();
+    for field in ctx.policy.fields_in(kind, class) {
+        if let Some(def) = schema::field(kind, field)
+            && def.ty.is_container()
+            && check_policy(ctx, current, def.name, !creating).is_ok()
+        {
+            containers.push((def.name, def.ty));
+        }
+    }
+    doc.create_containers(&containers)?;
+    Ok(doc)
 }
 
 /// Persists local changes of one record's documents, their outbox rows and
@@ -507,6 +587,7 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, id: &RecordId, touched: Vec<Touched>) -
     }
     let (record, updated) = assemble(ctx.conn, ctx.cache, ctx.actor, id)?
         .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+    ctx.changed.insert(id.clone());
     index::refresh(
         ctx.conn,
         ctx.collator,
@@ -543,12 +624,7 @@ pub(crate) fn create_engine(
     if !docs::doc_ids_of(ctx.conn, id)?.is_empty() {
         return Ok(false);
     }
-    let empty = Record {
-        id: id.clone(),
-        fields: BTreeMap::new(),
-        conflicts: BTreeMap::new(),
-        classes: Vec::new(),
-    };
+    let empty = empty_record(id);
     for field in fields.keys() {
         if check_policy(ctx, &empty, field, false).is_err() {
             return Ok(false);
@@ -610,14 +686,12 @@ pub(crate) fn put_entry(
 /// Re-indexes `records` from their stored documents; records left with no
 /// document lose their index rows. Accounts are indexed before their
 /// children so that inherited territories are current.
-pub(crate) fn refresh_all(
-    ctx: &mut Ctx<'_>,
-    records: &std::collections::BTreeSet<RecordId>,
-) -> Result<()> {
+pub(crate) fn refresh_all(ctx: &mut Ctx<'_>, records: &BTreeSet<RecordId>) -> Result<()> {
     let (accounts, others): (Vec<&RecordId>, Vec<&RecordId>) = records
         .iter()
         .partition(|r| r.kind() == crate::ids::RecordKind::Account);
     for record in accounts.into_iter().chain(others) {
+        ctx.changed.insert(record.clone());
         match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
             Some((assembled, updated)) => index::refresh(
                 ctx.conn,

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::protocol::{
-    CatchUp, ClientMessage, DocHeads, ErrorMessage, Hello, Inventory, PROTOCOL_VERSION, Push,
-    PushResult, PushedChange, ServerMessage, SyncDoc,
+    Batch, CatchUp, ClientMessage, DocData, DocHeads, ErrorMessage, Hello, Inventory,
+    PROTOCOL_VERSION, Push, PushResult, PushedChange, Revoke, ServerMessage, SyncDoc, Welcome,
 };
 use crate::error::{CoreError, Denial, Result};
 use crate::ids::{DocId, RecordId};
@@ -117,6 +117,63 @@ enum Phase {
 }
 
 /// The device side of the protocol.
+///
+/// # Example
+///
+/// A fresh device connects, is welcomed with nothing to catch up on, and is
+/// told it is up to date: the store keeps the server's cursor, so the next
+/// connection resumes from there.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use fieldwork_core::policy::{DEFAULT_POLICY_TOML, UserContext};
+/// use fieldwork_core::sync::protocol::{
+///     CatchUp, ClientMessage, Cursor, PROTOCOL_VERSION, ServerMessage, UpToDate, Welcome,
+/// };
+/// use fieldwork_core::sync::{Effect, Event, SyncClient, SyncStatus};
+/// use fieldwork_core::{Store, SystemClock};
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut store = Store::open(&dir.path().join("device.db"), Arc::new(SystemClock))?;
+/// let mut client = SyncClient::default();
+///
+/// // Connecting says hello; a device that never synced has no cursor.
+/// let effects = client.handle(&mut store, Event::Connected)?;
+/// let Some(Effect::Send(ClientMessage::Hello(hello))) = effects.first() else {
+///     panic!("a hello first, not {effects:?}");
+/// };
+/// assert_eq!(hello.cursor, None);
+/// assert_eq!(client.status(), &SyncStatus::Connecting);
+///
+/// // The server welcomes the user, with no documents to send...
+/// let user = UserContext {
+///     name: "ana".into(),
+///     role: "rep".into(),
+///     territories: vec!["madrid".into()],
+///     team: vec![],
+/// };
+/// let welcome = Welcome {
+///     protocol: PROTOCOL_VERSION,
+///     server_epoch: "epoch-1".into(),
+///     user,
+///     policy: DEFAULT_POLICY_TOML.into(),
+///     policy_revision: 1,
+///     directory: vec![],
+///     mode: CatchUp::Fresh,
+///     total_docs: Some(0),
+/// };
+/// client.handle(&mut store, Event::Received(ServerMessage::Welcome(welcome)))?;
+///
+/// // ...and says catch-up is complete up to its cursor.
+/// let cursor = Cursor { epoch: "epoch-1".into(), seq: 0, check: String::new() };
+/// let up = UpToDate { cursor: cursor.clone() };
+/// client.handle(&mut store, Event::Received(ServerMessage::UpToDate(up)))?;
+/// assert_eq!(client.status(), &SyncStatus::UpToDate);
+/// assert_eq!(store.cursor()?, Some(cursor));
+/// assert!(client.settled(&store)?, "nothing in flight, nothing to push");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SyncClient {
     config: ClientConfig,
@@ -229,25 +286,10 @@ impl SyncClient {
         }
         let welcomed = self.phase == Phase::Active;
         match message {
-            ServerMessage::Welcome(w) => {
-                if welcomed {
-                    return Err(CoreError::Protocol("a second welcome".into()));
-                }
-                if w.protocol != PROTOCOL_VERSION {
-                    return Err(CoreError::Protocol(format!(
-                        "server speaks protocol {}, this device {PROTOCOL_VERSION}",
-                        w.protocol
-                    )));
-                }
-                store.update_policy(&w.user, &w.policy, w.policy_revision)?;
-                store.set_directory(&w.directory)?;
-                self.phase = Phase::Active;
-                self.total = w.total_docs;
-                if w.mode == CatchUp::Compare {
-                    self.send_inventory(store, effects)?;
-                }
-                self.push_next(store, effects)?;
+            ServerMessage::Welcome(_) if welcomed => {
+                return Err(CoreError::Protocol("a second welcome".into()));
             }
+            ServerMessage::Welcome(w) => self.welcome(store, w, effects)?,
             // An `error` is fatal before the welcome too (`device_wiped`,
             // `unsupported_protocol`): handled below.
             _ if !welcomed && !matches!(message, ServerMessage::Error(_)) => {
@@ -255,80 +297,13 @@ impl SyncClient {
                     "message before the server's welcome".into(),
                 ));
             }
-            ServerMessage::Batch(batch) => {
-                let mut docs = Vec::with_capacity(batch.docs.len());
-                for data in batch.docs {
-                    let doc: DocId = data.doc.parse()?;
-                    if data.replace {
-                        let document = data.document.ok_or_else(|| {
-                            CoreError::Protocol(format!("{doc}: a replacement without a document"))
-                        })?;
-                        docs.push(RemoteDoc {
-                            doc,
-                            payload: RemotePayload::Replace {
-                                document: document.into_vec(),
-                                changes: data.changes.into_iter().map(ByteBuf::into_vec).collect(),
-                            },
-                        });
-                        continue;
-                    }
-                    if let Some(document) = data.document {
-                        docs.push(RemoteDoc {
-                            doc: doc.clone(),
-                            payload: RemotePayload::Document(document.into_vec()),
-                        });
-                    }
-                    if !data.changes.is_empty() {
-                        docs.push(RemoteDoc {
-                            doc,
-                            payload: RemotePayload::Changes(
-                                data.changes.into_iter().map(ByteBuf::into_vec).collect(),
-                            ),
-                        });
-                    }
-                }
-                let changed = match store.apply_remote(docs, batch.cursor.as_ref()) {
-                    Ok(changed) => changed,
-                    Err(e @ CoreError::Protocol(_)) => {
-                        // The server's data does not fit ours: stop trusting the
-                        // cursor so the next connection compares documents.
-                        store.reset_cursor()?;
-                        return Err(e);
-                    }
-                    Err(e) => return Err(e),
-                };
-                if let Some(done) = batch.done {
-                    self.done = done;
-                }
-                if !changed.is_empty() {
-                    effects.push(Effect::Changed(changed));
-                }
-            }
+            ServerMessage::Batch(batch) => self.batch(store, batch, effects)?,
             ServerMessage::UpToDate(up) => {
-                store.apply_remote(Vec::new(), Some(&up.cursor))?;
+                store.up_to_date(&up.cursor)?;
                 self.caught_up = true;
             }
             ServerMessage::PushResult(result) => self.push_result(store, result, effects)?,
-            ServerMessage::Revoke(revoke) => {
-                let records: Vec<RecordId> = revoke
-                    .records
-                    .iter()
-                    .map(|r| r.parse())
-                    .collect::<Result<_>>()?;
-                let docs: Vec<DocId> = revoke
-                    .docs
-                    .iter()
-                    .map(|d| d.parse())
-                    .collect::<Result<_>>()?;
-                store.remove_records(&records)?;
-                store.remove_docs(&docs)?;
-                let mut changed = records;
-                changed.extend(docs.iter().map(|d| d.record().clone()));
-                changed.dedup();
-                if !changed.is_empty() {
-                    effects.push(Effect::Changed(changed));
-                }
-            }
+            ServerMessage::Revoke(revoke) => revoked(store, &revoke, effects)?,
             ServerMessage::SyncDoc(sync) => self.sync_doc(store, sync, effects)?,
             ServerMessage::Policy(update) => {
                 store.update_policy(&update.user, &update.policy, update.policy_revision)?;
@@ -345,6 +320,51 @@ impl SyncClient {
             }
         }
         self.refresh_status(store, effects)
+    }
+
+    /// The server's welcome: install the user, policy and directory it
+    /// sends, start comparing documents if it asks, and push.
+    fn welcome(&mut self, store: &mut Store, w: Welcome, effects: &mut Vec<Effect>) -> Result<()> {
+        if w.protocol != PROTOCOL_VERSION {
+            return Err(CoreError::Protocol(format!(
+                "server speaks protocol {}, this device {PROTOCOL_VERSION}",
+                w.protocol
+            )));
+        }
+        store.update_policy(&w.user, &w.policy, w.policy_revision)?;
+        store.set_directory(&w.directory)?;
+        self.phase = Phase::Active;
+        self.total = w.total_docs;
+        if w.mode == CatchUp::Compare {
+            self.send_inventory(store, effects)?;
+        }
+        self.push_next(store, effects)
+    }
+
+    /// A batch of document data: applied with its cursor in one
+    /// transaction.
+    fn batch(&mut self, store: &mut Store, batch: Batch, effects: &mut Vec<Effect>) -> Result<()> {
+        let mut docs = Vec::with_capacity(batch.docs.len());
+        for data in batch.docs {
+            remote_docs(data, &mut docs)?;
+        }
+        let changed = match store.apply_remote(docs, batch.cursor.as_ref()) {
+            Ok(changed) => changed,
+            Err(e @ CoreError::Protocol(_)) => {
+                // The server's data does not fit ours: stop trusting the
+                // cursor so the next connection compares documents.
+                store.reset_cursor()?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(done) = batch.done {
+            self.done = done;
+        }
+        if !changed.is_empty() {
+            effects.push(Effect::Changed(changed));
+        }
+        Ok(())
     }
 
     fn push_result(
@@ -504,4 +524,61 @@ impl SyncClient {
             effects.push(Effect::Status(status));
         }
     }
+}
+
+/// One document of a batch as what the store applies: a replacement, or
+/// a whole document and/or changes to merge.
+fn remote_docs(data: DocData, docs: &mut Vec<RemoteDoc>) -> Result<()> {
+    let doc: DocId = data.doc.parse()?;
+    let changes: Vec<Vec<u8>> = data.changes.into_iter().map(ByteBuf::into_vec).collect();
+    if data.replace {
+        let document = data.document.ok_or_else(|| {
+            CoreError::Protocol(format!("{doc}: a replacement without a document"))
+        })?;
+        docs.push(RemoteDoc {
+            doc,
+            payload: RemotePayload::Replace {
+                document: document.into_vec(),
+                changes,
+            },
+        });
+        return Ok(());
+    }
+    if let Some(document) = data.document {
+        docs.push(RemoteDoc {
+            doc: doc.clone(),
+            payload: RemotePayload::Document(document.into_vec()),
+        });
+    }
+    if !changes.is_empty() {
+        docs.push(RemoteDoc {
+            doc,
+            payload: RemotePayload::Changes(changes),
+        });
+    }
+    Ok(())
+}
+
+/// Records or documents the user may no longer see: removed from the
+/// store, and announced as changed.
+fn revoked(store: &mut Store, revoke: &Revoke, effects: &mut Vec<Effect>) -> Result<()> {
+    let records: Vec<RecordId> = revoke
+        .records
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_>>()?;
+    let docs: Vec<DocId> = revoke
+        .docs
+        .iter()
+        .map(|d| d.parse())
+        .collect::<Result<_>>()?;
+    store.remove_records(&records)?;
+    store.remove_docs(&docs)?;
+    let mut changed = records;
+    changed.extend(docs.iter().map(|d| d.record().clone()));
+    changed.dedup();
+    if !changed.is_empty() {
+        effects.push(Effect::Changed(changed));
+    }
+    Ok(())
 }

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::policy::UserContext;
-use crate::store::Cursor;
+
+// Types and codes the store and the process engine share with the
+// protocol live in the leaf module `crate::wire`; re-exported here under
+// their protocol paths.
+pub use crate::wire::{Cursor, DirectoryEntry, error_codes};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -106,19 +110,6 @@ pub enum CatchUp {
     /// the device sends its `Inventory` and documents are compared one by one
     /// with Automerge's sync protocol.
     Compare,
-}
-
-/// A user of the organisation, as the process engine needs to know them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectoryEntry {
-    /// User name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// Their manager, if any.
-    pub manager: Option<String>,
-    /// Their IANA time zone.
-    pub time_zone: Option<String>,
 }
 
 /// Answer to `Hello`.
@@ -268,53 +259,4 @@ pub struct ErrorMessage {
     pub code: String,
     /// Explanation.
     pub message: String,
-}
-
-/// Stable codes of [`ErrorMessage`] and of change refusals that are not
-/// policy decisions (policy codes are in [`crate::policy::codes`]).
-pub mod error_codes {
-    /// The token is missing, unknown or expired.
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// The device speaks a protocol version the server does not.
-    pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol";
-    /// A frame could not be decoded.
-    pub const MALFORMED_MESSAGE: &str = "malformed_message";
-    /// A frame exceeds the size limits.
-    pub const MESSAGE_TOO_LARGE: &str = "message_too_large";
-    /// A message arrived when it makes no sense (e.g. `Push` before `Hello`).
-    pub const UNEXPECTED_MESSAGE: &str = "unexpected_message";
-    /// The server failed; retry later.
-    pub const INTERNAL: &str = "internal";
-    /// The server is stopping; reconnect later.
-    pub const SHUTTING_DOWN: &str = "shutting_down";
-    /// The user account was disabled.
-    pub const USER_DISABLED: &str = "user_disabled";
-    /// The device was marked for remote wipe: delete the store and every
-    /// secret, then confirm (docs/PROTOCOL.md, "Remote wipe"). Also the
-    /// `code` of the HTTP `410 Gone` answer to its sync connection or login.
-    pub const DEVICE_WIPED: &str = "device_wiped";
-    /// A pushed change is not a valid Automerge change.
-    pub const MALFORMED_CHANGE: &str = "malformed_change";
-    /// A pushed document id is malformed or names an unknown class.
-    pub const UNKNOWN_DOCUMENT: &str = "unknown_document";
-    /// A pushed change depends on changes the server does not have.
-    pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
-    /// A pushed change depends on a refused change.
-    pub const DEPENDENCY_REFUSED: &str = crate::store::DEPENDENCY_REFUSED;
-    /// A pushed change is signed by an actor bound to another user.
-    pub const ACTOR_NOT_YOURS: &str = "actor_not_yours";
-    /// A pushed change names another user as its author.
-    pub const AUTHOR_MISMATCH: &str = "author_mismatch";
-    /// A push holds more changes or bytes than allowed.
-    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
-    /// A pushed change exceeds the per-change limits (bytes, operations,
-    /// predecessor references; see [`crate::change_limits`]).
-    pub const CHANGE_TOO_LARGE: &str = "change_too_large";
-    /// A pushed change is a compressed chunk or has compressed columns.
-    pub const COMPRESSED_CHANGE: &str = "compressed_change";
-    /// The session stayed in compare mode longer than the server allows.
-    pub const COMPARE_TIMEOUT: &str = "compare_timeout";
-    /// A change signed by the process engine's actor that does not create
-    /// a new document (engine changes only ever create records).
-    pub const ENGINE_CHANGE_REFUSED: &str = "engine_change_refused";
 }

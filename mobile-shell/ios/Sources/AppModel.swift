@@ -107,7 +107,7 @@ final class AppModel {
         case let .Server(code, detail): return "The server could not do this: \(detail) (\(code))."
         case let .Timeout(seconds): return "Sync took more than \(seconds) s; it continues next time."
         case let .Storage(detail): return "The phone's storage failed: \(detail)"
-        case let .Internal(detail): return "Something went wrong in Fieldwork: \(detail)"
+        case let .Internal(code, detail): return "Something went wrong in Fieldwork: \(detail) (\(code))"
         }
     }
 

@@ -112,7 +112,7 @@ fn write_legacy_session(path: &std::path::Path) -> bool {
     let mut store = Store::open(path, clock()).expect("plain");
     let policy = fieldwork_core::Policy::shipped_default();
     store
-        .set_session(&fieldwork_core::store::Session {
+        .set_sign_in(&fieldwork_core::store::SignIn {
             server: "http://127.0.0.1:1".into(),
             transport: Default::default(),
             user: fieldwork_core::UserContext {

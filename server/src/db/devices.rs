@@ -132,6 +132,62 @@ pub fn held(conn: &Connection, device_id: &str) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The feed position the device's cursor must reach to confirm what
+/// `device_docs` records it holds (0: nothing unconfirmed, also for a
+/// device the server does not know).
+pub fn docs_confirm_seq(conn: &Connection, device_id: &str) -> Result<u64> {
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT docs_confirm_seq FROM devices WHERE device_id = ?1",
+            [device_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(seq.map_or(0, |s| s.max(0) as u64))
+}
+
+/// Raises [`docs_confirm_seq`] to `seq`, keeping a higher one already
+/// recorded; writes nothing when it is already at least `seq`. Runs in the
+/// caller's transaction. Fails (changing nothing) when the device is not
+/// registered: a confirmation position that could not be recorded must not
+/// pass for "confirmed".
+pub fn raise_docs_confirm_seq(conn: &Connection, device_id: &str, seq: u64) -> Result<()> {
+    let seq = seq.min(i64::MAX as u64) as i64;
+    let raised = conn.execute(
+        "UPDATE devices SET docs_confirm_seq = ?2
+          WHERE device_id = ?1 AND docs_confirm_seq < ?2",
+        params![device_id, seq],
+    )?;
+    if raised == 0 && !registered(conn, device_id)? {
+        return Err(ServerError::Internal(format!(
+            "device {device_id} is not registered"
+        )));
+    }
+    Ok(())
+}
+
+/// Resets [`docs_confirm_seq`] to 0 (the device's `device_docs` was
+/// emptied, to be rebuilt); writes nothing when it already is 0 or the
+/// device is not registered. Runs in the caller's transaction.
+pub fn reset_docs_confirm_seq(conn: &Connection, device_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE devices SET docs_confirm_seq = 0 WHERE device_id = ?1 AND docs_confirm_seq <> 0",
+        [device_id],
+    )?;
+    Ok(())
+}
+
+fn registered(conn: &Connection, device_id: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM devices WHERE device_id = ?1",
+            [device_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 /// Longest app version recorded, in bytes.
 pub const MAX_APP_VERSION_BYTES: usize = 128;
 
@@ -327,4 +383,48 @@ pub fn wipe_confirmed(conn: &Connection, device_id: &str, now_ms: i64) -> Result
         params![device_id, now_ms],
     )?;
     release_all(conn, device_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::db::migrations::migrate(&mut conn, Path::new("server.db")).expect("migrate");
+        conn.execute(
+            "INSERT INTO users(id, name, role, password_hash, created_at) VALUES (1, 'ann', 'rep', 'h', 1)",
+            [],
+        )
+        .expect("user");
+        conn
+    }
+
+    #[test]
+    fn the_confirmation_position_only_rises_until_reset() {
+        let conn = db();
+        register(&conn, "d1", 1, 1).expect("register");
+        assert_eq!(docs_confirm_seq(&conn, "d1").expect("read"), 0);
+        raise_docs_confirm_seq(&conn, "d1", 7).expect("raise");
+        raise_docs_confirm_seq(&conn, "d1", 3).expect("lower is kept");
+        assert_eq!(docs_confirm_seq(&conn, "d1").expect("read"), 7);
+        // A later hello does not forget it.
+        register(&conn, "d1", 1, 2).expect("register again");
+        assert_eq!(docs_confirm_seq(&conn, "d1").expect("read"), 7);
+        reset_docs_confirm_seq(&conn, "d1").expect("reset");
+        assert_eq!(docs_confirm_seq(&conn, "d1").expect("read"), 0);
+    }
+
+    #[test]
+    fn an_unregistered_device_is_refused_a_mark_and_reads_as_confirmed() {
+        let conn = db();
+        assert!(matches!(
+            raise_docs_confirm_seq(&conn, "ghost", 5),
+            Err(ServerError::Internal(_))
+        ));
+        assert_eq!(docs_confirm_seq(&conn, "ghost").expect("read"), 0);
+        reset_docs_confirm_seq(&conn, "ghost").expect("reset is a no-op");
+    }
 }

@@ -1,10 +1,14 @@
 //! Policy revisions: the policy in force is the highest revision.
+//!
+//! Guarantees: a revision is installed only if it is valid and keeps every
+//! role some user holds. This module reads the `users` table itself (names
+//! and roles) rather than through `db::users`, which depends on it: the
+//! modules form a tree.
 
 use fieldwork_core::Policy;
 use fieldwork_core::policy::DEFAULT_POLICY_TOML;
 use rusqlite::{Connection, params};
 
-use super::users;
 use crate::error::{Result, ServerError};
 
 /// Installs the shipped default as revision 1 if there is no policy yet.
@@ -41,10 +45,10 @@ pub fn revision(conn: &Connection) -> Result<u64> {
 /// stays in force.
 pub fn set(conn: &Connection, source: &str, by: &str, now_ms: i64) -> Result<u64> {
     let policy = Policy::from_toml(source)?;
-    let orphans: Vec<String> = users::list(conn)?
+    let orphans: Vec<String> = roles_in_use(conn)?
         .into_iter()
-        .filter(|u| policy.role(&u.role).is_none())
-        .map(|u| format!("`{}` has role `{}`", u.name, u.role))
+        .filter(|(_, role)| policy.role(role).is_none())
+        .map(|(name, role)| format!("`{name}` has role `{role}`"))
         .collect();
     if !orphans.is_empty() {
         return Err(ServerError::Core(fieldwork_core::CoreError::Policy(vec![
@@ -62,4 +66,11 @@ pub fn set(conn: &Connection, source: &str, by: &str, now_ms: i64) -> Result<u64
     )?;
     super::bump_admin_version(conn)?;
     Ok(next)
+}
+
+/// Every user's name and role, by name.
+fn roles_in_use(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT name, role FROM users ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -168,7 +168,7 @@ pub fn count(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
-/// Disables or re-enables a user; disabling also ends their sessions.
+/// Disables or re-enables a user; disabling also revokes their login tokens.
 pub fn set_disabled(conn: &Connection, name: &str, disabled: bool) -> Result<User> {
     let n = conn.execute(
         "UPDATE users SET disabled = ?2, version = version + 1 WHERE name = ?1",

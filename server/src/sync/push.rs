@@ -34,6 +34,7 @@ use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fieldwork_core::automerge::{ActorId, Change, ChangeHash};
+use fieldwork_core::change_limits::{self, Shape};
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::error::Denial;
 use fieldwork_core::policy::codes;
@@ -47,7 +48,7 @@ use serde_bytes::ByteBuf;
 
 use crate::db::audit::{self, AuditEntry};
 use crate::db::users::User;
-use crate::db::{Writer, devices, feed};
+use crate::db::{Writer, devices, documents, facts, feed};
 use crate::error::{Result, ServerError};
 use crate::hub::{FeedEvent, Hub, HubEvent};
 
@@ -62,6 +63,39 @@ pub struct PushCtx<'a> {
     pub device: Option<&'a str>,
     /// Now, in milliseconds.
     pub now_ms: i64,
+}
+
+/// A pushed change as received: its document id and bytes, measured once
+/// ([`change_limits::measure`], a byte walk without Automerge) and its hash
+/// read from the chunk header. The connection's precheck and the writer's
+/// checks both use this one measurement.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The document id as sent.
+    pub doc: String,
+    /// The raw bytes.
+    pub bytes: Vec<u8>,
+    /// What the byte walk found, or why it refuses the change.
+    pub shape: Result<Shape, Denial>,
+    /// The change hash from the chunk header, when it has one.
+    pub hash: Option<ChangeHash>,
+}
+
+impl Incoming {
+    /// Measures `bytes` pushed for document `doc`.
+    pub fn new(doc: String, bytes: Vec<u8>) -> Incoming {
+        Incoming {
+            shape: change_limits::measure(&bytes),
+            hash: change_limits::chunk_hash(&bytes),
+            doc,
+            bytes,
+        }
+    }
+
+    /// How many operations the change holds (0 when it is refused unread).
+    pub fn ops(&self) -> u64 {
+        self.shape.as_ref().map_or(0, |s| s.ops)
+    }
 }
 
 /// The outcome of a push.
@@ -104,104 +138,27 @@ pub fn apply(
     ctx: PushCtx<'_>,
     changes: Vec<(String, Vec<u8>)>,
 ) -> Result<PushOutcome> {
+    let incoming = changes
+        .into_iter()
+        .map(|(doc, bytes)| Incoming::new(doc, bytes))
+        .collect();
+    apply_measured(w, hub, actor, ctx, incoming)
+}
+
+/// [`apply`] for changes already measured.
+pub fn apply_measured(
+    w: &mut Writer,
+    hub: &Hub,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    changes: Vec<Incoming>,
+) -> Result<PushOutcome> {
     let Writer { conn, cache } = w;
     let mut touched: Vec<DocId> = Vec::new();
-    let result = (|| -> Result<(PushOutcome, Vec<AuditEntry>)> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = PushOutcome::default();
-        let mut audits = Vec::new();
-        let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
-        for (doc_text, bytes) in changes {
-            let hash_hint = fieldwork_core::change_limits::chunk_hash(&bytes);
-            let hash_bytes = hash_hint.map(|h| h.0.to_vec()).unwrap_or_default();
-            let decided = catch_unwind(AssertUnwindSafe(|| {
-                check_one(&tx, cache, actor, ctx, &doc_text, bytes, &refused_hashes)
-            }))
-            .unwrap_or_else(|_| {
-                Err(Rejected(denial(
-                    error_codes::MALFORMED_CHANGE,
-                    "the change could not be decoded or applied (the server refused it safely)"
-                        .into(),
-                )))
-            });
-            match decided {
-                Ok(Decision::Duplicate { doc, hash }) => {
-                    if let Some(device) = ctx.device {
-                        devices::hold(&tx, device, &[doc.to_string()])?;
-                    }
-                    out.accepted.push((doc, hash));
-                }
-                Ok(Decision::Accept { doc, change }) => {
-                    let hash = change.hash();
-                    let raw = change.raw_bytes().to_vec();
-                    let Some(loaded) = cache.get_mut(&doc) else {
-                        return Err(ServerError::Internal("document left the cache".into()));
-                    };
-                    touched.push(doc.clone());
-                    loaded.apply_changes(vec![change])?;
-                    let seq = feed::append(
-                        &tx,
-                        &doc,
-                        &hash.0,
-                        &raw,
-                        Some(ctx.user.id),
-                        ctx.device,
-                        ctx.now_ms,
-                    )?;
-                    feed::compact_if_due(&tx, loaded, seq)?;
-                    let facts_changed =
-                        if Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
-                            feed::update_facts(&tx, &record_of(loaded)?)?
-                        } else {
-                            false
-                        };
-                    out.accepted.push((doc.clone(), hash));
-                    if let Some(device) = ctx.device {
-                        devices::hold(&tx, device, &[doc.to_string()])?;
-                    }
-                    out.events.push(FeedEvent {
-                        seq,
-                        doc,
-                        hash: hash.0.to_vec(),
-                        bytes: raw,
-                        device: ctx.device.map(str::to_owned),
-                        facts_changed,
-                    });
-                }
-                Err(Rejected(mut d)) => {
-                    if let Some(h) = hash_hint {
-                        refused_hashes.insert(h);
-                    }
-                    d.doc.get_or_insert_with(|| doc_text.clone());
-                    audits.push(AuditEntry {
-                        at: ctx.now_ms,
-                        user: ctx.user.name.clone(),
-                        device: ctx.device.map(str::to_owned),
-                        doc: Some(doc_text.clone()),
-                        hash: hash_hint.map(|h| h.to_string()),
-                        code: d.code.clone(),
-                        field: d.field.clone(),
-                        rule: Some(d.rule.clone()),
-                        message: d.message.clone(),
-                    });
-                    out.refused.push(refusal(&hash_bytes, &doc_text, d));
-                }
-            }
-        }
-        for entry in &audits {
-            audit::record(&tx, entry)?;
-        }
-        tx.commit()?;
-        Ok((out, audits))
-    })();
+    let result = commit_batch(conn, cache, actor, ctx, changes, &mut touched);
     match result {
         Ok((out, audits)) => {
-            for a in &audits {
-                tracing::info!(user = %a.user, doc = ?a.doc, code = %a.code, field = ?a.field, "refused a change");
-            }
-            if !out.events.is_empty() {
-                hub.publish(HubEvent::Changes(std::sync::Arc::new(out.events.clone())));
-            }
+            announce(hub, &out, &audits);
             Ok(out)
         }
         Err(e) => {
@@ -214,6 +171,160 @@ pub fn apply(
     }
 }
 
+/// The whole batch in one immediate transaction: decides every change in
+/// order, stores the accepted ones, writes the refusals to the audit log and
+/// commits. Nothing is committed when it fails; `touched` then names the
+/// cached documents that may hold rolled-back changes.
+fn commit_batch(
+    conn: &mut rusqlite::Connection,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    changes: Vec<Incoming>,
+    touched: &mut Vec<DocId>,
+) -> Result<(PushOutcome, Vec<AuditEntry>)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut out = PushOutcome::default();
+    let mut audits = Vec::new();
+    let mut refused_hashes: HashSet<ChangeHash> = HashSet::new();
+    for incoming in changes {
+        let (doc_text, hash_hint) = (incoming.doc.clone(), incoming.hash);
+        match decide(&tx, cache, actor, ctx, incoming, &refused_hashes) {
+            Ok(Decision::Duplicate { doc, hash }) => {
+                hold(&tx, ctx, &doc)?;
+                out.accepted.push((doc, hash));
+            }
+            Ok(Decision::Accept { doc, change }) => {
+                store_accepted(&tx, cache, ctx, doc, change, &mut out, touched)?;
+            }
+            Err(Rejected(d)) => {
+                if let Some(h) = hash_hint {
+                    refused_hashes.insert(h);
+                }
+                let (entry, refusal) = refuse(ctx, &doc_text, hash_hint, d);
+                audits.push(entry);
+                out.refused.push(refusal);
+            }
+        }
+    }
+    for entry in &audits {
+        audit::record(&tx, entry)?;
+    }
+    tx.commit()?;
+    Ok((out, audits))
+}
+
+/// [`check_one`], with a panic while checking turned into a
+/// `malformed_change` refusal of that change alone.
+fn decide(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    incoming: Incoming,
+    refused: &HashSet<ChangeHash>,
+) -> Result<Decision, Rejected> {
+    catch_unwind(AssertUnwindSafe(|| {
+        check_one(tx, cache, actor, ctx, incoming, refused)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Rejected(denial(
+            error_codes::MALFORMED_CHANGE,
+            "the change could not be decoded or applied (the server refused it safely)".into(),
+        )))
+    })
+}
+
+/// Records that the pushing device holds `doc` (nothing for the engine).
+fn hold(tx: &rusqlite::Transaction<'_>, ctx: PushCtx<'_>, doc: &DocId) -> Result<()> {
+    if let Some(device) = ctx.device {
+        devices::hold(tx, device, &[doc.to_string()])?;
+    }
+    Ok(())
+}
+
+/// Applies an accepted change to the cached document (noting it in
+/// `touched`), appends it to the feed, compacts when due, updates the
+/// record's facts for a base-class document, and adds it to `out` as
+/// accepted and as a feed event to publish after the commit.
+fn store_accepted(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    ctx: PushCtx<'_>,
+    doc: DocId,
+    change: Change,
+    out: &mut PushOutcome,
+    touched: &mut Vec<DocId>,
+) -> Result<()> {
+    let hash = change.hash();
+    let raw = change.raw_bytes().to_vec();
+    let Some(loaded) = cache.get_mut(&doc) else {
+        return Err(ServerError::Internal("document left the cache".into()));
+    };
+    touched.push(doc.clone());
+    loaded.apply_changes(vec![change])?;
+    let seq = feed::append(
+        tx,
+        &doc,
+        &hash.0,
+        &raw,
+        Some(ctx.user.id),
+        ctx.device,
+        ctx.now_ms,
+    )?;
+    documents::compact_if_due(tx, loaded, seq)?;
+    let facts_changed = if Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
+        facts::update_facts(tx, &record_of(loaded)?)?
+    } else {
+        false
+    };
+    out.accepted.push((doc.clone(), hash));
+    hold(tx, ctx, &doc)?;
+    out.events.push(FeedEvent {
+        seq,
+        doc,
+        hash: hash.0.to_vec(),
+        bytes: raw,
+        device: ctx.device.map(str::to_owned),
+        facts_changed,
+    });
+    Ok(())
+}
+
+/// The audit entry and the refusal sent back for a refused change
+/// (`doc_text` as sent, `hash_hint` from its chunk header).
+fn refuse(
+    ctx: PushCtx<'_>,
+    doc_text: &str,
+    hash_hint: Option<ChangeHash>,
+    mut d: Denial,
+) -> (AuditEntry, Refusal) {
+    let hash_bytes = hash_hint.map(|h| h.0.to_vec()).unwrap_or_default();
+    d.doc.get_or_insert_with(|| doc_text.to_owned());
+    let entry = AuditEntry {
+        at: ctx.now_ms,
+        user: ctx.user.name.clone(),
+        device: ctx.device.map(str::to_owned),
+        doc: Some(doc_text.to_owned()),
+        hash: hash_hint.map(|h| h.to_string()),
+        code: d.code.clone(),
+        field: d.field.clone(),
+        rule: Some(d.rule.clone()),
+        message: d.message.clone(),
+    };
+    (entry, refusal(&hash_bytes, doc_text, d))
+}
+
+/// After the commit: logs the refusals and publishes the new feed entries.
+fn announce(hub: &Hub, out: &PushOutcome, audits: &[AuditEntry]) {
+    for a in audits {
+        tracing::info!(user = %a.user, doc = ?a.doc, code = %a.code, field = ?a.field, "refused a change");
+    }
+    if !out.events.is_empty() {
+        hub.publish(HubEvent::Changes(std::sync::Arc::new(out.events.clone())));
+    }
+}
+
 /// Why a change is not accepted.
 struct Rejected(Denial);
 
@@ -222,21 +333,87 @@ enum Decision {
     Accept { doc: DocId, change: Change },
 }
 
+/// A server error met while checking, as a `malformed_change` refusal.
+fn internal(e: ServerError) -> Rejected {
+    Rejected(denial(
+        error_codes::MALFORMED_CHANGE,
+        format!("server error: {e}"),
+    ))
+}
+
+/// Checks one change, in the order of the module docs (steps 1–7), and
+/// says whether it is new and acceptable or already stored. Leaves its
+/// document loaded in the cache when it accepts.
 fn check_one(
     tx: &rusqlite::Transaction<'_>,
     cache: &mut lru::LruCache<DocId, ClassDoc>,
     actor: &ActorId,
     ctx: PushCtx<'_>,
-    doc_text: &str,
-    bytes: Vec<u8>,
+    incoming: Incoming,
     refused: &HashSet<ChangeHash>,
 ) -> Result<Decision, Rejected> {
-    let internal = |e: ServerError| {
+    let Incoming {
+        doc: doc_text,
+        bytes,
+        shape,
+        ..
+    } = incoming;
+    let doc_text = doc_text.as_str();
+    let (doc, policy) = check_doc(ctx, doc_text)?;
+    let change = decode(shape, bytes, refused)?;
+    let hash = change.hash();
+    load_or_create(tx, cache, &doc, actor)?;
+    let Some(loaded) = cache.get_mut(&doc) else {
+        return Err(internal(ServerError::Internal("cache miss".into())));
+    };
+    if loaded.automerge().get_change_meta_by_hash(&hash).is_some() {
+        return Ok(Decision::Duplicate { doc, hash });
+    }
+    check_dependencies(loaded, &change)?;
+    check_engine_creation(policy, loaded, &change)?;
+    check_actor(tx, ctx, &change).map_err(|e| match e {
+        ActorCheck::Rejected(r) => r,
+        ActorCheck::Db(e) => internal(e),
+    })?;
+    let facts = facts_for(tx, &doc).map_err(internal)?;
+    validate::check_change(ctx.access, loaded, &change, &facts).map_err(Rejected)?;
+    let after = scratch_copy(loaded, &change)?;
+    let (fresh, before_fields, after_fields) = (loaded.is_empty(), loaded.fields(), after.fields());
+    if facts.is_none() && Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
+        check_new_record_scope(tx, ctx, &doc, doc_text, &after_fields)?;
+    }
+    check_guard(tx, ctx, loaded, &after)?;
+    check_rules(
+        tx,
+        cache,
+        actor,
+        policy,
+        &doc,
+        fresh,
+        before_fields,
+        after_fields,
+    )?;
+    Ok(Decision::Accept { doc, change })
+}
+
+/// What the change makes of the document, worked out once on a scratch
+/// copy for the checks that look at the whole record (`malformed_change`
+/// when it cannot be applied). The stored document is left as it was.
+fn scratch_copy(loaded: &mut ClassDoc, change: &Change) -> Result<ClassDoc, Rejected> {
+    loaded.with_change(change).map_err(|e| {
         Rejected(denial(
             error_codes::MALFORMED_CHANGE,
-            format!("server error: {e}"),
+            format!("the change cannot be applied: {e}"),
         ))
-    };
+    })
+}
+
+/// Step 1: the document id parses, a policy is loaded, and the policy has
+/// the id's class for its record kind (`unknown_document` otherwise).
+fn check_doc<'a>(
+    ctx: PushCtx<'a>,
+    doc_text: &str,
+) -> Result<(DocId, &'a fieldwork_core::Policy), Rejected> {
     let doc: DocId = doc_text
         .parse()
         .map_err(|e| Rejected(denial(error_codes::UNKNOWN_DOCUMENT, format!("{e}"))))?;
@@ -257,32 +434,55 @@ fn check_one(
             ),
         )));
     }
-    fieldwork_core::change_limits::check_raw(&bytes).map_err(Rejected)?;
+    Ok((doc, policy))
+}
+
+/// Step 2 and the first half of step 3: the measurement made on arrival
+/// must have passed (before any parsing), the bytes must parse as one
+/// Automerge change, and it must not depend on a change refused earlier in
+/// the batch (`dependency_refused`).
+fn decode(
+    shape: Result<Shape, Denial>,
+    bytes: Vec<u8>,
+    refused: &HashSet<ChangeHash>,
+) -> Result<Change, Rejected> {
+    // Measured once on arrival (`Incoming::new`), before any parsing.
+    shape.map_err(Rejected)?;
     let change = Change::from_bytes(bytes).map_err(|e| {
         Rejected(denial(
             error_codes::MALFORMED_CHANGE,
             format!("not an Automerge change: {e}"),
         ))
     })?;
-    let hash = change.hash();
     if change.deps().iter().any(|d| refused.contains(d)) {
         return Err(Rejected(denial(
             error_codes::DEPENDENCY_REFUSED,
             "depends on a change refused in the same push".into(),
         )));
     }
-    if feed::load(tx, cache, &doc, actor)
+    Ok(change)
+}
+
+/// Loads `doc` into the cache, or puts an empty document there when the
+/// server has none stored.
+fn load_or_create(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    doc: &DocId,
+    actor: &ActorId,
+) -> Result<(), Rejected> {
+    if documents::load(tx, cache, doc, actor)
         .map_err(internal)?
         .is_none()
     {
         cache.put(doc.clone(), ClassDoc::new(doc.clone(), actor.clone()));
     }
-    let Some(loaded) = cache.get_mut(&doc) else {
-        return Err(internal(ServerError::Internal("cache miss".into())));
-    };
-    if loaded.automerge().get_change_meta_by_hash(&hash).is_some() {
-        return Ok(Decision::Duplicate { doc, hash });
-    }
+    Ok(())
+}
+
+/// Rest of step 3: every dependency must be in the stored document
+/// (`missing_dependencies` otherwise).
+fn check_dependencies(loaded: &mut ClassDoc, change: &Change) -> Result<(), Rejected> {
     let missing: Vec<_> = change
         .deps()
         .iter()
@@ -297,8 +497,18 @@ fn check_one(
             ),
         )));
     }
+    Ok(())
+}
+
+/// Part of step 4: an engine-actor change must create a new document
+/// exactly as the engine would (`engine_change_refused` otherwise).
+fn check_engine_creation(
+    policy: &fieldwork_core::Policy,
+    loaded: &mut ClassDoc,
+    change: &Change,
+) -> Result<(), Rejected> {
     if is_engine_actor(change.actor_id())
-        && (!loaded.is_empty() || !creation::rederives(policy, loaded, &change))
+        && (!loaded.is_empty() || !creation::rederives(policy, loaded, change))
     {
         // The engine only ever creates records, with content and actor the
         // server can work out again; anything else signed by an engine
@@ -309,43 +519,37 @@ fn check_one(
             "engine changes only create new documents, exactly as the engine would".into(),
         )));
     }
-    check_actor(tx, ctx, &change).map_err(|e| match e {
-        ActorCheck::Rejected(r) => r,
-        ActorCheck::Db(e) => internal(e),
-    })?;
-    let facts = facts_for(tx, &doc).map_err(internal)?;
-    validate::check_change(ctx.access, loaded, &change, &facts).map_err(Rejected)?;
-    // What the change makes of the document, worked out once on a scratch
-    // copy for the checks that look at the whole record.
-    let after = loaded.with_change(&change).map_err(|e| {
-        Rejected(denial(
-            error_codes::MALFORMED_CHANGE,
-            format!("the change cannot be applied: {e}"),
-        ))
-    })?;
-    let (fresh, before_fields, after_fields) = (loaded.is_empty(), loaded.fields(), after.fields());
-    if facts.is_none() && Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
-        let created = new_record_facts(tx, doc.record().kind(), &after_fields).map_err(internal)?;
-        validate::check_new_record(ctx.access, doc.record().kind(), &created, Some(doc_text))
-            .map_err(Rejected)?;
-    }
+    Ok(())
+}
+
+/// Step 7, first half: a new record must fall within the pusher's edit
+/// scopes as the change leaves it (`after_fields`).
+fn check_new_record_scope(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: PushCtx<'_>,
+    doc: &DocId,
+    doc_text: &str,
+    after_fields: &rules::Fields,
+) -> Result<(), Rejected> {
+    let created = new_record_facts(tx, doc.record().kind(), after_fields).map_err(internal)?;
+    validate::check_new_record(ctx.access, doc.record().kind(), &created, Some(doc_text))
+        .map_err(Rejected)
+}
+
+/// Step 7, second half: the process guard on the document before and
+/// after the change, at the push's time, with stored facts.
+fn check_guard(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: PushCtx<'_>,
+    loaded: &mut ClassDoc,
+    after: &ClassDoc,
+) -> Result<(), Rejected> {
     let facts_of = |id: &RecordId| facts_for_record(tx, id).ok().flatten();
     let known = guard::Known {
         now: jiff::Timestamp::from_millisecond(ctx.now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         facts_of: &facts_of,
     };
-    guard::check(ctx.access, &known, loaded, &after).map_err(Rejected)?;
-    check_rules(
-        tx,
-        cache,
-        actor,
-        policy,
-        &doc,
-        fresh,
-        before_fields,
-        after_fields,
-    )?;
-    Ok(Decision::Accept { doc, change })
+    guard::check(ctx.access, &known, loaded, after).map_err(Rejected)
 }
 
 enum ActorCheck {
@@ -438,7 +642,7 @@ fn facts_for_record(
     record: &RecordId,
 ) -> Result<Option<fieldwork_core::policy::RecordFacts>> {
     let record = record.to_string();
-    Ok(feed::facts(tx, std::slice::from_ref(&record))?.remove(&record))
+    Ok(facts::facts(tx, std::slice::from_ref(&record))?.remove(&record))
 }
 
 /// The record's visibility facts as stored (`None` for a record being created).
@@ -490,20 +694,20 @@ fn check_rules(
     let kind = doc.record().kind();
     // The record's other class documents, as stored.
     let mut others = rules::Fields::new();
-    for other in feed::docs_of_record(tx, &doc.record().to_string()).map_err(internal)? {
+    for other in documents::docs_of_record(tx, &doc.record().to_string()).map_err(internal)? {
         let Ok(other) = other.parse::<DocId>() else {
             continue;
         };
         if other == *doc {
             continue;
         }
-        if let Some(loaded) = feed::load(tx, cache, &other, actor).map_err(internal)? {
+        if let Some(loaded) = documents::load(tx, cache, &other, actor).map_err(internal)? {
             others.extend(loaded.fields());
         }
     }
     // Loading the others may have evicted this document: load it again for
     // the caller, which applies the change to it.
-    if feed::load(tx, cache, doc, actor)
+    if documents::load(tx, cache, doc, actor)
         .map_err(internal)?
         .is_none()
     {

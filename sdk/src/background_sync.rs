@@ -1,6 +1,15 @@
 //! Staying in sync: a background loop that reconnects with exponential
 //! backoff and full jitter when the link drops.
+//!
+//! Guarantees:
+//! - Reconnect delays are random in `[0, ceiling]` with a ceiling that
+//!   doubles per failed attempt up to [`Backoff::max`], and start over once
+//!   a connection reached "up to date".
+//! - The loop gives up only when retrying cannot help (the session expired,
+//!   the device is signed out, the URL is refused, the device was wiped),
+//!   or when it is stopped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fieldwork_core::sync::SyncStatus;
@@ -9,8 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::connection::{self, Mode};
-use crate::device::Device;
 use crate::error::SdkError;
+use crate::state::DeviceState;
 
 /// Reconnect delays: attempt `n` waits a random time in
 /// `[0, min(max, initial * 2^n)]` ("full jitter"), so that many devices
@@ -72,7 +81,8 @@ impl SyncHandle {
     }
 }
 
-pub(crate) fn spawn(device: Device, backoff: Backoff) -> SyncHandle {
+/// Starts the loop on the current tokio runtime.
+pub(crate) fn spawn(device: Arc<DeviceState>, backoff: Backoff) -> SyncHandle {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut attempt: u32 = 0;

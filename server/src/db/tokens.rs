@@ -1,10 +1,16 @@
-//! Session tokens: opaque, random, stored only as their SHA-256 hash.
+//! Login tokens: what `POST /login` hands out and every request presents.
+//! Opaque, random, stored only as their SHA-256 hash, in the `sessions`
+//! table (the table keeps its first name; "session" elsewhere in the server
+//! means a sync connection).
 //!
-//! A session that named a device is kept in `ended_sessions` when it is
-//! deleted (logout, a disabled user, expiry; a trigger of migration 005
-//! does it, whoever deletes), so that a device marked for wipe is still
-//! recognised by its old token ([`device_of`]). Such a token authenticates
-//! nothing else.
+//! Guarantees:
+//! - a token authenticates only while it is live (not expired, not
+//!   revoked) and its user is enabled ([`lookup`]);
+//! - a token that named a device is kept in `ended_sessions` when it is
+//!   deleted (logout, a disabled user, expiry; a trigger of migration 005
+//!   does it, whoever deletes), so that a device marked for wipe is still
+//!   recognised by its old token ([`device_of`]). Such a token
+//!   authenticates nothing else.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -16,7 +22,7 @@ fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Stores a new session for `token` (already generated) until `expires_ms`.
+/// Stores a new login token (already generated) until `expires_ms`.
 pub fn create(
     conn: &Connection,
     token: &str,
@@ -30,7 +36,7 @@ pub fn create(
         params![hash(token), user_id, device_id, now_ms, expires_ms],
     )?;
     if let Some(device) = device_id {
-        // The device now holds the new token: its ended sessions no longer
+        // The device now holds the new token: its ended tokens no longer
         // identify it to anyone but whoever kept an old token.
         conn.execute(
             "DELETE FROM ended_sessions WHERE device_id = ?1 AND user_id = ?2",
@@ -55,20 +61,20 @@ pub fn lookup(conn: &Connection, token: &str, now_ms: i64) -> Result<Option<User
     }
 }
 
-/// Ends a session; returns whether it existed.
+/// Revokes a token; returns whether it was stored.
 pub fn revoke(conn: &Connection, token: &str) -> Result<bool> {
     Ok(conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash(token)])? > 0)
 }
 
-/// Deletes expired sessions.
+/// Deletes expired tokens (those that named a device are kept as ended).
 pub fn purge_expired(conn: &Connection, now_ms: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?)
 }
 
-/// The user and device a token was issued to, whether its session is live,
-/// expired or ended (revoked, its user disabled). Only to recognise a
-/// device marked for wipe: it authenticates nothing. `None`: the token
-/// matches no session that named a device.
+/// The user and device a token was issued to, whether it is live, expired
+/// or ended (revoked, its user disabled). Only to recognise a device marked
+/// for wipe: it authenticates nothing. `None`: the token matches no token
+/// that named a device.
 pub fn device_of(conn: &Connection, token: &str) -> Result<Option<(i64, String)>> {
     let h = hash(token);
     let live: Option<(i64, String)> = conn
@@ -90,7 +96,7 @@ pub fn device_of(conn: &Connection, token: &str) -> Result<Option<(i64, String)>
         .optional()?)
 }
 
-/// Stores `token` as an already ended session of `device_id`: it
+/// Stores `token` as an already ended token of `device_id`: it
 /// authenticates nothing and only lets the device confirm its wipe (see
 /// [`device_of`]).
 pub fn create_ended(
@@ -108,8 +114,8 @@ pub fn create_ended(
     Ok(())
 }
 
-/// Ends every session of a device and forgets its ended ones (a wiped
-/// device holds no token any more).
+/// Revokes every token of a device and forgets its ended ones (a wiped
+/// device holds no token any more); returns how many were live.
 pub fn revoke_device(conn: &Connection, device_id: &str) -> Result<usize> {
     let n = conn.execute("DELETE FROM sessions WHERE device_id = ?1", [device_id])?;
     conn.execute(

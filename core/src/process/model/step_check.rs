@@ -1,0 +1,289 @@
+//! Checking one step as written ([`StepFile`]) into a runnable [`Step`].
+//!
+//! Guarantees: every problem of the step is pushed to the caller's list,
+//! each prefixed `steps.ID`, in a fixed order (id, `next`, then what the
+//! step's kind needs); a step comes back only when it added no problem.
+
+use std::collections::BTreeSet;
+
+use jiff::Span;
+
+use super::{
+    Action, Assignee, Step, StepFile, StepKind, check_condition_fields, duration, valid_id,
+};
+use crate::ids::RecordKind;
+use crate::process::condition::Condition;
+use crate::schema::{self, FieldType};
+use crate::value::{self, FieldValue};
+
+/// Checks `s`, a step of a model on `record` whose step ids are `ids`,
+/// pushing every problem to `errors`.
+pub(super) fn check_step(
+    s: &StepFile,
+    record: RecordKind,
+    ids: &BTreeSet<&str>,
+    errors: &mut Vec<String>,
+) -> Option<Step> {
+    let before = errors.len();
+    let mut check = StepCheck {
+        s,
+        record,
+        ids,
+        at: format!("steps.{}", s.id),
+        errors,
+    };
+    check.id();
+    let next = check.next();
+    let action = match s.kind {
+        StepKind::Task => check.task(),
+        StepKind::Activity => check.activity(),
+        StepKind::Timer => check.timer(),
+        StepKind::Gateway => check.gateway(),
+        StepKind::Set => check.set(),
+        StepKind::End => Action::End,
+    };
+    (errors.len() == before).then(|| Step {
+        id: s.id.clone(),
+        name: s.name.clone().unwrap_or_else(|| s.id.clone()),
+        action,
+        next,
+    })
+}
+
+/// One step being checked, and where its problems go.
+struct StepCheck<'a> {
+    s: &'a StepFile,
+    record: RecordKind,
+    ids: &'a BTreeSet<&'a str>,
+    /// `steps.ID`, the prefix of every problem.
+    at: String,
+    errors: &'a mut Vec<String>,
+}
+
+impl StepCheck<'_> {
+    fn id(&mut self) {
+        if !valid_id(&self.s.id) {
+            let at = &self.at;
+            self.errors.push(format!(
+                "{at}: step ids are 1-64 letters, digits, `_` or `-`"
+            ));
+        }
+    }
+
+    /// The step `to` names, which must exist (`what` names the attribute).
+    fn target(&mut self, what: &str, to: &Option<String>) -> Option<String> {
+        match to {
+            Some(t) if self.ids.contains(t.as_str()) => Some(t.clone()),
+            Some(t) => {
+                let at = &self.at;
+                self.errors.push(format!("{at}.{what}: no step `{t}`"));
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// An ISO 8601 duration, when given.
+    fn span(&mut self, what: &str, v: &Option<String>) -> Option<Span> {
+        let text = v.as_deref()?;
+        match duration(text) {
+            Ok(span) => Some(span),
+            Err(e) => {
+                let at = &self.at;
+                self.errors.push(format!("{at}.{what}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `next`: required for every kind but gateways and ends, which have
+    /// none.
+    fn next(&mut self) -> Option<String> {
+        let next = self.target("next", &self.s.next);
+        let (at, kind) = (&self.at, self.s.kind);
+        let needs_next = !matches!(kind, StepKind::Gateway | StepKind::End);
+        if needs_next && self.s.next.is_none() {
+            let e = format!("{at}.next: required for a {kind:?} step").to_lowercase();
+            self.errors.push(e);
+        }
+        if !needs_next && self.s.next.is_some() {
+            let e = format!("{at}.next: a {kind:?} step has no `next`").to_lowercase();
+            self.errors.push(e);
+        }
+        next
+    }
+
+    /// Who gets the task or activity (the owner when it is wrong: the
+    /// step is refused anyway).
+    fn assignee(&mut self) -> Assignee {
+        let at = &self.at;
+        let problem = match self.s.assignee.as_deref() {
+            None => {
+                format!("{at}.assignee: required (owner, owner_manager, role:NAME or user:NAME)")
+            }
+            Some(a) => match Assignee::parse(a) {
+                Some(assignee) => return assignee,
+                None => format!(
+                    "{at}.assignee: `{a}` is not owner, owner_manager, role:NAME or user:NAME"
+                ),
+            },
+        };
+        self.errors.push(problem);
+        Assignee::Owner
+    }
+
+    /// A non-blank subject.
+    fn subject(&mut self) -> String {
+        match &self.s.subject {
+            Some(x) if !x.trim().is_empty() => x.clone(),
+            _ => {
+                let at = &self.at;
+                self.errors.push(format!("{at}.subject: required"));
+                String::new()
+            }
+        }
+    }
+
+    fn task(&mut self) -> Action {
+        let deadline = self.deadline();
+        Action::Task {
+            assignee: self.assignee(),
+            subject: self.subject(),
+            topic: self.s.topic.clone(),
+            due: self.span("due", &self.s.due),
+            deadline,
+        }
+    }
+
+    /// A task's deadline and the step it leads to: both or neither.
+    fn deadline(&mut self) -> Option<(Span, String)> {
+        match (self.span("deadline", &self.s.deadline), &self.s.on_deadline) {
+            (Some(d), Some(_)) => self
+                .target("on_deadline", &self.s.on_deadline)
+                .map(|t| (d, t)),
+            (None, None) => None,
+            _ => {
+                let at = &self.at;
+                self.errors
+                    .push(format!("{at}: `deadline` and `on_deadline` go together"));
+                None
+            }
+        }
+    }
+
+    fn activity(&mut self) -> Action {
+        let activity = self.s.activity.clone().unwrap_or_default();
+        if !schema::ACTIVITY_TYPES.contains(&activity.as_str()) {
+            let at = &self.at;
+            self.errors.push(format!(
+                "{at}.activity: `{activity}` is not one of {}",
+                schema::ACTIVITY_TYPES.join(", ")
+            ));
+        }
+        Action::Activity {
+            activity,
+            assignee: self.assignee(),
+            subject: self.subject(),
+            topic: self.s.topic.clone(),
+            offset: self.span("offset", &self.s.offset).unwrap_or_default(),
+            duration_minutes: self.s.duration_minutes,
+        }
+    }
+
+    /// A timer: a duration, a date field of the record, or both.
+    fn timer(&mut self) -> Action {
+        let d = self.span("duration", &self.s.duration);
+        let (at, record) = (&self.at, self.record);
+        if let Some(f) = &self.s.until_field {
+            match schema::field(record, f) {
+                Some(def) if matches!(def.ty, FieldType::Date | FieldType::DateTime) => {}
+                _ => {
+                    let e = format!("{at}.until_field: `{f}` is not a date field of {record}");
+                    self.errors.push(e);
+                }
+            }
+        }
+        if d.is_none() && self.s.until_field.is_none() {
+            let at = &self.at;
+            self.errors
+                .push(format!("{at}: a timer needs `duration` or `until_field`"));
+        }
+        Action::Timer {
+            duration: d,
+            until_field: self.s.until_field.clone(),
+        }
+    }
+
+    /// A gateway: at least one branch, each a condition on the record's
+    /// fields and an existing step, and a default.
+    fn gateway(&mut self) -> Action {
+        let mut branches = Vec::new();
+        for (i, b) in self.s.branches.iter().enumerate() {
+            if let Some(branch) = self.branch(i, &b.condition, &b.next) {
+                branches.push(branch);
+            }
+        }
+        let at = self.at.clone();
+        if self.s.branches.is_empty() {
+            self.errors
+                .push(format!("{at}: a gateway needs at least one branch"));
+        }
+        let default = self.target("default", &self.s.default);
+        if self.s.default.is_none() {
+            self.errors
+                .push(format!("{at}.default: a gateway needs a default branch"));
+        }
+        Action::Gateway {
+            branches,
+            default: default.unwrap_or_default(),
+        }
+    }
+
+    /// Branch `i` of a gateway: its condition and target.
+    fn branch(&mut self, i: usize, condition: &str, next: &str) -> Option<(Condition, String)> {
+        let at = self.at.clone();
+        match Condition::parse(condition) {
+            Ok(c) => {
+                check_condition_fields(
+                    &c,
+                    self.record,
+                    &format!("{at}.branches[{i}]"),
+                    self.errors,
+                );
+                let t = self.target(&format!("branches[{i}].next"), &Some(next.to_owned()))?;
+                Some((c, t))
+            }
+            Err(e) => {
+                self.errors.push(format!("{at}.branches[{i}]: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A `set` step: a field users may write, and a value it accepts.
+    fn set(&mut self) -> Action {
+        let field = self.s.field.clone().unwrap_or_default();
+        let (at, record) = (self.at.clone(), self.record);
+        let value = match schema::field(record, &field) {
+            Some(def) if !def.system => {
+                match value::parse(def, self.s.value.as_deref().unwrap_or_default()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.errors.push(format!("{at}.value: {e}"));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.errors.push(format!(
+                    "{at}.field: `{field}` is not a settable field of {record}"
+                ));
+                None
+            }
+        };
+        Action::Set {
+            field,
+            value: value.unwrap_or(FieldValue::Bool(false)),
+        }
+    }
+}

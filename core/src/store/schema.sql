@@ -1,0 +1,105 @@
+-- The device store's schema as its migrations (migrations/*.sql) leave it.
+-- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
+-- user_version: 5
+
+CREATE TABLE doc_chunks (
+    doc_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    class TEXT NOT NULL,
+    snapshot BLOB,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    chunk_bytes INTEGER NOT NULL DEFAULT 0,
+    rev INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE "outbox" (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    change BLOB NOT NULL,
+    writes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (doc_id, hash)
+);
+
+CREATE TABLE process_wakeups (
+    instance TEXT PRIMARY KEY,
+    wake_at INTEGER,
+    active INTEGER NOT NULL DEFAULT 1,
+    failed TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    code TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    message TEXT NOT NULL,
+    typed_at INTEGER NOT NULL,
+    refused_at INTEGER NOT NULL
+);
+
+CREATE TABLE records (
+    rid INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    title_key BLOB NOT NULL,
+    stage TEXT,
+    stage_rank INTEGER,
+    status TEXT,
+    type TEXT,
+    owner TEXT,
+    assignee TEXT,
+    territory TEXT,
+    account_id TEXT,
+    due_at INTEGER,
+    amount INTEGER,
+    currency TEXT,
+    created_at INTEGER,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE VIRTUAL TABLE search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');
+
+CREATE INDEX documents_by_record ON documents(record_id);
+
+CREATE INDEX outbox_by_doc ON outbox(doc_id);
+
+CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
+
+CREATE INDEX quarantine_by_record ON quarantine(record_id);
+
+CREATE INDEX records_by_account ON records(account_id);
+
+CREATE INDEX records_by_amount ON records(kind, amount);
+
+CREATE INDEX records_by_assignee ON records(assignee, due_at);
+
+CREATE INDEX records_by_due ON records(kind, due_at);
+
+CREATE INDEX records_by_owner ON records(kind, owner, title_key);
+
+CREATE INDEX records_by_stage ON records(kind, stage_rank, title_key);
+
+CREATE INDEX records_by_territory ON records(kind, territory, title_key);
+
+CREATE INDEX records_by_title ON records(kind, title_key);
+
+CREATE INDEX records_by_updated ON records(kind, updated_at);

@@ -1,0 +1,266 @@
+//! What a [`Device`](crate::Device) handle and its sync share: the store,
+//! the keystore, the sync status and the observers. The lowest module of
+//! the device side: the handle, the sync connection, the background loop
+//! and the wipe all build on it, and it depends on none of them.
+//!
+//! Guarantees:
+//! - **Every change is announced, once, however it was made.** When a
+//!   [`StoreGuard`] is dropped, the records the store reports as changed
+//!   ([`Store::take_changed`]: local writes, what sync applied, what the
+//!   process engine created) go to every observer, after the store lock is
+//!   released, and wake a running sync so that local changes are pushed.
+//! - **A panic does not lock the app out.** A store lock poisoned by a
+//!   panic is taken over: every store write is one SQLite transaction,
+//!   rolled back as the panic unwinds, so the file is consistent.
+//! - **Wiped stays wiped**: once the store is gone every store call fails
+//!   with [`SdkError::Wiped`] and the status stays [`SyncStatus::Wiped`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fieldwork_core::RecordId;
+use fieldwork_core::store::Store;
+use fieldwork_core::sync::SyncStatus;
+use tokio::sync::{Notify, watch};
+
+use crate::error::{Result, SdkError};
+use crate::secrets::{SecretError, SecretStore, names};
+
+/// Told about changes, so a UI can refresh. Called from whichever thread made
+/// or received the change: implementations must be quick and thread-safe.
+pub trait DeviceObserver: Send + Sync {
+    /// These records changed (locally, by sync, or by the process engine).
+    fn records_changed(&self, records: &[RecordId]);
+    /// The sync status changed.
+    fn sync_status_changed(&self, status: &SyncStatus);
+}
+
+/// The shared state of one device.
+pub(crate) struct DeviceState {
+    /// `None` once the device was wiped (see [`crate::wipe`]).
+    store: Mutex<Option<Store>>,
+    /// Reported to the server in every `Hello`.
+    app_version: Mutex<Option<String>>,
+    /// Set once the device was wiped (read without taking the store lock).
+    wiped: AtomicBool,
+    secrets: Arc<dyn SecretStore>,
+    status: watch::Sender<SyncStatus>,
+    observers: Mutex<Vec<Arc<dyn DeviceObserver>>>,
+    /// Woken when records changed, so a running sync pushes what is new.
+    changes: Notify,
+}
+
+impl DeviceState {
+    /// The state of a device with an open store.
+    pub(crate) fn new(store: Store, secrets: Arc<dyn SecretStore>) -> DeviceState {
+        DeviceState {
+            store: Mutex::new(Some(store)),
+            app_version: Mutex::new(None),
+            wiped: AtomicBool::new(false),
+            secrets,
+            status: watch::channel(SyncStatus::Offline).0,
+            observers: Mutex::new(Vec::new()),
+            changes: Notify::new(),
+        }
+    }
+
+    /// The store, locked; fails with [`SdkError::Wiped`] once the device
+    /// was wiped. Dropping the guard announces what changed.
+    pub(crate) fn lock(&self) -> Result<StoreGuard<'_>> {
+        let slot = self.lock_slot();
+        if slot.is_none() {
+            return Err(SdkError::Wiped);
+        }
+        Ok(StoreGuard {
+            slot: Some(slot),
+            state: self,
+        })
+    }
+
+    fn lock_slot(&self) -> MutexGuard<'_, Option<Store>> {
+        self.store.lock().unwrap_or_else(|poisoned| {
+            self.store.clear_poison();
+            poisoned.into_inner()
+        })
+    }
+
+    /// Runs `f` with the store; what it changed is announced.
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> fieldwork_core::Result<T>,
+    ) -> Result<T> {
+        let mut store = self.lock()?;
+        Ok(f(&mut store)?)
+    }
+
+    /// Whether the device was wiped.
+    pub(crate) fn is_wiped(&self) -> bool {
+        self.wiped.load(Ordering::SeqCst)
+    }
+
+    /// Closes the store, deletes its files and every secret in
+    /// [`names::ALL`] (also when deleting the files failed), and leaves the
+    /// device wiped. See [`crate::wipe`].
+    pub(crate) fn wipe_local(&self) -> Result<()> {
+        let store = self.lock_slot().take();
+        self.wiped.store(true, Ordering::SeqCst);
+        let path = store.as_ref().map(|s| s.path().to_owned());
+        drop(store);
+        let removed = match &path {
+            Some(p) => fieldwork_core::store::cipher::remove_files(p).map_err(SdkError::from),
+            None => Ok(()),
+        };
+        let mut forgotten = Ok(());
+        for name in names::ALL {
+            if let Err(e) = self.secrets.delete(name) {
+                forgotten = Err(SdkError::from(e));
+            }
+        }
+        self.set_status(SyncStatus::Wiped);
+        removed.and(forgotten)
+    }
+
+    /// The keystore.
+    pub(crate) fn secrets(&self) -> &dyn SecretStore {
+        &*self.secrets
+    }
+
+    /// Sets the app version reported to the server.
+    pub(crate) fn set_app_version(&self, version: String) {
+        if let Ok(mut v) = self.app_version.lock() {
+            *v = Some(version);
+        }
+    }
+
+    /// The app version reported to the server.
+    pub(crate) fn app_version(&self) -> Option<String> {
+        self.app_version.lock().ok().and_then(|v| v.clone())
+    }
+
+    /// The login token, if the device is signed in.
+    pub(crate) fn token(&self) -> Result<Option<String>> {
+        if self.is_wiped() {
+            return Err(SdkError::Wiped);
+        }
+        let Some(bytes) = self.secrets.get(names::SESSION_TOKEN)? else {
+            return Ok(None);
+        };
+        let token = String::from_utf8(bytes)
+            .map_err(|_| SecretError("the stored session token is not text".into()))?;
+        Ok(Some(token).filter(|t| !t.is_empty()))
+    }
+
+    /// Keeps the login token in the keystore.
+    pub(crate) fn set_token(&self, token: &str) -> Result<()> {
+        Ok(self.secrets.set(names::SESSION_TOKEN, token.as_bytes())?)
+    }
+
+    /// Deletes the login token from the keystore.
+    pub(crate) fn forget_token(&self) -> Result<()> {
+        Ok(self.secrets.delete(names::SESSION_TOKEN)?)
+    }
+
+    /// Completes when records changed since the last wake-up.
+    pub(crate) async fn changes_made(&self) {
+        self.changes.notified().await
+    }
+
+    /// The current sync status.
+    pub(crate) fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change.
+    pub(crate) fn subscribe_status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Registers an observer.
+    pub(crate) fn add_observer(&self, observer: Arc<dyn DeviceObserver>) {
+        if let Ok(mut o) = self.observers.lock() {
+            o.push(observer);
+        }
+    }
+
+    fn observers(&self) -> Vec<Arc<dyn DeviceObserver>> {
+        self.observers.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Tells observers that `records` changed and wakes a running sync.
+    fn announce(&self, records: &[RecordId]) {
+        if records.is_empty() {
+            return;
+        }
+        for o in self.observers() {
+            o.records_changed(records);
+        }
+        self.changes.notify_one();
+    }
+
+    /// Publishes a sync status (a wiped device stays wiped).
+    pub(crate) fn set_status(&self, status: SyncStatus) {
+        let status = if self.is_wiped() {
+            SyncStatus::Wiped
+        } else {
+            status
+        };
+        let changed = self.status.send_if_modified(|s| {
+            if *s == status {
+                false
+            } else {
+                *s = status.clone();
+                true
+            }
+        });
+        if changed {
+            for o in self.observers() {
+                o.sync_status_changed(&status);
+            }
+        }
+    }
+}
+
+/// The locked store of a [`Device`](crate::Device)
+/// ([`Device::lock_store`](crate::Device::lock_store)); derefs to the
+/// [`Store`]. When dropped, it releases the lock and then announces the
+/// records that changed while it was held.
+pub struct StoreGuard<'a> {
+    /// `Some` until dropped.
+    slot: Option<MutexGuard<'a, Option<Store>>>,
+    state: &'a DeviceState,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        match self.slot.as_deref() {
+            Some(Some(store)) => store,
+            // Only made by `DeviceState::lock` over a slot that holds a store.
+            _ => unreachable!("a StoreGuard over a wiped device"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        match self.slot.as_deref_mut() {
+            Some(Some(store)) => store,
+            _ => unreachable!("a StoreGuard over a wiped device"),
+        }
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        let changed = self
+            .slot
+            .as_deref_mut()
+            .and_then(Option::as_mut)
+            .map(Store::take_changed)
+            .unwrap_or_default();
+        // The lock goes first: an observer may call back into the device.
+        drop(self.slot.take());
+        self.state.announce(&changed);
+    }
+}
