@@ -73,6 +73,22 @@ pub fn migrate_to(
     Ok(before)
 }
 
+/// Migrates `conn` one version at a time from where it is to [`latest`],
+/// running the SQL `after(version)` returns once each version is reached
+/// (tests write rows there so that later, data-dependent migrations run on
+/// data). Both stores' schema tests use it.
+pub fn migrate_with_rows<'a>(
+    conn: &mut Connection,
+    migrations: &[Migration],
+    after: impl Fn(u32) -> &'a str,
+) -> Result<(), MigrateError> {
+    for m in migrations {
+        migrate_to(conn, migrations, m.version)?;
+        conn.execute_batch(after(m.version))?;
+    }
+    Ok(())
+}
+
 /// The database's `user_version`.
 pub fn version(conn: &Connection) -> Result<u32, MigrateError> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)

@@ -328,7 +328,9 @@ impl Store {
     /// filter took us for holding those) are never stored; they are kept in
     /// memory and fed again with every later message for `doc`, so the
     /// replies ask for the missing dependencies. (Dropped, they were lost
-    /// for good: a peer sends a change once per exchange.)
+    /// for good: a peer sends a change once per exchange.) What waits is
+    /// bounded ([`MAX_WAITING_BYTES`] per document): beyond it the message
+    /// is refused with [`CoreError::Protocol`] and nothing is stored.
     pub fn receive_sync_message(
         &mut self,
         doc: &DocId,
@@ -338,6 +340,11 @@ impl Store {
         use automerge::sync::SyncDoc as _;
         let mut waiting = self.sync_waiting.remove(doc).unwrap_or_default();
         waiting.extend(message.changes.iter().map(<[u8]>::to_vec));
+        if waiting.iter().map(Vec::len).sum::<usize>() > MAX_WAITING_BYTES {
+            return Err(CoreError::Protocol(format!(
+                "{doc}: more than {MAX_WAITING_BYTES} bytes of changes wait for changes the peer never sent"
+            )));
+        }
         let (records, complete) = self.in_write_tx(|ctx| {
             let (mut d, existed) = match docs::take(ctx.conn, ctx.cache, doc, ctx.actor)? {
                 Some((_, d)) => (d, true),
@@ -424,6 +431,11 @@ impl Store {
         )
     }
 }
+
+/// At most this many bytes of changes wait, per document, for a dependency
+/// in compare mode; a peer that sends more ends the exchange with an error
+/// (the next connection compares again) instead of growing memory.
+const MAX_WAITING_BYTES: usize = 32 << 20;
 
 /// Merges a whole document received from the server into the stored copy
 /// and returns the hashes of every change that was new to it, in dependency

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 use super::MIGRATIONS;
-use crate::migrate::{self, migrate_to, schema_of};
+use crate::migrate::{self, migrate_with_rows, schema_of};
 
 /// The snapshot, relative to the crate.
 const SNAPSHOT: &str = "src/store/schema.sql";
@@ -42,10 +42,7 @@ fn rows_at(version: u32) -> &'static str {
 /// A store migrated one version at a time, with [`rows_at`] each version.
 fn migrated_with_rows() -> Connection {
     let mut conn = Connection::open_in_memory().expect("open");
-    for m in MIGRATIONS {
-        migrate_to(&mut conn, MIGRATIONS, m.version).expect("migrate");
-        conn.execute_batch(rows_at(m.version)).expect("rows");
-    }
+    migrate_with_rows(&mut conn, MIGRATIONS, rows_at).expect("migrate");
     conn
 }
 

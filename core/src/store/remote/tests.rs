@@ -173,3 +173,26 @@ fn a_change_received_before_its_dependency_waits_for_it_in_compare_mode() {
         Some("Retail")
     );
 }
+
+/// What waits for a dependency in compare mode is bounded: a peer that
+/// sends more is refused, and the stored document is untouched.
+#[test]
+fn changes_waiting_for_dependencies_are_bounded() {
+    use automerge::sync::State;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, mut device, _id, doc) = one_account_downloaded(dir.path());
+    let heads = device.doc_heads(&doc).expect("heads");
+    let mut message = server
+        .generate_sync_message(&doc, &mut State::new())
+        .expect("generate")
+        .expect("a message");
+    message.changes = vec![vec![0u8; MAX_WAITING_BYTES + 1]].into();
+    let refused = device.receive_sync_message(&doc, &mut State::new(), message);
+    // Refused by the bound (junk alone would fail later, in Automerge).
+    assert!(
+        matches!(&refused, Err(CoreError::Protocol(m)) if m.contains("wait for changes")),
+        "{refused:?}"
+    );
+    assert_eq!(device.doc_heads(&doc).expect("heads"), heads);
+}

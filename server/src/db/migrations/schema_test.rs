@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use fieldwork_core::migrate::{check_snapshot, latest, migrate_to, schema_of};
+use fieldwork_core::migrate::{check_snapshot, latest, migrate_with_rows, schema_of};
 use rusqlite::Connection;
 
 use super::{MIGRATIONS, migrate};
@@ -53,10 +53,7 @@ fn rows_at(version: u32) -> &'static str {
 fn migrated_with_rows() -> Connection {
     let mut conn = Connection::open_in_memory().expect("open");
     conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
-    for m in MIGRATIONS {
-        migrate_to(&mut conn, MIGRATIONS, m.version).expect("migrate");
-        conn.execute_batch(rows_at(m.version)).expect("rows");
-    }
+    migrate_with_rows(&mut conn, MIGRATIONS, rows_at).expect("migrate");
     conn
 }
 
