@@ -24,5 +24,8 @@ echo "== building everything the tests use, once (scripts/build-for-tests.sh)"
 echo "== Rust tests"
 cargo test --workspace --locked
 
+echo "== the OpenAPI document: validated, then checked against a live server (scripts/check-openapi.sh)"
+./scripts/check-openapi.sh
+
 echo "== Python and Kotlin (JVM) tests of the generated bindings"
 ./bindings/scripts/test-foreign.sh

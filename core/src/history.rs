@@ -36,7 +36,7 @@ pub struct FieldChange {
 }
 
 /// The history of one class document, oldest first.
-pub(crate) fn of_doc(doc: &mut ClassDoc) -> Result<Vec<HistoryEntry>> {
+pub fn of_doc(doc: &mut ClassDoc) -> Result<Vec<HistoryEntry>> {
     let class = doc.id().class().to_string();
     let am = doc.automerge();
     let changes = am.get_changes(&[]);

@@ -17,10 +17,14 @@
 //! - [`rules`]: the one rule book for record content: the system writes a
 //!   write implies, required and cross-field rules, territory inheritance.
 //! - [`record`]: a record assembled from its class documents.
+//! - [`card`]: a record as its screen shows it to one user (readable
+//!   fields, each with its writable flag).
 //! - [`change_limits`]: bounds on a device's raw change bytes (size, chunk
 //!   type, operation count), checked before Automerge parses them.
 //! - [`document`]: one class document of a record as an Automerge map.
 //! - [`validate`]: the per-operation check of incoming changes (server side).
+//! - [`edit`]: one edit of one record as a user asks for it, checked and
+//!   turned into changes; the device store and the server's API share it.
 //! - [`history`]: who changed what, from Automerge history.
 //! - [`summary`]: a record as a list row shows it (the store's index rows,
 //!   read by task lists).
@@ -33,9 +37,11 @@
 //! the server can withhold a whole class from a user who may not read it; see
 //! `ARCHITECTURE.md` at the repository root.
 
+pub mod card;
 pub mod change_limits;
 pub mod clock;
 pub mod document;
+pub mod edit;
 pub mod error;
 pub mod history;
 pub mod ids;

@@ -600,32 +600,11 @@ pub(crate) fn assemble(
     if doc_ids.is_empty() {
         return Ok(None);
     }
-    let mut record = Record {
-        id: id.clone(),
-        fields: Default::default(),
-        conflicts: Default::default(),
-        classes: Vec::new(),
-    };
+    let mut record = crate::edit::empty_record(id);
     let mut updated = 0i64;
     for doc_id in doc_ids {
         docs::with_doc(conn, cache, &doc_id, actor, |doc: &mut ClassDoc| {
-            for field in doc.field_names() {
-                if let Some(value) = doc.get(&field)? {
-                    record.fields.insert(field.clone(), value);
-                }
-                let all = doc.get_all(&field)?;
-                // Equal concurrent values (the same step run on two replicas)
-                // are not a conflict anyone needs to see.
-                if all.len() > 1 && all.iter().any(|v| *v != all[0]) {
-                    record.conflicts.insert(field, all);
-                }
-            }
-            for head in doc.heads() {
-                if let Some(meta) = doc.automerge().get_change_meta_by_hash(&head) {
-                    updated = updated.max(meta.timestamp);
-                }
-            }
-            record.classes.push(doc_id.class().clone());
+            updated = updated.max(crate::edit::absorb(&mut record, doc)?);
             Ok(())
         })?;
     }

@@ -14,15 +14,20 @@
 //! [`migrations`] (the numbered schema changes; `db/schema.sql` is the
 //! schema they produce).
 
+pub mod access;
+pub mod api_keys;
 pub mod audit;
+pub mod calendar_feeds;
 pub mod devices;
 pub mod documents;
 pub mod facts;
 pub mod feed;
 pub mod migrations;
 pub mod policy;
+pub mod record_index;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -106,6 +111,7 @@ impl Db {
             meta_set(&tx, "epoch", &fresh)?;
         }
         policy::install_default(&tx)?;
+        record_index::ensure_built(&tx)?;
         tx.commit()?;
         Ok(Db {
             path,

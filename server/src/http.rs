@@ -70,6 +70,8 @@ use crate::admin;
 use crate::auth;
 use crate::db::{tokens, users};
 use crate::error::{ErrorBody, Result, ServerError};
+pub use crate::request::Authenticated;
+pub(crate) use crate::request::{bearer, read_body_bytes, require_admin};
 use crate::state::AppState;
 use crate::sync::connection;
 
@@ -95,6 +97,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/devices/wiped", post(device_wiped))
         .route("/v1/admin", axum::routing::any(not_here))
         .route("/v1/admin/{*rest}", axum::routing::any(not_here))
+        .merge(crate::api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::edge::cors,
+        ))
+        .layer(axum::middleware::from_fn(crate::api::edge::request_id))
         .with_state(state)
 }
 
@@ -110,6 +118,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/audit", get(admin_audit))
         .route("/v1/admin/devices", get(admin_devices))
         .route("/v1/admin/devices/{id}/wipe", post(admin_wipe_device))
+        .merge(crate::api::admin_routes())
         .with_state(state)
 }
 
@@ -346,49 +355,19 @@ fn bad_request(message: &str) -> Response {
     refusal(StatusCode::BAD_REQUEST, "bad_request", message)
 }
 
-/// Reads a request body of at most `limit` bytes within `timeout`.
+/// [`read_body_bytes`] with failures as JSON `{code, message}` answers.
 async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     timeout: Duration,
 ) -> std::result::Result<Bytes, Response> {
-    let too_large = || {
-        refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            &format!("the body must have at most {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(if is_length_limit(e) {
-            too_large()
-        } else {
-            bad_request(
-                "the request body could not be read (connection or chunked encoding broken)",
-            )
-        }),
-        Err(_) => Err(refusal(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            &format!("the body did not arrive within {} s", timeout.as_secs_f32()),
-        )),
-    }
-}
-
-/// Whether reading a body failed because it passed its length limit.
-fn is_length_limit(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<http_body_util::LengthLimitError>()
-        .is_some()
+    read_body_bytes(headers, body, limit, timeout)
+        .await
+        .map_err(|e| {
+            let (status, code, message) = e.describe();
+            refusal(status, code, &message)
+        })
 }
 
 /// Reads and parses an admin JSON body (see [`read_body`]).
@@ -405,38 +384,6 @@ async fn admin_json<T: serde::de::DeserializeOwned>(
     )
     .await?;
     serde_json::from_slice(&bytes).map_err(|e| bad_request(&format!("malformed JSON body: {e}")))
-}
-
-/// The signed-in user of a request (from `Authorization: Bearer`).
-pub struct Authenticated {
-    /// The user.
-    pub user: users::User,
-    /// The token presented.
-    pub token: String,
-}
-
-impl FromRequestParts<Arc<AppState>> for Authenticated {
-    type Rejection = ServerError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
-        let token = bearer(&parts.headers).ok_or(ServerError::Unauthorized)?;
-        let now = state.now_ms();
-        let t = token.clone();
-        let user = state
-            .db
-            .read(move |c| tokens::lookup(c, &t, now))
-            .await?
-            .ok_or(ServerError::Unauthorized)?;
-        Ok(Authenticated { user, token })
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    (!token.is_empty() && token.len() <= 256).then(|| token.trim().to_owned())
 }
 
 async fn logout(State(state): State<Arc<AppState>>, auth: Authenticated) -> Result<StatusCode> {
@@ -466,24 +413,6 @@ async fn sync(
             connection::run_from(state, auth.user, socket, contact.address).await;
             drop(permit);
         })
-}
-
-/// Refuses non-admins.
-fn require_admin(state: &AppState, user: &users::User) -> Result<()> {
-    let admin = state.db.read_blocking(|c| {
-        Ok(crate::db::policy::current(c)?
-            .1
-            .role(&user.role)
-            .is_some_and(|r| r.admin))
-    })?;
-    if admin {
-        Ok(())
-    } else {
-        Err(ServerError::Forbidden(format!(
-            "role `{}` may not administer",
-            user.role
-        )))
-    }
 }
 
 async fn admin_users(

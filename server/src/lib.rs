@@ -7,8 +7,17 @@
 //!
 //! # Layout
 //! - [`state`]: configuration and shared state; [`run`] serves until shutdown.
-//! - [`http`]: the HTTP API (login, logout) and the WebSocket upgrade on the
-//!   public listener; the admin API on the admin listener.
+//! - [`http`]: login, logout and the WebSocket upgrade on the public
+//!   listener; the admin API on the admin listener.
+//! - [`api`]: the office API v1 (records, search, phone lookup, tasks,
+//!   calendar feeds, API keys, webhooks; OpenAPI at `/v1/openapi.json`):
+//!   reads through [`visibility`], writes through the push path.
+//! - [`request`]: what `http` and `api` share about a request (bodies
+//!   within limits, the session user, the admin check); [`buckets`]: the
+//!   API's per-caller token buckets.
+//! - [`webhooks`]: events from a durable outbox, signed, retried.
+//! - [`ical`]: the RFC 5545 writer of calendar feeds; [`phone`]: phone
+//!   numbers to E.164.
 //! - [`tls`]: certificates (files, reload on SIGHUP, self-signed).
 //! - [`sync`]: the protocol's server side: one state machine per sync
 //!   connection (hello, catch-up, compare mode), the task hosting it on a
@@ -16,7 +25,8 @@
 //! - [`visibility`]: the one rule deciding who receives which document.
 //! - [`hub`]: fan-out of committed changes to live sync connections.
 //! - [`db`]: SQLite storage (users, login tokens, policy, feed, documents,
-//!   facts, devices, audit) and its migrations.
+//!   facts, devices, audit, the record index behind lists and search, API
+//!   keys, calendar feeds, webhook outbox) and its migrations.
 //! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
 //! - [`admin`]: administrative actions shared by the CLI and the API.
 //! - [`reclassify`]: moving field values when the policy moves fields.
@@ -25,18 +35,24 @@
 //! - `listener`: the accept loop (connection caps, header read timeout).
 
 pub mod admin;
+pub mod api;
 pub mod auth;
+pub mod buckets;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod ical;
+pub mod phone;
 pub mod process_admin;
 pub mod processes;
 pub mod reclassify;
+pub mod request;
 pub mod state;
 pub mod sync;
 pub mod tls;
 pub mod visibility;
+pub mod webhooks;
 pub mod wipe;
 
 mod listener;
@@ -92,6 +108,7 @@ pub async fn run(
     let Listeners { public, admin, tls } = listeners.into();
     let poller = tokio::spawn(poll_admin_changes(state.clone()));
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
+    let webhooks = tokio::spawn(webhooks::worker::run(state.clone()));
     let app = http::router(state.clone());
     let st = state.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -121,6 +138,7 @@ pub async fn run(
     }
     poller.abort();
     scheduler.abort();
+    webhooks.abort();
     // Every connection holds a connection permit until it has finished.
     let all = state.config.max_connections as u32;
     // The same grace period as the connections' drain, not a second one.

@@ -11,6 +11,8 @@
 //! fieldwork-server [--data DIR] audit [--limit N]
 //! fieldwork-server [--data DIR] device list [--user NAME] [--json]
 //! fieldwork-server [--data DIR] device wipe DEVICE_ID [--yes]
+//! fieldwork-server [--data DIR] api-key create --name N --user U [--read-write] [--kind K]... [--rate-per-minute N]
+//! fieldwork-server [--data DIR] api-key list | api-key revoke ID
 //! ```
 //! Admin commands work on the database directly, before the server first
 //! starts and while it runs (a running server notices within a second).
@@ -108,6 +110,38 @@ enum Command {
     /// Devices: list them, wipe a lost one.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// API keys for integrations: create (the key is printed once), list, revoke.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCmd {
+    /// Create a key for a service user; the key is printed this once.
+    Create {
+        /// A name for people ("ERP export").
+        #[arg(long)]
+        name: String,
+        /// The user the key acts as.
+        #[arg(long)]
+        user: String,
+        /// Let the key write (default: read-only).
+        #[arg(long)]
+        read_write: bool,
+        /// Limit the key to a record kind (repeatable; default: every kind).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Requests per minute (default: the server's).
+        #[arg(long)]
+        rate_per_minute: Option<u32>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,12 +264,23 @@ struct ServeLimits {
     /// Most logins waiting for a verification (default 32).
     #[arg(long, value_name = "N")]
     login_queue: Option<usize>,
+    /// A browser origin allowed to call the office API (CORS; repeatable,
+    /// exact match, e.g. `https://crm.example.com`; default: none).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Office API requests per minute per caller (default 600).
+    #[arg(long, value_name = "N")]
+    api_rate_per_minute: Option<u32>,
 }
 
 impl ServeLimits {
     fn apply(&self, c: &mut ServerConfig) {
         c.trusted_proxies
             .extend(self.trusted_proxies.iter().copied());
+        c.cors_origins.extend(self.cors_origins.iter().cloned());
+        if let Some(n) = self.api_rate_per_minute {
+            c.api_rate_per_minute = n;
+        }
         if let Some(n) = self.max_tcp_connections {
             c.max_tcp_connections = n;
         }
@@ -403,6 +448,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(&state, cmd, cli.json),
         Command::Device(cmd) => device(&state, cmd, cli.json),
+        Command::ApiKey(cmd) => api_key(&state, cmd, cli.json),
         Command::Policy(PolicyCmd::Set { file }) => {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -440,6 +486,90 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+fn api_key(state: &AppState, cmd: ApiKeyCmd, json: bool) -> anyhow::Result<()> {
+    use fieldwork_server::db::api_keys::{self, ApiKeyInfo, NewKey};
+    let show = |k: &ApiKeyInfo| -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(k)?);
+        } else {
+            let kinds = k.kinds.as_ref().map_or("all kinds".to_owned(), |ks| {
+                ks.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+            });
+            println!(
+                "{:<5} {:<20} user: {:<12} {} {kinds}{}",
+                k.id,
+                k.name,
+                k.user,
+                if k.read_only {
+                    "read-only "
+                } else {
+                    "read-write"
+                },
+                if k.revoked_at.is_some() {
+                    "  (revoked)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(())
+    };
+    let now = state.now_ms();
+    match cmd {
+        ApiKeyCmd::Create {
+            name,
+            user,
+            read_write,
+            kinds,
+            rate_per_minute,
+        } => {
+            let kinds = if kinds.is_empty() {
+                None
+            } else {
+                Some(
+                    kinds
+                        .iter()
+                        .map(|k| {
+                            k.parse()
+                                .map_err(|_| anyhow::anyhow!("`{k}` is not a record kind"))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?,
+                )
+            };
+            let new = NewKey {
+                name,
+                user,
+                read_only: !read_write,
+                kinds,
+                rate_per_minute,
+            };
+            let (info, key) = state.db.write_blocking(|w| {
+                api_keys::create_audited(&mut w.conn, &new, "admin-cli", now)
+            })?;
+            show(&info)?;
+            if json {
+                println!("{}", serde_json::json!({ "key": key }));
+            } else {
+                println!("key (shown only now): {key}");
+            }
+            Ok(())
+        }
+        ApiKeyCmd::List => {
+            for k in &state.db.read_blocking(api_keys::list)? {
+                show(k)?;
+            }
+            Ok(())
+        }
+        ApiKeyCmd::Revoke { id } => {
+            let info = state
+                .db
+                .write_blocking(|w| api_keys::revoke_audited(&mut w.conn, id, "admin-cli", now))?
+                .with_context(|| format!("no API key {id}"))?;
+            show(&info)
         }
     }
 }

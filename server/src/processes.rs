@@ -77,10 +77,21 @@ impl<'w> ServerHost<'w> {
         let mut facts_changed = false;
         if let Some(loaded) = self.cache.get_mut(doc) {
             documents::compact_if_due(self.conn, loaded, seq)?;
+            crate::db::record_index::refresh(self.conn, loaded)?;
         }
         if base && let Some(record) = self.record(doc.record())? {
             facts_changed = facts::update_facts(self.conn, &record)?;
         }
+        let base_class = self.policy.base_class();
+        crate::webhooks::after_engine_write(
+            self.conn,
+            self.cache,
+            &self.actor,
+            doc,
+            change,
+            base_class,
+            now_ms,
+        )?;
         self.events.push(FeedEvent {
             seq,
             doc: doc.clone(),

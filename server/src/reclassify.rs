@@ -176,6 +176,7 @@ impl Pass<'_> {
                 now.as_millisecond(),
             )?;
             documents::compact_if_due(conn, target, seq)?;
+            crate::db::record_index::refresh(conn, target)?;
             self.events.push(FeedEvent {
                 seq,
                 doc: target_id.clone(),
@@ -219,6 +220,7 @@ impl Pass<'_> {
             device: None,
             facts_changed: false,
         });
+        crate::db::record_index::refresh(self.conn, &rewritten)?;
         self.cache.put(doc_id.clone(), rewritten);
         tracing::info!(doc = %doc_id, fields = ?present.iter().map(|m| m.field).collect::<Vec<_>>(), "reclassified");
         Ok(())

@@ -69,8 +69,12 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Largest `/v1/login` body, in bytes.
     pub max_login_body: usize,
-    /// Largest admin request body (JSON or policy TOML), in bytes.
+    /// Largest admin or office API request body (JSON or policy TOML), in
+    /// bytes.
     pub max_admin_body: usize,
+    /// Origins allowed to call the office API from a browser (CORS); empty:
+    /// none (the default).
+    pub cors_origins: Vec<String>,
     /// How long a sync WebSocket may stay open without sending `hello`.
     pub hello_timeout: Duration,
     /// Most operations in all the changes of one push, together (each
@@ -83,6 +87,17 @@ pub struct ServerConfig {
     /// Most documents one session may list in compare mode (its inventory
     /// messages together).
     pub compare_max_docs: usize,
+    /// Office API requests per minute per caller (a key's own rate, when
+    /// it has one, replaces it); see the office API's rate limits.
+    pub api_rate_per_minute: u32,
+    /// Webhooks: the delay before the first retry of a failed delivery;
+    /// it doubles with every further failure (capped at one hour, with
+    /// jitter).
+    pub webhook_backoff: Duration,
+    /// Webhooks: attempts per delivery before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// Webhooks: how often the delivery worker looks for due deliveries.
+    pub webhook_poll: Duration,
 }
 
 impl ServerConfig {
@@ -113,10 +128,15 @@ impl ServerConfig {
             body_timeout: Duration::from_secs(10),
             max_login_body: 8 * 1024,
             max_admin_body: 1024 * 1024,
+            cors_origins: Vec::new(),
             hello_timeout: Duration::from_secs(30),
             max_push_ops: 1_000_000,
             compare_timeout: Duration::from_secs(10 * 60),
             compare_max_docs: 100_000,
+            api_rate_per_minute: 600,
+            webhook_backoff: Duration::from_secs(30),
+            webhook_max_attempts: 12,
+            webhook_poll: Duration::from_secs(1),
         }
     }
 }
@@ -142,6 +162,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Login failure counters.
     pub limiter: RateLimiter,
+    /// Office API request buckets per caller (the office API's rate limits).
+    pub api_limits: crate::buckets::ApiLimits,
     /// The source of "now".
     pub clock: Arc<dyn Clock>,
     /// The Automerge actor the server writes with (process engine).
@@ -209,6 +231,7 @@ impl AppState {
             db,
             hub: Hub::default(),
             limiter: RateLimiter::default(),
+            api_limits: crate::buckets::ApiLimits::default(),
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             actor,
             shutdown: tokio::sync::watch::channel(false).0,

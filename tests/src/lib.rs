@@ -1,5 +1,7 @@
 //! The end-to-end test harness: real servers, real devices, real sockets.
 //!
+//! - [`api`]: a client of the office HTTP API (JSON, problem details).
+//! - [`clocked`]: a server and devices whose clocks the test moves.
 //! - [`server`]: a `fieldwork-server` in this process on `127.0.0.1:0`, or
 //!   as a child process (for `kill -9`).
 //! - [`device`]: a device (its own SQLite store in a temporary directory)
@@ -13,6 +15,8 @@
 //! - [`slow`]: a raw HTTP client for attacks: chosen source addresses,
 //!   trickled bytes, idle sockets.
 
+pub mod api;
+pub mod clocked;
 pub mod device;
 pub mod forge;
 pub mod frames;

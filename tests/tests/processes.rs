@@ -1,77 +1,15 @@
 //! Processes end to end: a device and the server both run the same steps,
 //! and sync merges them into one instance and one set of activities.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fieldwork_core::clock::ManualClock;
 use fieldwork_core::process::Status;
 use fieldwork_core::process::engine::activity_id;
 use fieldwork_core::{RecordId, RecordKind};
 use fieldwork_server::process_admin;
-use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::clocked::{at, device, repo, server_changes, world};
 use fieldwork_tests::runtime;
-use fieldwork_tests::server::{TestServer, binary};
-
-fn repo(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(path)
-}
-
-fn at(s: &str) -> jiff::Timestamp {
-    s.parse().expect("instant")
-}
-
-struct World {
-    server: TestServer,
-    server_clock: ManualClock,
-    _dir: tempfile::TempDir,
-}
-
-fn world(t0: &str) -> World {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server_clock = ManualClock::new(at(t0));
-    let server = TestServer::start_clocked(dir.path(), Some(Arc::new(server_clock.clone())), |c| {
-        c.process_tick = Duration::from_millis(50);
-    });
-    server.add_user("admin", "admin", &[], None);
-    server.add_user("mia", "manager", &[], None);
-    server.add_user("ana", "rep", &["madrid"], Some("mia"));
-    World {
-        server,
-        server_clock,
-        _dir: dir,
-    }
-}
-
-fn device(
-    rt: &Arc<tokio::runtime::Runtime>,
-    w: &World,
-    user: &str,
-    t0: &str,
-) -> (TestDevice, ManualClock, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let clock = ManualClock::new(at(t0));
-    let d = TestDevice::open_clocked(rt, dir.path(), Arc::new(clock.clone()));
-    d.login(&w.server.url, user);
-    (d, clock, dir)
-}
-
-fn server_changes(server: &TestServer, doc: &str) -> i64 {
-    let doc = doc.to_owned();
-    server
-        .state
-        .db
-        .read_blocking(move |c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM changes WHERE doc_id = ?1",
-                [doc],
-                |r| r.get(0),
-            )?)
-        })
-        .expect("count")
-}
+use fieldwork_tests::server::binary;
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();

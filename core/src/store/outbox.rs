@@ -7,7 +7,6 @@
 
 use automerge::ChangeHash;
 use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::ids::DocId;
@@ -25,16 +24,8 @@ pub struct PendingChange {
     pub bytes: Vec<u8>,
 }
 
-/// What the user meant by a change: the fields written and the values typed.
-/// Kept beside the change so that a refused change can be explained and its
-/// permitted parts replayed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TypedWrite {
-    /// The field written.
-    pub field: String,
-    /// The value as typed (`null` when the field was cleared).
-    pub value: serde_json::Value,
-}
+/// What the user meant by a change (defined with the edit that makes it).
+pub use crate::edit::TypedWrite;
 
 pub(crate) fn add(
     tx: &Connection,

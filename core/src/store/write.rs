@@ -10,125 +10,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::Change;
 use jiff::Timestamp;
 use rusqlite::TransactionBehavior;
-use serde::{Deserialize, Serialize};
 
 use super::{Store, assemble, docs, index, outbox};
 
 use crate::document::ClassDoc;
+use crate::edit::{EditEnv, Editor, TypedWrite, empty_record, field_def};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{ClassName, RecordId, RecordKind};
-use crate::policy::codes;
 use crate::record::Record;
-use crate::rules::{self, SystemWrite};
-use crate::schema::{self, FieldDef, FieldType};
-use crate::store::outbox::TypedWrite;
+use crate::schema::FieldType;
 use crate::value::{self, FieldValue};
 
-/// One field to set (`Some`) or clear (`None`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FieldWrite {
-    /// The field's name.
-    pub field: String,
-    /// The new value, or `None` to clear the field.
-    pub value: Option<FieldValue>,
-}
-
-impl FieldWrite {
-    /// Sets `field` to `value`.
-    pub fn set(field: &str, value: impl Into<FieldValue>) -> Self {
-        FieldWrite {
-            field: field.to_owned(),
-            value: Some(value.into()),
-        }
-    }
-
-    /// Clears `field`.
-    pub fn clear(field: &str) -> Self {
-        FieldWrite {
-            field: field.to_owned(),
-            value: None,
-        }
-    }
-
-    /// Parses `FIELD=VALUE` text (the CLI form) against `kind`'s schema. An
-    /// empty value clears the field.
-    pub fn parse(kind: RecordKind, assignment: &str) -> Result<Self> {
-        let (field, raw) = assignment.split_once('=').ok_or_else(|| {
-            CoreError::Invalid(ValidationError::record(format!(
-                "`{assignment}` is not FIELD=VALUE"
-            )))
-        })?;
-        FieldWrite::text(kind, field.trim(), Some(raw).filter(|r| !r.is_empty()))
-    }
-
-    /// Parses text typed into a form field against `kind`'s schema: `None`
-    /// clears the field. This is how apps send what users typed; values
-    /// come back in the same form in [`CardField::value`](super::CardField).
-    pub fn text(kind: RecordKind, field: &str, raw: Option<&str>) -> Result<Self> {
-        let def = field_def(kind, field)?;
-        Ok(match raw {
-            None => FieldWrite::clear(def.name),
-            Some(raw) => FieldWrite {
-                field: def.name.to_owned(),
-                value: Some(value::parse(def, raw)?),
-            },
-        })
-    }
-}
-
-impl From<&str> for FieldValue {
-    fn from(s: &str) -> Self {
-        FieldValue::Text(s.to_owned())
-    }
-}
-
-impl From<String> for FieldValue {
-    fn from(s: String) -> Self {
-        FieldValue::Text(s)
-    }
-}
-
-impl From<i64> for FieldValue {
-    fn from(i: i64) -> Self {
-        FieldValue::Int(i)
-    }
-}
-
-impl From<f64> for FieldValue {
-    fn from(f: f64) -> Self {
-        FieldValue::Float(f)
-    }
-}
-
-impl From<bool> for FieldValue {
-    fn from(b: bool) -> Self {
-        FieldValue::Bool(b)
-    }
-}
-
-fn field_def(kind: RecordKind, field: &str) -> Result<&'static FieldDef> {
-    schema::field(kind, field).ok_or_else(|| {
-        CoreError::Invalid(ValidationError::field(
-            field,
-            format!("{kind} has no field `{field}`"),
-        ))
-    })
-}
-
-/// A write after checking, with the system writes it implies.
-struct Planned {
-    def: &'static FieldDef,
-    op: Op,
-    typed: Option<TypedWrite>,
-}
-
-enum Op {
-    Put(Option<FieldValue>),
-    AppendStage(String),
-}
+pub use crate::edit::FieldWrite;
+pub(crate) use crate::edit::Touched;
 
 /// What a write needs besides the transaction: borrowed pieces of the store.
 pub(crate) struct Ctx<'a> {
@@ -138,16 +34,12 @@ pub(crate) struct Ctx<'a> {
     pub(crate) policy: &'a crate::policy::Policy,
     pub(crate) access: &'a crate::policy::Access,
     pub(crate) collator: &'a super::NameCollator,
-    pub(crate) author: String,
+    pub(crate) author: &'a str,
     pub(crate) now: Timestamp,
     /// Records whose documents or index rows this transaction changed;
     /// handed to the store's [`changed`](super::changed) set on commit.
     pub(crate) changed: BTreeSet<RecordId>,
 }
-
-/// A class document changed by a write, with its new change and the typed
-/// writes it carries.
-pub(crate) type Touched = (ClassDoc, Change, Vec<TypedWrite>);
 
 impl Store {
     /// Runs `f` with a write context inside one IMMEDIATE transaction and
@@ -179,7 +71,7 @@ impl Store {
             policy: &self.policy,
             access: &self.access,
             collator: &self.collator,
-            author,
+            author: &author,
             now,
             changed: BTreeSet::new(),
         };
@@ -299,7 +191,7 @@ impl Store {
                 field: def.name.to_owned(),
                 value: serde_json::to_value(&after).unwrap_or_default(),
             };
-            match doc.commit(&ctx.author, ctx.now) {
+            match doc.commit(ctx.author, ctx.now) {
                 Some(change) => persist(ctx, id, vec![(doc, change, vec![typed])]),
                 None => Ok(()),
             }
@@ -321,258 +213,79 @@ pub(crate) fn read_record(ctx: &mut Ctx<'_>, id: &RecordId) -> Result<Record> {
         .ok_or_else(|| CoreError::NotFound(id.to_string()))
 }
 
+/// What an edit reads from the store: its documents and index.
+struct StoreEnv<'x> {
+    conn: &'x rusqlite::Connection,
+    cache: &'x mut docs::DocCache,
+    actor: &'x automerge::ActorId,
+}
+
+impl EditEnv for StoreEnv<'_> {
+    fn account_territory(&self, account: &RecordId) -> Result<Option<String>> {
+        index::account_territory(self.conn, account)
+    }
+
+    fn take_doc(&mut self, doc: &crate::ids::DocId) -> Result<Option<ClassDoc>> {
+        Ok(docs::take(self.conn, self.cache, doc, self.actor)?.map(|(_, d)| d))
+    }
+
+    fn actor(&self) -> &automerge::ActorId {
+        self.actor
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The editor for this write: the store's user, policy and clock.
+    fn editor(&self) -> Editor<'a> {
+        Editor {
+            access: self.access,
+            policy: self.policy,
+            author: self.author,
+            now: self.now,
+        }
+    }
+
+    /// The store as an edit sees it.
+    fn env(&mut self) -> StoreEnv<'_> {
+        StoreEnv {
+            conn: self.conn,
+            cache: self.cache,
+            actor: self.actor,
+        }
+    }
+}
+
 /// The policy mirror: may the user write `field` of `current`?
 pub(crate) fn check_policy(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     current: &Record,
     field: &str,
     existing: bool,
 ) -> Result<()> {
-    let inherited = match current.account() {
-        Some(acc) => index::account_territory(ctx.conn, &acc)?,
-        None => None,
-    };
-    let facts = current.facts(inherited);
-    let doc = ctx
-        .policy
-        .class_of(current.kind(), field)
-        .map(|c| current.id.doc(c).to_string());
-    ctx.access
-        .check_write(
-            current.kind(),
-            field,
-            existing.then_some(&facts),
-            doc.as_deref(),
-        )
-        .map_err(CoreError::Denied)
+    let editor = ctx.editor();
+    editor.check_field(&ctx.env(), current, field, existing)
 }
 
 /// Checks, applies and persists `writes` to record `id` inside `ctx`'s
-/// transaction, in the module's order: schema, rule book, policy mirror,
-/// documents, persistence.
+/// transaction, in [`crate::edit`]'s order (schema, rule book, policy,
+/// documents), then persists.
 pub(crate) fn write_record(
     ctx: &mut Ctx<'_>,
     id: &RecordId,
     creating: bool,
     writes: Vec<FieldWrite>,
 ) -> Result<()> {
-    let kind = id.kind();
-    let mut wanted = check_schema(kind, writes)?;
     let current = if creating {
         empty_record(id)
     } else {
         read_record(ctx, id)?
     };
-    if creating {
-        for (field, default) in defaults(kind, &ctx.author) {
-            wanted.entry(field).or_insert(Some(default));
-        }
-    }
-    let after = fields_after(&current, &wanted);
-    check_rules(kind, creating, &current, &after)?;
-    let plan = plan_writes(kind, creating, &current, &after, wanted, ctx.now)?;
-    if plan.is_empty() {
+    let editor = ctx.editor();
+    let touched = editor.write(&mut ctx.env(), &current, creating, writes)?;
+    if touched.is_empty() {
         return Ok(());
     }
-    check_permissions(ctx, &current, &after, &plan, creating)?;
-    let touched = apply_plan(ctx, &current, plan, creating)?;
     persist(ctx, id, touched)
-}
-
-/// The writes a user asked for, by field.
-type Wanted = BTreeMap<&'static str, Option<FieldValue>>;
-
-/// Step (1), the schema: every field exists, is user-writable, and its
-/// value is valid (a required field cannot be cleared).
-fn check_schema(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<Wanted> {
-    let mut wanted = Wanted::new();
-    for write in writes {
-        let def = field_def(kind, &write.field)?;
-        if def.system {
-            return Err(CoreError::Denied(crate::policy::denial(
-                codes::SYSTEM_FIELD,
-                None,
-                Some(def.name),
-                "schema",
-                format!("`{}` is kept by the system and cannot be set", def.name),
-            )));
-        }
-        if let Some(v) = &write.value {
-            value::check(def, v)?;
-        } else if def.required {
-            return Err(
-                ValidationError::field(def.name, "is required and cannot be cleared").into(),
-            );
-        }
-        wanted.insert(def.name, write.value);
-    }
-    Ok(wanted)
-}
-
-/// A record with no fields yet (what a creation starts from).
-fn empty_record(id: &RecordId) -> Record {
-    Record {
-        id: id.clone(),
-        fields: BTreeMap::new(),
-        conflicts: BTreeMap::new(),
-        classes: Vec::new(),
-    }
-}
-
-/// The record's fields as they would be after `wanted`.
-fn fields_after(current: &Record, wanted: &Wanted) -> BTreeMap<String, FieldValue> {
-    let mut after = current.fields.clone();
-    for (field, value) in wanted {
-        match value {
-            Some(v) => after.insert((*field).to_owned(), v.clone()),
-            None => after.remove(*field),
-        };
-    }
-    after
-}
-
-/// Step (2), required and cross-field rules from the one rule book: a new
-/// record must satisfy all of them; an edit must not newly break one.
-fn check_rules(
-    kind: RecordKind,
-    creating: bool,
-    current: &Record,
-    after: &BTreeMap<String, FieldValue>,
-) -> Result<()> {
-    if creating {
-        rules::check_record(kind, after)?;
-    } else {
-        rules::check_transition(kind, &current.fields, after, |_| false)
-            .map_err(ValidationError::from)?;
-    }
-    Ok(())
-}
-
-/// The operations to carry out: the user's writes that change something,
-/// then the system writes they imply (from the rule book).
-fn plan_writes(
-    kind: RecordKind,
-    creating: bool,
-    current: &Record,
-    after: &BTreeMap<String, FieldValue>,
-    wanted: Wanted,
-    now: Timestamp,
-) -> Result<Vec<Planned>> {
-    let mut plan: Vec<Planned> = Vec::new();
-    for (field, value) in wanted {
-        if !creating && current.fields.get(field) == value.as_ref() {
-            continue; // unchanged: no op, no change
-        }
-        plan.push(Planned {
-            def: field_def(kind, field)?,
-            typed: Some(TypedWrite {
-                field: field.to_owned(),
-                value: serde_json::to_value(&value).unwrap_or_default(),
-            }),
-            op: Op::Put(value),
-        });
-    }
-    for implied in rules::system_writes(kind, &current.fields, after, now) {
-        let (field, op) = match implied {
-            SystemWrite::Set { field, value } => (field, Op::Put(value)),
-            SystemWrite::AppendStage { field, stage } => (field, Op::AppendStage(stage)),
-        };
-        plan.push(Planned {
-            def: field_def(kind, field)?,
-            op,
-            typed: None,
-        });
-    }
-    Ok(plan)
-}
-
-/// Step (3), the policy mirror, before anything is touched: every planned
-/// field is writable, and a new record is inside the user's creation scope
-/// (the same check the server applies).
-fn check_permissions(
-    ctx: &Ctx<'_>,
-    current: &Record,
-    after: &BTreeMap<String, FieldValue>,
-    plan: &[Planned],
-    creating: bool,
-) -> Result<()> {
-    for planned in plan {
-        check_policy(ctx, current, planned.def.name, !creating)?;
-    }
-    if !creating {
-        return Ok(());
-    }
-    let created = Record {
-        fields: after.clone(),
-        ..current.clone()
-    };
-    let inherited = match created.account() {
-        Some(acc) => index::account_territory(ctx.conn, &acc)?,
-        None => None,
-    };
-    crate::validate::check_new_record(ctx.access, current.kind(), &created.facts(inherited), None)
-        .map_err(CoreError::Denied)
-}
-
-/// Step (4), apply: one change per class document, a new document starting
-/// with the containers the user may write.
-fn apply_plan(
-    ctx: &mut Ctx<'_>,
-    current: &Record,
-    plan: Vec<Planned>,
-    creating: bool,
-) -> Result<Vec<Touched>> {
-    let kind = current.kind();
-    let mut by_class: BTreeMap<ClassName, Vec<Planned>> = BTreeMap::new();
-    for planned in plan {
-        by_class
-            .entry(class_of(ctx, kind, planned.def.name)?)
-            .or_default()
-            .push(planned);
-    }
-    let mut touched: Vec<Touched> = Vec::new();
-    for (class, planned) in by_class {
-        let doc_id = current.id.doc(&class);
-        let mut doc = match docs::take(ctx.conn, ctx.cache, &doc_id, ctx.actor)? {
-            Some((_, doc)) => doc,
-            None => new_class_doc(ctx, current, &class, creating)?,
-        };
-        let mut typed = Vec::new();
-        for p in planned {
-            match p.op {
-                Op::Put(v) => doc.put(p.def.name, p.def.ty, v.as_ref())?,
-                Op::AppendStage(stage) => doc.append_stage(p.def.name, &stage, ctx.now)?,
-            }
-            typed.extend(p.typed);
-        }
-        if let Some(change) = doc.commit(&ctx.author, ctx.now) {
-            touched.push((doc, change, typed));
-        }
-    }
-    Ok(touched)
-}
-
-/// A class document the record does not have yet, with the containers
-/// (lists, entries, text) of its fields the user may write.
-fn new_class_doc(
-    ctx: &Ctx<'_>,
-    current: &Record,
-    class: &ClassName,
-    creating: bool,
-) -> Result<ClassDoc> {
-    let kind = current.kind();
-    let mut doc = ClassDoc::new(current.id.doc(class), ctx.actor.clone());
-    let mut containers: Vec<(&str, FieldType)> = Vec::new();
-    for field in ctx.policy.fields_in(kind, class) {
-        if let Some(def) = schema::field(kind, field)
-            && def.ty.is_container()
-            && check_policy(ctx, current, def.name, !creating).is_ok()
-        {
-            containers.push((def.name, def.ty));
-        }
-    }
-    doc.create_containers(&containers)?;
-    Ok(doc)
 }
 
 /// Persists local changes of one record's documents, their outbox rows and
@@ -595,18 +308,6 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, id: &RecordId, touched: Vec<Touched>) -
         updated,
         ctx.now.as_second(),
     )
-}
-
-/// Default values for a new record.
-fn defaults(kind: RecordKind, author: &str) -> Vec<(&'static str, FieldValue)> {
-    let mut out = vec![("owner", FieldValue::Text(author.to_owned()))];
-    match kind {
-        RecordKind::Account => out.push(("stage", "lead".into())),
-        RecordKind::Deal => out.push(("stage", "qualification".into())),
-        RecordKind::Activity => out.push(("status", "planned".into())),
-        _ => {}
-    }
-    out
 }
 
 /// Creates record `id` as the process engine: one change per class
@@ -677,7 +378,7 @@ pub(crate) fn put_entry(
         None => ClassDoc::new(doc_id, ctx.actor.clone()),
     };
     doc.put_entry(def.name, key, value)?;
-    match doc.commit(&ctx.author, ctx.now) {
+    match doc.commit(ctx.author, ctx.now) {
         Some(change) => persist(ctx, id, vec![(doc, change, Vec::new())]),
         None => Ok(()),
     }

@@ -45,6 +45,18 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("migrations/006_device_docs_confirm.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("migrations/007_record_index.sql"),
+    },
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/008_webhooks.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("migrations/009_api_keys_and_calendars.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

@@ -1,11 +1,25 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 6
+-- user_version: 9
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
     user_id INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    secret_hash BLOB NOT NULL,
+    name TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    read_only INTEGER NOT NULL,
+    kinds TEXT,
+    rate_per_minute INTEGER,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+);
 
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -18,6 +32,12 @@ CREATE TABLE audit (
     field TEXT,
     rule TEXT,
     message TEXT NOT NULL
+);
+
+CREATE TABLE calendar_feeds (
+    user_id INTEGER PRIMARY KEY,
+    token_hash BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
 );
 
 CREATE TABLE changes (
@@ -90,6 +110,37 @@ CREATE TABLE process_wakeups (
     failed TEXT
 ) WITHOUT ROWID;
 
+CREATE TABLE record_docs (
+    rid INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    class TEXT NOT NULL
+);
+
+CREATE TABLE record_fields (
+    doc_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    class TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    sort_key TEXT,
+    PRIMARY KEY (doc_id, field)
+) WITHOUT ROWID;
+
+CREATE TABLE record_phones (
+    doc_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    e164 TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    class TEXT NOT NULL,
+    PRIMARY KEY (doc_id, field)
+) WITHOUT ROWID;
+
+CREATE VIRTUAL TABLE record_search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');
+
 CREATE TABLE records (
     record_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -120,6 +171,48 @@ CREATE TABLE users (
     created_at INTEGER NOT NULL
 );
 
+CREATE TABLE webhook_attempts (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    subscription_id INTEGER NOT NULL REFERENCES webhook_subscriptions(id),
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at INTEGER
+);
+
+CREATE TABLE webhook_process_failures (
+    id INTEGER PRIMARY KEY,
+    instance TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+
+CREATE TABLE webhook_subscriptions (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    events TEXT NOT NULL,
+    kinds TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+
 CREATE UNIQUE INDEX changes_by_doc_hash ON changes(doc_id, hash);
 
 CREATE INDEX devices_by_user ON devices(user_id);
@@ -130,11 +223,43 @@ CREATE INDEX ended_sessions_by_device ON ended_sessions(device_id);
 
 CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
 
+CREATE INDEX record_docs_by_kind ON record_docs(kind, record_id, class);
+
+CREATE INDEX record_docs_by_record ON record_docs(record_id);
+
+CREATE INDEX record_fields_by_record ON record_fields(record_id, field);
+
+CREATE INDEX record_fields_sorted ON record_fields(kind, field, sort_key, record_id);
+
+CREATE INDEX record_phones_by_number ON record_phones(e164);
+
+CREATE INDEX records_activity_assignee ON records(assignee) WHERE kind = 'activity';
+
+CREATE INDEX records_activity_owner ON records(owner) WHERE kind = 'activity' AND assignee IS NULL;
+
 CREATE INDEX records_by_account ON records(account_id);
 
 CREATE INDEX sessions_by_user ON sessions(user_id);
 
+CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery_id, id);
+
+CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries(subscription_id, id);
+
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at);
+
+CREATE INDEX webhook_subscriptions_active ON webhook_subscriptions(active);
+
 CREATE TRIGGER sessions_keep_ended AFTER DELETE ON sessions WHEN OLD.device_id IS NOT NULL
 BEGIN
     INSERT OR REPLACE INTO ended_sessions(token_hash, user_id, device_id, ended_at) VALUES (OLD.token_hash, OLD.user_id, OLD.device_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+END;
+
+CREATE TRIGGER webhook_process_failed_insert AFTER INSERT ON process_wakeups WHEN NEW.failed IS NOT NULL AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active = 1)
+BEGIN
+    INSERT INTO webhook_process_failures(instance, reason) VALUES (NEW.instance, NEW.failed);
+END;
+
+CREATE TRIGGER webhook_process_failed_update AFTER UPDATE OF failed ON process_wakeups WHEN NEW.failed IS NOT NULL AND OLD.failed IS NULL AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active = 1)
+BEGIN
+    INSERT INTO webhook_process_failures(instance, reason) VALUES (NEW.instance, NEW.failed);
 END;

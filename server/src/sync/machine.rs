@@ -46,6 +46,7 @@ mod compare;
 mod delivery;
 mod hello;
 mod pushing;
+mod revoked;
 mod unconfirmed;
 
 use std::sync::Arc;
@@ -159,6 +160,8 @@ pub(crate) struct Open {
     /// Whether catch-up is over and live changes flow.
     pub live: bool,
     pub compare: Option<compare::Compare>,
+    /// What this connection revoked and has not sent again.
+    revoked: revoked::Revoked,
     /// Messages to send, in order, produced by the current step.
     out: Vec<ServerMessage>,
 }
@@ -166,6 +169,7 @@ pub(crate) struct Open {
 impl Open {
     /// Queues one message for the device.
     pub(crate) fn send(&mut self, message: ServerMessage) {
+        self.revoked.saw(&message);
         self.out.push(message);
     }
 }

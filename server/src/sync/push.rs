@@ -236,6 +236,9 @@ fn decide(
 }
 
 /// Records that the pushing device holds `doc` (nothing for the engine).
+/// A device that pushes to a document its connection revoked (the two
+/// crossed) is about to drop it; its connection releases it again after
+/// the push (see `sync::machine`'s `revoked`).
 fn hold(tx: &rusqlite::Transaction<'_>, ctx: PushCtx<'_>, doc: &DocId) -> Result<()> {
     if let Some(device) = ctx.device {
         devices::hold(tx, device, &[doc.to_string()])?;
@@ -262,6 +265,7 @@ fn store_accepted(
         return Err(ServerError::Internal("document left the cache".into()));
     };
     touched.push(doc.clone());
+    let webhook_before = crate::webhooks::before_push(tx, loaded)?;
     loaded.apply_changes(vec![change])?;
     let seq = feed::append(
         tx,
@@ -273,11 +277,14 @@ fn store_accepted(
         ctx.now_ms,
     )?;
     documents::compact_if_due(tx, loaded, seq)?;
+    crate::db::record_index::refresh(tx, loaded)?;
     let facts_changed = if Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
         facts::update_facts(tx, &record_of(loaded)?)?
     } else {
         false
     };
+    let base = ctx.access.policy().map(|p| p.base_class());
+    crate::webhooks::after_push(tx, webhook_before, loaded, base, &ctx.user.name, ctx.now_ms)?;
     out.accepted.push((doc.clone(), hash));
     hold(tx, ctx, &doc)?;
     out.events.push(FeedEvent {

@@ -4,6 +4,7 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 
+use fieldwork_core::error::CoreError;
 use fieldwork_core::store::{DeviceIdentity, SignIn, Store};
 use fieldwork_core::sync::client::{Effect, Event, SyncClient};
 use fieldwork_core::sync::codec;
@@ -149,12 +150,7 @@ impl SimDevice {
                 writes.push(text("credit_limit", "1000"));
                 writes.push(text("credit_currency", "EUR"));
             }
-            self.created += 1;
-            let id = RecordId::derived(
-                RecordKind::Account,
-                &[&self.name, &self.created.to_string()],
-            );
-            self.store.create_with_id(&id, writes)
+            self.create(writes).map(|_| ())
         } else {
             let id = accounts[rng.random_range(0..accounts.len())].clone();
             let write = match rng.random_range(0..6) {
@@ -165,6 +161,49 @@ impl SimDevice {
             };
             self.store.update(&id, vec![write])
         };
+        self.wrote(result);
+    }
+
+    /// Creates an account named `name` in `territory` (announced to the
+    /// client when connected); returns its id.
+    pub fn create_account(&mut self, name: &str, territory: &str) -> RecordId {
+        self.create_account_with(&[("name", name), ("territory", territory)])
+    }
+
+    /// Creates an account with these fields (announced to the client when
+    /// connected); returns its id.
+    pub fn create_account_with(&mut self, fields: &[(&str, &str)]) -> RecordId {
+        let result = self.create(fields.iter().map(|(f, v)| text(f, v)).collect());
+        let id = result.as_ref().expect("create an account").clone();
+        self.wrote(result.map(|_| ()));
+        id
+    }
+
+    /// Sets one text field of account `id` (announced to the client when
+    /// connected).
+    pub fn update_account(&mut self, id: &RecordId, field: &str, value: &str) {
+        let result = self.store.update(id, vec![text(field, value)]);
+        assert!(result.is_ok(), "{}: {result:?}", self.name);
+        self.wrote(result);
+    }
+
+    /// Whether the store holds record `id`.
+    pub fn holds(&self, id: &RecordId) -> bool {
+        self.store.record_ids().expect("record ids").contains(id)
+    }
+
+    /// Creates an account with the next id of this device.
+    fn create(&mut self, writes: Vec<FieldWrite>) -> Result<RecordId, CoreError> {
+        self.created += 1;
+        let id = RecordId::derived(
+            RecordKind::Account,
+            &[&self.name, &self.created.to_string()],
+        );
+        self.store.create_with_id(&id, writes).map(|()| id)
+    }
+
+    /// Counts and traces a write, and tells the client when connected.
+    fn wrote(&mut self, result: Result<(), CoreError>) {
         super::trace(|| format!("  {} writes: {result:?}", self.name));
         match result {
             Ok(()) => self.writes.0 += 1,

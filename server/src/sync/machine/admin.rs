@@ -6,28 +6,15 @@
 //! document the change causes; a disabled user's connection closes with
 //! `user_disabled`.
 
+use fieldwork_core::Access;
 use fieldwork_core::sync::protocol::{PolicyUpdate, ServerMessage, error_codes};
-use fieldwork_core::{Access, Policy};
 
 use super::{Close, Open, Step, close};
+use crate::db::access::access_for;
 use crate::db::devices;
-use crate::db::policy;
-use crate::db::users::{self, User};
-use crate::error::Result;
-use crate::state::AppState;
+use crate::db::users;
 
-/// The user's access under the current policy, with the policy's revision.
-pub(crate) fn access_for(conn: &rusqlite::Connection, user: &User) -> Result<(u64, Access)> {
-    let (revision, policy): (u64, Policy) = policy::current(conn)?;
-    let context = users::context(conn, user)?;
-    Ok((
-        revision,
-        Access::User {
-            user: context,
-            policy,
-        },
-    ))
-}
+use crate::state::AppState;
 
 /// The wipe order for a device marked for wipe (recorded as delivered),
 /// `None` otherwise: a marked device is never welcomed nor kept connected.

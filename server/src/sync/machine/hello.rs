@@ -112,6 +112,7 @@ fn start(state: Arc<AppState>, user: User, hello: Hello, address: Option<String>
         sent: hello.cursor.as_ref().map(|c| c.seq).unwrap_or(0),
         live: false,
         compare: None,
+        revoked: Default::default(),
         out: vec![welcome],
     });
     tracing::debug!(user = %open.user.name, mode = ?prepared.mode, "catch-up mode");
@@ -177,7 +178,7 @@ fn prepare(
             hello.pending_changes,
             address.as_deref(),
         )?;
-        let (revision, access) = super::admin::access_for(&w.conn, user)?;
+        let (revision, access) = crate::db::access::access_for(&w.conn, user)?;
         let epoch = db::epoch(&w.conn)?;
         let trusted = match &hello.cursor {
             Some(c) => crate::db::feed::cursor_trusted(&w.conn, &epoch, c)?,

@@ -7,7 +7,7 @@
 //! push closes the connection with `user_disabled`.
 
 use fieldwork_core::sync::protocol::{
-    Ack, Push, PushResult, PushedChange, Refusal, ServerMessage, error_codes,
+    Ack, Batch, Push, PushResult, PushedChange, Refusal, ServerMessage, error_codes,
 };
 use serde_bytes::ByteBuf;
 
@@ -48,6 +48,34 @@ impl Open {
                 .collect(),
             refused: outcome.refused,
         }));
+        let again: Vec<String> = outcome
+            .accepted
+            .iter()
+            .map(|(d, _)| d.to_string())
+            .filter(|d| self.revoked.resent(d))
+            .collect();
+        if !again.is_empty() {
+            self.send_whole_again(&again)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `docs` whole: the device pushed to them before a revocation
+    /// reached it and was sent them again without its change (see
+    /// `super::revoked`); it merges what it already has.
+    fn send_whole_again(&mut self, docs: &[String]) -> Step {
+        let whole = self.state.db.read_blocking(|c| {
+            let mut out = Vec::new();
+            for doc in docs {
+                out.extend(super::delivery::whole(c, doc, false)?);
+            }
+            Ok(out)
+        })?;
+        self.send(ServerMessage::Batch(Batch {
+            docs: whole,
+            cursor: None,
+            done: None,
+        }));
         Ok(())
     }
 
@@ -75,7 +103,7 @@ impl Open {
         let state = &self.state;
         let now = state.now_ms();
         let (user, revision) = (self.user.clone(), self.policy_revision);
-        let (access, device) = (&self.access, self.device.as_str());
+        let (access, device, revoked) = (&self.access, self.device.as_str(), &self.revoked);
         state
             .db
             .write_blocking(|w| {
@@ -93,7 +121,7 @@ impl Open {
                 {
                     (user, access.clone())
                 } else {
-                    let (_, access) = super::admin::access_for(&w.conn, &fresh)?;
+                    let (_, access) = crate::db::access::access_for(&w.conn, &fresh)?;
                     (fresh, access)
                 };
                 let outcome = push::apply_measured(
@@ -108,6 +136,16 @@ impl Open {
                     },
                     changes,
                 )?;
+                // A document revoked on this connection and pushed to
+                // before the device applied the revocation: it is about to
+                // drop it, so it does not hold it (see `super::revoked`).
+                let dropping: Vec<String> = outcome
+                    .accepted
+                    .iter()
+                    .map(|(d, _)| d.to_string())
+                    .filter(|d| revoked.covers(d))
+                    .collect();
+                devices::release(&w.conn, device, &dropping)?;
                 // Answered changes leave the device's outbox: keep its
                 // reported count of unsent changes truthful.
                 devices::pushed(

@@ -1,0 +1,152 @@
+//! The record card: what a record screen shows and lets the user edit.
+//!
+//! A card lists, in schema order, the fields of the record that the user may
+//! read, each with its value as text a form can edit, a rendering for
+//! people, and whether the policy lets *this* user change it on *this*
+//! record. Apps build their screens from it instead of re-implementing the
+//! policy: a field marked writable is one the device would accept (and the
+//! server too, under the same policy revision). Pure: the device store and
+//! the server's office API build cards with [`card_of`].
+//!
+//! Guarantees: a field of a class the user may not read is never on a card.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{RecordId, RecordKind};
+use crate::policy::{Access, Policy, RecordFacts};
+use crate::record::Record;
+use crate::schema::{self, FieldDef, FieldType};
+use crate::value::{FieldValue, format_money};
+
+/// One field of a card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardField {
+    /// The field's name in the schema.
+    pub name: String,
+    /// Its type, in words (`e-mail address`, `money in minor units`...).
+    pub type_name: String,
+    /// The value as text that `FieldWrite::text`
+    /// accepts back unchanged; `None` when the field is empty or is a
+    /// system-kept structure (stage log, process entries).
+    pub value: Option<String>,
+    /// The value for people (money with its currency, logs as arrows).
+    pub display: Option<String>,
+    /// Whether the user may change it on this record now.
+    pub writable: bool,
+    /// Whether a record of this kind must have a value.
+    pub required: bool,
+    /// Other values written concurrently (the current one is `value`).
+    pub conflicts: Vec<String>,
+}
+
+/// A record as its screen shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordCard {
+    /// The record.
+    pub id: RecordId,
+    /// Its display name.
+    pub title: String,
+    /// The readable fields, in schema order.
+    pub fields: Vec<CardField>,
+}
+
+/// Renders a value for people: money with its currency, the rest as
+/// [`FieldValue::display`].
+pub fn display_value(record: &Record, def: &FieldDef, value: &FieldValue) -> String {
+    match (def.ty, value) {
+        (FieldType::Money, FieldValue::Int(minor)) => {
+            let currency_field = if def.name == "credit_limit" {
+                "credit_currency"
+            } else {
+                "currency"
+            };
+            match record.text(currency_field) {
+                Some(c) => format_money(*minor, c),
+                None => minor.to_string(),
+            }
+        }
+        _ => value.display(),
+    }
+}
+
+fn editable_text(def: &FieldDef, value: &FieldValue) -> Option<String> {
+    match def.ty {
+        FieldType::StageLog | FieldType::Entries => None,
+        _ => Some(value.display()),
+    }
+}
+
+/// The card of `record` for `access` under `policy`; `facts` decide which
+/// fields this user may write on this record.
+pub fn card_of(
+    access: &Access,
+    policy: &Policy,
+    record: &Record,
+    facts: &RecordFacts,
+) -> RecordCard {
+    let kind = record.kind();
+    let fields = schema::fields(kind)
+        .iter()
+        .filter(|def| can_read(access, policy, kind, def.name))
+        .map(|def| {
+            let value = record.get(def.name);
+            CardField {
+                name: def.name.to_owned(),
+                type_name: def.ty.describe(),
+                value: value.and_then(|v| editable_text(def, v)),
+                display: value.map(|v| display_value(record, def, v)),
+                writable: may_write(access, policy, &record.id, def, Some(facts)),
+                required: def.required,
+                conflicts: record
+                    .conflicts
+                    .get(def.name)
+                    .map(|all| all.iter().skip(1).map(FieldValue::display).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    RecordCard {
+        id: record.id.clone(),
+        title: record.title(),
+        fields,
+    }
+}
+
+/// The fields a user may fill in when creating a record of `kind`, in
+/// schema order (what a "new record" form shows).
+pub fn creatable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> Vec<String> {
+    let probe = RecordId::new_random(kind);
+    schema::fields(kind)
+        .iter()
+        .filter(|def| may_write(access, policy, &probe, def, None))
+        .map(|def| def.name.to_owned())
+        .collect()
+}
+
+/// Whether `access` may read `field` of `kind` records.
+pub fn can_read(access: &Access, policy: &Policy, kind: RecordKind, field: &str) -> bool {
+    match access {
+        Access::Local => true,
+        access => policy
+            .class_of(kind, field)
+            .is_some_and(|class| access.can_read_class(class)),
+    }
+}
+
+fn may_write(
+    access: &Access,
+    policy: &Policy,
+    id: &RecordId,
+    def: &FieldDef,
+    facts: Option<&RecordFacts>,
+) -> bool {
+    if def.system || matches!(def.ty, FieldType::StageLog | FieldType::Entries) {
+        return false;
+    }
+    let doc = policy
+        .class_of(id.kind(), def.name)
+        .map(|class| id.doc(class).to_string());
+    access
+        .check_write(id.kind(), def.name, facts, doc.as_deref())
+        .is_ok()
+}

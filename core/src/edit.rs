@@ -1,0 +1,211 @@
+//! One edit of one record, as a user asks for it: checked and turned into
+//! one Automerge change per class document. Pure (no I/O): the device store
+//! ([`crate::store`]) and the server's office API run this same code, and
+//! the server then accepts the API's changes only through the path a
+//! device's push takes, so an edit made anywhere meets the same rules.
+//!
+//! Order matters and is the guarantee: (1) every write is checked against
+//! the schema, (2) the policy refuses a field the user may not write (so a
+//! refusal never names a rule about fields they cannot read), (3) the
+//! record as it would be is checked against the rule book
+//! ([`crate::rules`]: required and cross-field rules; the system writes a
+//! write implies come from there too, and the policy is asked about them
+//! as well), and only then (4) are documents changed. A refusal at any step
+//! changes nothing. What the edit reads beyond the record (stored class
+//! documents, an account's territory) comes from an [`EditEnv`].
+//!
+//! Guarantees: a field the user may not write, a value the schema refuses
+//! or a record a rule would newly break is refused before any document is
+//! touched, with the same codes the server uses for a forged push
+//! (`class_not_writable`, `record_not_editable`, `invalid_value`, ...).
+
+mod field_write;
+mod plan;
+
+use automerge::{ActorId, Change};
+use jiff::Timestamp;
+
+pub use field_write::{FieldWrite, TypedWrite};
+
+use crate::document::ClassDoc;
+use crate::error::{CoreError, Result, ValidationError};
+use crate::ids::{ClassName, DocId, RecordId, RecordKind};
+use crate::policy::{Access, Policy};
+use crate::record::Record;
+use crate::schema::{self, FieldDef};
+use crate::value::FieldValue;
+
+/// A class document changed by an edit, with its new change and the typed
+/// writes it carries.
+pub type Touched = (ClassDoc, Change, Vec<TypedWrite>);
+
+/// What an edit reads beyond the record: stored class documents and the
+/// territory an account passes to its children.
+pub trait EditEnv {
+    /// The stored territory of `account`, if the account is known.
+    fn account_territory(&self, account: &RecordId) -> Result<Option<String>>;
+    /// The stored class document `doc`, taken for changing (`None` when the
+    /// record has no such document yet).
+    fn take_doc(&mut self, doc: &DocId) -> Result<Option<ClassDoc>>;
+    /// The actor a new class document is made with.
+    fn actor(&self) -> &ActorId;
+}
+
+/// Who edits, under which rules, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Editor<'a> {
+    /// The user's access (role, territories, team, policy).
+    pub access: &'a Access,
+    /// The policy in force (field classes).
+    pub policy: &'a Policy,
+    /// The author stamped on changes (the user's name).
+    pub author: &'a str,
+    /// The time stamped on changes and implied writes (whole seconds).
+    pub now: Timestamp,
+}
+
+impl Editor<'_> {
+    /// Checks `writes` to `current` (an empty record when `creating`,
+    /// which then gets the defaults: owner, first stage, `planned`) and
+    /// applies them: one change per class document that changes. Nothing
+    /// is returned for writes that change nothing.
+    pub fn write(
+        &self,
+        env: &mut impl EditEnv,
+        current: &Record,
+        creating: bool,
+        writes: Vec<FieldWrite>,
+    ) -> Result<Vec<Touched>> {
+        let kind = current.kind();
+        let mut wanted = plan::check_schema(kind, writes)?;
+        // The user's own fields first: a field they may not write is
+        // refused as such, before any rule names a field they cannot read.
+        for field in wanted.keys() {
+            self.check_field(env, current, field, !creating)?;
+        }
+        if creating {
+            for (field, default) in plan::defaults(kind, self.author) {
+                wanted.entry(field).or_insert(Some(default));
+            }
+        }
+        let after = plan::fields_after(current, &wanted);
+        plan::check_rules(kind, creating, current, &after)?;
+        let planned = plan::plan_writes(kind, creating, current, &after, wanted, self.now)?;
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        for p in &planned {
+            self.check_field(env, current, p.def.name, !creating)?;
+        }
+        if creating {
+            self.check_creation(env, current, &after)?;
+        }
+        plan::apply(self, env, current, planned, creating)
+    }
+
+    /// The policy: may the user write `field` of `current` (an existing
+    /// record when `existing`, one being created otherwise)?
+    pub fn check_field(
+        &self,
+        env: &impl EditEnv,
+        current: &Record,
+        field: &str,
+        existing: bool,
+    ) -> Result<()> {
+        let inherited = match current.account() {
+            Some(acc) => env.account_territory(&acc)?,
+            None => None,
+        };
+        let facts = current.facts(inherited);
+        let doc = self
+            .policy
+            .class_of(current.kind(), field)
+            .map(|c| current.id.doc(c).to_string());
+        self.access
+            .check_write(
+                current.kind(),
+                field,
+                existing.then_some(&facts),
+                doc.as_deref(),
+            )
+            .map_err(CoreError::Denied)
+    }
+
+    /// A new record must fall inside the user's creation scope as the edit
+    /// leaves it (the same check the server applies).
+    fn check_creation(
+        &self,
+        env: &impl EditEnv,
+        current: &Record,
+        after: &std::collections::BTreeMap<String, FieldValue>,
+    ) -> Result<()> {
+        let created = Record {
+            fields: after.clone(),
+            ..current.clone()
+        };
+        let inherited = match created.account() {
+            Some(acc) => env.account_territory(&acc)?,
+            None => None,
+        };
+        crate::validate::check_new_record(
+            self.access,
+            current.kind(),
+            &created.facts(inherited),
+            None,
+        )
+        .map_err(CoreError::Denied)
+    }
+
+    /// The class `field` of `kind` lives in under the policy.
+    pub fn class_of(&self, kind: RecordKind, field: &str) -> Result<ClassName> {
+        self.policy
+            .class_of(kind, field)
+            .cloned()
+            .ok_or_else(|| CoreError::Corrupt(format!("policy does not classify {kind}.{field}")))
+    }
+}
+
+/// A record with no fields yet (what a creation starts from).
+pub fn empty_record(id: &RecordId) -> Record {
+    Record {
+        id: id.clone(),
+        fields: Default::default(),
+        conflicts: Default::default(),
+        classes: Vec::new(),
+    }
+}
+
+/// Adds one class document's fields (and conflicting values) to `record`;
+/// returns the document's latest change time (seconds).
+pub fn absorb(record: &mut Record, doc: &mut ClassDoc) -> Result<i64> {
+    for field in doc.field_names() {
+        if let Some(value) = doc.get(&field)? {
+            record.fields.insert(field.clone(), value);
+        }
+        let all = doc.get_all(&field)?;
+        // Equal concurrent values (the same step run on two replicas) are
+        // not a conflict anyone needs to see.
+        if all.len() > 1 && all.iter().any(|v| *v != all[0]) {
+            record.conflicts.insert(field, all);
+        }
+    }
+    record.classes.push(doc.id().class().clone());
+    let mut updated = 0i64;
+    for head in doc.heads() {
+        if let Some(meta) = doc.automerge().get_change_meta_by_hash(&head) {
+            updated = updated.max(meta.timestamp);
+        }
+    }
+    Ok(updated)
+}
+
+/// The schema's definition of `field` of `kind` (`invalid_value`-style
+/// error naming the field otherwise).
+pub fn field_def(kind: RecordKind, field: &str) -> Result<&'static FieldDef> {
+    schema::field(kind, field).ok_or_else(|| {
+        CoreError::Invalid(ValidationError::field(
+            field,
+            format!("{kind} has no field `{field}`"),
+        ))
+    })
+}

@@ -1,0 +1,137 @@
+//! Writes through the office API: the same edit a device makes
+//! ([`fieldwork_core::edit`]), made on the server by an Automerge actor
+//! bound to the caller, and accepted only through the push path a device's
+//! changes take ([`crate::sync::push`]).
+//!
+//! Guarantees: there is no second write path. Every change an API call
+//! makes is checked by the rule book and the policy twice (once as the
+//! edit is made, with human errors naming the field; once as it is
+//! pushed, exactly as a device's change), stored in the feed and relayed
+//! live to the devices that may see it; a concurrent offline edit of the
+//! same record on a phone merges per field like any two devices' edits.
+//! A refusal carries the same code, field and rule as a forged sync push.
+
+use fieldwork_core::automerge::ActorId;
+use fieldwork_core::document::ClassDoc;
+use fieldwork_core::edit::{EditEnv, Editor, FieldWrite, empty_record};
+use fieldwork_core::{DocId, RecordId};
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+use super::problem::Problem;
+use super::read;
+use crate::db::users::User;
+use crate::db::{Writer, facts};
+use crate::error::ServerError;
+use crate::state::AppState;
+use crate::sync::push::{self, Incoming, PushCtx};
+
+/// The Automerge actor the API writes with for `user` on this server: the
+/// same for every request (the writer serialises them), bound to the user
+/// on its first change like a device's actor, and distinct from device
+/// and engine actors.
+pub fn actor_for(server_actor: &ActorId, user: &User) -> ActorId {
+    let mut h = Sha256::new();
+    h.update(b"fieldwork office API actor\0");
+    h.update(server_actor.to_bytes());
+    h.update(user.id.to_le_bytes());
+    let digest = h.finalize();
+    ActorId::from(&digest[..16])
+}
+
+/// What an edit reads on the server.
+struct ServerEnv<'c> {
+    conn: &'c Connection,
+    actor: ActorId,
+}
+
+impl EditEnv for ServerEnv<'_> {
+    fn account_territory(&self, account: &RecordId) -> fieldwork_core::Result<Option<String>> {
+        let key = account.to_string();
+        facts::facts(self.conn, std::slice::from_ref(&key))
+            .map(|mut f| f.remove(&key).and_then(|f| f.territory))
+            .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))
+    }
+
+    fn take_doc(&mut self, doc: &DocId) -> fieldwork_core::Result<Option<ClassDoc>> {
+        read::load_doc(self.conn, doc, &self.actor)
+            .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))
+    }
+
+    fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+}
+
+/// Makes `writes` to record `id` (created when `creating`) as `user`, on
+/// the writer, and pushes the changes. Returns the number of changes
+/// stored (0 when nothing changed).
+pub fn write(
+    w: &mut Writer,
+    state: &AppState,
+    user: &User,
+    id: &RecordId,
+    creating: bool,
+    writes: Vec<FieldWrite>,
+) -> Result<usize, Problem> {
+    let (_, access) = crate::db::access::access_for(&w.conn, user)?;
+    let Some(policy) = access.policy() else {
+        return Err(ServerError::Internal("no policy".into()).into());
+    };
+    let actor = actor_for(&state.actor, user);
+    let current = if creating {
+        if !crate::db::documents::docs_of_record(&w.conn, &id.to_string())?.is_empty() {
+            return Err(Problem::new(
+                axum::http::StatusCode::CONFLICT,
+                "already_exists",
+                format!("{id} already exists"),
+            ));
+        }
+        empty_record(id)
+    } else {
+        let Some(mut docs) = read::readable_docs(&w.conn, &access, id, &actor)? else {
+            return Err(Problem::not_found(format!("no record {id}")));
+        };
+        read::assemble(id, &mut docs)?.0
+    };
+    let now = jiff::Timestamp::from_millisecond(state.now_ms())
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+    let editor = Editor {
+        access: &access,
+        policy,
+        author: &user.name,
+        now,
+    };
+    let mut env = ServerEnv {
+        conn: &w.conn,
+        actor,
+    };
+    let touched = editor
+        .write(&mut env, &current, creating, writes)
+        .map_err(|e| Problem::from(ServerError::from(e)))?;
+    if touched.is_empty() {
+        return Ok(0);
+    }
+    let incoming = touched
+        .iter()
+        .map(|(doc, change, _)| Incoming::new(doc.id().to_string(), change.raw_bytes().to_vec()))
+        .collect();
+    let ctx = PushCtx {
+        user,
+        access: &access,
+        device: None,
+        now_ms: state.now_ms(),
+    };
+    let outcome = push::apply_measured(w, &state.hub, &state.actor, ctx, incoming)?;
+    if let Some(refused) = outcome.refused.into_iter().next() {
+        return Err(Problem::from(fieldwork_core::Denial {
+            code: refused.code,
+            doc: Some(refused.doc),
+            field: refused.field,
+            rule: refused.rule,
+            message: refused.message,
+        }));
+    }
+    Ok(outcome.accepted.len())
+}
