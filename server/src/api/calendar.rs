@@ -39,7 +39,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fieldwork_core::automerge::ActorId;
-use fieldwork_core::document::ClassDoc;
 use fieldwork_core::policy::RecordFacts;
 use fieldwork_core::{Access, DocId, FieldValue, Record, RecordId};
 use jiff::{SignedDuration, Timestamp};
@@ -264,21 +263,14 @@ fn read_visible(
         if !visibility::doc_visible(access, &doc_id, facts) {
             continue;
         }
-        let Some((snapshot, changes)) = documents::whole(conn, &doc)? else {
-            continue;
-        };
-        let loaded = ClassDoc::load(
-            doc_id.clone(),
-            snapshot.as_deref(),
-            changes.iter().map(Vec::as_slice),
-            actor.clone(),
-        );
-        let loaded = match loaded {
-            Ok(d) => d,
-            Err(e) => {
+        let loaded = match super::read::load_doc(conn, &doc_id, actor) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
+            Err(e @ crate::error::ServerError::Core(_)) => {
                 tracing::warn!(doc = %doc, error = %e, "calendar feed: skipped a document that does not load");
                 continue;
             }
+            Err(e) => return Err(e),
         };
         fields.extend(loaded.fields());
         classes.push(doc_id.class().clone());

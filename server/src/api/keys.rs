@@ -173,25 +173,15 @@ impl From<ApiKeyInfo> for ApiKeyView {
     }
 }
 
-/// A key just created: the only answer that carries the key itself.
+/// A key just created: the only answer that carries the key itself, next
+/// to the key as listed.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
-    /// The key's id.
-    pub id: i64,
     /// The key, `fwk_<id>_<secret>`: store it now, it is never shown again.
     pub key: String,
-    /// Its name.
-    pub name: String,
-    /// The user it acts as.
-    pub user: String,
-    /// Reads only.
-    pub read_only: bool,
-    /// The record kinds it may touch (absent: every kind).
-    pub kinds: Option<Vec<String>>,
-    /// Its own rate limit (absent: the server's).
-    pub rate_per_minute: Option<u32>,
-    /// When it was created (ms since the Unix epoch).
-    pub created_at: i64,
+    /// The key as [`ApiKeyView`] lists it.
+    #[serde(flatten)]
+    pub view: ApiKeyView,
 }
 
 /// `POST /v1/admin/api-keys`: creates a key for a service user.
@@ -242,18 +232,11 @@ pub async fn create_key(
         .write(move |w| api_keys::create_audited(&mut w.conn, &new, &by, now))
         .await?;
     tracing::info!(key_id = info.id, user = %info.user, "admin action: API key created");
-    let view = ApiKeyView::from(info);
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
-            id: view.id,
             key,
-            name: view.name,
-            user: view.user,
-            read_only: view.read_only,
-            kinds: view.kinds,
-            rate_per_minute: view.rate_per_minute,
-            created_at: view.created_at,
+            view: ApiKeyView::from(info),
         }),
     ))
 }

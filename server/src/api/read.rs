@@ -6,8 +6,6 @@
 //! class the caller may not read is never loaded, so none of its fields can
 //! reach a response.
 
-use std::collections::HashMap;
-
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::card::{RecordCard, card_of};
 use fieldwork_core::document::ClassDoc;
@@ -50,24 +48,29 @@ pub fn readable_docs(
     id: &RecordId,
     actor: &ActorId,
 ) -> Result<Option<Vec<ClassDoc>>> {
-    let ids = documents::docs_of_record(conn, &id.to_string())?;
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let visible = visibility::visible_among(conn, access, &ids)?;
-    if visible.is_empty() {
-        return Ok(None);
-    }
+    readable_with(conn, access, id, &facts_of(conn, id)?, actor)
+}
+
+/// [`readable_docs`] for a record whose visibility facts are read already.
+pub fn readable_with(
+    conn: &Connection,
+    access: &Access,
+    id: &RecordId,
+    facts: &RecordFacts,
+    actor: &ActorId,
+) -> Result<Option<Vec<ClassDoc>>> {
     let mut docs = Vec::new();
-    for doc in ids.iter().filter(|d| visible.contains(*d)) {
+    for doc in documents::docs_of_record(conn, &id.to_string())? {
         let doc: DocId = doc
             .parse()
             .map_err(|e| ServerError::Internal(format!("stored document id {doc}: {e}")))?;
-        if let Some(loaded) = load_doc(conn, &doc, actor)? {
+        if visibility::doc_visible(access, &doc, Some(facts))
+            && let Some(loaded) = load_doc(conn, &doc, actor)?
+        {
             docs.push(loaded);
         }
     }
-    Ok(Some(docs))
+    Ok((!docs.is_empty()).then_some(docs))
 }
 
 /// The record assembled from `docs`, with its latest change time.
@@ -88,18 +91,19 @@ pub fn card(
     id: &RecordId,
     actor: &ActorId,
 ) -> Result<Option<(RecordCard, i64)>> {
-    let Some(mut docs) = readable_docs(conn, access, id, actor)? else {
+    let facts = facts_of(conn, id)?;
+    let Some(mut docs) = readable_with(conn, access, id, &facts, actor)? else {
         return Ok(None);
     };
     let (record, updated) = assemble(id, &mut docs)?;
-    let facts = facts_of(conn, id)?;
     let Some(policy) = access.policy() else {
         return Err(ServerError::Internal("no policy".into()));
     };
     Ok(Some((card_of(access, policy, &record, &facts), updated)))
 }
 
-/// Cards of many records (for lists), skipping any no longer seen.
+/// Cards of many records (for lists), skipping any no longer seen or
+/// whose id does not parse.
 pub fn cards(
     conn: &Connection,
     access: &Access,
@@ -107,15 +111,9 @@ pub fn cards(
     actor: &ActorId,
 ) -> Result<Vec<(RecordCard, i64)>> {
     let mut out = Vec::with_capacity(ids.len());
-    let mut parsed: HashMap<&str, RecordId> = HashMap::new();
     for id in ids {
-        if let Ok(rid) = id.parse::<RecordId>() {
-            parsed.insert(id, rid);
-        }
-    }
-    for id in ids {
-        if let Some(rid) = parsed.get(id.as_str())
-            && let Some(card) = card(conn, access, rid, actor)?
+        if let Ok(rid) = id.parse::<RecordId>()
+            && let Some(card) = card(conn, access, &rid, actor)?
         {
             out.push(card);
         }

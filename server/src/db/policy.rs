@@ -28,10 +28,27 @@ pub fn current(conn: &Connection) -> Result<(u64, Policy)> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    Ok((revision as u64, parsed(revision, source)?))
+}
+
+/// The policy `source` parsed, reusing the last parse when the text is the
+/// same: every API request and sync hello reads the policy in force, and
+/// parsing TOML each time is work a string comparison saves.
+fn parsed(revision: i64, source: String) -> Result<Policy> {
+    static LAST: std::sync::Mutex<Option<(String, Policy)>> = std::sync::Mutex::new(None);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((text, policy)) = last.as_ref()
+        && *text == source
+    {
+        return Ok(policy.clone());
+    }
     let policy = Policy::from_toml(&source).map_err(|e| {
         ServerError::Internal(format!("stored policy revision {revision} is invalid: {e}"))
     })?;
-    Ok((revision as u64, policy))
+    *last = Some((source, policy.clone()));
+    Ok(policy)
 }
 
 /// The revision of the policy in force (cheap: no parsing).
