@@ -174,6 +174,7 @@ fn seed(state: &AppState, user: &User, accounts: usize, rng: &mut StdRng) -> (Ve
                         access: &access,
                         device: None,
                         now_ms: state.now_ms(),
+                        all_or_nothing: false,
                     },
                     batch,
                 )

@@ -128,6 +128,7 @@ fn main() {
                         access: &access,
                         device: Some("bench"),
                         now_ms: 0,
+                        all_or_nothing: false,
                     },
                     chunk.to_vec(),
                 )

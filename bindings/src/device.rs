@@ -318,6 +318,7 @@ impl FieldworkDevice {
             status: options.status,
             limit: Some(options.limit as usize),
             offset: options.offset as usize,
+            archived: options.archived.map(Into::into).unwrap_or_default(),
             ..ListQuery::default()
         };
         Ok(vec_of(self.with_store(|s| s.list(&query))?))

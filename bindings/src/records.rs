@@ -116,6 +116,30 @@ pub struct ListOptions {
     /// Skip this many rows.
     #[uniffi(default = 0)]
     pub offset: u32,
+    /// Archived records: left out when `None` (or `Exclude`).
+    #[uniffi(default = None)]
+    pub archived: Option<ArchivedFilter>,
+}
+
+/// Which records a list returns with respect to archiving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ArchivedFilter {
+    /// Only records that are not archived.
+    Exclude,
+    /// Archived records too.
+    Include,
+    /// Only archived records.
+    Only,
+}
+
+impl From<ArchivedFilter> for fieldwork_core::summary::Archived {
+    fn from(a: ArchivedFilter) -> Self {
+        match a {
+            ArchivedFilter::Exclude => Self::Exclude,
+            ArchivedFilter::Include => Self::Include,
+            ArchivedFilter::Only => Self::Only,
+        }
+    }
 }
 
 /// One row of a list: what a list screen shows without opening the record.

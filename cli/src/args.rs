@@ -86,6 +86,49 @@ pub enum Command {
     /// Process instances: list, show, start, stop, suspend, resume, monitor.
     #[command(subcommand)]
     Process(ProcessCmd),
+    /// Reports over this device's records: pipeline, win-rate, cycle,
+    /// funnel, activities, visits, timeline ACCOUNT_ID.
+    Report(ReportArgs),
+}
+
+/// `fieldwork report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Which report: pipeline, win-rate, cycle, funnel, activities, visits,
+    /// timeline.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(fieldwork_core::report::REPORT_NAMES))]
+    pub name: String,
+    /// The account whose timeline to show (`timeline` only).
+    pub record: Option<String>,
+    /// First local day of the period (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last local day of the period (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only records this user is responsible for (owner; an activity's
+    /// assignee).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only records in this territory.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// IANA time zone for local days, weeks and months (default UTC).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Group the pipeline per owner or territory.
+    #[arg(long, value_parser = ["owner", "territory"])]
+    pub group_by: Option<String>,
+    /// Also convert amounts into this currency (needs `--rate`).
+    #[arg(long, value_name = "CURRENCY")]
+    pub convert: Option<String>,
+    /// An exchange rate into the `--convert` currency, `CUR=RATE` (one unit
+    /// of CUR is worth RATE units); repeatable.
+    #[arg(long = "rate", value_name = "CUR=RATE")]
+    pub rates: Vec<String>,
+    /// Print CSV (RFC 4180) instead of a table (not with `--json`).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// `fieldwork tasks`
@@ -266,6 +309,9 @@ pub struct ListArgs {
     /// Skip this many rows.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Archived records: exclude (default), include, only.
+    #[arg(long, default_value = "exclude", value_parser = ["exclude", "include", "only"])]
+    pub archived: String,
 }
 
 /// Extra fields for `add` commands.

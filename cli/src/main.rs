@@ -6,7 +6,7 @@
 //! refused or failed operations, 2 for usage errors).
 //!
 //! Layout: [`args`] defines the command line, [`records`] the record
-//! commands, [`sync`] signing in and syncing, [`processes`] tasks, calendars and process instances, [`output`] how results are printed, [`device`] how the store is
+//! commands, [`sync`] signing in and syncing, [`processes`] tasks, calendars and process instances, [`reports`] the reports, [`output`] how results are printed, [`device`] how the store is
 //! opened.
 
 mod args;
@@ -14,6 +14,7 @@ mod device;
 mod output;
 mod processes;
 mod records;
+mod reports;
 mod sync;
 
 use std::process::ExitCode;
@@ -59,5 +60,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(args) => processes::calendar(&cli.global, &out, args),
         Command::Task(cmd) => processes::task(&cli.global, &out, cmd),
         Command::Process(cmd) => processes::process(&cli.global, &out, cmd),
+        Command::Report(args) => reports::report(&cli.global, &out, args),
     }
 }

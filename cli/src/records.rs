@@ -97,6 +97,11 @@ fn list(
     query.territory = args.territory.clone();
     query.limit = Some(args.limit);
     query.offset = args.offset;
+    query.archived = match args.archived.as_str() {
+        "include" => fieldwork_core::summary::Archived::Include,
+        "only" => fieldwork_core::summary::Archived::Only,
+        _ => fieldwork_core::summary::Archived::Exclude,
+    };
     let store = device::open(global)?;
     out.summaries(&store.list(&query)?)
 }

@@ -123,6 +123,16 @@ fn a_two_minute_tour_works_as_documented() {
             .map(Vec::len),
         Some(0)
     );
+
+    // Archived (a single-user device may archive): out of lists and search.
+    ok(d, &["account", "set", acc, "archived=true"]);
+    let count = |args: &[&str]| json(d, args).as_array().map(Vec::len);
+    assert_eq!(count(&["account", "list"]), Some(0));
+    assert_eq!(count(&["account", "list", "--archived", "only"]), Some(1));
+    assert_eq!(
+        count(&["account", "list", "--archived", "include"]),
+        Some(1)
+    );
 }
 
 #[test]

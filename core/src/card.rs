@@ -113,11 +113,13 @@ pub fn card_of(
 }
 
 /// The fields a user may fill in when creating a record of `kind`, in
-/// schema order (what a "new record" form shows).
+/// schema order (what a "new record" form shows; never `archived`).
 pub fn creatable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> Vec<String> {
     let probe = RecordId::new_random(kind);
+    // A new record is not created archived: the form does not offer it.
     schema::fields(kind)
         .iter()
+        .filter(|def| def.name != schema::ARCHIVED)
         .filter(|def| may_write(access, policy, &probe, def, None))
         .map(|def| def.name.to_owned())
         .collect()

@@ -28,6 +28,9 @@
 //! - [`history`]: who changed what, from Automerge history.
 //! - [`summary`]: a record as a list row shows it (the store's index rows,
 //!   read by task lists).
+//! - [`report`]: pure reports (pipeline, win rate, funnel, activities,
+//!   visits, timelines) over records' facts; the device and the server
+//!   share them.
 //! - [`process`]: process models, the pure engine, task lists, monitoring.
 //! - [`store`]: the SQLite device store (documents, outbox, index, search,
 //!   quarantine); it runs the process engine.
@@ -49,6 +52,7 @@ pub mod migrate;
 pub mod policy;
 pub mod process;
 pub mod record;
+pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod store;

@@ -76,6 +76,9 @@ pub struct Role {
     pub edits: BTreeSet<Scope>,
     /// Rights over process instances.
     pub process: ProcessRights,
+    /// Whether the role may archive and restore records (write
+    /// [`crate::schema::ARCHIVED`]) it may edit; `archive = true` in the file.
+    pub archive: bool,
 }
 
 /// One field class.

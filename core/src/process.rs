@@ -3,6 +3,7 @@
 //! - [`condition`]: the condition language of triggers and gateways.
 //! - [`model`]: process models (TOML/JSON), checked before they can run.
 //! - [`bpmn`]: importing the BPMN 2.0 subset a standard modeler exports.
+//! - [`card`]: the process card of an instance and its list line (pure).
 //! - [`creation`]: how the engine creates a record, byte-identical everywhere.
 //! - [`instance`]: an instance's grow-only event log and where it is.
 //! - [`engine`]: the pure step function (model, instance, record, now) →
@@ -70,6 +71,7 @@
 //! ```
 
 pub mod bpmn;
+pub mod card;
 pub mod condition;
 pub mod creation;
 pub mod engine;
@@ -82,6 +84,7 @@ pub mod rights;
 pub mod runner;
 pub mod tasks;
 
+pub use card::{ProcessCard, ProcessSummary, StepVisit};
 pub use engine::{Action, Outcome};
 pub use host::{HostError, ProcessHost};
 pub use instance::{Event, EventKind, Instance, Position, Status};

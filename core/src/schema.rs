@@ -144,6 +144,22 @@ impl FieldDef {
     }
 }
 
+/// The field that archives a record (every customer kind has it): an
+/// archived record is kept, synced and editable like any other, but left
+/// out of lists, search and lookups unless asked for. Records are archived
+/// rather than erased, because an offline device may still be editing one;
+/// its edit then merges into the archived record and nothing typed is lost.
+pub const ARCHIVED: &str = "archived";
+
+/// The definition of [`ARCHIVED`], appended to every customer kind.
+pub(crate) const ARCHIVED_FIELD: FieldDef = FieldDef::new(ARCHIVED, FieldType::Bool);
+
+/// Whether records of `kind` can be archived (the customer kinds; process
+/// models and instances have their own lifecycles).
+pub fn archivable(kind: RecordKind) -> bool {
+    field(kind, ARCHIVED).is_some()
+}
+
 /// Common text length for names and subjects.
 pub(crate) const NAME: FieldType = FieldType::Text { max: 200 };
 /// Common text length for short codes and labels.

@@ -18,8 +18,9 @@
 //! index, [`outbox`] tracks unacknowledged changes, [`write`] is the local
 //! write path, [`remote`] applies what sync brings, [`quarantine`] keeps
 //! refused edits, [`cipher`] encrypts the file at rest (SQLCipher),
-//! [`engine_runs`] is when the process engine runs on the device and
-//! [`changed`] which records changed since anyone last asked.
+//! [`engine_runs`] is when the process engine runs on the device,
+//! [`changed`] which records changed since anyone last asked and
+//! [`reports`] feeds the report engine from the index.
 
 mod card;
 mod changed;
@@ -35,6 +36,7 @@ mod outbox;
 mod processes;
 mod quarantine;
 mod remote;
+mod reports;
 mod search;
 mod write;
 

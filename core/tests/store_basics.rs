@@ -387,3 +387,42 @@ fn acknowledged_changes_give_their_space_back() {
         "the file shrank: {full} -> {synced}"
     );
 }
+
+#[test]
+fn archived_records_leave_lists_and_search_but_stay_readable_and_restorable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "device.db");
+    let kept = account(&mut s, "Ferretería Norte", vec![]);
+    let gone = account(&mut s, "Ferretería Sur", vec![]);
+    s.update(&gone, vec![FieldWrite::set("archived", true)])
+        .expect("archive");
+    let names = |s: &mut fieldwork_core::Store, archived| -> Vec<String> {
+        s.list(&ListQuery {
+            kind: Some(RecordKind::Account),
+            archived,
+            ..ListQuery::default()
+        })
+        .expect("list")
+        .into_iter()
+        .map(|r| r.title)
+        .collect()
+    };
+    use fieldwork_core::summary::Archived;
+    assert_eq!(names(&mut s, Archived::Exclude), ["Ferretería Norte"]);
+    assert_eq!(names(&mut s, Archived::Only), ["Ferretería Sur"]);
+    assert_eq!(names(&mut s, Archived::Include).len(), 2);
+    let hits: Vec<_> = s
+        .search("ferreteria", None, 10)
+        .expect("search")
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(hits, std::slice::from_ref(&kept));
+    assert_eq!(
+        s.get(&gone).expect("still readable").get("archived"),
+        Some(&FieldValue::Bool(true))
+    );
+    s.update(&gone, vec![FieldWrite::set("archived", false)])
+        .expect("restore");
+    assert_eq!(names(&mut s, Archived::Exclude).len(), 2);
+}

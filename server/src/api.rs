@@ -22,6 +22,8 @@
 //! - request bodies are limited in size and time, requests per caller are
 //!   rate limited; CORS is off unless origins are configured.
 
+pub mod admin;
+pub mod archive;
 pub mod body;
 pub mod calendar;
 pub mod caller;
@@ -31,10 +33,12 @@ pub mod limits;
 pub mod lookup;
 pub mod openapi;
 pub mod problem;
+pub mod processes;
 pub mod query;
 pub mod read;
 pub mod records;
 pub mod search;
+pub mod tasks;
 pub mod webhooks;
 pub mod write;
 
@@ -49,11 +53,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .merge(openapi::routes())
         .merge(records::routes())
+        .merge(archive::routes())
+        .merge(tasks::routes())
         .merge(search::routes())
         .merge(lookup::routes())
         .merge(calendar::routes())
         .merge(keys::routes())
         .merge(webhooks::routes())
+        .merge(processes::routes())
 }
 
 /// The API's routes on the admin listener (keys and webhooks).
@@ -62,4 +69,5 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         .merge(openapi::admin_routes())
         .merge(keys::admin_routes())
         .merge(webhooks::admin_routes())
+        .merge(admin::admin_routes())
 }

@@ -13,29 +13,36 @@
 //! | any | `/v1/admin/*` | anyone | `404 not_found`: the admin API is not served here |
 //!
 //! and [`admin_router`] on the admin listener (`--admin-listen`, loopback
-//! by default), with a token obtained from the public `/v1/login`:
+//! by default), with a session token obtained from the public `/v1/login`:
 //!
 //! | method | path | who | what |
 //! |---|---|---|---|
 //! | GET | `/v1/health` | anyone | liveness |
-//! | GET/POST | `/v1/admin/users` | admin | list / create users |
-//! | POST | `/v1/admin/users/{name}/disable` | admin | disable a user (ends their sessions, marks their devices for wipe) |
+//! | GET | `/v1/admin/openapi.json` | anyone | the admin API's OpenAPI document ([`crate::api::openapi`]) |
+//! | GET/POST | `/v1/admin/users` | admin | list / create users ([`crate::api::admin`]) |
+//! | GET/PATCH | `/v1/admin/users/{name}` | admin | read / change a user's role, territories, manager, time zone |
+//! | POST | `/v1/admin/users/{name}/disable`, `/enable` | admin | disable (ends sessions, marks devices for wipe) / enable a user |
+//! | GET | `/v1/admin/roles`, `/v1/admin/territories` | admin | roles of the policy in force; territories in use, with counts |
 //! | GET/PUT | `/v1/admin/policy` | admin | read / replace the policy (TOML body) |
 //! | GET | `/v1/admin/devices?user=NAME` | admin | devices: last seen, app version, unsent changes at last contact, wipe state |
 //! | POST | `/v1/admin/devices/{id}/wipe` | admin | mark a device for remote wipe |
 //! | GET | `/v1/admin/audit` | admin | recent refusals and administrative actions |
+//! | … | `/v1/admin/api-keys`, `/v1/admin/webhooks`, `/v1/admin/users/{name}/calendar-feed` | admin | integrations ([`crate::api::keys`], [`crate::api::webhooks`]) |
 //!
-//! Every administrative change made through the API (user added, user
-//! disabled, policy installed) is written to the audit log with who did
-//! it, what, and when (codes `admin_*`, see [`crate::db::audit`]).
+//! Every administrative change made through the admin API is written to
+//! the audit log with who did it, what, and when (codes `admin_*`, see
+//! [`crate::admin::codes`] and [`crate::db::audit`]). The admin API answers
+//! errors as `application/problem+json` ([`crate::api::problem`]).
 //!
-//! Tokens travel as `Authorization: Bearer <token>`. Errors are JSON
-//! `{code, message}` with a stable `code` (see [`crate::error`]).
+//! Tokens travel as `Authorization: Bearer <token>`. Errors of the routes
+//! in this module are JSON `{code, message}` with a stable `code` (see
+//! [`crate::error`]).
 //!
 //! # Guarantees
 //!
-//! - Login and admin request bodies are read with a size limit and a time
-//!   limit (`max_login_body`, `max_admin_body`, `body_timeout`): a body that
+//! - Login bodies are read with a size limit and a time limit
+//!   (`max_login_body`, `body_timeout`; admin bodies: `max_admin_body`, see
+//!   [`crate::api::body`]): a body that
 //!   is too large is refused with `413 payload_too_large` (at once when its
 //!   `Content-Length` says so), a body that trickles is cut with
 //!   `408 request_timeout`, a body that is not the expected JSON gets
@@ -57,7 +64,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,12 +73,11 @@ use axum::{Json, Router};
 use fieldwork_core::UserContext;
 use serde::{Deserialize, Serialize};
 
-use crate::admin;
 use crate::auth;
 use crate::db::{tokens, users};
 use crate::error::{ErrorBody, Result, ServerError};
 pub use crate::request::Authenticated;
-pub(crate) use crate::request::{bearer, read_body_bytes, require_admin};
+pub(crate) use crate::request::{bearer, read_body_bytes};
 use crate::state::AppState;
 use crate::sync::connection;
 
@@ -106,18 +112,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The admin listener's router: the `/v1/admin/*` API (and health). Add
-/// admin endpoints here; each handler checks [`require_admin`] and writes
-/// its changes to the audit log ([`audit_admin`]).
+/// The admin listener's router: health and the `/v1/admin/*` API, whose
+/// handlers live in [`crate::api`] (people and rules in
+/// [`crate::api::admin`]; each checks the caller is an administrator and
+/// writes its changes to the audit log).
 pub fn admin_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
-        .route("/v1/admin/users", get(admin_users).post(admin_add_user))
-        .route("/v1/admin/users/{name}/disable", post(admin_disable_user))
-        .route("/v1/admin/policy", get(admin_policy).put(admin_set_policy))
-        .route("/v1/admin/audit", get(admin_audit))
-        .route("/v1/admin/devices", get(admin_devices))
-        .route("/v1/admin/devices/{id}/wipe", post(admin_wipe_device))
         .merge(crate::api::admin_routes())
         .with_state(state)
 }
@@ -370,22 +371,6 @@ async fn read_body(
         })
 }
 
-/// Reads and parses an admin JSON body (see [`read_body`]).
-async fn admin_json<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> std::result::Result<T, Response> {
-    let bytes = read_body(
-        headers,
-        body,
-        state.config.max_admin_body,
-        state.config.body_timeout,
-    )
-    .await?;
-    serde_json::from_slice(&bytes).map_err(|e| bad_request(&format!("malformed JSON body: {e}")))
-}
-
 async fn logout(State(state): State<Arc<AppState>>, auth: Authenticated) -> Result<StatusCode> {
     state
         .db
@@ -413,224 +398,6 @@ async fn sync(
             connection::run_from(state, auth.user, socket, contact.address).await;
             drop(permit);
         })
-}
-
-async fn admin_users(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-) -> Result<Json<Vec<users::User>>> {
-    require_admin(&state, &auth.user)?;
-    Ok(Json(state.db.read(users::list).await?))
-}
-
-/// A request to create a user.
-#[derive(Debug, Deserialize)]
-pub struct NewUserRequest {
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// Territories.
-    #[serde(default)]
-    pub territories: Vec<String>,
-    /// Manager.
-    #[serde(default)]
-    pub manager: Option<String>,
-    /// IANA time zone.
-    #[serde(default)]
-    pub time_zone: Option<String>,
-    /// Initial password.
-    pub password: String,
-}
-
-async fn admin_add_user(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Err(e) = require_admin(&state, &auth.user) {
-        return e.into_response();
-    }
-    let req: NewUserRequest = match admin_json(&state, &headers, body).await {
-        Ok(req) => req,
-        Err(refused) => return refused,
-    };
-    let by = auth.user.name.clone();
-    match add_user(state.clone(), req).await {
-        Ok(user) => {
-            let what = format!(
-                "added user `{}` with role `{}`, territories [{}]",
-                user.name,
-                user.role,
-                user.territories.join(", ")
-            );
-            audit_admin(&state, &by, "admin_add_user", &user.name, what).await;
-            (StatusCode::CREATED, Json(user)).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-/// Writes an administrative action to the audit log: who (`by`), what
-/// (`code`, `target`, `what`) and when (now). The action has already
-/// happened; a failure to record it is logged, not returned.
-async fn audit_admin(state: &AppState, by: &str, code: &str, target: &str, what: String) {
-    let entry = crate::db::audit::AuditEntry::admin(state.now_ms(), by, code, what);
-    tracing::info!(by, code, target, "admin action");
-    if let Err(e) = state
-        .db
-        .write(move |w| crate::db::audit::record(&w.conn, &entry))
-        .await
-    {
-        tracing::error!(error = %e, by, code, target, "could not write the admin action to the audit log");
-    }
-}
-
-async fn add_user(state: Arc<AppState>, req: NewUserRequest) -> Result<users::User> {
-    let new = users::NewUser {
-        name: req.name,
-        role: req.role,
-        territories: req.territories,
-        manager: req.manager,
-        time_zone: req.time_zone,
-    };
-    let st = state.clone();
-    let user = tokio::task::spawn_blocking(move || admin::add_user(&st, &new, &req.password))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
-    Ok(user)
-}
-
-async fn admin_disable_user(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    Path(name): Path<String>,
-) -> Result<Json<users::User>> {
-    require_admin(&state, &auth.user)?;
-    let entry = crate::db::audit::AuditEntry::admin(
-        state.now_ms(),
-        &auth.user.name,
-        "admin_disable_user",
-        format!("disabled user `{name}`"),
-    );
-    // The change and its audit entry in one transaction.
-    let user = state
-        .db
-        .write(move |w| {
-            let tx = w.conn.transaction()?;
-            // Every device of the user is marked for wipe (audited too).
-            let (user, _) = crate::wipe::disable_user_in(&tx, &name, &entry.user, entry.at)?;
-            crate::db::audit::record(&tx, &entry)?;
-            tx.commit()?;
-            Ok(user)
-        })
-        .await?;
-    tracing::info!(by = %auth.user.name, target = %user.name, "admin action: user disabled");
-    admin::announce(&state);
-    Ok(Json(user))
-}
-
-/// The policy in force.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PolicyResponse {
-    /// Its revision.
-    pub revision: u64,
-    /// Its TOML source.
-    pub source: String,
-}
-
-async fn admin_policy(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-) -> Result<Json<PolicyResponse>> {
-    require_admin(&state, &auth.user)?;
-    let (revision, policy) = state.db.read(crate::db::policy::current).await?;
-    Ok(Json(PolicyResponse {
-        revision,
-        source: policy.source().to_owned(),
-    }))
-}
-
-/// Why a policy was refused.
-#[derive(Debug, Serialize)]
-struct PolicyErrors {
-    code: &'static str,
-    message: String,
-    errors: Vec<String>,
-}
-
-async fn admin_set_policy(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Err(e) = require_admin(&state, &auth.user) {
-        return e.into_response();
-    }
-    let body = match read_body(
-        &headers,
-        body,
-        state.config.max_admin_body,
-        state.config.body_timeout,
-    )
-    .await
-    {
-        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
-            Ok(text) => text,
-            Err(_) => return bad_request("the policy must be UTF-8 TOML"),
-        },
-        Err(refused) => return refused,
-    };
-    let by = auth.user.name.clone();
-    let st = state.clone();
-    let installed = tokio::task::spawn_blocking(move || admin::install_policy(&st, &body, &by))
-        .await
-        .unwrap_or_else(|e| Err(ServerError::Internal(e.to_string())));
-    match installed {
-        Ok(revision) => {
-            let what = format!("installed policy revision {revision}");
-            audit_admin(&state, &auth.user.name, "admin_set_policy", "policy", what).await;
-            Json(serde_json::json!({ "revision": revision })).into_response()
-        }
-        Err(ServerError::Core(fieldwork_core::CoreError::Policy(errors))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(PolicyErrors {
-                code: "invalid_policy",
-                message: "the policy was refused; the previous one stays in force".into(),
-                errors,
-            }),
-        )
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// `?limit=N`
-#[derive(Debug, Deserialize)]
-struct Limit {
-    #[serde(default = "default_limit")]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    100
-}
-
-async fn admin_audit(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    Query(q): Query<Limit>,
-) -> Result<Json<Vec<crate::db::audit::AuditEntry>>> {
-    require_admin(&state, &auth.user)?;
-    let limit = q.limit.min(10_000);
-    Ok(Json(
-        state
-            .db
-            .read(move |c| crate::db::audit::recent(c, limit))
-            .await?,
-    ))
 }
 
 /// Checked before a sync connection is authenticated: a bearer token whose
@@ -681,54 +448,6 @@ async fn device_wiped(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         Ok(None) => crate::wipe::not_marked(),
         Err(e) => e.into_response(),
     }
-}
-
-/// `?user=NAME`
-#[derive(Debug, Deserialize)]
-struct DeviceFilter {
-    #[serde(default)]
-    user: Option<String>,
-}
-
-async fn admin_devices(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    Query(q): Query<DeviceFilter>,
-) -> Result<Json<Vec<crate::db::devices::DeviceInfo>>> {
-    require_admin(&state, &auth.user)?;
-    Ok(Json(
-        state
-            .db
-            .read(move |c| crate::db::devices::list(c, q.user.as_deref()))
-            .await?,
-    ))
-}
-
-/// The answer to a wipe request: the device as it now stands, and what the
-/// wipe loses (the unsent local changes it reported at its last contact).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WipeResponse {
-    /// The device.
-    pub device: crate::db::devices::DeviceInfo,
-    /// What the wipe loses, in words.
-    pub lost: String,
-}
-
-async fn admin_wipe_device(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<WipeResponse>> {
-    require_admin(&state, &auth.user)?;
-    let st = state.clone();
-    let by = auth.user.name.clone();
-    let device = tokio::task::spawn_blocking(move || crate::wipe::wipe_device(&st, &id, &by))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
-    Ok(Json(WipeResponse {
-        lost: crate::wipe::what_is_lost(&device),
-        device,
-    }))
 }
 
 #[cfg(test)]

@@ -187,6 +187,9 @@ struct ServeTls {
 /// The default admin API address.
 const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
 
+/// Who the audit log says acted, for changes made with the admin CLI.
+const CLI: &str = "admin-cli";
+
 /// What `serve` was asked to listen on, checked before anything starts.
 #[derive(Debug)]
 struct ServePlan {
@@ -320,7 +323,8 @@ enum UserCmd {
         /// User name.
         name: String,
     },
-    /// Change a user's role or territories.
+    /// Change a user's role, territories, manager or time zone (checked
+    /// and audited as the admin API's `PATCH /v1/admin/users/{name}`).
     Set {
         /// User name.
         name: String,
@@ -333,6 +337,15 @@ enum UserCmd {
         /// Remove every territory.
         #[arg(long, conflicts_with = "territories")]
         no_territories: bool,
+        /// New manager (an existing user).
+        #[arg(long)]
+        manager: Option<String>,
+        /// Remove the manager.
+        #[arg(long, conflicts_with = "manager")]
+        no_manager: bool,
+        /// New IANA time zone, e.g. Europe/Madrid.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
 }
 
@@ -635,27 +648,27 @@ fn user(state: &AppState, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        UserCmd::Enable { name } => show(
-            &state
-                .db
-                .write_blocking(|w| users::set_disabled(&w.conn, &name, false))?,
-        ),
+        UserCmd::Enable { name } => show(&admin::enable_user(state, &name, CLI)?),
         UserCmd::Set {
             name,
             role,
             territories,
             no_territories,
+            manager,
+            no_manager,
+            time_zone,
         } => {
-            let t = if no_territories || !territories.is_empty() {
-                Some(territories)
-            } else {
-                None
+            let change = users::UserChange {
+                role,
+                territories: (no_territories || !territories.is_empty()).then_some(territories),
+                manager: if no_manager {
+                    Some(None)
+                } else {
+                    manager.map(Some)
+                },
+                time_zone: time_zone.map(Some),
             };
-            show(
-                &state.db.write_blocking(|w| {
-                    users::update(&w.conn, &name, role.as_deref(), t.as_deref())
-                })?,
-            )
+            show(&admin::set_user(state, &name, &change, CLI)?)
         }
     }
 }

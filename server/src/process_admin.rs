@@ -20,37 +20,62 @@ use crate::error::{Result, ServerError};
 use crate::processes::with_host;
 use crate::state::AppState;
 
-/// Reads a model file: BPMN 2.0 XML (`.bpmn`, `.xml`), JSON or TOML.
+/// How a model is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFormat {
+    /// BPMN 2.0 XML, the subset a standard modeler exports.
+    Bpmn,
+    /// JSON (the stored form).
+    Json,
+    /// TOML (`docs/PROCESSES.md`).
+    Toml,
+}
+
+impl ModelFormat {
+    /// The format of a file by its extension: `.bpmn` and `.xml` are BPMN,
+    /// `.json` JSON, anything else TOML.
+    pub fn of_path(path: &Path) -> ModelFormat {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+        {
+            "bpmn" | "xml" => ModelFormat::Bpmn,
+            "json" => ModelFormat::Json,
+            _ => ModelFormat::Toml,
+        }
+    }
+}
+
+/// Parses model text written in `format` and checks it as it would be
+/// published, so nothing half-imported is ever written. The one parser of
+/// models for the CLI and the office API. `Err` holds every problem, one
+/// line each (a BPMN problem names its line in the file).
+pub fn parse_model(format: ModelFormat, text: &str) -> std::result::Result<ModelFile, Vec<String>> {
+    let file = match format {
+        ModelFormat::Bpmn => bpmn::import(text).map_err(|e| vec![e.to_string()])?,
+        ModelFormat::Json => Model::from_json(text, 0).map_err(|e| e.0)?.file,
+        ModelFormat::Toml => Model::from_toml(text).map_err(|e| e.0)?.file,
+    };
+    Model::check(file.clone(), 1).map_err(|e| e.0)?;
+    Ok(file)
+}
+
+/// Reads a model file: BPMN 2.0 XML (`.bpmn`, `.xml`), JSON or TOML (see
+/// [`parse_model`]). A refusal names the file and every problem.
 pub fn read_model(path: &Path) -> Result<ModelFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServerError::Internal(format!("reading {}: {e}", path.display())))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default();
-    let invalid = |m: String| {
+    parse_model(ModelFormat::of_path(path), &text).map_err(|lines| {
         ServerError::Core(CoreError::Invalid(fieldwork_core::ValidationError::record(
-            m,
+            format!(
+                "{}: invalid process model: {}",
+                path.display(),
+                lines.join("; ")
+            ),
         )))
-    };
-    let file = match ext {
-        "bpmn" | "xml" => {
-            bpmn::import(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?
-        }
-        "json" => {
-            Model::from_json(&text, 0)
-                .map_err(|e| invalid(e.to_string()))?
-                .file
-        }
-        _ => {
-            Model::from_toml(&text)
-                .map_err(|e| invalid(e.to_string()))?
-                .file
-        }
-    };
-    // Check before anything is written: nothing half-imported.
-    Model::check(file.clone(), 1).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-    Ok(file)
+    })
 }
 
 /// Publishes `file` as the next version of its model; returns (id, version).
@@ -147,13 +172,5 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
 
 /// Instances the engine gave up on, with why: (instance, reason).
 pub fn failures(state: &AppState) -> Result<Vec<(String, String)>> {
-    state.db.read_blocking(|conn| {
-        let mut stmt = conn.prepare(
-            "SELECT instance, failed FROM process_wakeups WHERE failed IS NOT NULL ORDER BY instance",
-        )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
-        Ok(rows)
-    })
+    state.db.read_blocking(crate::processes::failures)
 }

@@ -157,17 +157,59 @@ impl<'w> ServerHost<'w> {
     }
 
     fn ids_of_kind(&self, kind: RecordKind) -> Result<Vec<RecordId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT record_id FROM documents WHERE record_id >= ?1 AND record_id < ?2 ORDER BY record_id")
-            ?;
-        let lo = format!("{}:", kind.as_str());
-        let hi = format!("{};", kind.as_str());
-        let rows: Vec<String> = stmt
-            .query_map(params![lo, hi], |r| r.get(0))
-            .and_then(|r| r.collect())?;
-        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+        ids_of_kind(self.conn, kind)
     }
+
+    /// Makes the host's "now" at least `t` (in whole seconds), so that what
+    /// is written next is stamped after `t` (see the office API's controls).
+    pub fn not_before(&mut self, t: Timestamp) {
+        let t = Timestamp::from_second(t.as_second()).unwrap_or(t);
+        if t > self.now {
+            self.now = t;
+        }
+    }
+
+    /// The connection of the host's transaction (reads see its writes).
+    pub fn conn(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Ids of every stored record of `kind`, in id order.
+pub fn ids_of_kind(conn: &Connection, kind: RecordKind) -> Result<Vec<RecordId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT record_id FROM documents WHERE record_id >= ?1 AND record_id < ?2 ORDER BY record_id",
+    )?;
+    let lo = format!("{}:", kind.as_str());
+    let hi = format!("{};", kind.as_str());
+    let rows: Vec<String> = stmt
+        .query_map(params![lo, hi], |r| r.get(0))
+        .and_then(|r| r.collect())?;
+    Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+}
+
+/// The server's wake-up time (seconds) and failure reason of `instance`.
+pub fn wakeup_of(conn: &Connection, instance: &RecordId) -> Result<(Option<i64>, Option<String>)> {
+    Ok(conn
+        .query_row(
+            "SELECT wake_at, failed FROM process_wakeups WHERE instance = ?1",
+            [instance.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((None, None)))
+}
+
+/// Instances the engine gave up on, with why: (instance, reason), in id
+/// order.
+pub fn failures(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT instance, failed FROM process_wakeups WHERE failed IS NOT NULL ORDER BY instance",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    Ok(rows)
 }
 
 impl ProcessHost for ServerHost<'_> {
@@ -183,6 +225,10 @@ impl ProcessHost for ServerHost<'_> {
 
     fn access(&self) -> &Access {
         &self.access
+    }
+
+    fn runs_every_instance(&self) -> bool {
+        true
     }
 
     fn policy(&self) -> Option<&Policy> {
@@ -419,13 +465,31 @@ fn settable(
 
 /// Runs `f` with a process host in one transaction of the writer, then
 /// publishes what the engine wrote. `user` is who acts (an admin for CLI
-/// commands, `engine` for the scheduler).
+/// commands, `engine` for the scheduler), with full rights
+/// ([`Access::Local`]).
 pub fn with_host<T>(
     w: &mut Writer,
     hub: Option<&Hub>,
     actor: &ActorId,
     now: Timestamp,
     user: &str,
+    f: impl FnOnce(&mut ServerHost<'_>) -> Result<T>,
+) -> Result<T> {
+    with_host_as(w, hub, actor, now, user, Access::Local, f)
+}
+
+/// [`with_host`] with the rights of `access` (an office API caller's):
+/// what the runner checks against the acting user's process rights
+/// (start, suspend, stop, ...) is checked against `access`. Everything `f`
+/// writes is one transaction: committed and published to `hub` when `f`
+/// succeeds, rolled back (and the writer's cache dropped) when it fails.
+pub fn with_host_as<T>(
+    w: &mut Writer,
+    hub: Option<&Hub>,
+    actor: &ActorId,
+    now: Timestamp,
+    user: &str,
+    access: Access,
     f: impl FnOnce(&mut ServerHost<'_>) -> Result<T>,
 ) -> Result<T> {
     let Writer { conn, cache } = w;
@@ -438,7 +502,7 @@ pub fn with_host<T>(
         now: Timestamp::from_second(now.as_second()).unwrap_or(now),
         user: user.to_owned(),
         policy,
-        access: Access::Local,
+        access,
         models: None,
         events: Vec::new(),
     };

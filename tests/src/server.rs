@@ -200,8 +200,15 @@ impl ServerProcess {
     /// 127.0.0.1:0` unless ARGS say otherwise) and waits until it has
     /// printed its start lines.
     pub fn start_with(dir: &Path, args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_env(dir, args, &[])
+    }
+
+    /// [`ServerProcess::start_with`] with extra environment variables (for
+    /// settings read from the environment, such as `SSL_CERT_FILE`).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(binary("fieldwork-server"))
+            .envs(env.iter().copied())
             .args(["--data"])
             .arg(dir)
             .arg("serve")
@@ -244,6 +251,14 @@ impl ServerProcess {
             }
         });
         ServerProcess { url, banner, child }
+    }
+
+    /// The admin listener's base URL, when it runs one.
+    pub fn admin_url(&self) -> Option<String> {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("admin API on "))
+            .map(str::to_owned)
     }
 
     /// The process id (to send it signals).

@@ -323,3 +323,63 @@ fn a_feed_shows_only_what_the_user_may_read_now() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(fetch(&rt, &w, &feed).0, 404);
 }
+
+#[test]
+fn tasks_and_calendar_as_json_hold_the_follow_up_call_for_those_who_see_it() {
+    let rt = runtime();
+    let t0 = "2027-01-01T09:00:00Z";
+    let w = world(t0);
+    w.server.add_user("luis", "rep", &["sevilla"], None);
+    let call = deal_won_follow_up(&rt, &w, t0);
+    let get = |user: &str, path: &str| -> (u16, Value) {
+        let token = rt.block_on(fieldwork_tests::raw::token(&w.server.url, user));
+        let (status, _, body) = send(
+            &rt,
+            reqwest::Client::new()
+                .get(format!("{}{path}", w.server.url))
+                .bearer_auth(token),
+        );
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    };
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // The server's clock reads 2027-01-08T09:30Z: the 09:00 call is overdue.
+    let (status, tasks) = get("mia", "/v1/tasks?tz=Europe/Madrid");
+    assert_eq!(status, 200, "{tasks}");
+    assert_eq!(tasks["user"], "mia");
+    assert_eq!(tasks["time_zone"], "Europe/Madrid");
+    assert_eq!(ids(&tasks["overdue"]), [call.to_string()], "{tasks}");
+    assert_eq!(tasks["overdue"][0]["at"], "2027-01-08T09:00:00Z");
+    assert_eq!(tasks["overdue"][0]["local"], "2027-01-08 10:00 CET");
+    assert_eq!(tasks["overdue"][0]["type"], "call");
+    // Her calendar for that day, and not the day before.
+    let (status, day) = get("mia", "/v1/calendar?from=2027-01-08&to=2027-01-08");
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(ids(&day["items"]), [call.to_string()], "{day}");
+    let (_, before) = get("mia", "/v1/calendar?from=2027-01-07&to=2027-01-07");
+    assert!(ids(&before["items"]).is_empty(), "{before}");
+    // A rep of another territory asking for Mia's calendar sees none of it.
+    let (status, other) = get(
+        "luis",
+        "/v1/calendar?user=mia&from=2027-01-01&to=2027-01-31",
+    );
+    assert_eq!(status, 200, "{other}");
+    assert!(ids(&other["items"]).is_empty(), "{other}");
+    // Bad requests are problems, not guesses.
+    assert_eq!(get("mia", "/v1/tasks?user=nobody").0, 404);
+    assert_eq!(get("mia", "/v1/tasks?tz=Mars/Olympus").0, 422);
+    assert_eq!(
+        get("mia", "/v1/calendar?from=2027-01-08&to=2027-01-01").0,
+        400
+    );
+    assert_eq!(
+        get("mia", "/v1/calendar?from=2027-01-01&to=2027-12-31").0,
+        400
+    );
+    assert_eq!(get("mia", "/v1/calendar?from=2027-01-01").0, 400);
+}

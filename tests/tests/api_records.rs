@@ -350,3 +350,84 @@ fn the_openapi_document_describes_the_routes_served() {
     assert_eq!(admin_doc.status, 200, "{}", admin_doc.text);
     assert!(admin_doc.json["paths"]["/v1/admin/webhooks"].is_object());
 }
+
+/// One API edit is one decision: when one of its class documents' changes
+/// is refused by the push path, none is stored (`PushCtx::all_or_nothing`),
+/// while a device's push keeps the accepted part.
+#[test]
+fn an_edit_s_changes_stand_or_fall_together_a_device_push_does_not() {
+    use fieldwork_server::sync::push::{self, Incoming, PushCtx};
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let phone = TestDevice::new(&rt);
+    phone.login(&server.url, "ana");
+    let id = phone.create(
+        RecordKind::Account,
+        &[("name", "Almacén"), ("territory", "madrid")],
+    );
+    phone.sync();
+    let state = &server.state;
+    let user = state
+        .db
+        .read_blocking(|c| fieldwork_server::db::users::by_name(c, "ana"))
+        .expect("read")
+        .expect("ana");
+    let (_, access) = state
+        .db
+        .read_blocking(|c| fieldwork_server::db::access::access_for(c, &user))
+        .expect("access");
+    let batch = || {
+        let mut general = AutoCommit::new().with_actor(ActorId::random());
+        general.put(ROOT, "industry", "Ferreterías").expect("put");
+        let mut financial = AutoCommit::new().with_actor(ActorId::random());
+        financial.put(ROOT, "credit_limit", 1i64).expect("put");
+        vec![
+            Incoming::new(format!("{id}/general"), signed(&mut general, "ana")),
+            Incoming::new(format!("{id}/financial"), signed(&mut financial, "ana")),
+        ]
+    };
+    let push = |all_or_nothing: bool| {
+        state
+            .db
+            .write_blocking(|w| {
+                push::apply_measured(
+                    w,
+                    &state.hub,
+                    &state.actor,
+                    PushCtx {
+                        user: &user,
+                        access: &access,
+                        device: None,
+                        now_ms: state.now_ms(),
+                        all_or_nothing,
+                    },
+                    batch(),
+                )
+            })
+            .expect("push")
+    };
+    let industry = || {
+        ApiClient::signed_in(&rt, &server.url, "marta")
+            .get(&format!("/v1/records/account/{id}"))
+            .json["fields"]["industry"]
+            .clone()
+    };
+    let atomic = push(true);
+    assert!(atomic.accepted.is_empty(), "{:?}", atomic.accepted);
+    assert_eq!(atomic.refused.len(), 1);
+    assert_eq!(atomic.refused[0].code, "class_not_writable");
+    assert_eq!(
+        industry(),
+        serde_json::Value::Null,
+        "nothing of the edit was stored"
+    );
+    let piecewise = push(false);
+    assert_eq!(piecewise.accepted.len(), 1);
+    assert_eq!(piecewise.refused.len(), 1);
+    assert_eq!(
+        industry(),
+        "Ferreterías",
+        "a device's accepted change stands"
+    );
+}

@@ -36,32 +36,35 @@ struct Receiver {
 
 impl Receiver {
     fn start(failures: HashMap<&'static str, usize>) -> Receiver {
+        Receiver::start_with(failures, None)
+    }
+
+    /// A receiver over TLS with `tls` (an `https://` URL).
+    fn start_with(
+        failures: HashMap<&'static str, usize>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let port = listener.local_addr().expect("addr").port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let log = got.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
+                let Ok(stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let Some((path, headers, body)) = read_request(&mut stream) else {
-                    continue;
-                };
-                let mut log = log.lock().expect("log");
-                let seen = log.iter().filter(|r| r.path == path).count();
-                let fail = failures.get(path.as_str()).copied().unwrap_or(0);
-                let answered = if seen < fail { 500 } else { 200 };
-                log.push(Received {
-                    path,
-                    headers,
-                    body,
-                    answered,
-                });
-                drop(log);
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {answered} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                );
+                match &tls {
+                    None => answer(stream, &log, &failures),
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        answer(rustls::StreamOwned::new(conn, stream), &log, &failures);
+                    }
+                }
             }
         });
         Receiver { url, got }
@@ -80,8 +83,36 @@ impl Receiver {
 
 type Request = (String, HashMap<String, String>, Vec<u8>);
 
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+/// Reads one request from `stream`, logs it and answers `500` while the
+/// path has failures left, then `200`.
+fn answer<S: Read + Write>(
+    mut stream: S,
+    log: &Mutex<Vec<Received>>,
+    failures: &HashMap<&'static str, usize>,
+) {
+    let Some((path, headers, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let mut log = log.lock().expect("log");
+    let seen = log.iter().filter(|r| r.path == path).count();
+    let fail = failures.get(path.as_str()).copied().unwrap_or(0);
+    let answered = if seen < fail { 500 } else { 200 };
+    log.push(Received {
+        path,
+        headers,
+        body,
+        answered,
+    });
+    drop(log);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {answered} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+    );
+    let _ = stream.flush();
+}
+
+fn read_request<S: Read>(stream: &mut S) -> Option<Request> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let path = line.split_whitespace().nth(1)?.to_owned();
@@ -521,5 +552,173 @@ fn process_events_follow_an_instance_from_start_to_completion() {
     assert!(
         all.iter().all(|(t, _)| t.starts_with("process.")),
         "only the subscribed types: {all:?}"
+    );
+}
+
+#[test]
+fn archiving_a_record_is_a_record_deleted_event_with_the_field_named() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start_in(tmp.path(), |c| {
+        c.webhook_poll = Duration::from_millis(40);
+    });
+    server.add_user("admin", "admin", &[], None);
+    server.add_user("marta", "manager", &["madrid"], None);
+    server.add_user("crm-sync", "rep", &["madrid"], None);
+    let receiver = Receiver::start(HashMap::new());
+    let admin = rt.block_on(token(&server.url, "admin"));
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/admin/webhooks", server.admin_url))
+            .bearer_auth(&admin)
+            .json(&json!({
+                "url": format!("{}/crm", receiver.url),
+                "user": "crm-sync",
+                "events": ["record.deleted", "record.changed"],
+                "kinds": ["account"],
+            }))
+            .send()
+            .await
+            .expect("subscribe")
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 201);
+    let office = fieldwork_tests::api::ApiClient::signed_in(&rt, &server.url, "marta");
+    let created = office.post(
+        "/v1/records/account",
+        json!({"fields": {"name": "Almacenes Oeste", "territory": "madrid"}}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().expect("id").to_owned();
+    let archived = office.delete(&format!("/v1/records/account/{id}"));
+    assert_eq!(archived.status, 200, "{}", archived.text);
+    wait_until("the deletion event", Duration::from_secs(10), || {
+        receiver
+            .on("/crm")
+            .iter()
+            .any(|r| r.headers["fieldwork-event-type"] == "record.deleted")
+    });
+    let events: Vec<Value> = receiver.on("/crm").iter().map(body_of).collect();
+    let deleted: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "record.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{events:?}");
+    assert_eq!(deleted[0]["record"]["id"], id.as_str());
+    assert_eq!(deleted[0]["fields"]["archived"], true);
+    assert!(
+        deleted[0]["changed_fields"]
+            .to_string()
+            .contains("archived"),
+        "{}",
+        deleted[0]
+    );
+    assert!(
+        !events.iter().any(|e| e["type"] == "record.changed"),
+        "archiving is reported once, as a deletion: {events:?}"
+    );
+}
+
+/// A rustls server configuration for a leaf of `ca` for `localhost`.
+fn receiver_tls(ca: &fieldwork_tests::server::TestCa) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (chain, key, _) = ca.leaf(&["localhost"]);
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("chain");
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("receiver certificate");
+    Arc::new(config)
+}
+
+#[test]
+fn deliveries_over_https_trust_only_the_ca_bundle_the_server_is_given() {
+    use fieldwork_tests::server::{ServerProcess, TestCa, add_user_offline};
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user_offline(dir.path(), "admin", "admin", &[]);
+    add_user_offline(dir.path(), "marta", "manager", &["madrid"]);
+    add_user_offline(dir.path(), "crm-sync", "rep", &["madrid"]);
+    // The receiver's certificate comes from a company CA the server is told
+    // about through SSL_CERT_FILE; an impostor's from another CA.
+    let company = TestCa::new("Company CA");
+    let bundle = dir.path().join("company-ca.pem");
+    std::fs::write(&bundle, company.pem()).expect("write the bundle");
+    let trusted = Receiver::start_with(HashMap::new(), Some(receiver_tls(&company)));
+    let impostor = Receiver::start_with(
+        HashMap::new(),
+        Some(receiver_tls(&TestCa::new("Impostor CA"))),
+    );
+    let server = ServerProcess::start_with_env(
+        dir.path(),
+        &["--admin-listen", "127.0.0.1:0"],
+        &[("SSL_CERT_FILE", bundle.to_str().expect("utf-8 path"))],
+    );
+    let admin_url = server.admin_url().expect("an admin listener");
+    let admin = rt.block_on(token(&server.url, "admin"));
+    let subscribe = |url: String| -> i64 {
+        rt.block_on(async {
+            let res = reqwest::Client::new()
+                .post(format!("{admin_url}/v1/admin/webhooks"))
+                .bearer_auth(&admin)
+                .json(&json!({"url": url, "user": "crm-sync", "events": ["record.created"]}))
+                .send()
+                .await
+                .expect("subscribe");
+            assert_eq!(res.status().as_u16(), 201);
+            res.json::<Value>().await.expect("json")["id"]
+                .as_i64()
+                .expect("id")
+        })
+    };
+    subscribe(format!("{}/hook", trusted.url));
+    let impostor_hook = subscribe(format!("{}/hook", impostor.url));
+    let office = fieldwork_tests::api::ApiClient::signed_in(&rt, &server.url, "marta");
+    let created = office.post(
+        "/v1/records/account",
+        json!({"fields": {"name": "Distribuciones Este", "territory": "madrid"}}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    wait_until("delivery over https", Duration::from_secs(20), || {
+        !trusted.on("/hook").is_empty()
+    });
+    let event = body_of(&trusted.on("/hook")[0]);
+    assert_eq!(event["type"], "record.created");
+    assert_eq!(event["fields"]["name"], "Distribuciones Este");
+    // The impostor never receives a byte of the event: the handshake fails
+    // and the delivery log says why.
+    let deliveries = |hook: i64| -> Value {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{admin_url}/v1/admin/webhooks/{hook}/deliveries"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("deliveries")
+                .json::<Value>()
+                .await
+                .expect("json")
+        })
+    };
+    wait_until(
+        "the impostor's failed attempt",
+        Duration::from_secs(20),
+        || {
+            deliveries(impostor_hook)
+                .to_string()
+                .contains("TLS handshake failed")
+        },
+    );
+    assert!(
+        impostor.on("/hook").is_empty(),
+        "nothing reached the impostor"
     );
 }

@@ -9,7 +9,7 @@ import pytest
 
 import fieldwork
 from conftest import PASSWORDS
-from fieldwork import FieldEdit, FieldworkDevice, FieldworkError, Kind, ListOptions
+from fieldwork import ArchivedFilter, FieldEdit, FieldworkDevice, FieldworkError, Kind, ListOptions
 
 
 def edits(**fields):
@@ -72,6 +72,13 @@ def test_an_account_made_offline_reaches_a_second_user_after_sync(server, open_d
     history = mia.history(account)
     assert {entry.author for entry in history} == {"ana"}
     assert {"name", "city"} <= {c.field for entry in history for c in entry.changes}
+
+    # The manager archives it: it leaves her lists and search, not her store.
+    mia.update(account, edits(archived="true"))
+    assert account not in [r.id for r in mia.list(Kind.ACCOUNT, ListOptions(territory="north"))]
+    only = mia.list(Kind.ACCOUNT, ListOptions(archived=ArchivedFilter.ONLY))
+    assert [r.id for r in only] == [account]
+    assert mia.search("acm ibe", None, 10) == []
 
 
 def test_the_card_shows_what_the_policy_lets_each_user_read_and_write(server, open_device):

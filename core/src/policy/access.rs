@@ -27,6 +27,8 @@ pub mod codes {
     pub const SYSTEM_FIELD: &str = "system_field";
     /// The user's role has no such process right.
     pub const PROCESS_FORBIDDEN: &str = "process_forbidden";
+    /// The user's role may not archive or restore records.
+    pub const ARCHIVE_FORBIDDEN: &str = "archive_forbidden";
     /// The user's role is not in the policy.
     pub const UNKNOWN_ROLE: &str = "unknown_role";
     /// The change rewrites what is written once: a published model, an
@@ -131,6 +133,15 @@ impl Access {
                     "role `{}` may not write `{field}` (class `{class}`)",
                     user.role
                 ),
+            ));
+        }
+        if field == crate::schema::ARCHIVED && !role.archive {
+            return Err(denial(
+                codes::ARCHIVE_FORBIDDEN,
+                doc,
+                Some(field),
+                &format!("roles.{}.archive", user.role),
+                format!("role `{}` may not archive or restore records", user.role),
             ));
         }
         if let Some(facts) = facts
@@ -321,6 +332,33 @@ mod tests {
                 .check_write(RecordKind::Account, "tax_id", None, None)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn archiving_needs_the_archive_right_and_an_editable_record() {
+        let f = facts("ana", "madrid");
+        let ana = user("ana", "rep", &["madrid"], &[]);
+        let denied = ana
+            .check_write(RecordKind::Account, crate::schema::ARCHIVED, Some(&f), None)
+            .expect_err("reps may not archive");
+        assert_eq!(denied.code, codes::ARCHIVE_FORBIDDEN);
+        assert_eq!(denied.rule, "roles.rep.archive");
+        let marta = user("marta", "manager", &["madrid"], &[]);
+        assert!(
+            marta
+                .check_write(RecordKind::Account, crate::schema::ARCHIVED, Some(&f), None)
+                .is_ok()
+        );
+        let elsewhere = facts("pedro", "sevilla");
+        let denied = marta
+            .check_write(
+                RecordKind::Account,
+                crate::schema::ARCHIVED,
+                Some(&elsewhere),
+                None,
+            )
+            .expect_err("not a record she edits");
+        assert_eq!(denied.code, codes::RECORD_NOT_VISIBLE);
     }
 
     #[test]

@@ -16,6 +16,11 @@ const FORMAT: u32 = 1;
 /// that everyone who sees the record can evaluate visibility.
 const ROUTING_FIELDS: &[&str] = &["owner", "territory", "account", "assignee", "record"];
 
+/// Fields everyone who sees a record must read too, so they are in the base
+/// class; a policy that does not list them gets them there (a policy written
+/// before the field existed stays valid).
+const BASE_FIELDS: &[&str] = &[schema::ARCHIVED];
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -46,6 +51,8 @@ struct RoleFile {
     edits: Vec<Scope>,
     #[serde(default)]
     process: ProcessRights,
+    #[serde(default)]
+    archive: bool,
 }
 
 /// Reads a policy file and checks it whole: every problem is listed, each
@@ -64,7 +71,10 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     }
     let classes = parse_classes(&file, &mut errors);
     let base_class = class_ref(&classes, "base_class", &file.base_class, &mut errors);
-    let field_class = parse_fields(&file, &classes, &mut errors);
+    let mut field_class = parse_fields(&file, &classes, &mut errors);
+    if let Some(base) = &base_class {
+        place_base_fields(&mut field_class, base);
+    }
     check_classified(
         &field_class,
         base_class.as_ref(),
@@ -158,6 +168,22 @@ fn parse_fields(
     field_class
 }
 
+/// Puts each of [`BASE_FIELDS`] the file does not classify in the base class.
+fn place_base_fields(
+    field_class: &mut BTreeMap<(RecordKind, String), ClassName>,
+    base: &ClassName,
+) {
+    for kind in RecordKind::ALL {
+        for name in BASE_FIELDS {
+            if schema::field(kind, name).is_some() {
+                field_class
+                    .entry((kind, (*name).to_owned()))
+                    .or_insert_with(|| base.clone());
+            }
+        }
+    }
+}
+
 /// Every schema field must be in a class, and the routing fields in the
 /// base class (`base_name` as written in the file, for the message).
 fn check_classified(
@@ -173,14 +199,20 @@ fn check_classified(
                     "fields.{kind}: `{}` is not in any class; every field must be classified",
                     def.name
                 )),
-                Some(class) => {
-                    if ROUTING_FIELDS.contains(&def.name) && Some(class) != base_class {
-                        errors.push(format!(
-                            "fields.{kind}.{class}: `{}` decides who sees the record and must be in the base class `{base_name}`",
-                            def.name
-                        ));
-                    }
+                Some(class) if Some(class) != base_class => {
+                    let why = if ROUTING_FIELDS.contains(&def.name) {
+                        "decides who sees the record"
+                    } else if BASE_FIELDS.contains(&def.name) {
+                        "must be known to everyone who sees the record"
+                    } else {
+                        continue;
+                    };
+                    errors.push(format!(
+                        "fields.{kind}.{class}: `{}` {why} and must be in the base class `{base_name}`",
+                        def.name
+                    ));
                 }
+                Some(_) => {}
             }
         }
     }
@@ -253,6 +285,7 @@ fn parse_role(
         sees,
         edits,
         process: role.process,
+        archive: role.archive,
     }
 }
 
@@ -352,6 +385,38 @@ mod tests {
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
         assert!(has("`tax_id` is not in any class"), "{errors:?}");
         assert!(has("`name` is already in class"), "{errors:?}");
+    }
+
+    #[test]
+    fn archived_goes_to_the_base_class_unless_listed_and_only_there() {
+        let policy = parse(DEFAULT_POLICY_TOML).expect("valid");
+        for kind in [RecordKind::Account, RecordKind::Note, RecordKind::Activity] {
+            assert_eq!(
+                policy
+                    .class_of(kind, schema::ARCHIVED)
+                    .map(ClassName::as_str),
+                Some("general"),
+                "{kind}"
+            );
+        }
+        assert!(
+            policy
+                .class_of(RecordKind::ProcessInstance, schema::ARCHIVED)
+                .is_none()
+        );
+        assert!(policy.role("manager").expect("manager").archive);
+        assert!(!policy.role("rep").expect("rep").archive);
+        let listed_elsewhere = DEFAULT_POLICY_TOML.replace(
+            "sensitive = [\"tax_id\"]",
+            "sensitive = [\"tax_id\", \"archived\"]",
+        );
+        let errors = errors_of(&listed_elsewhere);
+        assert!(
+            errors.iter().any(|e| e.contains(
+                "fields.account.sensitive: `archived` must be known to everyone who sees the record"
+            )),
+            "{errors:?}"
+        );
     }
 
     #[test]

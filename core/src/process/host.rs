@@ -57,6 +57,13 @@ pub trait ProcessHost {
     fn acting_user(&self) -> String;
     /// The acting user's rights.
     fn access(&self) -> &Access;
+    /// Whether this host runs every instance whatever its acting user reads:
+    /// the server, which holds every record. A device (the default) runs an
+    /// instance only when its user reads at least what the instance's owner
+    /// reads, so that no replica computes a step from fewer fields.
+    fn runs_every_instance(&self) -> bool {
+        false
+    }
     /// The policy in force, which instances run under (`None`: a device
     /// that never signed in).
     fn policy(&self) -> Option<&crate::policy::Policy> {

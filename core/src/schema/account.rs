@@ -23,4 +23,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("tax_id", FieldType::Text { max: 32 }),
     FieldDef::new("credit_limit", FieldType::Money),
     FieldDef::new("credit_currency", FieldType::Currency),
+    super::ARCHIVED_FIELD,
 ];

@@ -40,4 +40,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     )
     .system(),
     FieldDef::new("process_step", SHORT).system(),
+    super::ARCHIVED_FIELD,
 ];

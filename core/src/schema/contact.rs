@@ -14,4 +14,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("phone", FieldType::Phone),
     FieldDef::new("mobile", FieldType::Phone),
     FieldDef::new("birthday", FieldType::Date),
+    super::ARCHIVED_FIELD,
 ];

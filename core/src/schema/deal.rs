@@ -16,4 +16,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("expected_close", FieldType::Date),
     FieldDef::new("closed_at", FieldType::DateTime).system(),
     FieldDef::new("close_reason", PARAGRAPH),
+    super::ARCHIVED_FIELD,
 ];

@@ -10,4 +10,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("account", FieldType::Ref(&[RecordKind::Account])),
     FieldDef::new("contact", FieldType::Ref(&[RecordKind::Contact])),
     FieldDef::new("deal", FieldType::Ref(&[RecordKind::Deal])),
+    super::ARCHIVED_FIELD,
 ];

@@ -14,4 +14,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("account", FieldType::Ref(&[RecordKind::Account])),
     FieldDef::new("owner", FieldType::User),
     FieldDef::new("comment", PARAGRAPH),
+    super::ARCHIVED_FIELD,
 ];

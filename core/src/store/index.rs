@@ -1,5 +1,6 @@
 //! The materialised index: one row per record for listing, filtering and
-//! sorting, plus its full-text row. Rebuilt from the record's documents after
+//! sorting (and the columns reports read, see `store/reports.rs`), plus its
+//! full-text row. Rebuilt from the record's documents after
 //! every change, local or remote, inside the same transaction.
 
 use jiff::Timestamp;
@@ -10,8 +11,9 @@ use super::collation::NameCollator;
 use crate::error::{CoreError, Result};
 use crate::ids::{RecordId, RecordKind};
 use crate::record::Record;
+use crate::report::facts::{Facts, encode_stages};
 use crate::schema::{self, FieldType};
-pub use crate::summary::Summary;
+pub use crate::summary::{Archived, Summary};
 use crate::value::{FieldValue, phone_digits};
 
 /// Orders for record lists.
@@ -92,6 +94,9 @@ pub struct ListQuery {
     /// Skip this many rows.
     #[serde(default)]
     pub offset: usize,
+    /// Archived records: left out (default), included, or only them.
+    #[serde(default)]
+    pub archived: Archived,
 }
 
 fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
@@ -102,17 +107,6 @@ fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
     };
     let stage = stage?;
     stages.iter().position(|s| *s == stage).map(|p| p as i64)
-}
-
-fn epoch(value: Option<&FieldValue>) -> Option<i64> {
-    let text = value?.as_text()?;
-    if let Ok(ts) = text.parse::<Timestamp>() {
-        return Some(ts.as_second());
-    }
-    let date: jiff::civil::Date = text.parse().ok()?;
-    date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp().as_second())
 }
 
 /// Upserts `record`'s index and search rows. `updated_at` is the newest
@@ -142,13 +136,7 @@ pub(crate) fn refresh(
         RecordKind::Activity => text("status"),
         _ => None,
     };
-    let due = match kind {
-        RecordKind::Activity => {
-            epoch(record.get("due_at")).or_else(|| epoch(record.get("starts_at")))
-        }
-        RecordKind::Deal => epoch(record.get("expected_close")),
-        _ => None,
-    };
+    let due = crate::summary::due_of(record).map(Timestamp::as_second);
     let (amount, currency) = match kind {
         RecordKind::Deal => (
             record.get("amount").and_then(FieldValue::as_int),
@@ -156,14 +144,15 @@ pub(crate) fn refresh(
         ),
         _ => (None, None),
     };
+    let archived = record.get(schema::ARCHIVED) == Some(&FieldValue::Bool(true));
     tx.execute(
         "INSERT INTO records(record_id, kind, title, title_key, stage, stage_rank, status, type, owner, assignee,
-                             territory, account_id, due_at, amount, currency, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                             territory, account_id, due_at, amount, currency, created_at, updated_at, archived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT(record_id) DO UPDATE SET
             title = ?3, title_key = ?4, stage = ?5, stage_rank = ?6, status = ?7, type = ?8, owner = ?9,
             assignee = ?10, territory = ?11, account_id = ?12, due_at = ?13, amount = ?14, currency = ?15,
-            updated_at = ?17",
+            updated_at = ?17, archived = ?18",
         params![
             record.id.to_string(),
             kind.as_str(),
@@ -182,6 +171,7 @@ pub(crate) fn refresh(
             currency,
             now,
             updated_at,
+            archived,
         ],
     )?;
     if kind == RecordKind::Account {
@@ -196,12 +186,44 @@ pub(crate) fn refresh(
         [record.id.to_string()],
         |r| r.get(0),
     )?;
+    refresh_report_columns(tx, rid, record)?;
     let (name, emails, phones, body) = search_columns(record, &title);
     tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
     tx.execute(
         "INSERT INTO search(rowid, name, emails, phones, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![rid, name, emails, phones, body],
     )?;
+    Ok(())
+}
+
+/// The version of the report columns this build writes.
+pub(crate) const REPORT_VERSION: i64 = 1;
+
+/// Writes the report columns of index row `rid` from `record` (what
+/// [`crate::report::Facts`] needs beyond the list columns; see
+/// `store/reports.rs`).
+pub(crate) fn refresh_report_columns(tx: &Connection, rid: i64, record: &Record) -> Result<()> {
+    let f = Facts::of(record, None, None);
+    let secs = |t: Option<Timestamp>| t.map(Timestamp::as_second);
+    // Cached: this runs with every write of every record.
+    tx.prepare_cached(
+        "UPDATE records SET stage_log = ?2, closed_at = ?3, completed_at = ?4, check_in_at = ?5,
+                check_out_at = ?6, check_in_lat = ?7, check_in_lon = ?8, check_out_lat = ?9,
+                check_out_lon = ?10, report_version = ?11 WHERE rid = ?1",
+    )?
+    .execute(params![
+        rid,
+        (!f.stages.is_empty()).then(|| encode_stages(&f.stages)),
+        secs(f.closed_at),
+        secs(f.completed_at),
+        secs(f.check_in_at),
+        secs(f.check_out_at),
+        f.check_in.map(|p| p.lat),
+        f.check_in.map(|p| p.lon),
+        f.check_out.map(|p| p.lat),
+        f.check_out.map(|p| p.lon),
+        REPORT_VERSION,
+    ])?;
     Ok(())
 }
 
@@ -304,6 +326,11 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
         sql.push_str(" AND due_at < ?");
         args.push(before.as_second().into());
     }
+    sql.push_str(match q.archived {
+        Archived::Exclude => " AND archived = 0",
+        Archived::Include => "",
+        Archived::Only => " AND archived = 1",
+    });
     let dir = if q.descending { "DESC" } else { "ASC" };
     let order = match q.sort {
         Sort::Name => format!("title_key {dir}, record_id"),

@@ -39,6 +39,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("migrations/005_process_failures.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("migrations/006_archived.sql"),
+    },
+    Migration {
+        version: 7,
+        sql: include_str!("migrations/007_report_facts.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

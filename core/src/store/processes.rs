@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 
 use super::{Store, meta, write};
 use crate::error::{CoreError, Result};
 use crate::ids::{RecordId, RecordKind};
 use crate::policy::Access;
-use crate::process::instance::{Event, Instance, Status, fold};
+use crate::process::card;
+use crate::process::instance::Instance;
 use crate::process::model::{Model, ModelFile};
 use crate::process::monitor::{self, VersionReport};
 use crate::process::runner::{self, Control, ProcessHost, model_from_record};
@@ -183,77 +183,7 @@ impl ProcessHost for Store {
     }
 }
 
-/// One step of an instance's history, for its card.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepVisit {
-    /// Position in the path.
-    pub pos: u32,
-    /// Step id.
-    pub step: String,
-    /// Step name in the model.
-    pub name: String,
-    /// When it was entered.
-    pub entered_at: Timestamp,
-    /// When it was left, how, and by whom (`None`: current).
-    pub left_at: Option<Timestamp>,
-    /// `task`, `timer`, `deadline` or `auto`.
-    pub via: Option<String>,
-    /// Who acted (`engine` for automatic steps).
-    pub by: Option<String>,
-    /// The activity this step created, if any, and its status.
-    pub activity: Option<(String, String)>,
-}
-
-/// The process card of one instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProcessCard {
-    /// The instance.
-    pub id: String,
-    /// Model key and name.
-    pub model_key: String,
-    /// Model name.
-    pub model_name: String,
-    /// The version it runs on (after any migration).
-    pub version: i64,
-    /// The record it runs on.
-    pub record: String,
-    /// Running, suspended, stopped, completed.
-    pub status: Status,
-    /// The current step.
-    pub current: Option<String>,
-    /// Steps taken, in order, the current one last.
-    pub history: Vec<StepVisit>,
-    /// Ways out of a step that lost to a concurrent one (another replica
-    /// hit a timer while a person completed the task), kept for the record.
-    pub superseded: Vec<(String, Event)>,
-    /// Suspensions, resumptions, stops, migrations, parameter changes.
-    pub controls: Vec<(String, Event)>,
-    /// Parameters.
-    pub parameters: BTreeMap<String, String>,
-    /// When it runs next, if a timer waits.
-    pub wake_at: Option<Timestamp>,
-    /// Why it cannot go on, if it cannot.
-    pub stuck: Option<String>,
-}
-
-/// A line of the instance list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProcessSummary {
-    /// The instance.
-    pub id: String,
-    /// Model key.
-    pub model_key: String,
-    /// Version.
-    pub version: i64,
-    /// The record it runs on.
-    pub record: String,
-    /// Status.
-    pub status: Status,
-    /// Current step.
-    pub current: Option<String>,
-    /// Started.
-    pub started_at: Timestamp,
-}
+pub use crate::process::card::{ProcessCard, ProcessSummary, StepVisit};
 
 impl Store {
     /// Publishes a model as the next version of its key (where the user may
@@ -288,23 +218,12 @@ impl Store {
         self.process_card(instance)
     }
 
-    /// The card of one instance.
+    /// The card of one instance (see [`card::build`]): the activities
+    /// shown are those on this device.
     pub fn process_card(&mut self, id: &RecordId) -> Result<ProcessCard> {
         let models = self.models()?;
         let record =
             ProcessHost::record(self, id)?.ok_or_else(|| CoreError::NotFound(id.to_string()))?;
-        let instance = Instance::from_record(&record)
-            .ok_or_else(|| CoreError::NotFound(format!("process instance {id}")))?;
-        let started = runner::version(&models, &instance.model_key, instance.started_version)
-            .ok_or_else(|| {
-                CoreError::NotFound(format!(
-                    "model `{}` v{}",
-                    instance.model_key, instance.started_version
-                ))
-            })?;
-        let position = fold(&instance, &started.start);
-        let model =
-            runner::version(&models, &instance.model_key, position.version).unwrap_or(started);
         let wake_at: Option<i64> = self
             .conn
             .query_row(
@@ -314,59 +233,16 @@ impl Store {
             )
             .optional()?
             .flatten();
-        let mut history = Vec::new();
-        for v in &position.path {
-            let activity_id = crate::process::engine::activity_id(id, &v.step, v.pos);
-            let activity = ProcessHost::record(self, &activity_id)?.map(|a| {
-                (
-                    activity_id.to_string(),
-                    a.text("status").unwrap_or_default().to_owned(),
-                )
-            });
-            history.push(StepVisit {
-                pos: v.pos,
-                step: v.step.clone(),
-                name: model
-                    .step(&v.step)
-                    .or(started.step(&v.step))
-                    .map_or_else(|| v.step.clone(), |s| s.name.clone()),
-                entered_at: v.entered_at,
-                left_at: v.left.as_ref().map(|(_, e)| e.at),
-                via: v.left.as_ref().and_then(|(_, e)| e.via.clone()),
-                by: v.left.as_ref().map(|(_, e)| e.by.clone()),
-                activity,
-            });
-        }
-        let at_end = position
-            .current()
-            .and_then(|c| model.step(&c.step))
-            .is_some_and(|s| matches!(s.action, crate::process::model::Action::End));
-        let status = match position.status {
-            Status::Running if at_end => Status::Completed,
-            s => s,
-        };
-        let stuck = match ProcessHost::failure(self, id)? {
-            Some(reason) => Some(format!("failed: {reason}")),
-            None => position
-                .current()
-                .filter(|c| model.step(&c.step).is_none())
-                .map(|c| format!("step `{}` is not in version {}", c.step, model.version)),
-        };
-        Ok(ProcessCard {
-            id: id.to_string(),
-            model_key: instance.model_key.clone(),
-            model_name: model.file.name.clone(),
-            version: position.version,
-            record: instance.record.to_string(),
-            status,
-            current: position.current().map(|c| c.step.clone()),
-            history,
-            superseded: position.superseded.clone(),
-            controls: position.controls.clone(),
-            parameters: instance.parameters.clone(),
-            wake_at: wake_at.and_then(|s| Timestamp::from_second(s).ok()),
-            stuck,
-        })
+        let failure = ProcessHost::failure(self, id)?;
+        card::build(
+            &record,
+            &models,
+            |a| {
+                Ok(ProcessHost::record(self, a)?
+                    .map(|r| r.text("status").unwrap_or_default().to_owned()))
+            },
+            card::HostFacts { wake_at, failure },
+        )
     }
 
     /// Every instance here, newest first.
@@ -374,19 +250,7 @@ impl Store {
         let mut out = Vec::new();
         for id in self.records_of(RecordKind::ProcessInstance)? {
             if let Ok(card) = self.process_card(&id) {
-                let started_at = card
-                    .history
-                    .first()
-                    .map_or(Timestamp::UNIX_EPOCH, |v| v.entered_at);
-                out.push(ProcessSummary {
-                    id: card.id,
-                    model_key: card.model_key,
-                    version: card.version,
-                    record: card.record,
-                    status: card.status,
-                    current: card.current,
-                    started_at,
-                });
+                out.push(ProcessSummary::of(card));
             }
         }
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(a.id.cmp(&b.id)));

@@ -1,6 +1,6 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 5
+-- user_version: 7
 
 CREATE TABLE doc_chunks (
     doc_id TEXT NOT NULL,
@@ -73,7 +73,18 @@ CREATE TABLE records (
     amount INTEGER,
     currency TEXT,
     created_at INTEGER,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    stage_log TEXT,
+    closed_at INTEGER,
+    completed_at INTEGER,
+    check_in_at INTEGER,
+    check_out_at INTEGER,
+    check_in_lat REAL,
+    check_in_lon REAL,
+    check_out_lat REAL,
+    check_out_lon REAL,
+    report_version INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE VIRTUAL TABLE search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');
@@ -94,6 +105,8 @@ CREATE INDEX records_by_assignee ON records(assignee, due_at);
 
 CREATE INDEX records_by_due ON records(kind, due_at);
 
+CREATE INDEX records_by_kind ON records(kind, archived);
+
 CREATE INDEX records_by_owner ON records(kind, owner, title_key);
 
 CREATE INDEX records_by_stage ON records(kind, stage_rank, title_key);
@@ -103,3 +116,5 @@ CREATE INDEX records_by_territory ON records(kind, territory, title_key);
 CREATE INDEX records_by_title ON records(kind, title_key);
 
 CREATE INDEX records_by_updated ON records(kind, updated_at);
+
+CREATE INDEX records_report_stale ON records(rid) WHERE report_version = 0;

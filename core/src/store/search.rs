@@ -38,7 +38,8 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     }
 }
 
-/// Searches names, e-mails, phones and notes; best matches first.
+/// Searches names, e-mails, phones and notes of records that are not
+/// archived; best matches first.
 pub(crate) fn search(
     conn: &Connection,
     text: &str,
@@ -51,7 +52,7 @@ pub(crate) fn search(
     let mut stmt = conn.prepare_cached(
         "SELECT r.record_id, r.title, bm25(search, 10.0, 5.0, 5.0, 1.0) AS score
            FROM search JOIN records r ON r.rid = search.rowid
-          WHERE search MATCH ?1 AND (?2 IS NULL OR r.kind = ?2)
+          WHERE search MATCH ?1 AND (?2 IS NULL OR r.kind = ?2) AND r.archived = 0
           ORDER BY score, r.title_key
           LIMIT ?3",
     )?;

@@ -3,7 +3,9 @@
 //!
 //! Guarantees: every answer carries `x-request-id` (the caller's, if it is
 //! 1 to 64 visible ASCII characters, else a new ULID), and every log line
-//! of the request names it. CORS is off unless `cors_origins` lists the
+//! of the request names it, with the path but never a secret in it (a
+//! calendar feed's token is logged as `<secret>`; query strings are not
+//! logged). CORS is off unless `cors_origins` lists the
 //! request's `Origin` exactly; then the answer allows that one origin
 //! (never `*`) and a preflight is answered without reaching a handler.
 
@@ -31,13 +33,23 @@ pub async fn request_id(request: Request, next: Next) -> Response {
         "request",
         id = %id,
         method = %request.method(),
-        path = %request.uri().path()
+        path = %loggable_path(request.uri().path())
     );
     let mut response = next.run(request).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+/// `path` as logs may show it: a calendar feed's secret token (the path
+/// segment after `/v1/calendar/`) replaced by `<secret>`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const FEEDS: &str = "/v1/calendar/";
+    match path.strip_prefix(FEEDS) {
+        Some(rest) if !rest.is_empty() => format!("{FEEDS}<secret>").into(),
+        _ => path.into(),
+    }
 }
 
 /// Answers CORS for allowed origins; leaves other requests untouched.
@@ -84,4 +96,19 @@ pub async fn cors(State(state): State<Arc<AppState>>, request: Request, next: Ne
         HeaderValue::from_static("x-request-id, retry-after"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn feed_tokens_never_reach_the_log() {
+        assert_eq!(
+            loggable_path("/v1/calendar/fwc_0123456789abcdef.ics"),
+            "/v1/calendar/<secret>"
+        );
+        assert_eq!(loggable_path("/v1/calendar"), "/v1/calendar");
+        assert_eq!(loggable_path("/v1/records/account"), "/v1/records/account");
+    }
 }

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::{calendar, keys, lookup, records, search, webhooks};
+use super::{admin, archive, calendar, keys, lookup, processes, records, search, tasks, webhooks};
 use crate::state::AppState;
 
 /// The document.
@@ -32,6 +32,10 @@ use crate::state::AppState;
         records::history,
         records::related,
         records::complete,
+        archive::archive,
+        archive::restore,
+        tasks::task_list,
+        tasks::calendar,
         search::search,
         lookup::lookup_phone,
         keys::me,
@@ -46,6 +50,9 @@ use crate::state::AppState;
         records::RecordPage,
         records::FieldsIn,
         records::CompleteIn,
+        tasks::TaskItem,
+        tasks::TasksOut,
+        tasks::CalendarOut,
         records::RelatedOut,
         records::RelatedRecord,
         search::SearchResults,
@@ -191,9 +198,21 @@ impl Modify for Problems {
     }
 }
 
-/// The document as served (every module's paths merged).
+/// The document as served: every module's paths merged, then the bearer
+/// scheme and the common problem answers added to all of them.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi().merge_from(processes::ProcessesDoc::openapi());
+    Bearer.modify(&mut doc);
+    Problems.modify(&mut doc);
+    doc
+}
+
+/// The admin listener's document as served (see [`document`]).
+pub fn admin_document() -> utoipa::openapi::OpenApi {
+    let mut doc = AdminDoc::openapi().merge_from(admin::AdminResourcesDoc::openapi());
+    Bearer.modify(&mut doc);
+    Problems.modify(&mut doc);
+    doc
 }
 
 /// The route serving the document.
@@ -205,6 +224,6 @@ pub fn routes() -> Router<Arc<AppState>> {
 pub fn admin_routes() -> Router<Arc<AppState>> {
     Router::new().route(
         "/v1/admin/openapi.json",
-        get(|| async { Json(AdminDoc::openapi()) }),
+        get(|| async { Json(admin_document()) }),
     )
 }

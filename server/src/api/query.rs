@@ -7,7 +7,7 @@
 use fieldwork_core::{RecordId, RecordKind};
 
 use super::problem::{ApiResult, Problem};
-use crate::db::record_index::{Filter, FilterOp, ListQuery, Sort};
+use crate::db::record_index::{Archived, Filter, FilterOp, ListQuery, Sort};
 
 /// Records a page holds by default, and at most.
 const PAGE: usize = 50;
@@ -49,7 +49,7 @@ pub fn record_id(kind_name: &str, id: &str) -> ApiResult<RecordId> {
 
 /// A list query from the raw query string: `filter=FIELD:OP:VALUE`
 /// (repeatable), `sort=FIELD` or `sort=-FIELD`, `after=CURSOR`,
-/// `limit=N`.
+/// `limit=N`, `archived=exclude|include|only` (default `exclude`).
 pub fn list_query(kind: RecordKind, raw: &str) -> ApiResult<ListQuery> {
     let mut q = ListQuery {
         kind,
@@ -57,6 +57,7 @@ pub fn list_query(kind: RecordKind, raw: &str) -> ApiResult<ListQuery> {
         sort: None,
         after: None,
         limit: PAGE,
+        archived: Archived::Exclude,
     };
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         if value.len() > MAX_VALUE {
@@ -82,6 +83,7 @@ pub fn list_query(kind: RecordKind, raw: &str) -> ApiResult<ListQuery> {
                 });
             }
             "after" => q.after = Some(value.into_owned()),
+            "archived" => q.archived = archived(&value)?,
             "limit" => {
                 let n: usize = value
                     .parse()
@@ -90,12 +92,24 @@ pub fn list_query(kind: RecordKind, raw: &str) -> ApiResult<ListQuery> {
             }
             other => {
                 return Err(Problem::bad_request(format!(
-                    "unknown parameter `{other}` (filter, sort, after, limit)"
+                    "unknown parameter `{other}` (filter, sort, after, limit, archived)"
                 )));
             }
         }
     }
     Ok(q)
+}
+
+/// `exclude`, `include` or `only`.
+fn archived(text: &str) -> ApiResult<Archived> {
+    match text {
+        "exclude" => Ok(Archived::Exclude),
+        "include" => Ok(Archived::Include),
+        "only" => Ok(Archived::Only),
+        _ => Err(Problem::bad_request(
+            "`archived` is one of exclude, include, only",
+        )),
+    }
 }
 
 /// `FIELD:OP:VALUE` (`set` and `unset` take no value).

@@ -169,6 +169,7 @@ pub struct RelatedRecord {
         ("sort" = Option<String>, Query, description = "a field, `-field` for descending"),
         ("after" = Option<String>, Query, description = "the `next` cursor of the previous page"),
         ("limit" = Option<u32>, Query, description = "records per page (at most 200, default 50)"),
+        ("archived" = Option<String>, Query, description = "`exclude` (default), `include` or `only` archived records"),
     ),
     responses(
         (status = 200, body = RecordPage),
@@ -225,7 +226,11 @@ pub async fn get_one(
 }
 
 /// Reads a record back for the caller.
-async fn fetch(state: &Arc<AppState>, caller: &Caller, id: RecordId) -> ApiResult<RecordOut> {
+pub(super) async fn fetch(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    id: RecordId,
+) -> ApiResult<RecordOut> {
     let actor = write::actor_for(&state.actor, &caller.user);
     let access = caller.access.clone();
     let shown = id.clone();
@@ -407,7 +412,7 @@ pub async fn related(
 }
 
 /// Runs an edit on the writer.
-async fn apply(
+pub(super) async fn apply(
     state: &Arc<AppState>,
     caller: &Caller,
     id: &RecordId,

@@ -99,6 +99,7 @@ pub struct CreatedWebhook {
 
 /// `?limit=N` (default 100, at most 1000).
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryLimit {
     /// How many deliveries, newest first.
     #[serde(default)]
@@ -306,6 +307,7 @@ pub async fn delete_webhook(
         (status = 200, description = "the deliveries", body = [Delivery]),
         (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a malformed `limit`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such subscription", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -313,9 +315,10 @@ pub async fn list_deliveries(
     State(state): State<Arc<AppState>>,
     auth: Result<Authenticated, ServerError>,
     Path(id): Path<String>,
-    Query(q): Query<DeliveryLimit>,
+    q: Result<Query<DeliveryLimit>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<Delivery>>> {
     super::caller::admin_of(&state, auth).await?;
+    let Query(q) = q.map_err(|e| Problem::bad_request(format!("bad query: {}", e.body_text())))?;
     let id = parse_id(&id, "webhook")?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_DELIVERIES);
     let found = state

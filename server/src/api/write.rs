@@ -10,6 +10,9 @@
 //! live to the devices that may see it; a concurrent offline edit of the
 //! same record on a phone merges per field like any two devices' edits.
 //! A refusal carries the same code, field and rule as a forged sync push.
+//! An edit touching several class documents is pushed all or nothing
+//! ([`PushCtx::all_or_nothing`]): its changes are stored together or not
+//! at all.
 
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
@@ -122,6 +125,7 @@ pub fn write(
         access: &access,
         device: None,
         now_ms: state.now_ms(),
+        all_or_nothing: true,
     };
     let outcome = push::apply_measured(w, &state.hub, &state.actor, ctx, incoming)?;
     if let Some(refused) = outcome.refused.into_iter().next() {

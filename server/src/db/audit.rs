@@ -1,10 +1,12 @@
 //! The audit log of refused changes and administrative actions (among them
 //! every request, delivery and confirmation of a remote wipe: [`codes`]).
 //!
-//! Administrative actions made through the admin API are entries whose
-//! `user` is the administrator who acted, `code` says what was done
-//! (`admin_add_user`, `admin_disable_user`, `admin_set_policy`), `message`
-//! names the target and the new values, and `at` is when.
+//! Administrative actions made through the admin API or the admin CLI are
+//! entries whose `user` is the administrator who acted (`admin-cli` for
+//! the command line), `code` says what was done (the `admin_*` codes of
+//! `crate::admin::codes`: users added, changed, disabled and enabled, the
+//! policy installed; API keys and calendar feeds in `crate::api::keys`),
+//! `message` names the target and the new values, and `at` is when.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;

@@ -24,6 +24,7 @@
 //!   when it was made by an older indexing (or never), so a database
 //!   migrated with documents in it is indexed before it is served.
 
+mod archived;
 mod keys;
 mod list;
 mod phones;
@@ -44,6 +45,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Result, ServerError};
 
+pub use archived::Archived;
 pub use keys::fold;
 pub use list::{Filter, FilterOp, ListPage, ListQuery, MAX_LIMIT, Sort, list};
 pub use phones::{MAX_PHONE_HITS, PhoneHit, by_phone};

@@ -63,6 +63,10 @@ pub struct PushCtx<'a> {
     pub device: Option<&'a str>,
     /// Now, in milliseconds.
     pub now_ms: i64,
+    /// Store the batch only if every change is accepted (one edit of the
+    /// office API, whose class documents stand or fall together); a device's
+    /// push is decided change by change.
+    pub all_or_nothing: bool,
 }
 
 /// A pushed change as received: its document id and bytes, measured once
@@ -206,6 +210,21 @@ fn commit_batch(
                 out.refused.push(refusal);
             }
         }
+    }
+    if ctx.all_or_nothing && !out.refused.is_empty() && !out.accepted.is_empty() {
+        // Roll the accepted part back; keep the refusals' audit entries.
+        drop(tx);
+        for doc in touched.drain(..) {
+            cache.pop(&doc);
+        }
+        out.accepted.clear();
+        out.events.clear();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for entry in &audits {
+            audit::record(&tx, entry)?;
+        }
+        tx.commit()?;
+        return Ok((out, audits));
     }
     for entry in &audits {
         audit::record(&tx, entry)?;

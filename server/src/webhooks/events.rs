@@ -28,7 +28,8 @@ use crate::error::{Result, ServerError};
 pub const RECORD_CREATED: &str = "record.created";
 /// A class document of a record changed (`changed_fields` names how).
 pub const RECORD_CHANGED: &str = "record.changed";
-/// A record was marked deleted (a field in [`DELETION_FIELDS`] set true).
+/// A record was archived (a field in [`DELETION_FIELDS`] set true; records
+/// are archived, never erased, see `fieldwork_core::schema::ARCHIVED`).
 pub const RECORD_DELETED: &str = "record.deleted";
 /// A process instance was created.
 pub const PROCESS_STARTED: &str = "process.started";
@@ -53,10 +54,8 @@ pub const EVENT_TYPES: &[&str] = &[
     PROCESS_FAILED,
 ];
 
-/// Fields whose change to `true` reports a record as deleted. The shipped
-/// schema has none yet (records are not deleted or archived), so
-/// `record.deleted` is emitted only once a schema adds one of them.
-pub const DELETION_FIELDS: &[&str] = &["archived", "deleted"];
+/// Fields whose change to `true` reports a record as deleted: archiving.
+pub const DELETION_FIELDS: &[&str] = &[fieldwork_core::schema::ARCHIVED];
 
 /// A class document's state before a change, taken only when some
 /// subscription is active.

@@ -35,6 +35,12 @@ fn rows_at(version: u32) -> &'static str {
         }
         4 => "INSERT INTO process_wakeups(instance, wake_at) VALUES ('p1', 10);",
         5 => "INSERT INTO process_wakeups(instance, active, failed) VALUES ('p2', 0, 'budget');",
+        6 => "UPDATE records SET archived = 1 WHERE record_id = 'r1';",
+        7 => {
+            "UPDATE records SET stage_log = 'lead@1', closed_at = 2, completed_at = 3, check_in_at = 4,
+                    check_out_at = 5, check_in_lat = 47.5, check_in_lon = 19.0, check_out_lat = 47.5,
+                    check_out_lon = 19.0, report_version = 1 WHERE record_id = 'r1';"
+        }
         _ => "",
     }
 }

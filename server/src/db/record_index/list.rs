@@ -13,7 +13,8 @@
 //!   (`class_not_readable`), an unknown field too (`unknown_field`);
 //! - a page holds at most [`MAX_LIMIT`] records, and a malformed or foreign
 //!   cursor is an error (`ServerError::Invalid`), never a panic;
-//! - the schema has no archived flag: every record is listed.
+//! - archived records are left out unless the query asks for them
+//!   ([`Archived`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,7 +26,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
-use super::{keys, readable_classes, visible};
+use super::{Archived, archived, keys, readable_classes, visible};
 use crate::error::{Result, ServerError};
 
 /// Most records in one page.
@@ -95,6 +96,8 @@ pub struct ListQuery {
     pub after: Option<String>,
     /// At most this many records (1 to [`MAX_LIMIT`]; 0 means 1).
     pub limit: usize,
+    /// Archived records: left out, included, or only them.
+    pub archived: Archived,
 }
 
 /// One page of a list.
@@ -318,6 +321,7 @@ fn filters_sql(access: &Access, q: &ListQuery, record: &str) -> Result<(String, 
         sql.push_str(&cond);
         args.extend(a);
     }
+    sql.push_str(&archived::condition(q.archived, record));
     Ok((sql, args))
 }
 

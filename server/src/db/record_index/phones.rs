@@ -1,14 +1,14 @@
 //! Finding records by phone number (caller lookup).
 //!
 //! Guarantees: one index lookup on the E.164 number; only records the
-//! caller sees, and only phone fields of classes the caller may read; at
+//! caller sees and that are not archived, and only phone fields of classes the caller may read; at
 //! most [`MAX_PHONE_HITS`] hits, in record id order.
 
 use fieldwork_core::{Access, RecordKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::{readable_classes, stored_kind, visible};
+use super::{Archived, archived, readable_classes, stored_kind, visible};
 use crate::error::Result;
 
 /// Most hits of one lookup.
@@ -36,10 +36,11 @@ pub fn by_phone(
 ) -> Result<Vec<PhoneHit>> {
     let (classes, class_args) = readable_classes(access, "p.class");
     let (vis, vis_args) = visible(access, "p");
+    let arch = archived::condition(Archived::Exclude, "p.record_id");
     let sql = format!(
         "SELECT p.record_id, p.kind, p.field FROM record_phones p
            LEFT JOIN records r ON r.record_id = p.record_id
-          WHERE p.e164 = ? AND {classes} AND {vis}
+          WHERE p.e164 = ? AND {classes} AND {vis}{arch}
           ORDER BY p.record_id, p.field LIMIT ?"
     );
     let mut args = vec![Value::Text(e164.to_owned())];

@@ -8,7 +8,8 @@
 //! readable classes of one record (a name in one, an e-mail in another).
 //!
 //! Guarantees:
-//! - only records the caller sees, through readable classes only; titles
+//! - only records the caller sees and that are not archived, through
+//!   readable classes only; titles
 //!   are read from readable classes only;
 //! - user text reaches FTS5 only as quoted words (at most [`MAX_WORDS`]),
 //!   never as query syntax; at most [`MAX_HITS`] hits.
@@ -20,7 +21,7 @@ use fieldwork_core::{Access, FieldValue, RecordKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::{readable_classes, stored_kind, visible};
+use super::{Archived, archived, readable_classes, stored_kind, visible};
 use crate::error::Result;
 
 /// Most words of a query that are searched (the rest are ignored).
@@ -107,11 +108,12 @@ pub fn search(
         }
     }
     let (vis, vis_args) = visible(access, "b");
+    let arch = archived::condition(Archived::Exclude, "b.record_id");
     sql.push_str(&format!(
         "), best AS (SELECT record_id, kind, w, min(score) AS score FROM hits GROUP BY record_id, w)
          SELECT b.record_id, b.kind, sum(b.score) AS total FROM best b
            LEFT JOIN records r ON r.record_id = b.record_id
-          WHERE {vis}
+          WHERE {vis}{arch}
           GROUP BY b.record_id HAVING count(*) = ?
           ORDER BY total, b.record_id LIMIT ?"
     ));

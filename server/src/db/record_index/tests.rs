@@ -117,6 +117,7 @@ impl World {
             sort,
             after: None,
             limit: MAX_LIMIT,
+            archived: Default::default(),
         };
         self.list(access, &q).expect("list").ids
     }
@@ -248,6 +249,7 @@ fn filters_and_sorts_on_unreadable_or_unknown_fields_are_refused() {
         sort,
         after: None,
         limit: 10,
+        archived: Default::default(),
     };
     for query in [
         q(vec![filter("credit_limit", FilterOp::Gt, "1000")], None),
@@ -458,6 +460,7 @@ fn keyset_pages_return_every_record_once_despite_inserts() {
             sort: sort_by.and_then(|s| sort(s, descending)),
             after: None,
             limit: 4,
+            archived: Default::default(),
         };
         let mut n = 0;
         let seen = page_all(&mut w, &a, q, |w| {
@@ -492,6 +495,7 @@ fn malformed_or_foreign_cursors_are_errors() {
         sort,
         after,
         limit: 1,
+        archived: Default::default(),
     };
     for bad in ["", "!!!", "bm90IGpzb24", &"A".repeat(5000), "eyJzIjoxfQ"] {
         let err = w.list(&a, &q(Some(bad.into()), None)).expect_err(bad);

@@ -133,6 +133,7 @@ impl Open {
                         access: &access,
                         device: Some(device),
                         now_ms: now,
+                        all_or_nothing: false,
                     },
                     changes,
                 )?;

@@ -1,0 +1,272 @@
+//! [`ReportQuery`]: the period, filters, time zone and tables a report is
+//! computed with.
+//!
+//! Guarantees:
+//! - A period is half-open, `[from, to)`; a missing bound is unbounded.
+//! - The owner filter matches the responsible person ([`Facts::responsible`]:
+//!   an activity's assignee, else the owner); the territory filter the
+//!   record's own or inherited territory. A record whose owner or territory
+//!   is absent never matches a filter on it.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::facts::Facts;
+use crate::error::{CoreError, Result, ValidationError};
+
+/// Win probability of each deal stage, in percent (0 to 100).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageWeights(pub BTreeMap<String, u8>);
+
+impl Default for StageWeights {
+    /// qualification 10 %, proposal 30 %, negotiation 60 %, won 100 %,
+    /// lost 0 %.
+    fn default() -> Self {
+        let pairs = [
+            ("qualification", 10),
+            ("proposal", 30),
+            ("negotiation", 60),
+            ("won", 100),
+            ("lost", 0),
+        ];
+        StageWeights(pairs.iter().map(|(s, p)| ((*s).to_owned(), *p)).collect())
+    }
+}
+
+impl StageWeights {
+    /// The weight of `stage` in percent, capped at 100; 0 for an unknown
+    /// stage.
+    pub fn percent(&self, stage: &str) -> u8 {
+        self.0.get(stage).copied().unwrap_or(0).min(100)
+    }
+}
+
+/// Exchange rates into one target currency, given by an administrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rates {
+    /// The currency amounts are converted into (ISO 4217).
+    pub target: String,
+    /// How many units of `target` one unit of each currency is worth; the
+    /// target itself is 1 whether listed or not.
+    pub per_unit: BTreeMap<String, f64>,
+}
+
+impl Rates {
+    /// `minor` units of `currency` in minor units of the target, rounded to
+    /// the nearest; `None` when there is no usable rate.
+    pub fn convert(&self, minor: i64, currency: &str) -> Option<i64> {
+        let rate = if currency == self.target {
+            1.0
+        } else {
+            *self.per_unit.get(currency)?
+        };
+        if !rate.is_finite() || rate < 0.0 {
+            return None;
+        }
+        let scale = |c: &str| {
+            let exp = iso_currency::Currency::from_code(c)
+                .and_then(|c| c.exponent())
+                .unwrap_or(2);
+            10f64.powi(i32::from(exp))
+        };
+        let value = minor as f64 / scale(currency) * rate * scale(&self.target);
+        // `as` saturates at the i64 bounds; NaN cannot occur (finite inputs).
+        Some(value.round() as i64)
+    }
+}
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// One group for everything.
+    #[default]
+    None,
+    /// Per owner (responsible person).
+    Owner,
+    /// Per territory.
+    Territory,
+}
+
+/// What a report is computed over.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportQuery {
+    /// Start of the period (inclusive); unbounded when `None`.
+    pub from: Option<Timestamp>,
+    /// End of the period (exclusive); unbounded when `None`.
+    pub to: Option<Timestamp>,
+    /// Only records this user is responsible for.
+    pub owner: Option<String>,
+    /// Only records in this territory.
+    pub territory: Option<String>,
+    /// IANA time zone for weeks, months and local days.
+    pub time_zone: String,
+    /// "Now", for what is open or overdue.
+    pub now: Timestamp,
+    /// Stage probabilities for weighted pipeline amounts.
+    #[serde(default)]
+    pub weights: StageWeights,
+    /// Optional conversion of amounts into one currency.
+    #[serde(default)]
+    pub rates: Option<Rates>,
+    /// How the pipeline and win rate are grouped.
+    #[serde(default)]
+    pub group_by: GroupBy,
+}
+
+impl ReportQuery {
+    /// A query at `now` over everything, in UTC, with default weights.
+    pub fn new(now: Timestamp) -> ReportQuery {
+        ReportQuery {
+            from: None,
+            to: None,
+            owner: None,
+            territory: None,
+            time_zone: "UTC".into(),
+            now,
+            weights: StageWeights::default(),
+            rates: None,
+            group_by: GroupBy::None,
+        }
+    }
+
+    /// The time zone, refused when it is not a known IANA name.
+    pub fn zone(&self) -> Result<TimeZone> {
+        TimeZone::get(&self.time_zone).map_err(|_| {
+            CoreError::Invalid(ValidationError::field(
+                "time_zone",
+                format!("`{}` is not an IANA time zone", self.time_zone),
+            ))
+        })
+    }
+
+    /// Sets the period to local days `from` through `to` (inclusive) in the
+    /// query's time zone; either may be absent.
+    pub fn with_days(mut self, from: Option<Date>, to: Option<Date>) -> Result<ReportQuery> {
+        let tz = self.zone()?;
+        let start = |d: Date| -> Result<Timestamp> {
+            Ok(d.to_zoned_datetime(tz.clone())
+                .map_err(|e| CoreError::Invalid(ValidationError::field("from", e.to_string())))?
+                .timestamp())
+        };
+        self.from = from.map(start).transpose()?;
+        self.to = match to {
+            Some(d) => Some(d.tomorrow().map_or(Ok(Timestamp::MAX), start)?),
+            None => None,
+        };
+        Ok(self)
+    }
+
+    /// Whether `at` lies in the period; an unknown time lies in it only
+    /// when the period is unbounded.
+    pub fn in_period(&self, at: Option<Timestamp>) -> bool {
+        match at {
+            None => self.from.is_none() && self.to.is_none(),
+            Some(t) => self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e),
+        }
+    }
+
+    /// Whether `facts` passes the owner and territory filters.
+    pub fn matches(&self, facts: &Facts) -> bool {
+        let owner_ok = self
+            .owner
+            .as_deref()
+            .is_none_or(|o| facts.responsible() == Some(o));
+        let territory_ok = self
+            .territory
+            .as_deref()
+            .is_none_or(|t| facts.territory.as_deref() == Some(t));
+        owner_ok && territory_ok
+    }
+
+    /// The group `facts` falls in under [`ReportQuery::group_by`]; `(none)`
+    /// when the grouping field is absent.
+    pub fn group_of(&self, facts: &Facts) -> String {
+        let key = match self.group_by {
+            GroupBy::None => return "all".into(),
+            GroupBy::Owner => facts.responsible(),
+            GroupBy::Territory => facts.territory.as_deref(),
+        };
+        key.unwrap_or(NONE).to_owned()
+    }
+}
+
+/// The label of a group whose key is absent or unreadable.
+pub const NONE: &str = "(none)";
+
+/// The ISO week of `at` in `tz`, as `2026-W48`.
+pub fn iso_week(at: Timestamp, tz: &TimeZone) -> String {
+    let week = at.to_zoned_datetime(tz.clone()).date().iso_week_date();
+    format!("{:04}-W{:02}", week.year(), week.week())
+}
+
+/// The month of `at` in `tz`, as `2026-11`.
+pub fn month(at: Timestamp, tz: &TimeZone) -> String {
+    let date = at.to_zoned_datetime(tz.clone()).date();
+    format!("{:04}-{:02}", date.year(), date.month())
+}
+
+/// Seconds from `a` to `b` (negative when `b` is earlier).
+pub fn seconds_between(a: Timestamp, b: Timestamp) -> i64 {
+    b.as_second().saturating_sub(a.as_second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("instant")
+    }
+
+    #[test]
+    fn weeks_are_local_to_the_time_zone() {
+        // Sunday 2026-11-29 23:30 UTC is Monday 00:30 in Budapest (UTC+1):
+        // week 48 in UTC, week 49 in Budapest.
+        let at = t("2026-11-29T23:30:00Z");
+        assert_eq!(iso_week(at, &TimeZone::UTC), "2026-W48");
+        let bud = TimeZone::get("Europe/Budapest").expect("zone");
+        assert_eq!(iso_week(at, &bud), "2026-W49");
+        // ISO weeks cross years: 2027-01-01 is in 2026-W53.
+        assert_eq!(
+            iso_week(t("2027-01-01T12:00:00Z"), &TimeZone::UTC),
+            "2026-W53"
+        );
+        assert_eq!(month(t("2026-11-30T23:30:00Z"), &bud), "2026-12");
+    }
+
+    #[test]
+    fn local_days_bound_a_half_open_period() {
+        let mut q = ReportQuery::new(t("2026-11-24T00:00:00Z"));
+        q.time_zone = "Europe/Budapest".into();
+        let day = |s: &str| s.parse::<Date>().ok();
+        let q = q
+            .with_days(day("2026-11-01"), day("2026-11-30"))
+            .expect("days");
+        assert_eq!(q.from, Some(t("2026-10-31T23:00:00Z")));
+        assert_eq!(q.to, Some(t("2026-11-30T23:00:00Z")));
+        assert!(q.in_period(Some(t("2026-11-30T22:59:59Z"))));
+        assert!(!q.in_period(Some(t("2026-11-30T23:00:00Z"))));
+        assert!(!q.in_period(None));
+        assert!(ReportQuery::new(t("2026-11-24T00:00:00Z")).in_period(None));
+    }
+
+    #[test]
+    fn conversion_respects_currency_exponents() {
+        let rates = Rates {
+            target: "EUR".into(),
+            per_unit: [("HUF".to_owned(), 0.0025), ("XXX".to_owned(), f64::NAN)]
+                .into_iter()
+                .collect(),
+        };
+        // 400,000 HUF (minor 40,000,000 with two decimals) * 0.0025 = 1000 EUR.
+        assert_eq!(rates.convert(40_000_000, "HUF"), Some(100_000));
+        assert_eq!(rates.convert(123, "EUR"), Some(123));
+        assert_eq!(rates.convert(1, "USD"), None);
+        assert_eq!(rates.convert(1, "XXX"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! The process monitor: per model version, where the instances the caller
+//! sees are and how long their steps take, and which of them failed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use fieldwork_core::automerge::ActorId;
+use fieldwork_core::process::instance::Instance;
+use fieldwork_core::process::monitor::{self, VersionReport};
+use fieldwork_core::{Access, RecordId, RecordKind};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::card::card_of;
+use super::seen::{seen_instances, seen_record, stored_models};
+use crate::api::caller::Caller;
+use crate::api::problem::{ApiResult, Problem};
+use crate::api::write;
+use crate::error::Result;
+use crate::processes;
+use crate::state::AppState;
+
+/// The monitor over the instances the caller sees.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonitorOut {
+    /// Per model version that has instances the caller sees.
+    pub versions: Vec<VersionOut>,
+    /// Instances the engine gave up on, among those the caller sees.
+    pub failed: Vec<FailedOut>,
+}
+
+/// One model version's instances.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionOut {
+    /// Model key.
+    pub key: String,
+    /// Version.
+    pub version: i64,
+    /// Instances running.
+    pub running: usize,
+    /// Suspended.
+    pub suspended: usize,
+    /// Stopped.
+    pub stopped: usize,
+    /// Completed.
+    pub completed: usize,
+    /// Open tasks of these instances past their due time.
+    pub overdue: usize,
+    /// Per step, in model order.
+    pub steps: Vec<StepStatsOut>,
+}
+
+/// One step's statistics.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StepStatsOut {
+    /// The step id.
+    pub step: String,
+    /// Instances whose current step this is.
+    pub current: usize,
+    /// How many times it was left.
+    pub completed: usize,
+    /// Median seconds from entering to leaving.
+    pub median_secs: Option<i64>,
+    /// 90th percentile seconds from entering to leaving.
+    pub p90_secs: Option<i64>,
+    /// Instances there longer than the p90 (and a day), or past due.
+    pub stuck: usize,
+}
+
+impl From<VersionReport> for VersionOut {
+    fn from(r: VersionReport) -> VersionOut {
+        VersionOut {
+            key: r.key,
+            version: r.version,
+            running: r.running,
+            suspended: r.suspended,
+            stopped: r.stopped,
+            completed: r.completed,
+            overdue: r.overdue,
+            steps: r
+                .steps
+                .into_iter()
+                .map(|(step, s)| StepStatsOut {
+                    step,
+                    current: s.current,
+                    completed: s.completed,
+                    median_secs: s.median_secs,
+                    p90_secs: s.p90_secs,
+                    stuck: s.stuck,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A failed instance.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailedOut {
+    /// The instance id.
+    pub id: String,
+    /// Why the engine gave up on it.
+    pub reason: String,
+}
+
+/// Per model version, where the instances the caller sees are, how long
+/// their steps take; and which of them failed.
+#[utoipa::path(get, path = "/v1/processes/monitor", tag = "processes",
+    responses(
+        (status = 200, body = MonitorOut),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "`key_scope`"),
+    ))]
+pub async fn monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<MonitorOut>> {
+    caller.may_read(RecordKind::ProcessInstance)?;
+    let actor = write::actor_for(&state.actor, &caller.user);
+    let now = state.clock.now();
+    let out = state
+        .db
+        .read(move |c| monitor_of(c, &caller.access, &actor, now))
+        .await?;
+    Ok(Json(out))
+}
+
+/// The monitor over the instances `access` sees: overdue tasks counted
+/// among the activities it sees, failures among the instances it sees.
+fn monitor_of(
+    conn: &Connection,
+    access: &Access,
+    actor: &ActorId,
+    now: jiff::Timestamp,
+) -> Result<MonitorOut> {
+    let models = stored_models(conn, actor)?;
+    let mut instances = Vec::new();
+    let mut overdue: BTreeMap<String, usize> = BTreeMap::new();
+    for record in seen_instances(conn, access, actor)? {
+        let Some(inst) = Instance::from_record(&record) else {
+            continue;
+        };
+        let Some(card) = card_of(conn, access, actor, &record, &models)? else {
+            continue;
+        };
+        for (aid, status) in card.history.iter().filter_map(|v| v.activity.as_ref()) {
+            if status == "planned" && is_overdue(conn, access, actor, aid, now)? {
+                *overdue.entry(inst.id.to_string()).or_insert(0) += 1;
+            }
+        }
+        instances.push(inst);
+    }
+    let seen: HashSet<String> = instances.iter().map(|i| i.id.to_string()).collect();
+    let failed = processes::failures(conn)?
+        .into_iter()
+        .filter(|(id, _)| seen.contains(id))
+        .map(|(id, reason)| FailedOut { id, reason })
+        .collect();
+    let versions = monitor::report(&models, &instances, &overdue, now)
+        .into_iter()
+        .map(VersionOut::from)
+        .collect();
+    Ok(MonitorOut { versions, failed })
+}
+
+/// Whether activity `id` (seen by `access`) is due before `now`.
+fn is_overdue(
+    conn: &Connection,
+    access: &Access,
+    actor: &ActorId,
+    id: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let Ok(rid) = id.parse::<RecordId>() else {
+        return Ok(false);
+    };
+    Ok(seen_record(conn, access, &rid, actor)?
+        .and_then(|a| {
+            a.text("due_at")
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        })
+        .is_some_and(|due| due < now))
+}
