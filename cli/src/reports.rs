@@ -50,7 +50,7 @@ pub fn report(global: &Global, out: &Output, args: ReportArgs) -> anyhow::Result
     }
     let table = result.table();
     if args.csv {
-        print!("{}", csv(&table));
+        print!("{}", table.to_csv());
     } else {
         print!("{}", text(&table));
     }
@@ -112,41 +112,9 @@ pub fn text(table: &Table) -> String {
     out
 }
 
-/// `table` as RFC 4180 CSV with a header line.
-pub fn csv(table: &Table) -> String {
-    let mut out = String::new();
-    for row in std::iter::once(&table.columns).chain(&table.rows) {
-        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// One CSV field, quoted when it must be.
-fn csv_field(cell: &str) -> String {
-    if cell.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_quotes_only_what_needs_quoting() {
-        let mut t = Table::new(&["a", "b"]);
-        t.push(vec!["plain".into(), "1,5".into()]);
-        t.push(vec!["say \"hi\"".into(), "two\nlines".into()]);
-        t.push(vec!["".into(), "ünï".into()]);
-        assert_eq!(
-            csv(&t),
-            "a,b\r\nplain,\"1,5\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n,ünï\r\n"
-        );
-    }
 
     #[test]
     fn text_aligns_columns_and_says_when_empty() {

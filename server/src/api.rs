@@ -37,6 +37,7 @@ pub mod processes;
 pub mod query;
 pub mod read;
 pub mod records;
+pub mod reports;
 pub mod search;
 pub mod tasks;
 pub mod webhooks;
@@ -61,6 +62,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(keys::routes())
         .merge(webhooks::routes())
         .merge(processes::routes())
+        .merge(reports::routes())
 }
 
 /// The API's routes on the admin listener (keys and webhooks).

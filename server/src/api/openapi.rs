@@ -14,7 +14,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::{admin, archive, calendar, keys, lookup, processes, records, search, tasks, webhooks};
+use super::{
+    admin, archive, calendar, keys, lookup, processes, records, reports, search, tasks, webhooks,
+};
 use crate::state::AppState;
 
 /// The document.
@@ -42,6 +44,8 @@ use crate::state::AppState;
         calendar::create_feed,
         calendar::revoke_feed,
         calendar::feed,
+        reports::report_named,
+        reports::timeline,
     ),
     components(schemas(
         Problem,
@@ -62,6 +66,9 @@ use crate::state::AppState;
         keys::Me,
         keys::MeKey,
         calendar::CalendarFeed,
+        reports::ReportKindName,
+        reports::ReportFormat,
+        reports::ReportGroupBy,
     )),
     modifiers(&Bearer, &Problems),
     security(("bearer" = [])),
@@ -71,6 +78,7 @@ use crate::state::AppState;
         (name = "search", description = "Search across kinds and phone lookup for call routing"),
         (name = "me", description = "Who is calling"),
         (name = "calendar", description = "Secret iCalendar feeds of each user's activities"),
+        (name = "reports", description = "Pipeline, win rate, cycle, funnel, activities, visits and timelines over what the caller sees"),
     )
 )]
 pub struct ApiDoc;

@@ -28,6 +28,7 @@ mod archived;
 mod keys;
 mod list;
 mod phones;
+mod report_facts;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,9 @@ pub use archived::Archived;
 pub use keys::fold;
 pub use list::{Filter, FilterOp, ListPage, ListQuery, MAX_LIMIT, Sort, list};
 pub use phones::{MAX_PHONE_HITS, PhoneHit, by_phone};
+pub use report_facts::{
+    FactsScope, Loaded, MAX_FACT_ROWS, PeriodScope, report_facts, sees_account,
+};
 pub use search::{MAX_HITS as MAX_SEARCH_HITS, SearchHit, search, titles};
 pub use visible::sql_visible;
 
