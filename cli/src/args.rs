@@ -126,6 +126,10 @@ pub struct ReportArgs {
     /// of CUR is worth RATE units); repeatable.
     #[arg(long = "rate", value_name = "CUR=RATE")]
     pub rates: Vec<String>,
+    /// A deal stage's win probability for the weighted pipeline,
+    /// `STAGE=PERCENT` (overrides the default; repeatable).
+    #[arg(long = "weight", value_name = "STAGE=PERCENT")]
+    pub weights: Vec<String>,
     /// Print CSV (RFC 4180) instead of a table (not with `--json`).
     #[arg(long)]
     pub csv: bool,

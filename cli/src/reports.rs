@@ -7,10 +7,8 @@
 //! - CSV follows RFC 4180: fields holding a comma, a quote, a carriage
 //!   return or a newline are quoted, quotes doubled; lines end in CRLF.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
-use fieldwork_core::report::{GroupBy, Rates, ReportName, Table, Tabular};
+use fieldwork_core::report::{GroupBy, Rates, ReportName, StageWeights, Table, Tabular};
 
 use crate::args::{Global, ReportArgs};
 use crate::device;
@@ -35,6 +33,7 @@ pub fn report(global: &Global, out: &Output, args: ReportArgs) -> anyhow::Result
         _ => GroupBy::None,
     };
     q.rates = rates(args.convert.as_deref(), &args.rates)?;
+    q.weights = StageWeights::with_overrides(&args.weights)?;
     let day = |d: &Option<String>| -> anyhow::Result<Option<jiff::civil::Date>> {
         d.as_deref()
             .map(|t| {
@@ -57,31 +56,13 @@ pub fn report(global: &Global, out: &Output, args: ReportArgs) -> anyhow::Result
     Ok(())
 }
 
-/// The rates table from `--convert` and `--rate CUR=RATE`.
+/// The rates table from `--convert` and `--rate CUR=RATE` (parsed by core).
 fn rates(target: Option<&str>, given: &[String]) -> anyhow::Result<Option<Rates>> {
     let Some(target) = target else {
         anyhow::ensure!(given.is_empty(), "--rate needs --convert CURRENCY");
         return Ok(None);
     };
-    let mut per_unit = BTreeMap::new();
-    for r in given {
-        let (cur, rate) = r
-            .split_once('=')
-            .with_context(|| format!("`{r}` is not CUR=RATE"))?;
-        let rate: f64 = rate
-            .trim()
-            .parse()
-            .with_context(|| format!("`{rate}` is not a number"))?;
-        anyhow::ensure!(
-            rate.is_finite() && rate >= 0.0,
-            "`{rate}` is not a usable rate"
-        );
-        per_unit.insert(cur.trim().to_ascii_uppercase(), rate);
-    }
-    Ok(Some(Rates {
-        target: target.trim().to_ascii_uppercase(),
-        per_unit,
-    }))
+    Ok(Some(Rates::parse(target, given)?))
 }
 
 /// `table` as aligned text columns, a header and a rule first.

@@ -63,6 +63,15 @@ fn report_pipeline_as_json_and_csv() {
     // proposal weighs 30 %: 37515 cents, 12000000 fillér.
     assert_eq!(rows[0]["weighted"]["EUR"], 37_515);
     assert_eq!(rows[0]["weighted"]["HUF"], 12_000_000);
+    // With proposal weighed at 50 %: 62525 cents, 20000000 fillér.
+    let reweighed = json(d, &["report", "pipeline", "--weight", "proposal=50"]);
+    assert_eq!(reweighed["rows"][0]["weighted"]["EUR"], 62_525);
+    assert_eq!(reweighed["rows"][0]["weighted"]["HUF"], 20_000_000);
+    assert!(
+        !fw(d, &["report", "pipeline", "--weight", "closing=50"])
+            .status
+            .success()
+    );
 
     let by_owner = json(
         d,

@@ -36,6 +36,7 @@ const PARAMS: &[&str] = &[
     "territory=sevilla",
     "group_by=owner&convert=EUR&rate=HUF:0.0025",
     "group_by=territory&tz=Europe/Budapest",
+    "weight=negotiation:75&weight=proposal:50",
 ];
 
 /// The world: a server and three devices on one clock.
@@ -292,6 +293,12 @@ fn on_device(d: &TestDevice, name: &ReportName, params: &str) -> Value {
                         r.per_unit
                             .insert(cur.to_owned(), rate.parse().expect("rate"));
                     }
+                }
+                "weight" => {
+                    let (stage, percent) = v.split_once(':').expect("STAGE:PERCENT");
+                    q.weights
+                        .0
+                        .insert(stage.to_owned(), percent.parse().expect("percent"));
                 }
                 other => panic!("no such parameter {other}"),
             }

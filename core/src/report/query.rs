@@ -43,6 +43,41 @@ impl StageWeights {
     pub fn percent(&self, stage: &str) -> u8 {
         self.0.get(stage).copied().unwrap_or(0).min(100)
     }
+
+    /// The default weights with `given` overrides, each `STAGE:PERCENT` or
+    /// `STAGE=PERCENT` (a deal stage of the schema, a whole percent from 0
+    /// to 100). The one parser of the CLI's `--weight` and the API's
+    /// `weight=`.
+    pub fn with_overrides(given: &[String]) -> Result<StageWeights> {
+        let mut weights = StageWeights::default();
+        for pair in given {
+            let (stage, percent) = split_pair(pair, "STAGE:PERCENT")?;
+            let stage = stage.to_ascii_lowercase();
+            if !crate::schema::DEAL_STAGES.contains(&stage.as_str()) {
+                return Err(invalid(format!(
+                    "`{stage}` is not a deal stage ({})",
+                    crate::schema::DEAL_STAGES.join(", ")
+                )));
+            }
+            let percent: u8 =
+                percent.parse().ok().filter(|p| *p <= 100).ok_or_else(|| {
+                    invalid(format!("`{percent}` is not a percent from 0 to 100"))
+                })?;
+            weights.0.insert(stage, percent);
+        }
+        Ok(weights)
+    }
+}
+
+/// `text` split at its first `:` or `=`, both sides trimmed.
+fn split_pair<'t>(text: &'t str, shape: &str) -> Result<(&'t str, &'t str)> {
+    text.split_once([':', '='])
+        .map(|(a, b)| (a.trim(), b.trim()))
+        .ok_or_else(|| invalid(format!("`{text}` is not {shape}")))
+}
+
+fn invalid(message: String) -> CoreError {
+    CoreError::Invalid(ValidationError::record(message))
 }
 
 /// Exchange rates into one target currency, given by an administrator.
@@ -56,6 +91,35 @@ pub struct Rates {
 }
 
 impl Rates {
+    /// The rates into `target` from `given`, each `CUR:RATE` or `CUR=RATE`
+    /// (three-letter codes, upper-cased; a finite rate of at least 0). The
+    /// one parser of the CLI's `--convert/--rate` and the API's
+    /// `convert=/rate=`.
+    pub fn parse(target: &str, given: &[String]) -> Result<Rates> {
+        let code = |text: &str| -> Result<String> {
+            let code = text.trim().to_ascii_uppercase();
+            if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+                Ok(code)
+            } else {
+                Err(invalid(format!("`{text}` is not a currency code")))
+            }
+        };
+        let mut per_unit = BTreeMap::new();
+        for pair in given {
+            let (cur, rate) = split_pair(pair, "CUR:RATE")?;
+            let rate: f64 = rate
+                .parse()
+                .ok()
+                .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+                .ok_or_else(|| invalid(format!("`{rate}` is not a usable rate")))?;
+            per_unit.insert(code(cur)?, rate);
+        }
+        Ok(Rates {
+            target: code(target)?,
+            per_unit,
+        })
+    }
+
     /// `minor` units of `currency` in minor units of the target, rounded to
     /// the nearest; `None` when there is no usable rate.
     pub fn convert(&self, minor: i64, currency: &str) -> Option<i64> {
@@ -218,6 +282,27 @@ pub fn seconds_between(a: Timestamp, b: Timestamp) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_and_rates_parse_as_typed_or_are_refused() {
+        let w = StageWeights::with_overrides(&["negotiation:75".into(), "Proposal=40".into()])
+            .expect("weights");
+        assert_eq!((w.percent("negotiation"), w.percent("proposal")), (75, 40));
+        assert_eq!(w.percent("qualification"), 10, "defaults stay");
+        for bad in ["closing:50", "won:101", "lost", "won:-1"] {
+            assert!(
+                StageWeights::with_overrides(&[bad.into()]).is_err(),
+                "{bad}"
+            );
+        }
+        let r = Rates::parse("eur", &["huf:0.0025".into(), "USD=0.9".into()]).expect("rates");
+        assert_eq!(r.target, "EUR");
+        assert_eq!(r.per_unit.get("HUF"), Some(&0.0025));
+        for bad in ["HUF:x", "HUF:-1", "HUF:inf", "HU:1", "HUF"] {
+            assert!(Rates::parse("EUR", &[bad.into()]).is_err(), "{bad}");
+        }
+        assert!(Rates::parse("euros", &[]).is_err());
+    }
 
     fn t(s: &str) -> Timestamp {
         s.parse().expect("instant")

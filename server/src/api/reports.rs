@@ -122,6 +122,7 @@ pub enum ReportGroupBy {
         ("group_by" = Option<ReportGroupBy>, Query, description = "grouping of pipeline and win rate (default none)"),
         ("convert" = Option<String>, Query, description = "currency to convert money into (ISO 4217), with `rate`"),
         ("rate" = Option<Vec<String>>, Query, explode = true, description = "CUR:RATE (repeatable): one unit of CUR is worth RATE units of `convert`"),
+        ("weight" = Option<Vec<String>>, Query, explode = true, description = "STAGE:PERCENT (repeatable): a deal stage's win probability for weighted pipeline amounts, overriding the default"),
         ("format" = Option<ReportFormat>, Query, description = "json (default) or csv; without it, Accept: text/csv asks for CSV"),
     ),
     responses(

@@ -8,11 +8,9 @@
 //! parameter; no value longer than [`MAX_VALUE`] bytes and no more than
 //! [`MAX_RATES`] rates are accepted; nothing here panics on input.
 
-use std::collections::BTreeMap;
-
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
-use fieldwork_core::report::{GroupBy, Rates, ReportQuery};
+use fieldwork_core::report::{GroupBy, Rates, ReportQuery, StageWeights};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -44,6 +42,7 @@ pub struct Params {
     group_by: Option<String>,
     convert: Option<String>,
     rates: Vec<String>,
+    weights: Vec<String>,
     format: Option<String>,
 }
 
@@ -79,6 +78,11 @@ impl Params {
                     continue;
                 }
                 "rate" => return Err(bad("rate", format!("at most {MAX_RATES} rates"))),
+                "weight" if p.weights.len() < MAX_RATES => {
+                    p.weights.push(value);
+                    continue;
+                }
+                "weight" => return Err(bad("weight", format!("at most {MAX_RATES} weights"))),
                 other => return Err(bad(other, format!("unknown parameter `{other}`"))),
             };
             *slot = Some(value);
@@ -125,6 +129,8 @@ impl Params {
             }
         };
         q.rates = self.rates()?;
+        q.weights = StageWeights::with_overrides(&self.weights)
+            .map_err(|e| bad("weight", core_message(e)))?;
         let from = day("from", &self.from)?;
         let to = day("to", &self.to)?;
         // Each bound alone first, so that a refusal names the right one.
@@ -134,7 +140,7 @@ impl Params {
         q.with_days(from, to).map_err(|e| bad("to", e.to_string()))
     }
 
-    /// The rates table of `convert` and `rate`.
+    /// The rates table of `convert` and `rate` (parsed by core).
     fn rates(&self) -> ApiResult<Option<Rates>> {
         let Some(target) = &self.convert else {
             if self.rates.is_empty() {
@@ -142,22 +148,19 @@ impl Params {
             }
             return Err(bad("rate", "`rate` needs `convert=CURRENCY`"));
         };
-        let target = currency("convert", target)?;
-        let mut per_unit = BTreeMap::new();
-        for given in &self.rates {
-            let (cur, rate) = given
-                .split_once([':', '='])
-                .ok_or_else(|| bad("rate", format!("`{given}` is not CUR:RATE")))?;
-            let rate: f64 = rate
-                .trim()
-                .parse()
-                .map_err(|_| bad("rate", format!("`{rate}` is not a number")))?;
-            if !rate.is_finite() || rate < 0.0 {
-                return Err(bad("rate", format!("`{rate}` is not a usable rate")));
-            }
-            per_unit.insert(currency("rate", cur)?, rate);
-        }
-        Ok(Some(Rates { target, per_unit }))
+        // The target alone first, so that a refusal names the right parameter.
+        Rates::parse(target, &[]).map_err(|e| bad("convert", core_message(e)))?;
+        Rates::parse(target, &self.rates)
+            .map(Some)
+            .map_err(|e| bad("rate", core_message(e)))
+    }
+}
+
+/// The human sentence of a core refusal, without its kind prefix.
+fn core_message(e: fieldwork_core::CoreError) -> String {
+    match e {
+        fieldwork_core::CoreError::Invalid(v) => v.message,
+        other => other.to_string(),
     }
 }
 
@@ -178,16 +181,6 @@ fn day(param: &str, value: &Option<String>) -> ApiResult<Option<Date>> {
                 .map_err(|_| bad(param, format!("`{t}` is not a date (YYYY-MM-DD)")))
         })
         .transpose()
-}
-
-/// A currency code: three ASCII letters, upper-cased (as the CLI does).
-fn currency(param: &str, text: &str) -> ApiResult<String> {
-    let code = text.trim().to_ascii_uppercase();
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(code)
-    } else {
-        Err(bad(param, format!("`{text}` is not a currency code")))
-    }
 }
 
 #[cfg(test)]
@@ -230,6 +223,9 @@ mod tests {
         assert_eq!(field_of("convert=EUR&rate=HUF").as_deref(), Some("rate"));
         assert_eq!(field_of("convert=EUR&rate=HUF:-1").as_deref(), Some("rate"));
         assert_eq!(field_of("convert=euro").as_deref(), Some("convert"));
+        assert_eq!(field_of("weight=closing:50").as_deref(), Some("weight"));
+        assert_eq!(field_of("weight=won:101").as_deref(), Some("weight"));
+        assert_eq!(field_of("weight=negotiation:75"), None);
         assert_eq!(field_of("owner=").as_deref(), Some("owner"));
         assert_eq!(field_of("colour=red").as_deref(), Some("colour"));
         assert_eq!(field_of("owner=ana&territory=madrid"), None);
