@@ -139,8 +139,9 @@ pub fn wipe_device(state: &AppState, device_id: &str, by: &str) -> Result<Device
 }
 
 /// Disables a user (revoking their login tokens) and marks every device of
-/// theirs that is not wiped yet, with the audit entries, in one
-/// transaction. Returns the user and their devices as they now stand.
+/// theirs that is not wiped yet, with the audit entries (`admin_disable_user`
+/// by `by`, and `device_wipe_requested` per device), in one transaction; the
+/// one path of `fieldwork-server user disable` and the admin API. Returns the user and their devices as they now stand.
 pub fn disable_user(state: &AppState, name: &str, by: &str) -> Result<(User, Vec<DeviceInfo>)> {
     let now = state.now_ms();
     let out = state.db.write_blocking(|w| {
@@ -148,9 +149,15 @@ pub fn disable_user(state: &AppState, name: &str, by: &str) -> Result<(User, Vec
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = disable_user_in(&tx, name, by, now)?;
+        let what = format!("disabled user `{}`", out.0.name);
+        audit::record(
+            &tx,
+            &audit::AuditEntry::admin(now, by, admin::codes::DISABLE_USER, what),
+        )?;
         tx.commit()?;
         Ok(out)
     })?;
+    tracing::info!(by, target = %out.0.name, "admin action: user disabled");
     admin::announce(state);
     Ok(out)
 }

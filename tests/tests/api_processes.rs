@@ -376,6 +376,13 @@ fn controls_change_the_card_with_the_callers_rights() {
     assert_eq!(set.json["parameters"]["priority"], "high");
     let incomplete = control(&marta, &instance, json!({"action": "set_parameter"}));
     assert_problem(&incomplete, 400, "bad_request");
+    let huge = "x".repeat(fieldwork_core::process::runner::MAX_PARAMETER_VALUE + 1);
+    let oversized = control(
+        &marta,
+        &instance,
+        json!({"action": "set_parameter", "name": "note", "value": huge}),
+    );
+    assert_problem(&oversized, 400, "bad_request");
 
     // The rep sees the instance (her deal) but may not stop it.
     assert_eq!(

@@ -526,6 +526,11 @@ pub fn run_active<H: ProcessHost>(host: &mut H) -> Result<usize, H::Error> {
     Ok(ids.len())
 }
 
+/// Longest parameter name a control may set, in bytes.
+pub const MAX_PARAMETER_NAME: usize = 200;
+/// Longest parameter value a control may set, in bytes.
+pub const MAX_PARAMETER_VALUE: usize = 10_000;
+
 /// What a person does to an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
@@ -547,6 +552,7 @@ pub fn control<H: ProcessHost>(
     id: &RecordId,
     control: Control,
 ) -> Result<Outcome, H::Error> {
+    control.check_shape()?;
     let kind = control.kind();
     denied(host.access(), control.right(), |p| match kind {
         EventKind::Suspend | EventKind::Resume => p.suspend,
@@ -581,6 +587,24 @@ pub fn control<H: ProcessHost>(
 }
 
 impl Control {
+    /// Refuses a parameter with an empty or too long name or a too long
+    /// value ([`MAX_PARAMETER_NAME`], [`MAX_PARAMETER_VALUE`]), for every
+    /// writer (device, office API).
+    pub fn check_shape(&self) -> Result<()> {
+        match self {
+            Control::Parameter(name, value)
+                if name.trim().is_empty()
+                    || name.len() > MAX_PARAMETER_NAME
+                    || value.len() > MAX_PARAMETER_VALUE =>
+            {
+                Err(invalid(format!(
+                    "a parameter needs a name of 1 to {MAX_PARAMETER_NAME} bytes and a value of at most {MAX_PARAMETER_VALUE} bytes"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The kind of event the control adds to the log.
     fn kind(&self) -> EventKind {
         match self {
@@ -728,6 +752,21 @@ pub fn complete_task<H: ProcessHost>(
 mod tests {
     use super::*;
     use crate::process::model::duration;
+
+    #[test]
+    fn a_parameter_is_bounded_for_every_writer() {
+        let param = |n: usize, v: usize| Control::Parameter("x".repeat(n), "y".repeat(v));
+        assert!(param(1, 0).check_shape().is_ok());
+        assert!(
+            param(MAX_PARAMETER_NAME, MAX_PARAMETER_VALUE)
+                .check_shape()
+                .is_ok()
+        );
+        assert!(param(0, 1).check_shape().is_err());
+        assert!(param(MAX_PARAMETER_NAME + 1, 1).check_shape().is_err());
+        assert!(param(1, MAX_PARAMETER_VALUE + 1).check_shape().is_err());
+        assert!(Control::Stop.check_shape().is_ok());
+    }
 
     /// The occurrence the scheduler finds (or, without skipping ahead, one
     /// `every` at a time).

@@ -17,7 +17,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{admin, admin_role, audit_after, bad_path, blocking, would_lock_out};
 use crate::admin::codes;
 use crate::api::problem::{ApiResult, Problem};
-use crate::db::audit::AuditEntry;
 use crate::db::users::{self, NewUser, UserChange, UserInfo};
 use crate::error::ServerError;
 use crate::request::Authenticated;
@@ -307,26 +306,8 @@ pub async fn disable(
         ));
     }
     let (st, target) = (state.clone(), name.clone());
-    blocking(move || disable_audited(&st, &target, &by)).await?;
-    crate::admin::announce(&state);
+    blocking(move || crate::wipe::disable_user(&st, &target, &by).map(|_| ())).await?;
     Ok(Json(view_of(&state, name).await?))
-}
-
-/// Disables `name` and marks their devices for wipe
-/// ([`crate::wipe::disable_user_in`], audited per device) and records
-/// `admin_disable_user` by `by`, in one transaction.
-fn disable_audited(state: &AppState, name: &str, by: &str) -> crate::error::Result<()> {
-    let now = state.now_ms();
-    state.db.write_blocking(|w| {
-        let tx = w.conn.transaction()?;
-        let (user, _) = crate::wipe::disable_user_in(&tx, name, by, now)?;
-        let what = format!("disabled user `{}`", user.name);
-        let entry = AuditEntry::admin(now, by, codes::DISABLE_USER, what);
-        crate::db::audit::record(&tx, &entry)?;
-        tx.commit()?;
-        tracing::info!(by, target = %user.name, "admin action: user disabled");
-        Ok(())
-    })
 }
 
 /// `POST /v1/admin/users/{name}/enable`: enables a user again, as

@@ -73,16 +73,19 @@ impl ControlIn {
                     serde_json::Value::Bool(b) => Some(b.to_string()),
                     _ => None,
                 });
-                match (name, value) {
-                    (Some(n), Some(v)) if n.len() <= 200 && v.len() <= 10_000 => {
-                        Control::Parameter(n, v)
-                    }
+                let control = match (name, value) {
+                    (Some(n), Some(v)) => Control::Parameter(n, v),
                     _ => {
                         return Err(Problem::bad_request(
-                            "set_parameter needs `name` and a text `value` (at most 200 and 10,000 bytes)",
+                            "set_parameter needs `name` and a text `value`",
                         ));
                     }
-                }
+                };
+                // The bounds are core's, checked again by the runner.
+                control
+                    .check_shape()
+                    .map_err(|e| Problem::bad_request(e.to_string()))?;
+                control
             }
             ControlAction::Migrate => Control::Migrate(
                 self.version
