@@ -18,6 +18,14 @@ if ! pkg-config --exists openssl 2>/dev/null; then
     { as_root apt-get update >/dev/null && as_root apt-get install -y --no-install-recommends libssl-dev pkg-config >/dev/null; }
 fi
 
+# The web app's browser tests (tests/tests/web.rs) drive Debian's headless
+# Chromium through chromedriver (W3C WebDriver).
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  echo "== installing chromium and chromium-driver (Debian), for the browser tests"
+  as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 ||
+    { as_root apt-get update >/dev/null && as_root apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
+
 echo "== building everything the tests use, once (scripts/build-for-tests.sh)"
 ./scripts/build-for-tests.sh
 

@@ -8,6 +8,9 @@
 //! screen makes: one owner, one month). Sizes: `FW_BENCH_RECORDS` (default
 //! 50000: a fifth accounts, two fifths deals, two fifths contacts),
 //! `FW_BENCH_ACTIVITIES` (default 200000), `FW_BENCH_RUNS` (default 30).
+//! `FW_BENCH_ONLY=activities` runs only the reports whose label contains
+//! that text (for profiling one report). `FW_BENCH_ENCRYPTED=1` opens the
+//! store encrypted (SQLCipher, as on a device) instead of plain.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -166,6 +169,31 @@ fn seed(store: &mut Store, clock: &ManualClock, records: usize, activities: usiz
 
 /// p50 and p99 of the whole report, p50 of loading its facts alone, and
 /// how many facts it read.
+/// Three targets per owner, as a manager would set them; their number.
+fn seed_targets(store: &mut Store) -> usize {
+    let mut n = 0;
+    for i in 0..OWNERS {
+        for (metric, period, goal) in [
+            ("visits", "week", 5_i64),
+            ("deals_won", "month", 4),
+            ("revenue_won", "quarter", 5_000_000),
+        ] {
+            let mut writes = vec![
+                FieldWrite::set("metric", metric),
+                FieldWrite::set("period", period),
+                FieldWrite::set("goal", goal),
+                FieldWrite::set("assignee", owner(i).as_str()),
+            ];
+            if metric == "revenue_won" {
+                writes.push(FieldWrite::set("currency", "EUR"));
+            }
+            store.create(RecordKind::Target, writes).expect("target");
+            n += 1;
+        }
+    }
+    n
+}
+
 fn measure(
     store: &mut Store,
     name: &ReportName,
@@ -198,9 +226,16 @@ fn main() {
     let runs = env_usize("FW_BENCH_RUNS", 30).max(1);
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = ManualClock::new(at(0.0));
-    let mut store =
-        Store::open(&dir.path().join("device.db"), Arc::new(clock.clone())).expect("open");
+    let encrypted = std::env::var("FW_BENCH_ENCRYPTED").is_ok_and(|v| v == "1");
+    let path = dir.path().join("device.db");
+    let mut store = if encrypted {
+        let key = fieldwork_core::store::StoreKey::generate();
+        Store::open_encrypted(&path, Arc::new(clock.clone()), &key).expect("open")
+    } else {
+        Store::open(&path, Arc::new(clock.clone())).expect("open")
+    };
     let seeding = seed(&mut store, &clock, records, activities);
+    let targets = seed_targets(&mut store);
     let account = store
         .list(&fieldwork_core::ListQuery {
             kind: Some(RecordKind::Account),
@@ -249,6 +284,7 @@ fn main() {
         ),
         ("visits, everything", ReportName::Visits, all.clone()),
         ("visits, one month", ReportName::Visits, month),
+        ("targets, current periods", ReportName::Targets, all.clone()),
         (
             "timeline of one account",
             ReportName::Timeline(account),
@@ -258,12 +294,31 @@ fn main() {
     println!("## Reports on the device: {records} records and {activities} activities\n");
     println!("Machine: {}\n", machine());
     println!(
+        "Store: {}.\n",
+        if encrypted {
+            "encrypted (SQLCipher)"
+        } else {
+            "plain"
+        }
+    );
+    println!(
         "Seeded in {} (imports of 1,000 records per transaction).\n",
         show(seeding)
     );
+    println!(
+        "One `Facts` is {} bytes (before the strings it owns).\n",
+        std::mem::size_of::<fieldwork_core::report::Facts>()
+    );
+    println!(
+        "{targets} targets (three per owner: weekly visits, monthly deals won, quarterly EUR won).\n"
+    );
     println!("| report | records read | p50 | p99 | of which loading facts (p50) |");
     println!("|---|---|---|---|---|");
+    let only = std::env::var("FW_BENCH_ONLY").unwrap_or_default();
     for (label, name, q) in cases {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let (p50, p99, load, facts) = measure(&mut store, &name, &q, runs);
         println!(
             "| {label} | {facts} | {} | {} | {} |",

@@ -135,7 +135,9 @@ impl DeviceObserver for OffThread {
 }
 
 impl FieldworkDevice {
-    fn with_store<T>(
+    /// Runs `f` on the device's store under its lock (for this crate's
+    /// other modules, e.g. `reports`).
+    pub(crate) fn with_store<T>(
         &self,
         f: impl FnOnce(&mut fieldwork_core::Store) -> fieldwork_core::Result<T>,
     ) -> Result<T> {

@@ -118,8 +118,10 @@ pub enum FieldworkError {
     #[error("internal error ({code}): {detail}")]
     Internal {
         /// Stable code: one of the SDK's `internal_codes` (`lock_poisoned`,
-        /// `task_failed`, `unusable_token`, `runtime`, `closed`), or
-        /// `protocol` for data from the server that does not fit.
+        /// `task_failed`, `unusable_token`, `runtime`, `closed`),
+        /// `protocol` for data from the server that does not fit, or
+        /// `report_mismatch` when the core answered another report than
+        /// the one a typed report method asked for.
         code: String,
         /// What failed.
         detail: String,

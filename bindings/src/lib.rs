@@ -11,6 +11,8 @@
 //! - [`records`]: kinds, edits, list rows, cards, search hits, history,
 //!   the quarantine.
 //! - [`processes`]: task lists, calendars, process models and instances.
+//! - [`reports`]: the core's reports (pipeline, win rate, cycle, funnel,
+//!   activities, visits, an account's timeline) as typed records, and CSV.
 //! - [`sync`]: sync status and reports, the signed-in user, listeners.
 //! - [`error`]: `FieldworkError`, the one error enum apps see.
 //!
@@ -23,6 +25,7 @@ pub mod error;
 pub mod keystore;
 pub mod processes;
 pub mod records;
+pub mod reports;
 pub mod sync;
 
 pub use device::FieldworkDevice;

@@ -22,6 +22,9 @@ pub enum Kind {
     Note,
     /// A running or finished business process on a record.
     ProcessInstance,
+    /// A success metric a manager set for a person or a territory (only
+    /// roles with the `targets` right may create or change one).
+    Target,
 }
 
 impl From<Kind> for RecordKind {
@@ -34,6 +37,7 @@ impl From<Kind> for RecordKind {
             Kind::Activity => RecordKind::Activity,
             Kind::Note => RecordKind::Note,
             Kind::ProcessInstance => RecordKind::ProcessInstance,
+            Kind::Target => RecordKind::Target,
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum Command {
     /// Typed links between accounts and contacts.
     #[command(subcommand)]
     Relationship(RelationshipCmd),
+    /// Targets (success metrics) managers set for people and territories.
+    #[command(subcommand)]
+    Target(TargetCmd),
     /// Full-text search over names, e-mails, phones and notes.
     Search(SearchArgs),
     /// Who changed which field when.
@@ -87,7 +90,7 @@ pub enum Command {
     #[command(subcommand)]
     Process(ProcessCmd),
     /// Reports over this device's records: pipeline, win-rate, cycle,
-    /// funnel, activities, visits, timeline ACCOUNT_ID.
+    /// funnel, activities, visits, timeline ACCOUNT_ID, targets.
     Report(ReportArgs),
 }
 
@@ -95,7 +98,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Which report: pipeline, win-rate, cycle, funnel, activities, visits,
-    /// timeline.
+    /// timeline, targets.
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(fieldwork_core::report::REPORT_NAMES))]
     pub name: String,
     /// The account whose timeline to show (`timeline` only).
@@ -532,6 +535,50 @@ pub enum NoteCmd {
         /// Text to insert.
         #[arg(long, default_value = "")]
         insert: String,
+    },
+    /// Get or set.
+    #[command(flatten)]
+    Common(Common),
+}
+
+/// `fieldwork target`
+#[derive(Debug, Subcommand)]
+pub enum TargetCmd {
+    /// Set a target for a person (`--assignee`) or a territory
+    /// (`--territory`); prints its id. Needs a role with `targets = true`.
+    Add {
+        /// visits, calls, meetings, activities_done, deals_won or revenue_won.
+        #[arg(long)]
+        metric: String,
+        /// week, month, quarter or year.
+        #[arg(long)]
+        period: String,
+        /// The goal per period: a count, or an amount (`5000.00`) in
+        /// `--currency` for revenue_won.
+        #[arg(long)]
+        goal: String,
+        /// The goal's currency (revenue_won).
+        #[arg(long)]
+        currency: Option<String>,
+        /// Whose target it is.
+        #[arg(
+            long,
+            conflicts_with = "territory",
+            required_unless_present = "territory"
+        )]
+        assignee: Option<String>,
+        /// A team target: everyone's work in this territory.
+        #[arg(long)]
+        territory: Option<String>,
+        /// Other fields (`name=...`, `starts_on=2027-01-01`, `ends_on=...`).
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    /// List targets.
+    List {
+        /// Filters and order.
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Get or set.
     #[command(flatten)]

@@ -45,6 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Activity(cmd) => records::activity(&cli.global, &out, cmd),
         Command::Note(cmd) => records::note(&cli.global, &out, cmd),
         Command::Relationship(cmd) => records::relationship(&cli.global, &out, cmd),
+        Command::Target(cmd) => records::target(&cli.global, &out, cmd),
         Command::Search(args) => records::search(&cli.global, &out, args),
         Command::History(args) => records::history(&cli.global, &out, args),
         Command::Locale(args) => records::locale(&cli.global, &out, args),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::args::{
     AccountCmd, ActivityCmd, Common, ContactCmd, DealCmd, FieldsArgs, Global, HistoryArgs,
-    ListArgs, LocaleArgs, NoteCmd, RelationshipCmd, SearchArgs, SetArgs,
+    ListArgs, LocaleArgs, NoteCmd, RelationshipCmd, SearchArgs, SetArgs, TargetCmd,
 };
 use crate::device;
 use crate::output::Output;
@@ -350,6 +350,38 @@ pub fn relationship(global: &Global, out: &Output, cmd: RelationshipCmd) -> anyh
             list: args,
         } => list_of_account(global, out, kind, &account, &args),
         RelationshipCmd::Common(c) => common(global, out, kind, c),
+    }
+}
+
+/// `fieldwork target ...`
+pub fn target(global: &Global, out: &Output, cmd: TargetCmd) -> anyhow::Result<()> {
+    let kind = RecordKind::Target;
+    match cmd {
+        TargetCmd::Add {
+            metric,
+            period,
+            goal,
+            currency,
+            assignee,
+            territory,
+            set,
+        } => {
+            let goal = match &currency {
+                Some(c) => FieldWrite::set("goal", money_to_minor(&goal, c)?),
+                None => FieldWrite::parse(kind, &format!("goal={goal}"))?,
+            };
+            let flags = vec![
+                flag(kind, "metric", &Some(metric))?,
+                flag(kind, "period", &Some(period))?,
+                Some(goal),
+                flag(kind, "currency", &currency)?,
+                flag(kind, "assignee", &assignee)?,
+                flag(kind, "territory", &territory)?,
+            ];
+            add(global, out, kind, flags, &set)
+        }
+        TargetCmd::List { list: args } => list_of_account(global, out, kind, &None, &args),
+        TargetCmd::Common(c) => common(global, out, kind, c),
     }
 }
 

@@ -137,3 +137,120 @@ fn report_pipeline_as_json_and_csv() {
     let bad = fw(d, &["report", "timeline"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn targets_are_set_and_their_progress_reported_as_text_json_and_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let acc = fixture(d);
+    ok(
+        d,
+        &[
+            "target",
+            "add",
+            "--metric",
+            "visits",
+            "--period",
+            "month",
+            "--goal",
+            "4",
+            "--assignee",
+            "ann",
+            "--set",
+            "name=Visitas",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "target",
+            "add",
+            "--metric",
+            "revenue_won",
+            "--period",
+            "year",
+            "--goal",
+            "5000.00",
+            "--currency",
+            "EUR",
+            "--assignee",
+            "ann",
+        ],
+    );
+    // A target needs whose it is.
+    assert!(
+        !fw(
+            d,
+            &[
+                "target", "add", "--metric", "calls", "--period", "week", "--goal", "3"
+            ]
+        )
+        .status
+        .success()
+    );
+    for at in [
+        "2026-06-10T09:00:00Z",
+        "2026-06-20T09:00:00Z",
+        "2026-07-01T09:00:00Z",
+    ] {
+        ok(
+            d,
+            &[
+                "activity",
+                "add",
+                "--type",
+                "visit",
+                "--subject",
+                "Visita",
+                "--assignee",
+                "ann",
+                "--account",
+                &acc,
+                "--set",
+                "status=done",
+                "--set",
+                &format!("check_in_at={at}"),
+            ],
+        );
+    }
+    let period = ["--from", "2026-06-01", "--to", "2026-06-30"];
+    let report = json(d, &[&["report", "targets"][..], &period[..]].concat());
+    let rows = report["rows"].as_array().expect("rows");
+    let visits = rows
+        .iter()
+        .find(|r| r["metric"] == "visits")
+        .expect("visits");
+    assert_eq!(
+        (
+            &visits["period"],
+            &visits["actual"],
+            &visits["remaining"],
+            &visits["percent"]
+        ),
+        (&"2026-06".into(), &2.into(), &2.into(), &50.into()),
+        "{report}"
+    );
+    // The yearly target: the one year overlapping June.
+    let revenue = rows
+        .iter()
+        .find(|r| r["metric"] == "revenue_won")
+        .expect("revenue");
+    assert_eq!(
+        (&revenue["goal"], &revenue["period"]),
+        (&500_000.into(), &"2026".into())
+    );
+    let csv = ok(
+        d,
+        &[&["report", "targets", "--csv"][..], &period[..]].concat(),
+    );
+    assert!(
+        csv.starts_with("target,whose,metric,period,goal,actual,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Visitas,ann,visits,2026-06,4,2,50%,2,"),
+        "{csv}"
+    );
+    let text = ok(d, &[&["report", "targets"][..], &period[..]].concat());
+    assert!(text.contains("5000.00 EUR"), "{text}");
+}

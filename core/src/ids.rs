@@ -41,11 +41,13 @@ pub enum RecordKind {
     ProcessModel,
     /// A running (or finished) instance of a process model on one record.
     ProcessInstance,
+    /// A success metric a manager sets for a person or a territory.
+    Target,
 }
 
 impl RecordKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Account,
         RecordKind::Contact,
         RecordKind::Relationship,
@@ -54,6 +56,7 @@ impl RecordKind {
         RecordKind::Note,
         RecordKind::ProcessModel,
         RecordKind::ProcessInstance,
+        RecordKind::Target,
     ];
 
     /// The kind's name as used in identifiers, the policy file and the CLI.
@@ -67,6 +70,7 @@ impl RecordKind {
             RecordKind::Note => "note",
             RecordKind::ProcessModel => "process_model",
             RecordKind::ProcessInstance => "process_instance",
+            RecordKind::Target => "target",
         }
     }
 }

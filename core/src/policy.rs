@@ -79,6 +79,9 @@ pub struct Role {
     /// Whether the role may archive and restore records (write
     /// [`crate::schema::ARCHIVED`]) it may edit; `archive = true` in the file.
     pub archive: bool,
+    /// Whether the role may set, change and retire targets (records of
+    /// kind [`RecordKind::Target`]); `targets = true` in the file.
+    pub targets: bool,
 }
 
 /// One field class.

@@ -18,8 +18,8 @@
 //! Layout: [`facts`] is the input, [`query`] the parameters, [`money`] the
 //! per-currency sums, [`flow`] the stage-log arithmetic shared by
 //! [`cycle`] and [`funnel`]; [`pipeline`], [`win_rate`], [`cycle`],
-//! [`funnel`], [`activities`], [`visits`] and [`timeline`] are the
-//! reports; [`table`] flattens any of them for text and CSV.
+//! [`funnel`], [`activities`], [`visits`], [`timeline`] and [`targets`]
+//! are the reports; [`table`] flattens any of them for text and CSV.
 
 pub mod activities;
 pub mod cycle;
@@ -30,6 +30,7 @@ pub mod money;
 pub mod pipeline;
 pub mod query;
 pub mod table;
+pub mod targets;
 pub mod timeline;
 pub mod visits;
 pub mod win_rate;
@@ -39,7 +40,7 @@ mod testing;
 
 use serde::Serialize;
 
-pub use activities::Activities;
+pub use activities::{Activities, ActivitiesTally};
 pub use cycle::Cycle;
 pub use facts::{Facts, Position, StageStep};
 pub use funnel::Funnel;
@@ -47,6 +48,7 @@ pub use money::{Amounts, Converted};
 pub use pipeline::Pipeline;
 pub use query::{GroupBy, Rates, ReportQuery, StageWeights};
 pub use table::{Table, Tabular};
+pub use targets::{Target, Targets};
 pub use timeline::Timeline;
 pub use visits::Visits;
 pub use win_rate::WinRate;
@@ -71,6 +73,8 @@ pub enum ReportName {
     Visits,
     /// [`timeline::timeline`] of this account.
     Timeline(RecordId),
+    /// [`targets::targets`]: progress on the targets the reader sees.
+    Targets,
 }
 
 /// The report names as typed (`timeline` needs an account id besides).
@@ -82,6 +86,7 @@ pub const REPORT_NAMES: &[&str] = &[
     "activities",
     "visits",
     "timeline",
+    "targets",
 ];
 
 impl ReportName {
@@ -96,6 +101,7 @@ impl ReportName {
             "funnel" => ReportName::Funnel,
             "activities" => ReportName::Activities,
             "visits" => ReportName::Visits,
+            "targets" => ReportName::Targets,
             "timeline" => {
                 let id = account.ok_or_else(|| bad("timeline needs an account id".into()))?;
                 let id: RecordId = id.parse()?;
@@ -119,6 +125,7 @@ impl ReportName {
             ReportName::Pipeline | ReportName::WinRate | ReportName::Cycle => &[RecordKind::Deal],
             ReportName::Funnel => &[RecordKind::Account],
             ReportName::Activities | ReportName::Visits => &[RecordKind::Activity],
+            ReportName::Targets => &[RecordKind::Deal, RecordKind::Activity],
             ReportName::Timeline(_) => return None,
         })
     }
@@ -142,6 +149,8 @@ pub enum ReportResult {
     Visits(Visits),
     /// See [`Timeline`].
     Timeline(Timeline),
+    /// See [`Targets`].
+    Targets(Targets),
 }
 
 impl Tabular for ReportResult {
@@ -154,12 +163,20 @@ impl Tabular for ReportResult {
             ReportResult::Activities(r) => r.table(),
             ReportResult::Visits(r) => r.table(),
             ReportResult::Timeline(r) => r.table(),
+            ReportResult::Targets(r) => r.table(),
         }
     }
 }
 
-/// Computes report `name` over `facts`; fails only on an unknown time zone.
-pub fn run(name: &ReportName, facts: &[Facts], q: &ReportQuery) -> Result<ReportResult> {
+/// Computes report `name` over `facts` (and, for [`ReportName::Targets`],
+/// the `targets` the reader sees; other reports ignore them); fails only on
+/// an unknown time zone.
+pub fn run(
+    name: &ReportName,
+    facts: &[Facts],
+    targets: &[Target],
+    q: &ReportQuery,
+) -> Result<ReportResult> {
     Ok(match name {
         ReportName::Pipeline => ReportResult::Pipeline(pipeline::pipeline(facts, q)),
         ReportName::WinRate => ReportResult::WinRate(win_rate::win_rate(facts, q)),
@@ -168,5 +185,6 @@ pub fn run(name: &ReportName, facts: &[Facts], q: &ReportQuery) -> Result<Report
         ReportName::Activities => ReportResult::Activities(activities::activities(facts, q)?),
         ReportName::Visits => ReportResult::Visits(visits::visits(facts, q)),
         ReportName::Timeline(id) => ReportResult::Timeline(timeline::timeline(id, facts, q)),
+        ReportName::Targets => ReportResult::Targets(targets::targets(targets, facts, q)?),
     })
 }

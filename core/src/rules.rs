@@ -17,7 +17,8 @@
 //!   the cross-field rules (an amount needs a currency, a credit limit needs
 //!   its currency, a lost deal needs a reason, check-out and due times are
 //!   not before check-in and start times, coordinates come in pairs, a
-//!   relationship does not point at itself). [`check_record`] refuses a
+//!   relationship does not point at itself, a target is for someone and a
+//!   revenue target has a currency). [`check_record`] refuses a
 //!   record that breaks any of them; [`check_transition`] refuses a change
 //!   that makes one of them newly fail, so a record already broken by
 //!   concurrent edits can still be edited (and repaired).
@@ -221,6 +222,22 @@ pub fn violations(kind: RecordKind, fields: &Fields) -> Vec<Violation> {
                 }
             }
         }
+        RecordKind::Target => {
+            if text("metric") == Some("revenue_won") && !has("currency") {
+                out.push(violation(
+                    "target.currency_for_revenue",
+                    "currency",
+                    "is required for a revenue target",
+                ));
+            }
+            if !has("assignee") && !has("territory") {
+                out.push(violation(
+                    "target.whose",
+                    "assignee",
+                    "a target is for a person (`assignee`) or a territory (`territory`)",
+                ));
+            }
+        }
         RecordKind::Relationship if text("from").is_some() && text("from") == text("to") => {
             out.push(violation(
                 "relationship.not_to_itself",
@@ -288,14 +305,16 @@ pub fn parent_account(kind: RecordKind, fields: &Fields) -> Option<RecordId> {
 /// The territory that decides who sees a record of `kind`: an account's own
 /// `territory`, otherwise the territory of its parent account
 /// (`account_territory`, `None` when it has no parent or the parent has no
-/// territory). A non-account's own `territory` value, if any, is ignored.
+/// territory). A target carries its own territory too (a team target, seen
+/// by everyone in it). Another kind's own `territory` value, if any, is
+/// ignored.
 pub fn territory_of(
     kind: RecordKind,
     own: Option<&str>,
     account_territory: Option<&str>,
 ) -> Option<String> {
     match kind {
-        RecordKind::Account => own.map(str::to_owned),
+        RecordKind::Account | RecordKind::Target => own.map(str::to_owned),
         _ => account_territory.map(str::to_owned),
     }
 }
@@ -466,6 +485,27 @@ mod tests {
         );
         let good = deal(&[("stage", t("lost")), ("close_reason", t("price"))]);
         assert!(check_record(RecordKind::Deal, &good).is_ok());
+    }
+
+    #[test]
+    fn a_target_is_for_someone_and_a_revenue_target_has_a_currency() {
+        let base = fields(&[
+            ("metric", t("revenue_won")),
+            ("period", t("month")),
+            ("goal", FieldValue::Int(500_000)),
+        ]);
+        assert_eq!(
+            rules_of(RecordKind::Target, &base),
+            vec!["target.currency_for_revenue", "target.whose"]
+        );
+        let mut good = base.clone();
+        good.insert("currency".into(), t("EUR"));
+        good.insert("territory".into(), t("north"));
+        assert!(check_record(RecordKind::Target, &good).is_ok());
+        let mut visits = good.clone();
+        visits.insert("metric".into(), t("visits"));
+        visits.remove("currency");
+        assert!(check_record(RecordKind::Target, &visits).is_ok());
     }
 
     #[test]

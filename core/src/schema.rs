@@ -11,6 +11,7 @@ mod deal;
 mod note;
 mod process;
 mod relationship;
+pub mod target;
 
 use crate::ids::RecordKind;
 
@@ -178,6 +179,7 @@ pub fn fields(kind: RecordKind) -> &'static [FieldDef] {
         RecordKind::Note => note::FIELDS,
         RecordKind::ProcessModel => process::MODEL_FIELDS,
         RecordKind::ProcessInstance => process::INSTANCE_FIELDS,
+        RecordKind::Target => target::FIELDS,
     }
 }
 
@@ -202,7 +204,9 @@ pub const INSTANCE_STATUSES: &[&str] = process::INSTANCE_STATUSES;
 /// The field that names a record of `kind` in lists and search results.
 pub fn title_field(kind: RecordKind) -> &'static str {
     match kind {
-        RecordKind::Account | RecordKind::Deal | RecordKind::ProcessModel => "name",
+        RecordKind::Account | RecordKind::Deal | RecordKind::ProcessModel | RecordKind::Target => {
+            "name"
+        }
         RecordKind::Contact => "last_name",
         RecordKind::Relationship => "type",
         RecordKind::Activity => "subject",

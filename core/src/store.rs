@@ -38,6 +38,7 @@ mod quarantine;
 mod remote;
 mod reports;
 mod search;
+mod targets;
 mod write;
 
 use std::collections::BTreeSet;

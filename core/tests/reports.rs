@@ -10,7 +10,7 @@ use std::sync::Arc;
 use fieldwork_core::clock::ManualClock;
 use fieldwork_core::report::{
     Facts, GroupBy, Rates, ReportName, ReportQuery, ReportResult, activities, cycle, funnel,
-    pipeline, timeline::EventKind, visits, win_rate,
+    pipeline, targets, timeline::EventKind, visits, win_rate,
 };
 use fieldwork_core::{FieldWrite, RecordId, RecordKind, Store};
 use jiff::Timestamp;
@@ -919,4 +919,51 @@ fn pure_functions_give_the_same_results_as_the_store() {
         };
         assert_eq!(visits::visits(&all, &q), v);
     }
+}
+
+/// The targets report on the device reads only the facts its periods can
+/// count; over every fact the pure function agrees, for each query.
+#[test]
+fn targets_on_the_store_equal_the_pure_function_over_every_fact() {
+    let mut f = fixture();
+    for (metric, period, goal, whose) in [
+        ("deals_won", "month", 2, ("assignee", "ann")),
+        ("revenue_won", "quarter", 2_000_000, ("assignee", "bob")),
+        ("activities_done", "week", 3, ("territory", "north")),
+        ("visits", "year", 10, ("assignee", "ann")),
+    ] {
+        let mut writes = vec![
+            FieldWrite::set("metric", metric),
+            FieldWrite::set("period", period),
+            FieldWrite::set("goal", goal),
+            FieldWrite::set(whose.0, whose.1),
+        ];
+        if metric == "revenue_won" {
+            writes.push(FieldWrite::set("currency", "EUR"));
+        }
+        f.store.create(RecordKind::Target, writes).expect("target");
+    }
+    let all: Vec<Facts> = f.store.all_report_facts().expect("facts");
+    let set = f.store.targets().expect("targets");
+    assert_eq!(set.len(), 4);
+    let base = query(&f);
+    let days = |from: &str, to: &str| {
+        base.clone()
+            .with_days(from.parse().ok(), to.parse().ok())
+            .expect("days")
+    };
+    let mut bobs = days("2026-10-01", "2026-12-31");
+    bobs.owner = Some("bob".into());
+    let mut north = days("2026-10-01", "2026-11-30");
+    north.territory = Some("north".into());
+    let mut counted = 0;
+    for q in [base.clone(), days("2026-10-01", "2026-10-31"), bobs, north] {
+        let ReportResult::Targets(on_store) = run(&mut f, ReportName::Targets, &q) else {
+            panic!("targets")
+        };
+        let pure = targets::targets(&set, &all, &q).expect("targets");
+        assert_eq!(pure, on_store);
+        counted += on_store.rows.iter().map(|r| r.actual).sum::<i64>();
+    }
+    assert!(counted > 0, "some target made progress in some query");
 }

@@ -58,7 +58,7 @@
 //!   codec's frame limit, so a frame over the codec's limit is refused by the
 //!   codec with the documented `error{message_too_large}`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,13 +77,16 @@ use crate::auth;
 use crate::db::{tokens, users};
 use crate::error::{ErrorBody, Result, ServerError};
 pub use crate::request::Authenticated;
+pub use crate::request::client_ip;
 pub(crate) use crate::request::{bearer, read_body_bytes};
 use crate::state::AppState;
 use crate::sync::connection;
 
-/// The public listener's router: health, login, logout and sync. The admin
-/// API is not served here (`/v1/admin/*` answers `404`).
-pub fn router(state: Arc<AppState>) -> Router {
+/// The public listener's router: health, login, logout, sync, the office
+/// API and the web app ([`crate::web`]; `tls`: whether this listener
+/// serves TLS, for its cookies). The admin API is not served here
+/// (`/v1/admin/*` answers `404`).
+pub fn router(state: Arc<AppState>, tls: bool) -> Router {
     let limits = state.config.limits;
     Router::new()
         .route("/v1/health", get(health))
@@ -104,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin", axum::routing::any(not_here))
         .route("/v1/admin/{*rest}", axum::routing::any(not_here))
         .merge(crate::api::routes())
+        .merge(crate::web::routes(tls))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::api::edge::cors,
@@ -298,47 +302,6 @@ async fn login_checked(
     })
 }
 
-/// The address a request comes from: the TCP `peer`, or, when the peer is
-/// one of the `trusted` proxies, the right-most `X-Forwarded-For` hop that
-/// is not itself a trusted proxy (hops to its left were written by the
-/// client and prove nothing). A hop that is not an address ends the walk at
-/// the last trusted hop.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| same_ip(t, ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let values: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    let mut client = peer;
-    for hop in values.iter().flat_map(|v| v.split(',')).rev() {
-        let Some(ip) = parse_hop(hop.trim()) else {
-            return client;
-        };
-        client = ip;
-        if !is_trusted(&ip) {
-            return ip;
-        }
-    }
-    client
-}
-
-/// Two addresses are the same, also when one is IPv4-mapped IPv6.
-fn same_ip(a: &IpAddr, b: &IpAddr) -> bool {
-    a.to_canonical() == b.to_canonical()
-}
-
-/// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1` or `[2001:db8::1]:443`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
-        .ok()
-        .map(|ip| ip.to_canonical())
-}
-
 /// An error answer with a stable `code`, for refusals that happen before a
 /// request is understood (body too large, too slow, not JSON).
 fn refusal(status: StatusCode, code: &'static str, message: &str) -> Response {
@@ -453,6 +416,7 @@ async fn device_wiped(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")

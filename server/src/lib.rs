@@ -52,6 +52,7 @@ pub mod state;
 pub mod sync;
 pub mod tls;
 pub mod visibility;
+pub mod web;
 pub mod webhooks;
 pub mod wipe;
 
@@ -109,7 +110,7 @@ pub async fn run(
     let poller = tokio::spawn(poll_admin_changes(state.clone()));
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
     let webhooks = tokio::spawn(webhooks::worker::run(state.clone()));
-    let app = http::router(state.clone());
+    let app = http::router(state.clone(), tls.is_some());
     let st = state.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let admin = admin.map(|listener| {

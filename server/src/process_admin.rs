@@ -8,13 +8,13 @@
 use std::path::Path;
 
 use fieldwork_core::RecordId;
+use fieldwork_core::RecordKind;
 use fieldwork_core::process::ProcessHost;
 use fieldwork_core::process::bpmn;
 use fieldwork_core::process::instance::Instance;
-use fieldwork_core::process::model::{Model, ModelFile};
+use fieldwork_core::process::model::{Model, ModelFile, check_people};
 use fieldwork_core::process::monitor::{self, VersionReport};
 use fieldwork_core::process::runner::{self, Control};
-use fieldwork_core::{CoreError, RecordKind};
 
 use crate::error::{Result, ServerError};
 use crate::processes::with_host;
@@ -51,10 +51,10 @@ impl ModelFormat {
 /// Parses model text written in `format` and checks it as it would be
 /// published, so nothing half-imported is ever written. The one parser of
 /// models for the CLI and the office API. `Err` holds every problem, one
-/// line each (a BPMN problem names its line in the file).
+/// line each (a BPMN problem names its line, element id and name).
 pub fn parse_model(format: ModelFormat, text: &str) -> std::result::Result<ModelFile, Vec<String>> {
     let file = match format {
-        ModelFormat::Bpmn => bpmn::import(text).map_err(|e| vec![e.to_string()])?,
+        ModelFormat::Bpmn => bpmn::import(text).map_err(|e| e.lines())?,
         ModelFormat::Json => Model::from_json(text, 0).map_err(|e| e.0)?.file,
         ModelFormat::Toml => Model::from_toml(text).map_err(|e| e.0)?.file,
     };
@@ -62,20 +62,48 @@ pub fn parse_model(format: ModelFormat, text: &str) -> std::result::Result<Model
     Ok(file)
 }
 
+/// A refused model, for the server CLI (which prints an error on one
+/// line): what was refused, how many problems, then every problem.
+fn refused(what: &str, problems: &[String]) -> ServerError {
+    ServerError::Invalid(format!(
+        "{what}: the process model cannot be published ({} problem{}): {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.join("; ")
+    ))
+}
+
 /// Reads a model file: BPMN 2.0 XML (`.bpmn`, `.xml`), JSON or TOML (see
 /// [`parse_model`]). A refusal names the file and every problem.
 pub fn read_model(path: &Path) -> Result<ModelFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ServerError::Internal(format!("reading {}: {e}", path.display())))?;
-    parse_model(ModelFormat::of_path(path), &text).map_err(|lines| {
-        ServerError::Core(CoreError::Invalid(fieldwork_core::ValidationError::record(
-            format!(
-                "{}: invalid process model: {}",
-                path.display(),
-                lines.join("; ")
-            ),
-        )))
-    })
+    parse_model(ModelFormat::of_path(path), &text)
+        .map_err(|lines| refused(&path.display().to_string(), &lines))
+}
+
+/// A publication: the new version's (id, version), or the problems that
+/// refused it.
+pub type Published = std::result::Result<(RecordId, i64), Vec<String>>;
+
+/// Publishes `file` through `host` after the checks only the server can
+/// make: every `role:NAME` assignee is a role of the policy in force and
+/// every `user:NAME` assignee an active user
+/// ([`fieldwork_core::process::model::check_people`]). `Ok(Err(problems))`
+/// when they fail, and nothing is written. The CLI and the office API both
+/// publish through here.
+pub fn publish_checked<H: ProcessHost>(
+    host: &mut H,
+    file: ModelFile,
+) -> std::result::Result<Published, H::Error> {
+    let directory = host.directory()?;
+    if let Some(policy) = host.policy() {
+        let problems = check_people(&file, &directory, policy);
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+    }
+    runner::publish(host, file).map(Ok)
 }
 
 /// Publishes `file` as the next version of its model; returns (id, version).
@@ -88,19 +116,19 @@ pub fn publish(state: &AppState, file: ModelFile, by: &str) -> Result<(RecordId,
             .read_blocking(|conn| crate::db::users::by_name(conn, by))?
             .is_some_and(|u| !u.disabled);
         if !active {
-            return Err(ServerError::Core(CoreError::Invalid(
-                fieldwork_core::ValidationError::record(format!(
-                    "instances of a scheduled model run with its publisher's rights, and `{by}` is not an active user; publish it --as an active user"
-                )),
+            return Err(ServerError::Invalid(format!(
+                "instances of a scheduled model run with its publisher's rights, and `{by}` is not an active user; publish it --as an active user"
             )));
         }
     }
     let now = state.clock.now();
+    let key = file.key.clone();
     let out = state.db.write_blocking(|w| {
         with_host(w, Some(&state.hub), &state.actor, now, by, |h| {
-            runner::publish(h, file)
+            publish_checked(h, file)
         })
     })?;
+    let out = out.map_err(|problems| refused(&key, &problems))?;
     // Tell a running server (another process) that documents changed.
     state
         .db
@@ -165,7 +193,10 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
                     }
                 }
             }
-            Ok(monitor::report(&models, &instances, &overdue, now))
+            let failures = crate::processes::failures(h.conn())?.into_iter().collect();
+            Ok(monitor::report_with_failures(
+                &models, &instances, &overdue, &failures, now,
+            ))
         })
     })
 }

@@ -1,12 +1,15 @@
 //! What the HTTP layers share about a request, below both the sync/admin
 //! routes (`http`) and the office API (`api`): reading a body within its
-//! limits, the signed-in user of a session token, the admin check.
+//! limits, the signed-in user of a session token, the admin check, the
+//! client's address behind trusted proxies ([`client_ip`]; also the web
+//! app's, [`crate::web`]).
 //!
 //! Guarantees: a body is read with a size and a time limit (refused at
 //! once when its `Content-Length` is too large); a token is looked up
 //! only when it is 1 to 256 bytes; the admin check reads the policy in
 //! force, not a role name.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,4 +138,45 @@ pub(crate) fn require_admin(state: &AppState, user: &users::User) -> Result<()> 
             user.role
         )))
     }
+}
+
+/// The address a request comes from: the TCP `peer`, or, when the peer is
+/// one of the `trusted` proxies, the right-most `X-Forwarded-For` hop that
+/// is not itself a trusted proxy (hops to its left were written by the
+/// client and prove nothing). A hop that is not an address ends the walk at
+/// the last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| same_ip(t, ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let values: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let mut client = peer;
+    for hop in values.iter().flat_map(|v| v.split(',')).rev() {
+        let Some(ip) = parse_hop(hop.trim()) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// Two addresses are the same, also when one is IPv4-mapped IPv6.
+fn same_ip(a: &IpAddr, b: &IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }

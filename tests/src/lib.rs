@@ -1,6 +1,7 @@
 //! The end-to-end test harness: real servers, real devices, real sockets.
 //!
 //! - [`api`]: a client of the office HTTP API (JSON, problem details).
+//! - [`browser`]: a WebDriver client driving headless Chromium (web app tests).
 //! - [`clocked`]: a server and devices whose clocks the test moves.
 //! - [`server`]: a `fieldwork-server` in this process on `127.0.0.1:0`, or
 //!   as a child process (for `kill -9`).
@@ -16,6 +17,7 @@
 //!   trickled bytes, idle sockets.
 
 pub mod api;
+pub mod browser;
 pub mod clocked;
 pub mod device;
 pub mod forge;

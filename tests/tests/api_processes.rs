@@ -607,3 +607,81 @@ fn a_read_only_key_lists_processes_but_cannot_start_or_control_them() {
         Some(1)
     );
 }
+
+/// Won deals: the owner gets a task to send the contract, then it ends.
+const ON_WON: &str = r#"
+key = "send-contract"
+name = "Send the contract"
+trigger = { kind = "field_change", record = "deal", condition = 'deal.stage == "won"' }
+
+[[steps]]
+id = "send"
+name = "Send the contract"
+kind = "task"
+assignee = "owner"
+subject = "Send the contract for {name}"
+due = "P1D"
+next = "done"
+
+[[steps]]
+id = "done"
+name = "Done"
+kind = "end"
+"#;
+
+#[test]
+fn an_api_write_starts_processes_and_an_api_completion_advances_them_as_on_a_phone() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let marta = ApiClient::signed_in(&rt, &server.url, "marta");
+    let ana = ApiClient::signed_in(&rt, &server.url, "ana");
+    let published = marta.post(
+        "/v1/processes/models",
+        json!({"format": "toml", "source": ON_WON}),
+    );
+    assert_eq!(published.status, 201, "{}", published.text);
+    let deal = deal_in(&ana, "madrid", "Tornillos");
+    let none = ana.get("/v1/processes/instances?model=send-contract");
+    assert_eq!(none.json.as_array().map(Vec::len), Some(0), "{}", none.text);
+
+    // The rep moves her deal to won through the API: the trigger fires.
+    let won = ana.patch(
+        &format!("/v1/records/deal/{deal}"),
+        json!({"fields": {"stage": "won"}}),
+    );
+    assert_eq!(won.status, 200, "{}", won.text);
+    let listed = ana.get("/v1/processes/instances?model=send-contract");
+    let instances = listed.json.as_array().expect("a list").clone();
+    assert_eq!(instances.len(), 1, "{}", listed.text);
+    assert_eq!(instances[0]["record"], deal.as_str());
+    let instance = instances[0]["id"].as_str().expect("id").to_owned();
+    let card = ana.get(&format!("/v1/processes/instances/{instance}")).json;
+    assert_eq!(card["status"], "running", "{card}");
+    let task = card["steps"][0]["activity"]["id"]
+        .as_str()
+        .expect("the task's activity")
+        .to_owned();
+
+    // Writing won again changes nothing and starts nothing more.
+    ana.patch(
+        &format!("/v1/records/deal/{deal}"),
+        json!({"fields": {"stage": "won"}}),
+    );
+    let again = ana.get("/v1/processes/instances?model=send-contract");
+    assert_eq!(
+        again.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        again.text
+    );
+
+    // Completing the task through the API moves the instance to its end.
+    let done = ana.post(
+        &format!("/v1/tasks/{task}/complete"),
+        json!({"outcome": "Sent by e-mail"}),
+    );
+    assert_eq!(done.status, 200, "{}", done.text);
+    let card = ana.get(&format!("/v1/processes/instances/{instance}")).json;
+    assert_eq!(card["status"], "completed", "{card}");
+}

@@ -24,6 +24,7 @@ const NAMES: &[&str] = &[
     "funnel",
     "activities",
     "visits",
+    "targets",
 ];
 
 /// The parameter sets every report is compared under.
@@ -180,6 +181,25 @@ fn scenario(w: &World) -> Data {
     set(marta, &sevilla_open, money(90_000_000, "HUF", "2026-11-25"));
     let sevilla_won = deal(marta, &sevilla, "Vinagre", "negotiation");
     set(marta, &sevilla_won, money(30_000, "EUR", "2026-11-05"));
+    // Marta's targets: ana's visits per week and EUR won per month, and
+    // sevilla's deals won per quarter (a team target ana does not see).
+    for (metric, period, goal, whose) in [
+        ("visits", "week", "3", ("assignee", "ana")),
+        ("revenue_won", "month", "500000", ("assignee", "ana")),
+        ("deals_won", "quarter", "4", ("territory", "sevilla")),
+    ] {
+        let mut writes = vec![
+            FieldWrite::set("name", format!("{metric} per {period}").as_str()),
+            FieldWrite::set("metric", metric),
+            FieldWrite::set("period", period),
+            FieldWrite::set("goal", goal.parse::<i64>().expect("goal")),
+            FieldWrite::set(whose.0, whose.1),
+        ];
+        if metric == "revenue_won" {
+            writes.push(FieldWrite::set("currency", "EUR"));
+        }
+        make(marta, RecordKind::Target, writes);
+    }
     let bobs_account = account(bob, "Bob's Bodega", "sevilla", "lead");
     let bobs_deal = deal(bob, &bobs_account, "Barricas", "negotiation");
     set(bob, &bobs_deal, money(70_000, "EUR", "2026-11-30"));
@@ -418,6 +438,25 @@ fn the_servers_reports_equal_the_devices_for_a_manager_and_a_rep() {
         .map(|r| r["overdue"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(overdue, 1, "{acts}");
+    // Targets: ana has her two, marta also the sevilla team target. Ana won
+    // EUR 1,500.00 this month of her EUR 5,000.00 goal.
+    let rows = |v: &Value| v["rows"].as_array().expect("rows").clone();
+    let ana_targets = rows(&on_server(&ana, "/v1/reports/targets"));
+    assert_eq!(ana_targets.len(), 2, "{ana_targets:?}");
+    assert_eq!(rows(&on_server(&marta, "/v1/reports/targets")).len(), 3);
+    let revenue = ana_targets
+        .iter()
+        .find(|r| r["metric"] == "revenue_won")
+        .expect("revenue target");
+    assert_eq!(
+        (&revenue["period"], &revenue["actual"], &revenue["percent"]),
+        (
+            &Value::from("2026-11"),
+            &Value::from(150_000),
+            &Value::from(30)
+        ),
+        "{revenue}"
+    );
 }
 
 #[test]

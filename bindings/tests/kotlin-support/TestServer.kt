@@ -15,13 +15,14 @@ class TestServer private constructor(private val binary: String, val data: File)
     lateinit var url: String
         private set
 
-    /** Runs an admin command (`user add ...`) against the server's data directory. */
-    fun admin(vararg args: String, stdin: String = "") {
+    /** Runs an admin command (`user add ...`) against the server's data directory; its output. */
+    fun admin(vararg args: String, stdin: String = ""): String {
         val admin = ProcessBuilder(listOf(binary, "--data", data.path) + args.toList())
             .redirectErrorStream(true).start()
         admin.outputStream.bufferedWriter().use { it.write(stdin) }
         val output = admin.inputStream.bufferedReader().readText()
         check(admin.waitFor(30, TimeUnit.SECONDS) && admin.exitValue() == 0) { "${args.toList()} failed: $output" }
+        return output
     }
 
     fun addUser(name: String, role: String, password: String, vararg extra: String) =
@@ -49,8 +50,11 @@ class TestServer private constructor(private val binary: String, val data: File)
     companion object {
         val PASSWORDS = mapOf("ana" to "ana-secret-1", "mia" to "mia-secret-1")
 
-        /** Starts a server with `mia` (manager) and `ana` (rep, reporting to mia), both in `north`. */
-        fun withTeam(): TestServer {
+        /**
+         * Starts a server with `mia` (manager) and `ana` (rep, reporting to mia), both in `north`.
+         * With [policy], the policy in force is first replaced by `policy(the default policy's TOML)`.
+         */
+        fun withTeam(policy: ((String) -> String)? = null): TestServer {
             val binary = System.getenv("FIELDWORK_SERVER_BIN") ?: error("FIELDWORK_SERVER_BIN is not set")
             val server = TestServer(binary, Files.createTempDirectory("fieldwork-kt-server-").toFile())
             server.addUser("mia", "manager", PASSWORDS.getValue("mia"), "--territory", "north", "--time-zone", "Europe/Madrid")
@@ -58,6 +62,13 @@ class TestServer private constructor(private val binary: String, val data: File)
                 "ana", "rep", PASSWORDS.getValue("ana"),
                 "--territory", "north", "--manager", "mia", "--time-zone", "Europe/Madrid",
             )
+            if (policy != null) {
+                // `policy show` prints a `# revision N` line, then the TOML.
+                val current = server.admin("policy", "show").substringAfter("\n")
+                val file = File(server.data, "policy-under-test.toml")
+                file.writeText(policy(current))
+                server.admin("policy", "set", file.path)
+            }
             server.start()
             return server
         }

@@ -29,6 +29,8 @@ pub mod codes {
     pub const PROCESS_FORBIDDEN: &str = "process_forbidden";
     /// The user's role may not archive or restore records.
     pub const ARCHIVE_FORBIDDEN: &str = "archive_forbidden";
+    /// The user's role may not set or change targets.
+    pub const TARGETS_FORBIDDEN: &str = "targets_forbidden";
     /// The user's role is not in the policy.
     pub const UNKNOWN_ROLE: &str = "unknown_role";
     /// The change rewrites what is written once: a published model, an
@@ -142,6 +144,15 @@ impl Access {
                 Some(field),
                 &format!("roles.{}.archive", user.role),
                 format!("role `{}` may not archive or restore records", user.role),
+            ));
+        }
+        if kind == RecordKind::Target && !role.targets {
+            return Err(denial(
+                codes::TARGETS_FORBIDDEN,
+                doc,
+                Some(field),
+                &format!("roles.{}.targets", user.role),
+                format!("role `{}` may not set or change targets", user.role),
             ));
         }
         if let Some(facts) = facts

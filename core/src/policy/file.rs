@@ -53,6 +53,8 @@ struct RoleFile {
     process: ProcessRights,
     #[serde(default)]
     archive: bool,
+    #[serde(default)]
+    targets: bool,
 }
 
 /// Reads a policy file and checks it whole: every problem is listed, each
@@ -74,6 +76,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     let mut field_class = parse_fields(&file, &classes, &mut errors);
     if let Some(base) = &base_class {
         place_base_fields(&mut field_class, base);
+        place_unlisted_kinds(&file, &mut field_class, base);
     }
     check_classified(
         &field_class,
@@ -184,6 +187,30 @@ fn place_base_fields(
     }
 }
 
+/// Kinds a policy may leave out of `[fields]` entirely: all their fields go
+/// to the base class (a policy written before the kind existed stays
+/// valid). Who may write them is decided by a role right, not a class.
+const BASE_KINDS: &[RecordKind] = &[RecordKind::Target];
+
+/// Puts every field of each of [`BASE_KINDS`] the file has no `[fields.*]`
+/// table for in the base class.
+fn place_unlisted_kinds(
+    file: &PolicyFile,
+    field_class: &mut BTreeMap<(RecordKind, String), ClassName>,
+    base: &ClassName,
+) {
+    for kind in BASE_KINDS {
+        if file.fields.contains_key(kind.as_str()) {
+            continue;
+        }
+        for def in schema::fields(*kind) {
+            field_class
+                .entry((*kind, def.name.to_owned()))
+                .or_insert_with(|| base.clone());
+        }
+    }
+}
+
 /// Every schema field must be in a class, and the routing fields in the
 /// base class (`base_name` as written in the file, for the message).
 fn check_classified(
@@ -286,6 +313,7 @@ fn parse_role(
         edits,
         process: role.process,
         archive: role.archive,
+        targets: role.targets,
     }
 }
 
@@ -385,6 +413,38 @@ mod tests {
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
         assert!(has("`tax_id` is not in any class"), "{errors:?}");
         assert!(has("`name` is already in class"), "{errors:?}");
+    }
+
+    #[test]
+    fn target_fields_go_to_the_base_class_unless_the_policy_lists_them() {
+        let policy = Policy::shipped_default();
+        for def in schema::fields(RecordKind::Target) {
+            assert_eq!(
+                policy
+                    .class_of(RecordKind::Target, def.name)
+                    .map(|c| c.as_str()),
+                Some("general"),
+                "{}",
+                def.name
+            );
+        }
+        let roles = |p: &Policy, r: &str| p.role(r).expect("role").targets;
+        assert!(roles(&policy, "manager") && roles(&policy, "admin"));
+        assert!(!roles(&policy, "rep") && !roles(&policy, "auditor"));
+        // Listing the kind means classifying every one of its fields.
+        let partial = crate::policy::DEFAULT_POLICY_TOML.replace(
+            "[roles.rep]",
+            "[fields.target]\ngeneral = [\"metric\"]\n\n[roles.rep]",
+        );
+        let Err(CoreError::Policy(errors)) = Policy::from_toml(&partial) else {
+            panic!("a partial [fields.target] must be refused");
+        };
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("`period` is not in any class")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -15,8 +15,11 @@ use crate::ids::RecordKind;
 use crate::schema;
 use crate::value::FieldValue;
 
+mod people;
+mod placeholders;
 mod step_check;
 
+pub use people::check_people;
 use step_check::check_step;
 
 /// A model as written: the canonical form stored in `process_model` records.
@@ -45,8 +48,11 @@ pub struct ModelFile {
 pub struct TriggerFile {
     /// `record_created`, `field_change`, `manual` or `schedule`.
     pub kind: TriggerKind,
-    /// The kind of record an instance runs on.
-    pub record: RecordKind,
+    /// The kind of record an instance runs on. Only a `manual` trigger may
+    /// leave it out: such a model is started by hand on any account,
+    /// contact, deal or activity whose fields it uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordKind>,
     /// `field_change`: starts when this becomes true. `schedule`: which
     /// records get an instance at each occurrence (all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,8 +271,9 @@ pub struct Step {
 pub struct Trigger {
     /// Its kind.
     pub kind: TriggerKind,
-    /// The record kind instances run on.
-    pub record: RecordKind,
+    /// The record kind instances run on (`None`: a manual model that runs
+    /// on any kind whose fields it uses, see [`Model::fits`]).
+    pub record: Option<RecordKind>,
     /// The condition (field change; schedule filter).
     pub condition: Option<Condition>,
     /// Schedule interval and first occurrence.
@@ -295,6 +302,34 @@ pub struct Model {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid process model: {}", .0.join("; "))]
 pub struct ModelError(pub Vec<String>);
+
+/// Most steps a model may have (real sales processes have tens).
+pub const MAX_MODEL_STEPS: usize = 1_000;
+
+/// The kinds of record a process runs on.
+pub const PROCESS_KINDS: &[RecordKind] = &[
+    RecordKind::Account,
+    RecordKind::Contact,
+    RecordKind::Deal,
+    RecordKind::Activity,
+];
+
+/// The definition of field `name` of the records a model runs on: of
+/// `record`, or (a manual model on any kind) of the first kind that has it.
+pub(crate) fn field_of(
+    record: Option<RecordKind>,
+    name: &str,
+) -> Option<&'static schema::FieldDef> {
+    match record {
+        Some(k) => schema::field(k, name),
+        None => PROCESS_KINDS.iter().find_map(|k| schema::field(*k, name)),
+    }
+}
+
+/// How the records a model runs on are named in problems.
+fn kind_name(record: Option<RecordKind>) -> String {
+    record.map_or_else(|| "records".to_owned(), |k| k.to_string())
+}
 
 /// Parses an ISO 8601 duration (`P7D`, `PT2H30M`).
 pub fn duration(text: &str) -> Result<Span, String> {
@@ -342,6 +377,21 @@ impl Model {
         serde_json::to_string(&self.file).unwrap_or_default()
     }
 
+    /// Whether this model can run on a record of `kind`: its trigger's kind,
+    /// or (a manual model on any record) a kind that has every field the
+    /// model uses. `Err` lists why not.
+    pub fn fits(&self, kind: RecordKind) -> Result<(), ModelError> {
+        match self.trigger.record {
+            Some(k) if k == kind => Ok(()),
+            Some(k) => Err(ModelError(vec![format!("it runs on {k} records only")])),
+            None => {
+                let mut file = self.file.clone();
+                file.trigger.record = Some(kind);
+                Model::check(file, self.version).map(|_| ())
+            }
+        }
+    }
+
     /// The step `id` (which exists: checked at parse time).
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.get(id)
@@ -360,13 +410,24 @@ impl Model {
             errors.push("name: must not be empty".into());
         }
         let record = file.trigger.record;
-        if !matches!(
-            record,
-            RecordKind::Account | RecordKind::Contact | RecordKind::Deal | RecordKind::Activity
-        ) {
-            errors.push(format!("trigger.record: processes run on accounts, contacts, deals or activities, not {record}"));
+        match record {
+            Some(k) if !PROCESS_KINDS.contains(&k) => errors.push(format!(
+                "trigger.record: processes run on accounts, contacts, deals or activities, not {k}"
+            )),
+            None if file.trigger.kind != TriggerKind::Manual => errors.push(
+                "trigger.record: required (account, contact, deal or activity); only a manual trigger may leave it out".into(),
+            ),
+            _ => {}
         }
         let trigger = check_trigger(&file.trigger, &mut errors);
+        if file.steps.len() > MAX_MODEL_STEPS {
+            // Alone, before the steps are checked: those checks are not
+            // linear in the number of steps.
+            return Err(ModelError(vec![format!(
+                "steps: {} steps; a model has at most {MAX_MODEL_STEPS}",
+                file.steps.len()
+            )]));
+        }
         let ids: BTreeSet<&str> = file.steps.iter().map(|s| s.id.as_str()).collect();
         if ids.len() != file.steps.len() {
             errors.push("steps: step ids must be unique".into());
@@ -565,18 +626,29 @@ fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
     })
 }
 
-fn check_condition_fields(c: &Condition, record: RecordKind, key: &str, errors: &mut Vec<String>) {
+fn check_condition_fields(
+    c: &Condition,
+    record: Option<RecordKind>,
+    key: &str,
+    errors: &mut Vec<String>,
+) {
     for (kind, name) in c.fields() {
         if let Some(k) = kind
-            && k != record.as_str()
+            && record.is_none_or(|r| k != r.as_str())
         {
             errors.push(format!(
-                "{key}: `{k}.{name}` is not a field of the {record} the process runs on"
+                "{key}: `{k}.{name}` is not a field of the {} the process runs on",
+                kind_name(record)
             ));
             continue;
         }
-        if schema::field(record, name).is_none() {
-            errors.push(format!("{key}: {record} has no field `{name}`"));
+        if field_of(record, name).is_none() {
+            errors.push(match record {
+                Some(r) => format!("{key}: {r} has no field `{name}`"),
+                None => {
+                    format!("{key}: no account, contact, deal or activity has a field `{name}`")
+                }
+            });
         }
     }
 }

@@ -48,6 +48,21 @@ pub struct VersionReport {
     pub steps: Vec<(String, StepStats)>,
     /// Open tasks of this version past their due time.
     pub overdue: usize,
+    /// Instances the engine marked failed (a panic, a run past the step
+    /// budget, a refused step): not run again, not counted as running or
+    /// stuck, listed here with where they stopped and why.
+    pub failed: Vec<FailedInstance>,
+}
+
+/// An instance the engine gave up on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedInstance {
+    /// The instance.
+    pub instance: String,
+    /// The step it stopped in.
+    pub step: Option<String>,
+    /// Why it was marked failed.
+    pub reason: String,
 }
 
 fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -75,6 +90,18 @@ pub fn report(
     overdue_tasks: &BTreeMap<String, usize>,
     now: Timestamp,
 ) -> Vec<VersionReport> {
+    report_with_failures(models, instances, overdue_tasks, &BTreeMap::new(), now)
+}
+
+/// [`report`], with the instances marked failed (`failures`: instance id →
+/// reason, as the host recorded them) listed apart.
+pub fn report_with_failures(
+    models: &[Model],
+    instances: &[Instance],
+    overdue_tasks: &BTreeMap<String, usize>,
+    failures: &BTreeMap<String, String>,
+    now: Timestamp,
+) -> Vec<VersionReport> {
     let mut out: BTreeMap<(String, i64), Tally> = BTreeMap::new();
     for inst in instances {
         let Some(started) = version(models, &inst.model_key, inst.started_version) else {
@@ -87,10 +114,16 @@ pub fn report(
         let tally = out
             .entry((model.file.key.clone(), model.version))
             .or_insert_with(|| empty_tally(model));
-        let overdue = overdue_tasks
-            .get(&inst.id.to_string())
-            .copied()
-            .unwrap_or(0);
+        let key = inst.id.to_string();
+        if let Some(reason) = failures.get(&key) {
+            tally.0.failed.push(FailedInstance {
+                instance: key,
+                step: pos.current().map(|c| c.step.clone()),
+                reason: reason.clone(),
+            });
+            continue;
+        }
+        let overdue = overdue_tasks.get(&key).copied().unwrap_or(0);
         count(tally, model, &pos, overdue, now);
     }
     out.into_values().map(finish).collect()
@@ -163,4 +196,71 @@ fn finish((mut report, mut durations, waiting): Tally) -> VersionReport {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{RecordId, RecordKind};
+
+    #[test]
+    fn failed_instances_are_listed_with_their_step_and_reason_not_counted_as_running() {
+        let mut model = Model::from_toml(
+            r#"
+key = "k"
+name = "n"
+trigger = { kind = "manual", record = "account" }
+[[steps]]
+id = "call"
+kind = "task"
+assignee = "owner"
+subject = "Call"
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+        )
+        .expect("model");
+        model.version = 1;
+        let at: Timestamp = "2027-01-04T09:00:00Z".parse().expect("t");
+        let instance = |name: &str| {
+            let record = RecordId::derived(RecordKind::Account, &[name]);
+            Instance {
+                id: Instance::derive_id("k", &record, at),
+                model_key: "k".into(),
+                model: RecordId::derived(RecordKind::ProcessModel, &["k", "1"]),
+                started_version: 1,
+                record,
+                account: None,
+                owner: Some("ana".into()),
+                started_at: at,
+                events: BTreeMap::new(),
+                parameters: BTreeMap::new(),
+            }
+        };
+        let (ok, bad) = (instance("a"), instance("b"));
+        let mut failures = BTreeMap::new();
+        failures.insert(
+            bad.id.to_string(),
+            "more than 256 steps in one run without waiting".to_owned(),
+        );
+        let out = report_with_failures(
+            &[model],
+            &[ok, bad.clone()],
+            &BTreeMap::new(),
+            &failures,
+            at,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].running, 1, "{out:?}");
+        assert_eq!(
+            out[0].failed,
+            vec![FailedInstance {
+                instance: bad.id.to_string(),
+                step: Some("call".into()),
+                reason: "more than 256 steps in one run without waiting".into(),
+            }]
+        );
+    }
 }

@@ -74,7 +74,12 @@ pub fn publish<H: ProcessHost>(host: &mut H, file: ModelFile) -> Result<(RecordI
     denied(host.access(), "publish", |p| p.publish)?;
     let models = host.models()?;
     let next = latest(&models, &file.key).map_or(1, |m| m.version + 1);
-    let model = Model::check(file, next).map_err(|e| invalid(e.to_string()))?;
+    let model = Model::check(file, next).map_err(|e| {
+        CoreError::Invalid(ValidationError::field(
+            "definition",
+            format!("the process model cannot be published: {}", e.0.join("; ")),
+        ))
+    })?;
     let id = model_id(&model.file.key, next);
     let now = host.now();
     let mut fields = BTreeMap::new();
@@ -359,11 +364,14 @@ pub fn start_by_hand<H: ProcessHost>(
     let target = host
         .record(record)?
         .ok_or_else(|| CoreError::NotFound(record.to_string()))?;
-    if target.kind() != model.trigger.record {
-        return Err(invalid(format!(
-            "`{key}` runs on {} records, not on {}",
-            model.trigger.record,
-            target.kind()
+    if let Err(e) = model.fits(target.kind()) {
+        return Err(CoreError::Invalid(ValidationError::field(
+            "record",
+            format!(
+                "`{key}` cannot run on this {}: {}",
+                target.kind(),
+                e.0.join("; ")
+            ),
         ))
         .into());
     }
@@ -390,7 +398,7 @@ pub fn on_write<H: ProcessHost>(
         let Some(model) = latest(&models, key) else {
             continue;
         };
-        if model.trigger.record != after.kind() {
+        if model.trigger.record != Some(after.kind()) {
             continue;
         }
         let fires = match model.trigger.kind {
@@ -448,10 +456,10 @@ pub fn run_due<H: ProcessHost>(host: &mut H) -> Result<usize, H::Error> {
             continue;
         }
         // Scheduled instances run as the publisher of the model version.
-        let Some(publisher) = model.publisher.clone() else {
+        let (Some(publisher), Some(kind)) = (model.publisher.clone(), model.trigger.record) else {
             continue;
         };
-        for rid in host.records_of(model.trigger.record)? {
+        for rid in host.records_of(kind)? {
             if let Some(r) = host.record(&rid)? {
                 let matches = model
                     .trigger

@@ -236,14 +236,17 @@ impl ReportQuery {
 
     /// Whether `facts` passes the owner and territory filters.
     pub fn matches(&self, facts: &Facts) -> bool {
-        let owner_ok = self
-            .owner
-            .as_deref()
-            .is_none_or(|o| facts.responsible() == Some(o));
+        self.matches_parts(facts.responsible(), facts.territory.as_deref())
+    }
+
+    /// [`ReportQuery::matches`] for a record whose responsible person and
+    /// territory are given.
+    pub fn matches_parts(&self, responsible: Option<&str>, territory: Option<&str>) -> bool {
+        let owner_ok = self.owner.as_deref().is_none_or(|o| responsible == Some(o));
         let territory_ok = self
             .territory
             .as_deref()
-            .is_none_or(|t| facts.territory.as_deref() == Some(t));
+            .is_none_or(|t| territory == Some(t));
         owner_ok && territory_ok
     }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::facts::{Facts, Position};
 use super::query::{NONE, ReportQuery, seconds_between};
 use super::table::{Table, Tabular, opt};
-use crate::ids::RecordKind;
+use crate::ids::{RecordId, RecordKind};
 
 /// One visit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,16 +70,27 @@ pub struct Visits {
     pub totals: Vec<VisitTotal>,
 }
 
+/// `id` as text, exactly its `Display` form (`kind:key`), built without
+/// the formatting machinery (this runs once or twice per visit).
+fn id_text(id: &RecordId) -> String {
+    let (kind, key) = (id.kind().as_str(), id.key());
+    let mut text = String::with_capacity(kind.len() + 1 + key.len());
+    text.push_str(kind);
+    text.push(':');
+    text.push_str(key);
+    text
+}
+
 fn visit(f: &Facts) -> Visit {
     let duration_minutes = match (f.check_in_at, f.check_out_at) {
         (Some(i), Some(o)) if o >= i => Some(seconds_between(i, o) / 60),
         _ => None,
     };
     Visit {
-        id: f.id.to_string(),
+        id: id_text(&f.id),
         title: f.title.clone(),
         who: f.responsible().unwrap_or(NONE).to_owned(),
-        account: f.account.as_ref().map(ToString::to_string),
+        account: f.account.as_ref().map(id_text),
         status: f.status.clone(),
         check_in_at: f.check_in_at,
         check_out_at: f.check_out_at,
@@ -98,9 +109,10 @@ pub fn visits<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery) -
         .map(|f| (f.check_in_at.or(f.due), visit(f)))
         .collect();
     list.sort_by(|a, b| (a.0.is_none(), a.0, &a.1.id).cmp(&(b.0.is_none(), b.0, &b.1.id)));
-    let mut totals: BTreeMap<String, VisitTotal> = BTreeMap::new();
+    // Keyed by borrowed names: one allocation per person, not per visit.
+    let mut totals: BTreeMap<&str, VisitTotal> = BTreeMap::new();
     for (_, v) in &list {
-        let t = totals.entry(v.who.clone()).or_insert_with(|| VisitTotal {
+        let t = totals.entry(v.who.as_str()).or_insert_with(|| VisitTotal {
             who: v.who.clone(),
             ..VisitTotal::default()
         });
@@ -115,9 +127,10 @@ pub fn visits<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery) -
         t.average_minutes =
             (t.with_duration > 0).then(|| t.total_minutes as f64 / t.with_duration as f64);
     }
+    let totals = totals.into_values().collect();
     Visits {
         visits: list.into_iter().map(|(_, v)| v).collect(),
-        totals: totals.into_values().collect(),
+        totals,
     }
 }
 
@@ -189,7 +202,9 @@ mod tests {
             Some("2026-11-04T08:00:00Z"),
         );
         let call = activity("d", "ann", "call", "done", None, None);
+        let id = backwards.id.clone();
         let r = visits(&[backwards, open, ok, call], &q);
+        assert_eq!(r.visits[2].id, id.to_string());
         let minutes: Vec<Option<i64>> = r.visits.iter().map(|v| v.duration_minutes).collect();
         assert_eq!(minutes, vec![Some(45), None, None]);
         assert_eq!(r.totals[0].visits, 3);

@@ -47,6 +47,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("migrations/007_report_facts.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/008_report_covering.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

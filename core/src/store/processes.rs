@@ -352,6 +352,14 @@ impl Store {
                 *overdue.entry(i.to_owned()).or_insert(0) += 1;
             }
         }
-        Ok(monitor::report(&models, &instances, &overdue, now))
+        let mut failures = BTreeMap::new();
+        for inst in &instances {
+            if let Some(why) = ProcessHost::failure(self, &inst.id)? {
+                failures.insert(inst.id.to_string(), why);
+            }
+        }
+        Ok(monitor::report_with_failures(
+            &models, &instances, &overdue, &failures, now,
+        ))
     }
 }

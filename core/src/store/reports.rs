@@ -18,6 +18,10 @@
 //! - SQL pre-filters (kind, owner, territory, period) only narrow what is
 //!   read; the report re-applies the same filters, so they cannot change a
 //!   result.
+//! - **Narrow reads for the activity reports.** Activities and visits, the
+//!   two reports that read every activity, read only the index entries of
+//!   their covering indexes (migration 008, kept by SQLite in the same
+//!   transaction as the row), never the wide table rows.
 
 use jiff::Timestamp;
 use rusqlite::types::Value;
@@ -26,17 +30,21 @@ use rusqlite::{Connection, params};
 use super::{Store, index, write};
 use crate::error::{CoreError, Result};
 use crate::ids::{RecordId, RecordKind};
+use crate::report::activities::ActivityView;
 use crate::report::facts::{Position, decode_stages};
-use crate::report::{self, Facts, ReportName, ReportQuery, ReportResult};
+use crate::report::{self, ActivitiesTally, Facts, ReportName, ReportQuery, ReportResult};
 
 /// What a report reads beyond the columns every report reads (id, owner,
-/// assignee, territory, stage, amount, currency, status, type and times).
+/// assignee, territory, status, type, due and completion times).
 #[derive(Clone, Copy)]
 struct Needs {
     title: bool,
     account: bool,
     stages: bool,
     visit: bool,
+    /// Stage, amount, currency, close and creation times: read by every
+    /// report but the two over activities only.
+    deal: bool,
 }
 
 impl Needs {
@@ -47,24 +55,35 @@ impl Needs {
             account: true,
             stages: true,
             visit: true,
+            deal: true,
         };
         let none = Needs {
             title: false,
             account: false,
             stages: false,
             visit: false,
+            deal: true,
         };
         match name {
             None | Some(ReportName::Timeline(_)) => all,
             Some(ReportName::Visits) => Needs {
                 stages: false,
+                deal: false,
                 ..all
             },
             Some(ReportName::WinRate | ReportName::Cycle | ReportName::Funnel) => Needs {
                 stages: true,
                 ..none
             },
-            Some(ReportName::Pipeline | ReportName::Activities) => none,
+            Some(ReportName::Activities) => Needs {
+                deal: false,
+                ..none
+            },
+            Some(ReportName::Pipeline) => none,
+            Some(ReportName::Targets) => Needs {
+                visit: true,
+                ..none
+            },
         }
     }
 
@@ -76,16 +95,19 @@ impl Needs {
             pick(self.title, "title"),
             "owner, assignee, territory",
             pick(self.account, "account_id"),
-            "stage",
+            pick(self.deal, "stage"),
             pick(self.stages, "stage_log"),
-            "amount, currency, closed_at, status, type, due_at, completed_at",
+            pick(self.deal, "amount"),
+            pick(self.deal, "currency"),
+            pick(self.deal, "closed_at"),
+            "status, type, due_at, completed_at",
             pick(self.visit, "check_in_at"),
             pick(self.visit, "check_out_at"),
             pick(self.visit, "check_in_lat"),
             pick(self.visit, "check_in_lon"),
             pick(self.visit, "check_out_lat"),
             pick(self.visit, "check_out_lon"),
-            "created_at",
+            pick(self.deal, "created_at"),
         ]
         .join(", ")
     }
@@ -104,7 +126,11 @@ fn position(lat: Option<f64>, lon: Option<f64>) -> Option<Position> {
 
 /// One index row as [`Facts`].
 fn facts_of_row(r: &rusqlite::Row<'_>) -> Result<Facts> {
-    let id: String = r.get(0)?;
+    // Parsed from the borrowed text: one allocation (the key), not two.
+    let id = r
+        .get_ref(0)?
+        .as_str()
+        .map_err(|_| CoreError::Corrupt("index holds an id that is not text".into()))?;
     let id: RecordId = id
         .parse()
         .map_err(|_| CoreError::Corrupt(format!("index holds a malformed id `{id}`")))?;
@@ -133,6 +159,116 @@ fn facts_of_row(r: &rusqlite::Row<'_>) -> Result<Facts> {
         created_at: ts(r.get(21)?),
         id,
     })
+}
+
+/// Text of column `i` of `r`, borrowed.
+fn text_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>> {
+    let v = r.get_ref(i)?;
+    match v {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        other => other
+            .as_str()
+            .map(Some)
+            .map_err(|_| CoreError::Corrupt(format!("index column {i} is not text"))),
+    }
+}
+
+/// The activity of row `r` as the activities report reads it (the
+/// columns [`Needs::of`] selects for it), borrowed from the row.
+fn activity_view<'r>(r: &'r rusqlite::Row<'_>) -> Result<ActivityView<'r>> {
+    Ok(ActivityView {
+        responsible: text_at(r, 3)?.or(text_at(r, 2)?),
+        territory: text_at(r, 4)?,
+        status: text_at(r, 11)?,
+        activity_type: text_at(r, 12)?,
+        due: ts(r.get(13)?),
+        completed_at: ts(r.get(14)?),
+    })
+}
+
+/// The SQL condition "the record is the work of one of `targets`'
+/// people or territories" (a person is the assignee, else the owner).
+fn whose_condition(targets: &[report::Target], args: &mut Vec<Value>) -> String {
+    use crate::report::targets::Whose;
+    let mut people = std::collections::BTreeSet::new();
+    let mut territories = std::collections::BTreeSet::new();
+    for t in targets {
+        match &t.whose {
+            Whose::User(u) => people.insert(u.clone()),
+            Whose::Territory(name) => territories.insert(name.clone()),
+        };
+    }
+    let mut marks = |names: std::collections::BTreeSet<String>| -> String {
+        let marks: Vec<String> = names.into_iter().map(|n| bind(args, n)).collect();
+        marks.join(", ")
+    };
+    format!(
+        "(COALESCE(assignee, owner) IN ({}) OR territory IN ({}))",
+        marks(people),
+        marks(territories)
+    )
+}
+
+/// The targets report's query: three branches, each read from the index
+/// that holds every column it selects (in [`facts_of_row`]'s positions;
+/// what a branch's records cannot count is NULL): won deals closed in the
+/// window; done activities other than visits completed or due in it (the
+/// activities' covering index); done visits checked in, completed or due
+/// in it (the visits' index). Each narrowed to the targets' people and
+/// territories and to `q`'s owner and territory.
+fn target_sql(
+    q: &ReportQuery,
+    targets: &[report::Target],
+    window: (Timestamp, Timestamp),
+) -> (String, Vec<Value>) {
+    let mut args = Vec::new();
+    let from = bind(&mut args, window.0.as_second());
+    // Index times are whole seconds: one more keeps every instant.
+    let to = bind(&mut args, window.1.as_second().saturating_add(1));
+    let within = |c: &str| format!("({c} >= {from} AND {c} < {to})");
+    let mut whose = whose_condition(targets, &mut args);
+    if let Some(owner) = &q.owner {
+        whose.push_str(&format!(
+            " AND COALESCE(assignee, owner) = {}",
+            bind(&mut args, owner.clone())
+        ));
+    }
+    if let Some(territory) = &q.territory {
+        whose.push_str(&format!(
+            " AND territory = {}",
+            bind(&mut args, territory.clone())
+        ));
+    }
+    let n = "NULL";
+    let deals = format!(
+        "SELECT record_id, {n}, owner, assignee, territory, {n}, stage, {n}, amount, currency, \
+         closed_at, {n}, {n}, {n}, {n}, {n}, {n}, {n}, {n}, {n}, {n}, {n} \
+         FROM records WHERE kind = 'deal' AND archived = 0 AND stage = 'won' AND {} AND {whose}",
+        within("closed_at")
+    );
+    let others = format!(
+        "SELECT record_id, {n}, owner, assignee, territory, {n}, {n}, {n}, {n}, {n}, {n}, \
+         status, type, due_at, completed_at, {n}, {n}, {n}, {n}, {n}, {n}, {n} \
+         FROM records INDEXED BY records_activity_facts \
+         WHERE kind = 'activity' AND archived = 0 AND status = 'done' AND type IS NOT 'visit' \
+         AND ({} OR {}) AND {whose}",
+        within("completed_at"),
+        within("due_at")
+    );
+    let visits = format!(
+        "SELECT record_id, {n}, owner, assignee, territory, {n}, {n}, {n}, {n}, {n}, {n}, \
+         status, type, due_at, completed_at, check_in_at, {n}, {n}, {n}, {n}, {n}, {n} \
+         FROM records INDEXED BY records_visit_facts \
+         WHERE kind = 'activity' AND archived = 0 AND type = 'visit' AND status = 'done' \
+         AND ({} OR {} OR {}) AND {whose}",
+        within("check_in_at"),
+        within("completed_at"),
+        within("due_at")
+    );
+    (
+        format!("{deals} UNION ALL {others} UNION ALL {visits}"),
+        args,
+    )
 }
 
 /// Binds `value` as the next numbered parameter; its placeholder.
@@ -188,13 +324,13 @@ fn prefilter(name: &ReportName, q: &ReportQuery) -> (Vec<String>, Vec<Value>) {
     let to = bind(&mut args, q.to.map_or(i64::MAX, Timestamp::as_second));
     let range = |column: &str| format!("{column} >= {from} AND {column} < {to}");
     // The date each report files a record under. Activities are split in
-    // two branches so that both range-scan `records_by_due` (kind, due_at)
-    // (`+archived` keeps SQLite off `records_by_kind` there).
+    // two branches so that both range-scan their covering index (kind,
+    // archived, due_at, completed_at, ...).
     let branches = match name {
         ReportName::Activities => vec![
             format!("archived = 0{base} AND {}", range("due_at")),
             format!(
-                "+archived = 0{base} AND due_at IS NULL AND {}",
+                "archived = 0{base} AND due_at IS NULL AND {}",
                 range("completed_at")
             ),
         ],
@@ -210,26 +346,78 @@ fn prefilter(name: &ReportName, q: &ReportQuery) -> (Vec<String>, Vec<Value>) {
     (branches, args)
 }
 
-/// Reads the facts of the rows matching any of `conditions`.
+/// Where report `name` reads its rows: the two reports over every activity
+/// read their covering index (migration 008), which holds every column
+/// they select, so no table row is decoded; the others read the table.
+fn source(name: &ReportName) -> &'static str {
+    match name {
+        ReportName::Activities => "records INDEXED BY records_activity_facts",
+        ReportName::Visits => "records INDEXED BY records_visit_facts",
+        _ => "records",
+    }
+}
+
+/// Reads the facts of the rows of `source` matching any of `conditions`;
+/// with `presize`, counts them first (worth it only when the count can
+/// seek to those rows rather than test every row again).
 fn load(
     conn: &Connection,
     needs: Needs,
+    source: &str,
     conditions: &[String],
     args: Vec<Value>,
+    presize: bool,
 ) -> Result<Vec<Facts>> {
     let columns = needs.columns();
     let sql = conditions
         .iter()
-        .map(|c| format!("SELECT {columns} FROM records WHERE {c}"))
+        .map(|c| format!("SELECT {columns} FROM {source} WHERE {c}"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
+    // Counted first so that the facts (a few hundred bytes each, up to
+    // hundreds of thousands of them) are written once into one allocation
+    // rather than copied as a growing vector doubles.
+    let expected: i64 = if presize {
+        let count = conditions
+            .iter()
+            .map(|c| format!("(SELECT count(*) FROM {source} WHERE {c})"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        conn.prepare_cached(&format!("SELECT {count}"))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+    } else {
+        0
+    };
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     while let Some(r) = rows.next()? {
         out.push(facts_of_row(r)?);
     }
     Ok(out)
+}
+
+/// Streams the activities report's rows into an [`ActivitiesTally`]: the
+/// same rows and columns as [`Store::report_facts`] reads for it (only
+/// activities: the SQL selects that kind), each handed over as a view
+/// borrowed from the row, without building any [`Facts`].
+fn tally_activities(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> {
+    let name = ReportName::Activities;
+    let (conditions, args) = prefilter(&name, q);
+    let columns = Needs::of(Some(&name)).columns();
+    let source = source(&name);
+    let sql = conditions
+        .iter()
+        .map(|c| format!("SELECT {columns} FROM {source} WHERE {c}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut tally = ActivitiesTally::new(q)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    while let Some(r) = rows.next()? {
+        tally.add_view(&activity_view(r)?);
+    }
+    Ok(ReportResult::Activities(tally.finish()))
 }
 
 impl Store {
@@ -245,12 +433,34 @@ impl Store {
     /// that report reads are filled: a display title only for visits and
     /// timelines, the account link only for those, the stage log only for
     /// win rate, cycle, funnel and timeline, check-in/out only for visits
-    /// and timelines; the others are left empty. [`Store::all_report_facts`]
+    /// and timelines, and for activities and visits (which read neither)
+    /// no stage, amount, currency, close or creation time; the others are
+    /// left empty. For targets, only done activities and won deals of the
+    /// targets' people and territories dated in the periods shown.
+    /// [`Store::all_report_facts`]
     /// fills every field.
     pub fn report_facts(&mut self, name: &ReportName, q: &ReportQuery) -> Result<Vec<Facts>> {
         self.fill_report_columns()?;
+        if *name == ReportName::Targets {
+            return Ok(self.targets_and_facts(q)?.1);
+        }
         let (conditions, args) = prefilter(name, q);
-        load(&self.conn, Needs::of(Some(name)), &conditions, args)
+        // Worth counting first only when the count reads no more than the
+        // rows it counts: not under owner or territory filters (tested row
+        // by row), nor a period the index cannot seek (only the activities'
+        // index leads with the date it filters on).
+        let unbounded = q.from.is_none() && q.to.is_none();
+        let presize = q.owner.is_none()
+            && q.territory.is_none()
+            && (unbounded || *name == ReportName::Activities);
+        load(
+            &self.conn,
+            Needs::of(Some(name)),
+            source(name),
+            &conditions,
+            args,
+            presize,
+        )
     }
 
     /// The complete facts of every readable, unarchived record on this
@@ -260,15 +470,60 @@ impl Store {
         load(
             &self.conn,
             Needs::of(None),
+            "records",
             &["archived = 0".to_owned()],
             Vec::new(),
+            true,
         )
+    }
+
+    /// The targets this device holds, read once, and the facts they can
+    /// count under `q` ([`Store::target_facts`]).
+    fn targets_and_facts(&mut self, q: &ReportQuery) -> Result<(Vec<report::Target>, Vec<Facts>)> {
+        let targets = self.targets()?;
+        let facts = match report::targets::window(&targets, q)? {
+            Some(window) => self.target_facts(q, &targets, window)?,
+            None => Vec::new(),
+        };
+        Ok((targets, facts))
+    }
+
+    /// The facts a targets report reads: done activities and won deals
+    /// (nothing else counts) of the targets' people and territories, dated
+    /// (by any time a target counts them at) inside `window`, the span of
+    /// the periods shown (`report::targets::window`), under `q`'s owner and
+    /// territory filters ([`target_sql`]).
+    fn target_facts(
+        &mut self,
+        q: &ReportQuery,
+        targets: &[report::Target],
+        window: (Timestamp, Timestamp),
+    ) -> Result<Vec<Facts>> {
+        let (sql, args) = target_sql(q, targets, window);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(facts_of_row(r)?);
+        }
+        Ok(out)
     }
 
     /// Computes report `name` over this device's records.
     pub fn report(&mut self, name: &ReportName, q: &ReportQuery) -> Result<ReportResult> {
+        if *name == ReportName::Activities {
+            // The one report over every activity that keeps no row: counted
+            // as the index is read (see `docs/benchmarks.md`, reports).
+            self.fill_report_columns()?;
+            return tally_activities(&self.conn, q);
+        }
+        if *name == ReportName::Targets {
+            self.fill_report_columns()?;
+            let (targets, facts) = self.targets_and_facts(q)?;
+            return report::run(name, &facts, &targets, q);
+        }
         let facts = self.report_facts(name, q)?;
-        report::run(name, &facts, q)
+        report::run(name, &facts, &[], q)
     }
 
     /// Fills the report columns of rows indexed before they existed.
@@ -349,5 +604,58 @@ mod tests {
             )
             .expect("count");
         assert_eq!(stale, 0);
+    }
+
+    /// A visit stored before the report columns existed is filled on the
+    /// first report and then read from the covering index like any other.
+    #[test]
+    fn an_old_visit_is_read_from_the_covering_index_once_filled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let visit = s
+            .create(
+                RecordKind::Activity,
+                vec![
+                    FieldWrite::set("type", "visit"),
+                    FieldWrite::set("subject", "Visita"),
+                    FieldWrite::set("status", "done"),
+                    FieldWrite::set("check_in_at", "2026-11-20T09:00:00Z"),
+                    FieldWrite::set("check_out_at", "2026-11-20T09:40:00Z"),
+                ],
+            )
+            .expect("create");
+        s.conn
+            .execute(
+                "UPDATE records SET check_in_at = NULL, check_out_at = NULL, report_version = 0",
+                [],
+            )
+            .expect("age");
+        let mut q = s.report_query();
+        q.from = Some("2026-11-20T00:00:00Z".parse().expect("from"));
+        let facts = s.report_facts(&ReportName::Visits, &q).expect("facts");
+        assert_eq!(facts.len(), 1);
+        assert_eq!(facts[0].id, visit);
+        assert_eq!(
+            facts[0].check_in_at,
+            Some("2026-11-20T09:00:00Z".parse().expect("t"))
+        );
+        let v = crate::report::visits::visits(&facts, &q);
+        assert_eq!(v.visits[0].duration_minutes, Some(40));
+        let plan: String = s
+            .conn
+            .query_row(
+                &format!(
+                    "EXPLAIN QUERY PLAN SELECT record_id FROM {} WHERE archived = 0 AND type = 'visit'",
+                    source(&ReportName::Visits)
+                ),
+                [],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(
+            plan.contains("COVERING INDEX records_visit_facts"),
+            "{plan}"
+        );
     }
 }

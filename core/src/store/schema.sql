@@ -1,6 +1,6 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 7
+-- user_version: 8
 
 CREATE TABLE doc_chunks (
     doc_id TEXT NOT NULL,
@@ -97,6 +97,8 @@ CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
 
 CREATE INDEX quarantine_by_record ON quarantine(record_id);
 
+CREATE INDEX records_activity_facts ON records(kind, archived, due_at, completed_at, owner, assignee, territory, status, type, record_id);
+
 CREATE INDEX records_by_account ON records(account_id);
 
 CREATE INDEX records_by_amount ON records(kind, amount);
@@ -118,3 +120,5 @@ CREATE INDEX records_by_title ON records(kind, title_key);
 CREATE INDEX records_by_updated ON records(kind, updated_at);
 
 CREATE INDEX records_report_stale ON records(rid) WHERE report_version = 0;
+
+CREATE INDEX records_visit_facts ON records(kind, archived, check_in_at, due_at, owner, assignee, territory, status, type, record_id, title, account_id, completed_at, check_out_at, check_in_lat, check_in_lon, check_out_lat, check_out_lon) WHERE type = 'visit';

@@ -426,8 +426,9 @@ pub(super) async fn apply(
         .await?
 }
 
-/// Parses typed values against the kind's schema.
-fn field_writes(
+/// Parses typed values against the kind's schema (also the web app's
+/// card form, [`crate::web::card`]).
+pub(crate) fn field_writes(
     kind: RecordKind,
     fields: BTreeMap<String, serde_json::Value>,
 ) -> ApiResult<Vec<FieldWrite>> {

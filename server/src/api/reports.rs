@@ -5,7 +5,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | GET | `/v1/reports/{name}` | `pipeline`, `win-rate`, `cycle`, `funnel`, `activities` or `visits` |
+//! | GET | `/v1/reports/{name}` | `pipeline`, `win-rate`, `cycle`, `funnel`, `activities`, `visits` or `targets` |
 //! | GET | `/v1/reports/timeline/{record_id}` | the touchpoint timeline of an account |
 //!
 //! Parameters ([`params`]): `from`, `to` (local days, inclusive), `tz`
@@ -36,6 +36,7 @@
 //!   `field`; an unknown report name is `404`.
 
 pub mod params;
+pub mod targets;
 
 use std::sync::Arc;
 
@@ -86,6 +87,8 @@ pub enum ReportKindName {
     Activities,
     /// Visits with check-in and check-out.
     Visits,
+    /// Progress on the targets the caller sees.
+    Targets,
 }
 
 /// How a report is answered.
@@ -202,7 +205,25 @@ async fn serve(
     let p = Params::parse(raw.unwrap_or(""))?;
     let format = p.format(headers)?;
     let q = p.query(state.clock.now())?;
+    let result = run(state, caller, name, q).await?;
+    Ok(answer(&result, format))
+}
+
+/// Reads the facts report `name` needs for `caller` and runs it with `q`
+/// (also the web app's reports page, [`crate::web::reports`]).
+pub(crate) async fn run(
+    state: &Arc<AppState>,
+    caller: Caller,
+    name: ReportName,
+    q: ReportQuery,
+) -> ApiResult<ReportResult> {
     let scope = scope_of(&name, &caller, &q)?;
+    let with_targets = name == ReportName::Targets;
+    if with_targets {
+        caller.may_read(RecordKind::Target)?;
+    }
+    let actor = super::write::actor_for(&state.actor, &caller.user);
+    let q_read = q.clone();
     let access = caller.access;
     let account = match &name {
         ReportName::Timeline(id) => Some(id.clone()),
@@ -216,16 +237,26 @@ async fn serve(
             {
                 return Ok(None);
             }
-            Ok(Some(record_index::report_facts(c, &access, &scope)?))
+            let mut scope = scope;
+            let targets = match with_targets {
+                false => Some(Vec::new()),
+                true => targets::readable_targets(c, &access, &actor)?,
+            };
+            if let (true, Some(found)) = (with_targets, &targets) {
+                scope.period = Some(targets_period(found, &q_read)?);
+            }
+            Ok(Some((
+                record_index::report_facts(c, &access, &scope)?,
+                targets,
+            )))
         })
         .await?;
-    let facts = match loaded {
+    let (facts, targets) = match loaded {
         None => return Err(Problem::not_found("no such account")),
-        Some(Loaded::TooMany) => return Err(too_large()),
-        Some(Loaded::Facts(facts)) => facts,
+        Some((Loaded::TooMany, _) | (_, None)) => return Err(too_large()),
+        Some((Loaded::Facts(facts), Some(targets))) => (facts, targets),
     };
-    let result = report::run(&name, &facts, &q).map_err(|e| params::bad("tz", e.to_string()))?;
-    Ok(answer(&result, format))
+    report::run(&name, &facts, &targets, &q).map_err(|e| params::bad("tz", e.to_string()))
 }
 
 /// What report `name` reads for `caller`; an API key must be allowed the
@@ -268,7 +299,8 @@ fn scope_of(name: &ReportName, caller: &Caller, q: &ReportQuery) -> ApiResult<Fa
 
 /// The fields that date a record for report `name` when the query has a
 /// period (docs/REPORTS.md, "period filters on"); `None` for reports that
-/// date records by their stage log, and without a period.
+/// date records by their stage log, and without a period (a targets report
+/// sets its period from the targets it reads, [`targets_period`]).
 fn period_of(name: &ReportName, q: &ReportQuery) -> Option<PeriodScope> {
     let fields: &[&'static str] = match name {
         ReportName::Pipeline => &["expected_close"],
@@ -281,6 +313,26 @@ fn period_of(name: &ReportName, q: &ReportQuery) -> Option<PeriodScope> {
         fields: fields.to_vec(),
         from: q.from,
         to: q.to,
+    })
+}
+
+/// The period a targets report reads facts in: the window of the periods
+/// it reports (`report::targets::window`), over every time a target's
+/// metric dates a record by; empty when no period is reported.
+fn targets_period(found: &[report::Target], q: &ReportQuery) -> crate::error::Result<PeriodScope> {
+    let window = report::targets::window(found, q)
+        .map_err(|e| crate::error::ServerError::Internal(e.to_string()))?;
+    let (from, to) = window.unwrap_or((q.now, q.now));
+    Ok(PeriodScope {
+        fields: vec![
+            "check_in_at",
+            "completed_at",
+            "due_at",
+            "starts_at",
+            "closed_at",
+        ],
+        from: Some(from),
+        to: Some(to),
     })
 }
 

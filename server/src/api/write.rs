@@ -12,7 +12,9 @@
 //! A refusal carries the same code, field and rule as a forged sync push.
 //! An edit touching several class documents is pushed all or nothing
 //! ([`PushCtx::all_or_nothing`]): its changes are stored together or not
-//! at all.
+//! at all. After it is stored the process engine runs as on the user's
+//! device ([`engine`]), so an office write starts and advances processes
+//! exactly as the same write on a phone.
 
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
@@ -28,6 +30,8 @@ use crate::db::{Writer, facts};
 use crate::error::ServerError;
 use crate::state::AppState;
 use crate::sync::push::{self, Incoming, PushCtx};
+
+mod engine;
 
 /// The Automerge actor the API writes with for `user` on this server: the
 /// same for every request (the writer serialises them), bound to the user
@@ -67,9 +71,32 @@ impl EditEnv for ServerEnv<'_> {
 }
 
 /// Makes `writes` to record `id` (created when `creating`) as `user`, on
-/// the writer, and pushes the changes. Returns the number of changes
-/// stored (0 when nothing changed).
+/// the writer, and pushes the changes; then, when something was stored,
+/// runs the process engine as the user's device would after that write
+/// ([`engine`]: triggers start instances, a completed task advances its
+/// instance). Returns the number of changes stored (0 when nothing
+/// changed; the engine does not run).
 pub fn write(
+    w: &mut Writer,
+    state: &AppState,
+    user: &User,
+    id: &RecordId,
+    creating: bool,
+    writes: Vec<FieldWrite>,
+) -> Result<usize, Problem> {
+    let before = match creating {
+        true => None,
+        false => engine::record_of(w, state, user, id),
+    };
+    let stored = push_edit(w, state, user, id, creating, writes)?;
+    if stored > 0 {
+        engine::run(w, state, user, id, before);
+    }
+    Ok(stored)
+}
+
+/// [`write`] without the engine: the edit, pushed.
+fn push_edit(
     w: &mut Writer,
     state: &AppState,
     user: &User,

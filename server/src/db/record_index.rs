@@ -30,6 +30,7 @@ mod list;
 mod phones;
 mod report_facts;
 mod search;
+mod targets;
 #[cfg(test)]
 mod tests;
 mod visible;
@@ -54,6 +55,7 @@ pub use report_facts::{
     FactsScope, Loaded, MAX_FACT_ROWS, PeriodScope, report_facts, sees_account,
 };
 pub use search::{MAX_HITS as MAX_SEARCH_HITS, SearchHit, search, titles};
+pub use targets::{MAX_TARGETS, visible_targets};
 pub use visible::sql_visible;
 
 /// The indexing the rows are made with; bump it when [`refresh`] changes

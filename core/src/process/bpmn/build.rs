@@ -1,13 +1,15 @@
 //! From the nodes and flows read out of a `<process>` to a [`ModelFile`]:
 //! the trigger from the start event, one step per node, the model's key.
 //!
-//! Guarantees: every flow connects known elements; a gateway with one way
-//! out and no condition (a join) is followed through, never a step; any
-//! element or shape outside the supported subset is refused with its line.
+//! Guarantees: every problem is collected (building goes on past one);
+//! every flow connects known elements; a gateway with one way out and no
+//! condition (a join) is followed through, never a step; a start event
+//! without a trigger makes a manual-start model.
 
 use std::collections::BTreeMap;
 
-use super::{BpmnError, Flow, Node, err};
+use super::problems::BpmnError;
+use super::read::{Flow, Node, Process};
 use crate::ids::RecordKind;
 use crate::process::model::{BranchFile, ModelFile, StepFile, StepKind, TriggerFile, TriggerKind};
 
@@ -19,27 +21,30 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    /// Indexes the nodes; refuses a flow to or from an unknown element.
-    fn new(nodes: &'a [Node], flows: &'a [Flow]) -> Result<Self, BpmnError> {
-        let by_id: BTreeMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-        for f in flows {
+    /// Indexes the nodes; a flow to or from an element that is not in the
+    /// process at all is a problem (one to a refused element was reported
+    /// with that element).
+    fn new(p: &'a Process, problems: &mut Vec<BpmnError>) -> Self {
+        let by_id: BTreeMap<&str, &Node> = p.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        for f in &p.flows {
             for end in [&f.source, &f.target] {
-                if !by_id.contains_key(end.as_str()) {
-                    return Err(err(
-                        None,
-                        format!(
-                            "sequenceFlow `{}` connects to unknown element `{end}`",
-                            f.id
-                        ),
-                    ));
+                if !p.ids.contains(end.as_str()) {
+                    problems.push(BpmnError {
+                        tag: Some("sequenceFlow".into()),
+                        element: Some(f.id.clone()),
+                        ..BpmnError::at(
+                            Some(f.line),
+                            format!("connects to `{end}`, which is not an element of the process"),
+                        )
+                    });
                 }
             }
         }
-        Ok(Graph {
-            nodes,
-            flows,
+        Graph {
+            nodes: &p.nodes,
+            flows: &p.flows,
             by_id,
-        })
+        }
     }
 
     /// The flows leaving `id`, in file order.
@@ -59,94 +64,105 @@ impl<'a> Graph<'a> {
         let mut target = target.to_owned();
         for _ in 0..self.nodes.len() {
             match self.by_id.get(target.as_str()) {
-                Some(n) if self.is_join(n) => target = self.outgoing(&n.id)[0].target.clone(),
+                Some(n) if self.is_join(n) => match self.outgoing(&n.id).first() {
+                    Some(f) => target = f.target.clone(),
+                    None => break,
+                },
                 _ => break,
             }
         }
         target
     }
 
-    /// The step after `n`, which must have exactly one way out.
-    fn single_next(&self, n: &Node) -> Result<String, BpmnError> {
-        match self.outgoing(&n.id).as_slice() {
-            [f] => Ok(self.resolve(&f.target)),
-            [] => Err(err(
-                Some(n.line),
-                format!("<{}> `{}` has no outgoing sequenceFlow", n.tag, n.id),
-            )),
-            _ => Err(err(
-                Some(n.line),
-                format!(
-                    "<{}> `{}` has several outgoing flows; branch with an exclusiveGateway",
-                    n.tag, n.id
-                ),
-            )),
+    /// The step after `n`, which must have exactly one way out, without a
+    /// condition.
+    fn single_next(&self, n: &Node, problems: &mut Vec<BpmnError>) -> Option<String> {
+        let out = self.outgoing(&n.id);
+        if let Some(f) = out.iter().find(|f| f.condition.is_some()) {
+            problems.push(n.problem(format!(
+                "flow `{}` has a condition; conditions belong on flows out of an exclusiveGateway",
+                f.id
+            )));
+        }
+        match out.as_slice() {
+            [f] => Some(self.resolve(&f.target)),
+            [] => {
+                problems.push(n.problem("has no outgoing sequenceFlow"));
+                None
+            }
+            _ => {
+                problems.push(n.problem(
+                    "has several outgoing flows (a parallel split, not supported yet); branch with an exclusiveGateway",
+                ));
+                None
+            }
         }
     }
 }
 
-/// A `fieldwork:` extension attribute of a node.
-fn fw(n: &Node, k: &str) -> Option<String> {
-    n.attrs.get(&format!("fieldwork:{k}")).cloned()
-}
-
-/// Builds the model of one process from its attributes (`pattrs`, at line
-/// `pline`), nodes and flows.
-pub(super) fn build(
-    pattrs: BTreeMap<String, String>,
-    pline: u64,
-    nodes: Vec<Node>,
-    flows: Vec<Flow>,
-) -> Result<ModelFile, BpmnError> {
-    let graph = Graph::new(&nodes, &flows)?;
-    let start = the_start(&nodes, pline)?;
-    let trigger = trigger(start, &pattrs)?;
-    let first = graph.single_next(start)?;
+/// Builds the model of process `p`, pushing every problem to `problems`.
+pub(super) fn build(p: &Process, problems: &mut Vec<BpmnError>) -> ModelFile {
+    let graph = Graph::new(p, problems);
+    let start = the_start(p, problems);
+    let trigger = trigger(start.unwrap_or(&p.node), &p.node, problems);
+    let first = start.and_then(|s| graph.single_next(s, problems));
     let mut steps = Vec::new();
-    for n in &nodes {
-        if let Some(step) = step(&graph, n)? {
+    for n in &p.nodes {
+        if let Some(step) = step(&graph, n, problems) {
             steps.push(step);
         }
     }
-    let key = key(&pattrs);
-    Ok(ModelFile {
-        name: pattrs.get("name").cloned().unwrap_or_else(|| key.clone()),
+    let key = key(&p.node);
+    ModelFile {
+        name: p
+            .node
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| key.clone()),
         key,
         description: String::new(),
         trigger,
-        start: Some(first),
+        start: first,
         steps,
-    })
+    }
 }
 
 /// The one start event of the process.
-fn the_start(nodes: &[Node], pline: u64) -> Result<&Node, BpmnError> {
-    let starts: Vec<&Node> = nodes.iter().filter(|n| n.tag == "startEvent").collect();
+fn the_start<'p>(p: &'p Process, problems: &mut Vec<BpmnError>) -> Option<&'p Node> {
+    let starts: Vec<&Node> = p.nodes.iter().filter(|n| n.tag == "startEvent").collect();
     match starts.as_slice() {
-        [start] => Ok(start),
-        _ => Err(err(
-            Some(pline),
-            format!(
-                "a process needs exactly one startEvent, this one has {}",
-                starts.len()
-            ),
-        )),
+        [start] => Some(start),
+        [] => {
+            problems.push(p.node.problem("a process needs a startEvent; it has none"));
+            None
+        }
+        several => {
+            for s in several {
+                problems.push(s.problem(format!(
+                    "one of {} start events; a process needs exactly one",
+                    several.len()
+                )));
+            }
+            None
+        }
     }
 }
 
 /// The trigger the start event describes: the kind of record (on the event
-/// or the process), then how it starts (a `fieldwork:trigger`, a condition,
-/// a timer cycle, or by hand).
-fn trigger(start: &Node, pattrs: &BTreeMap<String, String>) -> Result<TriggerFile, BpmnError> {
-    let record_text = fw(start, "record").or_else(|| pattrs.get("fieldwork:record").cloned()).ok_or_else(|| {
-        err(Some(start.line), "the startEvent needs fieldwork:record=\"account|contact|deal|activity\": the kind of record the process runs on")
-    })?;
-    let record: RecordKind = record_text.parse().map_err(|_| {
-        err(
-            Some(start.line),
-            format!("fieldwork:record `{record_text}` is not a kind of record"),
-        )
-    })?;
+/// or the process; any kind for a manual start), then how it starts (a
+/// `fieldwork:trigger`, a condition, a timer cycle, or by hand).
+fn trigger(start: &Node, process: &Node, problems: &mut Vec<BpmnError>) -> TriggerFile {
+    let record_text = start.fw.get("record").or_else(|| process.fw.get("record"));
+    let record = record_text.and_then(|t| match t.parse::<RecordKind>() {
+        Ok(k) => Some(k),
+        Err(_) => {
+            problems.push(start.problem(format!(
+                "fieldwork:record `{t}` is not account, contact, deal or activity"
+            )));
+            None
+        }
+    });
     let mut trigger = TriggerFile {
         kind: TriggerKind::Manual,
         record,
@@ -154,14 +170,13 @@ fn trigger(start: &Node, pattrs: &BTreeMap<String, String>) -> Result<TriggerFil
         every: None,
         from: None,
     };
-    match (
-        fw(start, "trigger").as_deref(),
-        &start.conditional,
-        &start.timer,
-    ) {
+    match (start.fw.get("trigger"), &start.conditional, &start.timer) {
         (Some(t), _, _) => {
-            trigger.kind = trigger_kind(start, t)?;
-            trigger.condition = fw(start, "condition")
+            trigger.kind = trigger_kind(start, t, problems);
+            trigger.condition = start
+                .fw
+                .get("condition")
+                .cloned()
                 .or_else(|| start.conditional.as_deref().map(super::expression));
         }
         (None, Some(c), _) => {
@@ -169,54 +184,56 @@ fn trigger(start: &Node, pattrs: &BTreeMap<String, String>) -> Result<TriggerFil
             trigger.condition = Some(super::expression(c));
         }
         (None, None, Some((kind, text))) if kind == "timeCycle" => {
-            schedule(start, text, &mut trigger)?;
+            schedule(start, text, &mut trigger, problems);
         }
-        (None, None, Some((kind, _))) => {
-            return Err(err(
-                Some(start.line),
-                format!("a start timer needs a timeCycle, not a {kind}"),
-            ));
-        }
+        (None, None, Some((kind, _))) => problems.push(start.problem(format!(
+            "a start timer needs a timeCycle (R/START/PERIOD), not a {kind}"
+        ))),
         (None, None, None) => {}
     }
-    Ok(trigger)
+    if trigger.record.is_none() && record_text.is_none() && trigger.kind != TriggerKind::Manual {
+        problems.push(start.problem(
+            "this start needs fieldwork:record=\"account|contact|deal|activity\": the kind of record it watches (only a manual start runs on any record)",
+        ));
+    }
+    trigger
 }
 
 /// The trigger kind a `fieldwork:trigger` names.
-fn trigger_kind(start: &Node, name: &str) -> Result<TriggerKind, BpmnError> {
+fn trigger_kind(start: &Node, name: &str, problems: &mut Vec<BpmnError>) -> TriggerKind {
     match name {
-        "record_created" => Ok(TriggerKind::RecordCreated),
-        "field_change" => Ok(TriggerKind::FieldChange),
-        "manual" => Ok(TriggerKind::Manual),
-        "schedule" => Ok(TriggerKind::Schedule),
-        other => Err(err(
-            Some(start.line),
-            format!(
+        "record_created" => TriggerKind::RecordCreated,
+        "field_change" => TriggerKind::FieldChange,
+        "manual" => TriggerKind::Manual,
+        "schedule" => TriggerKind::Schedule,
+        other => {
+            problems.push(start.problem(format!(
                 "fieldwork:trigger `{other}` is not record_created, field_change, manual or schedule"
-            ),
-        )),
+            )));
+            TriggerKind::Manual
+        }
     }
 }
 
 /// A schedule trigger from a start timer's `timeCycle` `R/START/PERIOD`.
-fn schedule(start: &Node, text: &str, trigger: &mut TriggerFile) -> Result<(), BpmnError> {
+fn schedule(start: &Node, text: &str, trigger: &mut TriggerFile, problems: &mut Vec<BpmnError>) {
     let parts: Vec<&str> = text.trim().split('/').collect();
     let [_, from, every] = parts.as_slice() else {
-        return Err(err(
-            Some(start.line),
-            format!("timeCycle `{text}`: use R/START/PERIOD, e.g. R/2027-01-01T08:00:00Z/P7D"),
-        ));
+        problems.push(start.problem(format!(
+            "timeCycle `{text}`: use R/START/PERIOD, e.g. R/2027-01-01T08:00:00Z/P7D"
+        )));
+        return;
     };
     trigger.kind = TriggerKind::Schedule;
     trigger.from = Some((*from).to_owned());
     trigger.every = Some((*every).to_owned());
-    trigger.condition = fw(start, "condition");
-    Ok(())
+    trigger.condition = start.fw.get("condition").cloned();
 }
 
 /// The step a node becomes; `None` for the start, boundary events (read
-/// with their task) and joins.
-fn step(graph: &Graph<'_>, n: &Node) -> Result<Option<StepFile>, BpmnError> {
+/// with their task), joins, and nodes with a problem.
+fn step(graph: &Graph<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<StepFile> {
+    let before = problems.len();
     let name = n.name.clone().filter(|s| !s.trim().is_empty());
     let mut s = StepFile {
         id: n.id.clone(),
@@ -224,95 +241,114 @@ fn step(graph: &Graph<'_>, n: &Node) -> Result<Option<StepFile>, BpmnError> {
         ..StepFile::default()
     };
     match n.tag.as_str() {
-        "startEvent" | "boundaryEvent" => return Ok(None),
-        "exclusiveGateway" if graph.is_join(n) => return Ok(None),
-        "exclusiveGateway" => gateway(graph, n, &mut s)?,
+        // Refused while reading: said once, not built.
+        _ if n.refused && n.tag != "boundaryEvent" => return None,
+        "startEvent" => return None,
+        "boundaryEvent" => {
+            attached(graph, n, problems);
+            return None;
+        }
+        "exclusiveGateway" if graph.is_join(n) => return None,
+        "exclusiveGateway" => gateway(graph, n, &mut s, problems),
         "endEvent" => s.kind = StepKind::End,
-        "userTask" => user_task(graph, n, name, &mut s)?,
-        "serviceTask" => service_task(graph, n, name, &mut s)?,
-        "intermediateCatchEvent" => timer(graph, n, &mut s)?,
-        other => {
-            return Err(err(
-                Some(n.line),
-                format!("unsupported BPMN element <{other}>"),
-            ));
+        "userTask" | "task" | "manualTask" => user_task(graph, n, name, &mut s, problems),
+        "serviceTask" => service_task(graph, n, name, &mut s, problems),
+        "intermediateCatchEvent" => timer(graph, n, &mut s, problems),
+        _ => problems.push(n.problem("unsupported BPMN element")),
+    }
+    (problems.len() == before).then_some(s)
+}
+
+/// A boundary event must sit on a task (its deadline is read there).
+fn attached(graph: &Graph<'_>, b: &Node, problems: &mut Vec<BpmnError>) {
+    let on = b
+        .attrs
+        .get("attachedToRef")
+        .map(String::as_str)
+        .unwrap_or_default();
+    match graph.by_id.get(on) {
+        Some(t) if matches!(t.tag.as_str(), "userTask" | "task" | "manualTask") => {}
+        Some(t) => problems.push(b.problem(format!(
+            "a boundary timer is supported on a user task, not on <{}> `{on}`",
+            t.tag
+        ))),
+        None => {
+            problems.push(b.problem(format!("attachedToRef `{on}` is not a task of the process")))
         }
     }
-    Ok(Some(s))
 }
 
 /// A gateway's branches: one per conditional flow, the default flow aside.
-fn gateway(graph: &Graph<'_>, n: &Node, s: &mut StepFile) -> Result<(), BpmnError> {
+fn gateway(graph: &Graph<'_>, n: &Node, s: &mut StepFile, problems: &mut Vec<BpmnError>) {
     s.kind = StepKind::Gateway;
     for f in graph.outgoing(&n.id) {
-        if Some(&f.id) == n.default_flow.as_ref() {
+        if Some(&f.id) == n.attrs.get("default") {
             s.default = Some(graph.resolve(&f.target));
             continue;
         }
-        let condition = f.condition.clone().ok_or_else(|| {
-            err(
-                Some(n.line),
-                format!(
-                    "flow `{}` out of gateway `{}` has no conditionExpression and is not the default",
-                    f.id, n.id
-                ),
-            )
-        })?;
-        s.branches.push(BranchFile {
-            condition: super::expression(&condition),
-            next: graph.resolve(&f.target),
-        });
+        match &f.condition {
+            Some(c) => s.branches.push(BranchFile {
+                condition: super::expression(c),
+                next: graph.resolve(&f.target),
+            }),
+            None => problems.push(n.problem(format!(
+                "flow `{}` has no conditionExpression and is not the gateway's default",
+                f.id
+            ))),
+        }
     }
-    Ok(())
 }
 
-/// A user task, with the deadline its boundary timer sets (at most one).
+/// A user (or plain, or manual) task, with the deadline its boundary timer
+/// sets (at most one).
 fn user_task(
     graph: &Graph<'_>,
     n: &Node,
     name: Option<String>,
     s: &mut StepFile,
-) -> Result<(), BpmnError> {
+    problems: &mut Vec<BpmnError>,
+) {
     s.kind = StepKind::Task;
-    s.assignee = fw(n, "assignee").or(Some("owner".into()));
-    s.subject = fw(n, "subject").or(name);
-    s.topic = fw(n, "topic");
-    s.due = fw(n, "due");
-    s.next = Some(graph.single_next(n)?);
+    s.assignee = n.fw.get("assignee").cloned().or(Some("owner".into()));
+    s.subject = n.fw.get("subject").cloned().or(name);
+    s.topic = n.fw.get("topic").cloned();
+    s.due = n.fw.get("due").cloned();
+    s.next = graph.single_next(n, problems);
     let boundaries: Vec<&Node> = graph
         .nodes
         .iter()
-        .filter(|b| b.tag == "boundaryEvent" && b.attached_to.as_deref() == Some(&n.id))
+        .filter(|b| {
+            b.tag == "boundaryEvent"
+                && b.attrs.get("attachedToRef").map(String::as_str) == Some(&n.id)
+        })
         .collect();
     match boundaries.as_slice() {
-        [] => Ok(()),
-        [b] => deadline(graph, b, s),
-        [_, b, ..] => Err(err(
-            Some(b.line),
-            format!(
-                "userTask `{}` has several boundary events; one deadline is supported",
-                n.id
-            ),
-        )),
+        [] => {}
+        [b] => deadline(graph, b, s, problems),
+        [_, rest @ ..] => {
+            for b in rest {
+                problems.push(b.problem(format!(
+                    "task `{}` has several boundary events; one deadline is supported",
+                    n.id
+                )));
+            }
+        }
     }
 }
 
 /// A task's deadline from its boundary event, which must be a duration
 /// timer.
-fn deadline(graph: &Graph<'_>, b: &Node, s: &mut StepFile) -> Result<(), BpmnError> {
+fn deadline(graph: &Graph<'_>, b: &Node, s: &mut StepFile, problems: &mut Vec<BpmnError>) {
     match &b.timer {
         Some((kind, text)) if kind == "timeDuration" => {
             s.deadline = Some(text.trim().to_owned());
-            s.on_deadline = Some(graph.single_next(b)?);
-            Ok(())
+            s.on_deadline = graph.single_next(b, problems);
         }
-        _ => Err(err(
-            Some(b.line),
-            format!(
-                "boundaryEvent `{}`: only a timer with a timeDuration is supported",
-                b.id
-            ),
-        )),
+        Some((kind, _)) => {
+            problems.push(b.problem(format!("a deadline needs a timeDuration, not a {kind}")))
+        }
+        None if b.refused => {}
+        None => problems.push(b.problem("only timer boundary events (deadlines) are supported")),
     }
 }
 
@@ -322,79 +358,68 @@ fn service_task(
     n: &Node,
     name: Option<String>,
     s: &mut StepFile,
-) -> Result<(), BpmnError> {
-    let action = fw(n, "action").ok_or_else(|| {
-        err(
-            Some(n.line),
-            format!(
-                "serviceTask `{}` needs fieldwork:action (call, meeting, visit, email, task or set)",
-                n.id
-            ),
-        )
-    })?;
-    s.next = Some(graph.single_next(n)?);
+    problems: &mut Vec<BpmnError>,
+) {
+    s.next = graph.single_next(n, problems);
+    let Some(action) = n.fw.get("action") else {
+        problems.push(n.problem(
+            "a serviceTask needs fieldwork:action (call, meeting, visit, email, task or set)",
+        ));
+        return;
+    };
     if action == "set" {
         s.kind = StepKind::Set;
-        s.field = fw(n, "field");
-        s.value = fw(n, "value");
-        return Ok(());
+        s.field = n.fw.get("field").cloned();
+        s.value = n.fw.get("value").cloned();
+        return;
     }
     s.kind = StepKind::Activity;
-    s.activity = Some(action);
-    s.assignee = fw(n, "assignee").or(Some("owner".into()));
-    s.subject = fw(n, "subject").or(name);
-    s.topic = fw(n, "topic");
-    s.offset = fw(n, "offset");
-    s.duration_minutes = match fw(n, "duration") {
-        Some(d) => Some(d.parse().map_err(|_| {
-            err(
-                Some(n.line),
-                format!("fieldwork:duration `{d}` is not a number of minutes"),
-            )
-        })?),
-        None => None,
-    };
-    Ok(())
+    s.activity = Some(action.clone());
+    s.assignee = n.fw.get("assignee").cloned().or(Some("owner".into()));
+    s.subject = n.fw.get("subject").cloned().or(name);
+    s.topic = n.fw.get("topic").cloned();
+    s.offset = n.fw.get("offset").cloned();
+    if let Some(d) = n.fw.get("duration") {
+        match d.parse() {
+            Ok(m) => s.duration_minutes = Some(m),
+            Err(_) => problems.push(n.problem(format!(
+                "fieldwork:duration `{d}` is not a number of minutes"
+            ))),
+        }
+    }
 }
 
 /// An intermediate timer: a duration, or until a date field of the record.
-fn timer(graph: &Graph<'_>, n: &Node, s: &mut StepFile) -> Result<(), BpmnError> {
+fn timer(graph: &Graph<'_>, n: &Node, s: &mut StepFile, problems: &mut Vec<BpmnError>) {
     s.kind = StepKind::Timer;
-    s.next = Some(graph.single_next(n)?);
+    s.next = graph.single_next(n, problems);
     match &n.timer {
         Some((kind, text)) if kind == "timeDuration" => {
             s.duration = Some(text.trim().to_owned());
-            Ok(())
         }
         Some((kind, text)) if kind == "timeDate" => {
             let field = super::expression(text);
-            if !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(err(
-                    Some(n.line),
-                    format!("timeDate `{text}`: use ${{field}}, a date field of the record"),
-                ));
+            if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                problems.push(n.problem(format!(
+                    "timeDate `{text}`: use ${{field}}, a date field of the record"
+                )));
             }
             s.until_field = Some(field);
-            Ok(())
         }
-        _ => Err(err(
-            Some(n.line),
-            format!(
-                "intermediateCatchEvent `{}`: only timers (timeDuration or timeDate) are supported",
-                n.id
-            ),
+        Some((kind, _)) => problems.push(n.problem(format!(
+            "a timer step needs a timeDuration or a timeDate, not a {kind}"
+        ))),
+        None if n.refused => {}
+        None => problems.push(n.problem(
+            "only timer catch events are supported (message and signal events are not yet)",
         )),
     }
 }
 
 /// The model's key: `fieldwork:key` or the process id, as at most 64
 /// letters, digits, `-` and `_` (anything else becomes `-`).
-fn key(pattrs: &BTreeMap<String, String>) -> String {
-    let source = pattrs
-        .get("fieldwork:key")
-        .or(pattrs.get("id"))
-        .cloned()
-        .unwrap_or_default();
+fn key(process: &Node) -> String {
+    let source = process.fw.get("key").unwrap_or(&process.id);
     source
         .chars()
         .map(|c| {

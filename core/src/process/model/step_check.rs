@@ -8,8 +8,10 @@ use std::collections::BTreeSet;
 
 use jiff::Span;
 
+use super::placeholders::check_placeholders;
 use super::{
-    Action, Assignee, Step, StepFile, StepKind, check_condition_fields, duration, valid_id,
+    Action, Assignee, Step, StepFile, StepKind, check_condition_fields, duration, field_of,
+    kind_name, valid_id,
 };
 use crate::ids::RecordKind;
 use crate::process::condition::Condition;
@@ -20,7 +22,7 @@ use crate::value::{self, FieldValue};
 /// pushing every problem to `errors`.
 pub(super) fn check_step(
     s: &StepFile,
-    record: RecordKind,
+    record: Option<RecordKind>,
     ids: &BTreeSet<&str>,
     errors: &mut Vec<String>,
 ) -> Option<Step> {
@@ -53,7 +55,7 @@ pub(super) fn check_step(
 /// One step being checked, and where its problems go.
 struct StepCheck<'a> {
     s: &'a StepFile,
-    record: RecordKind,
+    record: Option<RecordKind>,
     ids: &'a BTreeSet<&'a str>,
     /// `steps.ID`, the prefix of every problem.
     at: String,
@@ -135,7 +137,11 @@ impl StepCheck<'_> {
     /// A non-blank subject.
     fn subject(&mut self) -> String {
         match &self.s.subject {
-            Some(x) if !x.trim().is_empty() => x.clone(),
+            Some(x) if !x.trim().is_empty() => {
+                let key = format!("{}.subject", self.at);
+                check_placeholders(&key, x, self.record, self.errors);
+                x.clone()
+            }
             _ => {
                 let at = &self.at;
                 self.errors.push(format!("{at}.subject: required"));
@@ -144,12 +150,20 @@ impl StepCheck<'_> {
         }
     }
 
+    /// The topic, whose placeholders must name fields.
+    fn topic(&mut self) -> Option<String> {
+        let topic = self.s.topic.clone()?;
+        let key = format!("{}.topic", self.at);
+        check_placeholders(&key, &topic, self.record, self.errors);
+        Some(topic)
+    }
+
     fn task(&mut self) -> Action {
         let deadline = self.deadline();
         Action::Task {
             assignee: self.assignee(),
             subject: self.subject(),
-            topic: self.s.topic.clone(),
+            topic: self.topic(),
             due: self.span("due", &self.s.due),
             deadline,
         }
@@ -184,7 +198,7 @@ impl StepCheck<'_> {
             activity,
             assignee: self.assignee(),
             subject: self.subject(),
-            topic: self.s.topic.clone(),
+            topic: self.topic(),
             offset: self.span("offset", &self.s.offset).unwrap_or_default(),
             duration_minutes: self.s.duration_minutes,
         }
@@ -195,10 +209,13 @@ impl StepCheck<'_> {
         let d = self.span("duration", &self.s.duration);
         let (at, record) = (&self.at, self.record);
         if let Some(f) = &self.s.until_field {
-            match schema::field(record, f) {
+            match field_of(record, f) {
                 Some(def) if matches!(def.ty, FieldType::Date | FieldType::DateTime) => {}
                 _ => {
-                    let e = format!("{at}.until_field: `{f}` is not a date field of {record}");
+                    let e = format!(
+                        "{at}.until_field: `{f}` is not a date field of {}",
+                        kind_name(record)
+                    );
                     self.errors.push(e);
                 }
             }
@@ -264,7 +281,7 @@ impl StepCheck<'_> {
     fn set(&mut self) -> Action {
         let field = self.s.field.clone().unwrap_or_default();
         let (at, record) = (self.at.clone(), self.record);
-        let value = match schema::field(record, &field) {
+        let value = match field_of(record, &field) {
             Some(def) if !def.system => {
                 match value::parse(def, self.s.value.as_deref().unwrap_or_default()) {
                     Ok(v) => Some(v),
@@ -276,7 +293,8 @@ impl StepCheck<'_> {
             }
             _ => {
                 self.errors.push(format!(
-                    "{at}.field: `{field}` is not a settable field of {record}"
+                    "{at}.field: `{field}` is not a settable field of {}",
+                    kind_name(record)
                 ));
                 None
             }

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fieldwork_core::RecordKind;
 use fieldwork_core::process::model::{Model, StepKind};
-use fieldwork_core::process::runner;
 use serde::{Deserialize, Serialize};
 
 use super::engine::engine_write;
@@ -19,7 +18,7 @@ use super::seen::stored_models;
 use crate::api::body;
 use crate::api::caller::Caller;
 use crate::api::problem::{ApiResult, Problem};
-use crate::process_admin::{ModelFormat, parse_model};
+use crate::process_admin::{ModelFormat, parse_model, publish_checked};
 use crate::state::AppState;
 
 /// A published model version.
@@ -50,8 +49,10 @@ pub struct ModelOut {
 pub struct TriggerOut {
     /// `record_created`, `field_change`, `manual` or `schedule`.
     pub kind: String,
-    /// The kind of record an instance runs on.
-    pub record: String,
+    /// The kind of record an instance runs on; absent for a manual model
+    /// that may be started on any account, contact, deal or activity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// `field_change`: when it starts; `schedule`: which records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -79,7 +80,7 @@ impl ModelOut {
             description: f.description.clone(),
             trigger: TriggerOut {
                 kind: name_of(&f.trigger.kind),
-                record: f.trigger.record.as_str().to_owned(),
+                record: f.trigger.record.map(|r| r.as_str().to_owned()),
                 condition: f.trigger.condition.clone(),
             },
             start: m.start.clone(),
@@ -184,9 +185,10 @@ pub async fn publish(
         .map_err(IntoResponse::into_response)?;
     let file = parse_model(input.format, &input.source).map_err(invalid_model)?;
     let checked = file.clone();
-    let (_, version) = engine_write(&state, &caller, move |h| runner::publish(h, file))
+    let (_, version) = engine_write(&state, &caller, move |h| publish_checked(h, file))
         .await
-        .map_err(|e| Problem::from(e).into_response())?;
+        .map_err(|e| Problem::from(e).into_response())?
+        .map_err(invalid_model)?;
     let mut model = Model::check(checked, version).map_err(|e| invalid_model(e.0))?;
     model.publisher = Some(caller.user.name.clone());
     Ok((StatusCode::CREATED, Json(ModelOut::of(&model))))

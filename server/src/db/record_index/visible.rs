@@ -52,11 +52,12 @@ pub fn sql_visible(access: &Access, alias: &str) -> (String, Vec<rusqlite::types
             }
             Scope::Territory if !user.territories.is_empty() => {
                 terms.push(format!(
-                    "(CASE WHEN {a}.kind = '{account}' THEN {a}.territory
+                    "(CASE WHEN {a}.kind IN ('{account}', '{target}') THEN {a}.territory
                       ELSE (SELECT vis_acc.territory FROM records vis_acc
                              WHERE vis_acc.record_id = {a}.account_id) END) IN ({})",
                     marks(user.territories.len()),
                     account = fieldwork_core::RecordKind::Account.as_str(),
+                    target = fieldwork_core::RecordKind::Target.as_str(),
                 ));
                 params.extend(user.territories.iter().cloned().map(Value::Text));
             }

@@ -1,0 +1,170 @@
+//! Unit tests of the importer on small inline files.
+
+use super::*;
+
+#[test]
+fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
+    let xml = "<definitions xmlns='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n\
+               <process id='p' name='Szőke ügyfél'>\n<!-- ő — € -->\n\
+               <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<parallelGateway id='g'/>\n\
+               </process></definitions>";
+    let e = import(xml).expect_err("unsupported");
+    let gateway =
+        e.0.iter()
+            .find(|p| p.tag.as_deref() == Some("parallelGateway"));
+    assert_eq!(gateway.and_then(|p| p.line), Some(6), "{e}");
+    // Cut inside the document at every character: a clear error or a
+    // model, never a panic.
+    for (at, _) in xml.char_indices() {
+        let _ = import(&xml[..at]);
+    }
+    let broken =
+        import("<definitions>\n€\n<process id='é'>\n<startEvent id='s' ü>").expect_err("malformed");
+    assert!(broken.0[0].line.is_some(), "{broken}");
+}
+
+const HEAD: &str = "<?xml version=\"1.0\"?>\n<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:f=\"https://fieldwork.example/bpmn\">\n";
+
+fn file(body: &str) -> String {
+    format!("{HEAD}{body}\n</definitions>\n")
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
+    let xml = file(
+        "<process id=\"p\" isExecutable=\"true\">\n\
+         <startEvent id=\"s\" f:record=\"deal\"/>\n\
+         <parallelGateway id=\"fork\" name=\"Both\"/>\n\
+         <subProcess id=\"sub\"/>\n\
+         <userTask id=\"t\" name=\"Call\"/>\n\
+         <boundaryEvent id=\"remind\" attachedToRef=\"t\" cancelActivity=\"false\"><timerEventDefinition><timeDuration>P1D</timeDuration></timerEventDefinition></boundaryEvent>\n\
+         <endEvent id=\"e\"/>\n\
+         <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"fork\"/>\n\
+         <sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n\
+         <sequenceFlow id=\"f3\" sourceRef=\"remind\" targetRef=\"e\"/>\n\
+         </process>",
+    );
+    let e = import(&xml).expect_err("refused");
+    let lines: Vec<String> = e.lines();
+    let has = |s: &str| lines.iter().any(|l| l.contains(s));
+    assert!(
+        has("line 5: <parallelGateway> `fork` \"Both\": parallel gateways"),
+        "{lines:#?}"
+    );
+    assert!(
+        has("line 6: <subProcess> `sub`: sub-processes"),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            "line 8: <boundaryEvent> `remind`: non-interrupting timers (reminders) are not supported yet"
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        !has("no step"),
+        "a refused element's references add no noise: {lines:#?}"
+    );
+    assert!(!has("invalid record"), "{lines:#?}");
+}
+
+#[test]
+fn a_start_without_a_trigger_is_a_manual_start_on_any_record() {
+    let xml = file(
+        "<process id=\"call-back\" name=\"Call back\">\n\
+         <startEvent id=\"s\"/>\n\
+         <task id=\"t\" name=\"Call back\"/>\n\
+         <endEvent id=\"e\"/>\n\
+         <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>\n\
+         <sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n\
+         </process>",
+    );
+    let m = import(&xml).expect("imports");
+    assert_eq!(m.trigger.kind, super::super::model::TriggerKind::Manual);
+    assert_eq!(m.trigger.record, None);
+    assert_eq!(m.steps[0].assignee.as_deref(), Some("owner"));
+    let watched = xml.replace(
+        "<startEvent id=\"s\"/>",
+        "<startEvent id=\"s\" f:trigger=\"record_created\"/>",
+    );
+    let e = import(&watched).expect_err("a watching trigger needs a record kind");
+    assert!(e.to_string().contains("fieldwork:record"), "{e}");
+}
+
+#[test]
+fn model_check_problems_are_named_by_element_and_line() {
+    let xml = file(
+        "<process id=\"p\">\n\
+         <startEvent id=\"s\" f:record=\"deal\"/>\n\
+         <userTask id=\"t\" name=\"Call {nmae}\"/>\n\
+         <endEvent id=\"e\"/>\n\
+         <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>\n\
+         <sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n\
+         </process>",
+    );
+    let e = import(&xml).expect_err("bad placeholder");
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].line, Some(5), "{e}");
+    assert_eq!(e.0[0].element.as_deref(), Some("t"), "{e}");
+    assert!(
+        e.0[0].message.starts_with("subject: placeholder `{nmae}`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn several_executable_processes_are_refused_and_other_pools_ignored() {
+    let one = |exec: &str| {
+        format!(
+            "<process id=\"{exec}\" isExecutable=\"true\"><startEvent id=\"s{exec}\"/></process>\n"
+        )
+    };
+    let e = import(&file(&(one("a") + &one("b")))).expect_err("two");
+    let executable: Vec<_> =
+        e.0.iter()
+            .filter(|p| p.message.contains("executable processes"))
+            .collect();
+    assert_eq!(executable.len(), 2, "{e}");
+    assert_eq!(executable[1].element.as_deref(), Some("b"), "{e}");
+    assert!(
+        e.0.iter()
+            .any(|p| p.element.as_deref() == Some("sa") && p.message.contains("no outgoing")),
+        "the first one is read on: {e}"
+    );
+    let pools = file(
+        "<collaboration id=\"c\"><participant id=\"x\" processRef=\"customer\"/><participant id=\"y\" processRef=\"p\"/></collaboration>\n\
+         <process id=\"customer\" isExecutable=\"false\"><task id=\"ignored\"/></process>\n\
+         <process id=\"p\" isExecutable=\"true\"><startEvent id=\"s\"/><endEvent id=\"e\"/>\
+         <sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"e\"/></process>",
+    );
+    assert_eq!(import(&pools).expect("the executable one").key, "p");
+}
+
+#[test]
+fn big_processes_are_bounded_and_a_long_valid_chain_imports_quickly() {
+    let chain = |n: usize| {
+        let mut body =
+            String::from("<process id=\"p\">\n<startEvent id=\"s\" f:record=\"account\"/>\n");
+        let mut prev = "s".to_owned();
+        for i in 0..n {
+            body.push_str(&format!(
+                "<userTask id=\"t{i}\" name=\"Step {i}\"/>\n<sequenceFlow id=\"f{i}\" sourceRef=\"{prev}\" targetRef=\"t{i}\"/>\n"
+            ));
+            prev = format!("t{i}");
+        }
+        body.push_str(&format!(
+            "<endEvent id=\"e\"/>\n<sequenceFlow id=\"fe\" sourceRef=\"{prev}\" targetRef=\"e\"/>\n</process>"
+        ));
+        file(&body)
+    };
+    let started = std::time::Instant::now();
+    let m = import(&chain(900)).expect("900 tasks import");
+    assert_eq!(m.steps.len(), 901);
+    let e = import(&chain(3_000)).expect_err("too many elements");
+    assert!(e.to_string().contains("a process has at most 5000"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,118 @@
+//! The manager's web app, served by the server itself on the public
+//! listener: sign-in, customers (accounts and contacts), the record card,
+//! the pipeline board, the calendar and tasks, reports and live updates. Pages are rendered on the server
+//! from askama templates (`server/templates/web/`, checked at compile
+//! time); one small hand-written script and one style sheet are embedded in
+//! the binary ([`assets`]). Nothing is fetched from the internet. The guide
+//! is `docs/WEB.md`.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/`, `/web` | to the customers page (or the sign-in page) |
+//! | GET, POST | `/web/login` | the sign-in form ([`signin`]) |
+//! | POST | `/web/logout` | signs out (ends the session on the server) |
+//! | GET | `/web/accounts`, `/web/contacts` | lists with search, filters, sorting, pages ([`customers`]) |
+//! | GET, POST | `/web/records/{kind}/{id}` | the record card and its edit form ([`card`]) |
+//! | GET | `/web/pipeline` | deals by stage ([`board`]) |
+//! | POST | `/web/deals/{id}/stage` | moves a deal to another stage |
+//! | GET | `/web/calendar` | the week's activities, overdue tasks, the team's ([`calendar`]) |
+//! | POST | `/web/tasks/{id}/complete` | completes an activity with its outcome |
+//! | GET | `/web/reports`, `/web/reports/{name}` | reports as table and chart, CSV with `format=csv` ([`reports`]) |
+//! | GET | `/web/events` | server-sent events: which visible records changed ([`live`]) |
+//! | GET | `/web/static/app.css`, `/web/static/app.js` | the embedded assets |
+//!
+//! Guarantees:
+//! - **The API's rules, not new ones.** Reads go through the office API's
+//!   functions ([`crate::api::read`], [`crate::db::record_index`]), so a
+//!   page shows exactly the fields and records `GET /v1/records/...` shows
+//!   the same user; writes go through [`crate::api::write::write`], the
+//!   push path of devices, so a value or right the server refuses is
+//!   refused here with the same code and message, and then the process
+//!   engine runs as a device runs it after its own write;
+//!   reports are computed by the API's [`crate::api::reports::run`].
+//! - **Sessions are login tokens** ([`session`]): signing in follows the
+//!   rules of `/v1/login` (same checks, same back-off per user and
+//!   address), the cookie `fw_session` is `HttpOnly`, `SameSite=Strict`,
+//!   `Path=/` and `Secure` when the listener serves TLS; revoking a user's
+//!   tokens or disabling the user ends the web session too.
+//! - **Every POST is checked twice** ([`csrf`]): a token bound to the
+//!   session (or, for the sign-in form, to a pre-session cookie) compared
+//!   in constant time, and a same-origin `Origin`/`Referer`; a request
+//!   failing either is refused with `403` and changes nothing.
+//! - **Strict headers** on every answer ([`headers`]): a
+//!   `Content-Security-Policy` without inline script (`script-src 'self'`),
+//!   `frame-ancestors 'none'`, `Referrer-Policy`, `X-Content-Type-Options`,
+//!   and `Cache-Control: no-store` on pages.
+//! - **Hostile input is bounded**: form bodies, query parameters and field
+//!   counts have limits ([`form`]); templates escape every value.
+
+pub mod assets;
+pub mod board;
+pub mod calendar;
+pub mod card;
+pub mod chart;
+pub mod csrf;
+pub mod customers;
+pub mod form;
+pub mod headers;
+pub mod live;
+pub mod page;
+pub mod render;
+pub mod report_charts;
+pub mod reports;
+pub mod session;
+pub mod signin;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use tokio::sync::Semaphore;
+
+use crate::state::AppState;
+
+/// Most live event streams open at once on one server.
+pub const MAX_STREAMS: usize = 1024;
+
+/// Most live event streams one user may have open at once.
+pub const MAX_STREAMS_PER_USER: usize = 32;
+
+/// Settings of the web app, fixed when its routes are built.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Whether the listener serves TLS: the session cookie is then
+    /// `Secure`, and same-origin checks expect `https://`.
+    pub tls: bool,
+    /// One permit per open live event stream ([`MAX_STREAMS`]).
+    pub streams: Arc<Semaphore>,
+    /// Open live event streams per user id ([`MAX_STREAMS_PER_USER`]).
+    pub per_user: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+}
+
+/// The web app's routes, for the public listener (`tls`: whether that
+/// listener serves TLS).
+pub fn routes(tls: bool) -> Router<Arc<AppState>> {
+    let config = WebConfig {
+        tls,
+        streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+        per_user: Arc::default(),
+    };
+    Router::new()
+        .route("/", get(page::home))
+        .route("/web", get(page::home))
+        .route("/web/login", get(signin::form).post(signin::submit))
+        .route("/web/logout", post(signin::logout))
+        .route("/web/accounts", get(customers::accounts))
+        .route("/web/contacts", get(customers::contacts))
+        .route("/web/records/{kind}/{id}", get(card::show).post(card::save))
+        .route("/web/pipeline", get(board::show))
+        .route("/web/deals/{id}/stage", post(board::move_deal))
+        .route("/web/calendar", get(calendar::show))
+        .route("/web/tasks/{id}/complete", post(calendar::complete))
+        .route("/web/reports", get(reports::index))
+        .route("/web/reports/{name}", get(reports::show))
+        .route("/web/events", get(live::events))
+        .merge(assets::routes())
+        .layer(axum::middleware::from_fn(headers::secure))
+        .layer(Extension(config))
+}

@@ -1,0 +1,565 @@
+//! The record card: the fields the user may read, an edit form for those
+//! they may write, the records related to it and, for an account, its
+//! touchpoint timeline.
+//!
+//! The card is the office API's ([`read::card`]: exactly the fields `GET
+//! /v1/records/{kind}/{id}` returns this user, with the same `writable`
+//! marks). A saved form becomes the API's writes (typed text parsed by
+//! the office API's `api::records::field_writes`) made through
+//! [`crate::api::write::write`]: the push path of devices, then the
+//! process engine as a device runs it after its own write.
+//!
+//! Guarantees:
+//! - a field the user may not read is neither shown nor offered; a field
+//!   they may not write is shown as text, without an input;
+//! - only fields whose submitted text differs from the text the form was
+//!   rendered with are written, so saving never overwrites a field the
+//!   user did not touch with a stale value; a hand-made POST naming any
+//!   field is still judged by the server's rules and policy;
+//! - a value or right the server refuses is shown next to its field (or
+//!   above the form for a field not on the card) with the server's
+//!   message, the form keeps everything the user typed, and nothing of
+//!   the edit is stored (the edit's changes are stored all or nothing);
+//! - a record the user does not see is "not found", like one that does
+//!   not exist; related lists and the timeline hold only records the user
+//!   sees, through the classes they may read.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use fieldwork_core::card::RecordCard;
+use fieldwork_core::report::ReportQuery;
+use fieldwork_core::report::timeline::{self, EventKind};
+use fieldwork_core::schema::{self, FieldType};
+use fieldwork_core::{RecordId, RecordKind};
+
+use super::customers::{Choice, record_href};
+use super::form;
+use super::page::{self, Nav};
+use super::session::WebSession;
+use crate::api::problem::Problem;
+use crate::api::{query, read, write};
+use crate::db::record_index::{self, FactsScope, Loaded};
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// Related records listed per kind (the newest).
+pub const RELATED_PER_KIND: usize = 50;
+
+/// Most fields one form may write.
+const MAX_FIELDS: usize = 200;
+
+/// The kinds listed as related records, in order.
+const RELATED: &[(RecordKind, &str)] = &[
+    (RecordKind::Contact, "Contacts"),
+    (RecordKind::Deal, "Deals"),
+    (RecordKind::Activity, "Activities"),
+    (RecordKind::Note, "Notes"),
+];
+
+/// The kinds a timeline reads.
+const TIMELINE_KINDS: &[RecordKind] = &[
+    RecordKind::Account,
+    RecordKind::Contact,
+    RecordKind::Deal,
+    RecordKind::Activity,
+    RecordKind::Note,
+];
+
+/// One field of the card as the page shows it.
+#[derive(Debug, Clone)]
+pub struct FieldView {
+    /// The field's name.
+    pub name: String,
+    /// Its name for people.
+    pub label: String,
+    /// Its type in words (the input's hint).
+    pub hint: String,
+    /// The text in the input: what the user typed, else the stored value.
+    pub value: String,
+    /// The stored value as the form was rendered (to see what changed).
+    pub original: String,
+    /// The stored value for people.
+    pub display: String,
+    /// A link, for references to other records.
+    pub href: Option<String>,
+    /// Whether the user may change it.
+    pub writable: bool,
+    /// Whether it must have a value.
+    pub required: bool,
+    /// `text`, `textarea` or `select`.
+    pub input: &'static str,
+    /// The choices of a select.
+    pub options: Vec<Choice>,
+    /// Values written concurrently, for people.
+    pub conflicts: String,
+    /// Why the server refused what the user typed.
+    pub error: Option<String>,
+}
+
+/// A link to a related record.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The card's address.
+    pub href: String,
+    /// The record's display name.
+    pub title: String,
+}
+
+/// Related records of one kind.
+#[derive(Debug, Clone)]
+pub struct RelatedList {
+    /// `Contacts`, `Deals`, ...
+    pub heading: &'static str,
+    /// The records (the newest [`RELATED_PER_KIND`]).
+    pub items: Vec<Link>,
+    /// How many more there are.
+    pub more: usize,
+}
+
+/// One touchpoint of the timeline.
+#[derive(Debug, Clone)]
+pub struct Touchpoint {
+    /// When, in the user's time zone (empty when unknown).
+    pub at: String,
+    /// What happened, for people.
+    pub what: String,
+    /// The record's card.
+    pub href: String,
+    /// The record's display name.
+    pub title: String,
+    /// Stage entered, or an activity's type and status.
+    pub detail: String,
+    /// Who.
+    pub who: String,
+}
+
+/// The card page.
+#[derive(Template)]
+#[template(path = "web/card.html")]
+pub struct CardPage {
+    /// The navigation.
+    pub nav: Option<Nav>,
+    /// The record's kind, for people.
+    pub kind: String,
+    /// The record's id.
+    pub id: String,
+    /// Its display name.
+    pub title: String,
+    /// Where the form posts.
+    pub action: String,
+    /// The fields, in schema order.
+    pub fields: Vec<FieldView>,
+    /// Whether any field is writable (else no form).
+    pub editable: bool,
+    /// A refusal not tied to a field on the card.
+    pub error: Option<String>,
+    /// Whether the last save succeeded.
+    pub saved: bool,
+    /// Whether the form shows refusals (live updates then leave it alone,
+    /// so nothing typed is lost).
+    pub hold: bool,
+    /// Related records by kind.
+    pub related: Vec<RelatedList>,
+    /// The account's touchpoints (accounts only).
+    pub timeline: Option<Vec<Touchpoint>>,
+    /// Why the timeline is not shown, if it is not.
+    pub timeline_error: Option<String>,
+}
+
+/// What the user typed and what the server said about it.
+#[derive(Debug, Default)]
+struct Typed {
+    inputs: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+    general: Vec<String>,
+}
+
+/// `GET /web/records/{kind}/{id}`.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path((kind, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    session: WebSession,
+) -> Response {
+    let Ok(id) = query::record_id(&kind, &id) else {
+        return not_found(&session);
+    };
+    let saved = form::query(raw.as_deref())
+        .ok()
+        .is_some_and(|q| q.get("saved") == Some("1"));
+    page_of(
+        &state,
+        &session,
+        &id,
+        Typed::default(),
+        saved,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /web/records/{kind}/{id}`: saves the changed fields.
+pub async fn save(
+    State(state): State<Arc<AppState>>,
+    Path((kind, id)): Path<(String, String)>,
+    session: WebSession,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let fields = match page::read_post(&state, &session, &headers, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
+    };
+    let Ok(id) = query::record_id(&kind, &id) else {
+        return not_found(&session);
+    };
+    // Browsers send line breaks as CRLF; stored text uses LF.
+    let lf = |m: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.into_iter()
+            .map(|(k, v)| (k, v.replace("\r\n", "\n")))
+            .collect()
+    };
+    let inputs = lf(fields.with_prefix("f."));
+    let originals = lf(fields.with_prefix("o."));
+    if inputs.len() > MAX_FIELDS {
+        return page::message_for(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "Request refused",
+            &format!("A form may change at most {MAX_FIELDS} fields."),
+        );
+    }
+    let mut typed = Typed {
+        inputs: inputs.clone(),
+        ..Typed::default()
+    };
+    let mut writes = Vec::new();
+    for (name, value) in &inputs {
+        if originals.get(name) == Some(value) {
+            continue;
+        }
+        let json = if value.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::Value::String(value.clone())
+        };
+        let one = BTreeMap::from([(name.clone(), json)]);
+        match crate::api::records::field_writes(id.kind(), one) {
+            Ok(w) => writes.extend(w),
+            Err(p) => typed.note(p, name),
+        }
+    }
+    if !typed.errors.is_empty() || !typed.general.is_empty() {
+        return page_of(
+            &state,
+            &session,
+            &id,
+            typed,
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    if writes.is_empty() {
+        return Redirect::to(&card_href(&id)).into_response();
+    }
+    let (st, user, target) = (state.clone(), session.user.clone(), id.clone());
+    let written = state
+        .db
+        .write(move |w| {
+            Ok(crate::api::write::write(
+                w, &st, &user, &target, false, writes,
+            ))
+        })
+        .await;
+    match written {
+        Ok(Ok(_)) => Redirect::to(&format!("{}?saved=1", card_href(&id))).into_response(),
+        Ok(Err(problem)) => {
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::FORBIDDEN);
+            if status == StatusCode::NOT_FOUND {
+                return not_found(&session);
+            }
+            tracing::info!(user = %session.user.name, code = %problem.code, "web edit refused");
+            typed.note(problem, "");
+            page_of(&state, &session, &id, typed, false, status).await
+        }
+        Err(e) => page::server_error(&e),
+    }
+}
+
+impl Typed {
+    /// Files a refusal next to its field (or `fallback`), or above the
+    /// form when it names no field.
+    fn note(&mut self, p: Problem, fallback: &str) {
+        let field = p.field.clone().unwrap_or_else(|| fallback.to_owned());
+        if field.is_empty() {
+            self.general.push(p.detail);
+        } else {
+            self.errors.insert(field, p.detail);
+        }
+    }
+}
+
+/// The card's address.
+pub fn card_href(id: &RecordId) -> String {
+    format!("/web/records/{}/{}", id.kind().as_str(), id)
+}
+
+fn not_found(session: &WebSession) -> Response {
+    page::message_for(
+        session,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such record, or you may not see it.",
+    )
+}
+
+/// What one database read gathers for a card page.
+struct Gathered {
+    card: RecordCard,
+    related: Vec<RelatedList>,
+    timeline: Option<Result<timeline::Timeline, String>>,
+}
+
+/// Renders the card of `id` with what the user typed.
+async fn page_of(
+    state: &Arc<AppState>,
+    session: &WebSession,
+    id: &RecordId,
+    mut typed: Typed,
+    saved: bool,
+    status: StatusCode,
+) -> Response {
+    let gathered = match gather(state, session, id).await {
+        Ok(Some(g)) => g,
+        Ok(None) => return not_found(session),
+        Err(e) => return page::server_error(&e),
+    };
+    let mut fields: Vec<FieldView> = gathered
+        .card
+        .fields
+        .iter()
+        .map(|f| view(id.kind(), f, &typed))
+        .collect();
+    // Refusals of fields the card shows go next to them, others above
+    // the form.
+    for (field, message) in std::mem::take(&mut typed.errors) {
+        match fields.iter_mut().find(|f| f.name == field) {
+            Some(f) => f.error = Some(message),
+            None => typed
+                .general
+                .push(format!("{}: {message}", page::label(&field))),
+        }
+    }
+    let tz = session
+        .user
+        .time_zone
+        .as_deref()
+        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let (timeline, timeline_error) = match gathered.timeline {
+        None => (None, None),
+        Some(Ok(t)) => (
+            Some(t.events.iter().map(|e| touchpoint(e, &tz)).collect()),
+            None,
+        ),
+        Some(Err(why)) => (None, Some(why)),
+    };
+    let template = CardPage {
+        nav: Some(session.nav(
+            section_of(id.kind()),
+            "account contact deal activity note relationship",
+        )),
+        kind: page::label(id.kind().as_str()),
+        id: id.to_string(),
+        title: gathered.card.title.clone(),
+        action: card_href(id),
+        editable: fields.iter().any(|f| f.writable),
+        hold: !typed.general.is_empty() || fields.iter().any(|f| f.error.is_some()),
+        fields,
+        error: (!typed.general.is_empty()).then(|| typed.general.join(" ")),
+        saved,
+        related: gathered.related,
+        timeline,
+        timeline_error,
+    };
+    page::render(status, &template)
+}
+
+fn section_of(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Account => "accounts",
+        RecordKind::Contact => "contacts",
+        RecordKind::Deal => "pipeline",
+        _ => "",
+    }
+}
+
+/// One card field as the form shows it, with what the user typed.
+fn view(kind: RecordKind, f: &fieldwork_core::card::CardField, typed: &Typed) -> FieldView {
+    let ty = schema::field(kind, &f.name).map(|d| d.ty);
+    let original = f.value.clone().unwrap_or_default();
+    let value = typed
+        .inputs
+        .get(&f.name)
+        .cloned()
+        .unwrap_or_else(|| original.clone());
+    let (input, options) = match ty {
+        Some(FieldType::Enum(values)) => ("select", choices(values, &value, f.required)),
+        Some(FieldType::Bool) => ("select", choices(&["true", "false"], &value, false)),
+        Some(FieldType::LongText) => ("textarea", Vec::new()),
+        _ => ("text", Vec::new()),
+    };
+    let href = match ty {
+        Some(FieldType::Ref(_)) => f.value.as_deref().and_then(record_href),
+        _ => None,
+    };
+    FieldView {
+        name: f.name.clone(),
+        label: page::label(&f.name),
+        hint: f.type_name.clone(),
+        value,
+        original,
+        display: f.display.clone().unwrap_or_default(),
+        href,
+        writable: f.writable,
+        required: f.required,
+        input,
+        options,
+        conflicts: f.conflicts.join(", "),
+        error: None,
+    }
+}
+
+fn choices(values: &[&str], current: &str, required: bool) -> Vec<Choice> {
+    let mut out = Vec::new();
+    if !required {
+        out.push(Choice {
+            value: String::new(),
+            label: "(none)".into(),
+            selected: current.is_empty(),
+        });
+    }
+    out.extend(values.iter().map(|v| Choice {
+        value: (*v).to_owned(),
+        label: page::label(v),
+        selected: *v == current,
+    }));
+    if !current.is_empty() && !values.contains(&current) {
+        // A value typed by hand that is not a choice stays visible, so
+        // the refusal next to it makes sense.
+        out.push(Choice {
+            value: current.to_owned(),
+            label: current.to_owned(),
+            selected: true,
+        });
+    }
+    out
+}
+
+fn touchpoint(e: &timeline::TimelineEvent, tz: &jiff::tz::TimeZone) -> Touchpoint {
+    let what = match e.kind {
+        EventKind::AccountStage => "Account stage",
+        EventKind::DealCreated => "Deal created",
+        EventKind::DealStage => "Deal stage",
+        EventKind::Activity => "Activity",
+        EventKind::Note => "Note",
+        EventKind::Contact => "Contact added",
+    };
+    Touchpoint {
+        at: e
+            .at
+            .map(|t| {
+                t.to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        what: what.to_owned(),
+        href: record_href(&e.record).unwrap_or_default(),
+        title: e.title.clone(),
+        detail: e.detail.clone(),
+        who: e.who.clone().unwrap_or_default(),
+    }
+}
+
+/// Reads the card, its related records and (accounts) its timeline in
+/// one database read; `None` when the user does not see the record.
+async fn gather(
+    state: &Arc<AppState>,
+    session: &WebSession,
+    id: &RecordId,
+) -> Result<Option<Gathered>, ServerError> {
+    let access = session.access.clone();
+    let actor = write::actor_for(&state.actor, &session.user);
+    let id = id.clone();
+    let now = state.clock.now();
+    state
+        .db
+        .read(move |c| {
+            let Some((card, _)) = read::card(c, &access, &id, &actor)? else {
+                return Ok(None);
+            };
+            let children = crate::db::facts::children_of(c, &id.to_string())?;
+            let mut related = Vec::new();
+            for (kind, heading) in RELATED {
+                let mut ids: Vec<String> = children
+                    .iter()
+                    .filter(|r| r.parse::<RecordId>().is_ok_and(|r| r.kind() == *kind))
+                    .cloned()
+                    .collect();
+                ids.sort();
+                let skip = ids.len().saturating_sub(RELATED_PER_KIND);
+                let newest = ids.split_off(skip);
+                let cards = read::cards(c, &access, &newest, &actor)?;
+                if cards.is_empty() {
+                    continue;
+                }
+                let items: Vec<Link> = cards
+                    .into_iter()
+                    .rev()
+                    .map(|(card, _)| Link {
+                        href: card_href(&card.id),
+                        title: card.title,
+                    })
+                    .collect();
+                related.push(RelatedList {
+                    heading,
+                    items,
+                    more: skip,
+                });
+            }
+            let timeline = if id.kind() == RecordKind::Account
+                && record_index::sees_account(c, &access, &id)?
+            {
+                let scope = FactsScope {
+                    kinds: TIMELINE_KINDS.to_vec(),
+                    account: Some(id.clone()),
+                    created_at: true,
+                    ..FactsScope::default()
+                };
+                Some(match record_index::report_facts(c, &access, &scope)? {
+                    Loaded::Facts(facts) => {
+                        Ok(timeline::timeline(&id, &facts, &ReportQuery::new(now)))
+                    }
+                    Loaded::TooMany => {
+                        Err("This account has too many records for a timeline here.".to_owned())
+                    }
+                })
+            } else {
+                None
+            };
+            Ok(Some(Gathered {
+                card,
+                related,
+                timeline,
+            }))
+        })
+        .await
+}

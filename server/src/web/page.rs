@@ -1,0 +1,90 @@
+//! What the signed-in pages share: the home redirect, messages inside the
+//! layout, and the checks of a signed-in POST. Rendering itself is in
+//! [`super::render`] (re-exported here).
+//!
+//! Guarantees: a signed-in POST is accepted only from this origin with the
+//! session's form token ([`check_post`]); the refusal changes nothing.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::WebConfig;
+pub use super::render::{MessagePage, Nav, forbidden_post, label, message, render, server_error};
+use super::session::{self, WebSession};
+use crate::state::AppState;
+
+/// [`message`] inside the signed-in layout.
+pub fn message_for(session: &WebSession, status: StatusCode, title: &str, text: &str) -> Response {
+    render(
+        status,
+        &MessagePage {
+            nav: Some(session.nav("", "")),
+            title: title.to_owned(),
+            message: text.to_owned(),
+        },
+    )
+}
+
+/// `GET /` and `/web`: the customers page when signed in, else sign-in.
+pub async fn home(
+    State(state): State<Arc<AppState>>,
+    Extension(config): Extension<WebConfig>,
+    headers: HeaderMap,
+) -> Response {
+    match session::lookup(&state, &headers, &config).await {
+        Ok(Some(_)) => Redirect::to("/web/accounts").into_response(),
+        Ok(None) => Redirect::to("/web/login").into_response(),
+        Err(answer) => answer,
+    }
+}
+
+/// Checks a signed-in POST: same origin and the session's form token
+/// (field [`super::csrf::FIELD`] of `form`); the refusal answer otherwise.
+pub fn check_post(
+    session: &WebSession,
+    headers: &HeaderMap,
+    form: &super::form::Pairs,
+) -> Result<(), Response> {
+    if let Err(why) = super::csrf::same_origin(headers, session.config.tls) {
+        tracing::warn!(user = %session.user.name, ?why, "web POST refused: not same-origin");
+        return Err(forbidden_post("it did not come from this site"));
+    }
+    if !super::csrf::valid(&session.token, form.get(super::csrf::FIELD)) {
+        tracing::warn!(user = %session.user.name, "web POST refused: no valid form token");
+        return Err(forbidden_post("its form token is missing or wrong"));
+    }
+    Ok(())
+}
+
+/// Reads a signed-in POST's form and checks it ([`check_post`]): the
+/// fields, or the answer to send instead (a body too large or malformed,
+/// or a refused POST).
+pub async fn read_post(
+    state: &AppState,
+    session: &WebSession,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<super::form::Pairs, Response> {
+    let fields = super::form::body(state, headers, body)
+        .await
+        .map_err(|e| message_for(session, e.status, "Request refused", &e.message))?;
+    check_post(session, headers, &fields)?;
+    Ok(fields)
+}
+
+/// Where a POST sends the browser back: its `back` field when that is
+/// `page` itself or `page` with a query, else `page`. Never another path,
+/// so a form cannot redirect anywhere else.
+pub fn back_to(fields: &super::form::Pairs, page: &'static str) -> String {
+    fields
+        .get("back")
+        .filter(|b| *b == page || b.strip_prefix(page).is_some_and(|q| q.starts_with('?')))
+        .and_then(session::local_path)
+        .unwrap_or(page)
+        .to_owned()
+}
