@@ -111,38 +111,33 @@ fn win_rate(r: &WinRate) -> Chart {
 
 /// Deals that entered each stage.
 fn cycle(r: &Cycle) -> Chart {
-    let categories: Vec<Category> = r
-        .stages
-        .iter()
-        .map(|s| Category {
-            name: page::label(&s.stage),
-            values: vec![count(0, s.entered)],
-        })
-        .collect();
-    chart::bars(
-        "Deals that entered each stage",
-        &["deals".into()],
-        &categories,
-        Layout::Grouped,
-    )
+    let entered = r.stages.iter().map(|s| (s.stage.as_str(), s.entered));
+    entered_bars("Deals that entered each stage", "deals", entered)
 }
 
 /// Accounts that entered each lifecycle stage (the funnel).
 fn funnel(r: &Funnel) -> Chart {
-    let categories: Vec<Category> = r
-        .stages
-        .iter()
-        .map(|s| Category {
-            name: page::label(&s.stage),
-            values: vec![count(0, s.entered)],
+    let entered = r.stages.iter().map(|s| (s.stage.as_str(), s.entered));
+    entered_bars(
+        "Accounts that reached each lifecycle stage",
+        "accounts",
+        entered,
+    )
+}
+
+/// One bar per stage: how many records entered it.
+fn entered_bars<'a>(
+    title: &str,
+    series: &str,
+    stages: impl Iterator<Item = (&'a str, u64)>,
+) -> Chart {
+    let categories: Vec<Category> = stages
+        .map(|(stage, entered)| Category {
+            name: page::label(stage),
+            values: vec![count(0, entered)],
         })
         .collect();
-    chart::bars(
-        "Accounts that reached each lifecycle stage",
-        &["accounts".into()],
-        &categories,
-        Layout::Grouped,
-    )
+    chart::bars(title, &[series.into()], &categories, Layout::Grouped)
 }
 
 /// Per week: done, planned and overdue activities, stacked.
