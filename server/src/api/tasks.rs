@@ -275,8 +275,8 @@ fn whose(
 }
 
 /// The list rows of `user`'s activities that `access` sees, each made of
-/// the fields `access` may read.
-fn activities_seen(
+/// the fields `access` may read (also the web calendar's).
+pub(crate) fn activities_seen(
     c: &Connection,
     access: &Access,
     user: &str,

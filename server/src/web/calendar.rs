@@ -31,19 +31,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::process::tasks::{self, Item};
 use fieldwork_core::summary::Summary;
-use fieldwork_core::{Access, RecordId, RecordKind};
+use fieldwork_core::{RecordId, RecordKind};
 use jiff::Timestamp;
 use jiff::civil::{Date, ISOWeekDate, Weekday};
 use jiff::tz::TimeZone;
-use rusqlite::Connection;
 
 use super::customers::record_href;
 use super::form::{self, Pairs};
 use super::page::{self, Nav};
 use super::session::WebSession;
 use crate::api::tasks as tasks_api;
-use crate::api::{query, read, write};
-use crate::db::{calendar_feeds, users};
+use crate::api::{query, write};
+use crate::db::users;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -280,7 +279,7 @@ async fn load(
             }
             let mut seen = Vec::new();
             for person in &people {
-                seen.extend(activities_seen(c, &access, person, &actor)?);
+                seen.extend(tasks_api::activities_seen(c, &access, person, &actor)?);
             }
             seen.sort_by_cached_key(|s| s.id.to_string());
             seen.dedup_by(|a, b| a.id == b.id);
@@ -300,29 +299,6 @@ async fn load(
             Ok((overdue, items, manages))
         })
         .await
-}
-
-/// The list rows of `user`'s activities that `access` sees, each made of
-/// the fields `access` may read (as `GET /v1/calendar` reads them).
-fn activities_seen(
-    c: &Connection,
-    access: &Access,
-    user: &str,
-    actor: &fieldwork_core::automerge::ActorId,
-) -> Result<Vec<Summary>> {
-    let mut out = Vec::new();
-    for id in calendar_feeds::activities_of(c, user, tasks_api::MAX_ACTIVITIES)? {
-        let Ok(id) = id.parse::<RecordId>() else {
-            continue;
-        };
-        let Some(mut docs) = read::readable_docs(c, access, &id, actor)? else {
-            continue;
-        };
-        let (record, updated) = read::assemble(&id, &mut docs)?;
-        let updated = Timestamp::from_second(updated).ok();
-        out.push(Summary::of_record(&record, updated));
-    }
-    Ok(out)
 }
 
 fn days_of(monday: Date, today: Date, items: &[Item], now: Timestamp, zone: &TimeZone) -> Vec<Day> {
