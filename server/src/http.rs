@@ -60,7 +60,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
@@ -204,68 +204,19 @@ async fn login_checked(
         ));
     }
     let client = client_ip(peer.ip(), headers, &config.trusted_proxies);
-    let backoff = auth::Backoff {
-        free_failures: config.login_free_failures,
-        base: config.login_backoff_base,
-        max: config.login_backoff_max,
-    };
-    // Counted before Argon2 runs: concurrent guesses cannot overtake it.
-    let reservation = state
-        .limiter
-        .reserve(&req.user, client, &backoff, Instant::now())
-        .map_err(|e| {
-            tracing::info!(user = %auth::log_name(&req.user), %client, "login refused: backing off");
-            e.into_response()
-        })?;
-    let (name, named_device) = (req.user.clone(), req.device_id.clone());
-    let (exists, stored, wipe_order_due) = state
-        .db
-        .read(move |c| {
-            let user = users::by_name(c, &name)?;
-            // A login naming its owner's device that is marked for wipe is
-            // answered with the wipe order once the password is right, even
-            // if the owner is disabled (crate::wipe).
-            let marked = match &user {
-                Some(u) => crate::wipe::login_names_marked_device(c, u, named_device.as_deref())?,
-                None => false,
-            };
-            let hash = match &user {
-                Some(u) if !u.disabled || marked => users::password_hash(c, &name)?,
-                _ => None,
-            };
-            Ok((user.is_some(), hash, marked))
-        })
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let ok = state
-        .limiter
-        .verify(
-            config.login_concurrency,
-            config.login_queue,
-            req.password,
-            stored,
-            config.password,
-        )
-        .await
-        .map_err(|e| {
-            if matches!(e, ServerError::RateLimited(_)) {
-                tracing::warn!(%client, "login refused: too many verifications waiting");
-            }
-            e.into_response()
-        })?;
-    if !ok {
-        reservation.fail();
-        // Only a real user's name is written out; anything else (a password
-        // typed in the name field, say) only as a fingerprint.
-        if exists {
-            tracing::info!(user = %req.user, %client, %peer, "failed login");
-        } else {
-            tracing::info!(user = %auth::log_name(&req.user), %client, %peer, "failed login for an unknown user");
-        }
-        return Err(ServerError::InvalidCredentials.into_response());
-    }
-    reservation.succeed();
-    if wipe_order_due && let Some(device) = &req.device_id {
+    let verified = crate::login::verify_password(
+        &state,
+        &req.user,
+        req.password,
+        req.device_id.clone(),
+        client,
+        peer,
+    )
+    .await
+    .map_err(IntoResponse::into_response)?;
+    if verified.wipe_order_due
+        && let Some(device) = &req.device_id
+    {
         return Err(
             match crate::wipe::deliver_at_login(&state, &req.user, device, Some(client.to_string()))
                 .await

@@ -19,7 +19,7 @@
 //!   worth nothing afterwards) and deletes the cookie.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use askama::Template;
 use axum::Extension;
@@ -156,8 +156,8 @@ pub async fn submit(
         );
     }
     let client = crate::request::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    match verify(&state, &user, password, client, peer).await {
-        Ok(()) => {}
+    match crate::login::verify_password(&state, &user, password, None, client, peer).await {
+        Ok(_) => {}
         Err(ServerError::RateLimited(secs)) => {
             return again(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -200,68 +200,6 @@ pub async fn submit(
         session::set_cookie(LOGIN_COOKIE, "", Duration::ZERO, "/web/login", config.tls),
     );
     answer
-}
-
-/// The checks of `/v1/login` for `user` with `password` from `client`:
-/// counted first, then verified within the verification bounds, then
-/// settled and logged the same way.
-async fn verify(
-    state: &Arc<AppState>,
-    user: &str,
-    password: String,
-    client: std::net::IpAddr,
-    peer: SocketAddr,
-) -> Result<(), ServerError> {
-    let config = &state.config;
-    let backoff = auth::Backoff {
-        free_failures: config.login_free_failures,
-        base: config.login_backoff_base,
-        max: config.login_backoff_max,
-    };
-    let reservation = state
-        .limiter
-        .reserve(user, client, &backoff, Instant::now())
-        .inspect_err(|_| {
-            tracing::info!(user = %auth::log_name(user), %client, "login refused: backing off");
-        })?;
-    let name = user.to_owned();
-    let (exists, stored) = state
-        .db
-        .read(move |c| {
-            let user = users::by_name(c, &name)?;
-            let hash = match &user {
-                Some(u) if !u.disabled => users::password_hash(c, &name)?,
-                _ => None,
-            };
-            Ok((user.is_some(), hash))
-        })
-        .await?;
-    let ok = state
-        .limiter
-        .verify(
-            config.login_concurrency,
-            config.login_queue,
-            password,
-            stored,
-            config.password,
-        )
-        .await
-        .inspect_err(|e| {
-            if matches!(e, ServerError::RateLimited(_)) {
-                tracing::warn!(%client, "login refused: too many verifications waiting");
-            }
-        })?;
-    if !ok {
-        reservation.fail();
-        if exists {
-            tracing::info!(user = %user, %client, %peer, "failed login");
-        } else {
-            tracing::info!(user = %auth::log_name(user), %client, %peer, "failed login for an unknown user");
-        }
-        return Err(ServerError::InvalidCredentials);
-    }
-    reservation.succeed();
-    Ok(())
 }
 
 /// `POST /web/logout`: revokes the session's token, deletes the cookie.
