@@ -510,10 +510,21 @@ fn rows_of(
 /// unknown time zone.
 pub fn targets(targets: &[Target], facts: &[Facts], q: &ReportQuery) -> Result<Targets> {
     let tz = q.zone()?;
-    let relevant: Vec<&Facts> = facts
+    // Each fact filed once under its person and its territory, so a target
+    // reads only its own: the work is facts + rows, not facts × targets.
+    let mut by_person: BTreeMap<&str, Vec<&Facts>> = BTreeMap::new();
+    let mut by_territory: BTreeMap<&str, Vec<&Facts>> = BTreeMap::new();
+    for f in facts
         .iter()
         .filter(|f| matches!(f.kind(), RecordKind::Activity | RecordKind::Deal))
-        .collect();
+    {
+        if let Some(who) = f.responsible() {
+            by_person.entry(who).or_default().push(f);
+        }
+        if let Some(t) = f.territory.as_deref() {
+            by_territory.entry(t).or_default().push(f);
+        }
+    }
     let mut chosen: Vec<&Target> = targets.iter().filter(|t| t.selected(q)).collect();
     chosen.sort_by(|a, b| (&a.whose, a.metric, &a.id).cmp(&(&b.whose, b.metric, &b.id)));
     let mut out = Targets {
@@ -521,7 +532,11 @@ pub fn targets(targets: &[Target], facts: &[Facts], q: &ReportQuery) -> Result<T
         truncated: false,
     };
     for t in chosen {
-        let (rows, truncated) = rows_of(t, &relevant, q, &tz)?;
+        let own = match &t.whose {
+            Whose::User(u) => by_person.get(u.as_str()),
+            Whose::Territory(name) => by_territory.get(name.as_str()),
+        };
+        let (rows, truncated) = rows_of(t, own.map_or(&[][..], Vec::as_slice), q, &tz)?;
         out.rows.extend(rows);
         out.truncated |= truncated;
     }

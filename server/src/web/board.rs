@@ -222,12 +222,7 @@ async fn board(
         columns,
         error,
     };
-    let status = if template.error.is_some() && status == StatusCode::OK {
-        StatusCode::BAD_REQUEST
-    } else {
-        status
-    };
-    page::render(status, &template)
+    page::render(page::status_of(status, template.error.is_some()), &template)
 }
 
 /// The deals the user sees that pass `q`; `None` when there are too many.

@@ -243,12 +243,7 @@ async fn calendar(
         error,
         notice,
     };
-    let status = if template.error.is_some() && status == StatusCode::OK {
-        StatusCode::BAD_REQUEST
-    } else {
-        status
-    };
-    page::render(status, &template)
+    page::render(page::status_of(status, template.error.is_some()), &template)
 }
 
 /// Reads the overdue activities and those of the week starting `monday`.

@@ -88,3 +88,13 @@ pub fn back_to(fields: &super::form::Pairs, page: &'static str) -> String {
         .unwrap_or(page)
         .to_owned()
 }
+
+/// The status of a page rendered with `status`: `400` instead of `200`
+/// when it shows a refusal of what the user asked.
+pub fn status_of(status: StatusCode, refused: bool) -> StatusCode {
+    if refused && status == StatusCode::OK {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    }
+}
