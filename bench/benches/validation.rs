@@ -80,6 +80,7 @@ fn main() {
         owner: Some("ana".into()),
         assignee: None,
         territory: Some("madrid".into()),
+        process_task: false,
     });
     let run = |validate: bool| -> f64 {
         let mut docs: std::collections::HashMap<String, ClassDoc> =

@@ -80,6 +80,8 @@ impl Record {
                 self.text("territory"),
                 inherited_territory.as_deref(),
             ),
+            process_task: self.kind() == RecordKind::Activity
+                && self.text("process_instance").is_some(),
         }
     }
 }

@@ -405,6 +405,7 @@ mod tests {
             owner: Some("luis".into()),
             assignee: None,
             territory: Some("madrid".into()),
+            process_task: false,
         })
     }
 
@@ -528,6 +529,7 @@ mod tests {
             owner: Some("luis".into()),
             assignee: None,
             territory: Some("sevilla".into()),
+            process_task: false,
         });
         let d = check_change(&access("rep"), &mut doc, &change, &sevilla).expect_err("not hers");
         assert_eq!(d.code, "record_not_visible");

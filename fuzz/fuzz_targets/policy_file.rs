@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
         owner: Some("luis".into()),
         assignee: None,
         territory: Some("madrid".into()),
+        process_task: false,
     });
     for role in policy.roles().keys() {
         let access = Access::User {

@@ -126,6 +126,7 @@ pub fn facts(s: &Scenario) -> Option<RecordFacts> {
         owner: Some("luis".into()),
         assignee: None,
         territory: Some(t.into()),
+        process_task: false,
     })
 }
 

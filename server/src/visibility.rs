@@ -71,6 +71,8 @@ pub fn count_visible(conn: &rusqlite::Connection, access: &Access) -> crate::err
                 own.as_deref(),
                 inherited.as_deref(),
             ),
+            // Seeing a record does not depend on it.
+            process_task: false,
         };
         if doc_visible(access, &id, Some(&facts)) {
             n += 1;
@@ -118,11 +120,13 @@ mod tests {
             owner: None,
             assignee: None,
             territory: Some("madrid".into()),
+            process_task: false,
         };
         let theirs = RecordFacts {
             owner: Some("luis".into()),
             assignee: None,
             territory: Some("sevilla".into()),
+            process_task: false,
         };
         assert!(doc_visible(&rep(), &general, Some(&mine)));
         assert!(
@@ -171,7 +175,7 @@ mod tests {
         for t in territories {
             let id = RecordId::new_random(RecordKind::Account).to_string();
             conn.execute(
-                "INSERT INTO records VALUES (?1, 'account', 'nobody', NULL, ?2, NULL)",
+                "INSERT INTO records(record_id, kind, owner, territory) VALUES (?1, 'account', 'nobody', ?2)",
                 rusqlite::params![id, t],
             )
             .expect("parent");
@@ -193,7 +197,8 @@ mod tests {
                             _ => (Some("madrid"), Some(parent.as_str())),
                         };
                         conn.execute(
-                            "INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            "INSERT INTO records(record_id, kind, owner, assignee, territory, account_id)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                             rusqlite::params![id, kind.as_str(), owner, assignee, own_t, account],
                         )
                         .expect("insert");
@@ -201,6 +206,7 @@ mod tests {
                             owner: owner.map(str::to_owned),
                             assignee: assignee.map(str::to_owned),
                             territory: t.map(str::to_owned),
+                            process_task: false,
                         };
                         cases.push((id, kind, facts));
                     }
@@ -210,7 +216,7 @@ mod tests {
         // A process model is seen by everyone, even without facts.
         let model = RecordId::new_random(RecordKind::ProcessModel).to_string();
         conn.execute(
-            "INSERT INTO records VALUES (?1, 'process_model', NULL, NULL, NULL, NULL)",
+            "INSERT INTO records(record_id, kind) VALUES (?1, 'process_model')",
             [&model],
         )
         .expect("model");

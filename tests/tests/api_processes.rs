@@ -5,11 +5,16 @@
 
 use std::time::Duration;
 
+use fieldwork_core::automerge::transaction::Transactable;
+use fieldwork_core::automerge::{ActorId, ROOT};
 use fieldwork_core::process::Status;
+use fieldwork_core::sync::protocol::ServerMessage;
 use fieldwork_core::{CoreError, RecordId};
 use fieldwork_tests::api::{Answer, ApiClient};
 use fieldwork_tests::clocked::repo;
 use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::forge::{doc_from, push_one, signed};
+use fieldwork_tests::raw::{RawClient, token};
 use fieldwork_tests::server::TestServer;
 use fieldwork_tests::{runtime, wait_until};
 use serde_json::{Value, json};
@@ -54,13 +59,18 @@ fn policy_where_managers_publish() -> String {
 /// `policy` with `right` given to `role` (`publish = false` becomes
 /// `publish = true` in the role's section).
 fn grant(policy: &str, role: &str, right: &str) -> String {
+    with_right(policy, role, right, true)
+}
+
+/// `policy` with `right` of `role` set to `on`.
+fn with_right(policy: &str, role: &str, right: &str, on: bool) -> String {
     let header = format!("[roles.{role}]");
     let (head, section) = policy.split_once(&header).expect("the role");
     let end = section.find("[roles.").unwrap_or(section.len());
     let (section, rest) = section.split_at(end);
-    let (off, on) = (format!("{right} = false"), format!("{right} = true"));
-    assert!(section.contains(&off), "{section}");
-    format!("{head}{header}{}{rest}", section.replace(&off, &on))
+    let (from, to) = (format!("{right} = {}", !on), format!("{right} = {on}"));
+    assert!(section.contains(&from), "{section}");
+    format!("{head}{header}{}{rest}", section.replace(&from, &to))
 }
 
 /// An admin, a manager (`marta`), two reps she manages (`ana` in madrid,
@@ -684,4 +694,111 @@ fn an_api_write_starts_processes_and_an_api_completion_advances_them_as_on_a_pho
     assert_eq!(done.status, 200, "{}", done.text);
     let card = ana.get(&format!("/v1/processes/instances/{instance}")).json;
     assert_eq!(card["status"], "completed", "{card}");
+}
+
+/// Completing a task a process planned moves the process, so it needs the
+/// `complete_tasks` right whoever writes it: the office API's completion
+/// and a plain edit of `status`, the user's phone, and a change forged
+/// past the phone are all refused alike (`process_forbidden`), the
+/// instance waits, and someone with the right completes it.
+#[test]
+fn completing_a_process_task_needs_the_right_through_every_writer() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let policy = with_right(
+        &policy_where_managers_publish(),
+        "rep",
+        "complete_tasks",
+        false,
+    );
+    server.set_policy(&policy).expect("policy");
+    let marta = ApiClient::signed_in(&rt, &server.url, "marta");
+    let ana = ApiClient::signed_in(&rt, &server.url, "ana");
+    let published = marta.post(
+        "/v1/processes/models",
+        json!({"format": "toml", "source": ON_WON}),
+    );
+    assert_eq!(published.status, 201, "{}", published.text);
+    let deal = deal_in(&ana, "madrid", "Arandelas");
+    let won = ana.patch(
+        &format!("/v1/records/deal/{deal}"),
+        json!({"fields": {"stage": "won"}}),
+    );
+    assert_eq!(won.status, 200, "{}", won.text);
+    let listed = ana.get("/v1/processes/instances?model=send-contract");
+    let instance = listed.json[0]["id"]
+        .as_str()
+        .expect("an instance")
+        .to_owned();
+    let card_of = |who: &ApiClient| who.get(&format!("/v1/processes/instances/{instance}")).json;
+    let task = card_of(&ana)["steps"][0]["activity"]["id"]
+        .as_str()
+        .expect("the task")
+        .to_owned();
+    let task_id: RecordId = task.parse().expect("a record id");
+
+    // The office API: the completion and a plain edit of its status.
+    let completion = ana.post(
+        &format!("/v1/tasks/{task}/complete"),
+        json!({"outcome": "Sent by e-mail"}),
+    );
+    assert_problem(&completion, 403, "process_forbidden");
+    assert_eq!(completion.json["field"], "status", "{}", completion.text);
+    let edit = ana.patch(
+        &format!("/v1/records/activity/{task}"),
+        json!({"fields": {"status": "done"}}),
+    );
+    assert_problem(&edit, 403, "process_forbidden");
+    // The rest of the task stays hers to write.
+    let noted = ana.patch(
+        &format!("/v1/records/activity/{task}"),
+        json!({"fields": {"topic": "Asked for the signed copy"}}),
+    );
+    assert_eq!(noted.status, 200, "{}", noted.text);
+
+    // Her phone refuses it before it is queued.
+    let phone = TestDevice::new(&rt);
+    phone.login(&server.url, "ana");
+    phone.sync();
+    let on_phone = phone.device.update(
+        &task_id,
+        vec![fieldwork_core::FieldWrite::set("status", "done")],
+    );
+    match on_phone {
+        Err(e) => assert!(e.to_string().contains("complete process tasks"), "{e}"),
+        Ok(()) => panic!("the phone completed a task without the right"),
+    }
+    assert_eq!(phone.get(&task_id).text("status"), Some("planned"));
+
+    // A change forged past the phone, signed as hers, is refused too.
+    let doc = format!("{task}/general");
+    let code = rt.block_on(async {
+        let t = token(&server.url, "ana").await;
+        let mut c = RawClient::connect(&server.url, &t).await.expect("connect");
+        let welcome = c.hello("forger").await;
+        let mut forged = doc_from(&welcome, &doc).with_actor(ActorId::random());
+        forged.put(ROOT, "status", "done").expect("put");
+        c.send(&push_one(&doc, signed(&mut forged, "ana"))).await;
+        loop {
+            match c.recv().await {
+                Some(ServerMessage::PushResult(r)) => {
+                    assert!(r.accepted.is_empty(), "accepted: {r:?}");
+                    break r.refused.first().expect("a refusal").code.clone();
+                }
+                Some(_) => continue,
+                None => panic!("the connection closed instead of answering"),
+            }
+        }
+    });
+    assert_eq!(code, "process_forbidden");
+    assert_eq!(card_of(&marta)["status"], "running", "the instance waits");
+
+    // Her manager holds the right: the task is done and the process ends.
+    let done = marta.post(
+        &format!("/v1/tasks/{task}/complete"),
+        json!({"outcome": "Sent by e-mail"}),
+    );
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(card_of(&marta)["status"], "completed");
 }

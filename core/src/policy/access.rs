@@ -7,6 +7,10 @@ use super::{Policy, Role, Scope};
 use crate::error::Denial;
 use crate::ids::{ClassName, RecordKind};
 
+/// The field of an activity that, on a task a process planned, completes
+/// (or reopens) the task: written only with the `complete_tasks` right.
+const PROCESS_TASK_STATUS: &str = "status";
+
 /// Stable reason codes for refusals (also listed in `docs/PROTOCOL.md`).
 pub mod codes {
     /// The user's role may not read the class.
@@ -65,6 +69,12 @@ pub struct RecordFacts {
     pub assignee: Option<String>,
     /// The record's territory; children of an account inherit the account's.
     pub territory: Option<String>,
+    /// For activities, whether a process planned it (it has a
+    /// `process_instance`): its `status` is then written only with the
+    /// `complete_tasks` process right, since a task done advances the
+    /// instance.
+    #[serde(default)]
+    pub process_task: bool,
 }
 
 /// The access regime a store or a session runs under.
@@ -153,6 +163,22 @@ impl Access {
                 Some(field),
                 &format!("roles.{}.targets", user.role),
                 format!("role `{}` may not set or change targets", user.role),
+            ));
+        }
+        if kind == RecordKind::Activity
+            && field == PROCESS_TASK_STATUS
+            && facts.is_some_and(|f| f.process_task)
+            && !role.process.complete_tasks
+        {
+            return Err(denial(
+                codes::PROCESS_FORBIDDEN,
+                doc,
+                Some(field),
+                &format!("roles.{}.process.complete_tasks", user.role),
+                format!(
+                    "role `{}` may not complete process tasks (a task's status moves its process)",
+                    user.role
+                ),
             ));
         }
         if let Some(facts) = facts
@@ -294,6 +320,7 @@ mod tests {
             owner: Some(owner.into()),
             assignee: None,
             territory: Some(territory.into()),
+            process_task: false,
         }
     }
 
@@ -380,5 +407,51 @@ mod tests {
             .check_process("stop", |p| p.stop)
             .expect_err("reps may not stop");
         assert_eq!(denied.rule, "roles.rep.process.stop");
+    }
+
+    #[test]
+    fn a_process_tasks_status_needs_the_complete_tasks_right() {
+        let mut policy = Policy::shipped_default();
+        if let Some(rep) = policy.roles.get_mut("rep") {
+            rep.process.complete_tasks = false;
+        }
+        let ana = Access::User {
+            user: UserContext {
+                name: "ana".into(),
+                role: "rep".into(),
+                territories: vec!["madrid".into()],
+                team: Vec::new(),
+            },
+            policy,
+        };
+        let task = RecordFacts {
+            process_task: true,
+            ..facts("ana", "madrid")
+        };
+        let denied = ana
+            .check_write(RecordKind::Activity, "status", Some(&task), None)
+            .expect_err("completing moves the process");
+        assert_eq!(denied.code, codes::PROCESS_FORBIDDEN);
+        assert_eq!(denied.rule, "roles.rep.process.complete_tasks");
+        assert_eq!(denied.field.as_deref(), Some("status"));
+        // Her other fields of the task, and the status of her own
+        // activities, stay hers to write.
+        let activity = RecordKind::Activity;
+        assert!(
+            ana.check_write(activity, "outcome", Some(&task), None)
+                .is_ok()
+        );
+        let own = facts("ana", "madrid");
+        assert!(
+            ana.check_write(activity, "status", Some(&own), None)
+                .is_ok()
+        );
+        // The shipped rep holds the right.
+        let shipped = user("ana", "rep", &["madrid"], &[]);
+        assert!(
+            shipped
+                .check_write(activity, "status", Some(&task), None)
+                .is_ok()
+        );
     }
 }

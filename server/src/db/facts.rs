@@ -1,5 +1,6 @@
-//! The facts that decide visibility: per record, its owner, assignee,
-//! territory and parent account, kept from its base-class document.
+//! The facts that decide visibility and write rights: per record, its
+//! owner, assignee, territory, parent account and whether it is a process's
+//! task, kept from its base-class document.
 //!
 //! Guarantees: [`facts`] resolves a child's territory from its account by
 //! the same rule ([`rules::territory_of`]) the device uses.
@@ -22,15 +23,32 @@ pub fn update_facts(conn: &Connection, record: &Record) -> Result<bool> {
     // children's are resolved at read time by [`facts`], same rule).
     let account = record.account().map(|a| a.to_string());
     let territory = rules::territory_of(record.kind(), record.text("territory"), None);
+    let process_task = record.facts(None).process_task;
     let before = facts_row(conn, &record.id.to_string())?;
-    let after = (text("owner"), text("assignee"), territory, account);
+    let after = (
+        text("owner"),
+        text("assignee"),
+        territory,
+        account,
+        process_task,
+    );
     if before.as_ref() == Some(&after) {
         return Ok(false);
     }
     conn.execute(
-        "INSERT INTO records(record_id, kind, owner, assignee, territory, account_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(record_id) DO UPDATE SET owner = ?3, assignee = ?4, territory = ?5, account_id = ?6",
-        params![record.id.to_string(), record.kind().as_str(), after.0, after.1, after.2, after.3],
+        "INSERT INTO records(record_id, kind, owner, assignee, territory, account_id, process_task)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(record_id) DO UPDATE
+            SET owner = ?3, assignee = ?4, territory = ?5, account_id = ?6, process_task = ?7",
+        params![
+            record.id.to_string(),
+            record.kind().as_str(),
+            after.0,
+            after.1,
+            after.2,
+            after.3,
+            after.4
+        ],
     )?;
     Ok(true)
 }
@@ -40,14 +58,15 @@ type FactsRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    bool,
 );
 
 fn facts_row(conn: &Connection, record: &str) -> Result<Option<FactsRow>> {
     Ok(conn
         .query_row(
-            "SELECT owner, assignee, territory, account_id FROM records WHERE record_id = ?1",
+            "SELECT owner, assignee, territory, account_id, process_task FROM records WHERE record_id = ?1",
             [record],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?)
 }
@@ -57,7 +76,7 @@ fn facts_row(conn: &Connection, record: &str) -> Result<Option<FactsRow>> {
 /// malformed record ids, are absent from the map.
 pub fn facts(conn: &Connection, records: &[String]) -> Result<HashMap<String, RecordFacts>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.owner, r.assignee, r.territory, a.territory
+        "SELECT r.owner, r.assignee, r.territory, a.territory, r.process_task
            FROM records r LEFT JOIN records a ON a.record_id = r.account_id
           WHERE r.record_id = ?1",
     )?;
@@ -77,6 +96,7 @@ pub fn facts(conn: &Connection, records: &[String]) -> Result<HashMap<String, Re
                     owner: r.get(0)?,
                     assignee: r.get(1)?,
                     territory: rules::territory_of(kind, own.as_deref(), inherited.as_deref()),
+                    process_task: r.get(4)?,
                 })
             })
             .optional()?;

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("migrations/009_api_keys_and_calendars.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("migrations/010_process_task_facts.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

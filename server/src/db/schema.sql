@@ -1,6 +1,6 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 9
+-- user_version: 10
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
@@ -147,7 +147,8 @@ CREATE TABLE records (
     owner TEXT,
     assignee TEXT,
     territory TEXT,
-    account_id TEXT
+    account_id TEXT,
+    process_task INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE sessions (

@@ -21,7 +21,8 @@ const HEADER: &str = "-- The server database's schema as its migrations (migrati
 /// Rows written once the database reaches `version`, so that the
 /// migrations after it run on data (002 and 005 add columns to filled
 /// tables, 005's trigger fires on rows 001 wrote, 006 moves the `meta`
-/// confirmation positions of devices into `devices`).
+/// confirmation positions of devices into `devices`, 010 marks the
+/// activities the record index knows as process tasks).
 fn rows_at(version: u32) -> &'static str {
     match version {
         1 => {
@@ -45,6 +46,12 @@ fn rows_at(version: u32) -> &'static str {
              DELETE FROM sessions WHERE token_hash = x'01';
              INSERT INTO meta(key, value) VALUES ('device_docs_unconfirmed:d1', '7');"
         }
+        9 => {
+            "INSERT INTO records(record_id, kind) VALUES ('a1', 'activity'), ('a2', 'activity');
+             INSERT INTO record_fields(doc_id, record_id, kind, class, field, value_json)
+                  VALUES ('a1/base', 'a1', 'activity', 'base', 'process_instance', '\"process_instance:p1\"'),
+                         ('a2/base', 'a2', 'activity', 'base', 'subject', '\"Call\"');"
+        }
         _ => "",
     }
 }
@@ -65,16 +72,25 @@ fn count(conn: &Connection, table: &str) -> i64 {
 #[test]
 fn a_migrated_database_has_the_snapshot_schema_and_keeps_its_rows() {
     let conn = migrated_with_rows();
-    for table in [
-        "meta",
-        "users",
-        "policies",
-        "documents",
-        "changes",
-        "records",
-    ] {
+    for table in ["meta", "users", "policies", "documents", "changes"] {
         assert_eq!(count(&conn, table), 1, "{table}");
     }
+    let tasks: Vec<(String, bool)> = conn
+        .prepare("SELECT record_id, process_task FROM records ORDER BY record_id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .expect("records");
+    assert_eq!(
+        tasks,
+        [
+            ("a1".into(), true),
+            ("a2".into(), false),
+            ("r1".into(), false)
+        ],
+        "010 marks the activity with an instance, and only it"
+    );
     for table in [
         "actors",
         "devices",
