@@ -11,6 +11,9 @@
 //! `FW_BENCH_ONLY=activities` runs only the reports whose label contains
 //! that text (for profiling one report). `FW_BENCH_ENCRYPTED=1` opens the
 //! store encrypted (SQLCipher, as on a device) instead of plain.
+//! `FW_BENCH_KEEP=DIR` keeps the seeded plain store in `DIR` and reuses it
+//! on the next run with the same sizes (for profiling one change after
+//! another without seeding again).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -224,18 +227,37 @@ fn main() {
     let records = env_usize("FW_BENCH_RECORDS", 50_000);
     let activities = env_usize("FW_BENCH_ACTIVITIES", 200_000);
     let runs = env_usize("FW_BENCH_RUNS", 30).max(1);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
     let clock = ManualClock::new(at(0.0));
     let encrypted = std::env::var("FW_BENCH_ENCRYPTED").is_ok_and(|v| v == "1");
-    let path = dir.path().join("device.db");
+    let kept = std::env::var_os("FW_BENCH_KEEP")
+        .filter(|_| !encrypted)
+        .map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir).expect("the store's directory");
+    let path = dir.join("device.db");
+    let marker = dir.join(format!("seeded-{records}-{activities}"));
+    let reuse = kept.is_some() && marker.exists();
+    if kept.is_some() && !reuse {
+        let _ = std::fs::remove_file(&path);
+    }
     let mut store = if encrypted {
         let key = fieldwork_core::store::StoreKey::generate();
         Store::open_encrypted(&path, Arc::new(clock.clone()), &key).expect("open")
     } else {
         Store::open(&path, Arc::new(clock.clone())).expect("open")
     };
-    let seeding = seed(&mut store, &clock, records, activities);
-    let targets = seed_targets(&mut store);
+    let (seeding, targets) = if reuse {
+        clock.set(at(330.0));
+        (None, OWNERS * 3)
+    } else {
+        let seeding = seed(&mut store, &clock, records, activities);
+        let targets = seed_targets(&mut store);
+        if kept.is_some() {
+            std::fs::write(&marker, b"").expect("marker");
+        }
+        (Some(seeding), targets)
+    };
     let account = store
         .list(&fieldwork_core::ListQuery {
             kind: Some(RecordKind::Account),
@@ -301,10 +323,13 @@ fn main() {
             "plain"
         }
     );
-    println!(
-        "Seeded in {} (imports of 1,000 records per transaction).\n",
-        show(seeding)
-    );
+    match seeding {
+        Some(took) => println!(
+            "Seeded in {} (imports of 1,000 records per transaction).\n",
+            show(took)
+        ),
+        None => println!("Seeded store reused from FW_BENCH_KEEP.\n"),
+    }
     println!(
         "One `Facts` is {} bytes (before the strings it owns).\n",
         std::mem::size_of::<fieldwork_core::report::Facts>()

@@ -50,7 +50,7 @@ pub use query::{GroupBy, Rates, ReportQuery, StageWeights};
 pub use table::{Table, Tabular};
 pub use targets::{Target, Targets};
 pub use timeline::Timeline;
-pub use visits::Visits;
+pub use visits::{VisitList, VisitView, Visits};
 pub use win_rate::WinRate;
 
 use crate::error::{CoreError, Result, ValidationError};

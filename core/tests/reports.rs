@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use fieldwork_core::clock::ManualClock;
 use fieldwork_core::report::{
-    Facts, GroupBy, Rates, ReportName, ReportQuery, ReportResult, activities, cycle, funnel,
-    pipeline, targets, timeline::EventKind, visits, win_rate,
+    Facts, GroupBy, Rates, ReportName, ReportQuery, ReportResult, Target, activities, cycle,
+    funnel, pipeline, targets, timeline::EventKind, visits, win_rate,
 };
 use fieldwork_core::{FieldWrite, RecordId, RecordKind, Store};
 use jiff::Timestamp;
@@ -943,9 +943,23 @@ fn targets_on_the_store_equal_the_pure_function_over_every_fact() {
         }
         f.store.create(RecordKind::Target, writes).expect("target");
     }
+    // Targets are read from their index rows, kept with every write.
+    let first = f.store.targets().expect("targets")[0].id.clone();
+    f.store
+        .update(&first, vec![FieldWrite::set("goal", 7)])
+        .expect("a new goal");
     let all: Vec<Facts> = f.store.all_report_facts().expect("facts");
     let set = f.store.targets().expect("targets");
     assert_eq!(set.len(), 4);
+    assert_eq!(set.iter().find(|t| t.id == first).map(|t| t.goal), Some(7));
+    for t in &set {
+        let read = f.store.get(&t.id).expect("the target");
+        assert_eq!(
+            Target::of(&read).as_ref(),
+            Some(t),
+            "as its documents hold it"
+        );
+    }
     let base = query(&f);
     let days = |from: &str, to: &str| {
         base.clone()

@@ -81,57 +81,150 @@ fn id_text(id: &RecordId) -> String {
     text
 }
 
-fn visit(f: &Facts) -> Visit {
-    let duration_minutes = match (f.check_in_at, f.check_out_at) {
-        (Some(i), Some(o)) if o >= i => Some(seconds_between(i, o) / 60),
-        _ => None,
-    };
-    Visit {
-        id: id_text(&f.id),
-        title: f.title.clone(),
-        who: f.responsible().unwrap_or(NONE).to_owned(),
-        account: f.account.as_ref().map(id_text),
-        status: f.status.clone(),
-        check_in_at: f.check_in_at,
-        check_out_at: f.check_out_at,
-        duration_minutes,
-        check_in: f.check_in,
-        check_out: f.check_out,
+/// What the visits report reads of one activity, borrowed: a host that
+/// reads rows hands them over without building [`Facts`] (the device store
+/// streams its visits index through [`VisitList`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VisitView<'a> {
+    /// The activity.
+    pub id: &'a RecordId,
+    /// Its subject.
+    pub title: &'a str,
+    /// Assignee, else owner.
+    pub responsible: Option<&'a str>,
+    /// Territory (its account's).
+    pub territory: Option<&'a str>,
+    /// The visited account, if readable.
+    pub account: Option<&'a RecordId>,
+    /// Status.
+    pub status: Option<&'a str>,
+    /// Activity type (only `visit` is listed).
+    pub activity_type: Option<&'a str>,
+    /// When it is due.
+    pub due: Option<Timestamp>,
+    /// Check-in time.
+    pub check_in_at: Option<Timestamp>,
+    /// Check-out time.
+    pub check_out_at: Option<Timestamp>,
+    /// Where it was checked in.
+    pub check_in: Option<Position>,
+    /// Where it was checked out.
+    pub check_out: Option<Position>,
+}
+
+impl<'a> VisitView<'a> {
+    /// The view of `f`, when it is an activity.
+    pub fn of(f: &'a Facts) -> Option<VisitView<'a>> {
+        (f.kind() == RecordKind::Activity).then(|| VisitView {
+            id: &f.id,
+            title: &f.title,
+            responsible: f.responsible(),
+            territory: f.territory.as_deref(),
+            account: f.account.as_ref(),
+            status: f.status.as_deref(),
+            activity_type: f.activity_type.as_deref(),
+            due: f.due,
+            check_in_at: f.check_in_at,
+            check_out_at: f.check_out_at,
+            check_in: f.check_in,
+            check_out: f.check_out,
+        })
+    }
+
+    /// The date it is listed under: check-in, else due.
+    fn date(&self) -> Option<Timestamp> {
+        self.check_in_at.or(self.due)
+    }
+
+    fn visit(&self) -> Visit {
+        let duration_minutes = match (self.check_in_at, self.check_out_at) {
+            (Some(i), Some(o)) if o >= i => Some(seconds_between(i, o) / 60),
+            _ => None,
+        };
+        Visit {
+            id: id_text(self.id),
+            title: self.title.to_owned(),
+            who: self.responsible.unwrap_or(NONE).to_owned(),
+            account: self.account.map(id_text),
+            status: self.status.map(str::to_owned),
+            check_in_at: self.check_in_at,
+            check_out_at: self.check_out_at,
+            duration_minutes,
+            check_in: self.check_in,
+            check_out: self.check_out,
+        }
+    }
+}
+
+/// The visits report built one activity at a time, so a host can feed it
+/// as it reads rows; only visits passing the query's filters are copied.
+///
+/// Guarantees: [`VisitList::finish`] gives exactly what [`visits`] gives
+/// over the same activities, in any order of adding.
+pub struct VisitList<'q> {
+    q: &'q ReportQuery,
+    list: Vec<(Option<Timestamp>, Visit)>,
+}
+
+impl<'q> VisitList<'q> {
+    /// An empty list under `q`.
+    pub fn new(q: &'q ReportQuery) -> Self {
+        VisitList {
+            q,
+            list: Vec::new(),
+        }
+    }
+
+    /// Lists `v` if it is a visit passing the query's filters.
+    pub fn add(&mut self, v: &VisitView<'_>) {
+        if v.activity_type == Some("visit")
+            && self.q.matches_parts(v.responsible, v.territory)
+            && self.q.in_period(v.date())
+        {
+            self.list.push((v.date(), v.visit()));
+        }
+    }
+
+    /// The report: visits in date order (undated last, then by id) and
+    /// totals per person.
+    pub fn finish(self) -> Visits {
+        let mut list = self.list;
+        list.sort_by(|a, b| (a.0.is_none(), a.0, &a.1.id).cmp(&(b.0.is_none(), b.0, &b.1.id)));
+        // Keyed by borrowed names: one allocation per person, not per visit.
+        let mut totals: BTreeMap<&str, VisitTotal> = BTreeMap::new();
+        for (_, v) in &list {
+            let t = totals.entry(v.who.as_str()).or_insert_with(|| VisitTotal {
+                who: v.who.clone(),
+                ..VisitTotal::default()
+            });
+            t.visits += 1;
+            t.checked_in += u64::from(v.check_in_at.is_some());
+            if let Some(d) = v.duration_minutes {
+                t.with_duration += 1;
+                t.total_minutes = t.total_minutes.saturating_add(d);
+            }
+        }
+        for t in totals.values_mut() {
+            t.average_minutes =
+                (t.with_duration > 0).then(|| t.total_minutes as f64 / t.with_duration as f64);
+        }
+        let totals = totals.into_values().collect();
+        Visits {
+            visits: list.into_iter().map(|(_, v)| v).collect(),
+            totals,
+        }
     }
 }
 
 /// Computes the visits report over `facts`.
 pub fn visits<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery) -> Visits {
-    let mut list: Vec<(Option<Timestamp>, Visit)> = facts
-        .into_iter()
-        .filter(|f| f.kind() == RecordKind::Activity && f.activity_type.as_deref() == Some("visit"))
-        .filter(|f| q.matches(f) && q.in_period(f.check_in_at.or(f.due)))
-        .map(|f| (f.check_in_at.or(f.due), visit(f)))
-        .collect();
-    list.sort_by(|a, b| (a.0.is_none(), a.0, &a.1.id).cmp(&(b.0.is_none(), b.0, &b.1.id)));
-    // Keyed by borrowed names: one allocation per person, not per visit.
-    let mut totals: BTreeMap<&str, VisitTotal> = BTreeMap::new();
-    for (_, v) in &list {
-        let t = totals.entry(v.who.as_str()).or_insert_with(|| VisitTotal {
-            who: v.who.clone(),
-            ..VisitTotal::default()
-        });
-        t.visits += 1;
-        t.checked_in += u64::from(v.check_in_at.is_some());
-        if let Some(d) = v.duration_minutes {
-            t.with_duration += 1;
-            t.total_minutes = t.total_minutes.saturating_add(d);
+    let mut list = VisitList::new(q);
+    for f in facts {
+        if let Some(v) = VisitView::of(f) {
+            list.add(&v);
         }
     }
-    for t in totals.values_mut() {
-        t.average_minutes =
-            (t.with_duration > 0).then(|| t.total_minutes as f64 / t.with_duration as f64);
-    }
-    let totals = totals.into_values().collect();
-    Visits {
-        visits: list.into_iter().map(|(_, v)| v).collect(),
-        totals,
-    }
+    list.finish()
 }
 
 impl Tabular for Visits {

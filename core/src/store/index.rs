@@ -189,10 +189,7 @@ pub(crate) fn refresh(
     refresh_report_columns(tx, rid, record)?;
     let (name, emails, phones, body) = search_columns(record, &title);
     tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
-    tx.execute(
-        "INSERT INTO search(rowid, name, emails, phones, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![rid, name, emails, phones, body],
-    )?;
+    super::search::insert_row(tx, rid, [&name, &emails, &phones, &body])?;
     Ok(())
 }
 
@@ -205,11 +202,15 @@ pub(crate) const REPORT_VERSION: i64 = 1;
 pub(crate) fn refresh_report_columns(tx: &Connection, rid: i64, record: &Record) -> Result<()> {
     let f = Facts::of(record, None, None);
     let secs = |t: Option<Timestamp>| t.map(Timestamp::as_second);
+    let target = crate::report::Target::of(record)
+        .map(|t| serde_json::to_string(&t))
+        .transpose()
+        .map_err(|e| CoreError::Corrupt(format!("target not encodable: {e}")))?;
     // Cached: this runs with every write of every record.
     tx.prepare_cached(
         "UPDATE records SET stage_log = ?2, closed_at = ?3, completed_at = ?4, check_in_at = ?5,
                 check_out_at = ?6, check_in_lat = ?7, check_in_lon = ?8, check_out_lat = ?9,
-                check_out_lon = ?10, report_version = ?11 WHERE rid = ?1",
+                check_out_lon = ?10, report_version = ?11, target_spec = ?12 WHERE rid = ?1",
     )?
     .execute(params![
         rid,
@@ -223,6 +224,7 @@ pub(crate) fn refresh_report_columns(tx: &Connection, rid: i64, record: &Record)
         f.check_out.map(|p| p.lat),
         f.check_out.map(|p| p.lon),
         REPORT_VERSION,
+        target,
     ])?;
     Ok(())
 }

@@ -51,6 +51,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("migrations/008_report_covering.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("migrations/009_target_facts.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

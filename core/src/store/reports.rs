@@ -126,14 +126,7 @@ fn position(lat: Option<f64>, lon: Option<f64>) -> Option<Position> {
 
 /// One index row as [`Facts`].
 fn facts_of_row(r: &rusqlite::Row<'_>) -> Result<Facts> {
-    // Parsed from the borrowed text: one allocation (the key), not two.
-    let id = r
-        .get_ref(0)?
-        .as_str()
-        .map_err(|_| CoreError::Corrupt("index holds an id that is not text".into()))?;
-    let id: RecordId = id
-        .parse()
-        .map_err(|_| CoreError::Corrupt(format!("index holds a malformed id `{id}`")))?;
+    let id = record_id_at(r, 0)?;
     let account: Option<String> = r.get(5)?;
     let is_activity = id.kind() == RecordKind::Activity;
     let stages: Option<String> = r.get(7)?;
@@ -159,6 +152,17 @@ fn facts_of_row(r: &rusqlite::Row<'_>) -> Result<Facts> {
         created_at: ts(r.get(21)?),
         id,
     })
+}
+
+/// The record id in column `i` of `r`, parsed from the borrowed text (one
+/// allocation, the key, not two).
+fn record_id_at(r: &rusqlite::Row<'_>, i: usize) -> Result<RecordId> {
+    let id = r
+        .get_ref(i)?
+        .as_str()
+        .map_err(|_| CoreError::Corrupt("index holds an id that is not text".into()))?;
+    id.parse()
+        .map_err(|_| CoreError::Corrupt(format!("index holds a malformed id `{id}`")))
 }
 
 /// Text of column `i` of `r`, borrowed.
@@ -209,13 +213,20 @@ fn whose_condition(targets: &[report::Target], args: &mut Vec<Value>) -> String 
     )
 }
 
-/// The targets report's query: three branches, each read from the index
-/// that holds every column it selects (in [`facts_of_row`]'s positions;
-/// what a branch's records cannot count is NULL): won deals closed in the
-/// window; done activities other than visits completed or due in it (the
-/// activities' covering index); done visits checked in, completed or due
-/// in it (the visits' index). Each narrowed to the targets' people and
-/// territories and to `q`'s owner and territory.
+/// The instant a target counts a done activity at (a visit at its
+/// check-in, else completion, else due time; any other at completion, else
+/// due time: `report::targets`), exactly as migration 009 indexes it
+/// (`records_done_activities`): SQLite seeks an expression index only for
+/// the same expression.
+const COUNTED_AT: &str = "(CASE WHEN type = 'visit' THEN COALESCE(check_in_at, completed_at, due_at) \
+     ELSE COALESCE(completed_at, due_at) END)";
+
+/// The targets report's query: two branches, each a range seek on an
+/// index that holds every column it selects (in [`facts_of_row`]'s
+/// positions; what a branch's records cannot count is NULL): won deals
+/// closed in the window; done activities counted in it
+/// (`records_done_activities`, by [`COUNTED_AT`]). Each narrowed to the
+/// targets' people and territories and to `q`'s owner and territory.
 fn target_sql(
     q: &ReportQuery,
     targets: &[report::Target],
@@ -246,29 +257,14 @@ fn target_sql(
          FROM records WHERE kind = 'deal' AND archived = 0 AND stage = 'won' AND {} AND {whose}",
         within("closed_at")
     );
-    let others = format!(
+    let done = format!(
         "SELECT record_id, {n}, owner, assignee, territory, {n}, {n}, {n}, {n}, {n}, {n}, \
-         status, type, due_at, completed_at, {n}, {n}, {n}, {n}, {n}, {n}, {n} \
-         FROM records INDEXED BY records_activity_facts \
-         WHERE kind = 'activity' AND archived = 0 AND status = 'done' AND type IS NOT 'visit' \
-         AND ({} OR {}) AND {whose}",
-        within("completed_at"),
-        within("due_at")
+         'done', type, due_at, completed_at, check_in_at, {n}, {n}, {n}, {n}, {n}, {n} \
+         FROM records INDEXED BY records_done_activities \
+         WHERE kind = 'activity' AND status = 'done' AND archived = 0 AND {} AND {whose}",
+        within(COUNTED_AT)
     );
-    let visits = format!(
-        "SELECT record_id, {n}, owner, assignee, territory, {n}, {n}, {n}, {n}, {n}, {n}, \
-         status, type, due_at, completed_at, check_in_at, {n}, {n}, {n}, {n}, {n}, {n} \
-         FROM records INDEXED BY records_visit_facts \
-         WHERE kind = 'activity' AND archived = 0 AND type = 'visit' AND status = 'done' \
-         AND ({} OR {} OR {}) AND {whose}",
-        within("check_in_at"),
-        within("completed_at"),
-        within("due_at")
-    );
-    (
-        format!("{deals} UNION ALL {others} UNION ALL {visits}"),
-        args,
-    )
+    (format!("{deals} UNION ALL {done}"), args)
 }
 
 /// Binds `value` as the next numbered parameter; its placeholder.
@@ -420,6 +416,43 @@ fn tally_activities(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> 
     Ok(ReportResult::Activities(tally.finish()))
 }
 
+/// The visits report, listed as the visits index is read: each row handed
+/// over as a [`report::VisitView`] borrowed from SQLite's row (no
+/// [`Facts`] built; strings copied only for the visits listed).
+fn list_visits(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> {
+    let name = ReportName::Visits;
+    let (conditions, args) = prefilter(&name, q);
+    let columns = Needs::of(Some(&name)).columns();
+    let source = source(&name);
+    let sql = conditions
+        .iter()
+        .map(|c| format!("SELECT {columns} FROM {source} WHERE {c}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut list = report::VisitList::new(q);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    while let Some(r) = rows.next()? {
+        let id = record_id_at(r, 0)?;
+        let account = text_at(r, 5)?.and_then(|a| a.parse::<RecordId>().ok());
+        list.add(&report::VisitView {
+            id: &id,
+            title: text_at(r, 1)?.unwrap_or_default(),
+            responsible: text_at(r, 3)?.or(text_at(r, 2)?),
+            territory: text_at(r, 4)?,
+            account: account.as_ref(),
+            status: text_at(r, 11)?,
+            activity_type: text_at(r, 12)?,
+            due: ts(r.get(13)?),
+            check_in_at: ts(r.get(15)?),
+            check_out_at: ts(r.get(16)?),
+            check_in: position(r.get(17)?, r.get(18)?),
+            check_out: position(r.get(19)?, r.get(20)?),
+        });
+    }
+    Ok(ReportResult::Visits(list.finish()))
+}
+
 impl Store {
     /// A report query at this store's "now" (its clock), over everything,
     /// in UTC, with the default stage weights.
@@ -517,6 +550,12 @@ impl Store {
             self.fill_report_columns()?;
             return tally_activities(&self.conn, q);
         }
+        if *name == ReportName::Visits {
+            // The one report that lists every row it reads: listed as the
+            // index is read, like activities are counted.
+            self.fill_report_columns()?;
+            return list_visits(&self.conn, q);
+        }
         if *name == ReportName::Targets {
             self.fill_report_columns()?;
             let (targets, facts) = self.targets_and_facts(q)?;
@@ -527,7 +566,7 @@ impl Store {
     }
 
     /// Fills the report columns of rows indexed before they existed.
-    fn fill_report_columns(&mut self) -> Result<()> {
+    pub(super) fn fill_report_columns(&mut self) -> Result<()> {
         let stale: Vec<(i64, String)> = {
             let mut stmt = self
                 .conn
@@ -657,5 +696,78 @@ mod tests {
             plan.contains("COVERING INDEX records_visit_facts"),
             "{plan}"
         );
+    }
+
+    /// The targets report seeks the done activities of its window through
+    /// `records_done_activities` (the expression in [`COUNTED_AT`] is the
+    /// index's), never reading the store's other activities.
+    #[test]
+    fn targets_seek_done_activities_by_the_instant_they_count_at() {
+        use crate::report::targets::{Metric, Period, Target, Whose};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let target = Target {
+            id: RecordId::new_random(RecordKind::Target),
+            name: "Visits".into(),
+            metric: Metric::Visits,
+            period: Period::Week,
+            goal: 5,
+            currency: None,
+            whose: Whose::User("ana".into()),
+            starts_on: None,
+            ends_on: None,
+        };
+        let window = (
+            "2026-11-23T00:00:00Z".parse().expect("from"),
+            "2026-11-29T23:59:59Z".parse().expect("to"),
+        );
+        let (sql, args) = target_sql(&s.report_query(), &[target], window);
+        let mut stmt = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("a plan: the index serves the query");
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert!(
+            plan.iter().any(|p| p.starts_with(
+                "SEARCH records USING COVERING INDEX records_done_activities (archived=? AND"
+            )),
+            "{plan:?}"
+        );
+    }
+
+    /// A target row without its column (stored before it existed) is
+    /// filled before the targets are read; one this build cannot read is
+    /// read from its documents.
+    #[test]
+    fn targets_are_read_from_their_rows_even_when_stale_or_unreadable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let id = s
+            .create(
+                RecordKind::Target,
+                vec![
+                    FieldWrite::set("metric", "visits"),
+                    FieldWrite::set("period", "week"),
+                    FieldWrite::set("goal", 5),
+                    FieldWrite::set("assignee", "ana"),
+                ],
+            )
+            .expect("target");
+        let expected = s.targets().expect("targets");
+        assert_eq!(expected.len(), 1);
+        assert_eq!(expected[0].id, id);
+        for damage in [
+            "UPDATE records SET target_spec = NULL, report_version = 0",
+            "UPDATE records SET target_spec = '{\"id\": 1}'",
+        ] {
+            s.conn.execute(damage, []).expect("damage");
+            assert_eq!(s.targets().expect("targets"), expected, "{damage}");
+        }
     }
 }

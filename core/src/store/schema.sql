@@ -1,6 +1,6 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 8
+-- user_version: 9
 
 CREATE TABLE doc_chunks (
     doc_id TEXT NOT NULL,
@@ -84,7 +84,8 @@ CREATE TABLE records (
     check_in_lon REAL,
     check_out_lat REAL,
     check_out_lon REAL,
-    report_version INTEGER NOT NULL DEFAULT 0
+    report_version INTEGER NOT NULL DEFAULT 0,
+    target_spec TEXT
 );
 
 CREATE VIRTUAL TABLE search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');
@@ -118,6 +119,8 @@ CREATE INDEX records_by_territory ON records(kind, territory, title_key);
 CREATE INDEX records_by_title ON records(kind, title_key);
 
 CREATE INDEX records_by_updated ON records(kind, updated_at);
+
+CREATE INDEX records_done_activities ON records(archived, (CASE WHEN type = 'visit' THEN COALESCE(check_in_at, completed_at, due_at) ELSE COALESCE(completed_at, due_at) END), owner, assignee, territory, type, due_at, completed_at, check_in_at, record_id) WHERE kind = 'activity' AND status = 'done';
 
 CREATE INDEX records_report_stale ON records(rid) WHERE report_version = 0;
 

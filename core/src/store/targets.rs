@@ -1,10 +1,12 @@
 //! The targets this device holds, read for the targets report.
 //!
-//! Guarantees: only unarchived target records are read, each through the
-//! documents its user may read ([`Store::get`]); a target that is
-//! incomplete or not readable as a whole ([`Target::of`]) is left out,
-//! never guessed. Targets are few (a handful per person), so they are read
-//! from their documents rather than from index columns.
+//! Guarantees: only unarchived target records are read, as their index
+//! rows hold them (`target_spec`: [`Target::of`] of the record its user
+//! may read, written with every write of it; rows written before the
+//! column existed are filled first); a target that is incomplete or not
+//! readable as a whole has none and is left out, never guessed. A column
+//! this build cannot read is ignored and the target read from its
+//! documents ([`Store::get`]).
 
 use super::Store;
 use crate::error::Result;
@@ -12,22 +14,27 @@ use crate::ids::{RecordId, RecordKind};
 use crate::report::Target;
 
 impl Store {
-    /// Every complete, unarchived target on this device.
+    /// Every complete, unarchived target on this device, in id order.
     pub fn targets(&mut self) -> Result<Vec<Target>> {
-        let ids: Vec<String> = {
+        self.fill_report_columns()?;
+        let rows: Vec<(String, Option<String>)> = {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT record_id FROM records WHERE kind = ?1 AND archived = 0 ORDER BY record_id",
+                "SELECT record_id, target_spec FROM records
+                  WHERE kind = ?1 AND archived = 0 ORDER BY record_id",
             )?;
-            let rows = stmt.query_map([RecordKind::Target.as_str()], |r| r.get(0))?;
+            let rows = stmt.query_map([RecordKind::Target.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut out = Vec::new();
-        for id in ids {
-            let Ok(id) = id.parse::<RecordId>() else {
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, spec) in rows {
+            let (Ok(id), Some(spec)) = (id.parse::<RecordId>(), spec) else {
                 continue;
             };
-            if let Some(target) = Target::of(&self.get(&id)?) {
-                out.push(target);
+            match serde_json::from_str::<Target>(&spec) {
+                Ok(t) if t.id == id => out.push(t),
+                _ => out.extend(Target::of(&self.get(&id)?)),
             }
         }
         Ok(out)
