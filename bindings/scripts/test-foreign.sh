@@ -44,8 +44,11 @@ fi
 # --- build and generate -------------------------------------------------
 log "generating the bindings (the build is a no-op after scripts/test.sh's)"
 "$root/bindings/scripts/generate.sh"
-out="$root/bindings/out"
-export FIELDWORK_SERVER_BIN="$root/target/debug/fieldwork-server"
+# The same places generate.sh uses (OUT, CARGO_TARGET_DIR), so that a
+# build in another target directory is tested as it is.
+out=${OUT:-$root/bindings/out}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+export FIELDWORK_SERVER_BIN="$target_dir/debug/fieldwork-server"
 
 # --- Python -------------------------------------------------------------
 log "Python binding tests"
@@ -57,7 +60,7 @@ klib="$kotlin_home/lib"
 jars=/usr/share/java
 compile_cp="$jars/jna.jar:$jars/junit4.jar:$klib/kotlin-test.jar:$klib/kotlin-test-junit.jar:$klib/kotlinx-coroutines-core-jvm.jar"
 run_cp="$compile_cp:$jars/hamcrest-core.jar:$klib/kotlin-stdlib.jar"
-build="$root/target/kotlin"
+build="$target_dir/kotlin"
 mkdir -p "$build"
 
 log "compiling the generated Kotlin bindings and the Kotlin tests"

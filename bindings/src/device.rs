@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use fieldwork_core::{FieldWrite, ListQuery, RecordId, RecordKind, SystemClock};
+use fieldwork_core::{ListQuery, RecordId, RecordKind, SystemClock, TextWrite};
 use fieldwork_sdk::{Backoff, Device, DeviceObserver, SdkError, SyncHandle, internal_codes, login};
 use tokio::runtime::Runtime;
 
@@ -59,10 +59,16 @@ fn record_id(id: &str) -> Result<RecordId> {
         .map_err(|_| FieldworkError::NotFound { id: id.to_owned() })
 }
 
-fn writes(kind: RecordKind, edits: Vec<FieldEdit>) -> Result<Vec<FieldWrite>> {
+/// The edits as typed; the core parses them once the policy allowed each
+/// field.
+fn texts(edits: Vec<FieldEdit>) -> Vec<TextWrite> {
     edits
         .into_iter()
-        .map(|e| FieldWrite::text(kind, &e.field, e.value.as_deref()).map_err(Into::into))
+        .map(|e| TextWrite {
+            field: e.field,
+            text: e.value,
+            currency: e.currency,
+        })
         .collect()
 }
 
@@ -281,17 +287,18 @@ impl FieldworkDevice {
     // ----- records -------------------------------------------------------
 
     /// Creates a record from typed text; returns its id. Checked against the
-    /// schema and the policy before anything is written.
+    /// policy (first: a field the user may not write is `Denied` whatever was
+    /// typed), the schema and the rules before anything is written.
     pub fn create(&self, kind: Kind, fields: Vec<FieldEdit>) -> Result<String> {
-        let kind = RecordKind::from(kind);
-        let id = self.device.create(kind, writes(kind, fields)?)?;
+        let id = self.device.create_text(kind.into(), texts(fields))?;
         Ok(id.to_string())
     }
 
-    /// Changes fields of a record; unchanged values make no change.
+    /// Changes fields of a record; unchanged values make no change. A field
+    /// the user may not write is refused (`Denied`) whatever was typed.
     pub fn update(&self, id: String, fields: Vec<FieldEdit>) -> Result<()> {
         let id = record_id(&id)?;
-        Ok(self.device.update(&id, writes(id.kind(), fields)?)?)
+        Ok(self.device.update_text(&id, texts(fields))?)
     }
 
     /// A record's card: the fields this user may read, with their values
@@ -466,6 +473,23 @@ impl FieldworkDevice {
     /// is under and finishes the switch.
     pub fn rekey(&self) -> Result<()> {
         Ok(self.device.rekey()?)
+    }
+
+    /// Sorts names in `locale` from now on: a BCP 47 tag such as `es`,
+    /// `es-ES` or `hu` (Android `Locale.toLanguageTag()`, iOS
+    /// `Locale.current.identifier` with `_` or `-`). Kept in the store, so it
+    /// holds after the app restarts; every list sorted by name follows it at
+    /// once (`Ñandú` after `Nube` in Spanish). A malformed tag fails with
+    /// `Invalid` (field `locale`) and changes nothing. Until it is called the
+    /// store sorts as the process environment said when it was created
+    /// (apps do not set one: `en`).
+    pub fn set_locale(&self, locale: String) -> Result<()> {
+        Ok(self.device.set_locale(&locale)?)
+    }
+
+    /// The locale names are sorted in (canonical BCP 47, e.g. `es-ES`).
+    pub fn locale(&self) -> Result<String> {
+        Ok(self.device.locale()?)
     }
 
     /// The app's version (e.g. `crm-android/2.3.1`), reported to the server

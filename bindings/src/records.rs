@@ -43,15 +43,23 @@ impl From<Kind> for RecordKind {
 }
 
 /// One field set (or cleared) from what the user typed. The core parses the
-/// text against the schema (`1200` for money in minor units, `2026-12-01`
-/// for dates, `true`/`false`...) and refuses it with
-/// [`FieldworkError::Invalid`](crate::FieldworkError) naming the field.
+/// text against the schema (`2026-12-01` for dates, `true`/`false`...) and
+/// refuses it with [`FieldworkError::Invalid`](crate::FieldworkError)
+/// naming the field. Money is typed as people write it by giving its
+/// `currency`: `FieldEdit("credit_limit", "1234.50", currency = "EUR")`
+/// stores 1234.50 EUR (the core reads the amount with the currency's own
+/// decimals, `1234,5` too, and sets the record's currency field); without
+/// a currency, money text is whole minor units (`123450`), as before.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FieldEdit {
     /// The field's schema name (`name`, `email`, `stage`...).
     pub field: String,
     /// The text typed; `None` clears the field.
     pub value: Option<String>,
+    /// For a money field: the ISO 4217 currency `value` is typed in (a
+    /// decimal amount then); `None` for everything else.
+    #[uniffi(default = None)]
+    pub currency: Option<String>,
 }
 
 /// Orders for record lists.
@@ -208,6 +216,12 @@ pub struct FieldView {
     pub value: Option<String>,
     /// The value for people (money with currency...).
     pub display: Option<String>,
+    /// Money with a known currency: the amount as the user types it
+    /// (`1250.50`); send it back with [`FieldView::currency`] in a
+    /// [`FieldEdit`]. (`value` keeps the minor units, `125050`.)
+    pub amount: Option<String>,
+    /// The currency of `amount` (`EUR`).
+    pub currency: Option<String>,
     /// Whether this user may change it on this record.
     pub writable: bool,
     /// Whether the record must have a value.
@@ -223,6 +237,8 @@ impl From<CardField> for FieldView {
             type_name: f.type_name,
             value: f.value,
             display: f.display,
+            amount: f.amount,
+            currency: f.currency,
             writable: f.writable,
             required: f.required,
             conflicts: f.conflicts,

@@ -24,6 +24,14 @@ pub enum SyncStatus {
         /// What went wrong.
         message: String,
     },
+    /// The server no longer accepts this device's session (it expired, was
+    /// revoked, or the user was disabled): the device is signed out
+    /// (`user().signed_in` is false) and sync has stopped. Show the login
+    /// screen; local work is kept and pushed after the next `login`.
+    NeedsLogin {
+        /// What the server said, for people.
+        message: String,
+    },
     /// An administrator wiped this device: its data and keys are deleted
     /// and this handle fails every call with `FieldworkError.Wiped`. Open a
     /// new device (same path) to sign in afresh.
@@ -47,6 +55,7 @@ impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
             },
             S::UpToDate => SyncStatus::UpToDate,
             S::Error { message } => SyncStatus::Error { message },
+            S::NeedsLogin { message } => SyncStatus::NeedsLogin { message },
             S::Wiped => SyncStatus::Wiped,
         }
     }

@@ -138,6 +138,7 @@ fn print_status(out: &Output, status: &SyncStatus) {
         }
         SyncStatus::UpToDate => "up to date".to_owned(),
         SyncStatus::Error { message } => format!("error: {message} (retrying)"),
+        SyncStatus::NeedsLogin { message } => format!("signed out: {message} (run login)"),
         SyncStatus::Wiped => {
             "wiped by the administrator: the local data and keys are deleted".to_owned()
         }

@@ -16,7 +16,7 @@ use crate::ids::{RecordId, RecordKind};
 use crate::policy::{Access, Policy, RecordFacts};
 use crate::record::Record;
 use crate::schema::{self, FieldDef, FieldType};
-use crate::value::{FieldValue, format_money};
+use crate::value::{FieldValue, format_amount, format_money};
 
 /// One field of a card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,14 @@ pub struct CardField {
     pub value: Option<String>,
     /// The value for people (money with its currency, logs as arrows).
     pub display: Option<String>,
+    /// For money with a known currency: the amount as a person types it
+    /// (`1250.50`), which a `TextWrite` with [`CardField::currency`] accepts
+    /// back unchanged; `value` keeps the minor units (`125050`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// The currency of [`CardField::amount`] (`EUR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Whether the user may change it on this record now.
     pub writable: bool,
     /// Whether a record of this kind must have a value.
@@ -53,20 +61,18 @@ pub struct RecordCard {
 /// Renders a value for people: money with its currency, the rest as
 /// [`FieldValue::display`].
 pub fn display_value(record: &Record, def: &FieldDef, value: &FieldValue) -> String {
-    match (def.ty, value) {
-        (FieldType::Money, FieldValue::Int(minor)) => {
-            let currency_field = if def.name == "credit_limit" {
-                "credit_currency"
-            } else {
-                "currency"
-            };
-            match record.text(currency_field) {
-                Some(c) => format_money(*minor, c),
-                None => minor.to_string(),
-            }
-        }
+    match (money_of(record, def, value), value) {
+        (Some((minor, currency)), _) => format_money(minor, currency),
+        (None, FieldValue::Int(minor)) if def.ty == FieldType::Money => minor.to_string(),
         _ => value.display(),
     }
+}
+
+/// A money value with the currency the record gives it, if both are known.
+fn money_of<'r>(record: &'r Record, def: &FieldDef, value: &FieldValue) -> Option<(i64, &'r str)> {
+    let minor = value.as_int().filter(|_| def.ty == FieldType::Money)?;
+    let currency = record.text(schema::currency_field(record.kind(), def.name)?)?;
+    Some((minor, currency))
 }
 
 fn editable_text(def: &FieldDef, value: &FieldValue) -> Option<String> {
@@ -90,11 +96,14 @@ pub fn card_of(
         .filter(|def| can_read(access, policy, kind, def.name))
         .map(|def| {
             let value = record.get(def.name);
+            let money = value.and_then(|v| money_of(record, def, v));
             CardField {
                 name: def.name.to_owned(),
                 type_name: def.ty.describe(),
                 value: value.and_then(|v| editable_text(def, v)),
                 display: value.map(|v| display_value(record, def, v)),
+                amount: money.map(|(minor, currency)| format_amount(minor, currency)),
+                currency: money.map(|(_, currency)| currency.to_owned()),
                 writable: may_write(access, policy, &record.id, def, Some(facts)),
                 required: def.required,
                 conflicts: record

@@ -4,15 +4,18 @@
 //! the server then accepts the API's changes only through the path a
 //! device's push takes, so an edit made anywhere meets the same rules.
 //!
-//! Order matters and is the guarantee: (1) every write is checked against
-//! the schema, (2) the policy refuses a field the user may not write (so a
-//! refusal never names a rule about fields they cannot read), (3) the
-//! record as it would be is checked against the rule book
-//! ([`crate::rules`]: required and cross-field rules; the system writes a
-//! write implies come from there too, and the policy is asked about them
-//! as well), and only then (4) are documents changed. A refusal at any step
-//! changes nothing. What the edit reads beyond the record (stored class
-//! documents, an account's territory) comes from an [`EditEnv`].
+//! Order matters and is the guarantee: (1) every field written exists in
+//! the schema and is not kept by the system, (2) the policy refuses a field
+//! the user may not write, whatever its value (so a refusal never names a
+//! rule or a value check about fields they may not write or even read),
+//! (3) every value is checked against the schema (text typed into a form,
+//! [`TextWrite`], is parsed only now), (4) the record as it would be is
+//! checked against the rule book ([`crate::rules`]: required and
+//! cross-field rules; the system writes a write implies come from there
+//! too, and the policy is asked about them as well), and only then (5) are
+//! documents changed. A refusal at any step changes nothing. What the edit
+//! reads beyond the record (stored class documents, an account's
+//! territory) comes from an [`EditEnv`].
 //!
 //! Guarantees: a field the user may not write, a value the schema refuses
 //! or a record a rule would newly break is refused before any document is
@@ -25,7 +28,7 @@ mod plan;
 use automerge::{ActorId, Change};
 use jiff::Timestamp;
 
-pub use field_write::{FieldWrite, TypedWrite};
+pub use field_write::{FieldWrite, TextWrite, TypedWrite};
 
 use crate::document::ClassDoc;
 use crate::error::{CoreError, Result, ValidationError};
@@ -77,12 +80,9 @@ impl Editor<'_> {
         writes: Vec<FieldWrite>,
     ) -> Result<Vec<Touched>> {
         let kind = current.kind();
-        let mut wanted = plan::check_schema(kind, writes)?;
-        // The user's own fields first: a field they may not write is
-        // refused as such, before any rule names a field they cannot read.
-        for field in wanted.keys() {
-            self.check_field(env, current, field, !creating)?;
-        }
+        let fields: Vec<&str> = writes.iter().map(|w| w.field.as_str()).collect();
+        self.check_fields(env, current, creating, &fields)?;
+        let mut wanted = plan::check_values(kind, writes)?;
         if creating {
             for (field, default) in plan::defaults(kind, self.author) {
                 wanted.entry(field).or_insert(Some(default));
@@ -101,6 +101,50 @@ impl Editor<'_> {
             self.check_creation(env, current, &after)?;
         }
         plan::apply(self, env, current, planned, creating)
+    }
+
+    /// [`Editor::write`] for text as a person typed it into a form: the
+    /// fields are checked (schema names, then the policy) before any text
+    /// is parsed, so a field the user may not write is refused as `Denied`
+    /// whatever was typed into it; then the text is parsed against the
+    /// schema ([`FieldWrite::text`]; money typed with its currency as a
+    /// decimal amount, see [`TextWrite`]) and written as [`Editor::write`]
+    /// does.
+    pub fn write_text(
+        &self,
+        env: &mut impl EditEnv,
+        current: &Record,
+        creating: bool,
+        texts: Vec<TextWrite>,
+    ) -> Result<Vec<Touched>> {
+        let kind = current.kind();
+        let mut fields: Vec<&str> = texts.iter().map(|t| t.field.as_str()).collect();
+        // Money typed with its currency also writes the currency field.
+        for t in texts
+            .iter()
+            .filter(|t| t.currency.is_some() && t.text.is_some())
+        {
+            fields.push(field_write::money_currency_field(kind, &t.field)?);
+        }
+        self.check_fields(env, current, creating, &fields)?;
+        let writes = field_write::from_texts(kind, &texts)?;
+        self.write(env, current, creating, writes)
+    }
+
+    /// Steps (1) and (2): the fields exist and are the user's to set, and
+    /// the policy lets this user write each of them on `current`.
+    fn check_fields(
+        &self,
+        env: &impl EditEnv,
+        current: &Record,
+        creating: bool,
+        fields: &[&str],
+    ) -> Result<()> {
+        plan::user_fields(current.kind(), fields)?;
+        for field in fields {
+            self.check_field(env, current, field, !creating)?;
+        }
+        Ok(())
     }
 
     /// The policy: may the user write `field` of `current` (an existing

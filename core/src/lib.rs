@@ -6,7 +6,8 @@
 //! `tests/tests/module_tree.rs` fails on a cycle).
 //! - [`error`]: the crate's one error type; [`clock`]: the injectable
 //!   source of "now"; [`migrate`]: the schema migration runner the device
-//!   store and the server database share.
+//!   store and the server database share; [`fold`]: text folded for search
+//!   and comparison (case, accents, `ł`, `ß`…), the same on device and server.
 //! - [`wire`]: the types and codes the store, the engine and the sync
 //!   protocol share (cursor, directory entries, error and refusal codes).
 //! - [`ids`]: record, class and document identifiers.
@@ -46,6 +47,7 @@ pub mod clock;
 pub mod document;
 pub mod edit;
 pub mod error;
+pub mod fold;
 pub mod history;
 pub mod ids;
 pub mod migrate;
@@ -68,5 +70,5 @@ pub use error::{CoreError, Denial, Result, ValidationError};
 pub use ids::{ClassName, DocId, RecordId, RecordKind};
 pub use policy::{Access, Policy, UserContext};
 pub use record::Record;
-pub use store::{FieldWrite, ListQuery, Sort, Store, StoreKey};
+pub use store::{FieldWrite, ListQuery, Sort, Store, StoreKey, TextWrite};
 pub use value::FieldValue;

@@ -201,6 +201,21 @@ pub const RELATIONSHIP_TYPES: &[&str] = relationship::TYPES;
 /// Statuses of a process instance.
 pub const INSTANCE_STATUSES: &[&str] = process::INSTANCE_STATUSES;
 
+/// The currency field that gives the money field `money_field` of `kind`
+/// its currency (`credit_limit` → `credit_currency`, a deal's `amount` →
+/// `currency`); `None` for a field that is not money.
+pub fn currency_field(kind: RecordKind, money_field: &str) -> Option<&'static str> {
+    let def = field(kind, money_field).filter(|d| d.ty == FieldType::Money)?;
+    let name = if def.name == "credit_limit" {
+        "credit_currency"
+    } else {
+        "currency"
+    };
+    field(kind, name)
+        .filter(|d| d.ty == FieldType::Currency)
+        .map(|d| d.name)
+}
+
 /// The field that names a record of `kind` in lists and search results.
 pub fn title_field(kind: RecordKind) -> &'static str {
     match kind {

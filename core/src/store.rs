@@ -22,6 +22,7 @@
 //! [`changed`] which records changed since anyone last asked and
 //! [`reports`] feeds the report engine from the index.
 
+mod adopt;
 mod card;
 mod changed;
 pub mod cipher;
@@ -62,15 +63,19 @@ pub use processes::{ProcessCard, ProcessSummary, StepVisit};
 pub use quarantine::{DEPENDENCY_REFUSED, QuarantinedEdit};
 pub use remote::{RemoteDoc, RemotePayload};
 pub use search::SearchHit;
-pub use write::FieldWrite;
+pub use write::{FieldWrite, TextWrite};
 
 use crate::clock::Clock;
 use crate::document::ClassDoc;
-use crate::error::{CoreError, Result, ValidationError};
+use crate::error::{CoreError, Result};
 use crate::history::{self, HistoryEntry};
 use crate::ids::{DocId, RecordId, RecordKind};
 use crate::policy::{Access, Policy, UserContext};
 use crate::record::Record;
+
+/// Stable code of the refusal to sign a store in for another user than the
+/// one it belongs to ([`Store::set_sign_in`]; rule `store.user`).
+pub const STORE_OF_ANOTHER_USER: &str = "store_of_another_user";
 
 /// Identifies a Fieldwork device store in the SQLite header (`PRAGMA application_id`).
 const APPLICATION_ID: i32 = 0x4657_4B31; // "FWK1"
@@ -320,13 +325,23 @@ impl Store {
             other => other,
         })?;
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        // Search rows written with an older folding are folded again, so
+        // that `lodz` finds `Łódź` in a store indexed before it did.
+        search::refold_if_needed(&mut conn)?;
 
         let (device_id, actor) = identity::resolve(&conn, identity)?;
-        let locale = match meta::get(&conn, meta::keys::LOCALE)? {
-            Some(l) => l,
-            None => default_locale(),
-        };
+        let stored = meta::get(&conn, meta::keys::LOCALE)?;
+        let locale = stored.clone().unwrap_or_else(default_locale);
         let collator = NameCollator::new(&locale).or_else(|_| NameCollator::new("en"))?;
+        if stored.as_deref() != Some(collator.locale()) {
+            // From now on the store sorts in this locale whatever the
+            // environment says at the next open (only `set_locale` changes
+            // it): keys made under another one are made again with it.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            index::rekey(&tx, &collator)?;
+            meta::set(&tx, meta::keys::LOCALE, collator.locale())?;
+            tx.commit()?;
+        }
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -389,19 +404,46 @@ impl Store {
     }
 
     /// Signs the device in (or refreshes the sign-in's policy). A store that
-    /// belongs to another user is refused: one store, one user.
+    /// belongs to another user is refused, changing nothing: one store, one
+    /// user ([`CoreError::Denied`], code [`STORE_OF_ANOTHER_USER`]).
+    ///
+    /// At the first sign-in, every record typed before it is made again
+    /// under the user, in the same transaction (nothing typed is lost: a
+    /// value the user's policy refuses goes to the quarantine with the
+    /// reason), so that the first sync pushes it as theirs.
     pub fn set_sign_in(&mut self, sign_in: &SignIn) -> Result<()> {
         if let Some(existing) = self.sign_in()?
             && existing.user.name != sign_in.user.name
         {
-            return Err(CoreError::Invalid(ValidationError::record(format!(
-                "this device store belongs to `{}`; use another data directory for `{}`",
-                existing.user.name, sign_in.user.name
-            ))));
+            return Err(CoreError::Denied(crate::Denial {
+                code: STORE_OF_ANOTHER_USER.to_owned(),
+                doc: None,
+                field: None,
+                rule: "store.user".to_owned(),
+                message: format!(
+                    "this device store belongs to `{}`; use another data directory for `{}`",
+                    existing.user.name, sign_in.user.name
+                ),
+            }));
         }
-        self.install_sign_in(sign_in)?;
         let json = serde_json::to_string(sign_in).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        meta::set(&self.conn, meta::keys::SIGN_IN, &json)
+        if self.sign_in()?.is_some() {
+            self.install_sign_in(sign_in)?;
+            return meta::set(&self.conn, meta::keys::SIGN_IN, &json);
+        }
+        // The first sign-in: what was typed before it becomes the user's,
+        // in the transaction that stores the sign-in (see `store/adopt.rs`).
+        let before = (self.access.clone(), self.policy.clone());
+        self.install_sign_in(sign_in)?;
+        let adopted = self.in_write_tx(|ctx| {
+            let adopted = adopt::adopt_local_records(ctx)?;
+            meta::set(ctx.conn, meta::keys::SIGN_IN, &json)?;
+            Ok(adopted)
+        });
+        if adopted.is_err() {
+            (self.access, self.policy) = before;
+        }
+        adopted.map(drop)
     }
 
     fn install_sign_in(&mut self, sign_in: &SignIn) -> Result<()> {
@@ -476,20 +518,28 @@ impl Store {
         Ok(token.filter(|t| !t.is_empty()))
     }
 
-    /// The name stamped on changes made here.
+    /// The name stamped on changes made here: the signed-in user's, `local`
+    /// before the first sign-in (which then makes those records the
+    /// user's, see [`Store::set_sign_in`]).
     pub fn author(&self) -> String {
         self.access
             .user()
             .map(|u| u.name.clone())
-            .unwrap_or_else(|| "local".to_owned())
+            .unwrap_or_else(|| adopt::LOCAL_AUTHOR.to_owned())
     }
 
-    /// The locale used to sort names.
+    /// The locale used to sort names (BCP 47, canonical): the one last set
+    /// with [`Store::set_locale`], kept in the store; until then the
+    /// environment's (`LC_ALL`, `LC_COLLATE`, `LANG`) at the store's first
+    /// open, or `en`.
     pub fn locale(&self) -> &str {
         self.collator.locale()
     }
 
-    /// Changes the locale used to sort names and re-sorts the index.
+    /// Changes the locale used to sort names (a BCP 47 tag such as `es`,
+    /// `es-ES` or `hu`; a malformed one is refused with
+    /// [`CoreError::Invalid`] on field `locale`, changing nothing), keeps it
+    /// in the store, and re-computes every sort key, in one transaction.
     pub fn set_locale(&mut self, locale: &str) -> Result<()> {
         let collator = NameCollator::new(locale)?;
         let tx = self

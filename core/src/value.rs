@@ -334,19 +334,26 @@ pub fn money_to_minor(amount: &str, currency: &str) -> Result<i64, ValidationErr
 
 /// Formats minor units of `currency` for people: `125050 EUR` → `1250.50 EUR`.
 pub fn format_money(minor: i64, currency: &str) -> String {
+    format!("{} {currency}", format_amount(minor, currency))
+}
+
+/// Minor units of `currency` as the decimal amount a person types:
+/// `125050` EUR → `1250.50`, `1250` JPY → `1250`. [`money_to_minor`] reads
+/// it back to the same minor units.
+pub fn format_amount(minor: i64, currency: &str) -> String {
     let exponent = iso_currency::Currency::from_code(currency)
         .and_then(|c| c.exponent())
         .unwrap_or(2);
     if exponent == 0 {
-        return format!("{minor} {currency}");
+        return minor.to_string();
     }
-    let scale = 10i64.pow(u32::from(exponent));
+    let scale = 10u64.pow(u32::from(exponent));
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
     format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / scale as u64,
-        abs % scale as u64,
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
         width = usize::from(exponent)
     )
 }

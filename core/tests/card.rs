@@ -88,3 +88,111 @@ fn a_manager_sees_money_with_its_currency_and_the_text_round_trips() {
     assert!(FieldWrite::text(kind, "credit_limit", Some("a lot")).is_err());
     assert!(FieldWrite::text(kind, "no_such_field", Some("x")).is_err());
 }
+
+#[test]
+fn money_is_typed_and_shown_as_people_write_it_with_its_currency() {
+    use fieldwork_core::{CoreError, TextWrite};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "manager.db");
+    sign_in(&mut s, "mia", "manager");
+    let kind = RecordKind::Account;
+    let id = s
+        .create_text(
+            kind,
+            vec![
+                TextWrite::set("name", "Dinero SA"),
+                TextWrite::set("territory", "north"),
+                TextWrite::money("credit_limit", "1234.50", "eur"),
+            ],
+        )
+        .expect("create");
+    let record = s.get(&id).expect("get");
+    assert_eq!(
+        record.get("credit_limit").and_then(|v| v.as_int()),
+        Some(123_450)
+    );
+    assert_eq!(
+        record.text("credit_currency"),
+        Some("EUR"),
+        "the currency comes with it"
+    );
+    let card = s.card(&id).expect("card");
+    let limit = card
+        .fields
+        .iter()
+        .find(|f| f.name == "credit_limit")
+        .expect("limit");
+    assert_eq!(limit.amount.as_deref(), Some("1234.50"));
+    assert_eq!(limit.currency.as_deref(), Some("EUR"));
+    assert_eq!(limit.value.as_deref(), Some("123450"), "minor units stay");
+    // What the card shows is accepted back unchanged: no change is made.
+    let before = s.outbox_len().expect("outbox");
+    s.update_text(
+        &id,
+        vec![TextWrite::money(
+            "credit_limit",
+            limit.amount.as_deref().expect("amount"),
+            limit.currency.as_deref().expect("currency"),
+        )],
+    )
+    .expect("same value");
+    assert_eq!(s.outbox_len().expect("outbox"), before);
+    // A comma and a currency without decimals are read as people mean them.
+    s.update_text(&id, vec![TextWrite::money("credit_limit", "2000,5", "EUR")])
+        .expect("comma");
+    assert_eq!(
+        s.get(&id)
+            .expect("get")
+            .get("credit_limit")
+            .and_then(|v| v.as_int()),
+        Some(200_050)
+    );
+    s.update_text(&id, vec![TextWrite::money("credit_limit", "1500", "JPY")])
+        .expect("yen");
+    let record = s.get(&id).expect("get");
+    assert_eq!(
+        record.get("credit_limit").and_then(|v| v.as_int()),
+        Some(1_500)
+    );
+    assert_eq!(record.text("credit_currency"), Some("JPY"));
+    // The minor-unit form still works for apps that use it.
+    s.update_text(&id, vec![TextWrite::set("credit_limit", "99900")])
+        .expect("minor units");
+    assert_eq!(
+        s.get(&id)
+            .expect("get")
+            .get("credit_limit")
+            .and_then(|v| v.as_int()),
+        Some(99_900)
+    );
+    // Refusals name the field and change nothing.
+    let invalid = |e: CoreError| match e {
+        CoreError::Invalid(v) => v.field,
+        other => panic!("expected Invalid, got {other:?}"),
+    };
+    let e = s
+        .update_text(&id, vec![TextWrite::money("credit_limit", "12.345", "EUR")])
+        .expect_err("too many decimals");
+    assert_eq!(invalid(e).as_deref(), Some("credit_limit"));
+    let e = s
+        .update_text(
+            &id,
+            vec![
+                TextWrite::money("credit_limit", "10", "EUR"),
+                TextWrite::set("credit_currency", "USD"),
+            ],
+        )
+        .expect_err("two currencies");
+    assert_eq!(invalid(e).as_deref(), Some("credit_currency"));
+    let e = s
+        .update_text(&id, vec![TextWrite::money("name", "10", "EUR")])
+        .expect_err("not money");
+    assert_eq!(invalid(e).as_deref(), Some("name"));
+    assert_eq!(
+        s.get(&id)
+            .expect("get")
+            .get("credit_limit")
+            .and_then(|v| v.as_int()),
+        Some(99_900)
+    );
+}

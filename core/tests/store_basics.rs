@@ -426,3 +426,47 @@ fn archived_records_leave_lists_and_search_but_stay_readable_and_restorable() {
         .expect("restore");
     assert_eq!(names(&mut s, Archived::Exclude).len(), 2);
 }
+
+#[test]
+fn the_locale_is_kept_in_the_store_not_read_from_the_environment_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "d.db");
+    for name in ["Oso", "Ñandú", "Nube"] {
+        account(&mut s, name, vec![]);
+    }
+    let names = |s: &fieldwork_core::Store| -> Vec<String> {
+        s.list(&ListQuery::default())
+            .expect("list")
+            .into_iter()
+            .map(|r| r.title)
+            .collect()
+    };
+    s.set_locale("es_ES").expect("locale");
+    assert_eq!(s.locale(), "es-ES");
+    assert_eq!(names(&s), ["Nube", "Ñandú", "Oso"]);
+    let e = s.set_locale("not a locale!").expect_err("malformed");
+    assert!(
+        matches!(&e, fieldwork_core::CoreError::Invalid(v) if v.field.as_deref() == Some("locale")),
+        "{e:?}"
+    );
+    assert_eq!(s.locale(), "es-ES", "a refused locale changes nothing");
+    drop(s);
+    // Reopened (whatever LANG says now), the store sorts as it was told.
+    let s = store(dir.path(), "d.db");
+    assert_eq!(s.locale(), "es-ES");
+    assert_eq!(names(&s), ["Nube", "Ñandú", "Oso"]);
+    drop(s);
+    // A store written before the locale was kept (no `locale` key, keys of
+    // whatever locale the environment had) is re-keyed once, at its open.
+    let conn = rusqlite::Connection::open(dir.path().join("d.db")).expect("open file");
+    conn.execute_batch(
+        "DELETE FROM meta WHERE key = 'locale'; UPDATE records SET title_key = x'00';",
+    )
+    .expect("age the store");
+    drop(conn);
+    let s = store(dir.path(), "d.db");
+    let mut expected = vec!["Oso", "Ñandú", "Nube"];
+    let collator = fieldwork_core::store::NameCollator::new(s.locale()).expect("collator");
+    expected.sort_by_key(|n| collator.sort_key(n));
+    assert_eq!(names(&s), expected);
+}

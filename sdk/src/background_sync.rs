@@ -7,7 +7,9 @@
 //!   a connection reached "up to date".
 //! - The loop gives up only when retrying cannot help (the session expired,
 //!   the device is signed out, the URL is refused, the device was wiped),
-//!   or when it is stopped.
+//!   or when it is stopped. A refused session ends as
+//!   `SyncStatus::NeedsLogin` with the token forgotten (`signed_in` is then
+//!   false), never as a bare error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,9 +98,7 @@ pub(crate) fn spawn(device: Arc<DeviceState>, backoff: Backoff) -> SyncHandle {
             }
             if let Some(e) = ended.error {
                 tracing::info!(error = %e, attempt, "sync connection ended");
-                device.set_status(SyncStatus::Error {
-                    message: e.to_string(),
-                });
+                device.sync_failed(&e);
                 if matches!(
                     e,
                     SdkError::SessionExpired
@@ -118,7 +118,10 @@ pub(crate) fn spawn(device: Arc<DeviceState>, backoff: Backoff) -> SyncHandle {
                 _ = stopped.changed() => break,
             }
         }
-        if !matches!(device.status(), SyncStatus::Error { .. }) {
+        if !matches!(
+            device.status(),
+            SyncStatus::Error { .. } | SyncStatus::NeedsLogin { .. }
+        ) {
             device.set_status(SyncStatus::Offline);
         }
     });

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use fieldwork_core::store::Store;
 use fieldwork_core::sync::SyncStatus;
-use fieldwork_core::{Clock, FieldWrite, RecordId, RecordKind};
+use fieldwork_core::{Clock, FieldWrite, RecordId, RecordKind, TextWrite};
 use tokio::sync::watch;
 
 use crate::background_sync::{Backoff, SyncHandle};
@@ -125,6 +125,29 @@ impl Device {
         self.with_store(|s| s.update(id, writes))
     }
 
+    /// [`Device::create`] from text as a person typed it into a form
+    /// (`Store::create_text`: a field the user may not write is refused
+    /// before its text is parsed).
+    pub fn create_text(&self, kind: RecordKind, texts: Vec<TextWrite>) -> Result<RecordId> {
+        self.with_store(|s| s.create_text(kind, texts))
+    }
+
+    /// [`Device::update`] from text as typed (`Store::update_text`).
+    pub fn update_text(&self, id: &RecordId, texts: Vec<TextWrite>) -> Result<()> {
+        self.with_store(|s| s.update_text(id, texts))
+    }
+
+    /// The locale names are sorted in (see `Store::locale`).
+    pub fn locale(&self) -> Result<String> {
+        self.with_store(|s| Ok(s.locale().to_owned()))
+    }
+
+    /// Sorts names in `locale` from now on (BCP 47, e.g. `es-ES`): kept in
+    /// the store, the index re-sorted at once (`Store::set_locale`).
+    pub fn set_locale(&self, locale: &str) -> Result<()> {
+        self.with_store(|s| s.set_locale(locale))
+    }
+
     /// The current sync status.
     pub fn status(&self) -> SyncStatus {
         self.state.status()
@@ -154,9 +177,7 @@ impl Device {
         match tokio::time::timeout(timeout, connection::run(state, Mode::Once, &mut stop)).await {
             Ok(ended) => {
                 if let Some(e) = ended.error {
-                    state.set_status(SyncStatus::Error {
-                        message: e.to_string(),
-                    });
+                    state.sync_failed(&e);
                     return Err(e);
                 }
                 state.set_status(SyncStatus::Offline);

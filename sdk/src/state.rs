@@ -160,6 +160,30 @@ impl DeviceState {
         Ok(self.secrets.delete(names::SESSION_TOKEN)?)
     }
 
+    /// Publishes how a sync that failed with `error` left things: for a
+    /// session the server refused ([`SdkError::SessionExpired`]) or a
+    /// device with no token ([`SdkError::NotLoggedIn`]) the token is
+    /// forgotten, so the device reads as signed out, and the status is
+    /// [`SyncStatus::NeedsLogin`]; any other failure is
+    /// [`SyncStatus::Error`]. The one place both sync drivers (one-shot and
+    /// background) decide it.
+    pub(crate) fn sync_failed(&self, error: &SdkError) {
+        let status = match error {
+            SdkError::SessionExpired | SdkError::NotLoggedIn => {
+                if let Err(e) = self.forget_token() {
+                    tracing::warn!(error = %e, "could not forget the refused login token");
+                }
+                SyncStatus::NeedsLogin {
+                    message: error.to_string(),
+                }
+            }
+            other => SyncStatus::Error {
+                message: other.to_string(),
+            },
+        };
+        self.set_status(status);
+    }
+
     /// Completes when records changed since the last wake-up.
     pub(crate) async fn changes_made(&self) {
         self.changes.notified().await

@@ -168,3 +168,56 @@ fn an_expired_or_revoked_session_asks_the_user_to_sign_in_again() {
         "{err}"
     );
 }
+
+#[test]
+fn a_session_revoked_during_live_sync_signs_the_device_out_with_a_typed_status() {
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("ana", "rep", &["madrid"], None);
+    let d = TestDevice::new(&rt);
+    d.login(&server.url, "ana");
+    let handle = d.go_live();
+    assert!(d.device.signed_in().expect("token"));
+    // The administrator disables her: her sessions end while she is live.
+    server
+        .state
+        .db
+        .write_blocking(|w| fieldwork_server::db::users::set_disabled(&w.conn, "ana", true))
+        .expect("disable");
+    fieldwork_tests::wait_until(
+        "the device to hear that it must sign in again",
+        std::time::Duration::from_secs(20),
+        || {
+            matches!(
+                d.device.status(),
+                fieldwork_core::sync::SyncStatus::NeedsLogin { .. }
+            )
+        },
+    );
+    assert!(!d.device.signed_in().expect("token"), "the token is gone");
+    fieldwork_tests::wait_until(
+        "the background sync to stop",
+        std::time::Duration::from_secs(5),
+        || handle.is_finished(),
+    );
+    // Local work goes on and is pushed after the next sign-in.
+    let id = d.store(|s| {
+        s.create(
+            RecordKind::Account,
+            vec![
+                fieldwork_core::FieldWrite::set("name", "Tras el Cierre SL"),
+                fieldwork_core::FieldWrite::set("territory", "madrid"),
+            ],
+        )
+    });
+    server
+        .state
+        .db
+        .write_blocking(|w| fieldwork_server::db::users::set_disabled(&w.conn, "ana", false))
+        .expect("enable");
+    d.login(&server.url, "ana");
+    let report = d.sync();
+    assert!(report.pushed >= 1 && report.refused == 0, "{report:?}");
+    assert!(d.store(|s| s.get(&id)).text("name").is_some());
+    assert_eq!(d.store(|s| s.outbox_len()), 0);
+}

@@ -154,6 +154,54 @@ class DeviceTest {
         assertTrue(mia.syncStatus() is SyncStatus.Offline)
     }
 
+    @Test
+    fun moneyIsTypedWithItsCurrencyAndARepIsDeniedWhateverSheTyped() {
+        val mia = device()
+        mia.signIn("mia")
+        val account = mia.create(
+            Kind.ACCOUNT,
+            listOf(
+                FieldEdit("name", "Typed Money AG"),
+                FieldEdit("territory", "north"),
+                FieldEdit("credit_limit", "1234.50", currency = "EUR"),
+            ),
+        )
+        val limit = mia.card(account).fields.single { it.name == "credit_limit" }
+        assertEquals("1234.50", limit.amount)
+        assertEquals("EUR", limit.currency)
+        assertEquals("123450", limit.value, "minor units are still there")
+
+        val ana = device()
+        ana.signIn("ana")
+        val mine = ana.create(Kind.ACCOUNT, edits("name" to "No Credit SA", "territory" to "north"))
+        for (typed in listOf("100", "lots")) {
+            val denied = assertFailsWith<FieldworkException.Denied> {
+                ana.update(mine, edits("credit_limit" to typed))
+            }
+            assertEquals("credit_limit", denied.field)
+        }
+        val other = assertFailsWith<FieldworkException.Denied> { ana.signIn("mia") }
+        assertEquals("store_of_another_user", other.code)
+    }
+
+    @Test
+    fun namesSortInTheLocaleTheAppSetsAndWorkBeforeLoginBecomesTheUsers() {
+        val ana = device()
+        val ids = listOf("Oso", "Ñandú", "Nube").map { name ->
+            ana.create(Kind.ACCOUNT, edits("name" to name, "territory" to "north"))
+        }
+        ana.setLocale("es-ES")
+        assertEquals("es-ES", ana.locale())
+        assertEquals(listOf("Nube", "Ñandú", "Oso"), ana.list(Kind.ACCOUNT, ListOptions()).map { it.title })
+
+        ana.signIn("ana")
+        val report = ana.sync()
+        assertEquals(0uL, report.refused, "what she typed before login is hers")
+        assertTrue(ana.quarantine().isEmpty())
+        val owners = ids.map { id -> ana.card(id).fields.single { it.name == "owner" }.value }
+        assertEquals(listOf("ana", "ana", "ana"), owners)
+    }
+
     companion object {
         lateinit var server: TestServer
 

@@ -55,9 +55,11 @@ class Server:
             input=stdin, text=True, check=True, capture_output=True,
         )
 
-    def start(self) -> None:
+    def start(self, listen: str = "127.0.0.1:0") -> None:
+        """Starts the server on `listen` (a free port by default; pass the
+        address it had to restart it where devices expect it)."""
         self.process = subprocess.Popen(
-            [self.binary, "--data", str(self.data), "serve", "--listen", "127.0.0.1:0"],
+            [self.binary, "--data", str(self.data), "serve", "--listen", listen],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "RUST_LOG": "warn"},
         )

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::field_def;
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::RecordKind;
+use crate::schema;
 use crate::value::{self, FieldValue};
 
 /// One field as typed, kept beside a change (the device's outbox) so that a
@@ -16,6 +17,46 @@ pub struct TypedWrite {
     pub field: String,
     /// The value as typed (`null` when the field was cleared).
     pub value: serde_json::Value,
+}
+
+/// One field as a person typed it into a form, parsed by the edit only
+/// once the policy allowed the field (see [`crate::edit::Editor::write_text`]).
+///
+/// Money is typed as people write it when `currency` is given: `text` is
+/// then a decimal amount in that currency (`1234.50` EUR, `1234,5` EUR,
+/// `1234` JPY), read with the currency's own number of decimals, and the
+/// record's currency field (`credit_currency`, `currency`) is set to it.
+/// Without `currency`, money text is whole minor units (`123450`), as
+/// [`FieldWrite::text`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextWrite {
+    /// The field's name.
+    pub field: String,
+    /// The text typed; `None` clears the field.
+    pub text: Option<String>,
+    /// For a money field: the ISO 4217 currency the amount is typed in.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+impl TextWrite {
+    /// `field` set to the text `text`.
+    pub fn set(field: &str, text: &str) -> Self {
+        TextWrite {
+            field: field.to_owned(),
+            text: Some(text.to_owned()),
+            currency: None,
+        }
+    }
+
+    /// Money field `field` set to `amount` as typed (`1234.50`) in
+    /// `currency` (`EUR`).
+    pub fn money(field: &str, amount: &str, currency: &str) -> Self {
+        TextWrite {
+            currency: Some(currency.to_owned()),
+            ..TextWrite::set(field, amount)
+        }
+    }
 }
 
 /// One field to set (`Some`) or clear (`None`).
@@ -68,6 +109,52 @@ impl FieldWrite {
             },
         })
     }
+}
+
+/// The currency field of money field `field` of `kind`; a currency given
+/// with any other field is refused.
+pub(super) fn money_currency_field(kind: RecordKind, field: &str) -> Result<&'static str> {
+    let def = field_def(kind, field)?;
+    schema::currency_field(kind, def.name).ok_or_else(|| {
+        CoreError::Invalid(ValidationError::field(
+            def.name,
+            "is not an amount of money: a currency goes only with one",
+        ))
+    })
+}
+
+/// Parses what was typed (see [`TextWrite`]): money typed with its currency
+/// becomes minor units plus the record's currency, every other text is read
+/// by [`FieldWrite::text`]. A currency field also typed must agree with the
+/// currency the amount was typed in.
+pub(super) fn from_texts(kind: RecordKind, texts: &[TextWrite]) -> Result<Vec<FieldWrite>> {
+    let mut writes = Vec::with_capacity(texts.len() + 1);
+    let mut currencies: Vec<(&'static str, String)> = Vec::new();
+    for t in texts {
+        match (&t.currency, &t.text) {
+            (Some(currency), Some(amount)) => {
+                let currency_field = money_currency_field(kind, &t.field)?;
+                let minor = value::money_to_minor(amount, currency)
+                    .map_err(|e| ValidationError::field(&t.field, e.message))?;
+                writes.push(FieldWrite::set(&t.field, minor));
+                currencies.push((currency_field, currency.trim().to_ascii_uppercase()));
+            }
+            (_, text) => writes.push(FieldWrite::text(kind, &t.field, text.as_deref())?),
+        }
+    }
+    for (field, code) in currencies {
+        match writes.iter().find(|w| w.field == field) {
+            Some(w) if w.value.as_ref().and_then(FieldValue::as_text) != Some(code.as_str()) => {
+                return Err(CoreError::Invalid(ValidationError::field(
+                    field,
+                    format!("differs from `{code}`, the currency the amount was typed in"),
+                )));
+            }
+            Some(_) => {}
+            None => writes.push(FieldWrite::set(field, code)),
+        }
+    }
+    Ok(writes)
 }
 
 impl From<&str> for FieldValue {

@@ -30,12 +30,12 @@ enum Op {
     AppendStage(String),
 }
 
-/// Step (1), the schema: every field exists, is user-writable, and its
-/// value is valid (a required field cannot be cleared).
-pub(super) fn check_schema(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<Wanted> {
-    let mut wanted = Wanted::new();
-    for write in writes {
-        let def = field_def(kind, &write.field)?;
+/// Step (1), the schema's names: every field exists and is one a user may
+/// set (not kept by the system). Values are not looked at yet: the policy
+/// decides on the fields first.
+pub(super) fn user_fields(kind: RecordKind, fields: &[&str]) -> Result<()> {
+    for field in fields {
+        let def = field_def(kind, field)?;
         if def.system {
             return Err(CoreError::Denied(crate::policy::denial(
                 codes::SYSTEM_FIELD,
@@ -45,6 +45,17 @@ pub(super) fn check_schema(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<
                 format!("`{}` is kept by the system and cannot be set", def.name),
             )));
         }
+    }
+    Ok(())
+}
+
+/// Step (3), the schema's values: every value is valid for its field (a
+/// required field cannot be cleared). Run once the policy allowed every
+/// field.
+pub(super) fn check_values(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<Wanted> {
+    let mut wanted = Wanted::new();
+    for write in writes {
+        let def = field_def(kind, &write.field)?;
         if let Some(v) = &write.value {
             value::check(def, v)?;
         } else if def.required {
@@ -82,7 +93,7 @@ pub(super) fn fields_after(current: &Record, wanted: &Wanted) -> BTreeMap<String
     after
 }
 
-/// Step (2), required and cross-field rules from the one rule book: a new
+/// Step (4), required and cross-field rules from the one rule book: a new
 /// record must satisfy all of them; an edit must not newly break one.
 pub(super) fn check_rules(
     kind: RecordKind,
@@ -137,7 +148,7 @@ pub(super) fn plan_writes(
     Ok(plan)
 }
 
-/// Step (4), apply: one change per class document, a new document starting
+/// Step (5), apply: one change per class document, a new document starting
 /// with the containers the user may write.
 pub(super) fn apply(
     editor: &Editor<'_>,

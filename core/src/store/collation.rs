@@ -26,10 +26,11 @@ impl std::fmt::Debug for NameCollator {
 }
 
 impl NameCollator {
-    /// A collator for a BCP 47 locale such as `es-ES` or `hu`. Case and
-    /// accents only break ties between otherwise equal names.
+    /// A collator for a BCP 47 locale such as `es-ES` or `hu` (`es_ES`, as
+    /// POSIX and iOS write it, is read the same). Case and accents only
+    /// break ties between otherwise equal names.
     pub fn new(locale: &str) -> Result<Self, CoreError> {
-        let parsed = Locale::try_from_str(locale).map_err(|e| {
+        let parsed = Locale::try_from_str(&locale.trim().replace('_', "-")).map_err(|e| {
             CoreError::Invalid(ValidationError::field(
                 "locale",
                 format!("`{locale}` is not a BCP 47 locale: {e}"),
@@ -107,5 +108,17 @@ mod tests {
     #[test]
     fn a_malformed_locale_is_refused() {
         assert!(NameCollator::new("not a locale!").is_err());
+    }
+
+    #[test]
+    fn posix_underscores_read_as_bcp_47() {
+        assert_eq!(
+            NameCollator::new("es_ES").expect("locale").locale(),
+            "es-ES"
+        );
+        assert_eq!(
+            sorted("es_ES", &["Oso", "Ñandú", "Nube"]),
+            ["Nube", "Ñandú", "Oso"]
+        );
     }
 }

@@ -16,6 +16,9 @@ pub(crate) mod keys {
     pub const CURSOR: &str = "sync_cursor";
     pub const DIRECTORY: &str = "directory";
     pub const RESYNC: &str = "resync";
+    /// The [`FOLD_VERSION`](crate::fold::FOLD_VERSION) the search rows were
+    /// folded with (absent: written before folding; see `store/search.rs`).
+    pub const SEARCH_FOLD: &str = "search_fold";
 }
 
 pub(crate) fn get(conn: &Connection, key: &str) -> Result<Option<String>> {

@@ -260,6 +260,23 @@ fn rebuild_on(
     write::refresh_all(ctx, &BTreeSet::from([record]))
 }
 
+/// Keeps one typed value that cannot be written any more in the
+/// quarantine, with the reason (see `store/adopt.rs`).
+pub(crate) fn keep_typed(
+    ctx: &mut Ctx<'_>,
+    record: &RecordId,
+    doc: &DocId,
+    field: &str,
+    value: &serde_json::Value,
+    denial: &Denial,
+    typed_at: i64,
+) -> Result<()> {
+    let refused_at = ctx.now.as_millisecond();
+    insert(
+        ctx.conn, record, doc, field, value, denial, typed_at, refused_at,
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &Connection,

@@ -1,14 +1,23 @@
 //! Full-text search over the index (SQLite FTS5).
 //!
 //! Every word typed is a prefix (`jos` finds `José`), all words must match,
-//! accents and case are ignored (`szoke` finds `Szőke`), and results are
+//! accents, case and special Latin letters are ignored (`szoke` finds
+//! `Szőke`, `lodz` finds `Łódź`, `strasse` finds `Straße`), and results are
 //! ranked by BM25 with names weighing most. User text never reaches FTS5's
 //! query syntax unescaped: each word is quoted.
+//!
+//! Both the indexed text and the query are folded by [`crate::fold::fold`]
+//! (the function the server's index uses too). The rows record the
+//! [`FOLD_VERSION`] they were folded with (`meta` key `search_fold`); a store
+//! written with another one is re-folded once when it opens
+//! ([`refold_if_needed`]), in one transaction.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use super::meta;
 use crate::error::{CoreError, Result};
+use crate::fold::{FOLD_VERSION, fold};
 use crate::ids::{RecordId, RecordKind};
 
 /// One search result.
@@ -25,7 +34,7 @@ pub struct SearchHit {
 /// Turns free text into an FTS5 query: every word quoted and made a prefix.
 /// Returns `None` when the text has no searchable word.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
+    let words: Vec<String> = fold(text)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(16)
@@ -36,6 +45,48 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     } else {
         Some(words.join(" "))
     }
+}
+
+/// Writes the search row `rid` of a record: its name, e-mail, phone and
+/// body text, each folded.
+pub(crate) fn insert_row(conn: &Connection, rid: i64, columns: [&str; 4]) -> Result<()> {
+    let [name, emails, phones, body] = columns.map(fold);
+    conn.prepare_cached(
+        "INSERT INTO search(rowid, name, emails, phones, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![rid, name, emails, phones, body])?;
+    Ok(())
+}
+
+/// Re-folds every search row when the store's rows were written with
+/// another [`FOLD_VERSION`] (or before folding existed), and records the
+/// version; all in one transaction. Folding is idempotent, so rows already
+/// folded stay as they are. Returns how many rows were rewritten.
+pub(crate) fn refold_if_needed(conn: &mut Connection) -> Result<usize> {
+    let current = FOLD_VERSION.to_string();
+    if meta::get(conn, meta::keys::SEARCH_FOLD)?.as_deref() == Some(current.as_str()) {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let rows: Vec<(i64, [String; 4])> = {
+        let mut stmt = tx.prepare("SELECT rowid, name, emails, phones, body FROM search")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut changed = 0;
+    for (rid, columns) in &rows {
+        if columns.iter().all(|c| fold(c) == *c) {
+            continue;
+        }
+        tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
+        insert_row(&tx, *rid, columns.each_ref().map(String::as_str))?;
+        changed += 1;
+    }
+    meta::set(&tx, meta::keys::SEARCH_FOLD, &current)?;
+    tx.commit()?;
+    Ok(changed)
 }
 
 /// Searches names, e-mails, phones and notes of records that are not
@@ -77,18 +128,72 @@ pub(crate) fn search(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::FixedClock;
+    use crate::{FieldWrite, Store};
+
+    fn titles(store: &Store, text: &str) -> Vec<String> {
+        store
+            .search(text, None, 10)
+            .expect("search")
+            .into_iter()
+            .map(|h| h.title)
+            .collect()
+    }
+
+    #[test]
+    fn special_latin_letters_are_found_as_people_type_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d.db");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let mut s = Store::open(&path, clock.clone()).expect("open");
+        for name in ["Łódź Hurt", "Østergaard ApS", "Hauptstraße Bäckerei"] {
+            s.create(RecordKind::Account, vec![FieldWrite::set("name", name)])
+                .expect("create");
+        }
+        assert_eq!(titles(&s, "lodz"), ["Łódź Hurt"]);
+        assert_eq!(titles(&s, "ŁÓDŹ hu"), ["Łódź Hurt"]);
+        assert_eq!(titles(&s, "ostergaard"), ["Østergaard ApS"]);
+        assert_eq!(
+            titles(&s, "hauptstrasse backerei"),
+            ["Hauptstraße Bäckerei"]
+        );
+        assert_eq!(titles(&s, "Hauptstraße"), ["Hauptstraße Bäckerei"]);
+
+        // A store indexed before folding (unfolded rows, no version) is
+        // re-folded when it opens.
+        s.conn
+            .execute_batch(
+                "UPDATE search SET name = (SELECT title FROM records WHERE rid = search.rowid);
+                 DELETE FROM meta WHERE key = 'search_fold';",
+            )
+            .expect("age the index");
+        assert!(titles(&s, "lodz").is_empty(), "the aged index misses it");
+        drop(s);
+        let s = Store::open(&path, clock).expect("reopen");
+        assert_eq!(titles(&s, "lodz"), ["Łódź Hurt"]);
+        assert_eq!(titles(&s, "ostergaard"), ["Østergaard ApS"]);
+        assert_eq!(
+            meta::get(&s.conn, meta::keys::SEARCH_FOLD)
+                .expect("meta")
+                .as_deref(),
+            Some(FOLD_VERSION.to_string().as_str())
+        );
+    }
 
     #[test]
     fn user_text_is_quoted_word_by_word() {
         assert_eq!(
             fts_query("José Szőke").as_deref(),
-            Some("\"José\"* \"Szőke\"*")
+            Some("\"jose\"* \"szoke\"*")
         );
         assert_eq!(
             fts_query("a\" OR b NEAR(").as_deref(),
-            Some("\"a\"* \"OR\"* \"b\"* \"NEAR\"*")
+            Some("\"a\"* \"or\"* \"b\"* \"near\"*")
         );
+        assert_eq!(fts_query("Straße").as_deref(), Some("\"strasse\"*"));
         assert_eq!(fts_query("  -- "), None);
     }
 }

@@ -1,12 +1,14 @@
 //! The local write path: check, apply to the class documents, persist.
 //!
-//! Order matters and is the guarantee: (1) every write is checked against
-//! the schema, (2) the record as it would be is checked against the rule
-//! book ([`crate::rules`]: required and cross-field rules; the system writes
-//! a write implies come from there too, so the server's engine writes the
-//! same), (3) the policy mirror refuses forbidden writes, and only then (4)
-//! are documents touched and (5) persisted with their outbox entries and
-//! index rows in one transaction. A refusal at any step changes nothing.
+//! Order matters and is the guarantee, [`crate::edit`]'s: (1) the fields
+//! exist and are the user's to set, (2) the policy mirror refuses a field
+//! the user may not write, whatever its value, (3) values (or text as
+//! typed, parsed now) are checked against the schema, (4) the record as it
+//! would be is checked against the rule book ([`crate::rules`]: required
+//! and cross-field rules; the system writes a write implies come from
+//! there too, so the server's engine writes the same), and only then (5)
+//! are documents touched and persisted with their outbox entries and index
+//! rows in one transaction. A refusal at any step changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,8 +25,8 @@ use crate::record::Record;
 use crate::schema::FieldType;
 use crate::value::{self, FieldValue};
 
-pub use crate::edit::FieldWrite;
 pub(crate) use crate::edit::Touched;
+pub use crate::edit::{FieldWrite, TextWrite};
 
 /// What a write needs besides the transaction: borrowed pieces of the store.
 pub(crate) struct Ctx<'a> {
@@ -156,6 +158,26 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::create`] from text as a person typed it into a form: a
+    /// field the user may not write is refused (`Denied`) before its text
+    /// is parsed; then the text is parsed against the schema
+    /// ([`FieldWrite::text`]) and written as `create` does.
+    pub fn create_text(&mut self, kind: RecordKind, texts: Vec<TextWrite>) -> Result<RecordId> {
+        let id = RecordId::new_random(kind);
+        self.in_write_tx(|ctx| write_record_text(ctx, &id, true, texts))?;
+        self.after_write(&id, None);
+        Ok(id)
+    }
+
+    /// [`Store::update`] from text as typed, in [`Store::create_text`]'s
+    /// order (policy before parsing).
+    pub fn update_text(&mut self, id: &RecordId, texts: Vec<TextWrite>) -> Result<()> {
+        let before = self.wants_before(id);
+        self.in_write_tx(|ctx| write_record_text(ctx, id, false, texts))?;
+        self.after_write(id, before);
+        Ok(())
+    }
+
     /// Edits long text in place: deletes `delete` characters at `pos` and
     /// inserts `insert`. Concurrent edits elsewhere in the text survive.
     pub fn splice_text(
@@ -267,13 +289,38 @@ pub(crate) fn check_policy(
 }
 
 /// Checks, applies and persists `writes` to record `id` inside `ctx`'s
-/// transaction, in [`crate::edit`]'s order (schema, rule book, policy,
-/// documents), then persists.
+/// transaction, in [`crate::edit`]'s order (fields, policy, values, rule
+/// book, documents), then persists.
 pub(crate) fn write_record(
     ctx: &mut Ctx<'_>,
     id: &RecordId,
     creating: bool,
     writes: Vec<FieldWrite>,
+) -> Result<()> {
+    edit_record(ctx, id, creating, |editor, env, current| {
+        editor.write(env, current, creating, writes)
+    })
+}
+
+/// [`write_record`] for text as typed ([`Editor::write_text`]).
+fn write_record_text(
+    ctx: &mut Ctx<'_>,
+    id: &RecordId,
+    creating: bool,
+    texts: Vec<TextWrite>,
+) -> Result<()> {
+    edit_record(ctx, id, creating, |editor, env, current| {
+        editor.write_text(env, current, creating, texts)
+    })
+}
+
+/// Reads record `id` (an empty one when `creating`), runs the edit `f` on
+/// it and persists what it changed.
+fn edit_record(
+    ctx: &mut Ctx<'_>,
+    id: &RecordId,
+    creating: bool,
+    f: impl FnOnce(&Editor<'_>, &mut StoreEnv<'_>, &Record) -> Result<Vec<Touched>>,
 ) -> Result<()> {
     let current = if creating {
         empty_record(id)
@@ -281,7 +328,7 @@ pub(crate) fn write_record(
         read_record(ctx, id)?
     };
     let editor = ctx.editor();
-    let touched = editor.write(&mut ctx.env(), &current, creating, writes)?;
+    let touched = f(&editor, &mut ctx.env(), &current)?;
     if touched.is_empty() {
         return Ok(());
     }

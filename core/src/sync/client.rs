@@ -82,6 +82,14 @@ pub enum SyncStatus {
         /// What went wrong.
         message: String,
     },
+    /// The server no longer accepts the device's session (it expired, was
+    /// revoked, or its user was disabled): the device is signed out (its
+    /// login token forgotten) and sync has stopped until the user signs
+    /// in again. Local work is kept and is pushed after that sign-in.
+    NeedsLogin {
+        /// What the server said, for people.
+        message: String,
+    },
     /// The server ordered a remote wipe: the store and the secrets are
     /// deleted and this device handle is unusable. Open a new store to
     /// sign in afresh.

@@ -82,6 +82,7 @@ extension SyncStatus {
             return "Syncing (\(done) received)"
         case .upToDate: return "Up to date"
         case let .error(message): return "Sync failed: \(message)"
+        case .needsLogin: return "Signed out: please sign in again"
         case .wiped: return "Removed from this phone by your administrator"
         }
     }

@@ -59,8 +59,17 @@ pub use targets::{MAX_TARGETS, visible_targets};
 pub use visible::sql_visible;
 
 /// The indexing the rows are made with; bump it when [`refresh`] changes
-/// what it writes, and [`ensure_built`] rebuilds the index once.
-pub const INDEX_VERSION: u32 = 1;
+/// what it writes (also when [`fieldwork_core::fold::FOLD_VERSION`]
+/// changes: text keys and search text are folded), and [`ensure_built`]
+/// rebuilds the index once. 2: text folded by `fieldwork_core::fold`
+/// (`ł`, `ø`, `ß`… too), search text folded before FTS5 sees it.
+pub const INDEX_VERSION: u32 = 2;
+
+// The index's text is folded: a new folding needs a new index version.
+const _: () = assert!(
+    fieldwork_core::fold::FOLD_VERSION == 2,
+    "bump INDEX_VERSION when FOLD_VERSION changes, then update this check"
+);
 
 const VERSION_KEY: &str = "record_index_version";
 
@@ -232,10 +241,10 @@ fn search_text(
         }
     }
     [
-        name.join(" "),
-        emails.join(" "),
-        phones.join(" "),
-        body.join("\n"),
+        fold(&name.join(" ")),
+        fold(&emails.join(" ")),
+        fold(&phones.join(" ")),
+        fold(&body.join("\n")),
     ]
 }
 

@@ -1,7 +1,9 @@
 //! Full-text search over the index, and record titles.
 //!
 //! Behaves as the device's search: every typed word is a prefix (`jos`
-//! finds `José`), accents and case are ignored (`szoke` finds `Szőke`),
+//! finds `José`), accents, case and special Latin letters are ignored
+//! (`szoke` finds `Szőke`, `lodz` finds `Łódź`; the indexed text and the
+//! query are both folded by [`fieldwork_core::fold::fold`]),
 //! all words must match, names weigh most (BM25). On the server the text is
 //! kept per class document: a word counts only where it occurs in a class
 //! the caller may read, and the words of one query may match in different
@@ -21,7 +23,7 @@ use fieldwork_core::{Access, FieldValue, RecordKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::{Archived, archived, readable_classes, stored_kind, visible};
+use super::{Archived, archived, fold, readable_classes, stored_kind, visible};
 use crate::error::Result;
 
 /// Most words of a query that are searched (the rest are ignored).
@@ -47,7 +49,7 @@ pub struct SearchHit {
 /// The distinct words of `text` as quoted FTS5 prefix queries.
 fn words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in text
+    for w in fold(text)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {

@@ -564,6 +564,42 @@ fn search_is_accent_insensitive_prefix_matching_of_visible_readable_text() {
 }
 
 #[test]
+fn search_folds_special_latin_letters_and_an_older_index_is_rebuilt() {
+    let mut w = World::new();
+    let lodz = account(&mut w, "Łódź Hurt", "madrid");
+    let oster = account(&mut w, "Østergaard ApS", "madrid");
+    let strasse = account(&mut w, "Hauptstraße Bäckerei", "madrid");
+    let find = |w: &World, text: &str| -> Vec<String> {
+        w.read(|c| search(c, &admin(), text, None, 10))
+            .expect("search")
+            .into_iter()
+            .map(|h| h.record_id)
+            .collect()
+    };
+    assert_eq!(find(&w, "lodz"), [lodz.as_str()]);
+    assert_eq!(find(&w, "ŁÓDŹ"), [lodz.as_str()]);
+    assert_eq!(find(&w, "ostergaard"), [oster.as_str()]);
+    assert_eq!(find(&w, "hauptstrasse"), [strasse.as_str()]);
+    assert_eq!(find(&w, "hauptstraße"), [strasse.as_str()]);
+    // An index built by version 1 (unfolded text) is rebuilt at open.
+    w.db.write_blocking(|wr| {
+        wr.conn.execute_batch(
+            "DELETE FROM record_search;
+             UPDATE meta SET value = '1' WHERE key = 'record_index_version';",
+        )?;
+        Ok(())
+    })
+    .expect("age the index");
+    assert!(find(&w, "lodz").is_empty());
+    let rebuilt =
+        w.db.write_blocking(|wr| ensure_built(&wr.conn))
+            .expect("ensure");
+    assert_eq!(rebuilt, Some(3));
+    assert_eq!(find(&w, "lodz"), [lodz.as_str()]);
+    assert_eq!(find(&w, "ostergaard"), [oster.as_str()]);
+}
+
+#[test]
 fn search_counts_only_text_of_readable_classes() {
     // A policy where contact e-mails are sensitive: reps may not read them.
     let text = Policy::shipped_default().source().replace(

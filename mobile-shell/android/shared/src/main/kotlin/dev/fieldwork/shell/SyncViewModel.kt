@@ -61,5 +61,6 @@ fun headline(status: SyncStatus): String = when (status) {
     is SyncStatus.Syncing -> status.total?.let { "Syncing ${status.done} of $it" } ?: "Syncing…"
     is SyncStatus.UpToDate -> "Up to date"
     is SyncStatus.Error -> "Sync failed: ${status.message}"
+    is SyncStatus.NeedsLogin -> "Signed out: please sign in again"
     is SyncStatus.Wiped -> "Removed from this phone by your administrator"
 }
