@@ -412,7 +412,8 @@ impl Store {
     /// value the user's policy refuses goes to the quarantine with the
     /// reason), so that the first sync pushes it as theirs.
     pub fn set_sign_in(&mut self, sign_in: &SignIn) -> Result<()> {
-        if let Some(existing) = self.sign_in()?
+        let existing = self.sign_in()?;
+        if let Some(existing) = &existing
             && existing.user.name != sign_in.user.name
         {
             return Err(CoreError::Denied(crate::Denial {
@@ -427,7 +428,7 @@ impl Store {
             }));
         }
         let json = serde_json::to_string(sign_in).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        if self.sign_in()?.is_some() {
+        if existing.is_some() {
             self.install_sign_in(sign_in)?;
             return meta::set(&self.conn, meta::keys::SIGN_IN, &json);
         }

@@ -639,6 +639,24 @@ name = "Done"
 kind = "end"
 "#;
 
+/// Publishes [`ON_WON`] as `who`.
+fn publish_on_won(who: &ApiClient) {
+    let published = who.post(
+        "/v1/processes/models",
+        json!({"format": "toml", "source": ON_WON}),
+    );
+    assert_eq!(published.status, 201, "{}", published.text);
+}
+
+/// Moves `deal` to won through the API as `who`.
+fn win(who: &ApiClient, deal: &str) {
+    let won = who.patch(
+        &format!("/v1/records/deal/{deal}"),
+        json!({"fields": {"stage": "won"}}),
+    );
+    assert_eq!(won.status, 200, "{}", won.text);
+}
+
 #[test]
 fn an_api_write_starts_processes_and_an_api_completion_advances_them_as_on_a_phone() {
     let rt = runtime();
@@ -646,21 +664,13 @@ fn an_api_write_starts_processes_and_an_api_completion_advances_them_as_on_a_pho
     org(&server);
     let marta = ApiClient::signed_in(&rt, &server.url, "marta");
     let ana = ApiClient::signed_in(&rt, &server.url, "ana");
-    let published = marta.post(
-        "/v1/processes/models",
-        json!({"format": "toml", "source": ON_WON}),
-    );
-    assert_eq!(published.status, 201, "{}", published.text);
+    publish_on_won(&marta);
     let deal = deal_in(&ana, "madrid", "Tornillos");
     let none = ana.get("/v1/processes/instances?model=send-contract");
     assert_eq!(none.json.as_array().map(Vec::len), Some(0), "{}", none.text);
 
     // The rep moves her deal to won through the API: the trigger fires.
-    let won = ana.patch(
-        &format!("/v1/records/deal/{deal}"),
-        json!({"fields": {"stage": "won"}}),
-    );
-    assert_eq!(won.status, 200, "{}", won.text);
+    win(&ana, &deal);
     let listed = ana.get("/v1/processes/instances?model=send-contract");
     let instances = listed.json.as_array().expect("a list").clone();
     assert_eq!(instances.len(), 1, "{}", listed.text);
@@ -715,17 +725,9 @@ fn completing_a_process_task_needs_the_right_through_every_writer() {
     server.set_policy(&policy).expect("policy");
     let marta = ApiClient::signed_in(&rt, &server.url, "marta");
     let ana = ApiClient::signed_in(&rt, &server.url, "ana");
-    let published = marta.post(
-        "/v1/processes/models",
-        json!({"format": "toml", "source": ON_WON}),
-    );
-    assert_eq!(published.status, 201, "{}", published.text);
+    publish_on_won(&marta);
     let deal = deal_in(&ana, "madrid", "Arandelas");
-    let won = ana.patch(
-        &format!("/v1/records/deal/{deal}"),
-        json!({"fields": {"stage": "won"}}),
-    );
-    assert_eq!(won.status, 200, "{}", won.text);
+    win(&ana, &deal);
     let listed = ana.get("/v1/processes/instances?model=send-contract");
     let instance = listed.json[0]["id"]
         .as_str()

@@ -120,13 +120,11 @@ fn adopt(ctx: &mut Ctx<'_>, record: &RecordId) -> Result<bool> {
         };
         match refusal.field.clone().and_then(|f| typed.remove_entry(&f)) {
             Some((field, t)) => keep(ctx, record, &field, &t, &refusal)?,
+            // The record as a whole cannot be made: keep every value.
             None => {
-                // The record as a whole cannot be made: keep every value.
                 for (field, t) in std::mem::take(&mut typed) {
                     keep(ctx, record, &field, &t, &refusal)?;
                 }
-                write::refresh_all(ctx, &std::collections::BTreeSet::from([record.clone()]))?;
-                return Ok(true);
             }
         }
         if typed.is_empty() {

@@ -605,13 +605,19 @@ mod tests {
 
     use super::*;
     use crate::clock::FixedClock;
+
+    /// A fresh store in a temporary directory (kept while the store is).
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
+        let s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        (dir, s)
+    }
     use crate::{FieldWrite, Store};
 
     #[test]
     fn rows_indexed_before_the_report_columns_are_filled_on_first_report() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
-        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let (_dir, mut s) = store();
         let acc = s
             .create(
                 RecordKind::Account,
@@ -649,9 +655,7 @@ mod tests {
     /// first report and then read from the covering index like any other.
     #[test]
     fn an_old_visit_is_read_from_the_covering_index_once_filled() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
-        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let (_dir, mut s) = store();
         let visit = s
             .create(
                 RecordKind::Activity,
@@ -704,9 +708,7 @@ mod tests {
     #[test]
     fn targets_seek_done_activities_by_the_instant_they_count_at() {
         use crate::report::targets::{Metric, Period, Target, Whose};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
-        let s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let (_dir, s) = store();
         let target = Target {
             id: RecordId::new_random(RecordKind::Target),
             name: "Visits".into(),
@@ -745,9 +747,7 @@ mod tests {
     /// read from its documents.
     #[test]
     fn targets_are_read_from_their_rows_even_when_stale_or_unreadable() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = Arc::new(FixedClock("2026-11-24T09:00:00Z".parse().expect("instant")));
-        let mut s = Store::open(&dir.path().join("d.db"), clock).expect("open");
+        let (_dir, mut s) = store();
         let id = s
             .create(
                 RecordKind::Target,
