@@ -12,7 +12,7 @@ PAGES=(login accounts account-card pipeline-board calendar-follow-up calendar-te
 
 shots="$(mktemp -d)"
 trap 'rm -rf "$shots"' EXIT
-FW_WEB_SCREENSHOTS="$shots" cargo test -p fieldwork-tests --test web
+FW_WEB_SCREENSHOTS="$shots" cargo test --workspace --test e2e -- web::
 
 mkdir -p docs/screenshots
 for page in "${PAGES[@]}"; do

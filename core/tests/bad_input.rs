@@ -1,6 +1,6 @@
 //! Bad input gets a clear error and changes nothing.
 
-mod common;
+use crate::common;
 
 use common::{account, set, store};
 use fieldwork_core::{CoreError, FieldWrite, RecordId, RecordKind};

@@ -2,7 +2,7 @@
 //! that sign-in, in one transaction: authored by them, owned by them, ready
 //! to push; what their policy refuses is kept in the quarantine (issue 16).
 
-mod common;
+use crate::common;
 
 use common::{account, set, store};
 use fieldwork_core::store::SignIn;

@@ -1,7 +1,7 @@
 //! The record card: what a screen may show and let the user edit, decided by
 //! the core from the schema and the policy.
 
-mod common;
+use crate::common;
 
 use common::{account, set, store};
 use fieldwork_core::store::SignIn;

@@ -5,7 +5,7 @@
 //! the child creates accounts and prints each id after `create` returned;
 //! the parent kills it at a random point and checks every printed id.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -52,7 +52,7 @@ fn kill_9_at_random_moments_loses_nothing_reported_saved() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "crash_child_writer",
+                &common::test_name(module_path!(), "crash_child_writer"),
                 "--nocapture",
                 "--test-threads=1",
             ])

@@ -5,7 +5,7 @@
 //! The kill test re-runs its own executable as the rekeying process
 //! (`FW_REKEY_CHILD` set), like `crash.rs`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -686,7 +686,8 @@ fn kill_9_during_rekey_leaves_the_whole_store_under_one_key() {
     let rounds = 6u64;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
-            .args(["--exact", "rekey_child", "--nocapture", "--test-threads=1"])
+            .args(["--exact", &common::test_name(module_path!(), "rekey_child")])
+            .args(["--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
             .env("FW_KEY_A", hex(&keys[0]))
             .env("FW_KEY_B", hex(&keys[1]))

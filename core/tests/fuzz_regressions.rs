@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use fieldwork_core::process::bpmn;
 use fieldwork_core::process::condition::Condition;
 use fieldwork_core::process::engine::{self, Inputs};
@@ -38,7 +39,8 @@ fn in_child(test: &str, case: impl FnOnce()) {
     }
     let exe = std::env::current_exe().expect("the test binary");
     let out = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .arg(common::test_name(module_path!(), test))
+        .args(["--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, test)
         .output()
         .expect("run the child");

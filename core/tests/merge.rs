@@ -1,7 +1,7 @@
 //! Two replicas of a device store edited offline and merged: every edit
 //! survives as Automerge promises.
 
-mod common;
+use crate::common;
 
 use common::{account, merge_into, set, store};
 use fieldwork_core::value::FieldValue;

@@ -3,7 +3,7 @@
 //! error that names a field the user cannot even read; and a store belongs
 //! to one user: signing another in is `Denied` too (issue 16).
 
-mod common;
+use crate::common;
 
 use common::{account, set, store};
 use fieldwork_core::store::SignIn;

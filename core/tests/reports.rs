@@ -3,7 +3,7 @@
 //! times and creation times differ), compared with expectations computed
 //! by hand and written below as literal numbers.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

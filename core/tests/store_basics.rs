@@ -1,6 +1,6 @@
 //! The device store end to end: records, index, lists, search, history, outbox.
 
-mod common;
+use crate::common;
 
 use common::{account, set, store};
 use fieldwork_core::value::FieldValue;

@@ -44,3 +44,13 @@ pub fn merge_into(from: &mut Store, to: &mut Store) {
     }
     to.apply_remote(batch, None).expect("apply");
 }
+
+/// The name libtest knows test `name` of module `module` by, for running
+/// it alone (`--exact`) in a child process of this test binary: the module
+/// path (`module_path!()`) without the binary's own name, then the test.
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_, inner)) => format!("{inner}::{name}"),
+        None => name.to_owned(),
+    }
+}
