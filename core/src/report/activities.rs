@@ -153,10 +153,14 @@ enum Day {
 }
 
 /// [`week_of`], remembered per UTC day: exactly the same answer, with one
-/// time zone lookup per day instead of one per activity.
+/// time zone lookup per day instead of one per activity (and no lookup at
+/// all for an activity on the same day as the one before it, as when
+/// they are read in date order).
 struct Weeks {
     tz: jiff::tz::TimeZone,
     days: HashMap<i64, Day, BuildHasherDefault<Fnv>>,
+    /// The day asked last, and what it maps to.
+    last: Option<(i64, Day)>,
 }
 
 impl Weeks {
@@ -164,6 +168,7 @@ impl Weeks {
         Weeks {
             tz,
             days: HashMap::default(),
+            last: None,
         }
     }
 
@@ -199,11 +204,18 @@ impl Weeks {
             return week_of(Some(at), &self.tz);
         }
         let start = secs - secs.rem_euclid(DAY);
-        let day = match self.days.get(&start) {
-            Some(day) => *day,
-            None => {
-                let day = self.day(start);
-                self.days.insert(start, day);
+        let day = match self.last {
+            Some((last, day)) if last == start => day,
+            _ => {
+                let day = match self.days.get(&start) {
+                    Some(day) => *day,
+                    None => {
+                        let day = self.day(start);
+                        self.days.insert(start, day);
+                        day
+                    }
+                };
+                self.last = Some((start, day));
                 day
             }
         };
@@ -245,29 +257,53 @@ fn week_label(week: Week) -> String {
     )
 }
 
-fn row(who: &str, kind: &str, week: String) -> ActivityRow {
-    ActivityRow {
-        who: who.to_owned(),
-        activity_type: kind.to_owned(),
-        week,
-        ..ActivityRow::default()
-    }
-}
-
 type Fast<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The activities report counted one fact at a time, so a host can feed it
-/// facts as it reads them (the device store streams its index rows through
-/// one reused [`Facts`]) instead of building them all first.
+/// facts as it reads them (the device store streams its index rows as
+/// borrowed views) instead of building them all first.
 ///
 /// Guarantees: [`ActivitiesTally::finish`] gives exactly what
-/// [`activities`] gives over the same facts; a key (person, type, week) is
-/// allocated once, when first seen, never per activity.
+/// [`activities`] gives over the same facts; a person or a type is
+/// allocated once, when first seen, never per activity; an activity costs
+/// two string lookups (person, type) and one lookup by numbers.
 pub struct ActivitiesTally<'q> {
     q: &'q ReportQuery,
     weeks: Weeks,
-    rows: Fast<String, Fast<String, Fast<Week, ActivityRow>>>,
-    totals: Fast<String, ActivityRow>,
+    /// Each person seen, numbered in order of appearance.
+    people: Interned,
+    /// Each activity type seen, numbered likewise.
+    kinds: Interned,
+    /// Counts by (person, type, week), by number.
+    rows: Fast<(u32, u32, Week), ActivityRow>,
+    /// Totals by person number.
+    totals: Vec<ActivityRow>,
+}
+
+/// Names numbered in order of appearance: the number of a name already
+/// seen is found without allocating.
+#[derive(Default)]
+struct Interned {
+    numbers: Fast<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interned {
+    /// The number of `name`, given it when first seen.
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.numbers.get(name) {
+            return *n;
+        }
+        // More than u32::MAX distinct names cannot be held in memory.
+        let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.numbers.insert(name.to_owned(), n);
+        self.names.push(name.to_owned());
+        n
+    }
+
+    fn name(&self, n: u32) -> &str {
+        self.names.get(n as usize).map_or(NONE, String::as_str)
+    }
 }
 
 impl<'q> ActivitiesTally<'q> {
@@ -276,8 +312,10 @@ impl<'q> ActivitiesTally<'q> {
         Ok(ActivitiesTally {
             q,
             weeks: Weeks::new(q.zone()?),
+            people: Interned::default(),
+            kinds: Interned::default(),
             rows: Fast::default(),
-            totals: Fast::default(),
+            totals: Vec::new(),
         })
     }
 
@@ -295,24 +333,18 @@ impl<'q> ActivitiesTally<'q> {
         if !self.q.matches_parts(f.responsible, f.territory) || !self.q.in_period(date) {
             return;
         }
-        let who = f.responsible.unwrap_or(NONE);
-        let kind = f.activity_type.unwrap_or(NONE);
+        let who = self.people.number(f.responsible.unwrap_or(NONE));
+        let kind = self.kinds.number(f.activity_type.unwrap_or(NONE));
         let week = self.weeks.of(date);
-        // Present by construction: the `else` arms never run.
-        let Some(by_type) = slot(&mut self.rows, who) else {
-            return;
-        };
-        if let Some(by_week) = slot(by_type, kind) {
-            by_week
-                .entry(week)
-                .or_insert_with(|| row(who, kind, week_label(week)))
-                .add(f, self.q);
+        self.rows
+            .entry((who, kind, week))
+            .or_default()
+            .add(f, self.q);
+        let person = who as usize;
+        if self.totals.len() <= person {
+            self.totals.resize_with(person + 1, ActivityRow::default);
         }
-        if let Some(total) = slot(&mut self.totals, who) {
-            // A fresh (default) row has no type yet; a total's is `*`.
-            if total.activity_type.is_empty() {
-                *total = row(who, "*", "*".into());
-            }
+        if let Some(total) = self.totals.get_mut(person) {
             total.add(f, self.q);
         }
     }
@@ -320,31 +352,39 @@ impl<'q> ActivitiesTally<'q> {
     /// The report: rows ordered by person, type and week (undated first),
     /// totals by person.
     pub fn finish(self) -> Activities {
-        let mut keyed: Vec<(Week, ActivityRow)> = self
+        let (people, kinds) = (&self.people, &self.kinds);
+        let mut keyed: Vec<((&str, &str, Week), ActivityRow)> = self
             .rows
-            .into_values()
-            .flat_map(Fast::into_values)
-            .flat_map(Fast::into_iter)
+            .into_iter()
+            .map(|((who, kind, week), counts)| ((people.name(who), kinds.name(kind), week), counts))
             .collect();
-        keyed.sort_unstable_by(|(wa, a), (wb, b)| {
-            (&a.who, &a.activity_type, wa).cmp(&(&b.who, &b.activity_type, wb))
-        });
-        let mut totals: Vec<ActivityRow> = self.totals.into_values().collect();
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        let rows = keyed
+            .into_iter()
+            .map(|((who, kind, week), counts)| labelled(counts, who, kind, week_label(week)))
+            .collect();
+        let mut totals: Vec<ActivityRow> = self
+            .totals
+            .into_iter()
+            .enumerate()
+            .map(|(n, counts)| {
+                let who = u32::try_from(n).map_or(NONE, |n| people.name(n));
+                labelled(counts, who, "*", "*".into())
+            })
+            .collect();
         totals.sort_unstable_by(|a, b| a.who.cmp(&b.who));
-        Activities {
-            rows: keyed.into_iter().map(|(_, r)| r).collect(),
-            totals,
-        }
+        Activities { rows, totals }
     }
 }
 
-/// The entry of `map` for `key`, created (one allocation) when missing;
-/// found without allocating otherwise. Always `Some`.
-fn slot<'m, V: Default>(map: &'m mut Fast<String, V>, key: &str) -> Option<&'m mut V> {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
+/// `counts` named as the row of (`who`, `kind`, `week`).
+fn labelled(counts: ActivityRow, who: &str, kind: &str, week: String) -> ActivityRow {
+    ActivityRow {
+        who: who.to_owned(),
+        activity_type: kind.to_owned(),
+        week,
+        ..counts
     }
-    map.get_mut(key)
 }
 
 /// Computes the activities report; fails only on an unknown time zone.
@@ -403,6 +443,10 @@ mod tests {
 
     use super::*;
     use crate::report::testing::activity;
+
+    fn row(who: &str, kind: &str, week: String) -> ActivityRow {
+        labelled(ActivityRow::default(), who, kind, week)
+    }
 
     /// The report computed the straightforward way: one time zone
     /// conversion per activity, counted in ordered maps.

@@ -177,16 +177,29 @@ fn text_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>> {
     }
 }
 
-/// The activity of row `r` as the activities report reads it (the
-/// columns [`Needs::of`] selects for it), borrowed from the row.
+/// What the activities tally selects, in [`activity_view`]'s order: only
+/// what it counts by (the person already resolved), none of the wide
+/// columns other reports read. The territory is read only when `q` filters by one (the
+/// SQL filters by it too; without a filter nothing reads it).
+fn activity_columns(q: &ReportQuery) -> String {
+    let territory = if q.territory.is_some() {
+        "territory"
+    } else {
+        "NULL"
+    };
+    format!("COALESCE(assignee, owner), {territory}, status, type, due_at, completed_at")
+}
+
+/// The activity of row `r` (selected as [`activity_columns`]), borrowed
+/// from the row.
 fn activity_view<'r>(r: &'r rusqlite::Row<'_>) -> Result<ActivityView<'r>> {
     Ok(ActivityView {
-        responsible: text_at(r, 3)?.or(text_at(r, 2)?),
-        territory: text_at(r, 4)?,
-        status: text_at(r, 11)?,
-        activity_type: text_at(r, 12)?,
-        due: ts(r.get(13)?),
-        completed_at: ts(r.get(14)?),
+        responsible: text_at(r, 0)?,
+        territory: text_at(r, 1)?,
+        status: text_at(r, 2)?,
+        activity_type: text_at(r, 3)?,
+        due: ts(r.get(4)?),
+        completed_at: ts(r.get(5)?),
     })
 }
 
@@ -394,13 +407,14 @@ fn load(
 }
 
 /// Streams the activities report's rows into an [`ActivitiesTally`]: the
-/// same rows and columns as [`Store::report_facts`] reads for it (only
-/// activities: the SQL selects that kind), each handed over as a view
-/// borrowed from the row, without building any [`Facts`].
+/// same rows as [`Store::report_facts`] reads for it (only activities: the
+/// SQL selects that kind), with only the columns the tally counts by
+/// ([`activity_columns`]), each handed over as a view borrowed from the
+/// row, without building any [`Facts`].
 fn tally_activities(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> {
     let name = ReportName::Activities;
     let (conditions, args) = prefilter(&name, q);
-    let columns = Needs::of(Some(&name)).columns();
+    let columns = activity_columns(q);
     let source = source(&name);
     let sql = conditions
         .iter()
