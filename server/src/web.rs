@@ -1,6 +1,6 @@
 //! The manager's web app, served by the server itself on the public
 //! listener: sign-in, customers (accounts and contacts), the record card,
-//! the pipeline board, the calendar and tasks, reports and live updates. Pages are rendered on the server
+//! the pipeline board, the calendar and tasks, processes, reports and live updates. Pages are rendered on the server
 //! from askama templates (`server/templates/web/`, checked at compile
 //! time); one small hand-written script and one style sheet are embedded in
 //! the binary ([`assets`]). Nothing is fetched from the internet. The guide
@@ -13,10 +13,18 @@
 //! | POST | `/web/logout` | signs out (ends the session on the server) |
 //! | GET | `/web/accounts`, `/web/contacts` | lists with search, filters, sorting, pages ([`customers`]) |
 //! | GET, POST | `/web/records/{kind}/{id}` | the record card and its edit form ([`card`]) |
+//! | GET | `/web/records/{kind}/{id}/history` | the record's field changes, newest first ([`history`]) |
+//! | GET, POST | `/web/new/{kind}` | the new-record form and its save ([`create`]) |
 //! | GET | `/web/pipeline` | deals by stage ([`board`]) |
 //! | POST | `/web/deals/{id}/stage` | moves a deal to another stage |
 //! | GET | `/web/calendar` | the week's activities, overdue tasks, the team's ([`calendar`]) |
 //! | POST | `/web/tasks/{id}/complete` | completes an activity with its outcome |
+//! | GET | `/web/processes` | model versions and the upload form ([`processes`]) |
+//! | POST | `/web/processes/models` | publishes the next version of a model |
+//! | GET | `/web/processes/instances` | instances with filters ([`process_list`]) |
+//! | GET | `/web/processes/instances/{id}` | the process card ([`process_card`]) |
+//! | POST | `/web/processes/instances/{id}/control` | suspends, resumes or stops an instance |
+//! | GET | `/web/processes/monitor` | counts, stuck and failed instances, drawings ([`process_monitor`]) |
 //! | GET | `/web/reports`, `/web/reports/{name}` | reports as table and chart, CSV with `format=csv` ([`reports`]) |
 //! | GET | `/web/events` | server-sent events: which visible records changed ([`live`]) |
 //! | GET | `/web/static/app.css`, `/web/static/app.js` | the embedded assets |
@@ -29,7 +37,9 @@
 //!   push path of devices, so a value or right the server refuses is
 //!   refused here with the same code and message, and then the process
 //!   engine runs as a device runs it after its own write;
-//!   reports are computed by the API's [`crate::api::reports::run`].
+//!   reports are computed by the API's [`crate::api::reports::run`];
+//!   process pages call the API's process handlers
+//!   ([`crate::api::processes`]), so rights and refusals are theirs.
 //! - **Sessions are login tokens** ([`session`]): signing in follows the
 //!   rules of `/v1/login` (same checks, same back-off per user and
 //!   address), the cookie `fw_session` is `HttpOnly`, `SameSite=Strict`,
@@ -51,12 +61,19 @@ pub mod board;
 pub mod calendar;
 pub mod card;
 pub mod chart;
+pub mod create;
 pub mod csrf;
 pub mod customers;
 pub mod form;
 pub mod headers;
+pub mod history;
 pub mod live;
 pub mod page;
+pub mod process_card;
+pub mod process_graph;
+pub mod process_list;
+pub mod process_monitor;
+pub mod processes;
 pub mod render;
 pub mod report_charts;
 pub mod reports;
@@ -105,10 +122,21 @@ pub fn routes(tls: bool) -> Router<Arc<AppState>> {
         .route("/web/accounts", get(customers::accounts))
         .route("/web/contacts", get(customers::contacts))
         .route("/web/records/{kind}/{id}", get(card::show).post(card::save))
+        .route("/web/records/{kind}/{id}/history", get(history::show))
+        .route("/web/new/{kind}", get(create::form).post(create::create))
         .route("/web/pipeline", get(board::show))
         .route("/web/deals/{id}/stage", post(board::move_deal))
         .route("/web/calendar", get(calendar::show))
         .route("/web/tasks/{id}/complete", post(calendar::complete))
+        .route("/web/processes", get(processes::show))
+        .route("/web/processes/models", post(processes::publish))
+        .route("/web/processes/instances", get(process_list::show))
+        .route("/web/processes/instances/{id}", get(process_card::show))
+        .route(
+            "/web/processes/instances/{id}/control",
+            post(process_card::control),
+        )
+        .route("/web/processes/monitor", get(process_monitor::show))
         .route("/web/reports", get(reports::index))
         .route("/web/reports/{name}", get(reports::show))
         .route("/web/events", get(live::events))

@@ -32,3 +32,5 @@ mod rule_book;
 mod targets;
 mod tls;
 mod web;
+mod web_processes;
+mod web_records;

@@ -13,7 +13,7 @@ use fieldwork_tests::runtime;
 use fieldwork_tests::server::{PASSWORD, TestServer};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 fn org(server: &TestServer) {
     server.add_user("admin", "admin", &[], None);
@@ -26,13 +26,13 @@ fn org(server: &TestServer) {
 static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Holds the one-browser lock for a test.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_BROWSER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn browser(rt: &std::sync::Arc<tokio::runtime::Runtime>) -> Browser {
+pub(crate) fn browser(rt: &std::sync::Arc<tokio::runtime::Runtime>) -> Browser {
     Browser::start(rt).unwrap_or_else(|why| panic!("headless Chromium could not start: {why}"))
 }
 
@@ -45,7 +45,7 @@ fn submit_sign_in(b: &Browser, server: &TestServer, user: &str, password: &str) 
 }
 
 /// Signs `user` in and waits for the accounts page.
-fn sign_in(b: &Browser, server: &TestServer, user: &str) {
+pub(crate) fn sign_in(b: &Browser, server: &TestServer, user: &str) {
     submit_sign_in(b, server, user, PASSWORD);
     b.wait_for("the accounts page", WAIT, |b| {
         b.url().ends_with("/web/accounts") && b.try_find("#results").is_some()
@@ -53,7 +53,7 @@ fn sign_in(b: &Browser, server: &TestServer, user: &str) {
 }
 
 /// The value of the page's first form token.
-fn csrf_of_page(b: &Browser) -> String {
+pub(crate) fn csrf_of_page(b: &Browser) -> String {
     b.execute(
         "return document.querySelector('input[name=csrf]').value;",
         vec![],
@@ -66,7 +66,7 @@ fn csrf_of_page(b: &Browser) -> String {
 /// With `FW_WEB_SCREENSHOTS=DIR`, keeps a 1280×800 picture of the page as
 /// `DIR/NAME.png` (for the docs and for looking at what a test saw); the
 /// window stays at that size afterwards.
-fn shot(b: &Browser, name: &str) {
+pub(crate) fn shot(b: &Browser, name: &str) {
     if let Some(dir) = std::env::var_os("FW_WEB_SCREENSHOTS") {
         // The window includes the browser's frame: size it so that the
         // page itself (what is saved) is 1280×800.
@@ -81,12 +81,12 @@ fn shot(b: &Browser, name: &str) {
     }
 }
 
-fn id_of(answer: &fieldwork_tests::api::Answer) -> String {
+pub(crate) fn id_of(answer: &fieldwork_tests::api::Answer) -> String {
     answer.json["id"].as_str().expect("an id").to_owned()
 }
 
 /// A raw HTTP client posting forms with a browser's session cookie.
-struct Forms {
+pub(crate) struct Forms {
     rt: std::sync::Arc<tokio::runtime::Runtime>,
     http: reqwest::Client,
     base: String,
@@ -94,14 +94,18 @@ struct Forms {
 }
 
 /// An answer to a raw form post.
-struct Posted {
-    status: u16,
-    location: String,
-    body: String,
+pub(crate) struct Posted {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 impl Forms {
-    fn of(b: &Browser, rt: &std::sync::Arc<tokio::runtime::Runtime>, base: &str) -> Forms {
+    pub(crate) fn of(
+        b: &Browser,
+        rt: &std::sync::Arc<tokio::runtime::Runtime>,
+        base: &str,
+    ) -> Forms {
         let cookie = b.cookie("fw_session").expect("the session cookie");
         Forms {
             rt: rt.clone(),
@@ -149,7 +153,7 @@ impl Forms {
         })
     }
 
-    fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Posted {
+    pub(crate) fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Posted {
         self.request(reqwest::Method::POST, path, form, origin)
     }
 
@@ -384,7 +388,7 @@ fn a_rep_sees_no_credit_limit_and_the_server_refuses_a_hand_made_one() {
 }
 
 /// `text` as askama escapes it in HTML (decimal character references).
-fn html_escaped(text: &str) -> String {
+pub(crate) fn html_escaped(text: &str) -> String {
     text.replace('&', "&#38;")
         .replace('<', "&#60;")
         .replace('>', "&#62;")
@@ -989,7 +993,7 @@ fn get_with_cookie(
 
 /// Polls `check` every 200 ms (gently: the API rate-limits) until it
 /// holds; panics naming `what` after [`WAIT`].
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !check() {
         assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
@@ -998,7 +1002,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// The instances of process `model` that `who` sees.
-fn instances_of(who: &ApiClient, model: &str) -> Vec<Value> {
+pub(crate) fn instances_of(who: &ApiClient, model: &str) -> Vec<Value> {
     let list = who.get(&format!("/v1/processes/instances?model={model}"));
     assert_eq!(list.status, 200, "{}", list.text);
     list.json.as_array().cloned().unwrap_or_default()

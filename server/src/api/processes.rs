@@ -64,6 +64,7 @@ pub use controls::{ControlAction, ControlIn, control};
 pub use instances::{InstanceQuery, StartIn, SummaryOut, get_instance, list_instances, start};
 pub use models::{InvalidModel, ModelOut, PublishIn, StepOut, TriggerOut, list_models, publish};
 pub use monitor::{FailedOut, MonitorOut, StepStatsOut, VersionOut, monitor};
+pub(crate) use seen::stored_model_records;
 
 /// The routes of this module on the public listener.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -32,7 +32,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use fieldwork_core::card::RecordCard;
+use fieldwork_core::card::{RecordCard, creatable_fields};
 use fieldwork_core::report::ReportQuery;
 use fieldwork_core::report::timeline::{self, EventKind};
 use fieldwork_core::schema::{self, FieldType};
@@ -170,6 +170,11 @@ pub struct CardPage {
     pub timeline: Option<Vec<Touchpoint>>,
     /// Why the timeline is not shown, if it is not.
     pub timeline_error: Option<String>,
+    /// The record's field history page.
+    pub history: String,
+    /// New records pre-filled with this one ("New contact", "New deal" on
+    /// an account), those the user may create.
+    pub new_links: Vec<Link>,
 }
 
 /// What the user typed and what the server said about it.
@@ -388,8 +393,35 @@ async fn page_of(
         related: gathered.related,
         timeline,
         timeline_error,
+        history: format!("{}/history", card_href(id)),
+        new_links: new_links(session, id),
     };
     page::render(status, &template)
+}
+
+/// "New contact" and "New deal" for an account, pre-filled with it, when
+/// the user may create such records (the new-record form,
+/// `super::create`).
+fn new_links(session: &WebSession, id: &RecordId) -> Vec<Link> {
+    let Some(policy) = session.access.policy() else {
+        return Vec::new();
+    };
+    if id.kind() != RecordKind::Account {
+        return Vec::new();
+    }
+    [
+        (RecordKind::Contact, "New contact"),
+        (RecordKind::Deal, "New deal"),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| {
+        creatable_fields(&session.access, policy, *kind).contains(&"account".to_owned())
+    })
+    .map(|(kind, title)| Link {
+        href: format!("/web/new/{}?account={id}", kind.as_str()),
+        title: title.to_owned(),
+    })
+    .collect()
 }
 
 fn section_of(kind: RecordKind) -> &'static str {
@@ -403,13 +435,19 @@ fn section_of(kind: RecordKind) -> &'static str {
 
 /// One card field as the form shows it, with what the user typed.
 fn view(kind: RecordKind, f: &fieldwork_core::card::CardField, typed: &Typed) -> FieldView {
+    field_view(kind, f, typed.inputs.get(&f.name))
+}
+
+/// One field as a form shows it: `typed` when the user typed something,
+/// else the stored value (also the new-record form's, [`super::create`]).
+pub(super) fn field_view(
+    kind: RecordKind,
+    f: &fieldwork_core::card::CardField,
+    typed: Option<&String>,
+) -> FieldView {
     let ty = schema::field(kind, &f.name).map(|d| d.ty);
     let original = f.value.clone().unwrap_or_default();
-    let value = typed
-        .inputs
-        .get(&f.name)
-        .cloned()
-        .unwrap_or_else(|| original.clone());
+    let value = typed.cloned().unwrap_or_else(|| original.clone());
     let (input, options) = match ty {
         Some(FieldType::Enum(values)) => ("select", choices(values, &value, f.required)),
         Some(FieldType::Bool) => ("select", choices(&["true", "false"], &value, false)),

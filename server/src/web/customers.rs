@@ -22,7 +22,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use fieldwork_core::card::{RecordCard, can_read};
+use fieldwork_core::card::{RecordCard, can_read, creatable_fields};
 use fieldwork_core::schema::{self, FieldType};
 use fieldwork_core::{RecordId, RecordKind};
 
@@ -153,6 +153,9 @@ pub struct ListPage {
     pub searched: bool,
     /// A refusal of the query, for people.
     pub error: Option<String>,
+    /// The "New account" or "New contact" link, when the user may create
+    /// such records (the new-record form, `super::create`).
+    pub new_record: Option<(String, String)>,
 }
 
 /// `GET /web/accounts`.
@@ -318,6 +321,12 @@ async fn list(
         first: p.after.as_ref().map(|_| href(spec, &p, None)),
         searched: p.q.is_some(),
         error,
+        new_record: (!creatable_fields(&session.access, policy, spec.kind).is_empty()).then(|| {
+            (
+                format!("/web/new/{}", spec.kind.as_str()),
+                format!("New {}", spec.kind.as_str()),
+            )
+        }),
     };
     page::render(status, &template)
 }

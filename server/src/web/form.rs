@@ -69,12 +69,18 @@ impl Pairs {
 
 /// Decodes `raw` (a query string or form body) within the bounds.
 pub fn parse(raw: &[u8]) -> Result<Pairs, FormError> {
+    parse_bounded(raw, MAX_PAIRS, MAX_VALUE)
+}
+
+/// Decodes `raw` with at most `max_pairs` pairs of values of at most
+/// `max_value` bytes (a form that uploads one long text).
+pub fn parse_bounded(raw: &[u8], max_pairs: usize, max_value: usize) -> Result<Pairs, FormError> {
     let mut out = Vec::new();
     for (k, v) in form_urlencoded::parse(raw) {
-        if out.len() == MAX_PAIRS {
-            return Err(bad(format!("at most {MAX_PAIRS} fields")));
+        if out.len() == max_pairs {
+            return Err(bad(format!("at most {max_pairs} fields")));
         }
-        if v.len() > MAX_VALUE || k.len() > 256 {
+        if v.len() > max_value || k.len() > 256 {
             return Err(bad(format!("`{}` is too long", truncate(&k, 64))));
         }
         out.push((k.into_owned(), v.into_owned()));
@@ -94,13 +100,24 @@ pub fn query(raw: Option<&str>) -> Result<Pairs, FormError> {
 /// Reads and decodes a form body.
 pub async fn body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Pairs, FormError> {
     let limit = MAX_BODY.min(state.config.max_admin_body.max(1024));
-    let bytes = crate::request::read_body_bytes(headers, body, limit, state.config.body_timeout)
+    let bytes = body_bytes(state, headers, body, limit).await?;
+    parse(&bytes)
+}
+
+/// Reads a body of at most `limit` bytes within the server's body time
+/// limit.
+pub async fn body_bytes(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, FormError> {
+    crate::request::read_body_bytes(headers, body, limit, state.config.body_timeout)
         .await
         .map_err(|e| {
             let (status, _, message) = e.describe();
             FormError { status, message }
-        })?;
-    parse(&bytes)
+        })
 }
 
 fn bad(message: String) -> FormError {

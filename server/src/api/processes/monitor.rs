@@ -151,14 +151,19 @@ fn monitor_of(
         instances.push(inst);
     }
     let seen: HashSet<String> = instances.iter().map(|i| i.id.to_string()).collect();
-    let failed = processes::failures(conn)?
+    let failures: BTreeMap<String, String> = processes::failures(conn)?
         .into_iter()
         .filter(|(id, _)| seen.contains(id))
-        .map(|(id, reason)| FailedOut { id, reason })
         .collect();
-    let versions = monitor::report(&models, &instances, &overdue, now)
+    // Failed instances are listed apart, not counted as running or stuck
+    // (core's rule, `monitor::report_with_failures`).
+    let versions = monitor::report_with_failures(&models, &instances, &overdue, &failures, now)
         .into_iter()
         .map(VersionOut::from)
+        .collect();
+    let failed = failures
+        .into_iter()
+        .map(|(id, reason)| FailedOut { id, reason })
         .collect();
     Ok(MonitorOut { versions, failed })
 }

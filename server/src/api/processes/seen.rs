@@ -17,6 +17,18 @@ use crate::processes;
 /// [`processes::ServerHost`] runs; models are seen by everyone, see
 /// [`crate::visibility::doc_visible`]).
 pub(super) fn stored_models(conn: &Connection, actor: &ActorId) -> Result<Vec<Model>> {
+    Ok(stored_model_records(conn, actor)?
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect())
+}
+
+/// [`stored_models`] with the record each was read from (its
+/// `published_at`, for the web app's list of models).
+pub(crate) fn stored_model_records(
+    conn: &Connection,
+    actor: &ActorId,
+) -> Result<Vec<(Model, Record)>> {
     let mut models = Vec::new();
     for id in processes::ids_of_kind(conn, RecordKind::ProcessModel)? {
         let mut docs = Vec::new();
@@ -29,7 +41,7 @@ pub(super) fn stored_models(conn: &Connection, actor: &ActorId) -> Result<Vec<Mo
         }
         let (record, _) = read::assemble(&id, &mut docs)?;
         if let Some(m) = runner::model_from_record(&record) {
-            models.push(m);
+            models.push((m, record));
         }
     }
     Ok(models)

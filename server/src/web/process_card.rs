@@ -1,0 +1,387 @@
+//! The process card of an instance: its model and version, where it
+//! stands, the steps it took with how and by whom each was left, its
+//! controls and parameters, and the Suspend, Resume and Stop buttons.
+//!
+//! The card is the API's: the page calls the handler of `GET
+//! /v1/processes/instances/{id}` ([`crate::api::processes::get_instance`]),
+//! so it shows what that endpoint shows the same user (activities only
+//! when the user sees them). A button posts to
+//! `/web/processes/instances/{id}/control`, which calls the handler of
+//! `POST /v1/processes/instances/{id}/control`
+//! ([`crate::api::processes::control`]) with the same JSON a program
+//! would send: the runner checks the user's process right there, and a
+//! refusal (`403 process_forbidden`, `409 control_not_applicable`) is
+//! shown on the card with the server's message.
+//!
+//! Guarantees: a button is shown only when the control applies where the
+//! instance stands and the user's role holds its right (asked of
+//! [`fieldwork_core::Access::check_process`], the check the runner
+//! makes); the POST is checked regardless (form token, same origin, then
+//! the API's rights), and a refused one changes nothing; only the actions
+//! `suspend`, `resume` and `stop` are accepted; an id longer than
+//! [`MAX_ID`] bytes is not looked up.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use fieldwork_core::process::tasks;
+use jiff::tz::TimeZone;
+
+use super::customers::record_href;
+use super::form;
+use super::page::{self, Nav};
+use super::session::WebSession;
+use crate::api::processes::{CardOut, StatusName};
+use crate::state::AppState;
+
+/// Longest instance id looked up, in bytes.
+pub const MAX_ID: usize = 200;
+
+/// The controls offered on the page: (action, button).
+const CONTROLS: &[(&str, &str)] = &[
+    ("suspend", "Suspend"),
+    ("resume", "Resume"),
+    ("stop", "Stop"),
+];
+
+/// The statuses, as the API names them.
+pub const STATUSES: &[(&str, StatusName)] = &[
+    ("running", StatusName::Running),
+    ("suspended", StatusName::Suspended),
+    ("stopped", StatusName::Stopped),
+    ("completed", StatusName::Completed),
+];
+
+/// The name of a status.
+pub fn status_name(s: StatusName) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(_, st)| *st == s)
+        .map_or("running", |(n, _)| n)
+}
+
+/// The address of an instance's card.
+pub fn instance_href(id: &str) -> String {
+    let key = id.strip_prefix("process_instance:").unwrap_or(id);
+    format!(
+        "/web/processes/instances/{}",
+        form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>()
+    )
+}
+
+/// The user's time zone (UTC when unset or unknown).
+pub fn time_zone(session: &WebSession) -> TimeZone {
+    tasks::zone(session.user.time_zone.as_deref()).unwrap_or(TimeZone::UTC)
+}
+
+/// An RFC 3339 instant as `YYYY-MM-DD HH:MM` in `tz` (as given when it
+/// does not parse).
+pub fn local_time(at: &str, tz: &TimeZone) -> String {
+    match at.parse::<jiff::Timestamp>() {
+        Ok(t) => t
+            .to_zoned_datetime(tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string(),
+        Err(_) => at.to_owned(),
+    }
+}
+
+/// A step taken.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub step: String,
+    /// When it was entered.
+    pub entered: String,
+    /// When it was left (empty: the current step).
+    pub left: String,
+    /// How (`task`, `timer`, `deadline`, `auto`).
+    pub via: String,
+    /// By whom (`engine` for automatic steps).
+    pub by: String,
+    /// The activity it created, when the user sees it: (card, status).
+    pub activity: Option<(String, String)>,
+}
+
+/// A control applied.
+#[derive(Debug, Clone)]
+pub struct ControlRow {
+    /// `suspend`, `resume`, `stop`, `migrate`, `param`.
+    pub kind: String,
+    /// When.
+    pub at: String,
+    /// Who.
+    pub by: String,
+    /// The version moved to, or the parameter set.
+    pub detail: String,
+}
+
+/// A button.
+#[derive(Debug, Clone)]
+pub struct Button {
+    /// The action posted.
+    pub action: &'static str,
+    /// Its text.
+    pub label: &'static str,
+}
+
+/// The process card page.
+#[derive(Template)]
+#[template(path = "web/process_card.html")]
+pub struct CardPage {
+    /// The navigation.
+    pub nav: Option<Nav>,
+    /// The tab shown (`instances`).
+    pub tab: &'static str,
+    /// The instance id.
+    pub id: String,
+    /// Where the buttons post.
+    pub action: String,
+    /// Model name.
+    pub model_name: String,
+    /// Model key.
+    pub model: String,
+    /// Version.
+    pub version: i64,
+    /// The record.
+    pub record: String,
+    /// Its card.
+    pub record_href: Option<String>,
+    /// Status.
+    pub status: &'static str,
+    /// The current step's name (empty: none).
+    pub current: String,
+    /// Steps taken, the current one last.
+    pub steps: Vec<StepRow>,
+    /// Controls applied.
+    pub controls: Vec<ControlRow>,
+    /// Parameters.
+    pub parameters: Vec<(String, String)>,
+    /// When a timer wakes it next.
+    pub wake_at: String,
+    /// Why it cannot go on.
+    pub stuck: Option<String>,
+    /// The buttons the user may press.
+    pub buttons: Vec<Button>,
+    /// Ways out lost to a concurrent one.
+    pub superseded: usize,
+    /// A refusal, for people.
+    pub error: Option<String>,
+    /// What was done.
+    pub notice: Option<String>,
+}
+
+/// The card of instance `id` through the API's handler, or the answer to
+/// give (`404` with the API's message).
+async fn card(state: &Arc<AppState>, session: &WebSession, id: &str) -> Result<CardOut, Response> {
+    let not_found =
+        |detail: &str| page::message_for(session, StatusCode::NOT_FOUND, "Not found", detail);
+    if id.is_empty() || id.len() > MAX_ID {
+        return Err(not_found("There is no such process instance."));
+    }
+    match crate::api::processes::get_instance(
+        State(state.clone()),
+        Path(id.to_owned()),
+        session.caller(),
+    )
+    .await
+    {
+        Ok(Json(card)) => Ok(card),
+        Err(p) if p.status == 404 => Err(not_found(&p.detail)),
+        Err(p) => Err(page::message_for(
+            session,
+            StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+            "Refused",
+            &p.detail,
+        )),
+    }
+}
+
+/// The buttons for `card`: controls that apply where it stands, whose
+/// right the user's role holds.
+fn buttons(session: &WebSession, status: StatusName) -> Vec<Button> {
+    let may = |right: &str| {
+        session
+            .access
+            .check_process(right, |p| match right {
+                "stop" => p.stop,
+                _ => p.suspend,
+            })
+            .is_ok()
+    };
+    CONTROLS
+        .iter()
+        .filter(|(action, _)| match (*action, status) {
+            ("suspend", StatusName::Running) => may("suspend"),
+            ("resume", StatusName::Suspended) => may("suspend"),
+            ("stop", StatusName::Running | StatusName::Suspended) => may("stop"),
+            _ => false,
+        })
+        .map(|(action, label)| Button { action, label })
+        .collect()
+}
+
+fn page_of(session: &WebSession, c: CardOut) -> CardPage {
+    let tz = time_zone(session);
+    let current = c
+        .current
+        .as_ref()
+        .and_then(|cur| c.steps.iter().rev().find(|s| &s.step == cur))
+        .map(|s| s.name.clone())
+        .or(c.current.clone())
+        .unwrap_or_default();
+    CardPage {
+        nav: Some(session.nav("processes", "")),
+        tab: "instances",
+        action: format!("{}/control", instance_href(&c.id)),
+        buttons: buttons(session, c.status),
+        model_name: c.model_name,
+        model: c.model,
+        version: c.version,
+        record_href: record_href(&c.record),
+        record: c.record,
+        status: status_name(c.status),
+        current,
+        steps: c
+            .steps
+            .into_iter()
+            .map(|s| StepRow {
+                name: s.name,
+                step: s.step,
+                entered: local_time(&s.entered_at, &tz),
+                left: s.left_at.map(|t| local_time(&t, &tz)).unwrap_or_default(),
+                via: s.via.unwrap_or_default(),
+                by: s.by.unwrap_or_default(),
+                activity: s
+                    .activity
+                    .and_then(|a| record_href(&a.id).map(|href| (href, a.status))),
+            })
+            .collect(),
+        controls: c
+            .controls
+            .into_iter()
+            .map(|k| ControlRow {
+                detail: match (k.version, k.parameter) {
+                    (Some(v), _) => format!("to version {v}"),
+                    (None, Some((n, v))) => format!("{n} = {v}"),
+                    _ => String::new(),
+                },
+                kind: k.kind,
+                at: local_time(&k.at, &tz),
+                by: k.by,
+            })
+            .collect(),
+        parameters: c.parameters.into_iter().collect(),
+        wake_at: c.wake_at.map(|t| local_time(&t, &tz)).unwrap_or_default(),
+        stuck: c.stuck,
+        superseded: c.superseded,
+        id: c.id,
+        error: None,
+        notice: None,
+    }
+}
+
+/// `GET /web/processes/instances/{id}`: the card.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    session: WebSession,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let c = match card(&state, &session, &id).await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let done = form::query(raw.as_deref())
+        .ok()
+        .and_then(|q| q.get("done").map(str::to_owned));
+    let mut view = page_of(&session, c);
+    view.notice = match done.as_deref() {
+        Some("suspend") => Some("The instance is suspended.".to_owned()),
+        Some("resume") => Some("The instance runs again.".to_owned()),
+        Some("stop") => Some("The instance is stopped.".to_owned()),
+        _ => None,
+    };
+    page::render(StatusCode::OK, &view)
+}
+
+/// `POST /web/processes/instances/{id}/control`: suspends, resumes or
+/// stops the instance through the API's handler, with the user's rights.
+pub async fn control(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    session: WebSession,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let fields = match page::read_post(&state, &session, &headers, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
+    };
+    let Some(&(action, _)) = CONTROLS
+        .iter()
+        .find(|(a, _)| Some(*a) == fields.get("action"))
+    else {
+        let text = "The action must be suspend, resume or stop.";
+        return page::message_for(&session, StatusCode::BAD_REQUEST, "Request refused", text);
+    };
+    if id.is_empty() || id.len() > MAX_ID {
+        let text = "There is no such process instance.";
+        return page::message_for(&session, StatusCode::NOT_FOUND, "Not found", text);
+    }
+    let mut json_headers = HeaderMap::new();
+    json_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let answer = crate::api::processes::control(
+        State(state.clone()),
+        Path(id.clone()),
+        session.caller(),
+        json_headers,
+        Body::from(serde_json::json!({ "action": action }).to_string()),
+    )
+    .await;
+    match answer {
+        Ok(Json(c)) => {
+            Redirect::to(&format!("{}?done={action}", instance_href(&c.id))).into_response()
+        }
+        Err(p) => {
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let c = match card(&state, &session, &id).await {
+                Ok(c) => c,
+                Err(answer) => return answer,
+            };
+            let mut view = page_of(&session, c);
+            view.error = Some(p.detail);
+            page::render(status, &view)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_times() {
+        assert_eq!(
+            instance_href("process_instance:01AB"),
+            "/web/processes/instances/01AB"
+        );
+        assert_eq!(instance_href("a/b?c"), "/web/processes/instances/a%2Fb%3Fc");
+        let madrid = tasks::zone(Some("Europe/Madrid")).expect("zone");
+        assert_eq!(
+            local_time("2027-01-04T09:00:00Z", &madrid),
+            "2027-01-04 10:00"
+        );
+        assert_eq!(local_time("not a time", &madrid), "not a time");
+    }
+}
