@@ -23,9 +23,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::report::{Facts, ReportQuery};
@@ -34,7 +33,7 @@ use fieldwork_core::{RecordId, RecordKind};
 
 use super::customers::{Choice, enum_values, record_href};
 use super::form::{self, Pairs};
-use super::page::{self, Nav};
+use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::query;
 use crate::db::record_index::{self, FactsScope, Loaded, PeriodScope};
@@ -348,14 +347,8 @@ fn deal_card(f: &Facts, stage: &str) -> DealCard {
 pub async fn move_deal(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    session: WebSession,
-    headers: HeaderMap,
-    body: Body,
+    CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let fields = match page::read_post(&state, &session, &headers, body).await {
-        Ok(fields) => fields,
-        Err(refused) => return refused,
-    };
     let back = page::back_to(&fields, "/web/pipeline");
     let filters = back
         .split_once('?')

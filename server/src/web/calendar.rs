@@ -24,9 +24,8 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::process::tasks::{self, Item};
@@ -38,7 +37,7 @@ use jiff::tz::TimeZone;
 
 use super::customers::record_href;
 use super::form::{self, Pairs};
-use super::page::{self, Nav};
+use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::tasks as tasks_api;
 use crate::api::{query, write};
@@ -348,14 +347,8 @@ fn entry(i: &Item, now: Timestamp, zone: &TimeZone, with_date: bool) -> Entry {
 pub async fn complete(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    session: WebSession,
-    headers: HeaderMap,
-    body: Body,
+    CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let fields = match page::read_post(&state, &session, &headers, body).await {
-        Ok(fields) => fields,
-        Err(refused) => return refused,
-    };
     let back = page::back_to(&fields, "/web/calendar");
     let view = back
         .split_once('?')

@@ -28,9 +28,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::card::{RecordCard, creatable_fields};
 use fieldwork_core::report::ReportQuery;
@@ -40,7 +39,7 @@ use fieldwork_core::{RecordId, RecordKind};
 
 use super::customers::{Choice, record_href};
 use super::form;
-use super::page::{self, Nav};
+use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::problem::Problem;
 use crate::api::{query, read, write};
@@ -213,14 +212,8 @@ pub async fn show(
 pub async fn save(
     State(state): State<Arc<AppState>>,
     Path((kind, id)): Path<(String, String)>,
-    session: WebSession,
-    headers: HeaderMap,
-    body: Body,
+    CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let fields = match page::read_post(&state, &session, &headers, body).await {
-        Ok(fields) => fields,
-        Err(refused) => return refused,
-    };
     let Ok(id) = query::record_id(&kind, &id) else {
         return not_found(&session);
     };

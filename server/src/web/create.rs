@@ -25,9 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::card::{CardField, creatable_fields};
 use fieldwork_core::schema;
@@ -35,7 +34,7 @@ use fieldwork_core::{RecordId, RecordKind};
 
 use super::card::{FieldView, card_href, field_view};
 use super::form;
-use super::page::{self, Nav};
+use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::problem::Problem;
 use crate::error::ServerError;
@@ -136,14 +135,8 @@ pub async fn form(
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Path(kind): Path<String>,
-    session: WebSession,
-    headers: HeaderMap,
-    body: Body,
+    CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let fields = match page::read_post(&state, &session, &headers, body).await {
-        Ok(fields) => fields,
-        Err(refused) => return refused,
-    };
     let Some((kind, name)) = kind_of(&kind) else {
         return unknown_kind(&session);
     };

@@ -77,6 +77,33 @@ pub async fn read_post(
     Ok(fields)
 }
 
+/// A signed-in POST whose form was read and checked ([`read_post`]): a
+/// handler taking it never sees an unchecked form, and a refused one (no
+/// session, a body too large or malformed, a missing form token, another
+/// origin) is answered before the handler runs. Takes the body, so it is
+/// the handler's last argument.
+pub struct CheckedPost {
+    /// Who is signed in.
+    pub session: WebSession,
+    /// The form's fields.
+    pub fields: super::form::Pairs,
+}
+
+impl axum::extract::FromRequest<Arc<AppState>> for CheckedPost {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = request.into_parts();
+        let session = WebSession::from_request_parts(&mut parts, state).await?;
+        let fields = read_post(state, &session, &parts.headers, body).await?;
+        Ok(CheckedPost { session, fields })
+    }
+}
+
 /// Where a POST sends the browser back: its `back` field when that is
 /// `page` itself or `page` with a query, else `page`. Never another path,
 /// so a form cannot redirect anywhere else.

@@ -34,7 +34,7 @@ use jiff::tz::TimeZone;
 
 use super::customers::record_href;
 use super::form;
-use super::page::{self, Nav};
+use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::processes::{CardOut, StatusName};
 use crate::state::AppState;
@@ -317,14 +317,8 @@ pub async fn show(
 pub async fn control(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    session: WebSession,
-    headers: HeaderMap,
-    body: Body,
+    CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let fields = match page::read_post(&state, &session, &headers, body).await {
-        Ok(fields) => fields,
-        Err(refused) => return refused,
-    };
     let Some(&(action, _)) = CONTROLS
         .iter()
         .find(|(a, _)| Some(*a) == fields.get("action"))
