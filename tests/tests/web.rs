@@ -254,11 +254,7 @@ fn the_manager_moves_a_deal_to_won_on_the_board() {
     assert!(totals.contains("30000.00 HUF"), "{totals}");
     assert_eq!(b.text(&b.find("#count-won")), "0");
     let deal = &deals[0];
-    b.click(&b.find(&format!("[id='stage-{deal}'] option[value='won']")));
-    b.click(&b.find(&format!("[id='deal-{deal}'] form.move button")));
-    b.wait_for("the deal in the won column", WAIT, |b| {
-        b.text_of("#count-won").as_deref() == Some("1")
-    });
+    win_on_the_board(&b, deal);
     assert_eq!(b.text(&b.find("#count-proposal")), "2");
     shot(&b, "pipeline-board");
     assert!(b.text(&b.find("#totals-won")).contains("1250.50 EUR"));
@@ -1001,6 +997,39 @@ pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Ana's account in Madrid (`account`) and its deal in `proposal`
+/// (`deal`), made through the API; their ids (account, deal).
+pub(crate) fn anas_deal_in_proposal(
+    rt: &std::sync::Arc<tokio::runtime::Runtime>,
+    server: &TestServer,
+    account: &str,
+    deal: &str,
+) -> (String, String) {
+    let ana = ApiClient::signed_in(rt, &server.url, "ana");
+    let made = ana.post(
+        "/v1/records/account",
+        json!({"fields": {"name": account, "territory": "madrid"}}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let account = id_of(&made);
+    let made = ana.post(
+        "/v1/records/deal",
+        json!({"fields": {"name": deal, "account": account, "stage": "proposal"}}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    (account, id_of(&made))
+}
+
+/// Moves `deal` to won with the Move form on its card of the board `b`
+/// shows, and waits until the won column counts one deal.
+pub(crate) fn win_on_the_board(b: &Browser, deal: &str) {
+    b.click(&b.find(&format!("[id='stage-{deal}'] option[value='won']")));
+    b.click(&b.find(&format!("[id='deal-{deal}'] form.move button")));
+    b.wait_for("the deal in the won column", WAIT, |b| {
+        b.text_of("#count-won").as_deref() == Some("1")
+    });
+}
+
 /// The instances of process `model` that `who` sees.
 pub(crate) fn instances_of(who: &ApiClient, model: &str) -> Vec<Value> {
     let list = who.get(&format!("/v1/processes/instances?model={model}"));
@@ -1021,27 +1050,12 @@ fn the_deal_won_in_the_browser_puts_the_follow_up_call_in_the_managers_web_calen
     .expect("model");
     fieldwork_server::process_admin::publish(&w.server.state, model, "admin").expect("publish");
     // Ana's deal: her manager mia gets the follow-up call.
-    let ana = ApiClient::signed_in(&rt, &w.server.url, "ana");
-    let account = ana.post(
-        "/v1/records/account",
-        json!({"fields": {"name": "Szőke Kft", "territory": "madrid"}}),
-    );
-    assert_eq!(account.status, 201, "{}", account.text);
-    let deal = ana.post(
-        "/v1/records/deal",
-        json!({"fields": {"name": "Fleet renewal", "account": id_of(&account), "stage": "proposal"}}),
-    );
-    assert_eq!(deal.status, 201, "{}", deal.text);
-    let deal = id_of(&deal);
+    let (_, deal) = anas_deal_in_proposal(&rt, &w.server, "Szőke Kft", "Fleet renewal");
 
     let b = browser(&rt);
     sign_in(&b, &w.server, "mia");
     b.goto(&format!("{}/web/pipeline", w.server.url));
-    b.click(&b.find(&format!("[id='stage-{deal}'] option[value='won']")));
-    b.click(&b.find(&format!("[id='deal-{deal}'] form.move button")));
-    b.wait_for("the deal in the won column", WAIT, |b| {
-        b.text_of("#count-won").as_deref() == Some("1")
-    });
+    win_on_the_board(&b, &deal);
     let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
     eventually("the follow-up to start", || {
         !instances_of(&mia, "deal-won-follow-up").is_empty()

@@ -11,8 +11,8 @@ use fieldwork_tests::runtime;
 use serde_json::{Value, json};
 
 use super::web::{
-    Forms, WAIT, browser, csrf_of_page, eventually, id_of, instances_of, one_at_a_time, shot,
-    sign_in,
+    Forms, WAIT, anas_deal_in_proposal, browser, csrf_of_page, eventually, id_of, instances_of,
+    one_at_a_time, shot, sign_in, win_on_the_board,
 };
 
 /// A BPMN file with two problems: a service task without
@@ -291,26 +291,12 @@ fn instances_cards_controls_per_rights_and_the_monitor_in_the_browser() {
         publish(&w.server.state, model, "admin").expect("publish");
     }
     // Ana's deal in Madrid; the manager moves it to won on the board.
+    let (account, deal) = anas_deal_in_proposal(&rt, &w.server, "Pérez Hermanos", "Vans");
     let ana = ApiClient::signed_in(&rt, &w.server.url, "ana");
-    let account = ana.post(
-        "/v1/records/account",
-        json!({"fields": {"name": "Pérez Hermanos", "territory": "madrid"}}),
-    );
-    assert_eq!(account.status, 201, "{}", account.text);
-    let deal = ana.post(
-        "/v1/records/deal",
-        json!({"fields": {"name": "Vans", "account": id_of(&account), "stage": "proposal"}}),
-    );
-    assert_eq!(deal.status, 201, "{}", deal.text);
-    let deal = id_of(&deal);
     let b = browser(&rt);
     sign_in(&b, &w.server, "mia");
     b.goto(&format!("{}/web/pipeline", w.server.url));
-    b.click(&b.find(&format!("[id='stage-{deal}'] option[value='won']")));
-    b.click(&b.find(&format!("[id='deal-{deal}'] form.move button")));
-    b.wait_for("the deal in the won column", WAIT, |b| {
-        b.text_of("#count-won").as_deref() == Some("1")
-    });
+    win_on_the_board(&b, &deal);
     let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
     eventually("the process to start", || {
         !instances_of(&mia, "deal-won-call").is_empty()
@@ -434,7 +420,7 @@ fn instances_cards_controls_per_rights_and_the_monitor_in_the_browser() {
     // A failed instance: the manager starts the model that breaks a rule.
     let deal2 = ana.post(
         "/v1/records/deal",
-        json!({"fields": {"name": "Trucks", "account": id_of(&account), "stage": "proposal"}}),
+        json!({"fields": {"name": "Trucks", "account": account, "stage": "proposal"}}),
     );
     let deal2 = id_of(&deal2);
     let started = mia.post(

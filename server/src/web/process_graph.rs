@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use fieldwork_core::process::model::{Model, StepFile, StepKind};
+use fieldwork_core::process::model::{self, Model, StepFile, StepKind};
 
 /// Most steps drawn.
 pub const MAX_STEPS: usize = 120;
@@ -100,21 +100,23 @@ pub struct Graph {
     pub arrows: Vec<Arrow>,
 }
 
-/// The steps a step leads to, in the order written.
-fn successors(s: &StepFile) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    let all = s
-        .next
+/// For each step (by position), the steps it leads to (core's
+/// [`model::successors`]), each once, in the order written.
+fn links(model: &Model, steps: &[StepFile], pos: &HashMap<&str, usize>) -> Vec<Vec<usize>> {
+    steps
         .iter()
-        .chain(s.on_deadline.iter())
-        .chain(s.branches.iter().map(|b| &b.next))
-        .chain(s.default.iter());
-    for n in all {
-        if !out.contains(&n.as_str()) {
-            out.push(n);
-        }
-    }
-    out
+        .map(|s| {
+            let mut out: Vec<usize> = Vec::new();
+            for n in model.step(&s.id).map(model::successors).unwrap_or_default() {
+                if let Some(&j) = pos.get(n.as_str())
+                    && !out.contains(&j)
+                {
+                    out.push(j);
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// The name of `s` cut to [`MAX_NAME`] characters.
@@ -139,6 +141,7 @@ pub fn draw(model: &Model, here: &BTreeMap<String, usize>, index: usize) -> Opti
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i))
         .collect();
+    let links = links(model, steps, &pos);
     // Columns: distance from the first step (breadth first).
     let mut column: Vec<Option<u32>> = vec![None; steps.len()];
     let first = pos.get(model.start.as_str()).copied().unwrap_or(0);
@@ -146,10 +149,8 @@ pub fn draw(model: &Model, here: &BTreeMap<String, usize>, index: usize) -> Opti
     let mut queue = VecDeque::from([first]);
     while let Some(i) = queue.pop_front() {
         let c = column[i].unwrap_or(0);
-        for n in successors(&steps[i]) {
-            if let Some(&j) = pos.get(n)
-                && column[j].is_none()
-            {
+        for &j in &links[i] {
+            if column[j].is_none() {
                 column[j] = Some(c + 1);
                 queue.push_back(j);
             }
@@ -206,9 +207,8 @@ pub fn draw(model: &Model, here: &BTreeMap<String, usize>, index: usize) -> Opti
         })
         .collect::<Vec<_>>();
     let mut arrows = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        for n in successors(s) {
-            let Some(&j) = pos.get(n) else { continue };
+    for (i, to) in links.iter().enumerate() {
+        for &j in to {
             let ((x1, y1), (x2, y2)) = (xy(i), xy(j));
             let points = if x2 > x1 {
                 // Forward: out of the right side, into the left side.
