@@ -40,4 +40,17 @@ for language in kotlin swift python; do
     --out-dir "$out/$language" --no-format
 done
 cp "$lib" "$out/python/"
+# Python: close every device the process opened before the interpreter
+# finalises, so a listener thread never calls into a finalising
+# interpreter (issue 16: SIGABRT at exit). uniffi offers no hook for
+# hand-written Python in the generated module, so it is appended here.
+cat >>"$out/python/fieldwork.py" <<'PY'
+
+
+# Appended by bindings/scripts/generate.sh: devices still open at exit are
+# closed before finalisation (close_all_devices is idempotent).
+import atexit as _fieldwork_atexit
+
+_fieldwork_atexit.register(close_all_devices)
+PY
 echo "bindings generated in $out"

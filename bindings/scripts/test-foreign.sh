@@ -69,7 +69,8 @@ log "compiling the generated Kotlin bindings and the Kotlin tests"
   "$root"/bindings/tests/kotlin-support/*.kt
 log "Kotlin binding tests (JVM)"
 java -Djna.library.path="$out/lib" -cp "$build/bindings-tests.jar:$run_cp" \
-  org.junit.runner.JUnitCore dev.fieldwork.tests.DeviceTest dev.fieldwork.tests.EncryptedStoreTest dev.fieldwork.tests.ReportsTest
+  org.junit.runner.JUnitCore dev.fieldwork.tests.DeviceTest dev.fieldwork.tests.EncryptedStoreTest dev.fieldwork.tests.ReportsTest \
+  dev.fieldwork.tests.LifecycleTest
 
 shared="$root/mobile-shell/android/shared/src"
 if [ -d "$shared" ]; then

@@ -17,14 +17,37 @@
 //!   second).
 //! - **Listeners** are called in order on a dedicated thread per listener,
 //!   never on the thread that made the change.
+//! - **`close_device`** (and Kotlin's `close()`, Python and Swift dropping
+//!   the last reference) blocks for a bounded time: at most
+//!   [`STOP_SYNC_WAIT`] for the sync socket to close, then at most
+//!   [`LISTENER_WAIT`] for a listener callback that is running to return,
+//!   plus a store call in progress (one transaction).
+//!
+//! # Closing
+//!
+//! Guarantees:
+//! - **No callback after close.** Once `close_device` (or the drop) has
+//!   begun, no listener is called again: notices still queued are dropped,
+//!   not delivered. A callback already running is waited for (bounded, and
+//!   never from inside a callback, which would wait for itself).
+//! - **Idempotent and typed.** Closing again does nothing; every other call
+//!   on a closed device fails with `FieldworkError.Closed`.
+//! - **The store is released.** The SQLite file is closed and its lock file
+//!   released, so the same path opens again, in this process or another.
+//! - **A clean exit.** A process that exits with devices still open must
+//!   close them before its runtime tears down the threads that run
+//!   callbacks: Python calls [`close_all_devices`] from `atexit` (CPython
+//!   kills a thread that calls into it during finalisation, which aborts
+//!   the process), the JVM from a shutdown hook.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::time::{Duration, Instant};
 
 use fieldwork_core::{ListQuery, RecordId, RecordKind, SystemClock, TextWrite};
 use fieldwork_sdk::{Backoff, Device, DeviceObserver, SdkError, SyncHandle, internal_codes, login};
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 use crate::error::{FieldworkError, Result};
 use crate::keystore::{AppKeystore, Keystore};
@@ -37,15 +60,27 @@ use crate::records::{
 };
 use crate::sync::{DeviceListener, SyncReport, SyncStatus, UserInfo};
 
+/// How long closing waits for the background sync's socket to close.
+pub const STOP_SYNC_WAIT: Duration = Duration::from_secs(2);
+/// How long closing waits, in all, for listener callbacks that are running
+/// to return.
+pub const LISTENER_WAIT: Duration = Duration::from_secs(2);
+
+/// Every device opened in this process and not yet dropped, for
+/// [`close_all_devices`].
+static OPEN_DEVICES: Mutex<Vec<Weak<FieldworkDevice>>> = Mutex::new(Vec::new());
+
 /// A device store and its sync: open one per store file and keep it for the
 /// life of the app. Safe to call from any thread.
 #[derive(uniffi::Object)]
 pub struct FieldworkDevice {
     device: Device,
-    /// `None` only while being dropped.
-    runtime: Option<Runtime>,
+    /// `None` once closed.
+    runtime: Mutex<Option<Runtime>>,
     sync: Mutex<Option<SyncHandle>>,
     listeners: Mutex<Vec<ListenerThread>>,
+    /// Cleared when closing begins: listener threads call nothing after.
+    open: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for FieldworkDevice {
@@ -78,28 +113,45 @@ fn vec_of<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
 
 /// Hands listener calls to a thread of their own, in order, so that a slow
 /// listener never holds up a write or a sync. The device keeps the sending
-/// side and closes it when it is dropped, so the thread drains what is queued
-/// and ends.
-struct OffThread(Arc<Mutex<Option<mpsc::Sender<Notice>>>>);
+/// side and closes it when it is closed or dropped; the thread then ends
+/// without delivering what is still queued (see the module's "Closing").
+struct OffThread {
+    sender: Arc<Mutex<Option<mpsc::Sender<Notice>>>>,
+    open: Arc<AtomicBool>,
+}
 
 enum Notice {
     Records(Vec<String>),
     Status(SyncStatus),
 }
 
-/// A listener's thread and the switch that ends it.
+/// A listener's thread, the switch that ends it, and word that it ended.
 struct ListenerThread {
     sender: Arc<Mutex<Option<mpsc::Sender<Notice>>>>,
     thread: std::thread::JoinHandle<()>,
+    /// Disconnected when the thread ends (its sending side is dropped).
+    ended: mpsc::Receiver<()>,
 }
 
 impl OffThread {
-    fn start(listener: Arc<dyn DeviceListener>) -> Result<(OffThread, ListenerThread)> {
+    fn start(
+        listener: Arc<dyn DeviceListener>,
+        open: Arc<AtomicBool>,
+    ) -> Result<(OffThread, ListenerThread)> {
         let (tx, rx) = mpsc::channel::<Notice>();
+        let (ended_tx, ended) = mpsc::channel::<()>();
+        let gate = Arc::clone(&open);
         let thread = std::thread::Builder::new()
             .name("fieldwork-listener".into())
             .spawn(move || {
+                let _ended = ended_tx;
                 for notice in rx {
+                    // Checked before every call: once closing began, what is
+                    // queued is dropped, never delivered into a runtime that
+                    // may be shutting down.
+                    if !gate.load(Ordering::SeqCst) {
+                        break;
+                    }
                     match notice {
                         Notice::Records(ids) => listener.records_changed(ids),
                         Notice::Status(s) => listener.sync_status_changed(s),
@@ -114,16 +166,49 @@ impl OffThread {
             })?;
         let sender = Arc::new(Mutex::new(Some(tx)));
         Ok((
-            OffThread(Arc::clone(&sender)),
-            ListenerThread { sender, thread },
+            OffThread {
+                sender: Arc::clone(&sender),
+                open,
+            },
+            ListenerThread {
+                sender,
+                thread,
+                ended,
+            },
         ))
     }
 
     fn send(&self, notice: Notice) {
-        if let Ok(guard) = self.0.lock()
+        if !self.open.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(guard) = self.sender.lock()
             && let Some(tx) = guard.as_ref()
         {
             let _ = tx.send(notice);
+        }
+    }
+}
+
+impl ListenerThread {
+    /// Closes the queue and waits until `deadline` for the thread to end;
+    /// never waits for the thread it is called on (a listener that closes
+    /// the device from its callback).
+    fn finish(self, deadline: Instant) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        if self.thread.thread().id() == std::thread::current().id() {
+            return;
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.ended.recv_timeout(wait) {
+            // Ended (the sender went with the thread): reap it.
+            Err(mpsc::RecvTimeoutError::Disconnected) | Ok(()) => {
+                let _ = self.thread.join();
+            }
+            // A callback still runs: leave the thread; it calls nothing more.
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
 }
@@ -164,10 +249,75 @@ impl FieldworkDevice {
         })?
     }
 
-    fn runtime(&self) -> Result<&Runtime> {
-        self.runtime.as_ref().ok_or_else(|| {
-            SdkError::internal(internal_codes::CLOSED, "the device is closed").into()
-        })
+    /// The device's runtime; [`FieldworkError::Closed`] once closed.
+    fn runtime(&self) -> Result<Handle> {
+        let runtime = self.runtime.lock().map_err(|_| {
+            SdkError::internal(
+                internal_codes::LOCK_POISONED,
+                "the runtime's lock was poisoned",
+            )
+        })?;
+        runtime
+            .as_ref()
+            .map(|r| r.handle().clone())
+            .ok_or(FieldworkError::Closed)
+    }
+
+    /// Stops background sync, waiting at most `wait` for its socket to
+    /// close; on one of the runtime's own threads (where blocking on it
+    /// would panic) only asks it to stop.
+    fn stop_sync_within(&self, wait: Duration) {
+        let Some(handle) = self.take_sync() else {
+            return;
+        };
+        match self.runtime() {
+            Ok(runtime) if Handle::try_current().is_err() => {
+                // The timer is made inside the runtime, which it needs.
+                let _ = runtime.block_on(async { tokio::time::timeout(wait, handle.stop()).await });
+            }
+            _ => handle.request_stop(),
+        }
+    }
+
+    /// Fails with [`FieldworkError::Closed`] once closing began.
+    fn check_open(&self) -> Result<()> {
+        if self.open.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(FieldworkError::Closed)
+        }
+    }
+
+    /// Closing, for `close_device` and the drop (see the module's
+    /// "Closing"): stop calling listeners, stop sync (waiting at most
+    /// [`STOP_SYNC_WAIT`] unless called on the runtime), close the store and
+    /// release its lock, let listener threads end (waiting at most
+    /// [`LISTENER_WAIT`]), shut the runtime down.
+    fn shut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        // Blocking on the runtime from one of its own threads would panic.
+        let on_a_runtime = Handle::try_current().is_ok();
+        // Past the wait the loop is left to end by itself: the store closes
+        // under it and it stops at its next step.
+        self.stop_sync_within(STOP_SYNC_WAIT);
+        self.device.close();
+        let threads = self
+            .listeners
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        let deadline = Instant::now() + LISTENER_WAIT;
+        for t in threads {
+            t.finish(deadline);
+        }
+        let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
+        if let Some(runtime) = runtime {
+            if on_a_runtime {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(STOP_SYNC_WAIT);
+            }
+        }
     }
 
     fn take_sync(&self) -> Option<SyncHandle> {
@@ -189,6 +339,10 @@ impl FieldworkDevice {
     /// is never overwritten. Due process timers run once on opening (the
     /// store runs them; if they cannot, the store still opens and they run
     /// again once the next sync has caught up).
+    ///
+    /// One handle per file: a store another `FieldworkDevice` holds, in this
+    /// process or another, fails at once with `StoreInUse` and is not
+    /// touched (the handle keeps `<path>.lock` until it is closed).
     #[uniffi::constructor]
     pub fn open(path: String, keystore: Arc<dyn Keystore>) -> Result<Arc<FieldworkDevice>> {
         let secrets = Arc::new(AppKeystore(keystore));
@@ -204,12 +358,51 @@ impl FieldworkDevice {
                     format!("cannot start the background runtime: {e}"),
                 )
             })?;
-        Ok(Arc::new(FieldworkDevice {
+        let device = Arc::new(FieldworkDevice {
             device,
-            runtime: Some(runtime),
+            runtime: Mutex::new(Some(runtime)),
             sync: Mutex::new(None),
             listeners: Mutex::new(Vec::new()),
-        }))
+            open: Arc::new(AtomicBool::new(true)),
+        });
+        if let Ok(mut open) = OPEN_DEVICES.lock() {
+            open.retain(|d| d.strong_count() > 0);
+            open.push(Arc::downgrade(&device));
+        }
+        Ok(device)
+    }
+
+    /// Closes the device: stops background sync (waiting at most two
+    /// seconds for its socket), calls no listener again (notices still
+    /// queued are dropped), waits at most two seconds for a listener
+    /// callback that is running, closes the store and releases its lock so
+    /// that the path can be opened again. Idempotent; every other call
+    /// afterwards fails with `Closed`. Blocks for those bounded waits: call
+    /// it off the UI thread. In Kotlin, `close()` (or `use {}`) does this and
+    /// frees the handle; in Python and Swift call it before dropping the
+    /// last reference, or let [`close_all_devices`] do it at exit.
+    pub fn close_device(&self) {
+        self.shut();
+    }
+
+    /// The bytes the store's files take on disk now (the database and its
+    /// `-wal`, `-shm` and `-journal` files), for a storage screen. Quick: no
+    /// SQL runs.
+    pub fn store_size(&self) -> Result<u64> {
+        Ok(self.device.store_size()?)
+    }
+
+    /// Deletes everything this device keeps: the store file and its `-wal`,
+    /// `-shm`, `-journal` and scratch files, its lock file, and every
+    /// keystore entry Fieldwork made (store keys, session token). Unsynced
+    /// edits are lost. Stops sync first (as `close_device`); afterwards every
+    /// call fails with `Wiped`, and the same path opens as a new, empty
+    /// store. The server is not told: `logout()` first to end the session
+    /// there. Fails with `Closed` on a closed device, deleting nothing.
+    pub fn wipe(&self) -> Result<()> {
+        self.check_open()?;
+        self.stop_sync_within(STOP_SYNC_WAIT);
+        Ok(self.device.wipe()?)
     }
 
     /// This device's stable id (sent to the server at login).
@@ -218,10 +411,11 @@ impl FieldworkDevice {
     }
 
     /// Registers a listener for changed records and sync status. It is
-    /// called until the device is closed (Kotlin `close()`, Swift and
-    /// Python: when the last reference goes).
+    /// called until the device is closed (`close_device`, Kotlin `close()`,
+    /// Swift and Python: when the last reference goes), never after.
     pub fn add_listener(&self, listener: Arc<dyn DeviceListener>) -> Result<()> {
-        let (observer, thread) = OffThread::start(listener)?;
+        self.check_open()?;
+        let (observer, thread) = OffThread::start(listener, Arc::clone(&self.open))?;
         self.device.add_observer(Arc::new(observer));
         if let Ok(mut threads) = self.listeners.lock() {
             threads.push(thread);
@@ -447,19 +641,21 @@ impl FieldworkDevice {
                 "the sync handle's lock was poisoned",
             )
         })?;
+        self.check_open()?;
         if running.as_ref().is_some_and(|h| !h.is_finished()) {
             return Ok(());
         }
-        let _inside = self.runtime()?.enter();
+        let runtime = self.runtime()?;
+        let _inside = runtime.enter();
         *running = Some(self.device.start_sync(Backoff::default()));
         Ok(())
     }
 
-    /// Stops background sync and waits for the connection to close.
+    /// Stops background sync and waits for the connection to close (at
+    /// most two seconds; then the loop is left to end by itself). Does
+    /// nothing if sync is not running or the device is closed.
     pub fn stop_sync(&self) {
-        if let (Some(handle), Ok(runtime)) = (self.take_sync(), self.runtime()) {
-            runtime.block_on(handle.stop());
-        }
+        self.stop_sync_within(STOP_SYNC_WAIT);
     }
 
     /// The current sync status.
@@ -517,31 +713,193 @@ impl FieldworkDevice {
 }
 
 impl Drop for FieldworkDevice {
-    /// Stops background sync and lets every listener thread deliver what is
-    /// queued and end, so no callback runs after the device is gone.
+    /// Closes the device if it is still open (see the module's "Closing"):
+    /// no callback runs after the device is gone, and its store is released.
+    /// Safe on any thread, a listener's or the runtime's own included.
     fn drop(&mut self) {
-        if let Some(handle) = self.sync.get_mut().ok().and_then(Option::take) {
-            handle.request_stop();
+        self.shut();
+    }
+}
+
+/// Closes every `FieldworkDevice` this process opened and has not dropped
+/// (as `close_device` on each): sync stopped, listener threads ended, stores
+/// released. Call it when the process is about to exit with devices still
+/// open; Python: `atexit.register(fieldwork.close_all_devices)` once, at
+/// import time. At exit CPython kills any thread that calls into Python
+/// during finalisation, and a listener thread killed that way aborts the
+/// process (SIGABRT); after this no listener is called again. Harmless to
+/// call more than once.
+#[uniffi::export]
+pub fn close_all_devices() {
+    let devices: Vec<Arc<FieldworkDevice>> = OPEN_DEVICES
+        .lock()
+        .map(|mut open| std::mem::take(&mut *open))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for device in devices {
+        device.close_device();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::keystore::KeystoreError;
+    use crate::records::FieldEdit;
+
+    /// The app's keystore, in memory.
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+
+    impl Keystore for Memory {
+        fn get(&self, name: String) -> Result<Option<Vec<u8>>, KeystoreError> {
+            Ok(self.0.lock().expect("keystore").get(&name).cloned())
         }
-        // Never blocks, and is safe even if the last reference is dropped on
-        // one of the runtime's own threads.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        fn set(&self, name: String, value: Vec<u8>) -> Result<(), KeystoreError> {
+            self.0.lock().expect("keystore").insert(name, value);
+            Ok(())
         }
-        let threads = self
-            .listeners
-            .get_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
-        for t in threads {
-            if let Ok(mut sender) = t.sender.lock() {
-                sender.take();
+        fn delete(&self, name: String) -> Result<(), KeystoreError> {
+            self.0.lock().expect("keystore").remove(&name);
+            Ok(())
+        }
+    }
+
+    /// Counts record notices; closes `device` from inside its first
+    /// callback when one is set.
+    #[derive(Default)]
+    struct Counter {
+        records: Mutex<usize>,
+        close_from_callback: OnceLock<Weak<FieldworkDevice>>,
+    }
+
+    impl DeviceListener for Counter {
+        fn records_changed(&self, _ids: Vec<String>) {
+            *self.records.lock().expect("count") += 1;
+            if let Some(device) = self.close_from_callback.get().and_then(Weak::upgrade) {
+                device.close_device();
             }
-            // A listener may drop the last reference from inside a callback:
-            // never wait for the thread we are on.
-            if t.thread.thread().id() != std::thread::current().id() {
-                let _ = t.thread.join();
+        }
+        fn sync_status_changed(&self, _status: SyncStatus) {}
+    }
+
+    impl Counter {
+        fn records(&self) -> usize {
+            *self.records.lock().expect("count")
+        }
+
+        fn wait_for(&self, n: usize) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.records() < n {
+                assert!(Instant::now() < deadline, "no callback in time");
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
+    }
+
+    /// `close_all_devices` closes every device of the process: the tests
+    /// that open devices take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn account(name: &str) -> Vec<FieldEdit> {
+        vec![FieldEdit {
+            field: "name".into(),
+            value: Some(name.into()),
+            currency: None,
+        }]
+    }
+
+    #[test]
+    fn a_closed_device_calls_no_listener_and_every_call_is_closed() {
+        let _turn = serial();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("d.db").display().to_string();
+        let keystore: Arc<dyn Keystore> = Arc::new(Memory::default());
+        let device = FieldworkDevice::open(path.clone(), keystore.clone()).expect("open");
+        let counter = Arc::new(Counter::default());
+        device.add_listener(counter.clone()).expect("listener");
+        device
+            .create(Kind::Account, account("Antes"))
+            .expect("create");
+        counter.wait_for(1);
+        assert!(matches!(
+            FieldworkDevice::open(path.clone(), keystore.clone()),
+            Err(FieldworkError::StoreInUse { .. })
+        ));
+
+        device.close_device();
+        device.close_device();
+        assert!(matches!(
+            device.create(Kind::Account, account("Después")),
+            Err(FieldworkError::Closed)
+        ));
+        assert!(matches!(device.store_size(), Err(FieldworkError::Closed)));
+        assert!(matches!(device.start_sync(), Err(FieldworkError::Closed)));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(counter.records(), 1, "nothing announced after close");
+
+        let again = FieldworkDevice::open(path, keystore).expect("released by close");
+        assert_eq!(again.count(Kind::Account).expect("count"), 1);
+    }
+
+    #[test]
+    fn a_listener_may_close_its_device_from_its_callback_without_waiting_for_itself() {
+        let _turn = serial();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("d.db").display().to_string();
+        let keystore: Arc<dyn Keystore> = Arc::new(Memory::default());
+        let device = FieldworkDevice::open(path.clone(), keystore.clone()).expect("open");
+        let counter = Arc::new(Counter::default());
+        let _ = counter.close_from_callback.set(Arc::downgrade(&device));
+        device.add_listener(counter.clone()).expect("listener");
+        device
+            .create(Kind::Account, account("Cierra"))
+            .expect("create");
+        counter.wait_for(1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(device.count(Kind::Account), Err(FieldworkError::Closed)) {
+            assert!(
+                Instant::now() < deadline,
+                "the callback's close did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        FieldworkDevice::open(path, keystore).expect("released");
+    }
+
+    #[test]
+    fn close_all_devices_closes_every_open_device() {
+        let _turn = serial();
+        let dir = tempfile::tempdir().expect("dir");
+        let keystore: Arc<dyn Keystore> = Arc::new(Memory::default());
+        let a = FieldworkDevice::open(
+            dir.path().join("a.db").display().to_string(),
+            keystore.clone(),
+        )
+        .expect("a");
+        let b = FieldworkDevice::open(
+            dir.path().join("b.db").display().to_string(),
+            Arc::new(Memory::default()),
+        )
+        .expect("b");
+        close_all_devices();
+        assert!(matches!(
+            a.count(Kind::Account),
+            Err(FieldworkError::Closed)
+        ));
+        assert!(matches!(
+            b.count(Kind::Account),
+            Err(FieldworkError::Closed)
+        ));
+        close_all_devices(); // again: nothing to do
     }
 }

@@ -112,13 +112,28 @@ pub enum FieldworkError {
     /// fails with this. Open a new device at the same path to sign in afresh.
     #[error("this device was wiped by an administrator: its local data and keys are deleted")]
     Wiped,
+    /// The store file is already open in another `FieldworkDevice`, in this
+    /// process or in another one: one handle per file. Nothing was read or
+    /// written. Close the other handle (or keep using it) and retry.
+    #[error(
+        "the store `{path}` is already open in another handle or process; close it first or use the open one"
+    )]
+    StoreInUse {
+        /// The store file.
+        path: String,
+    },
+    /// This device was closed (`close_device`, or Kotlin's `close()`):
+    /// every later call fails with this. Open the store again for a new
+    /// handle.
+    #[error("this device was closed; open the store again to use it")]
+    Closed,
     /// Fieldwork itself failed (a bug, a panic that poisoned a lock, a
     /// background task or thread that died), not the app, the user, the
     /// network or the storage; please report it. Retrying may help.
     #[error("internal error ({code}): {detail}")]
     Internal {
         /// Stable code: one of the SDK's `internal_codes` (`lock_poisoned`,
-        /// `task_failed`, `unusable_token`, `runtime`, `closed`),
+        /// `task_failed`, `unusable_token`, `runtime`),
         /// `protocol` for data from the server that does not fit, or
         /// `report_mismatch` when the core answered another report than
         /// the one a typed report method asked for.
@@ -165,6 +180,11 @@ impl From<SdkError> for FieldworkError {
             SdkError::Timeout(seconds) => FieldworkError::Timeout { seconds },
             SdkError::Secrets(e) => FieldworkError::Keystore { detail: e.0 },
             SdkError::Wiped => FieldworkError::Wiped,
+            SdkError::StoreInUse { path } => FieldworkError::StoreInUse { path },
+            SdkError::Closed => FieldworkError::Closed,
+            // A file of the store (its lock file) could not be used: the
+            // same kind of failure as the database's own.
+            SdkError::Io(detail) => FieldworkError::Storage { detail },
             SdkError::Internal { code, message } => FieldworkError::Internal {
                 code: code.to_owned(),
                 detail: message,
@@ -214,6 +234,25 @@ mod tests {
     use fieldwork_core::{Denial, ValidationError};
 
     #[test]
+    fn lifecycle_errors_keep_their_variant_and_say_what_to_do() {
+        let in_use: FieldworkError = SdkError::StoreInUse {
+            path: "/data/fieldwork.db".into(),
+        }
+        .into();
+        assert!(
+            matches!(&in_use, FieldworkError::StoreInUse { path } if path == "/data/fieldwork.db"),
+            "{in_use:?}"
+        );
+        assert!(in_use.to_string().contains("already open"), "{in_use}");
+        let closed: FieldworkError = SdkError::Closed.into();
+        assert!(matches!(closed, FieldworkError::Closed), "{closed:?}");
+        assert_eq!(
+            closed.to_string(),
+            "this device was closed; open the store again to use it"
+        );
+    }
+
+    #[test]
     fn core_errors_keep_their_field_code_and_rule() {
         let invalid: FieldworkError =
             CoreError::Invalid(ValidationError::field("email", "is not an e-mail address")).into();
@@ -249,6 +288,11 @@ mod tests {
             "{poisoned:?}"
         );
         let storage: FieldworkError = CoreError::Corrupt("bad page".into()).into();
+        assert!(
+            matches!(storage, FieldworkError::Storage { .. }),
+            "{storage:?}"
+        );
+        let storage: FieldworkError = SdkError::Io("cannot lock `d.db.lock`".into()).into();
         assert!(
             matches!(storage, FieldworkError::Storage { .. }),
             "{storage:?}"

@@ -7,7 +7,10 @@
 //!
 //! # Layout
 //! - [`device`]: `FieldworkDevice`, the one object an app holds, and which
-//!   calls block (read its module doc before calling from a UI thread).
+//!   calls block (read its module doc before calling from a UI thread);
+//!   its lifecycle (one handle per store file, `close_device`, `wipe`,
+//!   `store_size`) and [`close_all_devices`], the hook a process runs before
+//!   it exits with devices open (Python: `atexit`).
 //! - [`records`]: kinds, edits, list rows, cards, search hits, history,
 //!   the quarantine.
 //! - [`processes`]: task lists, calendars, process models and instances.
@@ -28,6 +31,6 @@ pub mod records;
 pub mod reports;
 pub mod sync;
 
-pub use device::FieldworkDevice;
+pub use device::{FieldworkDevice, close_all_devices};
 pub use error::FieldworkError;
 pub use keystore::{Keystore, KeystoreError};

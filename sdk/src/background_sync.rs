@@ -6,8 +6,8 @@
 //!   doubles per failed attempt up to [`Backoff::max`], and start over once
 //!   a connection reached "up to date".
 //! - The loop gives up only when retrying cannot help (the session expired,
-//!   the device is signed out, the URL is refused, the device was wiped),
-//!   or when it is stopped. A refused session ends as
+//!   the device is signed out, the URL is refused, the device was wiped or
+//!   closed), or when it is stopped. A refused session ends as
 //!   `SyncStatus::NeedsLogin` with the token forgotten (`signed_in` is then
 //!   false), never as a bare error.
 
@@ -97,6 +97,10 @@ pub(crate) fn spawn(device: Arc<DeviceState>, backoff: Backoff) -> SyncHandle {
                 attempt = 0;
             }
             if let Some(e) = ended.error {
+                if matches!(e, SdkError::Closed) {
+                    // The device was closed under the loop: nothing to report.
+                    break;
+                }
                 tracing::info!(error = %e, attempt, "sync connection ended");
                 device.sync_failed(&e);
                 if matches!(

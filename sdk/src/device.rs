@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::background_sync::{Backoff, SyncHandle};
 use crate::connection::{self, Mode};
 use crate::error::{Result, SdkError};
+use crate::lock::StoreLock;
 use crate::secrets::SecretStore;
 use crate::state::DeviceState;
 
@@ -42,20 +43,65 @@ impl Device {
     /// Opens the device store at `path` with the key `secrets` holds for
     /// it, and keeps the session token there too. The store runs due
     /// process timers as it opens.
+    ///
+    /// One handle per store file: the device holds `<path>.lock` until it
+    /// is closed, wiped or dropped (see [`crate::lock`]). A store another
+    /// handle holds, in this process or another, fails at once with
+    /// [`SdkError::StoreInUse`] and is not touched.
     pub fn open(
         path: &Path,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Device> {
+        let file_lock = StoreLock::acquire(path)?;
         let store = crate::keys::open_store(path, clock, &*secrets)?;
-        Ok(Device::from_store(store, secrets))
+        Ok(Device {
+            state: Arc::new(DeviceState::new(store, secrets, Some(file_lock))),
+        })
     }
 
-    /// Wraps an open store; `secrets` keeps its session token.
+    /// Wraps an open store; `secrets` keeps its session token. The caller
+    /// opened the store, so no lock file is taken (see [`Device::open`]).
     pub fn from_store(store: Store, secrets: Arc<dyn SecretStore>) -> Device {
         Device {
-            state: Arc::new(DeviceState::new(store, secrets)),
+            state: Arc::new(DeviceState::new(store, secrets, None)),
         }
+    }
+
+    /// Closes the device: observers hear of nothing more, the store is
+    /// closed and its lock file released, so the store can be opened again
+    /// (here or by another process). Every later call fails with
+    /// [`SdkError::Closed`]; a running background sync sees that and stops
+    /// (stop it first with [`SyncHandle::stop`] to wait for its socket).
+    /// Blocks only while a store call in progress finishes its
+    /// transaction. Closing again does nothing; every clone of this
+    /// `Device` is closed.
+    pub fn close(&self) {
+        self.state.close();
+    }
+
+    /// Whether [`Device::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.state.is_closed()
+    }
+
+    /// The bytes the store's files take on disk now: the database and its
+    /// `-wal`, `-shm` and `-journal` files. Takes the store lock briefly
+    /// (no SQL runs).
+    pub fn store_size(&self) -> Result<u64> {
+        self.state.store_size()
+    }
+
+    /// Deletes this device's data: the store file and its companions
+    /// (`-wal`, `-shm`, `-journal`, scratch files), its lock file, and
+    /// every secret the SDK keeps in the keystore (store keys, session
+    /// token). What was not synced is lost. The device is then wiped:
+    /// every later call fails with [`SdkError::Wiped`], and a new store
+    /// can be opened at the same path. The server is not told (sign out
+    /// first to end the session there). Fails with [`SdkError::Closed`] on
+    /// a closed device, deleting nothing.
+    pub fn wipe(&self) -> Result<()> {
+        self.state.wipe_local()
     }
 
     /// Whether an administrator wiped this device (remote wipe): its store

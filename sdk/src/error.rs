@@ -56,6 +56,26 @@ pub enum SdkError {
     /// this. Open a new store (the same path will do) to sign in afresh.
     #[error("this device was wiped by an administrator: its local data and keys are deleted")]
     Wiped,
+    /// The store file is open in another handle, in this process or in
+    /// another one (see [`crate::lock`]): only one may hold it at a time.
+    /// Nothing was read or written. Close the other handle (or use the one
+    /// already open) and try again.
+    #[error(
+        "the store `{path}` is already open in another handle or process; close it first or use the open one"
+    )]
+    StoreInUse {
+        /// The store file.
+        path: String,
+    },
+    /// The device was closed ([`Device::close`](crate::Device::close)):
+    /// every later call on it fails with this. Open the store again for a
+    /// new handle.
+    #[error("this device was closed; open the store again to use it")]
+    Closed,
+    /// A file of the store that is not the database itself (its lock file,
+    /// a file being measured or deleted) could not be used.
+    #[error("cannot use the store's files: {0}")]
+    Io(String),
     /// The SDK itself failed, not the store, the network or the app: a
     /// lock poisoned by a panic, a background task that died. Not the
     /// app's or the user's doing; retrying may help, and the store is
@@ -93,7 +113,9 @@ pub mod internal_codes {
     pub const UNUSABLE_TOKEN: &str = "unusable_token";
     /// A runtime or thread the SDK or its bindings need could not start.
     pub const RUNTIME: &str = "runtime";
-    /// The handle was used after it was closed.
+    /// The handle was used after it was closed. No longer produced: a
+    /// closed device fails with [`super::SdkError::Closed`]; kept so that
+    /// code matching on it still compiles.
     pub const CLOSED: &str = "closed";
 }
 

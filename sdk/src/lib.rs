@@ -12,6 +12,7 @@
 //! - [`login`]: signing in and out over HTTP.
 //! - [`secrets`]: the app's keystore (store key, session token).
 //! - [`keys`]: opening the encrypted store with the keystore's key; re-keying.
+//! - [`lock`]: one open handle per store file (`<store>.lock`).
 //! - [`transport`]: URL policy, TLS trust (CAs, pinning), TLS errors in words.
 //! - [`connection`]: one WebSocket sync connection.
 //! - [`background_sync`]: the long-running sync loop with reconnect, backoff
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod device;
 pub mod error;
 pub mod keys;
+pub mod lock;
 pub mod login;
 pub mod secrets;
 mod state;

@@ -14,6 +14,10 @@
 //!   rolled back as the panic unwinds, so the file is consistent.
 //! - **Wiped stays wiped**: once the store is gone every store call fails
 //!   with [`SdkError::Wiped`] and the status stays [`SyncStatus::Wiped`].
+//! - **Closed stays closed**: once [`DeviceState::close`] returned, the
+//!   store is closed, its lock released, the observers dropped, and
+//!   every store call fails with [`SdkError::Closed`]. Closing twice is
+//!   harmless.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +28,7 @@ use fieldwork_core::sync::SyncStatus;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{Result, SdkError};
+use crate::lock::StoreLock;
 use crate::secrets::{SecretError, SecretStore, names};
 
 /// Told about changes, so a UI can refresh. Called from whichever thread made
@@ -37,8 +42,14 @@ pub trait DeviceObserver: Send + Sync {
 
 /// The shared state of one device.
 pub(crate) struct DeviceState {
-    /// `None` once the device was wiped (see [`crate::wipe`]).
+    /// `None` once the device was wiped (see [`crate::wipe`]) or closed.
     store: Mutex<Option<Store>>,
+    /// The store file's lock ([`crate::lock`]), held until the device is
+    /// closed, wiped or dropped; `None` for a store opened without one
+    /// ([`Device::from_store`](crate::Device::from_store)).
+    file_lock: Mutex<Option<StoreLock>>,
+    /// Set once the device was closed (read without taking the store lock).
+    closed: AtomicBool,
     /// Reported to the server in every `Hello`.
     app_version: Mutex<Option<String>>,
     /// Set once the device was wiped (read without taking the store lock).
@@ -52,9 +63,15 @@ pub(crate) struct DeviceState {
 
 impl DeviceState {
     /// The state of a device with an open store.
-    pub(crate) fn new(store: Store, secrets: Arc<dyn SecretStore>) -> DeviceState {
+    pub(crate) fn new(
+        store: Store,
+        secrets: Arc<dyn SecretStore>,
+        file_lock: Option<StoreLock>,
+    ) -> DeviceState {
         DeviceState {
             store: Mutex::new(Some(store)),
+            file_lock: Mutex::new(file_lock),
+            closed: AtomicBool::new(false),
             app_version: Mutex::new(None),
             wiped: AtomicBool::new(false),
             secrets,
@@ -65,11 +82,12 @@ impl DeviceState {
     }
 
     /// The store, locked; fails with [`SdkError::Wiped`] once the device
-    /// was wiped. Dropping the guard announces what changed.
+    /// was wiped, [`SdkError::Closed`] once it was closed. Dropping the
+    /// guard announces what changed.
     pub(crate) fn lock(&self) -> Result<StoreGuard<'_>> {
         let slot = self.lock_slot();
         if slot.is_none() {
-            return Err(SdkError::Wiped);
+            return Err(self.gone());
         }
         Ok(StoreGuard {
             slot: Some(slot),
@@ -98,18 +116,100 @@ impl DeviceState {
         self.wiped.load(Ordering::SeqCst)
     }
 
-    /// Closes the store, deletes its files and every secret in
-    /// [`names::ALL`] (also when deleting the files failed), and leaves the
-    /// device wiped. See [`crate::wipe`].
+    /// Whether the device was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Why the store is not there: wiped, or else closed.
+    fn gone(&self) -> SdkError {
+        if self.is_wiped() {
+            SdkError::Wiped
+        } else {
+            SdkError::Closed
+        }
+    }
+
+    /// Closes the device: the observers are dropped (none hears of anything
+    /// that happens after this returns), the store is closed (SQLite
+    /// checkpoints its WAL) and the store file's lock released. Waits for a store call in progress to finish (one
+    /// transaction). Idempotent; a wiped device stays wiped.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut observers) = self.observers.lock() {
+            observers.clear();
+        }
+        // Both go under the store lock: a call that sees `Closed` finds the
+        // file released.
+        let mut slot = self.lock_slot();
+        drop(slot.take());
+        drop(self.lock_file_slot().take());
+        drop(slot);
+        // Receivers of the status (not observers: they are gone) see it.
+        self.status.send_if_modified(|s| {
+            let closed = if self.is_wiped() {
+                SyncStatus::Wiped
+            } else {
+                SyncStatus::Offline
+            };
+            let changed = *s != closed;
+            *s = closed;
+            changed
+        });
+    }
+
+    fn lock_file_slot(&self) -> MutexGuard<'_, Option<StoreLock>> {
+        self.file_lock.lock().unwrap_or_else(|poisoned| {
+            self.file_lock.clear_poison();
+            poisoned.into_inner()
+        })
+    }
+
+    /// The bytes the store's files take on disk: the database and its
+    /// `-wal`, `-shm` and `-journal` files (missing ones count 0).
+    pub(crate) fn store_size(&self) -> Result<u64> {
+        let store = self.lock()?;
+        let path = store.path().to_owned();
+        let mut total = 0;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::metadata(&name) {
+                Ok(meta) => total += meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SdkError::Io(format!(
+                        "cannot measure `{}`: {e}",
+                        std::path::Path::new(&name).display()
+                    )));
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Closes the store, deletes its files (its lock file last, then
+    /// releases the lock) and every secret in [`names::ALL`] (also when
+    /// deleting the files failed), and leaves the device wiped. See
+    /// [`crate::wipe`]. On a closed device, fails with
+    /// [`SdkError::Closed`] and deletes nothing.
     pub(crate) fn wipe_local(&self) -> Result<()> {
-        let store = self.lock_slot().take();
+        let mut slot = self.lock_slot();
+        if slot.is_none() && self.is_closed() && !self.is_wiped() {
+            return Err(SdkError::Closed);
+        }
+        let store = slot.take();
         self.wiped.store(true, Ordering::SeqCst);
+        drop(slot);
         let path = store.as_ref().map(|s| s.path().to_owned());
         drop(store);
-        let removed = match &path {
+        let mut removed = match &path {
             Some(p) => fieldwork_core::store::cipher::remove_files(p).map_err(SdkError::from),
             None => Ok(()),
         };
+        if let Some(file_lock) = self.lock_file_slot().take() {
+            removed = removed.and(file_lock.remove());
+        }
         let mut forgotten = Ok(());
         for name in names::ALL {
             if let Err(e) = self.secrets.delete(name) {
@@ -139,8 +239,8 @@ impl DeviceState {
 
     /// The login token, if the device is signed in.
     pub(crate) fn token(&self) -> Result<Option<String>> {
-        if self.is_wiped() {
-            return Err(SdkError::Wiped);
+        if self.is_wiped() || self.is_closed() {
+            return Err(self.gone());
         }
         let Some(bytes) = self.secrets.get(names::SESSION_TOKEN)? else {
             return Ok(None);

@@ -6,6 +6,7 @@ library and generates the bindings first. FIELDWORK_BINDINGS_PY points at the
 generated module, FIELDWORK_SERVER_BIN at the server binary.
 """
 
+import atexit
 import gc
 import os
 import pathlib
@@ -19,6 +20,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, os.environ.get("FIELDWORK_BINDINGS_PY", str(ROOT / "bindings" / "out" / "python")))
 
 import fieldwork  # noqa: E402  (the generated module, found via sys.path)
+
+# Before the interpreter finalises, close every device still open: a listener
+# thread that called into Python during finalisation would be killed by
+# CPython and abort the run (SIGABRT). What every Python app does once.
+atexit.register(fieldwork.close_all_devices)
 
 PASSWORDS = {"ana": "ana-secret-1", "mia": "mia-secret-1"}
 
@@ -118,10 +124,10 @@ def open_device(store_path):
         return device
 
     yield make
-    for device in opened:
-        device.stop_sync()
-    # Drop the Rust objects now (their listener threads end with them), not
+    # Close now (sync stopped, listener threads ended, stores released), not
     # at interpreter exit.
+    for device in opened:
+        device.close_device()
     opened.clear()
     gc.collect()
 

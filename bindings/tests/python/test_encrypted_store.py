@@ -31,7 +31,7 @@ def plant(device):
 
 
 def close(device):
-    device.stop_sync()
+    device.close_device()
     del device
     gc.collect()
 

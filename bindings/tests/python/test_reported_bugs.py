@@ -153,7 +153,7 @@ def test_the_app_sets_the_sort_locale_and_it_is_kept(store_path, open_device):
     with pytest.raises(FieldworkError.Invalid) as invalid:
         device.set_locale("not a locale!")
     assert invalid.value.field == "locale"
-    del device
+    device.close_device()
     # Reopened (the app restarted), it still sorts in Spanish.
     again = open_device(path, keystore)
     assert again.locale() == "es-ES"

@@ -20,6 +20,8 @@ fun FieldworkException.userMessage(): String = when (this) {
     is FieldworkException.KeyRequired -> "The data on this phone cannot be unlocked. Sign in again to download it."
     is FieldworkException.Keystore -> "The phone's keystore is not available: $detail"
     is FieldworkException.Wiped -> "Your administrator removed Fieldwork's data from this phone. Sign in again."
+    is FieldworkException.StoreInUse -> "Fieldwork's data is open elsewhere on this phone. Close it there and try again."
+    is FieldworkException.Closed -> "Fieldwork was closed. Open it again."
     is FieldworkException.Internal -> "Something went wrong in Fieldwork: $detail"
 }
 
