@@ -173,6 +173,10 @@ pub enum TaskCmd {
     Done {
         /// The activity id.
         id: String,
+        /// The outcome, when the task's step asks for one (e.g. one of
+        /// its listed choices).
+        #[arg(long)]
+        outcome: Option<String>,
     },
 }
 

@@ -70,13 +70,13 @@ pub fn calendar(global: &Global, out: &Output, args: CalendarArgs) -> anyhow::Re
 /// `fieldwork task done`
 pub fn task(global: &Global, out: &Output, cmd: TaskCmd) -> anyhow::Result<()> {
     let mut store = device::open(global)?;
-    let TaskCmd::Done { id } = cmd;
+    let TaskCmd::Done { id, outcome } = cmd;
     let id: RecordId = id.parse()?;
     anyhow::ensure!(
         id.kind() == RecordKind::Activity,
         "{id} is not a task or activity"
     );
-    let inst = store.complete_task(&id)?;
+    let inst = store.complete_task_with(&id, outcome.as_deref())?;
     device::report_engine(&mut store);
     if out.json {
         return out.json(
@@ -109,8 +109,13 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
                 .as_ref()
                 .map(|(a, s)| format!(" [{a}: {s}]"))
                 .unwrap_or_default();
+            let outcome = v
+                .outcome
+                .as_ref()
+                .map(|o| format!(" outcome: {o}"))
+                .unwrap_or_default();
             println!(
-                "  {:>2}. {:<24} entered {}  {left}{act}",
+                "  {:>2}. {:<24} entered {}  {left}{act}{outcome}",
                 v.pos, v.name, v.entered_at
             );
         }
@@ -128,6 +133,9 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
         }
         if let Some(s) = &card.stuck {
             println!("  stuck: {s}");
+        }
+        if let Some(h) = &card.held {
+            println!("  held: {h}");
         }
         Ok(())
     };
@@ -200,8 +208,27 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
         }
         ProcessCmd::Monitor => {
             let report = store.process_monitor()?;
-            out.json(&report)
+            let text = if out.json {
+                format!("{}\n", serde_json::to_string_pretty(&report)?)
+            } else {
+                fieldwork_core::process::monitor::table(&report)
+            };
+            print_quietly(&text)
         }
+    }
+}
+
+/// Writes `text` to standard output; a reader that went away (`| head`)
+/// ends the command quietly and successfully, not with a panic.
+fn print_quietly(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The organisation's privacy policy: field classes, roles and their rights.
+//! The organisation's privacy policy: field classes, roles and their rights,
+//! and its business-hours calendar ([`hours`]).
 //!
 //! [`Policy`] is parsed from TOML ([`Policy::from_toml`]) and always valid:
 //! construction checks every rule and reports *all* problems at once, each
@@ -11,11 +12,13 @@
 
 pub(crate) mod access;
 mod file;
+pub mod hours;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) use access::denial;
 pub use access::{Access, RecordFacts, UserContext, codes};
+pub use hours::{BusinessHours, BusinessSpan};
 
 use crate::error::CoreError;
 use crate::ids::{ClassName, RecordKind};
@@ -98,6 +101,7 @@ pub struct Policy {
     classes: BTreeMap<ClassName, ClassDef>,
     field_class: BTreeMap<(RecordKind, String), ClassName>,
     roles: BTreeMap<String, Role>,
+    business_hours: Option<BusinessHours>,
     source: String,
 }
 
@@ -168,6 +172,12 @@ impl Policy {
     /// Every role by name.
     pub fn roles(&self) -> &BTreeMap<String, Role> {
         &self.roles
+    }
+
+    /// The organisation's business-hours calendar (`[business_hours]`);
+    /// `None` when the policy has none: every hour counts.
+    pub fn business_hours(&self) -> Option<&BusinessHours> {
+        self.business_hours.as_ref()
     }
 }
 

@@ -14,6 +14,16 @@
 //!   [`ProcessHost`].
 //! - [`rights`]: with whose rights an instance runs and what it may see.
 //! - [`guard`]: what the server accepts in pushed models and instances.
+//! - [`held`]: a suspended or stopped instance's tasks cannot be completed
+//!   (the one rule every writer asks).
+//! - [`outcome`]: task outcomes (typed forms) and the variables gateways
+//!   read (`outcome.STEP`, `param.NAME`).
+//! - [`variables`]: the outcome rule and the variables where an instance
+//!   stands.
+//! - [`span`]: durations as models write them: ISO 8601 and business time
+//!   (`P2BD`, counted in the policy's business-hours calendar).
+//! - [`task_write`]: the one rule for a write to a process task (held,
+//!   outcome), which every writer asks.
 //! - [`tasks`]: task lists and calendars in a user's time zone.
 //! - [`monitor`]: per model version, where instances are and how long
 //!   steps take.
@@ -76,13 +86,18 @@ pub mod condition;
 pub mod creation;
 pub mod engine;
 pub mod guard;
+pub mod held;
 pub mod host;
 pub mod instance;
 pub mod model;
 pub mod monitor;
+pub mod outcome;
 pub mod rights;
 pub mod runner;
+pub mod span;
+pub mod task_write;
 pub mod tasks;
+pub mod variables;
 
 pub use card::{ProcessCard, ProcessSummary, StepVisit};
 pub use engine::{Action, Outcome};

@@ -282,3 +282,50 @@ fn a_new_version_affects_new_instances_and_migration_checks_the_step() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missed_follow_up_call_shows_in_the_devices_monitor_until_it_is_done() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut s, clock) = store(dir.path(), "2027-01-01T09:00:00Z");
+    s.publish_model(toml_model("examples/processes/deal-won-follow-up.toml"))
+        .expect("publish");
+    won_deal(&mut s, "Szőke Kft");
+    // The call lands on 8 January at 09:00; nobody makes it.
+    clock.set("2027-01-08T10:00:00Z".parse().expect("t"));
+    s.run_processes().expect("run");
+    let report = s.process_monitor().expect("monitor");
+    let r = &report[0];
+    assert_eq!((r.completed, r.overdue), (1, 1), "{r:?}");
+    let call_step = &r
+        .steps
+        .iter()
+        .find(|(id, _)| id == "call-customer")
+        .expect("step")
+        .1;
+    assert_eq!((call_step.overdue, call_step.stuck), (1, 0));
+    let missed = &r.overdue_activities[0];
+    assert_eq!(
+        (
+            missed.step.as_str(),
+            missed.kind.as_str(),
+            missed.assignee.as_deref()
+        ),
+        ("call-customer", "call", Some("mia"))
+    );
+    assert_eq!(missed.due.to_string(), "2027-01-08T09:00:00Z");
+    let table = fieldwork_core::process::monitor::table(&report);
+    assert!(
+        table.contains(&format!(
+            "overdue: call {} (call-customer of {}) for mia, due 2027-01-08T09:00:00Z",
+            missed.activity, missed.instance
+        )),
+        "{table}"
+    );
+    // Made (late): it is no longer overdue.
+    let call: fieldwork_core::RecordId = missed.activity.parse().expect("id");
+    s.update(&call, vec![FieldWrite::set("status", "done")])
+        .expect("done");
+    let report = s.process_monitor().expect("monitor");
+    assert_eq!(report[0].overdue, 0, "{:?}", report[0]);
+    assert!(report[0].overdue_activities.is_empty());
+}

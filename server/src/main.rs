@@ -404,6 +404,21 @@ enum ProcessCmd {
         #[arg(long)]
         to: i64,
     },
+    /// Move every instance of one version of a model to another version;
+    /// lists which cannot move and why. Try it with --dry-run first.
+    MigrateAll {
+        /// The model's key.
+        key: String,
+        /// The version the instances are on.
+        #[arg(long)]
+        from: i64,
+        /// The version to move them to.
+        #[arg(long)]
+        to: i64,
+        /// Only list what would move and what cannot; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Instances per step, time per step, overdue and stuck, per model version.
     Monitor,
 }
@@ -855,6 +870,31 @@ fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> 
             println!("{instance} now runs on version {to}");
             Ok(())
         }
+        ProcessCmd::MigrateAll {
+            key,
+            from,
+            to,
+            dry_run,
+        } => {
+            let plan = pa::migrate_all(state, &key, from, to, dry_run, "admin")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+                return Ok(());
+            }
+            let verb = if dry_run { "would move" } else { "moved" };
+            println!(
+                "{key} v{from} → v{to}: {verb} {} instance(s), {} cannot move",
+                plan.migrated.len(),
+                plan.refused.len()
+            );
+            for id in &plan.migrated {
+                println!("  {verb}: {id}");
+            }
+            for r in &plan.refused {
+                println!("  cannot move: {}: {}", r.instance, r.reason);
+            }
+            Ok(())
+        }
         ProcessCmd::Monitor => {
             let report = pa::report(state)?;
             let failed = pa::failures(state)?;
@@ -881,22 +921,34 @@ fn print_report(report: &[fieldwork_core::process::monitor::VersionReport]) {
     let hours = |s: Option<i64>| s.map_or("-".to_owned(), |s| format!("{:.1}h", s as f64 / 3600.0));
     for r in report {
         println!(
-            "{} v{}: {} running, {} suspended, {} stopped, {} completed, {} overdue tasks",
+            "{} v{}: {} running, {} suspended, {} stopped, {} completed, {} overdue",
             r.key, r.version, r.running, r.suspended, r.stopped, r.completed, r.overdue
         );
         println!(
-            "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6}",
-            "step", "current", "completed", "median", "p90", "stuck"
+            "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6} {:>7}",
+            "step", "current", "completed", "median", "p90", "stuck", "overdue"
         );
         for (step, s) in &r.steps {
             println!(
-                "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6}",
+                "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6} {:>7}",
                 step,
                 s.current,
                 s.completed,
                 hours(s.median_secs),
                 hours(s.p90_secs),
-                s.stuck
+                s.stuck,
+                s.overdue
+            );
+        }
+        for a in &r.overdue_activities {
+            println!(
+                "  overdue: {} {} ({} of {}) for {}, due {}",
+                a.kind,
+                a.activity,
+                a.step,
+                a.instance,
+                a.assignee.as_deref().unwrap_or("-"),
+                a.due
             );
         }
     }

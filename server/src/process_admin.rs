@@ -151,6 +151,33 @@ pub fn migrate(state: &AppState, instance: &RecordId, version: i64, by: &str) ->
     Ok(())
 }
 
+/// Moves every instance of version `from` of model `key` to version `to`
+/// (`dry_run`: only says which would move and which cannot, and why), as
+/// `by` with `by`'s `migrate` right: core's
+/// [`runner::migrate_all`], which decides each instance by the
+/// single-instance rule. Applied in one transaction.
+pub fn migrate_all(
+    state: &AppState,
+    key: &str,
+    from: i64,
+    to: i64,
+    dry_run: bool,
+    by: &str,
+) -> Result<runner::Migration> {
+    let now = state.clock.now();
+    let plan = state.db.write_blocking(|w| {
+        with_host(w, Some(&state.hub), &state.actor, now, by, |h| {
+            runner::migrate_all(h, key, from, to, dry_run)
+        })
+    })?;
+    if !dry_run && !plan.migrated.is_empty() {
+        state
+            .db
+            .write_blocking(|w| crate::db::bump_admin_version(&w.conn))?;
+    }
+    Ok(plan)
+}
+
 /// Published models: (key, version, name).
 pub fn list(state: &AppState) -> Result<Vec<(String, i64, String)>> {
     let now = state.clock.now();
@@ -174,29 +201,32 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
         with_host(w, None, &state.actor, now, "admin", |h| {
             let models = h.models()?;
             let mut instances = Vec::new();
-            let mut overdue = std::collections::BTreeMap::new();
+            let mut activities = Vec::new();
             for id in h.records_of(RecordKind::ProcessInstance)? {
                 if let Some(i) = h.record(&id)?.as_ref().and_then(Instance::from_record) {
                     instances.push(i);
                 }
             }
+            // Activities process steps created that are past due and not
+            // done (tasks by `due_at`, calls and meetings by `starts_at`).
             for id in h.records_of(RecordKind::Activity)? {
-                if let Some(a) = h.record(&id)? {
-                    let open = a.text("status") == Some("planned");
-                    let due = a
-                        .text("due_at")
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                    if let (true, Some(due), Some(i)) = (open, due, a.text("process_instance"))
-                        && due < now
-                    {
-                        *overdue.entry(i.to_owned()).or_insert(0) += 1;
-                    }
+                if let Some(a) = h
+                    .record(&id)?
+                    .as_ref()
+                    .and_then(monitor::StepActivity::from_record)
+                    .filter(|a| a.overdue_at(now))
+                {
+                    activities.push(a);
                 }
             }
             let failures = crate::processes::failures(h.conn())?.into_iter().collect();
-            Ok(monitor::report_with_failures(
-                &models, &instances, &overdue, &failures, now,
-            ))
+            Ok(monitor::report(&monitor::Inputs {
+                models: &models,
+                instances: &instances,
+                activities: &activities,
+                failures: &failures,
+                now,
+            }))
         })
     })
 }

@@ -212,6 +212,7 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
                 to: None,
                 version: None,
                 param: None,
+                outcome: None,
             };
             let mut d = stored.clone().with_actor(me.clone());
             d.put(

@@ -31,6 +31,11 @@ pub mod codes {
     pub const SYSTEM_FIELD: &str = "system_field";
     /// The user's role has no such process right.
     pub const PROCESS_FORBIDDEN: &str = "process_forbidden";
+    /// The task belongs to a process instance that is suspended or stopped:
+    /// it is held and cannot be completed until the instance is resumed.
+    pub const PROCESS_HELD: &str = "process_held";
+    /// A task's outcome does not fit the form its process step declares.
+    pub const INVALID_OUTCOME: &str = "invalid_outcome";
     /// The user's role may not archive or restore records.
     pub const ARCHIVE_FORBIDDEN: &str = "archive_forbidden";
     /// The user's role may not set or change targets.

@@ -29,6 +29,9 @@ struct PolicyFile {
     classes: BTreeMap<String, ClassFile>,
     fields: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     roles: BTreeMap<String, RoleFile>,
+    /// The business-hours calendar (absent: every hour counts).
+    #[serde(default)]
+    business_hours: Option<super::hours::HoursFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +61,8 @@ struct RoleFile {
 }
 
 /// Reads a policy file and checks it whole: every problem is listed, each
-/// with its key, in file order (format, classes, base class, fields, roles);
+/// with its key, in file order (format, classes, base class, fields, roles,
+/// business hours);
 /// the policy is returned only when there is none.
 pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     let file: PolicyFile = toml::from_str(text)
@@ -85,6 +89,10 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
         &mut errors,
     );
     let roles = parse_roles(&file, &classes, base_class.as_ref(), &mut errors);
+    let business_hours = file
+        .business_hours
+        .as_ref()
+        .and_then(|h| super::hours::check(h, &mut errors));
 
     match (errors.is_empty(), base_class) {
         (true, Some(base_class)) => Ok(Policy {
@@ -92,6 +100,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
             classes,
             field_class,
             roles,
+            business_hours,
             source: text.to_owned(),
         }),
         _ => Err(CoreError::Policy(errors)),

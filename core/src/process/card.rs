@@ -47,6 +47,9 @@ pub struct StepVisit {
     pub by: Option<String>,
     /// The activity this step created, if any, and its status.
     pub activity: Option<(String, String)>,
+    /// The outcome the task was completed with, when its step asks for one
+    /// (an instance variable, `outcome.STEP`).
+    pub outcome: Option<String>,
 }
 
 /// The process card of one instance.
@@ -79,6 +82,9 @@ pub struct ProcessCard {
     pub wake_at: Option<Timestamp>,
     /// Why it cannot go on, if it cannot.
     pub stuck: Option<String>,
+    /// Why its tasks are held (it is suspended or stopped): they cannot be
+    /// completed (see [`super::held`]).
+    pub held: Option<String>,
 }
 
 /// A line of the instance list.
@@ -167,6 +173,7 @@ pub fn build<E: From<CoreError>>(
             via: v.left.as_ref().and_then(|(_, e)| e.via.clone()),
             by: v.left.as_ref().map(|(_, e)| e.by.clone()),
             activity: status.map(|s| (aid.to_string(), s)),
+            outcome: v.left.as_ref().and_then(|(_, e)| e.outcome.clone()),
         });
     }
     let current = position.current();
@@ -197,6 +204,7 @@ pub fn build<E: From<CoreError>>(
         parameters: instance.parameters.clone(),
         wake_at: facts.wake_at.and_then(|s| Timestamp::from_second(s).ok()),
         stuck,
+        held: super::held::reason(&instance),
     })
 }
 

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! A field may be prefixed with the record kind (`deal.stage`); the prefix
-//! must match the record the condition is evaluated on. A missing field is
+//! must match the record the condition is evaluated on. In a gateway,
+//! `outcome.STEP` and `param.NAME` read the instance's variables (see
+//! [`super::outcome`]). A missing field is
 //! null: it equals nothing but null and orders below everything, so
 //! `amount >= 100` is false when no amount is set. A bare field is true when
 //! it is set and not `false`, `0` or empty.
@@ -376,7 +378,7 @@ fn value(o: &Operand, fields: &BTreeMap<String, FieldValue>) -> Value {
         Operand::Text(s) => Value::Text(s.clone()),
         Operand::Number(n) => Value::Number(*n),
         Operand::Bool(b) => Value::Bool(*b),
-        Operand::Field { name, .. } => match fields.get(name) {
+        Operand::Field { kind, name } => match lookup(fields, kind.as_deref(), name) {
             None => Value::Null,
             Some(FieldValue::Text(s)) => Value::Text(s.clone()),
             Some(FieldValue::Int(i)) => Value::Number(*i as f64),
@@ -384,6 +386,24 @@ fn value(o: &Operand, fields: &BTreeMap<String, FieldValue>) -> Value {
             Some(FieldValue::Bool(b)) => Value::Bool(*b),
             Some(_) => Value::Null,
         },
+    }
+}
+
+/// The prefixes of process variables in gateway conditions
+/// (`outcome.STEP`, `param.NAME`).
+pub const VARIABLE_PREFIXES: &[&str] = &["outcome", "param"];
+
+/// A field's value: a process variable (`outcome.STEP`, `param.NAME`) is
+/// looked up under its whole name, which no record field has (see
+/// [`super::variables::variables`]); any other kind prefix names the record.
+fn lookup<'f>(
+    fields: &'f BTreeMap<String, FieldValue>,
+    kind: Option<&str>,
+    name: &str,
+) -> Option<&'f FieldValue> {
+    match kind {
+        Some(k) if VARIABLE_PREFIXES.contains(&k) => fields.get(&format!("{k}.{name}")),
+        _ => fields.get(name),
     }
 }
 

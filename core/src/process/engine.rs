@@ -19,10 +19,11 @@ use jiff::Timestamp;
 
 use super::condition::Condition;
 use super::instance::{Event, EventKind, Instance, MAX_POS, Position, Status, Visit, fold};
-use super::model::{Action as StepAction, Assignee, Model, after};
+use super::model::{Action as StepAction, Assignee, Delay, Model};
 use super::rights;
+use super::{outcome, variables};
 use crate::ids::{RecordId, RecordKind};
-use crate::policy::Policy;
+use crate::policy::{BusinessHours, Policy};
 use crate::record::Record;
 use crate::value::FieldValue;
 use crate::wire::DirectoryEntry;
@@ -251,17 +252,38 @@ impl<'i, 'a> Run<'i, 'a> {
                 self.completed = true;
                 None
             }
-            StepAction::Task { due, deadline, .. } => self.task(&at, *due, deadline.as_ref()),
+            StepAction::Task {
+                due,
+                deadline,
+                due_param,
+                ..
+            } => {
+                let due = self.duration_param(due_param.as_deref()).or(*due);
+                self.task(&at, due, deadline.as_ref())
+            }
             StepAction::Activity { offset, .. } => {
-                self.plan_activity(&at, Some(after(at.entered, *offset)));
+                self.plan_activity(&at, Some(*offset));
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
             StepAction::Timer {
                 duration,
                 until_field,
-            } => self.timer(&at, *duration, until_field.as_deref()),
+                duration_param,
+            } => {
+                let duration = self.duration_param(duration_param.as_deref()).or(*duration);
+                self.timer(&at, duration, until_field.as_deref())
+            }
             StepAction::Gateway { branches, default } => {
-                let to = choose(branches, &record.fields).unwrap_or(default);
+                // The record's fields and the instance's variables
+                // (`outcome.STEP`, `param.NAME`: see [`super::outcome`]).
+                let position = fold(&self.instance, inputs.start);
+                let mut fields = record.fields.clone();
+                fields.extend(variables::variables(
+                    &self.instance,
+                    &position,
+                    inputs.model,
+                ));
+                let to = choose(branches, &fields).unwrap_or(default);
                 Some(at.left("auto", at.entered, ENGINE, Some(to.clone())))
             }
             StepAction::Set { field, value } => {
@@ -277,17 +299,43 @@ impl<'i, 'a> Run<'i, 'a> {
         }
     }
 
+    /// The organisation's business-hours calendar, when the policy has
+    /// one (every replica reads the same replicated policy).
+    fn calendar(&self) -> Option<&'a BusinessHours> {
+        self.inputs.policy.and_then(Policy::business_hours)
+    }
+
+    /// `base` plus `delay` for a timer or a deadline: business time in the
+    /// calendar's own time zone.
+    fn org_after(&self, base: Timestamp, delay: Delay) -> Timestamp {
+        let calendar = self.calendar();
+        let tz = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.time_zone().clone());
+        delay.after(base, calendar, &tz)
+    }
+
+    /// The value of declared `duration` parameter `name`, when it is set
+    /// to a valid duration.
+    fn duration_param(&self, name: Option<&str>) -> Option<Delay> {
+        let value = variables::parameter(
+            &self.instance,
+            self.inputs.model,
+            name?,
+            outcome::ParamType::Duration,
+        )?;
+        super::model::delay(value).ok()
+    }
+
     /// A task step: plans its task, and leaves when the task is done or its
     /// deadline has passed; otherwise waits (for a person, or until the
     /// deadline).
     fn task(
         &mut self,
         at: &Here<'_>,
-        due: Option<jiff::Span>,
-        deadline: Option<&(jiff::Span, String)>,
+        due: Option<Delay>,
+        deadline: Option<&(Delay, String)>,
     ) -> Option<(String, Event)> {
         let id = activity_id(&self.instance.id, &at.step.id, at.pos);
-        self.plan_activity(at, due.map(|d| after(at.entered, d)));
+        self.plan_activity(at, due);
         let task = self.inputs.activities.get(&id);
         if status_of(self.inputs, &id, &self.created).as_deref() == Some("done") {
             let when = task
@@ -298,10 +346,12 @@ impl<'i, 'a> Run<'i, 'a> {
             let by = task
                 .and_then(|t| t.text("assignee").or(t.text("owner")))
                 .unwrap_or(ENGINE);
-            return Some(at.left("task", when, by, at.step.next.clone()));
+            let mut left = at.left("task", when, by, at.step.next.clone());
+            left.1.outcome = task_outcome(self.inputs.model, &at.step.id, task);
+            return Some(left);
         }
         let (span, to) = deadline?; // without one, it waits for a person
-        let when = after(at.entered, *span);
+        let when = self.org_after(at.entered, *span);
         if when > self.inputs.now {
             self.wake_at = Some(when);
             return None;
@@ -314,7 +364,7 @@ impl<'i, 'a> Run<'i, 'a> {
     fn timer(
         &mut self,
         at: &Here<'_>,
-        duration: Option<jiff::Span>,
+        duration: Option<Delay>,
         until_field: Option<&str>,
     ) -> Option<(String, Event)> {
         let base = match until_field {
@@ -327,7 +377,9 @@ impl<'i, 'a> Run<'i, 'a> {
             },
             None => at.entered,
         };
-        let due = duration.map_or(base, |d| after(base, d)).max(at.entered);
+        let due = duration
+            .map_or(base, |d| self.org_after(base, d))
+            .max(at.entered);
         if due > self.inputs.now {
             self.wake_at = Some(due);
             return None;
@@ -335,8 +387,9 @@ impl<'i, 'a> Run<'i, 'a> {
         Some(at.left("timer", due, ENGINE, at.step.next.clone()))
     }
 
-    /// Plans the activity of the step at `at` (due or starting at `when`).
-    fn plan_activity(&mut self, at: &Here<'_>, when: Option<Timestamp>) {
+    /// Plans the activity of the step at `at` (due or starting `delay`
+    /// after the step was entered; see [`Planned::when`]).
+    fn plan_activity(&mut self, at: &Here<'_>, delay: Option<Delay>) {
         let id = activity_id(&self.instance.id, &at.step.id, at.pos);
         let planned = Planned {
             inputs: self.inputs,
@@ -345,6 +398,10 @@ impl<'i, 'a> Run<'i, 'a> {
             step: at.step,
             entered: at.entered,
         };
+        if status_of(self.inputs, &id, &self.created).is_some() {
+            return;
+        }
+        let when = delay.map(|d| planned.when(d));
         planned.activity(&id, when, &mut self.created, &mut self.actions);
     }
 
@@ -431,9 +488,21 @@ impl Here<'_> {
             to,
             version: None,
             param: None,
+            outcome: None,
         };
         (Event::done_key(self.pos, &self.step.id, via), event)
     }
+}
+
+/// The outcome a completed task records in the log: its `outcome` field,
+/// trimmed, when its step asks for one (the same on every replica: the
+/// field is written with the task's status, in one change).
+pub fn task_outcome(model: &Model, step: &str, task: Option<&Record>) -> Option<String> {
+    variables::form_of(model, step)?;
+    task.and_then(|t| t.text("outcome"))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| truncate_chars(o.to_owned(), outcome::MAX_TEXT_CHARS))
 }
 
 fn choose<'a>(
@@ -466,6 +535,9 @@ pub fn resolve(
     let found = match assignee {
         Assignee::Owner => owner.map(str::to_owned),
         Assignee::User(u) => Some(u.clone()),
+        // Resolved from the instance's parameter by the engine; unset, the
+        // owner.
+        Assignee::Param(_) => None,
         Assignee::OwnerManager => owner.and_then(|o| {
             directory
                 .iter()
@@ -575,16 +647,72 @@ impl Planned<'_> {
         });
     }
 
-    /// The fields of the activity, due or starting at `when` (else when
-    /// the step was entered).
-    fn fields(&self, when: Option<Timestamp>) -> Fields {
+    /// When the activity is due (a task) or starts: `delay` after the step
+    /// was entered. With a business-hours calendar, business time counts
+    /// in the assignee's time zone (the calendar's when the directory has
+    /// none for them), and a call, meeting or visit that would start while
+    /// the calendar is closed (or run past its closing) moves to the next
+    /// opening in that zone. The same inputs give the same instant on
+    /// every replica.
+    fn when(&self, delay: Delay) -> Timestamp {
+        let Some(calendar) = self.inputs.policy.and_then(Policy::business_hours) else {
+            return delay.after(self.entered, None, &jiff::tz::TimeZone::UTC);
+        };
         let spec = Spec::of(self.step);
+        let (_, assignee) = self.people_of(&spec);
+        let zone_name = assignee.as_deref().and_then(|a| {
+            self.inputs
+                .directory
+                .iter()
+                .find(|d| d.name == a)
+                .and_then(|d| d.time_zone.as_deref())
+        });
+        let tz = calendar.zone_for(zone_name);
+        let at = delay.after(self.entered, Some(calendar), &tz);
+        if !APPOINTMENTS.contains(&spec.kind) {
+            return at;
+        }
+        let length = jiff::SignedDuration::from_mins(spec.minutes.unwrap_or(0).clamp(0, 1_440));
+        calendar.next_open(at, &tz, length).unwrap_or(at)
+    }
+
+    /// The record's owner (else the instance's) and who the activity goes
+    /// to.
+    fn people_of(&self, spec: &Spec<'_>) -> (Option<String>, Option<String>) {
         let owner = self
             .record
             .text("owner")
             .map(str::to_owned)
             .or_else(|| self.instance.owner.clone());
-        let assignee = resolve(spec.assignee, owner.as_deref(), self.inputs.directory);
+        let by_param = match spec.assignee {
+            Assignee::Param(p) => variables::parameter(
+                self.instance,
+                self.inputs.model,
+                p,
+                outcome::ParamType::User,
+            )
+            // A user the directory does not know gets nothing: the owner
+            // does (as for a role nobody has).
+            .filter(|u| {
+                self.inputs.directory.is_empty()
+                    || self.inputs.directory.iter().any(|d| d.name == *u)
+            })
+            .map(|u| Assignee::User(u.to_owned())),
+            _ => None,
+        };
+        let assignee = resolve(
+            by_param.as_ref().unwrap_or(spec.assignee),
+            owner.as_deref(),
+            self.inputs.directory,
+        );
+        (owner, assignee)
+    }
+
+    /// The fields of the activity, due or starting at `when` (else when
+    /// the step was entered).
+    fn fields(&self, when: Option<Timestamp>) -> Fields {
+        let spec = Spec::of(self.step);
+        let (owner, assignee) = self.people_of(&spec);
         let mut f = Fields::new();
         text(&mut f, "type", spec.kind.to_owned());
         text(&mut f, "status", "planned".to_owned());
@@ -675,6 +803,10 @@ impl Planned<'_> {
     }
 }
 
+/// Activity types that are appointments with people: with a
+/// business-hours calendar they start only while it is open.
+pub const APPOINTMENTS: &[&str] = &["call", "meeting", "visit"];
+
 /// An activity's fields, by name.
 type Fields = BTreeMap<String, FieldValue>;
 
@@ -731,6 +863,9 @@ impl<'m> Spec<'m> {
         }
     }
 }
+
+#[cfg(test)]
+mod hours_tests;
 
 #[cfg(test)]
 mod tests {
@@ -864,6 +999,7 @@ kind = "end"
                 to: Some("check".into()),
                 version: None,
                 param: None,
+                outcome: None,
             };
             inst.events
                 .insert(Event::done_key(pos, "qualify", "task"), event);
@@ -1144,5 +1280,97 @@ kind = "end"
             "{out:?}"
         );
         assert!(out.actions.len() <= MAX_STEPS_PER_RUN + 1);
+    }
+
+    /// A task whose assignee and due date are instance parameters, and a
+    /// timer whose length is one: each read when set and of its type, the
+    /// model's own setting (or the owner) otherwise.
+    #[test]
+    fn steps_read_the_parameters_the_model_declares() {
+        let model = Model::from_toml(
+            r#"
+key = "lead-qualification"
+name = "Parameters"
+trigger = { kind = "record_created", record = "account" }
+[parameters]
+caller = "user"
+wait = "duration"
+[[steps]]
+id = "pause"
+kind = "timer"
+duration = "P7D"
+duration_param = "wait"
+next = "call"
+[[steps]]
+id = "call"
+kind = "task"
+assignee = "param:caller"
+subject = "Call {name}"
+due = "P2D"
+due_param = "wait"
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+        )
+        .expect("model");
+        let record = account();
+        let dir = directory();
+        let run = |inst: &Instance, now: &str| {
+            step(&Inputs {
+                model: &model,
+                start: &model.start,
+                instance: inst,
+                record: Some(&record),
+                account: Some(&record),
+                activities: &BTreeMap::new(),
+                directory: &dir,
+                policy: None,
+                now: at(now),
+            })
+        };
+        let task_of = |out: &Outcome| {
+            out.actions.iter().find_map(|a| match a {
+                Action::CreateActivity { fields, .. } => Some(fields.clone()),
+                _ => None,
+            })
+        };
+        let text = |f: &Fields, k: &str| f.get(k).and_then(FieldValue::as_text).map(str::to_owned);
+        // Unset: the timer's seven days, then the owner, due in two days.
+        let plain = instance(&record);
+        assert_eq!(
+            run(&plain, "2027-01-04T09:00:00Z").wake_at,
+            Some(at("2027-01-11T09:00:00Z"))
+        );
+        let out = run(&plain, "2027-01-11T09:00:00Z");
+        let task = task_of(&out).expect("a task");
+        assert_eq!(text(&task, "assignee").as_deref(), Some("ana"));
+        assert_eq!(
+            text(&task, "due_at").as_deref(),
+            Some("2027-01-13T09:00:00Z")
+        );
+        // Set: one day, and mia.
+        let mut set = instance(&record);
+        set.parameters.insert("wait".into(), "P1D".into());
+        set.parameters.insert("caller".into(), "mia".into());
+        let out = run(&set, "2027-01-05T09:00:00Z");
+        let task = task_of(&out).expect("a task");
+        assert_eq!(text(&task, "assignee").as_deref(), Some("mia"));
+        assert_eq!(
+            text(&task, "due_at").as_deref(),
+            Some("2027-01-06T09:00:00Z")
+        );
+        // Forged or wrong values are not read: the model's settings apply.
+        let mut bad = instance(&record);
+        bad.parameters.insert("wait".into(), "soon".into());
+        bad.parameters.insert("caller".into(), "nobody".into());
+        let out = run(&bad, "2027-01-11T09:00:00Z");
+        let task = task_of(&out).expect("a task");
+        assert_eq!(text(&task, "assignee").as_deref(), Some("ana"));
+        assert_eq!(
+            text(&task, "due_at").as_deref(),
+            Some("2027-01-13T09:00:00Z")
+        );
     }
 }

@@ -24,6 +24,11 @@
 //!     `engine` and is not dated in the future.
 //! - **Parameters** change only with `change_parameters`, signed by the
 //!   pushing user.
+//! - **Tasks** a process planned (activities with `process_instance`)
+//!   pass [`super::task_write::check`]: not completed while their instance
+//!   is suspended or stopped (`process_held`), and completed with an
+//!   outcome that fits what their step asks for (`invalid_outcome`); a
+//!   step left `via: task` is not added to a held instance's log.
 //!
 //! Guarantees: a user with only a rep's password cannot publish a model,
 //! start an instance that runs as someone else, stop or migrate an instance
@@ -34,12 +39,13 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::engine::{ENGINE, activity_id};
-use super::instance::{Event, EventKind};
+use super::instance::{Event, EventKind, Instance};
 use super::model::Model;
 use crate::document::ClassDoc;
 use crate::error::Denial;
 use crate::ids::{RecordId, RecordKind};
 use crate::policy::{Access, ProcessRights, RecordFacts, codes, denial};
+use crate::record::Record;
 use crate::value::FieldValue;
 
 /// How far in the future a pushed event may be dated (clock skew).
@@ -62,6 +68,9 @@ pub struct Known<'a> {
     pub now: Timestamp,
     /// The stored visibility facts of a record (`None`: not on the server).
     pub facts_of: &'a dyn Fn(&RecordId) -> Option<RecordFacts>,
+    /// A record as stored, every class merged (`None`: not on the server):
+    /// a task's instance and its model version.
+    pub record_of: &'a dyn Fn(&RecordId) -> Option<Record>,
 }
 
 /// Checks a change pushed by the user of `access` to a process document,
@@ -74,6 +83,17 @@ pub fn check(
     after: &ClassDoc,
 ) -> Result<(), Denial> {
     let kind = doc.id().record().kind();
+    if kind == RecordKind::Activity {
+        let doc_id = doc.id().to_string();
+        let task = doc.id().record().clone();
+        return super::task_write::check(
+            &task,
+            &doc.fields(),
+            &after.fields(),
+            Some(&doc_id),
+            &mut |id| (known.record_of)(id),
+        );
+    }
     if !matches!(kind, RecordKind::ProcessModel | RecordKind::ProcessInstance) {
         return Ok(());
     }
@@ -198,7 +218,21 @@ impl Ctx<'_> {
         } else {
             self.new_instance(after)?;
         }
-        self.events(&entries(before, "events"), &entries(after, "events"))?;
+        let held = existed
+            .then(|| {
+                Instance::from_record(&Record {
+                    id: self.record.clone(),
+                    fields: before.clone(),
+                    conflicts: BTreeMap::new(),
+                    classes: Vec::new(),
+                })
+            })
+            .flatten();
+        self.events(
+            &entries(before, "events"),
+            &entries(after, "events"),
+            held.as_ref(),
+        )?;
         self.parameters(
             &entries(before, "parameters"),
             &entries(after, "parameters"),
@@ -243,6 +277,7 @@ impl Ctx<'_> {
         &self,
         before: &BTreeMap<String, serde_json::Value>,
         after: &BTreeMap<String, serde_json::Value>,
+        instance: Option<&Instance>,
     ) -> Result<(), Denial> {
         if let Some(gone) = before.keys().find(|k| !after.contains_key(*k)) {
             return Err(self.refuse(
@@ -274,6 +309,12 @@ impl Ctx<'_> {
                 )
             })?;
             self.event(key, &event)?;
+            if event.kind == EventKind::Done
+                && event.via.as_deref() == Some("task")
+                && let Some(instance) = instance
+            {
+                super::held::check_task_event(instance, Some(self.doc))?;
+            }
         }
         Ok(())
     }

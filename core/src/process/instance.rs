@@ -71,6 +71,11 @@ pub struct Event {
     /// `param`: the parameter's name and new value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<(String, String)>,
+    /// `done` `via: task`: the outcome the task was completed with, when
+    /// its step asks for one (see [`super::outcome`]); an instance
+    /// variable from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 impl Event {
@@ -247,6 +252,26 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
     }
 }
 
+/// Whether a person suspended or stopped `instance` (`Running` otherwise):
+/// the control events of its log alone, in the order [`fold`] applies
+/// them. Completion is the engine's call and is not seen here.
+pub fn control_status(instance: &Instance) -> Status {
+    controls(instance).0
+}
+
+/// The status and the model version in force after `instance`'s control
+/// events (suspend, resume, stop, migrate), as [`fold`] finds them.
+pub fn controls(instance: &Instance) -> (Status, i64) {
+    let mut controls: Vec<(String, Event)> = instance
+        .events
+        .iter()
+        .filter(|(_, e)| e.kind != EventKind::Done)
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
+    controls.sort_by(|a, b| (a.1.at, &a.0).cmp(&(b.1.at, &b.0)));
+    apply_controls(&controls, instance.started_version)
+}
+
 /// The status and model version after `controls` (in order), for an
 /// instance started on `version`.
 fn apply_controls(controls: &[(String, Event)], mut version: i64) -> (Status, i64) {
@@ -340,6 +365,7 @@ mod tests {
                 to: to.map(str::to_owned),
                 version: None,
                 param: None,
+                outcome: None,
             },
         )
     }
@@ -414,6 +440,7 @@ mod tests {
                 to: None,
                 version,
                 param: None,
+                outcome: None,
             };
             i.events.insert(Event::control_key(e.at, kind, "mia"), e);
         };

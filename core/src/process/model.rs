@@ -40,6 +40,12 @@ pub struct ModelFile {
     pub start: Option<String>,
     /// The steps.
     pub steps: Vec<StepFile>,
+    /// Declared parameters, by name, with their type (`text`, `number`,
+    /// `date`, `duration`, `user`): the variables steps read
+    /// (`param.NAME` in conditions, `due_param`, `duration_param`,
+    /// assignee `param:NAME`). See [`super::outcome`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// What starts an instance, as written.
@@ -106,7 +112,8 @@ pub struct StepFile {
     /// `task`/`activity`: what it is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
-    /// `task`: due this long after the step is entered (ISO 8601 duration).
+    /// `task`: due this long after the step is entered (ISO 8601 duration,
+    /// or business time such as `P2BD`: see [`super::span`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
     /// `task`: if not completed this long after entering, go to `on_deadline`.
@@ -115,18 +122,30 @@ pub struct StepFile {
     /// `task`: where a missed deadline leads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_deadline: Option<String>,
+    /// `task`: the outcome completing it asks for (`choice:A,B,...`,
+    /// `text`, `number`, `date`; see [`super::outcome::Form`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// `task`: a declared `duration` parameter that, when set, replaces
+    /// `due`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_param: Option<String>,
     /// `activity`: starts this long after the step is entered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<String>,
     /// `activity`: length in minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_minutes: Option<i64>,
-    /// `timer`: wait this long (ISO 8601 duration).
+    /// `timer`: wait this long (ISO 8601 duration, or business time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// `timer`: wait until this date field of the record (plus `duration` if given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_field: Option<String>,
+    /// `timer`: a declared `duration` parameter that, when set, replaces
+    /// `duration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_param: Option<String>,
     /// `gateway`: conditions tried in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub branches: Vec<BranchFile>,
@@ -181,6 +200,9 @@ pub enum Assignee {
     Role(String),
     /// This user.
     User(String),
+    /// The user named by this declared `user` parameter of the instance
+    /// (the owner while it is not set).
+    Param(String),
 }
 
 impl Assignee {
@@ -191,6 +213,7 @@ impl Assignee {
             _ => match s.split_once(':') {
                 Some(("role", r)) if !r.is_empty() => Some(Assignee::Role(r.to_owned())),
                 Some(("user", u)) if !u.is_empty() => Some(Assignee::User(u.to_owned())),
+                Some(("param", p)) if !p.is_empty() => Some(Assignee::Param(p.to_owned())),
                 _ => None,
             },
         }
@@ -208,10 +231,14 @@ pub enum Action {
         subject: String,
         /// Topic.
         topic: Option<String>,
-        /// Due after entering.
-        due: Option<Span>,
+        /// Due after entering (calendar or business time).
+        due: Option<Delay>,
         /// Deadline after entering, and where it leads.
-        deadline: Option<(Span, String)>,
+        deadline: Option<(Delay, String)>,
+        /// The outcome completing it asks for.
+        outcome: Option<super::outcome::Form>,
+        /// A declared `duration` parameter replacing `due` when set.
+        due_param: Option<String>,
     },
     /// Put an activity on a calendar.
     Activity {
@@ -223,17 +250,20 @@ pub enum Action {
         subject: String,
         /// Topic.
         topic: Option<String>,
-        /// Start after entering.
-        offset: Span,
+        /// Start after entering (a call, meeting or visit then moves to
+        /// the next opening of the business-hours calendar, if any).
+        offset: Delay,
         /// Length in minutes.
         duration_minutes: Option<i64>,
     },
     /// Wait.
     Timer {
         /// This long after entering, or after the date in `until_field`.
-        duration: Option<Span>,
+        duration: Option<Delay>,
         /// A date or date-time field of the record.
         until_field: Option<String>,
+        /// A declared `duration` parameter replacing `duration` when set.
+        duration_param: Option<String>,
     },
     /// Choose by conditions.
     Gateway {
@@ -296,6 +326,8 @@ pub struct Model {
     /// Who published this version (read from its record; `None` before it
     /// is published). Scheduled instances run as this user.
     pub publisher: Option<String>,
+    /// Declared parameters and their types.
+    pub parameters: BTreeMap<String, super::outcome::ParamType>,
 }
 
 /// Why a model is invalid: every problem, each naming its step.
@@ -331,24 +363,19 @@ fn kind_name(record: Option<RecordKind>) -> String {
     record.map_or_else(|| "records".to_owned(), |k| k.to_string())
 }
 
-/// Parses an ISO 8601 duration (`P7D`, `PT2H30M`).
-pub fn duration(text: &str) -> Result<Span, String> {
-    let t = text.trim();
-    if !t.starts_with(['P', 'p', '-', '+']) {
-        return Err(format!(
-            "`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H)"
-        ));
-    }
-    t.parse::<Span>()
-        .map_err(|e| format!("`{text}` is not an ISO 8601 duration (e.g. P7D, PT2H): {e}"))
+pub use super::span::{Delay, after, delay, duration};
+
+/// The id of version `version` of model `key`.
+pub fn model_id(key: &str, version: i64) -> crate::ids::RecordId {
+    crate::ids::RecordId::derived(RecordKind::ProcessModel, &[key, &version.to_string()])
 }
 
-/// `at` plus `span`, in UTC (a day is 24 hours).
-pub fn after(at: Timestamp, span: Span) -> Timestamp {
-    at.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .checked_add(span)
-        .map(|z| z.timestamp())
-        .unwrap_or(at)
+/// Reads a stored model record.
+pub fn model_from_record(r: &crate::record::Record) -> Option<Model> {
+    let version = r.get("version").and_then(FieldValue::as_int)?;
+    let mut model = Model::from_json(r.text("definition")?, version).ok()?;
+    model.publisher = r.text("owner").map(str::to_owned);
+    Some(model)
 }
 
 fn valid_id(s: &str) -> bool {
@@ -435,9 +462,11 @@ impl Model {
         if file.steps.is_empty() {
             errors.push("steps: a model needs at least one step".into());
         }
+        let parameters = check_parameters(&file.parameters, &mut errors);
+        let vars = declared_variables(&file, &parameters);
         let mut steps = BTreeMap::new();
         for s in &file.steps {
-            if let Some(step) = check_step(s, record, &ids, &mut errors) {
+            if let Some(step) = check_step(s, record, &ids, (&vars, &parameters), &mut errors) {
                 steps.insert(s.id.clone(), step);
             }
         }
@@ -484,6 +513,7 @@ impl Model {
                 steps,
                 start,
                 publisher: None,
+                parameters,
             }),
             _ => Err(ModelError(errors)),
         }
@@ -495,16 +525,19 @@ impl Model {
 /// spin. Zero-length timers and deadlines, and timers on a date field that
 /// may lie in the past, do not count.
 pub fn waits(step: &Step) -> bool {
-    let positive = |span: &Span| {
-        let t0 = Timestamp::UNIX_EPOCH;
-        after(t0, *span) > t0
-    };
     match &step.action {
-        Action::Task { deadline, .. } => deadline.as_ref().is_none_or(|(d, _)| positive(d)),
+        Action::Task { deadline, .. } => deadline.as_ref().is_none_or(|(d, _)| d.is_positive()),
         Action::Timer {
             duration,
             until_field,
-        } => until_field.is_none() && duration.as_ref().is_some_and(positive),
+            duration_param,
+        } => {
+            // A parameter may be set to zero: only a timer with neither a
+            // date field nor a parameter surely waits.
+            until_field.is_none()
+                && duration_param.is_none()
+                && duration.as_ref().is_some_and(Delay::is_positive)
+        }
         _ => false,
     }
 }
@@ -580,7 +613,8 @@ fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
     let condition = match &t.condition {
         Some(c) => match Condition::parse(c) {
             Ok(c) => {
-                check_condition_fields(&c, t.record, "trigger.condition", errors);
+                let none = BTreeSet::new();
+                check_condition_fields(&c, t.record, &none, "trigger.condition", errors);
                 Some(c)
             }
             Err(e) => {
@@ -626,13 +660,74 @@ fn check_trigger(t: &TriggerFile, errors: &mut Vec<String>) -> Option<Trigger> {
     })
 }
 
+/// The declared parameters, typed; a problem for each bad one.
+fn check_parameters(
+    declared: &BTreeMap<String, String>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, super::outcome::ParamType> {
+    if declared.len() > super::outcome::MAX_PARAMETERS {
+        errors.push(format!(
+            "parameters: at most {} parameters",
+            super::outcome::MAX_PARAMETERS
+        ));
+        return BTreeMap::new();
+    }
+    let mut out = BTreeMap::new();
+    for (name, ty) in declared {
+        if !valid_id(name) {
+            errors.push(format!(
+                "parameters.{name}: names are 1-64 letters, digits, `_` or `-`"
+            ));
+            continue;
+        }
+        match super::outcome::ParamType::parse(ty) {
+            Ok(t) => {
+                out.insert(name.clone(), t);
+            }
+            Err(e) => errors.push(format!("parameters.{name}: {e}")),
+        }
+    }
+    out
+}
+
+/// The variables a model declares: `outcome.STEP` for each task step that
+/// asks for an outcome, `param.NAME` for each declared parameter.
+fn declared_variables(
+    file: &ModelFile,
+    parameters: &BTreeMap<String, super::outcome::ParamType>,
+) -> BTreeSet<String> {
+    file.steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Task && s.outcome.is_some())
+        .map(|s| format!("outcome.{}", s.id))
+        .chain(parameters.keys().map(|p| format!("param.{p}")))
+        .collect()
+}
+
 fn check_condition_fields(
     c: &Condition,
     record: Option<RecordKind>,
+    vars: &BTreeSet<String>,
     key: &str,
     errors: &mut Vec<String>,
 ) {
     for (kind, name) in c.fields() {
+        if let Some(k) = kind
+            && super::condition::VARIABLE_PREFIXES.contains(&k)
+        {
+            let full = format!("{k}.{name}");
+            if !vars.contains(&full) {
+                errors.push(match k {
+                    "outcome" => format!(
+                        "{key}: `{full}` is not declared: no task step `{name}` asks for an outcome"
+                    ),
+                    _ => format!(
+                        "{key}: `{full}` is not declared: the model has no parameter `{name}`"
+                    ),
+                });
+            }
+            continue;
+        }
         if let Some(k) = kind
             && record.is_none_or(|r| k != r.as_str())
         {

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use super::engine::{self, Action, Inputs, Outcome};
 use super::instance::{Event, EventKind, Instance, Status, fold};
 use super::model::{Model, ModelFile, TriggerKind, after};
+pub use super::model::{model_from_record, model_id};
 use super::rights;
 
 pub use super::host::{HostError, ProcessHost};
@@ -26,11 +27,6 @@ use crate::ids::{RecordId, RecordKind};
 use crate::policy::{Access, ProcessRights};
 use crate::record::Record;
 use crate::value::FieldValue;
-
-/// The id of version `version` of model `key`.
-pub fn model_id(key: &str, version: i64) -> RecordId {
-    RecordId::derived(RecordKind::ProcessModel, &[key, &version.to_string()])
-}
 
 /// The newest version of `key` in `models`.
 pub fn latest<'a>(models: &'a [Model], key: &str) -> Option<&'a Model> {
@@ -45,14 +41,6 @@ pub fn version<'a>(models: &'a [Model], key: &str, version: i64) -> Option<&'a M
     models
         .iter()
         .find(|m| m.file.key == key && m.version == version)
-}
-
-/// Reads a stored model record.
-pub fn model_from_record(r: &Record) -> Option<Model> {
-    let version = r.get("version").and_then(FieldValue::as_int)?;
-    let mut model = Model::from_json(r.text("definition")?, version).ok()?;
-    model.publisher = r.text("owner").map(str::to_owned);
-    Some(model)
 }
 
 fn denied(access: &Access, right: &str, allowed: impl Fn(&ProcessRights) -> bool) -> Result<()> {
@@ -594,6 +582,127 @@ pub fn control<H: ProcessHost>(
     }
 }
 
+/// A bulk migration of every instance of one model version, planned or
+/// applied ([`migrate_all`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Migration {
+    /// The model's key.
+    pub key: String,
+    /// The version its instances are on.
+    pub from: i64,
+    /// The version they move to.
+    pub to: i64,
+    /// Only planned: nothing was written.
+    pub dry_run: bool,
+    /// Instances that move (or, in a dry run, would move).
+    pub migrated: Vec<String>,
+    /// Instances that cannot move, each with why (the single-instance
+    /// migration's rule: its current step is not in the target version; it
+    /// is stopped or completed; or it failed to migrate).
+    pub refused: Vec<MigrationRefusal>,
+}
+
+/// An instance a bulk migration leaves where it is, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationRefusal {
+    /// The instance.
+    pub instance: String,
+    /// Why it cannot migrate.
+    pub reason: String,
+}
+
+/// Moves every instance of version `from` of model `key` (the version in
+/// force, after earlier migrations) to version `to`, with the acting
+/// user's `migrate` right; with `dry_run`, only says which would move and
+/// which cannot, and why, writing nothing. Each instance is decided by the
+/// single-instance rule ([`control`] with [`Control::Migrate`]); a
+/// completed instance is left where it is. Instances are taken in id order.
+pub fn migrate_all<H: ProcessHost>(
+    host: &mut H,
+    key: &str,
+    from: i64,
+    to: i64,
+    dry_run: bool,
+) -> Result<Migration, H::Error> {
+    denied(host.access(), "migrate", |p| p.migrate)?;
+    let models = host.models()?;
+    for v in [from, to] {
+        version(&models, key, v)
+            .ok_or_else(|| CoreError::NotFound(format!("version {v} of `{key}`")))?;
+    }
+    if from == to {
+        return Err(invalid(format!("`{key}`: --from and --to are both version {from}")).into());
+    }
+    let mut plan = Migration {
+        key: key.to_owned(),
+        from,
+        to,
+        dry_run,
+        migrated: Vec::new(),
+        refused: Vec::new(),
+    };
+    for id in host.records_of(RecordKind::ProcessInstance)? {
+        let Some(instance) = host.record(&id)?.as_ref().and_then(Instance::from_record) else {
+            continue;
+        };
+        let Some(started) = (instance.model_key == key)
+            .then(|| version(&models, key, instance.started_version))
+            .flatten()
+        else {
+            continue;
+        };
+        let position = fold(&instance, &started.start);
+        if position.version != from {
+            continue;
+        }
+        let mut refuse = |reason: String| {
+            plan.refused.push(MigrationRefusal {
+                instance: id.to_string(),
+                reason,
+            })
+        };
+        let ended = match position.current() {
+            Some(cur) => version(&models, key, from)
+                .and_then(|m| m.step(&cur.step))
+                .is_some_and(|s| matches!(s.action, super::model::Action::End)),
+            None => true,
+        };
+        if ended && position.status != Status::Stopped {
+            refuse("the instance is completed".to_owned());
+            continue;
+        }
+        if let Err(e) = Control::Migrate(to).applies_to(&instance, &models) {
+            refuse(reason_of(&e));
+            continue;
+        }
+        if let Some(why) = host.failure(&id)? {
+            refuse(format!(
+                "the instance failed ({why}): migrate it on its own"
+            ));
+            continue;
+        }
+        if !dry_run && let Err(e) = control(host, &id, Control::Migrate(to)) {
+            match e.as_core() {
+                Some(core) => {
+                    refuse(reason_of(core));
+                    continue;
+                }
+                None => return Err(e),
+            }
+        }
+        plan.migrated.push(id.to_string());
+    }
+    Ok(plan)
+}
+
+/// A core error as a reason for people.
+fn reason_of(e: &CoreError) -> String {
+    match e {
+        CoreError::Invalid(v) => v.message.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl Control {
     /// Refuses a parameter with an empty or too long name or a too long
     /// value ([`MAX_PARAMETER_NAME`], [`MAX_PARAMETER_VALUE`]), for every
@@ -656,6 +765,10 @@ impl Control {
                 format!("the instance is {:?}", position.status).to_lowercase(),
             ));
         }
+        if let Control::Parameter(name, value) = self {
+            let current = version(models, key, position.version).unwrap_or(started);
+            return check_parameter(current, name, value);
+        }
         let Control::Migrate(v) = self else {
             return Ok(());
         };
@@ -688,15 +801,55 @@ impl Control {
                 Control::Parameter(n, v) => Some((n.clone(), v.clone())),
                 _ => None,
             },
+            outcome: None,
         }
     }
 }
 
+/// A parameter `name` = `value` set on an instance of `model`: a model
+/// that declares parameters takes only those, each a value of its type
+/// (a model that declares none keeps free-form parameters, which no step
+/// reads).
+pub fn check_parameter(model: &Model, name: &str, value: &str) -> Result<()> {
+    if model.parameters.is_empty() {
+        return Ok(());
+    }
+    let Some(ty) = model.parameters.get(name) else {
+        let known: Vec<&str> = model.parameters.keys().map(String::as_str).collect();
+        return Err(invalid(format!(
+            "`{}` declares no parameter `{name}` (it has {})",
+            model.file.key,
+            known.join(", ")
+        )));
+    };
+    if value.trim().is_empty() {
+        return Ok(()); // cleared: the step's own setting applies again
+    }
+    ty.check(value)
+        .map(|_| ())
+        .map_err(|e| invalid(format!("parameter `{name}`: {e}")))
+}
+
 /// Completes task `activity`: marks it done and advances its instance. The
-/// log records the acting user as who completed it.
+/// log records the acting user as who completed it. A task whose step
+/// asks for an outcome needs [`complete_task_with`].
 pub fn complete_task<H: ProcessHost>(
     host: &mut H,
     activity: &RecordId,
+) -> Result<Option<RecordId>, H::Error> {
+    complete_task_with(host, activity, None)
+}
+
+/// Completes task `activity` with `outcome` (when given): records the
+/// outcome, marks the task done and advances its instance, whose log then
+/// holds the outcome as a variable. Refused, changing nothing, when the
+/// instance is suspended or stopped (`process_held`) or the outcome does
+/// not fit what the step asks for (`invalid_outcome`): the rule of
+/// [`super::task_write`].
+pub fn complete_task_with<H: ProcessHost>(
+    host: &mut H,
+    activity: &RecordId,
+    outcome: Option<&str>,
 ) -> Result<Option<RecordId>, H::Error> {
     denied(host.access(), "complete_tasks", |p| p.complete_tasks)?;
     let task = host
@@ -704,6 +857,30 @@ pub fn complete_task<H: ProcessHost>(
         .ok_or_else(|| CoreError::NotFound(activity.to_string()))?;
     if task.text("status") == Some("done") {
         return Err(invalid(format!("{activity} is done already")).into());
+    }
+    let outcome = outcome.map(str::trim).filter(|o| !o.is_empty());
+    let mut after = task.fields.clone();
+    after.insert("status".into(), FieldValue::Text("done".into()));
+    if let Some(o) = outcome {
+        after.insert("outcome".into(), FieldValue::Text(o.to_owned()));
+    }
+    let mut failed = None;
+    let decided =
+        super::task_write::check(activity, &task.fields, &after, None, &mut |id| match host
+            .record(id)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    decided.map_err(CoreError::Denied)?;
+    if let Some(o) = outcome {
+        host.write(activity, "outcome", FieldValue::Text(o.to_owned()))?;
     }
     host.write(activity, "status", FieldValue::Text("done".into()))?;
     let Some(inst) = task
@@ -741,6 +918,7 @@ pub fn complete_task<H: ProcessHost>(
                 to: next,
                 version: None,
                 param: None,
+                outcome: engine::task_outcome(model, step, done.as_ref()),
             };
             let value =
                 serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;

@@ -207,6 +207,16 @@ impl Store {
         runner::complete_task(self, activity)
     }
 
+    /// Completes a task with its outcome (what its step asks for, see
+    /// [`crate::process::outcome`]) and advances its instance.
+    pub fn complete_task_with(
+        &mut self,
+        activity: &RecordId,
+        outcome: Option<&str>,
+    ) -> Result<Option<RecordId>> {
+        runner::complete_task_with(self, activity, outcome)
+    }
+
     /// Suspends, resumes, stops, migrates an instance or changes a
     /// parameter, if the user's role allows it.
     pub fn control_process(
@@ -329,7 +339,7 @@ impl Store {
         let models = self.models()?;
         let now = ProcessHost::now(self);
         let mut instances = Vec::new();
-        let mut overdue = BTreeMap::new();
+        let mut activities = Vec::new();
         for id in self.records_of(RecordKind::ProcessInstance)? {
             if let Some(inst) = ProcessHost::record(self, &id)?
                 .as_ref()
@@ -345,11 +355,14 @@ impl Store {
             limit: Some(1_000_000),
             ..super::ListQuery::default()
         })?;
+        // Open activities past due (`due_at`, else `starts_at`: the
+        // index's due) that a process step created: missed calls too.
         for s in open {
-            if let Some(r) = ProcessHost::record(self, &s.id)?
-                && let Some(i) = r.text("process_instance")
+            if let Some(a) = ProcessHost::record(self, &s.id)?
+                .as_ref()
+                .and_then(monitor::StepActivity::from_record)
             {
-                *overdue.entry(i.to_owned()).or_insert(0) += 1;
+                activities.push(a);
             }
         }
         let mut failures = BTreeMap::new();
@@ -358,8 +371,12 @@ impl Store {
                 failures.insert(inst.id.to_string(), why);
             }
         }
-        Ok(monitor::report_with_failures(
-            &models, &instances, &overdue, &failures, now,
-        ))
+        Ok(monitor::report(&monitor::Inputs {
+            models: &models,
+            instances: &instances,
+            activities: &activities,
+            failures: &failures,
+            now,
+        }))
     }
 }

@@ -332,7 +332,39 @@ fn edit_record(
     if touched.is_empty() {
         return Ok(());
     }
+    if id.kind() == RecordKind::Activity {
+        check_process_task(ctx, &current, &touched)?;
+    }
     persist(ctx, id, touched)
+}
+
+/// A task a process planned: the one rule of
+/// [`crate::process::task_write`] (not completed while its instance is
+/// held; an outcome that fits its step), as the server applies it.
+fn check_process_task(ctx: &mut Ctx<'_>, current: &Record, touched: &[Touched]) -> Result<()> {
+    let mut after = current.fields.clone();
+    for (doc, _, _) in touched {
+        after.extend(doc.fields());
+    }
+    let doc = touched.first().map(|(d, _, _)| d.id().to_string());
+    let mut failed = None;
+    let decided = crate::process::task_write::check(
+        &current.id,
+        &current.fields,
+        &after,
+        doc.as_deref(),
+        &mut |rid| match assemble(ctx.conn, ctx.cache, ctx.actor, rid) {
+            Ok(r) => r.map(|(r, _)| r),
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    decided.map_err(CoreError::Denied)
 }
 
 /// Persists local changes of one record's documents, their outbox rows and

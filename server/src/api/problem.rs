@@ -82,13 +82,22 @@ impl Problem {
 }
 
 /// Refusal codes answered with `422` (the value or the record is wrong);
-/// every other refusal of a write is `403` (the caller lacks the right).
-const UNPROCESSABLE: &[&str] = &["invalid_value", "malformed_change", "unknown_field"];
+/// `409` for a write the record's state holds back (a task of a suspended
+/// or stopped process); every other refusal of a write is `403` (the
+/// caller lacks the right).
+const UNPROCESSABLE: &[&str] = &[
+    "invalid_value",
+    "malformed_change",
+    "unknown_field",
+    "invalid_outcome",
+];
 
 impl From<Denial> for Problem {
     fn from(d: Denial) -> Problem {
         let status = if UNPROCESSABLE.contains(&d.code.as_str()) {
             StatusCode::UNPROCESSABLE_ENTITY
+        } else if d.code == "process_held" {
+            StatusCode::CONFLICT
         } else {
             StatusCode::FORBIDDEN
         };

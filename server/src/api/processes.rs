@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | GET | `/v1/processes/models` | any caller | published model versions |
 //! | POST | `/v1/processes/models` | process `publish` | publish the next version of a model |
+//! | POST | `/v1/processes/models/{key}/migrate` | process `migrate` | move every instance of one version to another (`dry_run` first) |
 //! | GET | `/v1/processes/instances` | any caller | instances the caller sees, newest first |
 //! | POST | `/v1/processes/instances` | process `start` | start a model by hand on a record |
 //! | GET | `/v1/processes/instances/{id}` | any caller | the process card |
@@ -55,6 +56,7 @@ mod card;
 mod controls;
 mod engine;
 mod instances;
+mod migrate;
 mod models;
 mod monitor;
 mod seen;
@@ -62,6 +64,7 @@ mod seen;
 pub use card::{ActivityRef, CardOut, ControlOut, StatusName, VisitOut};
 pub use controls::{ControlAction, ControlIn, control};
 pub use instances::{InstanceQuery, StartIn, SummaryOut, get_instance, list_instances, start};
+pub use migrate::{MigrateIn, MigrationOut, RefusedOut, migrate_all};
 pub use models::{InvalidModel, ModelOut, PublishIn, StepOut, TriggerOut, list_models, publish};
 pub use monitor::{FailedOut, MonitorOut, StepStatsOut, VersionOut, monitor};
 pub(crate) use seen::stored_model_records;
@@ -72,6 +75,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1/processes/models",
             get(models::list_models).post(models::publish),
+        )
+        .route(
+            "/v1/processes/models/{key}/migrate",
+            post(migrate::migrate_all),
         )
         .route(
             "/v1/processes/instances",
@@ -91,6 +98,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     paths(
         models::list_models,
         models::publish,
+        migrate::migrate_all,
         instances::list_instances,
         instances::start,
         instances::get_instance,
@@ -104,6 +112,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         models::PublishIn,
         ModelFormat,
         models::InvalidModel,
+        migrate::MigrateIn,
+        migrate::MigrationOut,
+        migrate::RefusedOut,
         instances::StartIn,
         controls::ControlIn,
         controls::ControlAction,
@@ -117,6 +128,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         monitor::VersionOut,
         monitor::StepStatsOut,
         monitor::FailedOut,
+        monitor::OverdueOut,
     )),
     tags((name = "processes", description = "Process models, instances, process cards, controls and the monitor, with the caller's process rights"))
 )]

@@ -571,9 +571,11 @@ fn check_guard(
     after: &ClassDoc,
 ) -> Result<(), Rejected> {
     let facts_of = |id: &RecordId| facts_for_record(tx, id).ok().flatten();
+    let record_of = |id: &RecordId| stored_record(tx, id).ok().flatten();
     let known = guard::Known {
         now: jiff::Timestamp::from_millisecond(ctx.now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         facts_of: &facts_of,
+        record_of: &record_of,
     };
     guard::check(ctx.access, &known, loaded, after).map_err(Rejected)
 }
@@ -660,6 +662,30 @@ fn new_record_facts(
         None => None,
     };
     Ok(record.facts(inherited))
+}
+
+/// Record `id` as stored, every class document merged (a process task's
+/// instance and model version, for the guard), read outside the writer's
+/// cache so the document being checked stays as it is.
+fn stored_record(tx: &rusqlite::Transaction<'_>, id: &RecordId) -> Result<Option<Record>> {
+    let mut record = fieldwork_core::edit::empty_record(id);
+    let actor = ActorId::random();
+    for doc in documents::docs_of_record(tx, &id.to_string())? {
+        let Ok(doc) = doc.parse::<DocId>() else {
+            continue;
+        };
+        let Some((snapshot, changes)) = documents::whole(tx, &doc.to_string())? else {
+            continue;
+        };
+        let mut loaded = ClassDoc::load(
+            doc,
+            snapshot.as_deref(),
+            changes.iter().map(Vec::as_slice),
+            actor.clone(),
+        )?;
+        fieldwork_core::edit::absorb(&mut record, &mut loaded)?;
+    }
+    Ok((!record.classes.is_empty()).then_some(record))
 }
 
 /// The stored visibility facts of `record`, if the server holds it.

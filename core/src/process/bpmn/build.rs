@@ -125,7 +125,28 @@ pub(super) fn build(p: &Process, problems: &mut Vec<BpmnError>) -> ModelFile {
         trigger,
         start: first,
         steps,
+        parameters: parameters(&p.node, problems),
     }
+}
+
+/// `fieldwork:parameters="follow_up:duration,caller:user"` on the process:
+/// the parameters its steps read (types are checked with the model).
+fn parameters(process: &Node, problems: &mut Vec<BpmnError>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(list) = process.fw.get("parameters") else {
+        return out;
+    };
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.split_once(':') {
+            Some((name, ty)) => {
+                out.insert(name.trim().to_owned(), ty.trim().to_owned());
+            }
+            None => problems.push(process.problem(format!(
+                "fieldwork:parameters: `{item}` is not NAME:TYPE (text, number, date, duration or user)"
+            ))),
+        }
+    }
+    out
 }
 
 /// The one start event of the process.
@@ -313,6 +334,8 @@ fn user_task(
     s.subject = n.fw.get("subject").cloned().or(name);
     s.topic = n.fw.get("topic").cloned();
     s.due = n.fw.get("due").cloned();
+    s.outcome = n.fw.get("outcome").cloned();
+    s.due_param = n.fw.get("dueParam").cloned();
     s.next = graph.single_next(n, problems);
     let boundaries: Vec<&Node> = graph
         .nodes
@@ -393,6 +416,7 @@ fn service_task(
 fn timer(graph: &Graph<'_>, n: &Node, s: &mut StepFile, problems: &mut Vec<BpmnError>) {
     s.kind = StepKind::Timer;
     s.next = graph.single_next(n, problems);
+    s.duration_param = n.fw.get("durationParam").cloned();
     match &n.timer {
         Some((kind, text)) if kind == "timeDuration" => {
             s.duration = Some(text.trim().to_owned());

@@ -168,3 +168,37 @@ fn big_processes_are_bounded_and_a_long_valid_chain_imports_quickly() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_user_task_asks_for_an_outcome_a_gateway_reads_and_the_process_declares_parameters() {
+    let xml = file(
+        "<process id=\"p\" isExecutable=\"true\" f:parameters=\"follow_up:duration, caller:user\">\n\
+         <startEvent id=\"s\" f:record=\"account\"/>\n\
+         <userTask id=\"call\" name=\"Call\" f:assignee=\"param:caller\" f:outcome=\"choice:yes,no\" f:dueParam=\"follow_up\" f:due=\"P1D\"/>\n\
+         <exclusiveGateway id=\"g\" default=\"f_no\"/>\n\
+         <endEvent id=\"e\"/>\n\
+         <endEvent id=\"e2\"/>\n\
+         <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"call\"/>\n\
+         <sequenceFlow id=\"f2\" sourceRef=\"call\" targetRef=\"g\"/>\n\
+         <sequenceFlow id=\"f_yes\" sourceRef=\"g\" targetRef=\"e\"><conditionExpression>${outcome.call == \"yes\"}</conditionExpression></sequenceFlow>\n\
+         <sequenceFlow id=\"f_no\" sourceRef=\"g\" targetRef=\"e2\"/>\n\
+         </process>",
+    );
+    let file = import(&xml).expect("imports");
+    assert_eq!(
+        file.parameters.get("follow_up").map(String::as_str),
+        Some("duration")
+    );
+    let call = file.steps.iter().find(|s| s.id == "call").expect("call");
+    assert_eq!(call.outcome.as_deref(), Some("choice:yes,no"));
+    assert_eq!(call.due_param.as_deref(), Some("follow_up"));
+    let model = crate::process::model::Model::check(file, 1).expect("checks");
+    assert!(crate::process::variables::form_of(&model, "call").is_some());
+    let undeclared = xml.replace("outcome.call", "outcome.g");
+    let e = import(&undeclared).expect_err("undeclared");
+    let gateway = e.0.iter().find(|p| p.element.as_deref() == Some("g"));
+    assert!(
+        gateway.is_some_and(|p| p.message.contains("`outcome.g` is not declared")),
+        "{e}"
+    );
+}

@@ -4,26 +4,30 @@
 //! each prefixed `steps.ID`, in a fixed order (id, `next`, then what the
 //! step's kind needs); a step comes back only when it added no problem.
 
-use std::collections::BTreeSet;
-
-use jiff::Span;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::placeholders::check_placeholders;
 use super::{
-    Action, Assignee, Step, StepFile, StepKind, check_condition_fields, duration, field_of,
+    Action, Assignee, Delay, Step, StepFile, StepKind, check_condition_fields, delay, field_of,
     kind_name, valid_id,
 };
 use crate::ids::RecordKind;
 use crate::process::condition::Condition;
+use crate::process::outcome::{Form, ParamType};
 use crate::schema::{self, FieldType};
 use crate::value::{self, FieldValue};
 
-/// Checks `s`, a step of a model on `record` whose step ids are `ids`,
-/// pushing every problem to `errors`.
+/// The variables a model declares (`outcome.STEP`, `param.NAME`) and its
+/// typed parameters.
+pub(super) type Declared<'a> = (&'a BTreeSet<String>, &'a BTreeMap<String, ParamType>);
+
+/// Checks `s`, a step of a model on `record` whose step ids are `ids` and
+/// which declares `declared`, pushing every problem to `errors`.
 pub(super) fn check_step(
     s: &StepFile,
     record: Option<RecordKind>,
     ids: &BTreeSet<&str>,
+    declared: Declared<'_>,
     errors: &mut Vec<String>,
 ) -> Option<Step> {
     let before = errors.len();
@@ -31,6 +35,8 @@ pub(super) fn check_step(
         s,
         record,
         ids,
+        vars: declared.0,
+        params: declared.1,
         at: format!("steps.{}", s.id),
         errors,
     };
@@ -44,6 +50,7 @@ pub(super) fn check_step(
         StepKind::Set => check.set(),
         StepKind::End => Action::End,
     };
+    check.only_where_read();
     (errors.len() == before).then(|| Step {
         id: s.id.clone(),
         name: s.name.clone().unwrap_or_else(|| s.id.clone()),
@@ -57,6 +64,10 @@ struct StepCheck<'a> {
     s: &'a StepFile,
     record: Option<RecordKind>,
     ids: &'a BTreeSet<&'a str>,
+    /// Variables the model declares.
+    vars: &'a BTreeSet<String>,
+    /// Parameters the model declares.
+    params: &'a BTreeMap<String, ParamType>,
     /// `steps.ID`, the prefix of every problem.
     at: String,
     errors: &'a mut Vec<String>,
@@ -85,10 +96,10 @@ impl StepCheck<'_> {
         }
     }
 
-    /// An ISO 8601 duration, when given.
-    fn span(&mut self, what: &str, v: &Option<String>) -> Option<Span> {
+    /// A duration (ISO 8601 or business time), when given.
+    fn span(&mut self, what: &str, v: &Option<String>) -> Option<Delay> {
         let text = v.as_deref()?;
-        match duration(text) {
+        match delay(text) {
             Ok(span) => Some(span),
             Err(e) => {
                 let at = &self.at;
@@ -124,9 +135,12 @@ impl StepCheck<'_> {
                 format!("{at}.assignee: required (owner, owner_manager, role:NAME or user:NAME)")
             }
             Some(a) => match Assignee::parse(a) {
+                Some(Assignee::Param(p)) if self.params.get(&p) != Some(&ParamType::User) => {
+                    format!("{at}.assignee: `{a}`: the model declares no `user` parameter `{p}`")
+                }
                 Some(assignee) => return assignee,
                 None => format!(
-                    "{at}.assignee: `{a}` is not owner, owner_manager, role:NAME or user:NAME"
+                    "{at}.assignee: `{a}` is not owner, owner_manager, role:NAME, user:NAME or param:NAME"
                 ),
             },
         };
@@ -166,11 +180,61 @@ impl StepCheck<'_> {
             topic: self.topic(),
             due: self.span("due", &self.s.due),
             deadline,
+            outcome: self.outcome(),
+            due_param: self.duration_param("due_param", &self.s.due_param),
         }
     }
 
+    /// `outcome` and `due_param` belong to tasks, `duration_param` to
+    /// timers: anywhere else they would be silently ignored.
+    fn only_where_read(&mut self) {
+        let s = self.s;
+        let misplaced = [
+            ("outcome", s.outcome.is_some(), StepKind::Task),
+            ("due_param", s.due_param.is_some(), StepKind::Task),
+            (
+                "duration_param",
+                s.duration_param.is_some(),
+                StepKind::Timer,
+            ),
+        ];
+        for (what, given, kind) in misplaced {
+            if given && s.kind != kind {
+                let at = &self.at;
+                let e = format!("{at}.{what}: only a {kind:?} step has it").to_lowercase();
+                self.errors.push(e);
+            }
+        }
+    }
+
+    /// The outcome form a task asks for, when it asks for one.
+    fn outcome(&mut self) -> Option<Form> {
+        let text = self.s.outcome.as_deref()?;
+        match Form::parse(text) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let at = &self.at;
+                self.errors.push(format!("{at}.outcome: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A parameter a step reads as a duration: declared, of type
+    /// `duration`.
+    fn duration_param(&mut self, what: &str, name: &Option<String>) -> Option<String> {
+        let name = name.as_ref()?;
+        if self.params.get(name) != Some(&ParamType::Duration) {
+            let at = &self.at;
+            self.errors.push(format!(
+                "{at}.{what}: the model declares no `duration` parameter `{name}`"
+            ));
+        }
+        Some(name.clone())
+    }
+
     /// A task's deadline and the step it leads to: both or neither.
-    fn deadline(&mut self) -> Option<(Span, String)> {
+    fn deadline(&mut self) -> Option<(Delay, String)> {
         match (self.span("deadline", &self.s.deadline), &self.s.on_deadline) {
             (Some(d), Some(_)) => self
                 .target("on_deadline", &self.s.on_deadline)
@@ -228,6 +292,7 @@ impl StepCheck<'_> {
         Action::Timer {
             duration: d,
             until_field: self.s.until_field.clone(),
+            duration_param: self.duration_param("duration_param", &self.s.duration_param),
         }
     }
 
@@ -264,6 +329,7 @@ impl StepCheck<'_> {
                 check_condition_fields(
                     &c,
                     self.record,
+                    self.vars,
                     &format!("{at}.branches[{i}]"),
                     self.errors,
                 );

@@ -76,6 +76,9 @@ pub struct CardOut {
     pub wake_at: Option<String>,
     /// Why it cannot go on, if it cannot.
     pub stuck: Option<String>,
+    /// Why its tasks are held (it is suspended or stopped): completing one
+    /// is `409 process_held`.
+    pub held: Option<String>,
     /// How many ways out of a step lost to a concurrent one (kept in the
     /// log).
     pub superseded: usize,
@@ -100,6 +103,8 @@ pub struct VisitOut {
     pub by: Option<String>,
     /// The activity the step created, when the caller sees it.
     pub activity: Option<ActivityRef>,
+    /// The outcome its task was completed with, when the step asks for one.
+    pub outcome: Option<String>,
 }
 
 /// An activity an instance created.
@@ -162,12 +167,14 @@ impl From<ProcessCard> for CardOut {
                     via: v.via,
                     by: v.by,
                     activity: v.activity.map(|(id, status)| ActivityRef { id, status }),
+                    outcome: v.outcome,
                 })
                 .collect(),
             controls: c.controls.iter().map(|(_, e)| e.into()).collect(),
             parameters: c.parameters,
             wake_at: c.wake_at.map(|t| t.to_string()),
             stuck: c.stuck,
+            held: c.held,
             superseded: c.superseded.len(),
         }
     }

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::process::instance::Instance;
-use fieldwork_core::process::monitor::{self, VersionReport};
+use fieldwork_core::process::monitor::{self, OverdueActivity, StepActivity, VersionReport};
 use fieldwork_core::{Access, RecordId, RecordKind};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -46,10 +46,44 @@ pub struct VersionOut {
     pub stopped: usize,
     /// Completed.
     pub completed: usize,
-    /// Open tasks of these instances past their due time.
+    /// Activities these instances' steps created (tasks, calls,
+    /// meetings...) past their due time and not done; suspended and
+    /// stopped instances' are not counted.
     pub overdue: usize,
     /// Per step, in model order.
     pub steps: Vec<StepStatsOut>,
+    /// The overdue activities, earliest due first (at most 500).
+    pub overdue_activities: Vec<OverdueOut>,
+}
+
+/// A follow-up past due.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OverdueOut {
+    /// The instance that created it.
+    pub instance: String,
+    /// The step that created it.
+    pub step: String,
+    /// The activity's id.
+    pub activity: String,
+    /// Its type: task, call, meeting, visit, email.
+    pub kind: String,
+    /// Who it is assigned to.
+    pub assignee: Option<String>,
+    /// When it was due (RFC 3339).
+    pub due: String,
+}
+
+impl From<OverdueActivity> for OverdueOut {
+    fn from(a: OverdueActivity) -> OverdueOut {
+        OverdueOut {
+            instance: a.instance,
+            step: a.step,
+            activity: a.activity,
+            kind: a.kind,
+            assignee: a.assignee,
+            due: a.due.to_string(),
+        }
+    }
 }
 
 /// One step's statistics.
@@ -65,8 +99,11 @@ pub struct StepStatsOut {
     pub median_secs: Option<i64>,
     /// 90th percentile seconds from entering to leaving.
     pub p90_secs: Option<i64>,
-    /// Instances there longer than the p90 (and a day), or past due.
+    /// Running instances there longer than the p90 (and a day), or whose
+    /// task there is past due; never a suspended one.
     pub stuck: usize,
+    /// Activities the step created that are past due and not done.
+    pub overdue: usize,
 }
 
 impl From<VersionReport> for VersionOut {
@@ -89,7 +126,13 @@ impl From<VersionReport> for VersionOut {
                     median_secs: s.median_secs,
                     p90_secs: s.p90_secs,
                     stuck: s.stuck,
+                    overdue: s.overdue,
                 })
+                .collect(),
+            overdue_activities: r
+                .overdue_activities
+                .into_iter()
+                .map(OverdueOut::from)
                 .collect(),
         }
     }
@@ -125,7 +168,7 @@ pub async fn monitor(
     Ok(Json(out))
 }
 
-/// The monitor over the instances `access` sees: overdue tasks counted
+/// The monitor over the instances `access` sees: overdue follow-ups
 /// among the activities it sees, failures among the instances it sees.
 fn monitor_of(
     conn: &Connection,
@@ -135,7 +178,7 @@ fn monitor_of(
 ) -> Result<MonitorOut> {
     let models = stored_models(conn, actor)?;
     let mut instances = Vec::new();
-    let mut overdue: BTreeMap<String, usize> = BTreeMap::new();
+    let mut activities: Vec<StepActivity> = Vec::new();
     for record in seen_instances(conn, access, actor)? {
         let Some(inst) = Instance::from_record(&record) else {
             continue;
@@ -144,8 +187,10 @@ fn monitor_of(
             continue;
         };
         for (aid, status) in card.history.iter().filter_map(|v| v.activity.as_ref()) {
-            if status == "planned" && is_overdue(conn, access, actor, aid, now)? {
-                *overdue.entry(inst.id.to_string()).or_insert(0) += 1;
+            if status == "planned"
+                && let Some(a) = overdue_activity(conn, access, actor, aid, now)?
+            {
+                activities.push(a);
             }
         }
         instances.push(inst);
@@ -157,10 +202,16 @@ fn monitor_of(
         .collect();
     // Failed instances are listed apart, not counted as running or stuck
     // (core's rule, `monitor::report_with_failures`).
-    let versions = monitor::report_with_failures(&models, &instances, &overdue, &failures, now)
-        .into_iter()
-        .map(VersionOut::from)
-        .collect();
+    let versions = monitor::report(&monitor::Inputs {
+        models: &models,
+        instances: &instances,
+        activities: &activities,
+        failures: &failures,
+        now,
+    })
+    .into_iter()
+    .map(VersionOut::from)
+    .collect();
     let failed = failures
         .into_iter()
         .map(|(id, reason)| FailedOut { id, reason })
@@ -168,21 +219,20 @@ fn monitor_of(
     Ok(MonitorOut { versions, failed })
 }
 
-/// Whether activity `id` (seen by `access`) is due before `now`.
-fn is_overdue(
+/// Activity `id` (seen by `access`), when a process step created it and
+/// it is past due (`due_at`, else `starts_at`) and not done at `now`.
+fn overdue_activity(
     conn: &Connection,
     access: &Access,
     actor: &ActorId,
     id: &str,
     now: jiff::Timestamp,
-) -> Result<bool> {
+) -> Result<Option<StepActivity>> {
     let Ok(rid) = id.parse::<RecordId>() else {
-        return Ok(false);
+        return Ok(None);
     };
     Ok(seen_record(conn, access, &rid, actor)?
-        .and_then(|a| {
-            a.text("due_at")
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        })
-        .is_some_and(|due| due < now))
+        .as_ref()
+        .and_then(StepActivity::from_record)
+        .filter(|a| a.overdue_at(now)))
 }
