@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refreshes the pictures of the web app in docs/screenshots/ (1280×800
-# PNGs): runs the browser tests (tests/tests/web.rs, web_processes.rs) with
+# PNGs): runs the browser tests (tests/tests/web*.rs) with
 # FW_WEB_SCREENSHOTS set, so each test saves what it checked, then keeps
 # the main pages. Not part of scripts/test.sh. Needs Debian's chromium and
 # chromium-driver (scripts/test.sh installs them).
@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The pages kept, as the tests name them.
-PAGES=(login accounts account-card pipeline-board calendar-follow-up calendar-team report-pipeline processes process-monitor)
+PAGES=(login accounts account-card pipeline-board calendar-follow-up calendar-team report-pipeline processes process-monitor admin-users admin-policy pipeline-board-hu)
 
 shots="$(mktemp -d)"
 trap 'rm -rf "$shots"' EXIT
-FW_WEB_SCREENSHOTS="$shots" cargo test --workspace --test e2e -- web:: web_processes::
+FW_WEB_SCREENSHOTS="$shots" cargo test --workspace --locked --test e2e -- web:: web_processes:: web_admin::the_administration_pages_in_a_browser web_i18n::
 
 mkdir -p docs/screenshots
 for page in "${PAGES[@]}"; do

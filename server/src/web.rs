@@ -21,12 +21,28 @@
 //! | POST | `/web/tasks/{id}/complete` | completes an activity with its outcome |
 //! | GET | `/web/processes` | model versions and the upload form ([`processes`]) |
 //! | POST | `/web/processes/models` | publishes the next version of a model |
+//! | POST | `/web/processes/start` | starts a model by hand on a record ([`process_start`]) |
 //! | GET | `/web/processes/instances` | instances with filters ([`process_list`]) |
 //! | GET | `/web/processes/instances/{id}` | the process card ([`process_card`]) |
-//! | POST | `/web/processes/instances/{id}/control` | suspends, resumes or stops an instance |
+//! | POST | `/web/processes/instances/{id}/control` | suspends, resumes, stops, migrates an instance or sets a parameter |
 //! | GET | `/web/processes/monitor` | counts, stuck and failed instances, drawings ([`process_monitor`]) |
 //! | GET | `/web/reports`, `/web/reports/{name}` | reports as table and chart, CSV with `format=csv` ([`reports`]) |
+//! | GET | `/web/admin` | users and the form to add one, for administrators ([`admin`]) |
+//! | POST | `/web/admin/users` | adds a user |
+//! | GET, POST | `/web/admin/users/{name}` | one user: change role, territories, manager, time zone |
+//! | POST | `/web/admin/users/{name}/disable`, `/web/admin/users/{name}/enable` | disables or enables a user |
+//! | POST | `/web/admin/users/{name}/calendar-feed/revoke` | revokes a user's calendar feed |
+//! | GET, POST | `/web/admin/policy` | the policy in force and the form to replace it |
+//! | GET | `/web/admin/devices` | devices and their wipe state |
+//! | GET, POST | `/web/admin/devices/wipe` | confirms, then marks a device for remote wipe |
+//! | GET | `/web/admin/audit` | the audit log, newest first, paged |
+//! | GET, POST | `/web/admin/keys` | API keys; creates one (its secret shown once) |
+//! | POST | `/web/admin/keys/{id}/revoke` | revokes an API key |
+//! | GET, POST | `/web/admin/webhooks` | webhooks with their newest deliveries; subscribes a URL |
+//! | POST | `/web/admin/webhooks/{id}/delete` | deletes a webhook |
+//! | POST | `/web/admin/webhooks/deliveries/{id}/redeliver` | queues a webhook delivery again |
 //! | GET | `/web/events` | server-sent events: which visible records changed ([`live`]) |
+//! | GET | `/web/locale?lang=es&next=…` | remembers the language and goes back ([`i18n`]) |
 //! | GET | `/web/static/app.css`, `/web/static/app.js` | the embedded assets |
 //!
 //! Guarantees:
@@ -56,29 +72,37 @@
 //! - **Hostile input is bounded**: form bodies, query parameters and field
 //!   counts have limits ([`form`]); templates escape every value.
 
+pub mod admin;
 pub mod assets;
 pub mod board;
 pub mod calendar;
 pub mod card;
 pub mod chart;
+pub mod cookies;
 pub mod create;
 pub mod csrf;
 pub mod customers;
 pub mod form;
 pub mod headers;
 pub mod history;
+pub mod i18n;
 pub mod live;
+pub mod long_text;
+pub mod money_input;
 pub mod page;
 pub mod process_card;
 pub mod process_graph;
 pub mod process_list;
 pub mod process_monitor;
+pub mod process_start;
 pub mod processes;
 pub mod render;
 pub mod report_charts;
 pub mod reports;
 pub mod session;
 pub mod signin;
+pub mod task_outcome;
+pub mod time_input;
 
 use std::sync::Arc;
 
@@ -130,6 +154,7 @@ pub fn routes(tls: bool) -> Router<Arc<AppState>> {
         .route("/web/tasks/{id}/complete", post(calendar::complete))
         .route("/web/processes", get(processes::show))
         .route("/web/processes/models", post(processes::publish))
+        .route("/web/processes/start", post(process_start::start))
         .route("/web/processes/instances", get(process_list::show))
         .route("/web/processes/instances/{id}", get(process_card::show))
         .route(
@@ -139,8 +164,52 @@ pub fn routes(tls: bool) -> Router<Arc<AppState>> {
         .route("/web/processes/monitor", get(process_monitor::show))
         .route("/web/reports", get(reports::index))
         .route("/web/reports/{name}", get(reports::show))
+        .route("/web/admin", get(admin::users::list))
+        .route("/web/admin/users", post(admin::users::create))
+        .route(
+            "/web/admin/users/{name}",
+            get(admin::users::show).post(admin::users::update),
+        )
+        .route(
+            "/web/admin/users/{name}/disable",
+            post(admin::users::disable),
+        )
+        .route("/web/admin/users/{name}/enable", post(admin::users::enable))
+        .route(
+            "/web/admin/users/{name}/calendar-feed/revoke",
+            post(admin::users::revoke_feed),
+        )
+        .route(
+            "/web/admin/policy",
+            get(admin::policy::show).post(admin::policy::install),
+        )
+        .route("/web/admin/devices", get(admin::devices::list))
+        .route(
+            "/web/admin/devices/wipe",
+            get(admin::devices::confirm).post(admin::devices::wipe),
+        )
+        .route("/web/admin/audit", get(admin::audit::show))
+        .route(
+            "/web/admin/keys",
+            get(admin::keys::show).post(admin::keys::create),
+        )
+        .route("/web/admin/keys/{id}/revoke", post(admin::keys::revoke))
+        .route(
+            "/web/admin/webhooks",
+            get(admin::webhooks::show).post(admin::webhooks::create),
+        )
+        .route(
+            "/web/admin/webhooks/{id}/delete",
+            post(admin::webhooks::delete),
+        )
+        .route(
+            "/web/admin/webhooks/deliveries/{id}/redeliver",
+            post(admin::webhooks::redeliver),
+        )
         .route("/web/events", get(live::events))
+        .route("/web/locale", get(i18n::choose))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(headers::secure))
+        .layer(axum::middleware::from_fn(i18n::negotiate))
         .layer(Extension(config))
 }

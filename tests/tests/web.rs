@@ -250,14 +250,14 @@ fn the_manager_moves_a_deal_to_won_on_the_board() {
     b.goto(&format!("{}/web/pipeline", server.url));
     assert_eq!(b.text(&b.find("#count-proposal")), "3");
     let totals = b.text(&b.find("#totals-proposal"));
-    assert!(totals.contains("1300.00 EUR"), "{totals}");
-    assert!(totals.contains("30000.00 HUF"), "{totals}");
+    assert!(totals.contains("1,300.00 EUR"), "{totals}");
+    assert!(totals.contains("30,000.00 HUF"), "{totals}");
     assert_eq!(b.text(&b.find("#count-won")), "0");
     let deal = &deals[0];
     win_on_the_board(&b, deal);
     assert_eq!(b.text(&b.find("#count-proposal")), "2");
     shot(&b, "pipeline-board");
-    assert!(b.text(&b.find("#totals-won")).contains("1250.50 EUR"));
+    assert!(b.text(&b.find("#totals-won")).contains("1,250.50 EUR"));
     // The server stored it as a change by the manager: the stage, and the
     // stage history the timeline is built from.
     let read = office.get(&format!("/v1/records/deal/{deal}"));
@@ -311,7 +311,7 @@ fn a_rep_sees_no_credit_limit_and_the_server_refuses_a_hand_made_one() {
     sign_in(&b, &server, "marta");
     b.goto(&card);
     assert!(b.try_find("[name='f.credit_limit']").is_some());
-    assert!(b.page_source().contains("987654.32 EUR"));
+    assert!(b.page_source().contains("987,654.32 EUR"));
     drop(b);
     let b = browser(&rt);
     sign_in(&b, &server, "ana");
@@ -579,7 +579,7 @@ fn a_wrong_password_shows_an_error_and_counts_against_the_api_lockout() {
 }
 
 /// The value of the first hidden `csrf` field of an HTML page.
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a form token") + marker.len();
     let end = html[start..].find('"').expect("the token's end");
@@ -695,7 +695,7 @@ fn every_page_labels_its_inputs_and_fits_a_tablet() {
 
 /// Signs `user` in through the web form with `http` (no redirects
 /// followed), the POST naming `origin`; the answer to the POST.
-fn form_sign_in(
+pub(crate) fn form_sign_in(
     rt: &std::sync::Arc<tokio::runtime::Runtime>,
     http: &reqwest::Client,
     base: &str,
@@ -731,7 +731,7 @@ fn form_sign_in(
 }
 
 /// The `fw_session=…` pair of an answer's `Set-Cookie` lines.
-fn session_cookie(answer: &reqwest::Response) -> Option<String> {
+pub(crate) fn session_cookie(answer: &reqwest::Response) -> Option<String> {
     answer
         .headers()
         .get_all("set-cookie")
@@ -1261,11 +1261,20 @@ fn the_calendar_shows_weeks_in_the_users_zone_overdue_tasks_and_the_managers_tea
     );
     assert_eq!(meeting.status, 201, "{}", meeting.text);
     let meeting = id_of(&meeting);
+    let someday = mia.post(
+        "/v1/records/activity",
+        json!({"fields": {"type": "task", "subject": "Tidy the price list", "status": "planned"}}),
+    );
+    assert_eq!(someday.status, 201, "{}", someday.text);
 
     let b = browser(&rt);
     sign_in(&b, &w.server, "mia");
     b.goto(&format!("{}/web/calendar", w.server.url));
     assert_eq!(b.text(&b.find("#week")), "2027-W01");
+    // An open task with no date is listed on its own, with its Done form.
+    let undated = b.text_of(".undated-list").unwrap_or_default();
+    assert!(undated.contains("Tidy the price list"), "{undated}");
+    assert_eq!(b.text(&b.find("#undated-count")), "1");
     // 23:30 UTC on Thursday is 00:30 on Friday in Madrid.
     let friday = b.text(&b.find("#day-2027-01-08"));
     assert!(
@@ -1358,11 +1367,11 @@ fn reports_show_a_chart_and_a_table_and_download_the_apis_csv() {
     ))
     .expect("bar titles");
     assert!(
-        titles.contains(&"Proposal, EUR: 1300.00 EUR".to_owned()),
+        titles.contains(&"Proposal, EUR: 1,300.00 EUR".to_owned()),
         "{titles:?}"
     );
     assert!(
-        titles.contains(&"Proposal, HUF: 30000.00 HUF".to_owned()),
+        titles.contains(&"Proposal, HUF: 30,000.00 HUF".to_owned()),
         "{titles:?}"
     );
     let label = b.text(&b.find("figure.chart figcaption"));
@@ -1381,11 +1390,32 @@ fn reports_show_a_chart_and_a_table_and_download_the_apis_csv() {
     let api = office.get("/v1/reports/pipeline?format=csv&tz=Europe/Madrid");
     assert_eq!(body, api.text);
     assert!(body.contains("HUF"), "{body}");
+    // Converted and weighted from the page's own form: the CSV is then the
+    // API's for the same parameters.
+    b.type_into(&b.find("#convert"), "EUR");
+    b.type_into(&b.find("#rate"), "HUF:0.0025");
+    b.type_into(&b.find("#weight"), "proposal:50");
+    b.click(&b.find("#show-report"));
+    b.wait_for("the converted report", WAIT, |b| {
+        b.url().contains("convert=EUR")
+    });
+    let csv_href = b
+        .property(&b.find("#csv"), "href")
+        .as_str()
+        .expect("href")
+        .to_owned();
+    let (status, _, converted) = get_with_cookie(&rt, &b, &csv_href);
+    assert_eq!(status, 200, "{converted}");
+    let api = office.get(
+        "/v1/reports/pipeline?format=csv&tz=Europe/Madrid&convert=EUR&rate=HUF:0.0025&weight=proposal:50",
+    );
+    assert_eq!(converted, api.text);
+    assert_ne!(converted, body, "the conversion changed the report");
     // Win rate: won and lost bars; every report renders.
     b.goto(&format!("{}/web/reports/win-rate", server.url));
     let titles = b.page_source();
     assert!(
-        titles.contains("won: 1") && titles.contains("lost: 1"),
+        titles.contains("Won: 1") && titles.contains("Lost: 1"),
         "{titles}"
     );
     for name in ["cycle", "funnel", "activities", "visits", "targets"] {

@@ -72,6 +72,32 @@ id = "done"
 kind = "end"
 "#;
 
+/// A model started by hand on a deal: one call, then done. Version 2
+/// only renames it.
+fn manual_call(version_name: &str) -> String {
+    format!(
+        r#"
+key = "manual-call"
+name = "{version_name}"
+trigger = {{ kind = "manual", record = "deal" }}
+
+[[steps]]
+id = "call"
+name = "Call the customer"
+kind = "task"
+assignee = "owner"
+subject = "Call about {{name}}"
+due = "P2D"
+next = "done"
+
+[[steps]]
+id = "done"
+name = "Done"
+kind = "end"
+"#
+    )
+}
+
 /// The shipped policy with managers allowed to publish models.
 fn policy_where_managers_publish() -> String {
     let shipped = std::fs::read_to_string(repo("core/policy.default.toml")).expect("policy");
@@ -411,7 +437,7 @@ fn instances_cards_controls_per_rights_and_the_monitor_in_the_browser() {
     // An action that is not a control: refused too.
     let odd = forms.post(
         &format!("{card_path}/control"),
-        &[("csrf", &csrf), ("action", "migrate")],
+        &[("csrf", &csrf), ("action", "explode")],
         Some(&w.server.url),
     );
     assert_eq!(odd.status, 400, "{}", odd.body);
@@ -480,4 +506,203 @@ fn instances_cards_controls_per_rights_and_the_monitor_in_the_browser() {
         .unwrap_or(0);
     assert!(arrows >= 3, "arrows between the steps: {arrows}");
     shot(&b, "process-monitor");
+}
+
+#[test]
+fn a_process_is_started_from_a_deal_card_its_parameter_set_and_an_admin_migrates_it() {
+    use fieldwork_server::process_admin::{ModelFormat, parse_model, publish};
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let w = world("2027-01-04T09:00:00Z");
+    for name in ["Call by hand", "Call by hand (v2)"] {
+        let model = parse_model(ModelFormat::Toml, &manual_call(name)).expect("model");
+        publish(&w.server.state, model, "admin").expect("publish");
+    }
+    let (_, deal) = anas_deal_in_proposal(&rt, &w.server, "Ruiz e Hijos", "Forklifts");
+    let b = browser(&rt);
+    sign_in(&b, &w.server, "mia");
+    // From the deal's card to the start form, with the deal filled in.
+    b.goto(&format!("{}/web/records/deal/{deal}", w.server.url));
+    b.click(&b.find("#start-process-link"));
+    b.wait_for("the start form", WAIT, |b| {
+        b.try_find("#start-record").is_some()
+    });
+    assert_eq!(b.value_of("#start-record").as_deref(), Some(deal.as_str()));
+    every_input_is_labelled(&b);
+    b.click(&b.find("#start-model option[value='manual-call']"));
+    b.click(&b.find("#start-process"));
+    b.wait_for("the new instance's card", WAIT, |b| {
+        b.try_find("#instance-facts").is_some()
+    });
+    assert!(
+        b.text(&b.find("#instance-model"))
+            .contains("manual-call (version 2)")
+    );
+    assert_eq!(b.text(&b.find("#instance-current")), "Call the customer");
+    // A manager changes a parameter; she may not migrate.
+    assert!(b.try_find("#migrate").is_none(), "managers do not migrate");
+    b.type_into(&b.find("#parameter-name"), "priority");
+    b.type_into(&b.find("#parameter-value"), "high");
+    b.click(&b.find("#control-set_parameter"));
+    b.wait_for("the parameter", WAIT, |b| {
+        b.text_of("#parameters")
+            .is_some_and(|t| t.contains("priority") && t.contains("high"))
+    });
+    assert!(b.try_find("#control-notice").is_some());
+    let card_path = b.url().replace(&w.server.url, "");
+    let card_path = card_path.split('?').next().unwrap_or_default().to_owned();
+    // A refused start keeps what was typed and says why.
+    b.goto(&format!("{}/web/processes", w.server.url));
+    b.execute(
+        "document.querySelector('#start-record').value = 'deal:nonsense';",
+        vec![],
+    );
+    b.click(&b.find("#start-process"));
+    b.wait_for("the refusal", WAIT, |b| {
+        b.try_find("#start-error").is_some()
+    });
+    assert_eq!(
+        b.value_of("#start-record").as_deref(),
+        Some("deal:nonsense")
+    );
+    sign_out(&b);
+
+    // The administrator moves it back to version 1 from its card.
+    sign_in(&b, &w.server, "admin");
+    b.goto(&format!("{}{card_path}", w.server.url));
+    b.wait_for("the card", WAIT, |b| b.try_find("#migrate").is_some());
+    b.click(&b.find("#migrate-version option[value='1']"));
+    b.click(&b.find("#control-migrate"));
+    b.wait_for("version 1", WAIT, |b| {
+        b.text_of("#instance-model")
+            .is_some_and(|t| t.contains("(version 1)"))
+    });
+    assert!(b.text(&b.find("#control-log")).contains("to version 1"));
+    let admin = ApiClient::signed_in(&rt, &w.server.url, "admin");
+    let id = card_path.rsplit('/').next().unwrap_or_default();
+    let card = admin.get(&format!("/v1/processes/instances/{id}"));
+    assert_eq!(card.json["version"], 1, "{}", card.text);
+    assert_eq!(card.json["parameters"]["priority"], "high", "{}", card.text);
+}
+
+/// A call whose outcome decides what follows: an interested customer gets
+/// a meeting with the manager.
+const CALL_AND_DECIDE: &str = r#"
+key = "call-and-decide"
+name = "Call a new account and decide"
+trigger = { kind = "record_created", record = "account" }
+
+[[steps]]
+id = "call"
+kind = "task"
+assignee = "owner"
+subject = "Call {name}"
+due = "PT2H"
+outcome = "choice:interested,not_interested,call_back"
+next = "decide"
+
+[[steps]]
+id = "decide"
+kind = "gateway"
+branches = [{ condition = 'outcome.call == "interested"', next = "meet" }]
+default = "done"
+
+[[steps]]
+id = "meet"
+kind = "task"
+assignee = "owner_manager"
+subject = "Meet {name}"
+due = "P7D"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+#[test]
+fn the_calendar_offers_a_tasks_outcome_choices_and_the_choice_decides_the_branch() {
+    use fieldwork_server::process_admin::{ModelFormat, parse_model, publish};
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let w = world("2027-01-04T09:00:00Z");
+    let model = parse_model(ModelFormat::Toml, CALL_AND_DECIDE).expect("model");
+    publish(&w.server.state, model, "admin").expect("publish");
+    let ana = ApiClient::signed_in(&rt, &w.server.url, "ana");
+    let made = ana.post(
+        "/v1/records/account",
+        json!({"fields": {"name": "Óptica Sol", "territory": "madrid"}}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
+    eventually("the process to start", || {
+        !instances_of(&mia, "call-and-decide").is_empty()
+    });
+    let instance = instances_of(&mia, "call-and-decide")[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let b = browser(&rt);
+    sign_in(&b, &w.server, "ana");
+    b.goto(&format!("{}/web/calendar?week=2027-W01", w.server.url));
+    let select = "li.activity select[name='outcome']";
+    b.wait_for("the call with its choices", WAIT, |b| {
+        b.try_find(select).is_some()
+    });
+    let options: Vec<String> = serde_json::from_value(b.execute(
+        "return [...document.querySelectorAll(arguments[0] + ' option')].map(o => o.value);",
+        vec![json!(select)],
+    ))
+    .expect("options");
+    assert_eq!(options, ["interested", "not_interested", "call_back"]);
+    every_input_is_labelled(&b);
+    // A hand-made outcome outside the choices is refused by the server.
+    let action = b
+        .execute(
+            "return document.querySelector('li.activity form.complete').getAttribute('action');",
+            vec![],
+        )
+        .as_str()
+        .expect("action")
+        .to_owned();
+    let forms = Forms::of(&b, &rt, &w.server.url);
+    let csrf = csrf_of_page(&b);
+    let odd = forms.post(
+        &action,
+        &[
+            ("csrf", &csrf),
+            ("outcome", "maybe"),
+            ("back", "/web/calendar"),
+        ],
+        Some(&w.server.url),
+    );
+    assert!(odd.status >= 400, "{} {}", odd.status, odd.body);
+    assert!(
+        odd.body.contains("interested"),
+        "the form is named: {}",
+        odd.body
+    );
+    // The real choice: interested → a meeting for the manager.
+    b.click(&b.find(&format!("{select} option[value='interested']")));
+    b.click(&b.find("li.activity form.complete button"));
+    eventually("the instance at the meeting", || {
+        mia.get(&format!("/v1/processes/instances/{instance}")).json["current"] == "meet"
+    });
+    // Eight days later nobody has met the customer: the monitor lists the
+    // missed follow-up, with its model, step and assignee.
+    w.server_clock
+        .set(fieldwork_tests::clocked::at("2027-01-12T09:00:00Z"));
+    sign_out(&b);
+    sign_in(&b, &w.server, "mia");
+    b.goto(&format!("{}/web/processes/monitor", w.server.url));
+    assert_eq!(b.text(&b.find("#missed-count")), "1");
+    let row = b.text(&b.find("#missed tr.missed"));
+    assert!(
+        row.contains("call-and-decide v1") && row.contains("mia"),
+        "{row}"
+    );
+    assert!(
+        row.contains("2027-01-11"),
+        "due a week after the call: {row}"
+    );
 }

@@ -76,7 +76,8 @@ fn a_manager_creates_an_account_its_contact_and_a_deal_in_the_browser() {
     b.type_into(&b.find("#f-name"), "Ferretería Ñu");
     b.type_into(&b.find("#f-territory"), "madrid");
     b.type_into(&b.find("#f-city"), "Segovia");
-    b.type_into(&b.find("#f-credit_limit"), "500000");
+    // Money as people write it, in the currency typed below it.
+    b.type_into(&b.find("#f-credit_limit"), "5000");
     b.type_into(&b.find("#f-credit_currency"), "EUR");
     shot(&b, "new-account");
     b.click(&b.find("#create"));
@@ -148,15 +149,36 @@ fn a_manager_creates_an_account_its_contact_and_a_deal_in_the_browser() {
     });
     assert_eq!(b.value_of("#f-account").as_deref(), Some(id.as_str()));
     b.type_into(&b.find("#f-name"), "Tornillos 2027");
-    b.type_into(&b.find("#f-amount"), "125050");
+    b.type_into(&b.find("#f-amount"), "1250,5");
     b.type_into(&b.find("#f-currency"), "EUR");
     b.click(&b.find("#create"));
     let deal = card_id(&b, "deal");
+    // The card offers the amount back in euros; changing it there stores
+    // the new amount in cents.
+    assert_eq!(b.value_of("#f-amount").as_deref(), Some("1250.50"));
+    b.clear(&b.find("#f-amount"));
+    b.type_into(&b.find("#f-amount"), "1300.75");
+    b.click(&b.find("#save"));
+    b.wait_for("the saved card", WAIT, |b| b.try_find("#saved").is_some());
     let read = office.get(&format!("/v1/records/deal/{deal}"));
     assert_eq!(read.status, 200, "{}", read.text);
     assert_eq!(read.json["fields"]["account"], id.as_str(), "{}", read.text);
-    assert_eq!(read.json["fields"]["amount"], "125050", "{}", read.text);
+    assert_eq!(read.json["fields"]["amount"], "130075", "{}", read.text);
     assert!(read.json["fields"]["stage"].is_string(), "{}", read.text);
+    // The deal's history names its account, and shows money as the card.
+    b.goto(&format!("{}/web/records/deal/{deal}/history", server.url));
+    let rows = history_rows(&b);
+    let account_row = rows
+        .iter()
+        .find(|(f, _)| f == "account")
+        .expect("the account set");
+    assert!(account_row.1.contains("Ferretería Ñu"), "{rows:?}");
+    assert!(!account_row.1.contains("account:"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|(f, t)| f == "amount" && t.contains("1,250.50 EUR → 1,300.75 EUR")),
+        "{rows:?}"
+    );
 }
 
 #[test]
@@ -400,6 +422,8 @@ fn the_history_lists_a_web_edit_by_its_author_and_never_a_field_the_user_may_not
         "credit_currency",
         "7654321",
         "8765432",
+        "76,543.21",
+        "87,654.32",
     ] {
         assert!(!source.contains(hidden), "`{hidden}` in the rep's history");
     }
@@ -410,8 +434,9 @@ fn the_history_lists_a_web_edit_by_its_author_and_never_a_field_the_user_may_not
     assert!(!api.text.contains("credit_limit"), "{}", api.text);
     shot(&b, "record-history");
     drop(b);
-    // The manager sees both: the limit raised from 7654321 to 8765432 by
-    // her, and the rep's city.
+    // The manager sees both: the limit raised from 76,543.21 EUR to
+    // 87,654.32 EUR by her (money as the card shows it, with the record's
+    // currency), and the rep's city.
     let b = browser(&rt);
     sign_in(&b, &server, "marta");
     b.goto(&format!("{}/web/records/account/{id}/history", server.url));
@@ -420,7 +445,7 @@ fn the_history_lists_a_web_edit_by_its_author_and_never_a_field_the_user_may_not
     assert!(
         limit
             .iter()
-            .any(|(_, t)| t.contains("7654321") && t.contains("8765432") && t.contains("marta")),
+            .any(|(_, t)| t.contains("76,543.21 EUR → 87,654.32 EUR") && t.contains("marta")),
         "{rows:?}"
     );
     assert!(
@@ -433,4 +458,142 @@ fn the_history_lists_a_web_edit_by_its_author_and_never_a_field_the_user_may_not
         server.url
     ));
     assert!(b.page_text().contains("Not found"), "{}", b.page_text());
+}
+
+/// The stored `body` of note `id` as `who` reads it through the office API.
+fn note_body(who: &ApiClient, id: &str) -> String {
+    let answer = who.get(&format!("/v1/records/note/{id}"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json["fields"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Replaces the text of the card's `body` box as a person would (the page
+/// then counts as being edited, so live refreshes keep it).
+fn type_body(b: &Browser, text: &str) {
+    b.execute(
+        "const box = document.querySelector('#f-body');
+         box.value = arguments[0];
+         box.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![json!(text)],
+    );
+}
+
+#[test]
+fn a_note_edited_in_the_browser_keeps_what_others_wrote_meanwhile_and_never_guesses() {
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let marta = ApiClient::signed_in(&rt, &server.url, "marta");
+    let ana = ApiClient::signed_in(&rt, &server.url, "ana");
+    let account = ana.post(
+        "/v1/records/account",
+        json!({"fields": {"name": "Papelería Íñiguez", "territory": "madrid"}}),
+    );
+    assert_eq!(account.status, 201, "{}", account.text);
+    let account = id_of(&account);
+    let base = "Visit plan\nCall Ana on Monday\nBring the catalogue\n";
+    let note = ana.post(
+        "/v1/records/note",
+        json!({"fields": {"title": "Visit plan", "account": account, "body": base}}),
+    );
+    assert_eq!(note.status, 201, "{}", note.text);
+    let note = id_of(&note);
+    let card = format!("{}/web/records/note/{note}", server.url);
+
+    // Marta edits the first line while Ana adds a line at the end.
+    let b = browser(&rt);
+    sign_in(&b, &server, "marta");
+    b.goto(&card);
+    type_body(&b, &base.replace("Visit plan", "Visit plan (Q1)"));
+    let theirs = format!("{base}Prices for 2027\n");
+    let edit = ana.patch(
+        &format!("/v1/records/note/{note}"),
+        json!({"fields": {"body": theirs}}),
+    );
+    assert_eq!(edit.status, 200, "{}", edit.text);
+    b.click(&b.find("#save"));
+    b.wait_for("the saved card", WAIT, |b| b.try_find("#saved").is_some());
+    assert_eq!(
+        note_body(&marta, &note),
+        "Visit plan (Q1)\nCall Ana on Monday\nBring the catalogue\nPrices for 2027\n",
+        "both edits are kept"
+    );
+
+    // Both change the same line: nothing of Marta's edit is stored, her
+    // text stays in the box and the stored one is shown beside it.
+    let stored_before = note_body(&marta, &note);
+    b.goto(&card);
+    type_body(&b, &stored_before.replace("Monday", "Tuesday"));
+    let theirs = stored_before.replace("Monday", "Friday");
+    let edit = ana.patch(
+        &format!("/v1/records/note/{note}"),
+        json!({"fields": {"body": theirs}}),
+    );
+    assert_eq!(edit.status, 200, "{}", edit.text);
+    b.click(&b.find("#save"));
+    b.wait_for("the clash", WAIT, |b| b.try_find("#stored-body").is_some());
+    assert_eq!(
+        note_body(&marta, &note),
+        theirs,
+        "the stored text is untouched"
+    );
+    let typed = b.value_of("#f-body").unwrap_or_default();
+    assert!(
+        typed.contains("Tuesday"),
+        "her text is still in the box: {typed}"
+    );
+    assert!(
+        b.text_of("#stored-body")
+            .unwrap_or_default()
+            .contains("Friday")
+    );
+    assert!(b.text_of("#e-body").unwrap_or_default().contains("line 2"));
+    // Saving again is her decision, made with both texts in view.
+    b.click(&b.find("#save"));
+    b.wait_for("the saved card", WAIT, |b| b.try_find("#saved").is_some());
+    assert!(note_body(&marta, &note).contains("Tuesday"));
+}
+
+#[test]
+fn an_activity_planned_from_the_calendar_lands_at_the_local_time_picked() {
+    use fieldwork_tests::clocked::world;
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let w = world("2027-01-04T09:00:00Z");
+    let b = browser(&rt);
+    sign_in(&b, &w.server, "mia");
+    b.goto(&format!("{}/web/calendar", w.server.url));
+    b.click(&b.find("#new-activity"));
+    b.wait_for("the new activity form", WAIT, |b| {
+        b.try_find("#new-form").is_some()
+    });
+    let kind = b.property(&b.find("#f-due_at"), "type");
+    assert_eq!(kind, json!("datetime-local"), "a date-time picker");
+    b.click(&b.find("#f-type option[value='call']"));
+    b.type_into(&b.find("#f-subject"), "Llamar a Óptica Sol");
+    // The picker's value, as a person picks it: Wednesday 10:30 in Madrid.
+    b.execute(
+        "const i = document.querySelector('#f-due_at'); i.value = '2027-01-06T10:30';",
+        vec![],
+    );
+    b.click(&b.find("#create"));
+    let id = card_id(&b, "activity");
+    assert_eq!(b.value_of("#f-due_at").as_deref(), Some("2027-01-06T10:30"));
+    let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
+    let read = mia.get(&format!("/v1/records/activity/{id}"));
+    assert_eq!(
+        read.json["fields"]["due_at"], "2027-01-06T10:30:00+01:00",
+        "{}",
+        read.text
+    );
+    b.goto(&format!("{}/web/calendar?week=2027-W01", w.server.url));
+    let wednesday = b.text_of("#day-2027-01-06").unwrap_or_default();
+    assert!(
+        wednesday.contains("Llamar a Óptica Sol") && wednesday.contains("10:30"),
+        "{wednesday}"
+    );
 }

@@ -136,4 +136,21 @@
   }
 
   bindBoard();
+
+  // A model file chosen on the processes page is read into the text box
+  // (the form posts text; without script, the text is pasted).
+  for (const input of document.querySelectorAll('input[type=file][data-fills]')) {
+    const pick = input.closest('.file-pick');
+    if (pick) pick.hidden = false;
+    input.addEventListener('change', async function () {
+      const file = input.files && input.files[0];
+      const box = document.getElementById(input.dataset.fills);
+      if (!file || !box) return;
+      box.value = await file.text();
+      const format = document.getElementById(input.dataset.format);
+      const ext = (file.name.split('.').pop() || '').toLowerCase();
+      const chosen = { bpmn: 'bpmn', xml: 'bpmn', toml: 'toml', json: 'json' }[ext];
+      if (format && chosen) format.value = chosen;
+    });
+  }
 })();

@@ -207,6 +207,20 @@ pub async fn create_key(
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let by = super::caller::admin_of(&state, auth).await?.name;
     let req: NewApiKey = super::body::json(&state, &headers, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(create_key_by(&state, by, req).await?),
+    ))
+}
+
+/// What [`create_key`] does once the caller `by` is known to be an
+/// administrator: checks the kinds, creates the key (audited) and answers
+/// it with its secret, the only time the secret is shown.
+pub(crate) async fn create_key_by(
+    state: &AppState,
+    by: String,
+    req: NewApiKey,
+) -> ApiResult<CreatedApiKey> {
     let kinds = match &req.kinds {
         None => None,
         Some(names) => Some(
@@ -232,13 +246,10 @@ pub async fn create_key(
         .write(move |w| api_keys::create_audited(&mut w.conn, &new, &by, now))
         .await?;
     tracing::info!(key_id = info.id, user = %info.user, "admin action: API key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKey {
-            key,
-            view: ApiKeyView::from(info),
-        }),
-    ))
+    Ok(CreatedApiKey {
+        key,
+        view: ApiKeyView::from(info),
+    })
 }
 
 /// `GET /v1/admin/api-keys`: every key, live and revoked, without secrets.
@@ -258,8 +269,14 @@ pub async fn list_keys(
     auth: Result<Authenticated, ServerError>,
 ) -> ApiResult<Json<Vec<ApiKeyView>>> {
     super::caller::admin_of(&state, auth).await?;
+    Ok(Json(all_keys(&state).await?))
+}
+
+/// Every key, live and revoked, without secrets, as [`list_keys`] answers
+/// them (for a caller already known to be an administrator).
+pub(crate) async fn all_keys(state: &AppState) -> ApiResult<Vec<ApiKeyView>> {
     let keys = state.db.read(api_keys::list).await?;
-    Ok(Json(keys.into_iter().map(ApiKeyView::from).collect()))
+    Ok(keys.into_iter().map(ApiKeyView::from).collect())
 }
 
 /// `DELETE /v1/admin/api-keys/{id}`: revokes a key at once (the next
@@ -283,6 +300,12 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKeyView>> {
     let by = super::caller::admin_of(&state, auth).await?.name;
+    Ok(Json(revoke_key_by(&state, by, &id).await?))
+}
+
+/// What [`revoke_key`] does once the caller `by` is known to be an
+/// administrator: revokes key `id` at once (audited).
+pub(crate) async fn revoke_key_by(state: &AppState, by: String, id: &str) -> ApiResult<ApiKeyView> {
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("no API key `{id}`")))?;
@@ -293,7 +316,7 @@ pub async fn revoke_key(
         .await?
         .ok_or_else(|| Problem::not_found(format!("no API key {id}")))?;
     tracing::info!(key_id = revoked.id, "admin action: API key revoked");
-    Ok(Json(revoked.into()))
+    Ok(revoked.into())
 }
 
 /// `DELETE /v1/admin/users/{name}/calendar-feed`: revokes a user's
@@ -317,6 +340,18 @@ pub async fn revoke_user_feed(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let by = super::caller::admin_of(&state, auth).await?.name;
+    revoke_user_feed_by(&state, by, name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What [`revoke_user_feed`] does once the caller `by` is known to be an
+/// administrator: revokes user `name`'s calendar feed (audited); `404`
+/// when the user does not exist or has none.
+pub(crate) async fn revoke_user_feed_by(
+    state: &AppState,
+    by: String,
+    name: String,
+) -> ApiResult<()> {
     let now = state.now_ms();
     let target = name.clone();
     let revoked = state
@@ -340,7 +375,7 @@ pub async fn revoke_user_feed(
         .await?;
     if revoked {
         tracing::info!(target = %name, "admin action: calendar feed revoked");
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(Problem::not_found(format!(
             "user `{name}` does not exist or has no calendar feed"

@@ -168,6 +168,20 @@ pub async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let by = super::caller::admin_of(&state, auth).await?.name;
     let req: NewWebhook = super::body::json(&state, &headers, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(create_webhook_by(&state, by, req).await?),
+    ))
+}
+
+/// What [`create_webhook`] does once the caller `by` is known to be an
+/// administrator: checks the request, subscribes the URL (audited) and
+/// answers the subscription with its secret, the only time it is shown.
+pub(crate) async fn create_webhook_by(
+    state: &AppState,
+    by: String,
+    req: NewWebhook,
+) -> ApiResult<CreatedWebhook> {
     check(&req)?;
     let secret = crate::webhooks::new_secret();
     let now = state.now_ms();
@@ -213,13 +227,10 @@ pub async fn create_webhook(
             ..Problem::bad_request("the service user must exist and be enabled")
         })?;
     tracing::info!(webhook = created.id, "admin action: webhook subscribed");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedWebhook {
-            subscription: created,
-            secret,
-        }),
-    ))
+    Ok(CreatedWebhook {
+        subscription: created,
+        secret,
+    })
 }
 
 /// `GET /v1/admin/webhooks`: the active subscriptions, oldest first,
@@ -240,7 +251,13 @@ pub async fn list_webhooks(
     auth: Result<Authenticated, ServerError>,
 ) -> ApiResult<Json<Vec<Subscription>>> {
     super::caller::admin_of(&state, auth).await?;
-    Ok(Json(state.db.read(|c| store::list(c, MAX_LIST)).await?))
+    Ok(Json(all_webhooks(&state).await?))
+}
+
+/// The active subscriptions as [`list_webhooks`] answers them (for a
+/// caller already known to be an administrator).
+pub(crate) async fn all_webhooks(state: &AppState) -> ApiResult<Vec<Subscription>> {
+    Ok(state.db.read(|c| store::list(c, MAX_LIST)).await?)
 }
 
 fn parse_id(id: &str, what: &str) -> ApiResult<i64> {
@@ -269,7 +286,14 @@ pub async fn delete_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let by = super::caller::admin_of(&state, auth).await?.name;
-    let id = parse_id(&id, "webhook")?;
+    delete_webhook_by(&state, by, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What [`delete_webhook`] does once the caller `by` is known to be an
+/// administrator: deactivates subscription `id` (audited).
+pub(crate) async fn delete_webhook_by(state: &AppState, by: String, id: &str) -> ApiResult<()> {
+    let id = parse_id(id, "webhook")?;
     let now = state.now_ms();
     let deleted = state
         .db
@@ -291,7 +315,7 @@ pub async fn delete_webhook(
         return Err(Problem::not_found(format!("no active webhook {id}")));
     }
     tracing::info!(webhook = id, "admin action: webhook deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// `GET /v1/admin/webhooks/{id}/deliveries`: the subscription's newest
@@ -319,8 +343,21 @@ pub async fn list_deliveries(
 ) -> ApiResult<Json<Vec<Delivery>>> {
     super::caller::admin_of(&state, auth).await?;
     let Query(q) = q.map_err(|e| Problem::bad_request(format!("bad query: {}", e.body_text())))?;
-    let id = parse_id(&id, "webhook")?;
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_DELIVERIES);
+    Ok(Json(
+        deliveries_of(&state, &id, q.limit.unwrap_or(100)).await?,
+    ))
+}
+
+/// The newest `limit` deliveries (1 to 1000) of subscription `id`, as
+/// [`list_deliveries`] answers them (for a caller already known to be an
+/// administrator).
+pub(crate) async fn deliveries_of(
+    state: &AppState,
+    id: &str,
+    limit: usize,
+) -> ApiResult<Vec<Delivery>> {
+    let id = parse_id(id, "webhook")?;
+    let limit = limit.clamp(1, MAX_DELIVERIES);
     let found = state
         .db
         .read(move |c| match store::get(c, id)? {
@@ -329,7 +366,7 @@ pub async fn list_deliveries(
         })
         .await?
         .ok_or_else(|| Problem::not_found(format!("no webhook {id}")))?;
-    Ok(Json(found))
+    Ok(found)
 }
 
 /// `POST /v1/admin/webhooks/deliveries/{id}/redeliver`: queues a delivery
@@ -354,7 +391,14 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let by = super::caller::admin_of(&state, auth).await?.name;
-    let id = parse_id(&id, "delivery")?;
+    redeliver_by(&state, by, &id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// What [`redeliver`] does once the caller `by` is known to be an
+/// administrator: queues delivery `id` again, due now (audited).
+pub(crate) async fn redeliver_by(state: &AppState, by: String, id: &str) -> ApiResult<()> {
+    let id = parse_id(id, "delivery")?;
     let now = state.now_ms();
     let queued = state
         .db
@@ -377,5 +421,5 @@ pub async fn redeliver(
             "no delivery {id} of an active webhook"
         )));
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }

@@ -13,7 +13,7 @@
 //! Guarantees: totals are summed per currency over every deal of a column
 //! (never mixing currencies, never overflowing: a sum beyond the range of
 //! amounts is shown as such), and shown in major units with the currency
-//! ([`format_money`]); a column lists at most [`CARDS_PER_COLUMN`] deals
+//! ([`i18n::money`]); a column lists at most [`CARDS_PER_COLUMN`] deals
 //! but counts and totals all; a board that would read more than the
 //! reports' bound asks for narrower filters instead of showing part; a
 //! move names a stage of the schema or is refused, and is refused by the
@@ -23,17 +23,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::report::{Facts, ReportQuery};
-use fieldwork_core::value::format_money;
 use fieldwork_core::{RecordId, RecordKind};
 
 use super::customers::{Choice, enum_values, record_href};
 use super::form::{self, Pairs};
-use super::page::{self, CheckedPost, Nav};
+use super::i18n::{self, filters};
+use super::page::{self, CheckedPost, Nav, SignedInGet};
 use super::session::WebSession;
 use crate::api::query;
 use crate::db::record_index::{self, FactsScope, Loaded, PeriodScope};
@@ -149,13 +149,8 @@ impl Filters {
 /// `GET /web/pipeline`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    session: WebSession,
-    RawQuery(raw): RawQuery,
+    SignedInGet { session, query: q }: SignedInGet,
 ) -> Response {
-    let q = match form::query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
-    };
     board(&state, &session, Filters::of(&q), None, StatusCode::OK).await
 }
 
@@ -308,7 +303,7 @@ fn totals(deals: &[&Facts]) -> Vec<String> {
     }
     sums.into_iter()
         .map(|(currency, sum)| match i64::try_from(sum) {
-            Ok(minor) => format_money(minor, currency),
+            Ok(minor) => i18n::money(minor, currency),
             Err(_) => format!("more than can be shown in {currency}"),
         })
         .collect()
@@ -321,14 +316,14 @@ fn deal_card(f: &Facts, stage: &str) -> DealCard {
         action: format!("/web/deals/{id}/stage"),
         title: f.title.clone(),
         amount: match (f.amount, f.currency.as_deref()) {
-            (Some(a), Some(c)) => format_money(a, c),
+            (Some(a), Some(c)) => i18n::money(a, c),
             (Some(a), None) => a.to_string(),
             _ => String::new(),
         },
         owner: f.responsible().unwrap_or_default().to_owned(),
         close: f
             .due
-            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .map(|t| i18n::date(jiff::tz::TimeZone::UTC.to_datetime(t).date()))
             .unwrap_or_default(),
         stages: stages()
             .iter()
@@ -356,7 +351,7 @@ pub async fn move_deal(
         .map(|q| Filters::of(&q))
         .unwrap_or_default();
     let Ok(id) = query::record_id("deal", &id) else {
-        let why = "There is no such deal, or you may not see it.".to_owned();
+        let why = i18n::text("There is no such deal, or you may not see it.").to_owned();
         return board(&state, &session, filters, Some(why), StatusCode::NOT_FOUND).await;
     };
     let stage = fields.get("stage").unwrap_or_default().to_owned();

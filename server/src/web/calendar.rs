@@ -21,12 +21,14 @@
 //! token, same origin) refused by the server like a device's change when
 //! the user may not make it, and its outcome is bounded ([`MAX_OUTCOME`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use fieldwork_core::card::creatable_fields;
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::process::tasks::{self, Item};
 use fieldwork_core::summary::Summary;
@@ -37,8 +39,10 @@ use jiff::tz::TimeZone;
 
 use super::customers::record_href;
 use super::form::{self, Pairs};
-use super::page::{self, CheckedPost, Nav};
+use super::i18n::{self, filters};
+use super::page::{self, CheckedPost, Nav, SignedInGet};
 use super::session::WebSession;
+use super::task_outcome::{self, Ask};
 use crate::api::tasks as tasks_api;
 use crate::api::{query, write};
 use crate::db::users;
@@ -67,6 +71,12 @@ pub struct Entry {
     pub subject: String,
     /// planned, done or cancelled.
     pub status: String,
+    /// How its Done form asks for the outcome (a process task's form).
+    pub ask: Ask,
+    /// The choices of a `choice` outcome, with their labels.
+    pub choices: Vec<(String, String)>,
+    /// The status in the request's language.
+    pub status_label: String,
     /// Its local time (`HH:MM`), or local date and time for overdue ones.
     pub time: String,
     /// Its instant, RFC 3339 (for `<time datetime>`).
@@ -106,6 +116,8 @@ pub struct CalendarPage {
     pub team: bool,
     /// Whether the user manages anyone (the switch is offered).
     pub manages: bool,
+    /// Whether the user may create activities (the New activity link).
+    pub may_create: bool,
     /// The previous week's address.
     pub prev: String,
     /// The next week's address.
@@ -118,6 +130,10 @@ pub struct CalendarPage {
     pub overdue: Vec<Entry>,
     /// Overdue ones not listed.
     pub overdue_hidden: usize,
+    /// Open activities with no date (at most [`MAX_OVERDUE`]).
+    pub undated: Vec<Entry>,
+    /// How many more have no date.
+    pub undated_hidden: usize,
     /// The seven days.
     pub days: Vec<Day>,
     /// A refusal, for people.
@@ -150,14 +166,10 @@ impl View {
 /// `GET /web/calendar`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    session: WebSession,
-    RawQuery(raw): RawQuery,
+    SignedInGet { session, query: q }: SignedInGet,
 ) -> Response {
-    let q = match form::query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
-    };
-    let notice = (q.get("done") == Some("1")).then(|| "The activity is done.".to_owned());
+    let notice =
+        (q.get("done") == Some("1")).then(|| i18n::text("The activity is done.").to_owned());
     calendar(&state, &session, View::of(&q), None, notice, StatusCode::OK).await
 }
 
@@ -189,8 +201,19 @@ fn zone_of(session: &WebSession) -> (TimeZone, String) {
     }
 }
 
-/// What is read for the page: (overdue, the week's items, manages anyone).
-type Loaded = (Vec<Item>, Vec<Item>, bool);
+/// What is read for the page.
+struct Loaded {
+    /// Open activities already due.
+    overdue: Vec<Item>,
+    /// Open activities with no date.
+    undated: Vec<Item>,
+    /// The week's activities.
+    items: Vec<Item>,
+    /// Whether the user manages anyone.
+    manages: bool,
+    /// The outcome forms of open process tasks, by activity id.
+    asks: HashMap<String, Ask>,
+}
 
 async fn calendar(
     state: &Arc<AppState>,
@@ -207,12 +230,18 @@ async fn calendar(
         None => parse_week(&week_of(today)).unwrap_or(today),
         Some(Some(d)) => d,
         Some(None) => {
-            error = Some("The week must be written YYYY-Www, like 2026-W49.".into());
+            error = Some(i18n::text("The week must be written YYYY-Www, like 2026-W49.").into());
             parse_week(&week_of(today)).unwrap_or(today)
         }
     };
     let loaded = load(state, session, &zone, monday, now, view.team).await;
-    let (overdue, items, manages) = match loaded {
+    let Loaded {
+        overdue,
+        undated,
+        items,
+        manages,
+        asks,
+    } = match loaded {
         Ok(l) => l,
         Err(e) => return page::server_error(&e),
     };
@@ -224,6 +253,9 @@ async fn calendar(
     let overdue_hidden = overdue.len().saturating_sub(MAX_OVERDUE);
     let template = CalendarPage {
         nav: Some(session.nav("calendar", "activity")),
+        may_create: session.access.policy().is_some_and(|policy| {
+            !creatable_fields(&session.access, policy, RecordKind::Activity).is_empty()
+        }),
         time_zone: tz_name,
         team,
         manages,
@@ -234,10 +266,16 @@ async fn calendar(
         overdue: overdue
             .iter()
             .take(MAX_OVERDUE)
-            .map(|i| entry(i, now, &zone, true))
+            .map(|i| entry(i, now, &zone, true, &asks))
             .collect(),
         overdue_hidden,
-        days: days_of(monday, today, &items, now, &zone),
+        undated_hidden: undated.len().saturating_sub(MAX_OVERDUE),
+        undated: undated
+            .iter()
+            .take(MAX_OVERDUE)
+            .map(|i| entry(i, now, &zone, true, &asks))
+            .collect(),
+        days: days_of(monday, today, &items, now, &zone, &asks),
         week,
         error,
         notice,
@@ -282,7 +320,8 @@ async fn load(
                 .filter(|s| s.status.as_deref() == Some("planned"))
                 .cloned()
                 .collect();
-            let overdue = tasks::bucket(&open, now, &zone, "").overdue;
+            let buckets = tasks::bucket(&open, now, &zone, "");
+            let (overdue, undated) = (buckets.overdue, buckets.undated);
             let (start, end) = tasks::day_bounds(monday, sunday, &zone);
             let mut items: Vec<Item> = seen
                 .iter()
@@ -290,23 +329,45 @@ async fn load(
                 .filter(|i| i.at.is_some_and(|t| t >= start && t < end))
                 .collect();
             items.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-            Ok((overdue, items, manages))
+            let open: Vec<String> = overdue
+                .iter()
+                .take(MAX_OVERDUE)
+                .chain(undated.iter().take(MAX_OVERDUE))
+                .chain(&items)
+                .filter(|i| i.status == "planned")
+                .map(|i| i.id.clone())
+                .collect();
+            let asks = task_outcome::forms(c, &access, &actor, &open)?;
+            Ok(Loaded {
+                overdue,
+                undated,
+                items,
+                manages,
+                asks,
+            })
         })
         .await
 }
 
-fn days_of(monday: Date, today: Date, items: &[Item], now: Timestamp, zone: &TimeZone) -> Vec<Day> {
+fn days_of(
+    monday: Date,
+    today: Date,
+    items: &[Item],
+    now: Timestamp,
+    zone: &TimeZone,
+    asks: &HashMap<String, Ask>,
+) -> Vec<Day> {
     let mut days = Vec::new();
     let mut day = monday;
     for _ in 0..7 {
         let entries = items
             .iter()
             .filter(|i| i.at.map(|t| t.to_zoned_datetime(zone.clone()).date()) == Some(day))
-            .map(|i| entry(i, now, zone, false))
+            .map(|i| entry(i, now, zone, false, asks))
             .collect();
         days.push(Day {
             date: day.to_string(),
-            label: day.strftime("%A %-d %B").to_string(),
+            label: i18n::current().day_heading(day),
             today: day == today,
             entries,
         });
@@ -318,17 +379,36 @@ fn days_of(monday: Date, today: Date, items: &[Item], now: Timestamp, zone: &Tim
     days
 }
 
-fn entry(i: &Item, now: Timestamp, zone: &TimeZone, with_date: bool) -> Entry {
+fn entry(
+    i: &Item,
+    now: Timestamp,
+    zone: &TimeZone,
+    with_date: bool,
+    asks: &HashMap<String, Ask>,
+) -> Entry {
     let open = i.status == "planned";
     let local = i.at.map(|t| t.to_zoned_datetime(zone.clone()));
-    let format = if with_date { "%Y-%m-%d %H:%M" } else { "%H:%M" };
     Entry {
         href: record_href(&i.id).unwrap_or_default(),
-        kind: i.kind.clone(),
+        kind: page::label(&i.kind),
         subject: i.subject.clone(),
         status: i.status.clone(),
+        ask: asks.get(&i.id).cloned().unwrap_or_default(),
+        choices: asks
+            .get(&i.id)
+            .map(|a| {
+                a.choices
+                    .iter()
+                    .map(|c| (c.clone(), page::label(c)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        status_label: page::label(&i.status),
         time: local
-            .map(|z| z.strftime(format).to_string())
+            .map(|z| match with_date {
+                true => i18n::date_time(z.datetime()),
+                false => z.strftime("%H:%M").to_string(),
+            })
             .unwrap_or_default(),
         at: i.at.map(|t| t.to_string()).unwrap_or_default(),
         who: i.assignee.clone().unwrap_or_default(),
@@ -362,7 +442,7 @@ pub async fn complete(
     let result = match query::record_id("activity", &id) {
         Err(_) => Err(refuse(
             StatusCode::NOT_FOUND,
-            "There is no such activity, or you may not see it.".into(),
+            i18n::text("There is no such activity, or you may not see it.").into(),
         )),
         Ok(id) => match completion(fields.get("outcome").unwrap_or_default()) {
             Err(why) => Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, why)),

@@ -39,8 +39,12 @@ use fieldwork_core::{RecordId, RecordKind};
 
 use super::customers::{Choice, record_href};
 use super::form;
+use super::i18n::{self, filters};
+use super::long_text::{self, Clash, LongEdit};
+use super::money_input;
 use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
+use super::time_input;
 use crate::api::problem::Problem;
 use crate::api::{query, read, write};
 use crate::db::record_index::{self, FactsScope, Loaded};
@@ -55,10 +59,10 @@ const MAX_FIELDS: usize = 200;
 
 /// The kinds listed as related records, in order.
 const RELATED: &[(RecordKind, &str)] = &[
-    (RecordKind::Contact, "Contacts"),
-    (RecordKind::Deal, "Deals"),
-    (RecordKind::Activity, "Activities"),
-    (RecordKind::Note, "Notes"),
+    (RecordKind::Contact, i18n::mark("Contacts")),
+    (RecordKind::Deal, i18n::mark("Deals")),
+    (RecordKind::Activity, i18n::mark("Activities")),
+    (RecordKind::Note, i18n::mark("Notes")),
 ];
 
 /// The kinds a timeline reads.
@@ -99,6 +103,12 @@ pub struct FieldView {
     pub conflicts: String,
     /// Why the server refused what the user typed.
     pub error: Option<String>,
+    /// For an amount of money: the currency it is shown in (posted back as
+    /// `c.FIELD`, [`super::money_input`]).
+    pub currency: Option<String>,
+    /// The text stored now, when the user's edit of this long text clashed
+    /// with someone else's ([`super::long_text`]).
+    pub stored: Option<String>,
 }
 
 /// A link to a related record.
@@ -174,6 +184,9 @@ pub struct CardPage {
     /// New records pre-filled with this one ("New contact", "New deal" on
     /// an account), those the user may create.
     pub new_links: Vec<Link>,
+    /// The models page's start form for this record, when the user's role
+    /// may start processes ([`super::process_start`]).
+    pub start_process: Option<String>,
 }
 
 /// What the user typed and what the server said about it.
@@ -182,6 +195,8 @@ struct Typed {
     inputs: BTreeMap<String, String>,
     errors: BTreeMap<String, String>,
     general: Vec<String>,
+    /// Long texts whose edit clashed: field → the text stored now.
+    stored: BTreeMap<String, String>,
 }
 
 /// `GET /web/records/{kind}/{id}`.
@@ -225,11 +240,13 @@ pub async fn save(
     };
     let inputs = lf(fields.with_prefix("f."));
     let originals = lf(fields.with_prefix("o."));
+    let shown_in = fields.with_prefix("c.");
+    let zone = super::process_card::time_zone(&session);
     if inputs.len() > MAX_FIELDS {
         return page::message_for(
             &session,
             StatusCode::BAD_REQUEST,
-            "Request refused",
+            i18n::text("Request refused"),
             &format!("A form may change at most {MAX_FIELDS} fields."),
         );
     }
@@ -238,14 +255,42 @@ pub async fn save(
         ..Typed::default()
     };
     let mut writes = Vec::new();
+    let mut long = Vec::new();
     for (name, value) in &inputs {
         if originals.get(name) == Some(value) {
             continue;
         }
+        if schema::field(id.kind(), name).is_some_and(|d| d.ty == FieldType::LongText) {
+            long.push(LongEdit {
+                field: name.clone(),
+                base: originals.get(name).cloned().unwrap_or_default(),
+                mine: value.clone(),
+            });
+            continue;
+        }
+        let mut value = value.clone();
+        // Only money the form offered is read in major units; a field the
+        // form did not show goes on as sent, for the policy to judge first.
+        if money_input::is_money(id.kind(), name)
+            && originals.contains_key(name)
+            && !value.trim().is_empty()
+        {
+            let currency = money_input::currency_for(id.kind(), name, &inputs, &shown_in);
+            match money_input::to_minor(&value, currency.as_deref()) {
+                Ok(minor) => value = minor,
+                Err(why) => {
+                    typed.errors.insert(name.clone(), why);
+                    continue;
+                }
+            }
+        }
+        if originals.contains_key(name) {
+            value = time_input::to_stored(id.kind(), name, &value, &zone);
+        }
         let json = if value.trim().is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::Value::String(value.clone())
+            serde_json::Value::String(value)
         };
         let one = BTreeMap::from([(name.clone(), json)]);
         match crate::api::records::field_writes(id.kind(), one) {
@@ -264,21 +309,46 @@ pub async fn save(
         )
         .await;
     }
-    if writes.is_empty() {
+    if writes.is_empty() && long.is_empty() {
         return Redirect::to(&card_href(&id)).into_response();
     }
     let (st, user, target) = (state.clone(), session.user.clone(), id.clone());
+    let (access, actor) = (
+        session.access.clone(),
+        write::actor_for(&state.actor, &session.user),
+    );
     let written = state
         .db
         .write(move |w| {
-            Ok(crate::api::write::write(
-                w, &st, &user, &target, false, writes,
-            ))
+            let mut writes = writes;
+            if !long.is_empty() {
+                match long_text::merged_writes(&w.conn, &access, &actor, &target, long)? {
+                    Ok(merged) => writes.extend(merged),
+                    Err(clash) => return Ok(Err(clash)),
+                }
+            }
+            if writes.is_empty() {
+                return Ok(Ok(0));
+            }
+            Ok(write::write(w, &st, &user, &target, false, writes).map_err(Clash::Refused))
         })
         .await;
     match written {
         Ok(Ok(_)) => Redirect::to(&format!("{}?saved=1", card_href(&id))).into_response(),
-        Ok(Err(problem)) => {
+        Ok(Err(Clash::Conflict {
+            field,
+            stored,
+            line,
+        })) => {
+            let why = i18n::fill(
+                "Someone else changed this text at the same place while you were editing it (around line {0}). None of it was saved: your text is still in the box, the stored text is below it. Merge them and save again.",
+                &[&line],
+            );
+            typed.errors.insert(field.clone(), why);
+            typed.stored.insert(field, stored);
+            page_of(&state, &session, &id, typed, false, StatusCode::CONFLICT).await
+        }
+        Ok(Err(Clash::Refused(problem))) => {
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::FORBIDDEN);
             if status == StatusCode::NOT_FOUND {
                 return not_found(&session);
@@ -313,8 +383,8 @@ fn not_found(session: &WebSession) -> Response {
     page::message_for(
         session,
         StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such record, or you may not see it.",
+        i18n::text("Not found"),
+        i18n::text("There is no such record, or you may not see it."),
     )
 }
 
@@ -339,14 +409,18 @@ async fn page_of(
         Ok(None) => return not_found(session),
         Err(e) => return page::server_error(&e),
     };
+    let tz = super::process_card::time_zone(session);
     let mut fields: Vec<FieldView> = gathered
         .card
         .fields
         .iter()
-        .map(|f| view(id.kind(), f, &typed))
+        .map(|f| field_view(id.kind(), f, typed.inputs.get(&f.name), &tz))
         .collect();
     // Refusals of fields the card shows go next to them, others above
     // the form.
+    for f in &mut fields {
+        f.stored = typed.stored.remove(&f.name);
+    }
     for (field, message) in std::mem::take(&mut typed.errors) {
         match fields.iter_mut().find(|f| f.name == field) {
             Some(f) => f.error = Some(message),
@@ -355,12 +429,6 @@ async fn page_of(
                 .push(format!("{}: {message}", page::label(&field))),
         }
     }
-    let tz = session
-        .user
-        .time_zone
-        .as_deref()
-        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
     let (timeline, timeline_error) = match gathered.timeline {
         None => (None, None),
         Some(Ok(t)) => (
@@ -383,11 +451,28 @@ async fn page_of(
         fields,
         error: (!typed.general.is_empty()).then(|| typed.general.join(" ")),
         saved,
-        related: gathered.related,
+        related: gathered
+            .related
+            .into_iter()
+            .map(|r| RelatedList {
+                heading: i18n::text(r.heading),
+                ..r
+            })
+            .collect(),
         timeline,
         timeline_error,
         history: format!("{}/history", card_href(id)),
         new_links: new_links(session, id),
+        start_process: session
+            .access
+            .check_process("start", |p| p.start)
+            .is_ok()
+            .then(|| {
+                form_urlencoded::Serializer::new("/web/processes?".to_owned())
+                    .append_pair("record", &id.to_string())
+                    .finish()
+                    + "#start"
+            }),
     };
     page::render(status, &template)
 }
@@ -403,8 +488,8 @@ fn new_links(session: &WebSession, id: &RecordId) -> Vec<Link> {
         return Vec::new();
     }
     [
-        (RecordKind::Contact, "New contact"),
-        (RecordKind::Deal, "New deal"),
+        (RecordKind::Contact, i18n::text("New contact")),
+        (RecordKind::Deal, i18n::text("New deal")),
     ]
     .into_iter()
     .filter(|(kind, _)| {
@@ -426,26 +511,34 @@ fn section_of(kind: RecordKind) -> &'static str {
     }
 }
 
-/// One card field as the form shows it, with what the user typed.
-fn view(kind: RecordKind, f: &fieldwork_core::card::CardField, typed: &Typed) -> FieldView {
-    field_view(kind, f, typed.inputs.get(&f.name))
-}
-
 /// One field as a form shows it: `typed` when the user typed something,
-/// else the stored value (also the new-record form's, [`super::create`]).
+/// else the stored value (also the new-record form's, [`super::create`]);
+/// the value as read, the label and the hint in the request's language,
+/// instants in `zone`.
 pub(super) fn field_view(
     kind: RecordKind,
     f: &fieldwork_core::card::CardField,
     typed: Option<&String>,
+    zone: &jiff::tz::TimeZone,
 ) -> FieldView {
     let ty = schema::field(kind, &f.name).map(|d| d.ty);
-    let original = f.value.clone().unwrap_or_default();
+    // Money is edited in its currency's major units, as people write it.
+    let currency = f.currency.clone().filter(|_| ty == Some(FieldType::Money));
+    let original = match (&currency, f.value.as_deref().map(str::parse::<i64>)) {
+        (Some(c), Some(Ok(minor))) => i18n::current().amount_for_input(minor, c),
+        _ if ty == Some(FieldType::DateTime) => f
+            .value
+            .as_deref()
+            .and_then(|v| time_input::for_input(v, zone).or_else(|| Some(v.to_owned())))
+            .unwrap_or_default(),
+        _ => f.value.clone().unwrap_or_default(),
+    };
     let value = typed.cloned().unwrap_or_else(|| original.clone());
     let (input, options) = match ty {
         Some(FieldType::Enum(values)) => ("select", choices(values, &value, f.required)),
         Some(FieldType::Bool) => ("select", choices(&["true", "false"], &value, false)),
         Some(FieldType::LongText) => ("textarea", Vec::new()),
-        _ => ("text", Vec::new()),
+        other => (time_input::input_type(other), Vec::new()),
     };
     let href = match ty {
         Some(FieldType::Ref(_)) => f.value.as_deref().and_then(record_href),
@@ -454,10 +547,13 @@ pub(super) fn field_view(
     FieldView {
         name: f.name.clone(),
         label: page::label(&f.name),
-        hint: f.type_name.clone(),
+        hint: match (&currency, ty) {
+            (Some(c), _) => i18n::fill("amount in {0}", &[c]),
+            (None, ty) => ty.map_or_else(|| f.type_name.clone(), i18n::values::hint),
+        },
         value,
         original,
-        display: f.display.clone().unwrap_or_default(),
+        display: i18n::values::card_field(kind, f, zone),
         href,
         writable: f.writable,
         required: f.required,
@@ -465,6 +561,8 @@ pub(super) fn field_view(
         options,
         conflicts: f.conflicts.join(", "),
         error: None,
+        currency,
+        stored: None,
     }
 }
 
@@ -473,7 +571,7 @@ fn choices(values: &[&str], current: &str, required: bool) -> Vec<Choice> {
     if !required {
         out.push(Choice {
             value: String::new(),
-            label: "(none)".into(),
+            label: i18n::text("(none)").to_owned(),
             selected: current.is_empty(),
         });
     }
@@ -496,21 +594,17 @@ fn choices(values: &[&str], current: &str, required: bool) -> Vec<Choice> {
 
 fn touchpoint(e: &timeline::TimelineEvent, tz: &jiff::tz::TimeZone) -> Touchpoint {
     let what = match e.kind {
-        EventKind::AccountStage => "Account stage",
-        EventKind::DealCreated => "Deal created",
-        EventKind::DealStage => "Deal stage",
-        EventKind::Activity => "Activity",
-        EventKind::Note => "Note",
-        EventKind::Contact => "Contact added",
+        EventKind::AccountStage => i18n::text("Account stage"),
+        EventKind::DealCreated => i18n::text("Deal created"),
+        EventKind::DealStage => i18n::text("Deal stage"),
+        EventKind::Activity => i18n::text("Activity"),
+        EventKind::Note => i18n::text("Note"),
+        EventKind::Contact => i18n::text("Contact added"),
     };
     Touchpoint {
         at: e
             .at
-            .map(|t| {
-                t.to_zoned_datetime(tz.clone())
-                    .strftime("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
+            .map(|t| i18n::date_time(t.to_zoned_datetime(tz.clone()).datetime()))
             .unwrap_or_default(),
         what: what.to_owned(),
         href: record_href(&e.record).unwrap_or_default(),
@@ -579,9 +673,10 @@ async fn gather(
                     Loaded::Facts(facts) => {
                         Ok(timeline::timeline(&id, &facts, &ReportQuery::new(now)))
                     }
-                    Loaded::TooMany => {
-                        Err("This account has too many records for a timeline here.".to_owned())
-                    }
+                    Loaded::TooMany => Err(i18n::text(
+                        "This account has too many records for a timeline here.",
+                    )
+                    .to_owned()),
                 })
             } else {
                 None

@@ -34,8 +34,11 @@ use fieldwork_core::{RecordId, RecordKind};
 
 use super::card::{FieldView, card_href, field_view};
 use super::form;
+use super::i18n::{self, filters};
+use super::money_input;
 use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
+use super::time_input;
 use crate::api::problem::Problem;
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -93,8 +96,8 @@ fn unknown_kind(session: &WebSession) -> Response {
     page::message_for(
         session,
         StatusCode::NOT_FOUND,
-        "Not found",
-        "Records of this kind are not created here.",
+        i18n::text("Not found"),
+        i18n::text("Records of this kind are not created here."),
     )
 }
 
@@ -110,7 +113,9 @@ pub async fn form(
     };
     let query = match form::query(raw.as_deref()) {
         Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
+        Err(e) => {
+            return page::message_for(&session, e.status, i18n::text("Bad address"), &e.message);
+        }
     };
     let inputs: BTreeMap<String, String> = schema::fields(kind)
         .iter()
@@ -150,19 +155,42 @@ pub async fn create(
         return page::message_for(
             &session,
             StatusCode::BAD_REQUEST,
-            "Request refused",
+            i18n::text("Request refused"),
             &format!("A form may fill in at most {MAX_FIELDS} fields."),
         );
     }
     let mut errors = BTreeMap::new();
     let mut general = Vec::new();
     let mut writes = Vec::new();
+    let zone = super::process_card::time_zone(&session);
+    let offered = session
+        .access
+        .policy()
+        .map(|policy| creatable_fields(&session.access, policy, kind))
+        .unwrap_or_default();
     for (field, value) in &inputs {
         // An empty input is a field left blank: not written.
         if value.trim().is_empty() {
             continue;
         }
-        let one = BTreeMap::from([(field.clone(), serde_json::Value::String(value.clone()))]);
+        let mut value = value.clone();
+        // Money the form offered is typed in major units with its currency
+        // on the same form; a field it did not offer goes on as sent, for
+        // the policy to judge first.
+        if money_input::is_money(kind, field) && offered.contains(field) {
+            let currency = money_input::currency_for(kind, field, &inputs, &BTreeMap::new());
+            match money_input::to_minor(&value, currency.as_deref()) {
+                Ok(minor) => value = minor,
+                Err(why) => {
+                    errors.insert(field.clone(), why);
+                    continue;
+                }
+            }
+        }
+        if offered.contains(field) {
+            value = time_input::to_stored(kind, field, &value, &zone);
+        }
+        let one = BTreeMap::from([(field.clone(), serde_json::Value::String(value))]);
         match crate::api::records::field_writes(kind, one) {
             Ok(w) => writes.extend(w),
             Err(p) => note(&mut errors, &mut general, p, field),
@@ -246,7 +274,7 @@ fn render(
                 required: def.required,
                 conflicts: Vec::new(),
             };
-            field_view(kind, &empty, inputs.get(def.name))
+            field_view(kind, &empty, inputs.get(def.name), &jiff::tz::TimeZone::UTC)
         })
         .collect();
     for (field, message) in std::mem::take(&mut errors) {

@@ -27,6 +27,7 @@ use fieldwork_core::schema::{self, FieldType};
 use fieldwork_core::{RecordId, RecordKind};
 
 use super::form::{self, Pairs};
+use super::i18n::{self, filters};
 use super::page::{self, Nav};
 use super::session::WebSession;
 use crate::api::problem::Problem;
@@ -49,6 +50,8 @@ struct Spec {
     kind: RecordKind,
     section: &'static str,
     heading: &'static str,
+    /// The label of the new-record button.
+    new_record: &'static str,
     /// Columns after the title, by field.
     columns: &'static [&'static str],
     /// Filters offered, by field (each `field eq value`).
@@ -61,32 +64,34 @@ struct Spec {
 const ACCOUNTS: Spec = Spec {
     kind: RecordKind::Account,
     section: "accounts",
-    heading: "Accounts",
+    heading: i18n::mark("Accounts"),
+    new_record: i18n::mark("New account"),
     columns: &["stage", "owner", "territory", "city", "phone"],
     filters: &["owner", "territory", "stage"],
     sorts: &[
-        ("Oldest first", ""),
-        ("Name, A to Z", "name"),
-        ("Name, Z to A", "-name"),
-        ("Stage", "stage"),
-        ("Owner", "owner"),
-        ("Territory", "territory"),
-        ("City", "city"),
+        (i18n::mark("Oldest first"), ""),
+        (i18n::mark("Name, A to Z"), "name"),
+        (i18n::mark("Name, Z to A"), "-name"),
+        (i18n::mark("Stage"), "stage"),
+        (i18n::mark("Owner"), "owner"),
+        (i18n::mark("Territory"), "territory"),
+        (i18n::mark("City"), "city"),
     ],
 };
 
 const CONTACTS: Spec = Spec {
     kind: RecordKind::Contact,
     section: "contacts",
-    heading: "Contacts",
+    heading: i18n::mark("Contacts"),
+    new_record: i18n::mark("New contact"),
     columns: &["position", "account", "email", "phone", "owner"],
     filters: &["owner"],
     sorts: &[
-        ("Oldest first", ""),
-        ("Last name, A to Z", "last_name"),
-        ("Last name, Z to A", "-last_name"),
-        ("First name", "first_name"),
-        ("Owner", "owner"),
+        (i18n::mark("Oldest first"), ""),
+        (i18n::mark("Last name, A to Z"), "last_name"),
+        (i18n::mark("Last name, Z to A"), "-last_name"),
+        (i18n::mark("First name"), "first_name"),
+        (i18n::mark("Owner"), "owner"),
     ],
 };
 
@@ -246,7 +251,9 @@ async fn list(
 ) -> Response {
     let query = match form::query(raw) {
         Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
+        Err(e) => {
+            return page::message_for(&session, e.status, i18n::text("Bad address"), &e.message);
+        }
     };
     let p = params(spec, &query);
     let found = find(&state, &session, spec, &p).await;
@@ -286,7 +293,7 @@ async fn list(
     let current_stage = chosen("stage").unwrap_or_default();
     let template = ListPage {
         nav: Some(session.nav(spec.section, spec.kind.as_str())),
-        heading: spec.heading,
+        heading: i18n::text(spec.heading),
         path: format!("/web/{}", spec.section),
         q: p.q.clone().unwrap_or_default(),
         owner: chosen("owner").unwrap_or_default(),
@@ -311,7 +318,7 @@ async fn list(
             .iter()
             .map(|(label, value)| Choice {
                 value: (*value).to_owned(),
-                label: (*label).to_owned(),
+                label: i18n::text(label).to_owned(),
                 selected: *value == p.sort,
             })
             .collect(),
@@ -324,7 +331,7 @@ async fn list(
         new_record: (!creatable_fields(&session.access, policy, spec.kind).is_empty()).then(|| {
             (
                 format!("/web/new/{}", spec.kind.as_str()),
-                format!("New {}", spec.kind.as_str()),
+                i18n::text(spec.new_record).to_owned(),
             )
         }),
     };

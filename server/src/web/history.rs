@@ -23,10 +23,13 @@ use axum::response::Response;
 
 use super::card::card_href;
 use super::form;
+use super::i18n::{self, filters};
 use super::page::{self, Nav};
 use super::session::WebSession;
 use crate::api::{query, read, records, write};
 use crate::state::AppState;
+use fieldwork_core::RecordId;
+use fieldwork_core::schema;
 
 /// Changes of fields listed on one page.
 pub const PAGE: usize = 50;
@@ -85,17 +88,20 @@ pub async fn show(
             .get("skip")
             .and_then(|s| s.parse::<usize>().ok())
             .unwrap_or(0),
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
+        Err(e) => {
+            return page::message_for(&session, e.status, i18n::text("Bad address"), &e.message);
+        }
     };
-    let entries =
-        match records::history(State(state.clone()), Path((kind, id)), session.caller()).await {
-            Ok(axum::Json(entries)) => entries,
-            Err(p) if p.status == 404 => return not_found(&session),
-            Err(p) => {
-                let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
-                return page::message_for(&session, status, "History refused", &p.detail);
-            }
-        };
+    let entries = match records::history(State(state.clone()), Path((kind, id)), session.caller())
+        .await
+    {
+        Ok(axum::Json(entries)) => entries,
+        Err(p) if p.status == 404 => return not_found(&session),
+        Err(p) => {
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            return page::message_for(&session, status, i18n::text("History refused"), &p.detail);
+        }
+    };
     let access = session.access.clone();
     let actor = write::actor_for(&state.actor, &session.user);
     let target = rid.clone();
@@ -120,29 +126,41 @@ pub async fn show(
     // Oldest first, as the API answers: each change's old value is what
     // the one before set.
     let mut last: HashMap<String, String> = HashMap::new();
+    // The record's currencies as of each change, so money reads as on the
+    // card (a currency set with its amount counts for it).
+    let mut currencies: HashMap<String, String> = HashMap::new();
+    let kind = rid.kind();
+    let read = |field: &str, raw: &str, currencies: &HashMap<String, String>| {
+        let currency = schema::currency_field(kind, field).and_then(|c| currencies.get(c));
+        i18n::values::shown(kind, field, raw, currency.map(String::as_str), &tz)
+            .unwrap_or_else(|| raw.to_owned())
+    };
     let mut rows = Vec::new();
     for entry in entries {
+        for change in &entry.fields {
+            let is_currency = schema::field(kind, &change.field)
+                .is_some_and(|d| d.ty == schema::FieldType::Currency);
+            if let (true, Some(v)) = (is_currency, &change.value) {
+                currencies.insert(change.field.clone(), v.clone());
+            }
+        }
         let at = entry
             .at
             .parse::<jiff::Timestamp>()
-            .map(|t| {
-                t.to_zoned_datetime(tz.clone())
-                    .strftime("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
+            .map(|t| i18n::date_time(t.to_zoned_datetime(tz.clone()).datetime()))
             .unwrap_or(entry.at);
         for change in entry.fields {
             let old = last.get(&change.field).cloned();
             let new = match change.action.as_str() {
                 // A text or log set up: no scalar value to show.
-                "set" => change
-                    .value
-                    .clone()
-                    .unwrap_or_else(|| "(updated)".to_owned()),
-                "cleared" => "(cleared)".to_owned(),
+                "set" => change.value.as_deref().map_or_else(
+                    || i18n::text("(updated)").to_owned(),
+                    |v| read(&change.field, v, &currencies),
+                ),
+                "cleared" => i18n::text("(cleared)").to_owned(),
                 _ => match &change.value {
-                    Some(text) if !text.is_empty() => format!("(edited) {text}"),
-                    _ => "(edited)".to_owned(),
+                    Some(text) if !text.is_empty() => i18n::fill("(edited) {0}", &[text]),
+                    _ => i18n::text("(edited)").to_owned(),
                 },
             };
             match change.action.as_str() {
@@ -161,8 +179,10 @@ pub async fn show(
                 at: at.clone(),
                 who: entry.author.clone(),
                 label: page::label(&change.field),
+                old: old
+                    .filter(|_| change.action != "edited")
+                    .map(|v| read(&change.field, &v, &currencies)),
                 field: change.field,
-                old: old.filter(|_| change.action != "edited"),
                 new,
             });
         }
@@ -177,6 +197,10 @@ pub async fn show(
         0 => base.clone(),
         n => format!("{base}?skip={n}"),
     };
+    let shown = match linked_titles(&state, &session, kind, shown).await {
+        Ok(rows) => rows,
+        Err(e) => return page::server_error(&e),
+    };
     let template = HistoryPage {
         nav: Some(session.nav("", "")),
         title,
@@ -190,11 +214,62 @@ pub async fn show(
     page::render(StatusCode::OK, &template)
 }
 
+/// `rows` with each linked record (an account, a contact, a deal) named by
+/// its title, as the card names it, when the user sees that record; an id
+/// of a record they do not see stays an id.
+async fn linked_titles(
+    state: &Arc<AppState>,
+    session: &WebSession,
+    kind: fieldwork_core::RecordKind,
+    mut rows: Vec<Row>,
+) -> Result<Vec<Row>, crate::error::ServerError> {
+    let is_link = |field: &str| {
+        schema::field(kind, field).is_some_and(|d| matches!(d.ty, schema::FieldType::Ref(_)))
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for r in rows.iter().filter(|r| is_link(&r.field)) {
+        for v in r.old.iter().chain(std::iter::once(&r.new)) {
+            if v.parse::<RecordId>().is_ok() && !ids.contains(v) {
+                ids.push(v.clone());
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    let access = session.access.clone();
+    let actor = write::actor_for(&state.actor, &session.user);
+    let titles = state
+        .db
+        .read(move |c| {
+            let mut titles = HashMap::new();
+            for id in ids {
+                let Ok(rid) = id.parse::<RecordId>() else {
+                    continue;
+                };
+                if let Some((card, _)) = read::card(c, &access, &rid, &actor)? {
+                    titles.insert(id, card.title);
+                }
+            }
+            Ok(titles)
+        })
+        .await?;
+    for r in rows.iter_mut().filter(|r| is_link(&r.field)) {
+        if let Some(t) = titles.get(&r.new) {
+            r.new = t.clone();
+        }
+        if let Some(t) = r.old.as_ref().and_then(|o| titles.get(o)) {
+            r.old = Some(t.clone());
+        }
+    }
+    Ok(rows)
+}
+
 fn not_found(session: &WebSession) -> Response {
     page::message_for(
         session,
         StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such record, or you may not see it.",
+        i18n::text("Not found"),
+        i18n::text("There is no such record, or you may not see it."),
     )
 }

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::WebConfig;
+use super::i18n;
 pub use super::render::{MessagePage, Nav, forbidden_post, label, message, render, server_error};
 use super::session::{self, WebSession};
 use crate::state::AppState;
@@ -72,7 +73,7 @@ pub async fn read_post(
 ) -> Result<super::form::Pairs, Response> {
     let fields = super::form::body(state, headers, body)
         .await
-        .map_err(|e| message_for(session, e.status, "Request refused", &e.message))?;
+        .map_err(|e| message_for(session, e.status, i18n::text("Request refused"), &e.message))?;
     check_post(session, headers, &fields)?;
     Ok(fields)
 }
@@ -101,6 +102,38 @@ impl axum::extract::FromRequest<Arc<AppState>> for CheckedPost {
         let session = WebSession::from_request_parts(&mut parts, state).await?;
         let fields = read_post(state, &session, &parts.headers, body).await?;
         Ok(CheckedPost { session, fields })
+    }
+}
+
+/// A signed-in GET whose query was read within bounds ([`super::form::query`]):
+/// a malformed or oversized query is answered with a "Bad address" page
+/// inside the layout before the handler runs; no session goes to sign-in.
+pub struct SignedInGet {
+    /// Who is signed in.
+    pub session: WebSession,
+    /// The address's query.
+    pub query: super::form::Pairs,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for SignedInGet {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let session =
+            <WebSession as axum::extract::FromRequestParts<_>>::from_request_parts(parts, state)
+                .await?;
+        match super::form::query(parts.uri.query()) {
+            Ok(query) => Ok(SignedInGet { session, query }),
+            Err(e) => Err(message_for(
+                &session,
+                e.status,
+                i18n::text("Bad address"),
+                &e.message,
+            )),
+        }
     }
 }
 

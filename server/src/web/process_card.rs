@@ -34,6 +34,7 @@ use jiff::tz::TimeZone;
 
 use super::customers::record_href;
 use super::form;
+use super::i18n::{self, filters};
 use super::page::{self, CheckedPost, Nav};
 use super::session::WebSession;
 use crate::api::processes::{CardOut, StatusName};
@@ -42,12 +43,20 @@ use crate::state::AppState;
 /// Longest instance id looked up, in bytes.
 pub const MAX_ID: usize = 200;
 
-/// The controls offered on the page: (action, button).
+/// The controls offered on the page as buttons: (action, button).
 const CONTROLS: &[(&str, &str)] = &[
-    ("suspend", "Suspend"),
-    ("resume", "Resume"),
-    ("stop", "Stop"),
+    ("suspend", i18n::mark("Suspend")),
+    ("resume", i18n::mark("Resume")),
+    ("stop", i18n::mark("Stop")),
 ];
+
+/// Every control the page's forms post: the buttons', a parameter's new
+/// value and a move to another version of the model.
+const ACTIONS: &[&str] = &["suspend", "resume", "stop", "set_parameter", "migrate"];
+
+/// Longest parameter name or value a form may send, in bytes (the API
+/// bounds them again).
+const MAX_PARAMETER: usize = 1000;
 
 /// The statuses, as the API names them.
 pub const STATUSES: &[(&str, StatusName)] = &[
@@ -79,14 +88,11 @@ pub fn time_zone(session: &WebSession) -> TimeZone {
     tasks::zone(session.user.time_zone.as_deref()).unwrap_or(TimeZone::UTC)
 }
 
-/// An RFC 3339 instant as `YYYY-MM-DD HH:MM` in `tz` (as given when it
-/// does not parse).
+/// An RFC 3339 instant to the minute in `tz`, written as the request's
+/// language writes it (as given when it does not parse).
 pub fn local_time(at: &str, tz: &TimeZone) -> String {
     match at.parse::<jiff::Timestamp>() {
-        Ok(t) => t
-            .to_zoned_datetime(tz.clone())
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string(),
+        Ok(t) => i18n::date_time(t.to_zoned_datetime(tz.clone()).datetime()),
         Err(_) => at.to_owned(),
     }
 }
@@ -176,15 +182,27 @@ pub struct CardPage {
     pub error: Option<String>,
     /// What was done.
     pub notice: Option<String>,
+    /// Whether the user may change parameters here (right
+    /// `change_parameters`, instance not ended).
+    pub may_set: bool,
+    /// The other versions of the model the user may move the instance to
+    /// (right `migrate`, instance not ended); empty: no form.
+    pub versions: Vec<i64>,
 }
 
 /// The card of instance `id` through the API's handler, or the answer to
 /// give (`404` with the API's message).
 async fn card(state: &Arc<AppState>, session: &WebSession, id: &str) -> Result<CardOut, Response> {
-    let not_found =
-        |detail: &str| page::message_for(session, StatusCode::NOT_FOUND, "Not found", detail);
+    let not_found = |detail: &str| {
+        page::message_for(
+            session,
+            StatusCode::NOT_FOUND,
+            i18n::text("Not found"),
+            detail,
+        )
+    };
     if id.is_empty() || id.len() > MAX_ID {
-        return Err(not_found("There is no such process instance."));
+        return Err(not_found(i18n::text("There is no such process instance.")));
     }
     match crate::api::processes::get_instance(
         State(state.clone()),
@@ -198,7 +216,7 @@ async fn card(state: &Arc<AppState>, session: &WebSession, id: &str) -> Result<C
         Err(p) => Err(page::message_for(
             session,
             StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
-            "Refused",
+            i18n::text("Refused"),
             &p.detail,
         )),
     }
@@ -224,7 +242,10 @@ fn buttons(session: &WebSession, status: StatusName) -> Vec<Button> {
             ("stop", StatusName::Running | StatusName::Suspended) => may("stop"),
             _ => false,
         })
-        .map(|(action, label)| Button { action, label })
+        .map(|(action, label)| Button {
+            action,
+            label: i18n::text(label),
+        })
         .collect()
 }
 
@@ -269,7 +290,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
             .into_iter()
             .map(|k| ControlRow {
                 detail: match (k.version, k.parameter) {
-                    (Some(v), _) => format!("to version {v}"),
+                    (Some(v), _) => i18n::fill("to version {0}", &[&v]),
                     (None, Some((n, v))) => format!("{n} = {v}"),
                     _ => String::new(),
                 },
@@ -285,7 +306,52 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         id: c.id,
         error: None,
         notice: None,
+        may_set: may_control(session, c.status, "change_parameters"),
+        versions: Vec::new(),
     }
+}
+
+/// Whether the user's role holds process right `right` and the instance,
+/// at `status`, has not ended.
+fn may_control(session: &WebSession, status: StatusName, right: &str) -> bool {
+    let open = matches!(status, StatusName::Running | StatusName::Suspended);
+    open && session
+        .access
+        .check_process(right, |p| match right {
+            "migrate" => p.migrate,
+            _ => p.change_parameters,
+        })
+        .is_ok()
+}
+
+/// The other published versions of `model` the user may move an instance
+/// at `version` and `status` to (none without the right `migrate`).
+async fn other_versions(
+    state: &Arc<AppState>,
+    session: &WebSession,
+    model: &str,
+    version: i64,
+    status: StatusName,
+) -> Vec<i64> {
+    if !may_control(session, status, "migrate") {
+        return Vec::new();
+    }
+    match crate::api::processes::list_models(State(state.clone()), session.caller()).await {
+        Ok(Json(models)) => models
+            .into_iter()
+            .filter(|m| m.key == model && m.version != version)
+            .map(|m| m.version)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A card page with its version choices, for `c`.
+async fn full_page(state: &Arc<AppState>, session: &WebSession, c: CardOut) -> CardPage {
+    let (model, version, status) = (c.model.clone(), c.version, c.status);
+    let mut view = page_of(session, c);
+    view.versions = other_versions(state, session, &model, version, status).await;
+    view
 }
 
 /// `GET /web/processes/instances/{id}`: the card.
@@ -302,33 +368,65 @@ pub async fn show(
     let done = form::query(raw.as_deref())
         .ok()
         .and_then(|q| q.get("done").map(str::to_owned));
-    let mut view = page_of(&session, c);
+    let mut view = full_page(&state, &session, c).await;
     view.notice = match done.as_deref() {
-        Some("suspend") => Some("The instance is suspended.".to_owned()),
-        Some("resume") => Some("The instance runs again.".to_owned()),
-        Some("stop") => Some("The instance is stopped.".to_owned()),
+        Some("suspend") => Some(i18n::text("The instance is suspended.").to_owned()),
+        Some("resume") => Some(i18n::text("The instance runs again.").to_owned()),
+        Some("stop") => Some(i18n::text("The instance is stopped.").to_owned()),
+        Some("set_parameter") => Some(i18n::text("The parameter is changed.").to_owned()),
+        Some("migrate") => Some(i18n::fill(
+            "The instance runs on version {0} now.",
+            &[&view.version],
+        )),
         _ => None,
     };
     page::render(StatusCode::OK, &view)
 }
 
-/// `POST /web/processes/instances/{id}/control`: suspends, resumes or
-/// stops the instance through the API's handler, with the user's rights.
+/// `POST /web/processes/instances/{id}/control`: suspends, resumes,
+/// stops, sets a parameter of or migrates the instance through the API's
+/// handler, with the user's rights.
 pub async fn control(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     CheckedPost { session, fields }: CheckedPost,
 ) -> Response {
-    let Some(&(action, _)) = CONTROLS
-        .iter()
-        .find(|(a, _)| Some(*a) == fields.get("action"))
-    else {
-        let text = "The action must be suspend, resume or stop.";
-        return page::message_for(&session, StatusCode::BAD_REQUEST, "Request refused", text);
+    let Some(&action) = ACTIONS.iter().find(|a| Some(**a) == fields.get("action")) else {
+        let text = i18n::text("The action must be suspend, resume or stop.");
+        return page::message_for(
+            &session,
+            StatusCode::BAD_REQUEST,
+            i18n::text("Request refused"),
+            text,
+        );
+    };
+    let bounded = |name: &str| {
+        fields
+            .get(name)
+            .map(str::trim)
+            .filter(|v| v.len() <= MAX_PARAMETER)
+            .map(str::to_owned)
+    };
+    let body = match action {
+        "set_parameter" => serde_json::json!({
+            "action": action,
+            "name": bounded("name"),
+            "value": bounded("value"),
+        }),
+        "migrate" => serde_json::json!({
+            "action": action,
+            "version": fields.get("version").and_then(|v| v.trim().parse::<i64>().ok()),
+        }),
+        _ => serde_json::json!({ "action": action }),
     };
     if id.is_empty() || id.len() > MAX_ID {
-        let text = "There is no such process instance.";
-        return page::message_for(&session, StatusCode::NOT_FOUND, "Not found", text);
+        let text = i18n::text("There is no such process instance.");
+        return page::message_for(
+            &session,
+            StatusCode::NOT_FOUND,
+            i18n::text("Not found"),
+            text,
+        );
     }
     let mut json_headers = HeaderMap::new();
     json_headers.insert(
@@ -340,7 +438,7 @@ pub async fn control(
         Path(id.clone()),
         session.caller(),
         json_headers,
-        Body::from(serde_json::json!({ "action": action }).to_string()),
+        Body::from(body.to_string()),
     )
     .await;
     match answer {
@@ -353,7 +451,7 @@ pub async fn control(
                 Ok(c) => c,
                 Err(answer) => return answer,
             };
-            let mut view = page_of(&session, c);
+            let mut view = full_page(&state, &session, c).await;
             view.error = Some(p.detail);
             page::render(status, &view)
         }

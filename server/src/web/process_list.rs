@@ -17,16 +17,16 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::tz::TimeZone;
 
 use super::customers::{Choice, record_href};
-use super::form::{self, Pairs};
-use super::page::{self, Nav};
+use super::form::Pairs;
+use super::i18n::{self, filters};
+use super::page::{self, Nav, SignedInGet};
 use super::process_card::{STATUSES, instance_href, local_time, status_name, time_zone};
-use super::session::WebSession;
 use crate::api::processes::{InstanceQuery, StatusName, stored_model_records};
 use crate::state::AppState;
 
@@ -103,9 +103,10 @@ fn filters(q: &Pairs) -> Result<Filters, String> {
         Some(s) => match STATUSES.iter().find(|(n, _)| *n == s) {
             Some((_, st)) => Some(*st),
             None => {
-                return Err(
-                    "The status must be running, suspended, stopped or completed.".to_owned(),
-                );
+                return Err(i18n::text(
+                    "The status must be running, suspended, stopped or completed.",
+                )
+                .to_owned());
             }
         },
     };
@@ -124,13 +125,8 @@ fn filters(q: &Pairs) -> Result<Filters, String> {
 /// `GET /web/processes/instances`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    session: WebSession,
-    RawQuery(raw): RawQuery,
+    SignedInGet { session, query: q }: SignedInGet,
 ) -> Response {
-    let q = match form::query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
-    };
     let (f, error) = match filters(&q) {
         Ok(f) => (f, None),
         Err(why) => (
@@ -198,9 +194,9 @@ pub async fn show(
         label,
         selected: value == chosen,
     };
-    let mut models = vec![choice("", "Any model".into(), &chosen_model)];
+    let mut models = vec![choice("", i18n::text("Any model").into(), &chosen_model)];
     models.extend(keys.iter().map(|k| choice(k, k.clone(), &chosen_model)));
-    let mut statuses = vec![choice("", "Any status".into(), chosen_status)];
+    let mut statuses = vec![choice("", i18n::text("Any status").into(), chosen_status)];
     statuses.extend(
         STATUSES
             .iter()
@@ -240,6 +236,7 @@ fn rows_of(list: Vec<crate::api::processes::SummaryOut>, tz: &TimeZone) -> Vec<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::form;
 
     #[test]
     fn filters_are_bounded() {

@@ -25,6 +25,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fieldwork_core::process::model::Model;
 
+use super::customers::record_href;
+use super::i18n::{self, filters};
 use super::page::{self, Nav};
 use super::process_card::instance_href;
 use super::process_graph::{self, Graph};
@@ -76,6 +78,28 @@ pub struct StuckRow {
     pub p90: String,
 }
 
+/// A follow-up a process step created that is past due and not done.
+#[derive(Debug, Clone)]
+pub struct MissedRow {
+    /// Model key and version.
+    pub model: String,
+    /// The step's name.
+    pub step: String,
+    /// The activity's card.
+    pub href: String,
+    /// Its kind, for people (`Call`).
+    pub kind: String,
+    /// Whose it is.
+    pub assignee: String,
+    /// When it was due, in the user's time zone.
+    pub due: String,
+    /// The instance's card.
+    pub instance_href: String,
+}
+
+/// Most missed follow-ups listed on the page (the counts are complete).
+pub const MAX_MISSED: usize = 200;
+
 /// A failed instance.
 #[derive(Debug, Clone)]
 pub struct FailedRow {
@@ -118,6 +142,10 @@ pub struct MonitorPage {
     pub failed_hidden: usize,
     /// The drawings.
     pub drawings: Vec<Drawing>,
+    /// Follow-ups past due, earliest first (at most [`MAX_MISSED`]).
+    pub missed: Vec<MissedRow>,
+    /// Past-due follow-ups not listed.
+    pub missed_hidden: usize,
 }
 
 /// Seconds for people: `45 s`, `12 min`, `5 h 3 min`, `3 d 4 h`.
@@ -137,7 +165,7 @@ pub async fn show(State(state): State<Arc<AppState>>, session: WebSession) -> Re
         Ok(Json(out)) => out,
         Err(p) => {
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
-            return page::message_for(&session, status, "Refused", &p.detail);
+            return page::message_for(&session, status, i18n::text("Refused"), &p.detail);
         }
     };
     let actor = state.actor.clone();
@@ -208,6 +236,9 @@ fn page_of(
             .and_then(|m| m.step(step))
             .map_or_else(|| step.to_owned(), |s| s.name.clone())
     };
+    let tz = super::process_card::time_zone(session);
+    let mut missed = Vec::new();
+    let mut missed_total = 0;
     let mut versions = Vec::new();
     let mut stuck = Vec::new();
     let mut drawings = Vec::new();
@@ -224,6 +255,20 @@ fn page_of(
             failed: failed.iter().filter(|f| f.model == label).count(),
             overdue: v.overdue,
         });
+        missed_total += v.overdue;
+        for o in &v.overdue_activities {
+            if missed.len() < MAX_MISSED {
+                missed.push(MissedRow {
+                    model: label.clone(),
+                    step: step_name(&v.key, v.version, &o.step),
+                    href: record_href(&o.activity).unwrap_or_default(),
+                    kind: page::label(&o.kind),
+                    assignee: o.assignee.clone().unwrap_or_default(),
+                    due: super::process_card::local_time(&o.due, &tz),
+                    instance_href: instance_href(&o.instance),
+                });
+            }
+        }
         for s in v.steps.iter().filter(|s| s.stuck > 0) {
             stuck.push(StuckRow {
                 model: label.clone(),
@@ -255,6 +300,8 @@ fn page_of(
         failed_hidden: out.failed.len().saturating_sub(failed.len()),
         failed,
         drawings,
+        missed_hidden: missed_total.saturating_sub(missed.len()),
+        missed,
     }
 }
 
@@ -297,6 +344,16 @@ kind = "end"
                 reason: hostile.into(),
             }],
             failed_hidden: 0,
+            missed: vec![MissedRow {
+                model: hostile.into(),
+                step: hostile.into(),
+                href: "/web/records/activity/x".into(),
+                kind: hostile.into(),
+                assignee: hostile.into(),
+                due: hostile.into(),
+                instance_href: "/web/processes/instances/x".into(),
+            }],
+            missed_hidden: 0,
             drawings: vec![Drawing {
                 heading: hostile.into(),
                 graph: process_graph::draw(&model, &here, 0),

@@ -26,13 +26,14 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::process::bpmn;
 
 use super::form::{self, Pairs};
-use super::page::{self, Nav};
+use super::i18n::{self, filters};
+use super::page::{self, Nav, SignedInGet};
 use super::process_card::{local_time, time_zone};
 use super::session::WebSession;
 use crate::api::processes::{ModelOut, stored_model_records};
@@ -40,6 +41,9 @@ use crate::state::AppState;
 
 /// Most fields of the upload form.
 pub const MAX_FIELDS: usize = 8;
+
+/// Longest record id the start form takes, in bytes.
+pub const MAX_RECORD: usize = 200;
 
 /// Most problems listed on the page.
 pub const MAX_PROBLEMS: usize = 500;
@@ -120,22 +124,26 @@ pub struct ModelsPage {
     pub error: Option<String>,
     /// What was done.
     pub notice: Option<String>,
+    /// Whether the user may start a process by hand (right `start`).
+    pub may_start: bool,
+    /// The model keys a process can be started from (newest versions).
+    pub start_models: Vec<String>,
+    /// The record to start it on, as given (`?record=deal:…` from a card).
+    pub start_record: String,
+    /// Why the last start was refused.
+    pub start_error: Option<String>,
 }
 
 /// `GET /web/processes`: the models and the upload form.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    session: WebSession,
-    RawQuery(raw): RawQuery,
+    SignedInGet { session, query: q }: SignedInGet,
 ) -> Response {
-    let q = match form::query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
-    };
     let mut view = match models_page(&state, &session).await {
         Ok(v) => v,
         Err(answer) => return answer,
     };
+    view.start_record = q.text("record", MAX_RECORD).unwrap_or_default();
     // Only a version that exists is announced (not any text of the address).
     if let (Some(key), Some(version)) = (q.text("published", 200), q.text("version", 20))
         && let Some(m) = view
@@ -143,13 +151,19 @@ pub async fn show(
             .iter()
             .find(|m| m.key == key && m.version.to_string() == version)
     {
-        view.notice = Some(format!("Published {} version {}.", m.key, m.version));
+        view.notice = Some(i18n::fill(
+            "Published {0} version {1}.",
+            &[&m.key, &m.version],
+        ));
     }
     page::render(StatusCode::OK, &view)
 }
 
 /// The page with the published versions and nothing typed.
-async fn models_page(state: &Arc<AppState>, session: &WebSession) -> Result<ModelsPage, Response> {
+pub(super) async fn models_page(
+    state: &Arc<AppState>,
+    session: &WebSession,
+) -> Result<ModelsPage, Response> {
     let actor = state.actor.clone();
     let mut stored = state
         .db
@@ -187,6 +201,11 @@ async fn models_page(state: &Arc<AppState>, session: &WebSession) -> Result<Mode
         });
     }
     let right = session.access.check_process("publish", |p| p.publish);
+    let start_models = models
+        .iter()
+        .filter(|m| m.newest)
+        .map(|m| m.key.clone())
+        .collect();
     Ok(ModelsPage {
         nav: Some(session.nav("processes", "")),
         tab: "models",
@@ -202,6 +221,10 @@ async fn models_page(state: &Arc<AppState>, session: &WebSession) -> Result<Mode
         hidden: 0,
         error: None,
         notice: None,
+        may_start: session.access.check_process("start", |p| p.start).is_ok(),
+        start_models,
+        start_record: String::new(),
+        start_error: None,
     })
 }
 
@@ -224,8 +247,9 @@ async fn upload_form(
     body: Body,
 ) -> Result<Pairs, Response> {
     let limit = state.config.max_admin_body.max(1024);
-    let refused =
-        |e: form::FormError| page::message_for(session, e.status, "Request refused", &e.message);
+    let refused = |e: form::FormError| {
+        page::message_for(session, e.status, i18n::text("Request refused"), &e.message)
+    };
     let bytes = form::body_bytes(state, headers, body, limit)
         .await
         .map_err(refused)?;
@@ -249,7 +273,12 @@ pub async fn publish(
     let format = fields.get("format").unwrap_or("bpmn");
     let Some(&(format, _)) = FORMATS.iter().find(|(f, _)| *f == format) else {
         let text = "The format must be BPMN, TOML or JSON.";
-        return page::message_for(&session, StatusCode::BAD_REQUEST, "Request refused", text);
+        return page::message_for(
+            &session,
+            StatusCode::BAD_REQUEST,
+            i18n::text("Request refused"),
+            text,
+        );
     };
     let source = fields.get("source").unwrap_or_default().to_owned();
     let typed = Typed {
@@ -367,7 +396,7 @@ async fn published(
                 status,
                 detail: v["detail"]
                     .as_str()
-                    .unwrap_or("The server refused the model.")
+                    .unwrap_or(i18n::text("The server refused the model."))
                     .to_owned(),
                 errors: v["errors"]
                     .as_array()

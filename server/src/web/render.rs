@@ -11,6 +11,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::i18n::{self, filters};
 use crate::error::ServerError;
 
 /// The navigation of a signed-in page.
@@ -27,6 +28,9 @@ pub struct Nav {
     /// The record kinds whose changes refresh this page live
     /// (space-separated; empty: none).
     pub live: String,
+    /// Whether the policy makes the user's role an administrator (the
+    /// navigation then offers the administration pages).
+    pub admin: bool,
 }
 
 /// A page that only says something.
@@ -80,11 +84,11 @@ pub fn server_error(e: &ServerError) -> Response {
         tracing::error!(error = %e, "web request failed");
         return message(
             status,
-            "Something went wrong",
+            i18n::text("Something went wrong"),
             "The server failed to answer; the request id is in its log.",
         );
     }
-    message(status, "Refused", &e.to_string())
+    message(status, i18n::text("Refused"), &e.to_string())
 }
 
 /// The answer to a state-changing request that failed the CSRF or
@@ -92,7 +96,7 @@ pub fn server_error(e: &ServerError) -> Response {
 pub fn forbidden_post(reason: &str) -> Response {
     message(
         StatusCode::FORBIDDEN,
-        "Request refused",
+        i18n::text("Request refused"),
         &format!(
             "This form could not be accepted ({reason}). Nothing was changed. \
              Reload the page and submit the form again."
@@ -100,26 +104,15 @@ pub fn forbidden_post(reason: &str) -> Response {
     )
 }
 
-/// A field name for people: `credit_limit` → `Credit limit`.
+/// A field, kind or value name for people in the request's language:
+/// `credit_limit` → `Credit limit`, `Límite de crédito`, `Hitelkeret`.
 pub fn label(name: &str) -> String {
-    let spaced = name.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => spaced,
-    }
+    super::i18n::word(name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_read_like_words() {
-        assert_eq!(label("credit_limit"), "Credit limit");
-        assert_eq!(label(""), "");
-        assert_eq!(label("ñame"), "Ñame");
-    }
 
     #[test]
     fn messages_are_escaped() {

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use super::i18n;
 use fieldwork_core::report::{
     Activities, Cycle, Funnel, Pipeline, ReportResult, Targets, Visits, WinRate,
 };
-use fieldwork_core::value::format_money;
 
 use super::chart::{self, Category, Chart, Layout, Progress, Value};
 use super::page;
@@ -74,13 +74,15 @@ fn pipeline(r: &Pipeline) -> Chart {
                 .iter()
                 .filter_map(|(cur, minor)| {
                     let series = currencies.iter().position(|c| c == cur)?;
-                    Some(value(series, *minor as f64, format_money(*minor, cur)))
+                    Some(value(series, *minor as f64, i18n::money(*minor, cur)))
                 })
                 .collect(),
         })
         .collect();
     chart::bars(
-        "Open deal amounts per stage, one bar per currency, each currency on its own scale",
+        i18n::text(
+            "Open deal amounts per stage, one bar per currency, each currency on its own scale",
+        ),
         &currencies,
         &categories,
         Layout::GroupedOwnScale,
@@ -94,7 +96,7 @@ fn win_rate(r: &WinRate) -> Chart {
         .iter()
         .map(|row| Category {
             name: if row.owner.is_empty() {
-                "Everyone".into()
+                i18n::text("Everyone").into()
             } else {
                 row.owner.clone()
             },
@@ -102,8 +104,8 @@ fn win_rate(r: &WinRate) -> Chart {
         })
         .collect();
     chart::bars(
-        "Deals won and lost",
-        &["won".into(), "lost".into()],
+        i18n::text("Deals won and lost"),
+        &[i18n::word("won"), i18n::word("lost")],
         &categories,
         Layout::Grouped,
     )
@@ -112,14 +114,18 @@ fn win_rate(r: &WinRate) -> Chart {
 /// Deals that entered each stage.
 fn cycle(r: &Cycle) -> Chart {
     let entered = r.stages.iter().map(|s| (s.stage.as_str(), s.entered));
-    entered_bars("Deals that entered each stage", "deals", entered)
+    entered_bars(
+        i18n::text("Deals that entered each stage"),
+        "deals",
+        entered,
+    )
 }
 
 /// Accounts that entered each lifecycle stage (the funnel).
 fn funnel(r: &Funnel) -> Chart {
     let entered = r.stages.iter().map(|s| (s.stage.as_str(), s.entered));
     entered_bars(
-        "Accounts that reached each lifecycle stage",
+        i18n::text("Accounts that reached each lifecycle stage"),
         "accounts",
         entered,
     )
@@ -153,7 +159,7 @@ fn activities(r: &Activities) -> Chart {
         .into_iter()
         .map(|(week, [done, planned, overdue])| Category {
             name: if week.is_empty() {
-                "Undated".into()
+                i18n::text("Undated").into()
             } else {
                 week.to_owned()
             },
@@ -161,7 +167,7 @@ fn activities(r: &Activities) -> Chart {
         })
         .collect();
     chart::bars(
-        "Activities per week: done, planned and overdue",
+        i18n::text("Activities per week: done, planned and overdue"),
         &["done".into(), "planned".into(), "overdue".into()],
         &categories,
         Layout::Stacked,
@@ -179,7 +185,7 @@ fn visits(r: &Visits) -> Chart {
         })
         .collect();
     chart::bars(
-        "Visits and check-ins per person",
+        i18n::text("Visits and check-ins per person"),
         &["visits".into(), "checked in".into()],
         &categories,
         Layout::Grouped,
@@ -193,7 +199,7 @@ fn targets(r: &Targets) -> Chart {
         .iter()
         .map(|t| {
             let amount = |n: i64| match &t.currency {
-                Some(c) => format_money(n, c),
+                Some(c) => i18n::money(n, c),
                 None => n.to_string(),
             };
             Progress {
@@ -210,7 +216,7 @@ fn targets(r: &Targets) -> Chart {
         })
         .collect();
     chart::progress(
-        "Progress on each target, its goal marked with a line",
+        i18n::text("Progress on each target, its goal marked with a line"),
         &rows,
     )
 }

@@ -17,15 +17,16 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::report::{ReportName, ReportResult, Tabular};
 
 use super::chart::Chart;
 use super::customers::Choice;
-use super::form::{self, Pairs};
-use super::page::{self, Nav};
+use super::form::Pairs;
+use super::i18n::{self, filters};
+use super::page::{self, Nav, SignedInGet};
 use super::report_charts;
 use super::session::WebSession;
 use crate::api::reports::params::Params;
@@ -33,17 +34,30 @@ use crate::state::AppState;
 
 /// The reports offered, by name as in the address, with their titles.
 pub const REPORTS: &[(&str, &str)] = &[
-    ("pipeline", "Pipeline"),
-    ("win-rate", "Win rate"),
-    ("cycle", "Sales cycle"),
-    ("funnel", "Funnel"),
-    ("activities", "Activities"),
-    ("visits", "Visits"),
-    ("targets", "Targets"),
+    ("pipeline", i18n::mark("Pipeline")),
+    ("win-rate", i18n::mark("Win rate")),
+    ("cycle", i18n::mark("Sales cycle")),
+    ("funnel", i18n::mark("Funnel")),
+    ("activities", i18n::mark("Activities")),
+    ("visits", i18n::mark("Visits")),
+    ("targets", i18n::mark("Targets")),
 ];
 
 /// The filters passed on to the report.
-const FILTERS: &[&str] = &["from", "to", "tz", "owner", "territory", "group_by"];
+const FILTERS: &[&str] = &[
+    "from",
+    "to",
+    "tz",
+    "owner",
+    "territory",
+    "group_by",
+    "convert",
+];
+
+/// The repeatable parameters passed on (`rate=HUF:0.0025`,
+/// `weight=proposal:40`); a form field may hold several, separated by
+/// commas or spaces.
+const REPEATED: &[&str] = &["rate", "weight"];
 
 /// Most table rows shown (the CSV has all).
 pub const MAX_ROWS: usize = 1000;
@@ -95,6 +109,12 @@ pub struct ReportPage {
     pub hidden: usize,
     /// A refusal, for people.
     pub error: Option<String>,
+    /// The currency money is converted into (`convert`), as typed.
+    pub convert: String,
+    /// The conversion rates, as `CUR:RATE` separated by spaces.
+    pub rates: String,
+    /// The stage weights, as `STAGE:PERCENT` separated by spaces.
+    pub weights: String,
 }
 
 /// `GET /web/reports`: the first report.
@@ -120,6 +140,13 @@ fn filters(q: &Pairs, session: &WebSession) -> Vec<(&'static str, String)> {
             };
             v.map(|v| (*k, v))
         })
+        .chain(REPEATED.iter().flat_map(|k| {
+            q.0.iter()
+                .filter(move |(name, _)| name == k)
+                .flat_map(|(_, v)| v.split([',', ' ']).map(str::trim))
+                .filter(|v| !v.is_empty())
+                .map(move |v| (*k, v.to_owned()))
+        }))
         .collect()
 }
 
@@ -135,23 +162,23 @@ fn encode(pairs: &[(&str, String)]) -> String {
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    session: WebSession,
-    RawQuery(raw): RawQuery,
+    SignedInGet { session, query: q }: SignedInGet,
 ) -> Response {
-    let q = match form::query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return page::message_for(&session, e.status, "Bad address", &e.message),
-    };
     let Some(&(name, title)) = REPORTS.iter().find(|(n, _)| *n == name) else {
-        let text = "There is no such report.";
-        return page::message_for(&session, StatusCode::NOT_FOUND, "Not found", text);
+        let text = i18n::text("There is no such report.");
+        return page::message_for(
+            &session,
+            StatusCode::NOT_FOUND,
+            i18n::text("Not found"),
+            text,
+        );
     };
     let pairs = filters(&q, &session);
     let result = compute(&state, &session, name, &pairs).await;
     if q.get("format") == Some("csv") {
         return match result {
             Ok(r) => csv(name, &r),
-            Err((status, why)) => page::message_for(&session, status, "Refused", &why),
+            Err((status, why)) => page::message_for(&session, status, i18n::text("Refused"), &why),
         };
     }
     let (status, result, error) = match result {
@@ -160,7 +187,7 @@ pub async fn show(
     };
     page::render(
         status,
-        &page_of(&session, name, title, &pairs, result, error),
+        &page_of(&session, name, i18n::text(title), &pairs, result, error),
     )
 }
 
@@ -215,6 +242,14 @@ fn page_of(
             .unwrap_or_default()
     };
     let group = get("group_by");
+    let all = |k: &str| {
+        pairs
+            .iter()
+            .filter(|(n, _)| *n == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut csv_pairs = pairs.to_vec();
     csv_pairs.push(("format", "csv".into()));
     let table = result.as_ref().map(Tabular::table).unwrap_or_default();
@@ -227,7 +262,7 @@ fn page_of(
             .iter()
             .map(|(n, t)| Tab {
                 href: format!("/web/reports/{n}"),
-                title: t,
+                title: i18n::text(t),
                 current: *n == name,
             })
             .collect(),
@@ -250,6 +285,9 @@ fn page_of(
         rows: table.rows.into_iter().take(MAX_ROWS).collect(),
         hidden,
         error,
+        convert: get("convert"),
+        rates: all("rate"),
+        weights: all("weight"),
     }
 }
 
@@ -291,6 +329,9 @@ mod tests {
             rows: vec![vec![hostile.into()]],
             hidden: 0,
             error: None,
+            convert: String::new(),
+            rates: String::new(),
+            weights: String::new(),
         }
         .render()
         .expect("renders");

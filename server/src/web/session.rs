@@ -20,11 +20,13 @@ use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::Access;
 
 use super::WebConfig;
+pub use super::cookies::{cookie, set_cookie};
+use super::i18n;
 use super::render::{self as page, Nav};
 use crate::db::users::User;
 use crate::db::{access, tokens};
@@ -37,9 +39,6 @@ pub const COOKIE: &str = "fw_session";
 /// How long a web session lasts at most (the server's `token_ttl` when
 /// shorter).
 pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
-
-/// Longest cookie value looked up, in bytes.
-const MAX_COOKIE: usize = 256;
 
 /// A signed-in browser.
 #[derive(Debug, Clone)]
@@ -66,6 +65,7 @@ impl WebSession {
             csrf: self.csrf.clone(),
             section,
             live: live.to_owned(),
+            admin: self.caller().require_admin().is_ok(),
         }
     }
 
@@ -77,41 +77,6 @@ impl WebSession {
             key: None,
         }
     }
-}
-
-/// The value of cookie `name` in the request, when it is 1 to 256 bytes of
-/// URL-safe characters.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= MAX_COOKIE
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-/// A `Set-Cookie` value: `value` for `max_age` (zero: delete), on `path`.
-pub fn set_cookie(
-    name: &str,
-    value: &str,
-    max_age: Duration,
-    path: &str,
-    tls: bool,
-) -> HeaderValue {
-    let secure = if tls { "; Secure" } else { "" };
-    let text = format!(
-        "{name}={value}; Max-Age={}; Path={path}; HttpOnly; SameSite=Strict{secure}",
-        max_age.as_secs()
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// The session of a request: `Ok(None)` when it has no live one; `Err` an
@@ -147,7 +112,7 @@ pub async fn lookup(
         return Err(match e {
             ServerError::RateLimited(secs) => page::message(
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests",
+                i18n::text("Too many requests"),
                 &format!("Too many requests in the last minute; retry in {secs} s."),
             ),
             other => page::server_error(&other),
@@ -227,40 +192,6 @@ pub fn lifetime(state: &AppState) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_and_bounded() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; fw_session=abc_DEF-9; b=2"),
-        );
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc_DEF-9"));
-        assert_eq!(cookie(&h, "missing"), None);
-        h.insert(header::COOKIE, HeaderValue::from_static("fw_session=a;b"));
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("a"));
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("fw_session=<script>"),
-        );
-        assert_eq!(cookie(&h, COOKIE), None);
-        let long = format!("fw_session={}", "a".repeat(300));
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&long).expect("header"),
-        );
-        assert_eq!(cookie(&h, COOKIE), None);
-    }
-
-    #[test]
-    fn cookie_flags_follow_tls() {
-        let plain = set_cookie(COOKIE, "t", MAX_AGE, "/", false);
-        let plain = plain.to_str().expect("ascii");
-        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
-        assert!(plain.contains("Path=/") && !plain.contains("Secure"));
-        let tls = set_cookie(COOKIE, "t", MAX_AGE, "/", true);
-        assert!(tls.to_str().expect("ascii").ends_with("; Secure"));
-    }
 
     #[test]
     fn only_paths_of_this_app_are_returned_to() {

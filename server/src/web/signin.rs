@@ -29,6 +29,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 
+use super::i18n::{self, filters};
 use super::session::{self, WebSession};
 use super::{WebConfig, csrf, form, page};
 use crate::auth;
@@ -120,7 +121,7 @@ pub async fn submit(
     }
     let fields = match form::body(&state, &headers, body).await {
         Ok(f) => f,
-        Err(e) => return page::message(e.status, "Request refused", &e.message),
+        Err(e) => return page::message(e.status, i18n::text("Request refused"), &e.message),
     };
     let secret = session::cookie(&headers, LOGIN_COOKIE);
     if !secret.is_some_and(|s| csrf::valid(&s, fields.get(csrf::FIELD))) {
@@ -167,7 +168,7 @@ pub async fn submit(
         Err(ServerError::InvalidCredentials) => {
             return again(
                 StatusCode::UNAUTHORIZED,
-                "Invalid user name or password.".to_owned(),
+                i18n::text("Invalid user name or password.").to_owned(),
             );
         }
         Err(e) => return page::server_error(&e),
@@ -211,7 +212,7 @@ pub async fn logout(
 ) -> Response {
     let fields = match form::body(&state, &headers, body).await {
         Ok(f) => f,
-        Err(e) => return page::message(e.status, "Request refused", &e.message),
+        Err(e) => return page::message(e.status, i18n::text("Request refused"), &e.message),
     };
     if let Err(refused) = page::check_post(&session, &headers, &fields) {
         return refused;

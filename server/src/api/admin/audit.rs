@@ -19,7 +19,7 @@ use crate::request::Authenticated;
 use crate::state::AppState;
 
 /// Most entries in one answer.
-const MAX_ENTRIES: usize = 10_000;
+pub(crate) const MAX_ENTRIES: usize = 10_000;
 
 /// One audit entry.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -94,10 +94,17 @@ pub async fn recent(
 ) -> ApiResult<Json<Vec<AuditView>>> {
     admin(&state, auth).await?;
     let Query(q) = limit.map_err(bad_query)?;
-    let limit = q.limit.unwrap_or(100).min(MAX_ENTRIES);
+    Ok(Json(newest(&state, q.limit.unwrap_or(100)).await?))
+}
+
+/// The newest `limit` entries (at most [`MAX_ENTRIES`]), newest first, as
+/// [`recent`] answers them (for a caller already known to be an
+/// administrator).
+pub(crate) async fn newest(state: &AppState, limit: usize) -> ApiResult<Vec<AuditView>> {
+    let limit = limit.min(MAX_ENTRIES);
     let entries = state
         .db
         .read(move |c| crate::db::audit::recent(c, limit))
         .await?;
-    Ok(Json(entries.into_iter().map(AuditView::from).collect()))
+    Ok(entries.into_iter().map(AuditView::from).collect())
 }

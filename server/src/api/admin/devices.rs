@@ -134,11 +134,17 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<DeviceView>>> {
     admin(&state, auth).await?;
     let Query(filter) = filter.map_err(bad_query)?;
+    Ok(Json(all(&state, filter.user).await?))
+}
+
+/// Every device, or those of `user`, as [`list`] answers them (for a
+/// caller already known to be an administrator).
+pub(crate) async fn all(state: &AppState, user: Option<String>) -> ApiResult<Vec<DeviceView>> {
     let all = state
         .db
-        .read(move |c| crate::db::devices::list(c, filter.user.as_deref()))
+        .read(move |c| crate::db::devices::list(c, user.as_deref()))
         .await?;
-    Ok(Json(all.into_iter().map(DeviceView::from).collect()))
+    Ok(all.into_iter().map(DeviceView::from).collect())
 }
 
 /// `POST /v1/admin/devices/{id}/wipe`: marks a device for remote wipe (its
@@ -164,10 +170,16 @@ pub async fn wipe(
 ) -> ApiResult<Json<WipeView>> {
     let by = admin(&state, auth).await?.name;
     let Path(id) = id.map_err(bad_path)?;
+    Ok(Json(wipe_by(&state, by, id).await?))
+}
+
+/// What [`wipe`] does once the caller `by` is known to be an
+/// administrator: marks the device for wipe (audited).
+pub(crate) async fn wipe_by(state: &Arc<AppState>, by: String, id: String) -> ApiResult<WipeView> {
     let st = state.clone();
     let device = blocking(move || crate::wipe::wipe_device(&st, &id, &by)).await?;
-    Ok(Json(WipeView {
+    Ok(WipeView {
         lost: crate::wipe::what_is_lost(&device),
         device: device.into(),
-    }))
+    })
 }

@@ -91,11 +91,17 @@ pub async fn get(
     auth: Result<Authenticated, ServerError>,
 ) -> Result<Json<PolicyView>, Problem> {
     admin(&state, auth).await?;
+    Ok(Json(current(&state).await?))
+}
+
+/// The policy in force, as [`get`] answers it (for a caller already known
+/// to be an administrator).
+pub(crate) async fn current(state: &AppState) -> Result<PolicyView, Problem> {
     let (revision, policy) = state.db.read(crate::db::policy::current).await?;
-    Ok(Json(PolicyView {
+    Ok(PolicyView {
         revision,
         source: policy.source().to_owned(),
-    }))
+    })
 }
 
 /// `PUT /v1/admin/policy`: installs the TOML body as the next revision
@@ -127,8 +133,33 @@ pub async fn put(
         .await
         .map_err(IntoResponse::into_response)?;
     let source = read_policy(&state, &headers, body).await?;
+    match install_by(&state, &me, source).await {
+        Ok(installed) => Ok(Json(installed)),
+        Err(PolicyRefusal::Invalid(errors)) => Err(PolicyProblem::new(errors).into_response()),
+        Err(PolicyRefusal::Other(problem)) => Err(problem.into_response()),
+    }
+}
+
+/// Why a policy was not installed ([`install_by`]); the old one stays.
+#[derive(Debug, Clone)]
+pub(crate) enum PolicyRefusal {
+    /// The policy itself was refused: every error found, each starting
+    /// with the key concerned (`422 invalid_policy`).
+    Invalid(Vec<String>),
+    /// Anything else (storage, ...).
+    Other(Problem),
+}
+
+/// What [`put`] does once the caller `me` is known to be an administrator:
+/// refuses a policy that would take administration away from `me`,
+/// installs a valid one (audited) or lists every problem of an invalid one.
+pub(crate) async fn install_by(
+    state: &Arc<AppState>,
+    me: &crate::db::users::User,
+    source: String,
+) -> Result<PolicyInstalled, PolicyRefusal> {
     if let Some(error) = takes_admin_away(&source, &me.name, &me.role) {
-        return Err(PolicyProblem::new(vec![error]).into_response());
+        return Err(PolicyRefusal::Invalid(vec![error]));
     }
     let (st, text, by) = (state.clone(), source, me.name.clone());
     let installed =
@@ -138,13 +169,13 @@ pub async fn put(
     let revision = match installed {
         Ok(revision) => revision,
         Err(ServerError::Core(CoreError::Policy(errors))) => {
-            return Err(PolicyProblem::new(errors).into_response());
+            return Err(PolicyRefusal::Invalid(errors));
         }
-        Err(e) => return Err(Problem::from(e).into_response()),
+        Err(e) => return Err(PolicyRefusal::Other(Problem::from(e))),
     };
     let what = format!("installed policy revision {revision}");
-    audit_after(&state, &me.name, codes::SET_POLICY, what).await;
-    Ok(Json(PolicyInstalled { revision }))
+    audit_after(state, &me.name, codes::SET_POLICY, what).await;
+    Ok(PolicyInstalled { revision })
 }
 
 /// The body as UTF-8 text, within the admin body limits.

@@ -140,16 +140,21 @@ pub async fn roles(
     auth: Result<Authenticated, ServerError>,
 ) -> ApiResult<Json<Vec<RoleView>>> {
     admin(&state, auth).await?;
+    Ok(Json(all(&state).await?))
+}
+
+/// The roles of the policy in force, by name, as [`roles`] answers them
+/// (for a caller already known to be an administrator).
+pub(crate) async fn all(state: &AppState) -> ApiResult<Vec<RoleView>> {
     let (policy, counts) = state
         .db
         .read(|c| Ok((crate::db::policy::current(c)?.1, users::role_counts(c)?)))
         .await?;
-    let views = policy
+    Ok(policy
         .roles()
         .iter()
         .map(|(name, role)| RoleView::new(name, role, counts.get(name).copied().unwrap_or(0)))
-        .collect();
-    Ok(Json(views))
+        .collect())
 }
 
 /// `GET /v1/admin/territories`: every territory in use (users' territories
@@ -171,14 +176,19 @@ pub async fn territories(
     auth: Result<Authenticated, ServerError>,
 ) -> ApiResult<Json<Vec<TerritoryView>>> {
     admin(&state, auth).await?;
+    Ok(Json(in_use(&state).await?))
+}
+
+/// Every territory in use, by name, with counts, as [`territories`]
+/// answers them (for a caller already known to be an administrator).
+pub(crate) async fn in_use(state: &AppState) -> ApiResult<Vec<TerritoryView>> {
     let all = state.db.read(users::territories).await?;
-    let views = all
+    Ok(all
         .into_iter()
         .map(|(name, used)| TerritoryView {
             name,
             users: used.users,
             accounts: used.accounts,
         })
-        .collect();
-    Ok(Json(views))
+        .collect())
 }

@@ -144,8 +144,14 @@ pub async fn list(
     auth: Result<Authenticated, ServerError>,
 ) -> ApiResult<Json<Vec<UserView>>> {
     admin(&state, auth).await?;
+    Ok(Json(all(&state).await?))
+}
+
+/// Every user, by name, as [`list`] answers them (for a caller already
+/// known to be an administrator).
+pub(crate) async fn all(state: &AppState) -> ApiResult<Vec<UserView>> {
     let all = state.db.read(users::list_info).await?;
-    Ok(Json(all.into_iter().map(UserView::from).collect()))
+    Ok(all.into_iter().map(UserView::from).collect())
 }
 
 /// `POST /v1/admin/users`: creates a user with a password (hashed with
@@ -173,6 +179,19 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let by = admin(&state, auth).await?.name;
     let req: NewUserRequest = crate::api::body::json(&state, &headers, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(create_by(&state, &by, req).await?),
+    ))
+}
+
+/// What [`create`] does once the caller `by` is known to be an
+/// administrator: creates the user, audits it, answers the user created.
+pub(crate) async fn create_by(
+    state: &Arc<AppState>,
+    by: &str,
+    req: NewUserRequest,
+) -> ApiResult<UserView> {
     let new = NewUser {
         name: req.name,
         role: req.role,
@@ -188,8 +207,8 @@ pub async fn create(
         user.role,
         user.territories.join(", ")
     );
-    audit_after(&state, &by, codes::ADD_USER, what).await;
-    Ok((StatusCode::CREATED, Json(view_of(&state, user.name).await?)))
+    audit_after(state, by, codes::ADD_USER, what).await;
+    view_of(state, user.name).await
 }
 
 /// `GET /v1/admin/users/{name}`: one user.
@@ -250,19 +269,31 @@ pub async fn update(
     let me = admin(&state, auth).await?;
     let Path(name) = name.map_err(bad_path)?;
     let patch: UserPatch = crate::api::body::json(&state, &headers, body).await?;
+    Ok(Json(update_by(&state, &me.name, name, patch).await?))
+}
+
+/// What [`update`] does once the caller `me` is known to be an
+/// administrator: the lock-out check, the change (checked whole, audited),
+/// the user as they now stand.
+pub(crate) async fn update_by(
+    state: &Arc<AppState>,
+    me: &str,
+    name: String,
+    patch: UserPatch,
+) -> ApiResult<UserView> {
     if let Some(role) = &patch.role
-        && me.name == name
-        && admin_role(&state, role.clone()).await? == Some(false)
+        && me == name
+        && admin_role(state, role.clone()).await? == Some(false)
     {
         return Err(would_lock_out(format!(
             "role `{role}` is not an administrator's role: another administrator must change yours"
         )));
     }
-    let (st, change, target, by) = (state.clone(), patch.into(), name.clone(), me.name);
+    let (st, change, target, by) = (state.clone(), patch.into(), name.clone(), me.to_owned());
     blocking(move || crate::admin::set_user(&st, &target, &change, &by))
         .await
         .map_err(invalid_value)?;
-    Ok(Json(view_of(&state, name).await?))
+    view_of(state, name).await
 }
 
 /// A change the checks refused (`400 invalid_request` from the store) is a
@@ -300,6 +331,17 @@ pub async fn disable(
 ) -> ApiResult<Json<UserView>> {
     let by = admin(&state, auth).await?.name;
     let Path(name) = name.map_err(bad_path)?;
+    Ok(Json(disable_by(&state, by, name).await?))
+}
+
+/// What [`disable`] does once the caller `by` is known to be an
+/// administrator: refuses disabling oneself, disables the user (ending
+/// their sessions, marking their devices for wipe, audited).
+pub(crate) async fn disable_by(
+    state: &Arc<AppState>,
+    by: String,
+    name: String,
+) -> ApiResult<UserView> {
     if by == name {
         return Err(would_lock_out(
             "you may not disable yourself: another administrator must",
@@ -307,7 +349,7 @@ pub async fn disable(
     }
     let (st, target) = (state.clone(), name.clone());
     blocking(move || crate::wipe::disable_user(&st, &target, &by).map(|_| ())).await?;
-    Ok(Json(view_of(&state, name).await?))
+    view_of(state, name).await
 }
 
 /// `POST /v1/admin/users/{name}/enable`: enables a user again, as
@@ -333,7 +375,17 @@ pub async fn enable(
 ) -> ApiResult<Json<UserView>> {
     let by = admin(&state, auth).await?.name;
     let Path(name) = name.map_err(bad_path)?;
+    Ok(Json(enable_by(&state, by, name).await?))
+}
+
+/// What [`enable`] does once the caller `by` is known to be an
+/// administrator (audited).
+pub(crate) async fn enable_by(
+    state: &Arc<AppState>,
+    by: String,
+    name: String,
+) -> ApiResult<UserView> {
     let (st, target) = (state.clone(), name.clone());
     blocking(move || crate::admin::enable_user(&st, &target, &by)).await?;
-    Ok(Json(view_of(&state, name).await?))
+    view_of(state, name).await
 }
