@@ -281,6 +281,23 @@ fn an_unknown_role_is_shown_next_to_its_field_and_no_user_is_created() {
     assert!(refused.body.contains("value=\"Europe/Madrid\""));
     assert!(!refused.body.contains(PASSWORD), "no password in the page");
     assert_eq!(user(&api, "pablo").status, 404, "no user created");
+    // Every problem at once: an unknown role, manager and time zone, each
+    // next to its field.
+    let several = web.post(
+        "/web/admin/users",
+        &[
+            ("name", "pablo"),
+            ("password", PASSWORD),
+            ("role", "boss"),
+            ("manager", "nobody"),
+            ("time_zone", "Mars/Olympus"),
+        ],
+    );
+    assert_eq!(several.status, 422, "{}", several.body);
+    assert!(text_of(&several.body, "e-role").is_some_and(|e| e.contains("boss")));
+    assert!(text_of(&several.body, "e-manager").is_some_and(|e| e.contains("nobody")));
+    assert!(text_of(&several.body, "e-time_zone").is_some_and(|e| e.contains("Mars/Olympus")));
+    assert_eq!(user(&api, "pablo").status, 404, "no user created");
     // A bad name is shown next to the name.
     let bad_name = web.post(
         "/web/admin/users",

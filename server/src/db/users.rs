@@ -80,35 +80,9 @@ pub fn check_name(name: &str) -> Result<()> {
 /// names must be valid ([`check_territory`]), the manager must exist, the
 /// time zone must be known.
 pub fn add(conn: &Connection, user: &NewUser, password_hash: &str, now_ms: i64) -> Result<User> {
-    check_name(&user.name)?;
-    let (_, policy) = super::policy::current(conn)?;
-    if policy.role(&user.role).is_none() {
-        let roles: Vec<&str> = policy.roles().keys().map(String::as_str).collect();
-        return Err(ServerError::Invalid(format!(
-            "role `{}` is not in the policy (roles: {})",
-            user.role,
-            roles.join(", ")
-        )));
-    }
-    if let Some(manager) = &user.manager
-        && by_name(conn, manager)?.is_none()
-    {
-        return Err(ServerError::Invalid(format!(
-            "manager `{manager}` is not a user"
-        )));
-    }
-    for territory in &user.territories {
-        check_territory(territory)?;
-    }
-    if let Some(tz) = &user.time_zone {
-        jiff::tz::TimeZone::get(tz)
-            .map_err(|_| ServerError::Invalid(format!("`{tz}` is not a known IANA time zone")))?;
-    }
-    if by_name(conn, &user.name)?.is_some() {
-        return Err(ServerError::Invalid(format!(
-            "user `{}` already exists",
-            user.name
-        )));
+    let problems = check_new(conn, user)?;
+    if !problems.is_empty() {
+        return Err(ServerError::Invalid(problems.join("; ")));
     }
     let territories = serde_json::to_string(&user.territories)
         .map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -264,6 +238,44 @@ pub fn change_user(conn: &Connection, name: &str, change: &UserChange) -> Result
     )?;
     super::bump_admin_version(conn)?;
     by_name(conn, name)?.ok_or_else(|| ServerError::NotFound(format!("user `{name}`")))
+}
+
+/// Every problem with new user `user`, in words (empty: none), so a form
+/// can show them all at once.
+fn check_new(conn: &Connection, user: &NewUser) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    match check_name(&user.name) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(()) if by_name(conn, &user.name)?.is_some() => {
+            problems.push(format!("user `{}` already exists", user.name));
+        }
+        Ok(()) => {}
+    }
+    let (_, policy) = super::policy::current(conn)?;
+    if policy.role(&user.role).is_none() {
+        let roles: Vec<&str> = policy.roles().keys().map(String::as_str).collect();
+        problems.push(format!(
+            "role `{}` is not in the policy (roles: {})",
+            user.role,
+            roles.join(", ")
+        ));
+    }
+    if let Some(manager) = &user.manager
+        && by_name(conn, manager)?.is_none()
+    {
+        problems.push(format!("manager `{manager}` is not a user"));
+    }
+    for territory in &user.territories {
+        if let Err(e) = check_territory(territory) {
+            problems.push(e.to_string());
+        }
+    }
+    if let Some(tz) = &user.time_zone
+        && jiff::tz::TimeZone::get(tz).is_err()
+    {
+        problems.push(format!("`{tz}` is not a known IANA time zone"));
+    }
+    Ok(problems)
 }
 
 /// Every problem with `change` to `user`, in words (empty: none).
