@@ -176,3 +176,44 @@ fn the_browsers_language_is_used_until_one_is_chosen_and_the_menu_stays_on_this_
         "an unknown language sets nothing"
     );
 }
+
+#[test]
+fn a_refused_right_is_said_in_the_readers_language() {
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("marta", "manager", &[], None);
+    server.add_user("ana", "rep", &["madrid"], Some("marta"));
+    let b = browser(&rt);
+    sign_in(&b, &server, "ana");
+    choose(&b, "es");
+    b.goto(&format!("{}/web/new/account", server.url));
+    assert!(
+        b.try_find("#f-credit_limit").is_none(),
+        "a rep is not offered the field"
+    );
+    // A hand-made field in the form: the server refuses it, in Spanish.
+    b.execute(
+        "const f = document.querySelector('#new-form');
+         const i = document.createElement('input');
+         i.type = 'hidden'; i.name = 'f.credit_limit'; i.value = '100';
+         f.appendChild(i);",
+        vec![],
+    );
+    b.type_into(&b.find("#f-name"), "Librería Ñandú");
+    b.type_into(&b.find("#f-territory"), "madrid");
+    b.click(&b.find("#create"));
+    b.wait_for("the refusal", WAIT, |b| b.try_find("#form-error").is_some());
+    let error = b.text_of("#form-error").unwrap_or_default();
+    assert!(
+        error.contains("Su rol no puede cambiar Límite de crédito"),
+        "{error}"
+    );
+    let office = fieldwork_tests::api::ApiClient::signed_in(&rt, &server.url, "marta");
+    let list = office.get("/v1/records/account?limit=10");
+    assert!(
+        !list.text.contains("Librería Ñandú"),
+        "nothing created: {}",
+        list.text
+    );
+}

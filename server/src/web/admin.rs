@@ -90,7 +90,12 @@ pub fn refused(session: &WebSession, p: &Problem) -> Response {
             i18n::text("The server failed to answer; the request id is in its log."),
         );
     }
-    page::message_for(session, status, i18n::text("Refused"), &p.detail)
+    page::message_for(
+        session,
+        status,
+        i18n::text("Refused"),
+        &i18n::refusals::refusal(p),
+    )
 }
 
 /// The time zone times are shown in: the signed-in user's (`time_zone` of

@@ -415,7 +415,7 @@ async fn moved(
         }
         Ok(Err(p)) => Err((
             StatusCode::from_u16(p.status).unwrap_or(StatusCode::FORBIDDEN),
-            p.detail,
+            i18n::refusals::refusal(&p),
         )),
         Err(e) => {
             let p = crate::api::problem::Problem::from(e);

@@ -501,7 +501,7 @@ async fn completed(
         Err(e) => crate::api::problem::Problem::from(e),
     };
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::FORBIDDEN);
-    Err((status, problem.detail))
+    Err((status, i18n::refusals::refusal(&problem)))
 }
 
 #[cfg(test)]

@@ -367,9 +367,9 @@ impl Typed {
     fn note(&mut self, p: Problem, fallback: &str) {
         let field = p.field.clone().unwrap_or_else(|| fallback.to_owned());
         if field.is_empty() {
-            self.general.push(p.detail);
+            self.general.push(i18n::refusals::refusal(&p));
         } else {
-            self.errors.insert(field, p.detail);
+            self.errors.insert(field, i18n::refusals::refusal(&p));
         }
     }
 }

@@ -239,9 +239,9 @@ fn note(
 ) {
     let field = p.field.clone().unwrap_or_else(|| fallback.to_owned());
     if field.is_empty() {
-        general.push(p.detail);
+        general.push(i18n::refusals::refusal(&p));
     } else {
-        errors.insert(field, p.detail);
+        errors.insert(field, i18n::refusals::refusal(&p));
     }
 }
 

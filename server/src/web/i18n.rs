@@ -21,6 +21,7 @@
 
 pub mod es;
 pub mod hu;
+pub mod refusals;
 pub mod values;
 
 use std::collections::HashMap;

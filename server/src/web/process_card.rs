@@ -452,7 +452,7 @@ pub async fn control(
                 Err(answer) => return answer,
             };
             let mut view = full_page(&state, &session, c).await;
-            view.error = Some(p.detail);
+            view.error = Some(i18n::refusals::refusal(&p));
             page::render(status, &view)
         }
     }

@@ -55,7 +55,10 @@ pub async fn start(
                 Ok(v) => v,
                 Err(answer) => return answer,
             };
-            view.start_error = Some(i18n::fill("The process was not started: {0}", &[&p.detail]));
+            view.start_error = Some(i18n::fill(
+                "The process was not started: {0}",
+                &[&i18n::refusals::refusal(&p)],
+            ));
             view.start_record = record;
             page::render(status, &view)
         }
