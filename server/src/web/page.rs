@@ -137,6 +137,29 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for SignedInGet {
     }
 }
 
+/// A signed-in POST carrying a large text (a policy, a process model): its
+/// body read up to the API's own limit for such texts
+/// (`max_admin_body`), at most `max_fields` fields, then checked like
+/// every POST ([`check_post`]).
+pub async fn read_large_post(
+    state: &AppState,
+    session: &WebSession,
+    headers: &HeaderMap,
+    body: Body,
+    max_fields: usize,
+) -> Result<super::form::Pairs, Response> {
+    let limit = state.config.max_admin_body.max(1024);
+    let refused = |e: super::form::FormError| {
+        message_for(session, e.status, i18n::text("Request refused"), &e.message)
+    };
+    let bytes = super::form::body_bytes(state, headers, body, limit)
+        .await
+        .map_err(refused)?;
+    let fields = super::form::parse_bounded(&bytes, max_fields, limit).map_err(refused)?;
+    check_post(session, headers, &fields)?;
+    Ok(fields)
+}
+
 /// Where a POST sends the browser back: its `back` field when that is
 /// `page` itself or `page` with a query, else `page`. Never another path,
 /// so a form cannot redirect anywhere else.

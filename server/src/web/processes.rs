@@ -31,7 +31,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::process::bpmn;
 
-use super::form::{self, Pairs};
 use super::i18n::{self, filters};
 use super::page::{self, Nav, SignedInGet};
 use super::process_card::{local_time, time_zone};
@@ -239,25 +238,6 @@ fn choices(chosen: &str) -> Vec<FormatChoice> {
         .collect()
 }
 
-/// Reads the upload form: at most the API's body limit, few fields.
-async fn upload_form(
-    state: &AppState,
-    session: &WebSession,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Pairs, Response> {
-    let limit = state.config.max_admin_body.max(1024);
-    let refused = |e: form::FormError| {
-        page::message_for(session, e.status, i18n::text("Request refused"), &e.message)
-    };
-    let bytes = form::body_bytes(state, headers, body, limit)
-        .await
-        .map_err(refused)?;
-    let fields = form::parse_bounded(&bytes, MAX_FIELDS, limit).map_err(refused)?;
-    page::check_post(session, headers, &fields)?;
-    Ok(fields)
-}
-
 /// `POST /web/processes/models`: publishes the next version of a model
 /// through the API's handler, or shows every problem.
 pub async fn publish(
@@ -266,7 +246,7 @@ pub async fn publish(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let fields = match upload_form(&state, &session, &headers, body).await {
+    let fields = match page::read_large_post(&state, &session, &headers, body, MAX_FIELDS).await {
         Ok(f) => f,
         Err(answer) => return answer,
     };

@@ -28,7 +28,6 @@ use super::{refused, require};
 use crate::api::admin::policy::{self as api, PolicyRefusal};
 use crate::api::admin::roles::{self, RoleView};
 use crate::state::AppState;
-use crate::web::form::{self, Pairs};
 use crate::web::i18n::{self, filters};
 use crate::web::page::{self, Nav, SignedInGet};
 use crate::web::session::WebSession;
@@ -103,26 +102,6 @@ pub async fn show(
     page::render(StatusCode::OK, &view)
 }
 
-/// Reads the form: at most the API's body limit, few fields, then the
-/// checks of every POST.
-async fn policy_form(
-    state: &AppState,
-    session: &WebSession,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Pairs, Response> {
-    let limit = state.config.max_admin_body.max(1024);
-    let refused = |e: form::FormError| {
-        page::message_for(session, e.status, i18n::text("Request refused"), &e.message)
-    };
-    let bytes = form::body_bytes(state, headers, body, limit)
-        .await
-        .map_err(refused)?;
-    let fields = form::parse_bounded(&bytes, MAX_FIELDS, limit).map_err(refused)?;
-    page::check_post(session, headers, &fields)?;
-    Ok(fields)
-}
-
 /// `POST /web/admin/policy`: installs the typed policy through the API's
 /// function, or shows it again with every problem.
 pub async fn install(
@@ -136,7 +115,7 @@ pub async fn install(
     if let Err(answer) = require(&session) {
         return answer;
     }
-    let fields = match policy_form(&state, &session, &headers, body).await {
+    let fields = match page::read_large_post(&state, &session, &headers, body, MAX_FIELDS).await {
         Ok(f) => f,
         Err(answer) => return answer,
     };
