@@ -67,7 +67,7 @@ pub use instances::{InstanceQuery, StartIn, SummaryOut, get_instance, list_insta
 pub use migrate::{MigrateIn, MigrationOut, RefusedOut, migrate_all};
 pub use models::{InvalidModel, ModelOut, PublishIn, StepOut, TriggerOut, list_models, publish};
 pub use monitor::{FailedOut, MonitorOut, StepStatsOut, VersionOut, monitor};
-pub(crate) use seen::stored_model_records;
+pub(crate) use seen::{seen_record, stored_model_records};
 
 /// The routes of this module on the public listener.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -7,18 +7,21 @@
 //! write path, so a hand-made value outside the choices is refused there
 //! with `invalid_outcome`. A task whose instance or model the user cannot
 //! read gets the free text box, never an error. Work is bounded: forms are
-//! looked up for at most [`MAX_TASKS`] open activities per page.
+//! looked up for at most [`MAX_TASKS`] open activities per page; which of
+//! them are process tasks is read from the record index (`db::facts`), and
+//! only those, their instances and their models are read, each once.
 
 use std::collections::HashMap;
 
 use fieldwork_core::automerge::ActorId;
+use fieldwork_core::process::model::Model;
 use fieldwork_core::process::outcome::Form;
+use fieldwork_core::process::runner;
 use fieldwork_core::process::variables::form_of;
-use fieldwork_core::{Access, RecordId};
+use fieldwork_core::{Access, Record, RecordId};
 use rusqlite::Connection;
 
-use crate::api::processes::stored_model_records;
-use crate::api::read;
+use crate::api::processes::seen_record;
 use crate::error::ServerError;
 
 /// Most open activities whose outcome form one page looks up.
@@ -65,49 +68,46 @@ pub fn forms(
     actor: &ActorId,
     ids: &[String],
 ) -> Result<HashMap<String, Ask>, ServerError> {
-    let field = |card: &fieldwork_core::card::RecordCard, name: &str| {
-        card.fields
-            .iter()
-            .find(|f| f.name == name)
-            .and_then(|f| f.value.clone())
-    };
-    // Activity → (its instance's model record, its step).
-    let mut wanted: Vec<(String, String, String)> = Vec::new();
-    for id in ids.iter().take(MAX_TASKS) {
-        let Ok(rid) = id.parse::<RecordId>() else {
-            continue;
-        };
-        let Some((card, _)) = read::card(conn, access, &rid, actor)? else {
-            continue;
-        };
-        let (Some(instance), Some(step)) = (
-            field(&card, "process_instance"),
-            field(&card, "process_step"),
-        ) else {
-            continue;
-        };
-        let Ok(instance) = instance.parse::<RecordId>() else {
-            continue;
-        };
-        let Some((instance, _)) = read::card(conn, access, &instance, actor)? else {
-            continue;
-        };
-        if let Some(model) = field(&instance, "model") {
-            wanted.push((id.clone(), model, step));
+    let ids = &ids[..ids.len().min(MAX_TASKS)];
+    let facts = crate::db::facts::facts(conn, ids)?;
+    let seen = |id: &str| -> Result<Option<Record>, ServerError> {
+        match id.parse::<RecordId>() {
+            Ok(rid) => seen_record(conn, access, &rid, actor),
+            Err(_) => Ok(None),
         }
-    }
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let models = stored_model_records(conn, actor)?;
+    };
+    // Model record → the model, and instance → its model record, each
+    // read once (`None`: not readable).
+    let mut models: HashMap<String, Option<Model>> = HashMap::new();
+    let mut model_of: HashMap<String, Option<String>> = HashMap::new();
     let mut out = HashMap::new();
-    for (activity, model_id, step) in wanted {
-        let found = models
-            .iter()
-            .find(|(_, record)| record.id.to_string() == model_id)
-            .and_then(|(model, _)| form_of(model, &step));
-        if let Some(form) = found {
-            out.insert(activity, Ask::of(form));
+    for id in ids
+        .iter()
+        .filter(|id| facts.get(*id).is_some_and(|f| f.process_task))
+    {
+        let Some(task) = seen(id)? else { continue };
+        let (Some(instance), Some(step)) =
+            (task.text("process_instance"), task.text("process_step"))
+        else {
+            continue;
+        };
+        if !model_of.contains_key(instance) {
+            let model = seen(instance)?.and_then(|i| i.text("model").map(str::to_owned));
+            model_of.insert(instance.to_owned(), model);
+        }
+        let Some(Some(model_id)) = model_of.get(instance) else {
+            continue;
+        };
+        if !models.contains_key(model_id) {
+            let model = seen(model_id)?.and_then(|r| runner::model_from_record(&r));
+            models.insert(model_id.clone(), model);
+        }
+        if let Some(form) = models
+            .get(model_id)
+            .and_then(|m| m.as_ref())
+            .and_then(|m| form_of(m, step))
+        {
+            out.insert(id.clone(), Ask::of(form));
         }
     }
     Ok(out)

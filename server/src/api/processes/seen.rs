@@ -58,7 +58,7 @@ pub(super) fn sees(
 }
 
 /// Record `id` as `access` reads it, if it sees it.
-pub(super) fn seen_record(
+pub(crate) fn seen_record(
     conn: &Connection,
     access: &Access,
     id: &RecordId,
