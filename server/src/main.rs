@@ -897,19 +897,15 @@ fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> 
         }
         ProcessCmd::Monitor => {
             let report = pa::report(state)?;
-            let failed = pa::failures(state)?;
             if json {
-                let failed: Vec<_> = failed
+                let failed: Vec<_> = pa::failures(state)?
                     .iter()
                     .map(|(i, why)| serde_json::json!({ "instance": i, "reason": why }))
                     .collect();
                 let out = serde_json::json!({ "versions": report, "failed": failed });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print_report(&report);
-                for (instance, why) in &failed {
-                    println!("failed: {instance}: {why}");
-                }
+                print!("{}", fieldwork_core::process::monitor::table(&report));
             }
             Ok(())
         }
@@ -917,43 +913,6 @@ fn process(state: &AppState, cmd: ProcessCmd, json: bool) -> anyhow::Result<()> 
 }
 
 /// Prints a monitoring report as a table.
-fn print_report(report: &[fieldwork_core::process::monitor::VersionReport]) {
-    let hours = |s: Option<i64>| s.map_or("-".to_owned(), |s| format!("{:.1}h", s as f64 / 3600.0));
-    for r in report {
-        println!(
-            "{} v{}: {} running, {} suspended, {} stopped, {} completed, {} overdue",
-            r.key, r.version, r.running, r.suspended, r.stopped, r.completed, r.overdue
-        );
-        println!(
-            "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6} {:>7}",
-            "step", "current", "completed", "median", "p90", "stuck", "overdue"
-        );
-        for (step, s) in &r.steps {
-            println!(
-                "  {:<24} {:>7} {:>9} {:>8} {:>8} {:>6} {:>7}",
-                step,
-                s.current,
-                s.completed,
-                hours(s.median_secs),
-                hours(s.p90_secs),
-                s.stuck,
-                s.overdue
-            );
-        }
-        for a in &r.overdue_activities {
-            println!(
-                "  overdue: {} {} ({} of {}) for {}, due {}",
-                a.kind,
-                a.activity,
-                a.step,
-                a.instance,
-                a.assignee.as_deref().unwrap_or("-"),
-                a.due
-            );
-        }
-    }
-}
-
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

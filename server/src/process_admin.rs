@@ -209,7 +209,7 @@ pub fn report(state: &AppState) -> Result<Vec<VersionReport>> {
             }
             // Activities process steps created that are past due and not
             // done (tasks by `due_at`, calls and meetings by `starts_at`).
-            for id in h.records_of(RecordKind::Activity)? {
+            for id in crate::db::facts::process_tasks(h.conn())? {
                 if let Some(a) = h
                     .record(&id)?
                     .as_ref()

@@ -107,6 +107,18 @@ pub fn facts(conn: &Connection, records: &[String]) -> Result<HashMap<String, Re
     Ok(out)
 }
 
+/// Every activity a process step created (a `process_instance` set), from
+/// the index: what monitoring reads instead of every activity.
+pub fn process_tasks(conn: &Connection) -> Result<Vec<RecordId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT record_id FROM records WHERE kind = 'activity' AND process_task = 1 ORDER BY record_id",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    ids.iter().map(|id| record_id(id)).collect()
+}
+
 /// The records whose parent account is `account`.
 pub fn children_of(conn: &Connection, account: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT record_id FROM records WHERE account_id = ?1")?;
