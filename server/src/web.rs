@@ -90,6 +90,7 @@ pub mod live;
 pub mod long_text;
 pub mod money_input;
 pub mod page;
+pub mod paths;
 pub mod process_card;
 pub mod process_graph;
 pub mod process_list;

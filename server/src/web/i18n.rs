@@ -112,7 +112,7 @@ pub async fn choose(
     let back = [Some(choice.next.as_str()), from_referer]
         .into_iter()
         .flatten()
-        .find(|p| may_return_to(p))
+        .find(|p| super::paths::app_path(p))
         .unwrap_or("/web")
         .to_owned();
     let mut response = Redirect::to(&back).into_response();
@@ -121,16 +121,6 @@ pub async fn choose(
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// Whether the language menu may send the browser back to `path`: a path
-/// of this app (`/web/...`, the sign-in page included), never another site.
-fn may_return_to(path: &str) -> bool {
-    path.starts_with("/web/")
-        && !path.contains("//")
-        && !path.contains('\\')
-        && path.len() <= 1000
-        && !path.chars().any(char::is_control)
 }
 
 /// The language menu: each locale with its link and whether it is the

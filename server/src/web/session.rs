@@ -129,15 +129,9 @@ pub async fn lookup(
 }
 
 /// `path` when it is a path of this app to come back to after signing in
-/// (`/web/...`, no scheme, no `//`, no backslash, no control character,
-/// at most 1,000 bytes).
+/// ([`super::paths::app_path`], and not the sign-in page itself).
 pub fn local_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with("/web/")
-        && !path.starts_with("/web/login")
-        && !path.contains("//")
-        && !path.contains('\\')
-        && path.len() <= 1000
-        && !path.chars().any(char::is_control);
+    let ok = super::paths::app_path(path) && !path.starts_with("/web/login");
     ok.then_some(path)
 }
 

@@ -227,8 +227,10 @@ fn the_cookie_wins_over_the_browser_and_bad_values_fall_back() {
 
 #[test]
 fn the_menu_only_goes_back_to_this_app() {
-    assert!(may_return_to("/web/accounts?q=a"));
-    assert!(may_return_to("/web/login?next=%2Fweb%2Fpipeline"));
+    assert!(super::super::paths::app_path("/web/accounts?q=a"));
+    assert!(super::super::paths::app_path(
+        "/web/login?next=%2Fweb%2Fpipeline"
+    ));
     for bad in [
         "https://evil.example/",
         "//evil.example",
@@ -236,6 +238,6 @@ fn the_menu_only_goes_back_to_this_app() {
         "/web/\\evil",
         "/other",
     ] {
-        assert!(!may_return_to(bad), "{bad}");
+        assert!(!super::super::paths::app_path(bad), "{bad}");
     }
 }
