@@ -193,14 +193,6 @@ pub fn week_of(day: Date) -> String {
 }
 
 /// The user's time zone (UTC when unset or unknown), with its name.
-fn zone_of(session: &WebSession) -> (TimeZone, String) {
-    let name = session.user.time_zone.clone();
-    match tasks::zone(name.as_deref()) {
-        Ok(z) => (z, name.unwrap_or_else(|| "UTC".into())),
-        Err(_) => (TimeZone::UTC, "UTC".into()),
-    }
-}
-
 /// What is read for the page.
 struct Loaded {
     /// Open activities already due.
@@ -223,7 +215,7 @@ async fn calendar(
     notice: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let (zone, tz_name) = zone_of(session);
+    let (zone, tz_name) = session.zone();
     let now = state.clock.now();
     let today = now.to_zoned_datetime(zone.clone()).date();
     let monday = match view.week.as_deref().map(parse_week) {

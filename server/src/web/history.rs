@@ -114,15 +114,7 @@ pub async fn show(
         Ok(None) => return not_found(&session),
         Err(e) => return page::server_error(&e),
     };
-    let (zone_name, tz) = match session
-        .user
-        .time_zone
-        .as_deref()
-        .and_then(|z| jiff::tz::TimeZone::get(z).ok().map(|t| (z.to_owned(), t)))
-    {
-        Some(found) => found,
-        None => ("UTC".to_owned(), jiff::tz::TimeZone::UTC),
-    };
+    let (tz, zone_name) = session.zone();
     // Oldest first, as the API answers: each change's old value is what
     // the one before set.
     let mut last: HashMap<String, String> = HashMap::new();

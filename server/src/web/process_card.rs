@@ -29,7 +29,6 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use fieldwork_core::process::tasks;
 use jiff::tz::TimeZone;
 
 use super::customers::record_href;
@@ -83,9 +82,9 @@ pub fn instance_href(id: &str) -> String {
     )
 }
 
-/// The user's time zone (UTC when unset or unknown).
+/// The user's time zone (UTC when unset or unknown; [`WebSession::zone`]).
 pub fn time_zone(session: &WebSession) -> TimeZone {
-    tasks::zone(session.user.time_zone.as_deref()).unwrap_or(TimeZone::UTC)
+    session.zone().0
 }
 
 /// An RFC 3339 instant to the minute in `tz`, written as the request's
@@ -461,6 +460,7 @@ pub async fn control(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldwork_core::process::tasks;
 
     #[test]
     fn addresses_and_times() {

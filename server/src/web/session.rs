@@ -69,6 +69,15 @@ impl WebSession {
         }
     }
 
+    /// The user's time zone and its name (UTC when unset or unknown).
+    pub fn zone(&self) -> (jiff::tz::TimeZone, String) {
+        let name = self.user.time_zone.clone();
+        match fieldwork_core::process::tasks::zone(name.as_deref()) {
+            Ok(z) => (z, name.unwrap_or_else(|| "UTC".into())),
+            Err(_) => (jiff::tz::TimeZone::UTC, "UTC".into()),
+        }
+    }
+
     /// The office API caller this session acts as (a user, no API key).
     pub fn caller(&self) -> crate::api::caller::Caller {
         crate::api::caller::Caller {
