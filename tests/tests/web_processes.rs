@@ -400,6 +400,8 @@ fn instances_cards_controls_per_rights_and_the_monitor_in_the_browser() {
     });
     assert!(b.try_find("#control-notice").is_some());
     assert!(b.try_find("#control-suspend").is_none());
+    let held = b.text_of("#instance-held").unwrap_or_default();
+    assert!(held.contains("suspended"), "why its tasks wait: {held}");
     b.click(&b.find("#control-resume"));
     b.wait_for("running again", WAIT, |b| {
         b.text_of("#instance-status").as_deref() == Some("running")
@@ -688,6 +690,16 @@ fn the_calendar_offers_a_tasks_outcome_choices_and_the_choice_decides_the_branch
     eventually("the instance at the meeting", || {
         mia.get(&format!("/v1/processes/instances/{instance}")).json["current"] == "meet"
     });
+    // The process card shows the outcome the call was left with.
+    b.goto(&format!(
+        "{}/web/processes/instances/{}",
+        w.server.url,
+        instance.trim_start_matches("process_instance:")
+    ));
+    let outcome = b
+        .text_of("tr.step[data-step='call'] td.outcome")
+        .unwrap_or_default();
+    assert_eq!(outcome, "interested");
     // Eight days later nobody has met the customer: the monitor lists the
     // missed follow-up, with its model, step and assignee.
     w.server_clock

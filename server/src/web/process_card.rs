@@ -113,6 +113,8 @@ pub struct StepRow {
     pub by: String,
     /// The activity it created, when the user sees it: (card, status).
     pub activity: Option<(String, String)>,
+    /// The outcome its task was completed with, if it asked for one.
+    pub outcome: String,
 }
 
 /// A control applied.
@@ -181,6 +183,8 @@ pub struct CardPage {
     pub error: Option<String>,
     /// What was done.
     pub notice: Option<String>,
+    /// Why its tasks are held (suspended or stopped), when they are.
+    pub held: Option<String>,
     /// Whether the user may change parameters here (right
     /// `change_parameters`, instance not ended).
     pub may_set: bool,
@@ -282,6 +286,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
                 activity: s
                     .activity
                     .and_then(|a| record_href(&a.id).map(|href| (href, a.status))),
+                outcome: s.outcome.unwrap_or_default(),
             })
             .collect(),
         controls: c
@@ -301,6 +306,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         parameters: c.parameters.into_iter().collect(),
         wake_at: c.wake_at.map(|t| local_time(&t, &tz)).unwrap_or_default(),
         stuck: c.stuck,
+        held: c.held,
         superseded: c.superseded,
         id: c.id,
         error: None,

@@ -440,6 +440,7 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("Suspend", "Suspender"),
     ("Suspended", "Suspendidas"),
     ("Targets", "Objetivos"),
+    ("Tasks held", "Tareas retenidas"),
     (
         "Tell it to the user; they sign in with it.",
         "Dígasela al usuario; inicia sesión con ella.",

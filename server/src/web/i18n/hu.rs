@@ -431,6 +431,7 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("Suspend", "Felfüggesztés"),
     ("Suspended", "Felfüggesztett"),
     ("Targets", "Célok"),
+    ("Tasks held", "Feladatok várakoznak"),
     (
         "Tell it to the user; they sign in with it.",
         "Közölje a felhasználóval; ezzel jelentkezik be.",
