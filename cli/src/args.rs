@@ -213,6 +213,15 @@ pub enum ProcessCmd {
         /// The instance id.
         id: String,
     },
+    /// Tell an instance that something happened ("reply received"): a
+    /// step waiting for a message of this name goes on.
+    Message {
+        /// The instance id.
+        id: String,
+        /// The message's name (`process show` lists what the instance
+        /// waits for).
+        name: String,
+    },
     /// Change a parameter of an instance.
     Param {
         /// The instance id.

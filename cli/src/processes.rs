@@ -126,7 +126,16 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
             );
         }
         for (_, e) in &card.controls {
-            println!("  {:?} at {} by {}", e.kind, e.at, e.by);
+            match &e.message {
+                Some(m) => println!("  message `{m}` at {} by {}", e.at, e.by),
+                None => println!("  {:?} at {} by {}", e.kind, e.at, e.by),
+            }
+        }
+        if !card.awaits.is_empty() {
+            println!(
+                "  waits for: {} (fieldwork process message ID NAME)",
+                card.awaits.join(", ")
+            );
         }
         if let Some(w) = card.wake_at {
             println!("  next timer: {w}");
@@ -166,6 +175,9 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
         ProcessCmd::Stop { id } => control(&mut store, &id, Control::Stop, out, show),
         ProcessCmd::Suspend { id } => control(&mut store, &id, Control::Suspend, out, show),
         ProcessCmd::Resume { id } => control(&mut store, &id, Control::Resume, out, show),
+        ProcessCmd::Message { id, name } => {
+            control(&mut store, &id, Control::Message(name), out, show)
+        }
         ProcessCmd::Param { id, assignment } => {
             let (name, value) = assignment
                 .split_once('=')

@@ -1,6 +1,9 @@
 //! BPMN files as modelers export them (Camunda Modeler 5 for Camunda 7 and
 //! 8, bpmn.io), kept in `tests/fixtures/`: each supported file imports and
-//! one path of it runs to its end on a device store; a file with several
+//! one path of it runs to its end on a device store (a file whose only path
+//! waits for messages is checked step by step instead: nothing sends one
+//! here); sub-processes, event-based gateways, reminders, receive and send
+//! tasks import as the steps they stand for; a file with several
 //! unsupported elements is refused with every problem and its line.
 
 use std::path::Path;
@@ -9,7 +12,9 @@ use std::sync::Arc;
 use fieldwork_core::clock::ManualClock;
 use fieldwork_core::process::Status;
 use fieldwork_core::process::bpmn;
-use fieldwork_core::process::model::{Model, ModelFile, StepFile, TriggerKind};
+use fieldwork_core::process::model::{
+    Model, ModelFile, ReminderFile, StepFile, StepKind, TriggerKind, WaitFile,
+};
 use fieldwork_core::sync::protocol::DirectoryEntry;
 use fieldwork_core::{FieldWrite, RecordId, RecordKind, Store};
 
@@ -70,6 +75,18 @@ const SUPPORTED: &[(&str, Start)] = &[
     (
         "tests/fixtures/bpmn-io-deal-won-follow-up.bpmn",
         Start::WonDeal,
+    ),
+    (
+        "tests/fixtures/camunda-modeler-deal-prepare-offer-subprocess.bpmn",
+        Start::NewDeal,
+    ),
+    (
+        "tests/fixtures/bpmn-io-offer-reply-or-timeout.bpmn",
+        Start::ByHand,
+    ),
+    (
+        "tests/fixtures/camunda-modeler-offer-reminders.bpmn",
+        Start::ByHand,
     ),
 ];
 
@@ -205,7 +222,7 @@ fn every_supported_fixture_imports_and_runs_one_path_to_its_end_on_a_device() {
         let last = path_taken.last().expect("a step");
         assert_eq!(
             step(&file, last).kind,
-            fieldwork_core::process::model::StepKind::End,
+            StepKind::End,
             "{path}: {path_taken:?}"
         );
     }
@@ -329,14 +346,8 @@ fn data_annotations_groups_lanes_and_other_pools_are_ignored() {
     let ids: Vec<&str> = m.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["send-pack", "first-visit", "Event_onboarded"]);
     let site = import("tests/fixtures/bpmn-io-manual-start-site-visit.bpmn");
-    assert_eq!(
-        step(&site, "visit").kind,
-        fieldwork_core::process::model::StepKind::Task
-    );
-    assert_eq!(
-        step(&site, "report").kind,
-        fieldwork_core::process::model::StepKind::Task
-    );
+    assert_eq!(step(&site, "visit").kind, StepKind::Task);
+    assert_eq!(step(&site, "report").kind, StepKind::Task);
 }
 
 #[test]
@@ -353,7 +364,7 @@ fn a_file_with_several_unsupported_elements_lists_every_problem_with_its_line() 
         ),
         (
             11,
-            "<parallelGateway> `fork` \"Both at once\": parallel gateways",
+            "<parallelGateway> `fork` \"Both at once\": parallel gateways (fork and join) are not supported yet: the engine runs one path per instance",
         ),
         (
             16,
@@ -361,16 +372,16 @@ fn a_file_with_several_unsupported_elements_lists_every_problem_with_its_line() 
         ),
         (
             20,
-            "<boundaryEvent> `remind` \"Remind after a day\": non-interrupting timers (reminders) are not supported yet",
+            "<boundaryEvent> `remind` \"Remind every day\": timeCycle `R/P1D`: R/ repeats forever",
         ),
         (
             26,
-            "<subProcess> `check-stock` \"Check the stock\": sub-processes are not supported yet",
+            "<subProcess> `check-stock` \"Check the stock\": multi-instance and looping sub-processes are not supported",
         ),
         (31, "<parallelGateway> `join`: parallel gateways"),
         (
             39,
-            "`reply` \"Customer replied\": message events are not supported yet",
+            "<intermediateCatchEvent> `stock` \"Stock arrived\": signal events are not supported",
         ),
         (
             41,
@@ -390,6 +401,7 @@ fn a_file_with_several_unsupported_elements_lists_every_problem_with_its_line() 
             "missing line {line}: {what}\n{text}"
         );
     }
+    assert_eq!(e.0.len(), 11, "nothing more, nothing less: {text}");
     assert!(
         text.starts_with("the BPMN file cannot be imported ("),
         "{text}"
@@ -454,4 +466,225 @@ kind = "end"
         has("steps.g.branches[0]: deal has no field `size`"),
         "{m:?}"
     );
+}
+
+/// The steps of `m`, by id, in file order.
+fn ids(m: &ModelFile) -> Vec<&str> {
+    m.steps.iter().map(|s| s.id.as_str()).collect()
+}
+
+/// Imports `path` and checks the model as publishing does.
+fn checked(path: &str) -> (ModelFile, Model) {
+    let file = import(path);
+    let model = Model::check(file.clone(), 1).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    (file, model)
+}
+
+#[test]
+fn a_sub_process_and_the_one_nested_in_it_are_flattened_into_the_deal_process() {
+    let (m, _) = checked("tests/fixtures/camunda-modeler-deal-prepare-offer-subprocess.bpmn");
+    assert_eq!(
+        (m.trigger.kind, m.trigger.record),
+        (TriggerKind::RecordCreated, Some(RecordKind::Deal))
+    );
+    assert_eq!(
+        ids(&m),
+        [
+            "qualify",
+            "price-offer",
+            "approve",
+            "send-offer",
+            "Event_0r8l5c2"
+        ],
+        "sub-processes, their start and end events are no steps"
+    );
+    assert_eq!(m.start.as_deref(), Some("qualify"));
+    for (from, to) in [
+        ("qualify", "price-offer"),
+        ("price-offer", "approve"),
+        ("approve", "send-offer"),
+        ("send-offer", "Event_0r8l5c2"),
+    ] {
+        assert_eq!(step(&m, from).next.as_deref(), Some(to), "{from}");
+    }
+    assert_eq!(
+        step(&m, "approve").assignee.as_deref(),
+        Some("owner_manager")
+    );
+    assert_eq!(step(&m, "price-offer").due.as_deref(), Some("P1D"));
+    assert_eq!(step(&m, "send-offer").activity.as_deref(), Some("email"));
+}
+
+#[test]
+fn an_event_based_gateway_races_the_reply_against_a_three_day_timeout() {
+    let (m, model) = checked("tests/fixtures/bpmn-io-offer-reply-or-timeout.bpmn");
+    assert_eq!(
+        ids(&m),
+        [
+            "email-offer",
+            "reply-or-timeout",
+            "read-reply",
+            "chase-call",
+            "Event_0replied",
+            "Event_1chased"
+        ],
+        "the catch events are read into the gateway's step"
+    );
+    let email = step(&m, "email-offer");
+    assert_eq!(
+        (email.kind, email.activity.as_deref(), email.next.as_deref()),
+        (StepKind::Activity, Some("email"), Some("reply-or-timeout")),
+        "a send task emails"
+    );
+    let race = step(&m, "reply-or-timeout");
+    assert_eq!(race.kind, StepKind::Wait);
+    assert_eq!(race.next, None);
+    assert_eq!(
+        race.events,
+        [
+            WaitFile {
+                message: Some("reply-received".into()),
+                condition: None,
+                after: None,
+                next: "read-reply".into(),
+            },
+            WaitFile {
+                message: None,
+                condition: None,
+                after: Some("P3D".into()),
+                next: "chase-call".into(),
+            },
+        ]
+    );
+    assert_eq!(
+        fieldwork_core::process::model::messages(&model)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["reply-received"]
+    );
+}
+
+#[test]
+fn a_non_interrupting_cycle_gives_the_task_three_daily_reminders() {
+    let (m, _) = checked("tests/fixtures/camunda-modeler-offer-reminders.bpmn");
+    assert_eq!(
+        ids(&m),
+        ["follow-up", "Event_0done"],
+        "the reminder's path is no step"
+    );
+    let task = step(&m, "follow-up");
+    assert_eq!(task.kind, StepKind::Task);
+    assert_eq!(task.next.as_deref(), Some("Event_0done"));
+    assert_eq!(task.deadline, None);
+    assert_eq!(
+        task.reminders,
+        [
+            ReminderFile {
+                after: "P1D".into(),
+                repeat: Some(3),
+                activity: "email".into(),
+                assignee: None,
+                subject: Some("Reminder: the offer to {name} is still open".into()),
+                topic: None,
+            },
+            ReminderFile {
+                after: "P1D".into(),
+                repeat: Some(3),
+                activity: "call".into(),
+                assignee: Some("owner_manager".into()),
+                subject: Some("Call {name} about the offer".into()),
+                topic: Some("Is anything missing from the offer?".into()),
+            },
+        ]
+    );
+}
+
+#[test]
+fn receive_tasks_wait_for_named_messages_and_send_tasks_email() {
+    let (m, model) = checked("tests/fixtures/camunda-modeler-zeebe-contract-receive-send.bpmn");
+    assert_eq!(
+        ids(&m),
+        [
+            "send-contract",
+            "contract-signed",
+            "first-payment",
+            "welcome",
+            "Event_0signed"
+        ]
+    );
+    let send = step(&m, "send-contract");
+    assert_eq!(
+        (
+            send.kind,
+            send.activity.as_deref(),
+            send.subject.as_deref(),
+            send.offset.as_deref()
+        ),
+        (
+            StepKind::Activity,
+            Some("email"),
+            Some("Contract for {name}"),
+            Some("PT1H")
+        )
+    );
+    let wait = |id: &str, message: &str, next: &str| {
+        let s = step(&m, id);
+        assert_eq!((s.kind, &s.next), (StepKind::Wait, &None), "{id}");
+        assert_eq!(
+            s.events,
+            [WaitFile {
+                message: Some(message.into()),
+                condition: None,
+                after: None,
+                next: next.into(),
+            }],
+            "{id}"
+        );
+    };
+    wait("contract-signed", "contract-signed", "first-payment");
+    // "First payment received" is no valid name: the message's id is.
+    wait("first-payment", "Message_0pay9x1", "welcome");
+    assert_eq!(
+        step(&m, "welcome").assignee.as_deref(),
+        Some("owner_manager")
+    );
+    assert_eq!(
+        fieldwork_core::process::model::messages(&model).len(),
+        2,
+        "an instance accepts both"
+    );
+}
+
+#[test]
+fn the_new_elements_cut_or_rewired_anywhere_give_a_model_or_problems_never_a_panic() {
+    for path in [
+        "tests/fixtures/camunda-modeler-deal-prepare-offer-subprocess.bpmn",
+        "tests/fixtures/bpmn-io-offer-reply-or-timeout.bpmn",
+        "tests/fixtures/camunda-modeler-offer-reminders.bpmn",
+        "tests/fixtures/camunda-modeler-zeebe-contract-receive-send.bpmn",
+    ] {
+        let xml = repo(path);
+        // The semantic part, cut at every 5th character.
+        let end = xml.find("<bpmndi:").unwrap_or(xml.len());
+        for (at, _) in xml[..end].char_indices().step_by(5) {
+            if let Err(e) = bpmn::import(&xml[..at]) {
+                assert!(!e.0.is_empty(), "{path} cut at {at}");
+            }
+        }
+        // Every flow pointed back at the first element it leaves from: loops,
+        // paths rejoining, catch events reached twice.
+        let first_source = xml
+            .split("sourceRef=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a flow");
+        let rewired = xml.replace(
+            "targetRef=\"Event_",
+            &format!("targetRef=\"{first_source}\" x=\""),
+        );
+        match bpmn::import(&rewired) {
+            Ok(m) => assert!(Model::check(m, 1).is_ok(), "{path}"),
+            Err(e) => assert!(e.0.iter().all(|p| !p.message.is_empty()), "{path}: {e}"),
+        }
+    }
 }

@@ -75,8 +75,12 @@ impl ProcessHost for Panicky<'_> {
         instance: &RecordId,
         at: Option<Timestamp>,
         active: bool,
+        watch: Option<&RecordId>,
     ) -> Result<()> {
-        self.store.set_wakeup(instance, at, active)
+        self.store.set_wakeup(instance, at, active, watch)
+    }
+    fn watching(&mut self, record: &RecordId) -> Result<Vec<RecordId>> {
+        self.store.watching(record)
     }
     fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>> {
         self.store.due(now)

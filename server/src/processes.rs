@@ -371,12 +371,19 @@ impl ProcessHost for ServerHost<'_> {
         instance: &RecordId,
         at: Option<Timestamp>,
         active: bool,
+        watch: Option<&RecordId>,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
+            "INSERT INTO process_wakeups(instance, wake_at, active, watch) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at,
-                   active = excluded.active AND process_wakeups.failed IS NULL",
-            params![instance.to_string(), at.map(|t| t.as_second()), active],
+                   active = excluded.active AND process_wakeups.failed IS NULL,
+                   watch = excluded.watch",
+            params![
+                instance.to_string(),
+                at.map(|t| t.as_second()),
+                active,
+                watch.map(ToString::to_string)
+            ],
         )?;
         Ok(())
     }
@@ -398,6 +405,10 @@ impl ProcessHost for ServerHost<'_> {
             .prepare_cached("SELECT instance FROM process_wakeups WHERE active = 1")?;
         let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).and_then(|r| r.collect())?;
         Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn watching(&mut self, record: &RecordId) -> Result<Vec<RecordId>> {
+        watching(self.conn, record)
     }
 
     fn schedule_mark(&mut self, key: &str) -> Result<Option<Timestamp>> {
@@ -543,19 +554,21 @@ pub fn after_push(
     now: Timestamp,
     docs: &[DocId],
 ) -> Result<()> {
-    let mut records: Vec<RecordId> = docs
-        .iter()
-        .map(|d| d.record().clone())
-        .filter(|r| {
-            matches!(
-                r.kind(),
-                RecordKind::ProcessInstance | RecordKind::Activity | RecordKind::ProcessModel
-            )
-        })
-        .collect();
+    let mut records: Vec<RecordId> = docs.iter().map(|d| d.record().clone()).collect();
     records.sort();
     records.dedup();
-    if records.is_empty() {
+    // Instances waiting for one of these records to satisfy a condition.
+    let mut watchers = Vec::new();
+    for r in &records {
+        watchers.extend(watching(&w.conn, r)?);
+    }
+    records.retain(|r| {
+        matches!(
+            r.kind(),
+            RecordKind::ProcessInstance | RecordKind::Activity | RecordKind::ProcessModel
+        )
+    });
+    if records.is_empty() && watchers.is_empty() {
         return Ok(());
     }
     with_host(w, Some(hub), actor, now, runner_user(), |host| {
@@ -575,6 +588,7 @@ pub fn after_push(
                 _ => {}
             }
         }
+        instances.extend(watchers);
         instances.sort();
         instances.dedup();
         for i in instances {
@@ -582,6 +596,17 @@ pub fn after_push(
         }
         Ok(())
     })
+}
+
+/// Active instances waiting for `record` to satisfy a condition (a `wait`
+/// step), run after each accepted push that changes it.
+pub fn watching(conn: &Connection, record: &RecordId) -> Result<Vec<RecordId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT instance FROM process_wakeups WHERE watch = ?1 AND active = 1")?;
+    let rows: Vec<String> = stmt
+        .query_map([record.to_string()], |r| r.get(0))
+        .and_then(|r| r.collect())?;
+    Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
 }
 
 /// The next wake-up the server knows of (for tests and `process monitor`).

@@ -6,7 +6,8 @@
 //!
 //! `record.created`, `record.changed` (with `changed_fields`),
 //! `record.deleted`, `process.started`, `process.step_reached`,
-//! `process.task_done`, `process.completed`, `process.failed`
+//! `process.task_done`, `process.completed`, `process.failed`,
+//! `process.notified`
 //! ([`events::EVENT_TYPES`]). One event is one stored change of one class
 //! document (a record's fields are split by class, see the policy). The
 //! body:

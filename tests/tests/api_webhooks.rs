@@ -442,23 +442,33 @@ fn events_are_signed_retried_filtered_by_rights_and_redelivered() {
     assert!(!codes.contains(&rep_secret), "no secret in the audit log");
 }
 
-#[test]
-fn process_events_follow_an_instance_from_start_to_completion() {
-    use fieldwork_core::clock::ManualClock;
-    use fieldwork_server::process_admin;
-
-    let rt = runtime();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let t0: jiff::Timestamp = "2027-01-01T09:00:00Z".parse().expect("t0");
-    let server_clock = ManualClock::new(t0);
-    let server = TestServer::start_clocked(tmp.path(), Some(Arc::new(server_clock.clone())), |c| {
+/// A server whose clock reads `t0` (process tick 50 ms, outbox poll 40 ms)
+/// with an admin, a manager (`mia`), a rep (`ana`, madrid) and the service
+/// user `service`, and a receiver subscribed as `service` at `path` to
+/// `events`. Returns the server, its clock, the receiver and the
+/// subscription's secret.
+fn process_hooks(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    t0: jiff::Timestamp,
+    service: &str,
+    path: &str,
+    events: &[&str],
+) -> (
+    TestServer,
+    fieldwork_core::clock::ManualClock,
+    Receiver,
+    String,
+) {
+    let clock = fieldwork_core::clock::ManualClock::new(t0);
+    let server = TestServer::start_clocked(dir, Some(Arc::new(clock.clone())), |c| {
         c.process_tick = Duration::from_millis(50);
         c.webhook_poll = Duration::from_millis(40);
     });
     server.add_user("admin", "admin", &[], None);
     server.add_user("mia", "manager", &[], None);
     server.add_user("ana", "rep", &["madrid"], Some("mia"));
-    server.add_user("bpm-sync", "auditor", &[], None);
+    server.add_user(service, "auditor", &[], None);
     let receiver = Receiver::start(HashMap::new());
     let admin = rt.block_on(token(&server.url, "admin"));
     let (status, created) = rt.block_on(async {
@@ -466,9 +476,9 @@ fn process_events_follow_an_instance_from_start_to_completion() {
             .post(format!("{}/v1/admin/webhooks", server.admin_url))
             .bearer_auth(&admin)
             .json(&json!({
-                "url": format!("{}/bpm", receiver.url),
-                "user": "bpm-sync",
-                "events": ["process.started", "process.step_reached", "process.completed"],
+                "url": format!("{}{path}", receiver.url),
+                "user": service,
+                "events": events,
             }))
             .send()
             .await
@@ -480,6 +490,29 @@ fn process_events_follow_an_instance_from_start_to_completion() {
     });
     assert_eq!(status, 201, "{created}");
     let secret = created["secret"].as_str().expect("secret").to_owned();
+    (server, clock, receiver, secret)
+}
+
+#[test]
+fn process_events_follow_an_instance_from_start_to_completion() {
+    use fieldwork_core::clock::ManualClock;
+    use fieldwork_server::process_admin;
+
+    let rt = runtime();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t0: jiff::Timestamp = "2027-01-01T09:00:00Z".parse().expect("t0");
+    let (server, server_clock, receiver, secret) = process_hooks(
+        &rt,
+        tmp.path(),
+        t0,
+        "bpm-sync",
+        "/bpm",
+        &[
+            "process.started",
+            "process.step_reached",
+            "process.completed",
+        ],
+    );
 
     let bpmn = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples/processes/deal-won-follow-up.bpmn");
@@ -721,4 +754,89 @@ fn deliveries_over_https_trust_only_the_ca_bundle_the_server_is_given() {
         impostor.on("/hook").is_empty(),
         "nothing reached the impostor"
     );
+}
+
+#[test]
+fn a_notify_step_is_delivered_once_whichever_replicas_run_it() {
+    use fieldwork_core::clock::ManualClock;
+    use fieldwork_core::process::engine::activity_id;
+    use fieldwork_server::process_admin;
+
+    let rt = runtime();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t0: jiff::Timestamp = "2027-01-01T09:00:00Z".parse().expect("t0");
+    let (server, _clock, receiver, _secret) = process_hooks(
+        &rt,
+        tmp.path(),
+        t0,
+        "erp-sync",
+        "/erp",
+        &["process.notified"],
+    );
+    // Qualifying a new account tells the ERP to open a customer file.
+    let model = fieldwork_core::process::Model::from_toml(
+        r#"
+key = "open-customer-file"
+name = "Open the customer's file in the ERP"
+trigger = { kind = "record_created", record = "account" }
+[[steps]]
+id = "qualify"
+kind = "task"
+assignee = "owner"
+subject = "Qualify {name}"
+next = "tell-erp"
+[[steps]]
+id = "tell-erp"
+kind = "notify"
+notify = "customer-qualified"
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+    )
+    .expect("model")
+    .file;
+    process_admin::publish(&server.state, model, "admin").expect("publish");
+    let (ana_dir, mia_dir) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let ana = TestDevice::open_clocked(&rt, ana_dir.path(), Arc::new(ManualClock::new(t0)));
+    let mia = TestDevice::open_clocked(&rt, mia_dir.path(), Arc::new(ManualClock::new(t0)));
+    ana.login(&server.url, "ana");
+    mia.login(&server.url, "mia");
+    ana.sync();
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Nube SL"), ("territory", "madrid")],
+    );
+    ana.sync();
+    mia.sync();
+    let instance: fieldwork_core::RecordId = mia.store(|s| s.process_instances())[0]
+        .id
+        .parse()
+        .expect("instance");
+    // Ana completes the task offline and her phone runs the notify step;
+    // the server's engine and mia's phone run the instance again after
+    // each sync. The step's event has one key wherever it is written, so
+    // the server sees it new once.
+    let task = activity_id(&instance, "qualify", 0);
+    ana.store(|s| s.complete_task_with(&task, None));
+    ana.sync();
+    mia.sync();
+    mia.store(|s| s.run_processes());
+    mia.sync();
+    ana.sync();
+    wait_until("process.notified", Duration::from_secs(10), || {
+        !receiver.on("/erp").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500)); // a second one, if any, would be here
+    let got = receiver.on("/erp");
+    assert_eq!(got.len(), 1, "delivered once: {got:?}");
+    let body = body_of(&got[0]);
+    assert_eq!(body["type"], "process.notified");
+    assert_eq!(body["process"]["notice"], "customer-qualified");
+    assert_eq!(body["process"]["on"], account.to_string());
+    assert_eq!(body["process"]["from"], "tell-erp");
 }

@@ -213,6 +213,7 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             };
             let mut d = stored.clone().with_actor(me.clone());
             d.put(
@@ -258,6 +259,48 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
         wipe.delete(ROOT, "events").expect("delete");
         let bytes = signed_at(&mut wipe, "ana", 1_800_000_000);
         assert_eq!(refused(&mut c, &instance_doc, bytes).await, "immutable");
+
+        // Messages ("reply received"): one signed as the manager, one under
+        // a name no model could wait for, and a step left by a message the
+        // log does not hold.
+        let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60)
+            .expect("a minute ago");
+        let message = |by: &str, name: &str| {
+            let event = Event {
+                message: Some(name.into()),
+                ..Event::control(EventKind::Message, at, by)
+            };
+            let mut d = stored.clone().with_actor(me.clone());
+            d.put(
+                &events,
+                event.own_key().expect("key"),
+                serde_json::to_string(&event).expect("json"),
+            )
+            .expect("put");
+            signed_at(&mut d, "ana", 1_800_000_000)
+        };
+        assert_eq!(
+            refused(&mut c, &instance_doc, message("marta", "reply")).await,
+            "wrong_user"
+        );
+        assert_eq!(
+            refused(&mut c, &instance_doc, message("ana", "re ply")).await,
+            "invalid_value"
+        );
+        let mut by_message = stored.clone().with_actor(me.clone());
+        by_message
+            .put(
+                &events,
+                "0001.done.message.reply",
+                r#"{"kind":"done","at":"2027-01-04T09:00:00Z","by":"engine","pos":1,"step":"done","via":"message","to":"done","message":"c.1798000000000.message.ana.reply"}"#,
+            )
+            .expect("put");
+        let bytes = signed_at(&mut by_message, "ana", 1_800_000_000);
+        assert_eq!(
+            refused(&mut c, &instance_doc, bytes).await,
+            "invalid_value",
+            "a step left by a message nobody sent"
+        );
     });
 
     // Everyone else is served, at their usual pace, and nothing was taken.

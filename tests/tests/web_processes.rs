@@ -23,7 +23,7 @@ const TWO_PROBLEMS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="quote-follow-up" name="Follow up a quote" isExecutable="true">
     <bpmn:startEvent id="start" name="Start" fieldwork:record="deal" />
     <bpmn:serviceTask id="remind" name="Remind the customer" />
-    <bpmn:sendTask id="mail" name="Mail the quote" />
+    <bpmn:callActivity id="mail" name="Mail the quote" calledElement="quote-mail" />
     <bpmn:endEvent id="end" name="Done" />
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="remind" />
     <bpmn:sequenceFlow id="f2" sourceRef="remind" targetRef="mail" />
@@ -237,7 +237,7 @@ fn a_manager_sees_every_problem_of_a_bpmn_file_and_publishes_a_valid_one() {
     );
     assert!(messages[0].contains("fieldwork:action"), "{messages:?}");
     assert!(
-        elements[1].contains("<sendTask>") && elements[1].contains("Mail the quote"),
+        elements[1].contains("<callActivity>") && elements[1].contains("Mail the quote"),
         "{elements:?}"
     );
     assert!(!messages[1].is_empty(), "{messages:?}");
@@ -717,4 +717,63 @@ fn the_calendar_offers_a_tasks_outcome_choices_and_the_choice_decides_the_branch
         row.contains("2027-01-11"),
         "due a week after the call: {row}"
     );
+}
+
+/// Started by hand on a deal: wait three days for the customer's reply.
+const AWAIT_REPLY: &str = r#"
+key = "await-reply"
+name = "Wait for the reply"
+trigger = { kind = "manual", record = "deal" }
+
+[[steps]]
+id = "reply"
+name = "Wait for the reply"
+kind = "wait"
+events = [{ message = "reply", next = "done" }, { after = "P3D", next = "done" }]
+
+[[steps]]
+id = "done"
+name = "Done"
+kind = "end"
+"#;
+
+#[test]
+fn a_rep_reports_the_customers_reply_from_the_process_card() {
+    use fieldwork_server::process_admin::{ModelFormat, parse_model, publish};
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let w = world("2027-01-04T09:00:00Z");
+    let model = parse_model(ModelFormat::Toml, AWAIT_REPLY).expect("model");
+    publish(&w.server.state, model, "admin").expect("publish");
+    let (_, deal) = anas_deal_in_proposal(&rt, &w.server, "Nube SL", "Vans");
+    let ana = ApiClient::signed_in(&rt, &w.server.url, "ana");
+    let started = ana.post(
+        "/v1/processes/instances",
+        json!({"model": "await-reply", "record": deal}),
+    );
+    assert!(started.status < 300, "{}", started.text);
+    let id = started.json["id"].as_str().expect("id").to_owned();
+    let b = browser(&rt);
+    sign_in(&b, &w.server, "ana");
+    b.goto(&format!("{}/web/processes/instances/{id}", w.server.url));
+    b.wait_for("the card", WAIT, |b| {
+        b.try_find("#instance-awaits").is_some()
+    });
+    assert_eq!(b.text(&b.find("#instance-awaits")), "reply");
+    b.click(&b.find("#message-reply"));
+    b.wait_for("the instance done", WAIT, |b| {
+        b.text_of("#instance-status")
+            .is_some_and(|t| t.contains("completed"))
+    });
+    assert!(b.try_find("#control-notice").is_some());
+    assert!(
+        b.try_find("#message-reply").is_none(),
+        "nothing waits any more"
+    );
+    assert!(
+        b.text(&b.find("#control-log")).contains("ana"),
+        "the message is in the log, by her"
+    );
+    let card = ana.get(&format!("/v1/processes/instances/{id}"));
+    assert_eq!(card.json["steps"][0]["via"], "message", "{}", card.text);
 }

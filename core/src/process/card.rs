@@ -85,6 +85,9 @@ pub struct ProcessCard {
     /// Why its tasks are held (it is suspended or stopped): they cannot be
     /// completed (see [`super::held`]).
     pub held: Option<String>,
+    /// The messages the current step waits for (a `wait` step), which a
+    /// person may send it ("reply received").
+    pub awaits: Vec<String>,
 }
 
 /// A line of the instance list.
@@ -184,6 +187,16 @@ pub fn build<E: From<CoreError>>(
         Status::Running if at_end => Status::Completed,
         s => s,
     };
+    let awaits = match current.and_then(|c| model.step(&c.step)).map(|s| &s.action) {
+        Some(Action::Wait { events }) if status == Status::Running => events
+            .iter()
+            .filter_map(|(on, _)| match on {
+                super::model::WaitOn::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let stuck = match facts.failure {
         Some(reason) => Some(format!("failed: {reason}")),
         None => current
@@ -205,6 +218,7 @@ pub fn build<E: From<CoreError>>(
         wake_at: facts.wake_at.and_then(|s| Timestamp::from_second(s).ok()),
         stuck,
         held: super::held::reason(&instance),
+        awaits,
     })
 }
 

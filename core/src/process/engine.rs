@@ -28,6 +28,13 @@ use crate::record::Record;
 use crate::value::FieldValue;
 use crate::wire::DirectoryEntry;
 
+mod create;
+mod reminders;
+mod wait;
+
+pub use create::created_id;
+pub use reminders::{reminder_id, reminder_ids};
+
 /// The author of automatic steps in the event log.
 pub const ENGINE: &str = "engine";
 /// Most steps one call advances. Models whose automatic steps loop are
@@ -91,6 +98,16 @@ pub enum Action {
         /// The status it must have.
         status: String,
     },
+    /// Create record `id` (if it does not exist yet) with `fields`, as of
+    /// `at`: a `create` step's.
+    CreateRecord {
+        /// Derived from (instance, step, position).
+        id: RecordId,
+        /// Its fields.
+        fields: BTreeMap<String, FieldValue>,
+        /// The creation time (the step's entry).
+        at: Timestamp,
+    },
     /// Set a field of the record the instance runs on.
     SetField {
         /// The record.
@@ -118,6 +135,9 @@ pub struct Outcome {
     /// Why the instance must not run on (it used its whole step budget
     /// without waiting): the runner marks it failed.
     pub failed: Option<String>,
+    /// It waits for its record to satisfy a condition (a `wait` step): the
+    /// host runs it again when the record changes.
+    pub watch: bool,
 }
 
 /// The id of the activity a task or activity step creates at `pos`.
@@ -161,7 +181,48 @@ pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<Recor
             out.push(activity_id(&instance.id, step, pos));
         }
     }
+    out.extend(candidate_reminders(instance, models));
     out
+}
+
+/// Ids of every reminder the instance may have created: those of each task
+/// step with reminders at each position the log shows it visited, or may
+/// be at now (one past a logged position, or the first).
+fn candidate_reminders(instance: &Instance, models: &[&Model]) -> Vec<RecordId> {
+    let with_reminders: BTreeMap<&str, &[super::model::Reminder]> = models
+        .iter()
+        .flat_map(|m| m.steps.values())
+        .filter_map(|s| match &s.action {
+            StepAction::Task { reminders, .. } if !reminders.is_empty() => {
+                Some((s.id.as_str(), reminders.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    if with_reminders.is_empty() {
+        return Vec::new();
+    }
+    let mut visits: BTreeSet<(u32, &str)> = BTreeSet::new();
+    let mut next: BTreeSet<u32> = BTreeSet::from([0]);
+    for e in instance.events.values() {
+        if let (Some(pos), Some(step)) = (e.pos, e.step.as_deref())
+            && pos <= MAX_POS
+        {
+            visits.insert((pos, step));
+            next.insert(pos + 1);
+        }
+    }
+    for pos in next {
+        visits.extend(with_reminders.keys().map(|s| (pos, *s)));
+    }
+    visits
+        .into_iter()
+        .filter_map(|(pos, step)| {
+            let reminders = with_reminders.get(step)?;
+            Some(reminder_ids(&instance.id, step, pos, reminders))
+        })
+        .flatten()
+        .collect()
 }
 
 /// Advances `inputs.instance` as far as `inputs.now` allows.
@@ -207,6 +268,8 @@ struct Run<'i, 'a> {
     /// An `end` step was reached.
     completed: bool,
     failed: Option<String>,
+    /// Waiting for a condition on the record.
+    watch: bool,
 }
 
 impl<'i, 'a> Run<'i, 'a> {
@@ -220,6 +283,7 @@ impl<'i, 'a> Run<'i, 'a> {
             stuck: None,
             completed: false,
             failed: None,
+            watch: false,
         }
     }
 
@@ -256,10 +320,14 @@ impl<'i, 'a> Run<'i, 'a> {
                 due,
                 deadline,
                 due_param,
+                reminders,
                 ..
             } => {
                 let due = self.duration_param(due_param.as_deref()).or(*due);
-                self.task(&at, due, deadline.as_ref())
+                let left = self.task(&at, due, deadline.as_ref());
+                let until = left.as_ref().map_or(inputs.now, |(_, e)| e.at);
+                self.remind(&at, reminders, until, left.is_none());
+                left
             }
             StepAction::Activity { offset, .. } => {
                 self.plan_activity(&at, Some(*offset));
@@ -286,13 +354,25 @@ impl<'i, 'a> Run<'i, 'a> {
                 let to = choose(branches, &fields).unwrap_or(default);
                 Some(at.left("auto", at.entered, ENGINE, Some(to.clone())))
             }
-            StepAction::Set { field, value } => {
-                if record.get(field) != Some(value) {
-                    self.actions.push(Action::SetField {
-                        record: record.id.clone(),
-                        field: field.clone(),
-                        value: value.clone(),
-                    });
+            StepAction::Wait { events } => self.wait(&at, events),
+            // The server delivers the notice when it sees the step left
+            // (see `docs/PROCESSES.md`); the engine only goes on.
+            StepAction::Create { kind, fields } => {
+                self.create_record(&at, *kind, fields)?;
+                Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
+            }
+            StepAction::Notify { .. } => {
+                Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
+            }
+            StepAction::Set { writes } => {
+                for (field, value) in writes {
+                    if record.get(field) != Some(value) {
+                        self.actions.push(Action::SetField {
+                            record: record.id.clone(),
+                            field: field.clone(),
+                            value: value.clone(),
+                        });
+                    }
                 }
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
@@ -417,6 +497,23 @@ impl<'i, 'a> Run<'i, 'a> {
                 (activity_id(&self.instance.id, &v.step, v.pos), via)
             })
             .collect();
+        // Reminders on the path, and whether their task step was left.
+        let reminders: BTreeMap<RecordId, bool> = position
+            .path
+            .iter()
+            .filter_map(
+                |v| match self.inputs.model.step(&v.step).map(|s| &s.action) {
+                    Some(StepAction::Task { reminders, .. }) => Some(
+                        reminder_ids(&self.instance.id, &v.step, v.pos, reminders)
+                            .into_iter()
+                            .map(|id| (id, v.left.is_some()))
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                },
+            )
+            .flatten()
+            .collect();
         let ids: BTreeSet<RecordId> = self
             .inputs
             .activities
@@ -431,6 +528,10 @@ impl<'i, 'a> Run<'i, 'a> {
             let wanted = match on_path.get(&id) {
                 _ if position.status == Status::Stopped => {
                     (status == "planned").then_some("cancelled")
+                }
+                None if reminders.contains_key(&id) => {
+                    let left = reminders.get(&id).copied().unwrap_or(false);
+                    (left && status == "planned").then_some("cancelled")
                 }
                 Some(Some(via)) if via == "task" => (status != "done").then_some("done"),
                 Some(Some(via)) if via == "deadline" => {
@@ -461,6 +562,7 @@ impl<'i, 'a> Run<'i, 'a> {
             wake_at: self.wake_at.filter(|_| status == Status::Running),
             stuck: self.stuck,
             failed: self.failed,
+            watch: self.watch && status == Status::Running,
         }
     }
 }
@@ -489,6 +591,7 @@ impl Here<'_> {
             version: None,
             param: None,
             outcome: None,
+            message: None,
         };
         (Event::done_key(self.pos, &self.step.id, via), event)
     }
@@ -557,7 +660,8 @@ pub fn resolve(
     found.or_else(|| owner.map(str::to_owned))
 }
 
-/// Replaces `{field}` and `{account.field}` in a subject.
+/// Replaces `{field}`, `{account.field}` and `{id}` (the record's id) in a
+/// subject or a created record's field.
 pub fn render(template: &str, record: &Record, account: Option<&Record>) -> String {
     let mut out = String::new();
     let mut rest = template;
@@ -572,10 +676,13 @@ pub fn render(template: &str, record: &Record, account: Option<&Record>) -> Stri
             Some((_, f)) => (Some(record), f),
             None => (Some(record), name),
         };
-        let value = source
-            .and_then(|r| r.get(field))
-            .map(display)
-            .unwrap_or_default();
+        let value = match (source, field) {
+            (Some(r), "id") if name == "id" => r.id.to_string(),
+            _ => source
+                .and_then(|r| r.get(field))
+                .map(display)
+                .unwrap_or_default(),
+        };
         out.push_str(&value);
         rest = &rest[open + close + 1..];
     }
@@ -635,10 +742,23 @@ impl Planned<'_> {
         created: &mut BTreeMap<RecordId, String>,
         actions: &mut Vec<Action>,
     ) {
+        self.activity_as(id, &Spec::of(self.step), when, created, actions);
+    }
+
+    /// Plans activity `id` as `spec` describes it (a step's own, or one of
+    /// its reminders), unless it exists already.
+    fn activity_as(
+        &self,
+        id: &RecordId,
+        spec: &Spec<'_>,
+        when: Option<Timestamp>,
+        created: &mut BTreeMap<RecordId, String>,
+        actions: &mut Vec<Action>,
+    ) {
         if status_of(self.inputs, id, created).is_some() {
             return;
         }
-        let fields = self.fields(when);
+        let fields = self.fields(spec, when);
         created.insert(id.clone(), "planned".into());
         actions.push(Action::CreateActivity {
             id: id.clone(),
@@ -710,13 +830,12 @@ impl Planned<'_> {
 
     /// The fields of the activity, due or starting at `when` (else when
     /// the step was entered).
-    fn fields(&self, when: Option<Timestamp>) -> Fields {
-        let spec = Spec::of(self.step);
-        let (owner, assignee) = self.people_of(&spec);
+    fn fields(&self, spec: &Spec<'_>, when: Option<Timestamp>) -> Fields {
+        let (owner, assignee) = self.people_of(spec);
         let mut f = Fields::new();
         text(&mut f, "type", spec.kind.to_owned());
         text(&mut f, "status", "planned".to_owned());
-        self.describe(&mut f, &spec, assignee.as_deref());
+        self.describe(&mut f, spec, assignee.as_deref());
         self.people(&mut f, owner, assignee);
         let at = when.unwrap_or(self.entered);
         let key = if spec.kind == "task" {
@@ -865,7 +984,11 @@ impl<'m> Spec<'m> {
 }
 
 #[cfg(test)]
+mod create_tests;
+#[cfg(test)]
 mod hours_tests;
+#[cfg(test)]
+mod wait_tests;
 
 #[cfg(test)]
 mod tests {
@@ -978,7 +1101,7 @@ kind = "end"
                             .insert("status".into(), FieldValue::Text(status.clone()));
                     }
                 }
-                Action::SetField { .. } => {}
+                Action::SetField { .. } | Action::CreateRecord { .. } => {}
             }
         }
     }
@@ -1000,6 +1123,7 @@ kind = "end"
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             };
             inst.events
                 .insert(Event::done_key(pos, "qualify", "task"), event);
@@ -1257,8 +1381,7 @@ kind = "end"
         }
         if let Some(qualify) = model.steps.get_mut("qualify") {
             qualify.action = crate::process::model::Action::Set {
-                field: "industry".into(),
-                value: FieldValue::Text("x".into()),
+                writes: vec![("industry".into(), FieldValue::Text("x".into()))],
             };
         }
         let record = account();

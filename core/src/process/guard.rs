@@ -20,8 +20,11 @@
 //!     signed `by` the pushing user, who holds the matching right;
 //!   - a step left `via: task` is pushed by a user with `complete_tasks`,
 //!     and names the pusher or the task's owner or assignee;
-//!   - a step left by a timer, deadline or automatically is signed
-//!     `engine` and is not dated in the future.
+//!   - a step left by a timer, deadline, message, condition or
+//!     automatically is signed `engine` and is not dated in the future; one
+//!     left by a message names a message the log holds;
+//!   - a message is sent with `complete_tasks`, signed by the pushing
+//!     user, under a well-formed name.
 //! - **Parameters** change only with `change_parameters`, signed by the
 //!   pushing user.
 //! - **Tasks** a process planned (activities with `process_instance`)
@@ -309,6 +312,9 @@ impl Ctx<'_> {
                 )
             })?;
             self.event(key, &event)?;
+            if event.via.as_deref() == Some("message") {
+                self.message_exists(key, &event, after)?;
+            }
             if event.kind == EventKind::Done
                 && event.via.as_deref() == Some("task")
                 && let Some(instance) = instance
@@ -328,12 +334,13 @@ impl Ctx<'_> {
                 format!("event `{key}`: {why}"),
             )
         };
-        let expected_key = match event.kind {
-            EventKind::Done => match (event.pos, &event.step, &event.via) {
-                (Some(pos), Some(step), Some(via)) => Event::done_key(pos, step, via),
-                _ => return Err(bad("a step event names its position, step and way out")),
-            },
-            kind => Event::control_key(event.at, kind, &event.by),
+        let Some(expected_key) = event.own_key() else {
+            return Err(bad(match event.kind {
+                EventKind::Message => "a message names itself",
+                _ => {
+                    "a step event names its position, step and way out (and a message the message it used)"
+                }
+            }));
         };
         if key != expected_key {
             return Err(bad("not stored under its own key"));
@@ -374,17 +381,49 @@ impl Ctx<'_> {
                 self.right("migrate", |p| p.migrate)?;
                 signed_by(self.user)
             }
+            EventKind::Message => {
+                // A message reports that something happened, as completing
+                // a task does.
+                self.right("complete_tasks", |p| p.complete_tasks)?;
+                let name = event.message.as_deref().unwrap_or_default();
+                if !super::model::valid_id(name) {
+                    return Err(bad("a message's name is 1-64 letters, digits, `_` or `-`"));
+                }
+                signed_by(self.user)
+            }
             EventKind::Done => match event.via.as_deref() {
                 Some("task") => {
                     self.right("complete_tasks", |p| p.complete_tasks)?;
                     self.task_done_by(key, event)
                 }
-                Some("timer" | "deadline" | "auto") => signed_by(ENGINE),
+                Some("timer" | "deadline" | "auto" | "message" | "condition") => signed_by(ENGINE),
                 _ => Err(bad(
-                    "a step is left by `task`, `timer`, `deadline` or `auto`",
+                    "a step is left by `task`, `timer`, `deadline`, `auto`, `message` or `condition`",
                 )),
             },
         }
+    }
+
+    /// A step left by a message names a message of the log.
+    fn message_exists(
+        &self,
+        key: &str,
+        event: &Event,
+        log: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), Denial> {
+        let used = event.message.as_deref().and_then(|m| log.get(m));
+        let is_message = used
+            .and_then(|v| serde_json::from_value::<Event>(v.clone()).ok())
+            .is_some_and(|m| m.kind == EventKind::Message);
+        if is_message {
+            return Ok(());
+        }
+        Err(self.refuse(
+            codes::INVALID_VALUE,
+            Some("events"),
+            "process.events",
+            format!("event `{key}` is left by a message the log does not hold"),
+        ))
     }
 
     /// A task's completion names the pusher, or (logged by the engine on a

@@ -137,6 +137,7 @@ mod tests {
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             };
             events.insert(Event::control_key(at, *kind, "mia"), e);
         }
@@ -193,6 +194,7 @@ mod tests {
             version: None,
             param: None,
             outcome: None,
+            message: None,
         };
         held.events.insert(Event::done_key(0, "call", "task"), e);
         let task = activity_id(&held.id, "call", 0);

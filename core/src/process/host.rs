@@ -98,13 +98,19 @@ pub trait ProcessHost {
     /// Sets a field of a record (as the acting user).
     fn write(&mut self, id: &RecordId, field: &str, value: FieldValue) -> Result<(), Self::Error>;
     /// Records when to run `instance` next (`None`: only when something
-    /// changes) and whether it is still active (not completed or stopped).
+    /// changes), whether it is still active (not completed or stopped), and
+    /// the record whose changes it waits for (a `wait` step on a condition;
+    /// see [`ProcessHost::watching`]).
     fn set_wakeup(
         &mut self,
         instance: &RecordId,
         at: Option<Timestamp>,
         active: bool,
+        watch: Option<&RecordId>,
     ) -> Result<(), Self::Error>;
+    /// Active instances waiting for `record` to change: the host runs them
+    /// after a write (device) or an accepted push (server) of it.
+    fn watching(&mut self, record: &RecordId) -> Result<Vec<RecordId>, Self::Error>;
     /// Active instances due at `now`, earliest first.
     fn due(&mut self, now: Timestamp) -> Result<Vec<RecordId>, Self::Error>;
     /// Every active instance.

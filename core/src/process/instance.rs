@@ -41,6 +41,9 @@ pub enum EventKind {
     Migrate,
     /// A person changed a parameter.
     Param,
+    /// A person sent the instance a message ("reply received"), which a
+    /// `wait` step of its model may be waiting for.
+    Message,
 }
 
 /// One entry of the event log.
@@ -76,6 +79,10 @@ pub struct Event {
     /// variable from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// `message`: the message's name. `done` `via: message`: the log key
+    /// of the message that left the step (each message is used once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl Event {
@@ -91,6 +98,57 @@ impl Event {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         format!("c.{:013}.{kind}.{by}", at.as_millisecond())
+    }
+
+    /// A person's control event of `kind`, by `by` at `at`, with nothing
+    /// else set (fill in `version`, `param` or `message` as the kind needs).
+    pub fn control(kind: EventKind, at: Timestamp, by: &str) -> Event {
+        Event {
+            kind,
+            at,
+            by: by.to_owned(),
+            pos: None,
+            step: None,
+            via: None,
+            to: None,
+            version: None,
+            param: None,
+            outcome: None,
+            message: None,
+        }
+    }
+
+    /// The log key of message `name` sent by `by` at `at` (two messages
+    /// sent in the same millisecond by one person differ by name).
+    pub fn message_key(at: Timestamp, by: &str, name: &str) -> String {
+        format!("{}.{name}", Event::control_key(at, EventKind::Message, by))
+    }
+
+    /// The key this event must be stored under: what the log's readers and
+    /// the server's checks derive from its content. `None` when a `done`
+    /// event lacks its position, step or way out, or a message its name.
+    pub fn own_key(&self) -> Option<String> {
+        match self.kind {
+            EventKind::Done => {
+                let (pos, step, via) = (self.pos?, self.step.as_deref()?, self.via.as_deref()?);
+                Some(match via {
+                    // One key per message name: replicas that left the step
+                    // by different messages keep both, and the fold picks
+                    // the earliest.
+                    "message" => {
+                        let name = self.message.as_deref()?.rsplit('.').next()?;
+                        Event::done_key(pos, step, &format!("message.{name}"))
+                    }
+                    _ => Event::done_key(pos, step, via),
+                })
+            }
+            EventKind::Message => Some(Event::message_key(
+                self.at,
+                &self.by,
+                self.message.as_deref()?,
+            )),
+            kind => Some(Event::control_key(self.at, kind, &self.by)),
+        }
     }
 }
 
@@ -366,6 +424,7 @@ mod tests {
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             },
         )
     }
@@ -441,6 +500,7 @@ mod tests {
                 version,
                 param: None,
                 outcome: None,
+                message: None,
             };
             i.events.insert(Event::control_key(e.at, kind, "mia"), e);
         };

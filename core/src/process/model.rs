@@ -158,6 +158,71 @@ pub struct StepFile {
     /// `set`: the value, as typed in the CLI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// `set`: several fields at once, each value as typed in the CLI
+    /// (instead of `field` and `value`). `create`: the new record's fields,
+    /// each a template.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// `wait`: what the step waits for; the first to happen leads on (an
+    /// event-based gateway: a message, a change of the record, a timeout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<WaitFile>,
+    /// `create`: the kind of record to create (its `fields` are templates:
+    /// `{field}`, `{account.field}`, `{id}` for the record's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<RecordKind>,
+    /// `notify`: the notice's name (`quote-sent`): the server delivers it
+    /// to the webhook subscriptions of `process.notified`, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    /// `task`: reminders while the task stays open (non-interrupting
+    /// timers): activities created at set times, the task still waiting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<ReminderFile>,
+}
+
+/// One thing a `wait` step waits for: exactly one of `message`,
+/// `condition` or `after`, and where it leads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFile {
+    /// A message of this name is sent to the instance (by a person, from a
+    /// device, the office API or the web app: "reply received").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The record comes to satisfy this condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// This long after the step was entered (a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Where it leads.
+    pub next: String,
+}
+
+/// A reminder on a task step: an activity created `after` the step was
+/// entered (and every `after` again, `repeat` times in all) while the task
+/// is still open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderFile {
+    /// When, after the step was entered (ISO 8601 or business time; more
+    /// than zero).
+    pub after: String,
+    /// How many reminders, one every `after` (1 to 10; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    /// call, meeting, visit, email or task.
+    pub activity: String,
+    /// Who gets it (default: the task's assignee).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Its subject (default: "Reminder: " and the task's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// What it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// One branch of a gateway.
@@ -187,6 +252,14 @@ pub enum StepKind {
     Set,
     /// The instance is complete.
     End,
+    /// Waits for the first of several events (a message, a change of the
+    /// record, a timeout) and goes where it leads.
+    Wait,
+    /// Tells other systems (through the server's webhook outbox) and goes
+    /// on.
+    Notify,
+    /// Creates another record (a deal from a qualified lead) and goes on.
+    Create,
 }
 
 /// Who gets a task or an activity.
@@ -239,6 +312,8 @@ pub enum Action {
         outcome: Option<super::outcome::Form>,
         /// A declared `duration` parameter replacing `due` when set.
         due_param: Option<String>,
+        /// Reminders while it is open.
+        reminders: Vec<Reminder>,
     },
     /// Put an activity on a calendar.
     Activity {
@@ -272,16 +347,77 @@ pub enum Action {
         /// Otherwise.
         default: String,
     },
-    /// Set a field.
+    /// Set one or more fields of the record, in one run.
     Set {
-        /// The field.
-        field: String,
-        /// The value.
-        value: FieldValue,
+        /// The fields and their values (at least one, at most
+        /// [`MAX_SET_FIELDS`]).
+        writes: Vec<(String, FieldValue)>,
     },
     /// Done.
     End,
+    /// Create a record of `kind` with `fields` rendered from the record
+    /// the instance runs on, once (its id comes from instance, step and
+    /// position), then go on.
+    Create {
+        /// The kind of record.
+        kind: RecordKind,
+        /// Each field and its template (`{field}`, `{account.field}`,
+        /// `{id}`).
+        fields: Vec<(String, String)>,
+    },
+    /// Have the server deliver notice `name` to the webhook subscriptions
+    /// of `process.notified` (only the server performs external effects),
+    /// then go on.
+    Notify {
+        /// The notice's name.
+        name: String,
+    },
+    /// Wait for the first of these (at least one; messages unique, at
+    /// most one timeout).
+    Wait {
+        /// What it waits for and where each leads, in the order written
+        /// (which breaks ties between events at the same instant).
+        events: Vec<(WaitOn, String)>,
+    },
 }
+
+/// What a `wait` step waits for.
+#[derive(Debug, Clone)]
+pub enum WaitOn {
+    /// A message of this name sent to the instance.
+    Message(String),
+    /// The record (with the instance's variables) satisfies this.
+    Condition(Condition),
+    /// This long after the step was entered.
+    After(Delay),
+}
+
+/// A checked reminder of a task step.
+#[derive(Debug, Clone)]
+pub struct Reminder {
+    /// The first one this long after the step was entered, each next one
+    /// this long after the previous.
+    pub after: Delay,
+    /// How many (1 to [`MAX_REMINDER_REPEAT`]).
+    pub repeat: u32,
+    /// call, meeting, visit, email or task.
+    pub activity: String,
+    /// Who gets it.
+    pub assignee: Assignee,
+    /// Subject template.
+    pub subject: String,
+    /// Topic.
+    pub topic: Option<String>,
+}
+
+/// Most fields one `set` step writes.
+pub const MAX_SET_FIELDS: usize = 50;
+/// Most reminders one task step has.
+pub const MAX_REMINDERS: usize = 5;
+/// Most times one reminder repeats.
+pub const MAX_REMINDER_REPEAT: u32 = 10;
+/// Most events one `wait` step waits for.
+pub const MAX_WAIT_EVENTS: usize = 10;
 
 /// A checked step.
 #[derive(Debug, Clone)]
@@ -378,7 +514,9 @@ pub fn model_from_record(r: &crate::record::Record) -> Option<Model> {
     Some(model)
 }
 
-fn valid_id(s: &str) -> bool {
+/// Whether `s` is a valid key, step id, parameter or message name: 1-64
+/// letters, digits, `_` or `-`.
+pub(crate) fn valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -538,6 +676,13 @@ pub fn waits(step: &Step) -> bool {
                 && duration_param.is_none()
                 && duration.as_ref().is_some_and(Delay::is_positive)
         }
+        // A condition may hold already when the step is entered; messages
+        // are used up one per visit, and a timeout waits when positive.
+        Action::Wait { events } => events.iter().all(|(on, _)| match on {
+            WaitOn::Message(_) => true,
+            WaitOn::Condition(_) => false,
+            WaitOn::After(d) => d.is_positive(),
+        }),
         _ => false,
     }
 }
@@ -592,6 +737,24 @@ fn loop_without_wait(steps: &BTreeMap<String, Step>) -> Option<Vec<String>> {
     }
 }
 
+/// The message names a model's `wait` steps wait for: the only messages
+/// an instance of it accepts.
+pub fn messages(model: &Model) -> BTreeSet<&str> {
+    model
+        .steps
+        .values()
+        .filter_map(|s| match &s.action {
+            Action::Wait { events } => Some(events),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|(on, _)| match on {
+            WaitOn::Message(m) => Some(m.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The steps a step can lead to.
 pub fn successors(step: &Step) -> Vec<String> {
     let mut out: Vec<String> = step.next.iter().cloned().collect();
@@ -604,6 +767,7 @@ pub fn successors(step: &Step) -> Vec<String> {
             out.extend(branches.iter().map(|(_, n)| n.clone()));
             out.push(default.clone());
         }
+        Action::Wait { events } => out.extend(events.iter().map(|(_, n)| n.clone())),
         _ => {}
     }
     out
@@ -840,6 +1004,39 @@ kind = "end"
             errors,
             vec!["steps.orphan: not reachable from the start".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_set_step_writes_several_fields_each_checked() {
+        let text = r#"
+key = "close"
+name = "Close a won deal"
+trigger = { kind = "manual", record = "deal" }
+[[steps]]
+id = "close"
+kind = "set"
+fields = { stage = "won", close_reason = "Signed on site" }
+next = "done"
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+        let m = Model::from_toml(text).expect("valid");
+        match &m.step("close").expect("step").action {
+            Action::Set { writes } => {
+                let fields: Vec<&str> = writes.iter().map(|(f, _)| f.as_str()).collect();
+                assert_eq!(fields, ["close_reason", "stage"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = text
+            .replace("stage = \"won\"", "stage = \"sold\", stage_history = \"x\"")
+            .replace("kind = \"set\"", "kind = \"set\"\nfield = \"amount\"");
+        let ModelError(errors) = Model::from_toml(&bad).expect_err("invalid");
+        let has = |s: &str| errors.iter().any(|e| e.contains(s));
+        assert!(has("not both"), "{errors:?}");
+        assert!(has("steps.close.value: `stage`"), "{errors:?}");
+        assert!(has("`stage_history` is not a settable field"), "{errors:?}");
     }
 
     #[test]

@@ -566,6 +566,7 @@ kind = "end"
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             },
         );
         Instance {
@@ -598,6 +599,7 @@ kind = "end"
                 version: None,
                 param: None,
                 outcome: None,
+                message: None,
             },
         );
     }

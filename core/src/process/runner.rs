@@ -131,7 +131,8 @@ pub fn run<H: ProcessHost>(
     }
     write_actions(host, id, &instance, &outcome)?;
     let active = matches!(outcome.status, Status::Running | Status::Suspended);
-    host.set_wakeup(id, outcome.wake_at, active)?;
+    let watch = outcome.watch.then_some(&instance.record);
+    host.set_wakeup(id, outcome.wake_at, active, watch)?;
     Ok(Some(outcome))
 }
 
@@ -233,7 +234,7 @@ fn write_actions<H: ProcessHost>(
                     serde_json::to_value(event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
                 host.put_entry(id, "events", key, &value)?;
             }
-            Action::CreateActivity { id, fields, at } => {
+            Action::CreateActivity { id, fields, at } | Action::CreateRecord { id, fields, at } => {
                 host.create(id, fields, *at)?;
             }
             Action::SetActivityStatus { id, status } => {
@@ -260,19 +261,25 @@ fn forbidden_write(
     runner: &str,
 ) -> Option<String> {
     let policy = policy?;
-    outcome.actions.iter().find_map(|a| {
-        let Action::SetField { record, field, .. } = a else {
-            return None;
-        };
-        let writes = role
-            .and_then(|r| policy.role(r))
-            .zip(policy.class_of(record.kind(), field))
-            .is_some_and(|(r, class)| r.write.contains(class));
-        (!writes).then(|| {
-            format!(
-                "a `set` step writes `{field}`, which `{runner}` (who the instance runs as) may not write"
-            )
-        })
+    let writes = |kind: RecordKind, field: &str| {
+        role.and_then(|r| policy.role(r))
+            .zip(policy.class_of(kind, field))
+            .is_some_and(|(r, class)| r.write.contains(class))
+    };
+    outcome.actions.iter().find_map(|a| match a {
+        Action::SetField { record, field, .. } if !writes(record.kind(), field) => Some(format!(
+            "a `set` step writes `{field}`, which `{runner}` (who the instance runs as) may not write"
+        )),
+        Action::CreateRecord { id, fields, .. } => fields
+            .keys()
+            .find(|f| !writes(id.kind(), f))
+            .map(|f| {
+                format!(
+                    "a `create` step writes {}.{f}, which `{runner}` (who the instance runs as) may not write",
+                    id.kind()
+                )
+            }),
+        _ => None,
     })
 }
 
@@ -369,7 +376,8 @@ pub fn start_by_hand<H: ProcessHost>(
 }
 
 /// What a write to `after` (which was `before`) sets off: instances of
-/// models whose trigger fires, and the instance an activity belongs to.
+/// models whose trigger fires, the instance an activity belongs to, and
+/// instances waiting for `after` to satisfy a condition.
 /// Returns the instances started or run.
 pub fn on_write<H: ProcessHost>(
     host: &mut H,
@@ -410,6 +418,12 @@ pub fn on_write<H: ProcessHost>(
             .text("process_instance")
             .and_then(|t| t.parse::<RecordId>().ok())
     {
+        run_contained(host, &models, &inst)?;
+        touched.push(inst);
+    }
+    // Instances whose `wait` step waits for this record to satisfy a
+    // condition.
+    for inst in host.watching(&after.id)? {
         run_contained(host, &models, &inst)?;
         touched.push(inst);
     }
@@ -540,6 +554,10 @@ pub enum Control {
     Parameter(String, String),
     /// Move it to another version of its model (administrators).
     Migrate(i64),
+    /// Tell it that something happened ("reply received"): a `wait` step
+    /// waiting for a message of this name goes on. Needs the
+    /// `complete_tasks` right, like completing a task.
+    Message(String),
 }
 
 /// Applies `control` to instance `id`, with the acting user's rights.
@@ -554,6 +572,7 @@ pub fn control<H: ProcessHost>(
         EventKind::Suspend | EventKind::Resume => p.suspend,
         EventKind::Stop => p.stop,
         EventKind::Param => p.change_parameters,
+        EventKind::Message => p.complete_tasks,
         _ => p.migrate,
     })?;
     let models = host.models()?;
@@ -571,7 +590,10 @@ pub fn control<H: ProcessHost>(
     }
     let event = control.event(at, &by);
     let value = serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-    host.put_entry(id, "events", &Event::control_key(at, kind, &by), &value)?;
+    let key = event
+        .own_key()
+        .unwrap_or_else(|| Event::control_key(at, kind, &by));
+    host.put_entry(id, "events", &key, &value)?;
     match run_contained(host, &models, id)? {
         Some(outcome) => Ok(outcome),
         None => Err(match host.failure(id)? {
@@ -718,6 +740,9 @@ impl Control {
                     "a parameter needs a name of 1 to {MAX_PARAMETER_NAME} bytes and a value of at most {MAX_PARAMETER_VALUE} bytes"
                 )))
             }
+            Control::Message(name) if !super::model::valid_id(name) => Err(invalid(
+                "a message's name is 1-64 letters, digits, `_` or `-`".to_owned(),
+            )),
             _ => Ok(()),
         }
     }
@@ -730,6 +755,7 @@ impl Control {
             Control::Stop => EventKind::Stop,
             Control::Parameter(..) => EventKind::Param,
             Control::Migrate(_) => EventKind::Migrate,
+            Control::Message(_) => EventKind::Message,
         }
     }
 
@@ -741,6 +767,7 @@ impl Control {
             Control::Stop => "stop",
             Control::Parameter(..) => "change_parameters",
             Control::Migrate(_) => "migrate",
+            Control::Message(_) => "complete_tasks",
         }
     }
 
@@ -758,6 +785,8 @@ impl Control {
             (_, Status::Stopped) => false,
             (Control::Suspend, s) => s == Status::Running,
             (Control::Resume, s) => s == Status::Suspended,
+            // A suspended instance's clock is stopped: nothing waits.
+            (Control::Message(_), s) => s == Status::Running,
             _ => true,
         };
         if !state_ok {
@@ -768,6 +797,10 @@ impl Control {
         if let Control::Parameter(name, value) = self {
             let current = version(models, key, position.version).unwrap_or(started);
             return check_parameter(current, name, value);
+        }
+        if let Control::Message(name) = self {
+            let current = version(models, key, position.version).unwrap_or(started);
+            return check_message(current, name);
         }
         let Control::Migrate(v) = self else {
             return Ok(());
@@ -785,25 +818,35 @@ impl Control {
 
     /// The log event for applying it, by `by` at `at`.
     fn event(&self, at: Timestamp, by: &str) -> Event {
-        Event {
-            kind: self.kind(),
-            at,
-            by: by.to_owned(),
-            pos: None,
-            step: None,
-            via: None,
-            to: None,
-            version: match self {
-                Control::Migrate(v) => Some(*v),
-                _ => None,
-            },
-            param: match self {
-                Control::Parameter(n, v) => Some((n.clone(), v.clone())),
-                _ => None,
-            },
-            outcome: None,
+        let mut event = Event::control(self.kind(), at, by);
+        match self {
+            Control::Migrate(v) => event.version = Some(*v),
+            Control::Parameter(n, v) => event.param = Some((n.clone(), v.clone())),
+            Control::Message(m) => event.message = Some(m.clone()),
+            _ => {}
         }
+        event
     }
+}
+
+/// A message `name` sent to an instance of `model`: one its `wait` steps
+/// wait for.
+pub fn check_message(model: &Model, name: &str) -> Result<()> {
+    let known = super::model::messages(model);
+    if known.contains(name) {
+        return Ok(());
+    }
+    let waits = if known.is_empty() {
+        "it waits for no message".to_owned()
+    } else {
+        let names: Vec<&str> = known.into_iter().collect();
+        format!("it waits for {}", names.join(", "))
+    };
+    Err(invalid(format!(
+        "`{}` waits for no message `{}` ({waits})",
+        model.file.key,
+        super::engine::truncate_chars(name.to_owned(), 64)
+    )))
 }
 
 /// A parameter `name` = `value` set on an instance of `model`: a model
@@ -919,6 +962,7 @@ pub fn complete_task_with<H: ProcessHost>(
                 version: None,
                 param: None,
                 outcome: engine::task_outcome(model, step, done.as_ref()),
+                message: None,
             };
             let value =
                 serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;

@@ -55,6 +55,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("migrations/009_target_facts.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("migrations/010_process_watch.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

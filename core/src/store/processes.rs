@@ -117,12 +117,19 @@ impl ProcessHost for Store {
         instance: &RecordId,
         at: Option<Timestamp>,
         active: bool,
+        watch: Option<&RecordId>,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO process_wakeups(instance, wake_at, active) VALUES (?1, ?2, ?3)
+            "INSERT INTO process_wakeups(instance, wake_at, active, watch) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(instance) DO UPDATE SET wake_at = excluded.wake_at,
-                   active = excluded.active AND process_wakeups.failed IS NULL",
-            params![instance.to_string(), at.map(|t| t.as_second()), active],
+                   active = excluded.active AND process_wakeups.failed IS NULL,
+                   watch = excluded.watch",
+            params![
+                instance.to_string(),
+                at.map(|t| t.as_second()),
+                active,
+                watch.map(ToString::to_string)
+            ],
         )?;
         Ok(())
     }
@@ -148,6 +155,16 @@ impl ProcessHost for Store {
         )?;
         let rows: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
+    }
+
+    fn watching(&mut self, record: &RecordId) -> Result<Vec<RecordId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT instance FROM process_wakeups WHERE watch = ?1 AND active = 1",
+        )?;
+        let rows: Vec<String> = stmt
+            .query_map([record.to_string()], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows.into_iter().filter_map(|r| r.parse().ok()).collect())
     }

@@ -1,6 +1,6 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 9
+-- user_version: 10
 
 CREATE TABLE doc_chunks (
     doc_id TEXT NOT NULL,
@@ -39,7 +39,8 @@ CREATE TABLE process_wakeups (
     instance TEXT PRIMARY KEY,
     wake_at INTEGER,
     active INTEGER NOT NULL DEFAULT 1,
-    failed TEXT
+    failed TEXT,
+    watch TEXT
 ) WITHOUT ROWID;
 
 CREATE TABLE quarantine (
@@ -95,6 +96,8 @@ CREATE INDEX documents_by_record ON documents(record_id);
 CREATE INDEX outbox_by_doc ON outbox(doc_id);
 
 CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
+
+CREATE INDEX process_wakeups_watch ON process_wakeups(watch) WHERE watch IS NOT NULL;
 
 CREATE INDEX quarantine_by_record ON quarantine(record_id);
 

@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("migrations/010_process_task_facts.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("migrations/011_process_watch.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

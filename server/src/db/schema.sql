@@ -1,6 +1,6 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 10
+-- user_version: 11
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
@@ -107,7 +107,8 @@ CREATE TABLE process_wakeups (
     instance TEXT PRIMARY KEY,
     wake_at INTEGER,
     active INTEGER NOT NULL DEFAULT 1,
-    failed TEXT
+    failed TEXT,
+    watch TEXT
 ) WITHOUT ROWID;
 
 CREATE TABLE record_docs (
@@ -223,6 +224,8 @@ CREATE INDEX documents_by_record ON documents(record_id);
 CREATE INDEX ended_sessions_by_device ON ended_sessions(device_id);
 
 CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
+
+CREATE INDEX process_wakeups_watch ON process_wakeups(watch) WHERE watch IS NOT NULL;
 
 CREATE INDEX record_docs_by_kind ON record_docs(kind, record_id, class);
 

@@ -1,6 +1,7 @@
 //! The process card of an instance: its model and version, where it
 //! stands, the steps it took with how and by whom each was left, its
-//! controls and parameters, and the Suspend, Resume and Stop buttons.
+//! controls and parameters, the Suspend, Resume and Stop buttons, and one
+//! button per message its current step waits for ("reply received").
 //!
 //! The card is the API's: the page calls the handler of `GET
 //! /v1/processes/instances/{id}` ([`crate::api::processes::get_instance`]),
@@ -18,7 +19,7 @@
 //! [`fieldwork_core::Access::check_process`], the check the runner
 //! makes); the POST is checked regardless (form token, same origin, then
 //! the API's rights), and a refused one changes nothing; only the actions
-//! `suspend`, `resume` and `stop` are accepted; an id longer than
+//! of [`ACTIONS`] are accepted; an id longer than
 //! [`MAX_ID`] bytes is not looked up.
 
 use std::sync::Arc;
@@ -51,7 +52,14 @@ const CONTROLS: &[(&str, &str)] = &[
 
 /// Every control the page's forms post: the buttons', a parameter's new
 /// value and a move to another version of the model.
-const ACTIONS: &[&str] = &["suspend", "resume", "stop", "set_parameter", "migrate"];
+const ACTIONS: &[&str] = &[
+    "suspend",
+    "resume",
+    "stop",
+    "set_parameter",
+    "migrate",
+    "send_message",
+];
 
 /// Longest parameter name or value a form may send, in bytes (the API
 /// bounds them again).
@@ -191,6 +199,11 @@ pub struct CardPage {
     /// The other versions of the model the user may move the instance to
     /// (right `migrate`, instance not ended); empty: no form.
     pub versions: Vec<i64>,
+    /// The messages the current step waits for ("reply received").
+    pub awaits: Vec<String>,
+    /// Whether the user may send them (right `complete_tasks`, instance
+    /// running).
+    pub may_message: bool,
 }
 
 /// The card of instance `id` through the API's handler, or the answer to
@@ -312,6 +325,12 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         error: None,
         notice: None,
         may_set: may_control(session, c.status, "change_parameters"),
+        may_message: c.status == StatusName::Running
+            && session
+                .access
+                .check_process("complete_tasks", |p| p.complete_tasks)
+                .is_ok(),
+        awaits: c.awaits,
         versions: Vec::new(),
     }
 }
@@ -379,6 +398,7 @@ pub async fn show(
         Some("resume") => Some(i18n::text("The instance runs again.").to_owned()),
         Some("stop") => Some(i18n::text("The instance is stopped.").to_owned()),
         Some("set_parameter") => Some(i18n::text("The parameter is changed.").to_owned()),
+        Some("send_message") => Some(i18n::text("The message is sent.").to_owned()),
         Some("migrate") => Some(i18n::fill(
             "The instance runs on version {0} now.",
             &[&view.version],
@@ -417,6 +437,10 @@ pub async fn control(
             "action": action,
             "name": bounded("name"),
             "value": bounded("value"),
+        }),
+        "send_message" => serde_json::json!({
+            "action": action,
+            "name": bounded("name"),
         }),
         "migrate" => serde_json::json!({
             "action": action,

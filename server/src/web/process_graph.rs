@@ -253,6 +253,9 @@ fn kind_name(k: StepKind) -> &'static str {
         StepKind::Gateway => "gateway",
         StepKind::Set => "set",
         StepKind::End => "end",
+        StepKind::Wait => "wait",
+        StepKind::Notify => "notify",
+        StepKind::Create => "create",
     }
 }
 

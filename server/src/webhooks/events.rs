@@ -41,6 +41,8 @@ pub const PROCESS_TASK_DONE: &str = "process.task_done";
 pub const PROCESS_COMPLETED: &str = "process.completed";
 /// The engine marked an instance failed.
 pub const PROCESS_FAILED: &str = "process.failed";
+/// A `notify` step ran: its notice, for the systems subscribed.
+pub const PROCESS_NOTIFIED: &str = "process.notified";
 
 /// Every event type a subscription may name.
 pub const EVENT_TYPES: &[&str] = &[
@@ -52,6 +54,7 @@ pub const EVENT_TYPES: &[&str] = &[
     PROCESS_TASK_DONE,
     PROCESS_COMPLETED,
     PROCESS_FAILED,
+    PROCESS_NOTIFIED,
 ];
 
 /// Fields whose change to `true` reports a record as deleted: archiving.
@@ -384,6 +387,23 @@ fn process_events(
         out.push((PROCESS_STEP_REACHED, Some(detail.clone())));
         if model.is_none() {
             model = Some(model_of(tx, doc, after)?);
+        }
+        let notice = model.as_ref().and_then(Option::as_ref).and_then(|m| {
+            match event
+                .step
+                .as_deref()
+                .and_then(|s| m.step(s))
+                .map(|s| &s.action)
+            {
+                Some(StepAction::Notify { name }) => Some(name.clone()),
+                _ => None,
+            }
+        });
+        if let Some(notice) = notice {
+            let mut d = detail.clone();
+            d["notice"] = json!(notice);
+            d["on"] = json!(text("record"));
+            out.push((PROCESS_NOTIFIED, Some(d)));
         }
         let ends = model.as_ref().and_then(Option::as_ref).is_some_and(|m| {
             event

@@ -2,113 +2,47 @@
 //! the trigger from the start event, one step per node, the model's key.
 //!
 //! Guarantees: every problem is collected (building goes on past one);
-//! every flow connects known elements; a gateway with one way out and no
-//! condition (a join) is followed through, never a step; a start event
-//! without a trigger makes a manual-start model.
+//! every flow connects known elements ([`Graph`]); a gateway with one way
+//! out and no condition (a join), a sub-process, its start and the end
+//! events it goes on from are followed through, never steps; the catch
+//! events after an event-based gateway ([`wait`]) and the nodes of a
+//! reminder's path ([`reminders`]) are read into another step, never steps
+//! themselves; a start event without a trigger makes a manual-start model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::graph::Graph;
 use super::problems::BpmnError;
-use super::read::{Flow, Node, Process};
+use super::read::{Node, Process};
+use super::reminders::{self, Reminders};
+use super::{subprocess, wait};
 use crate::ids::RecordKind;
 use crate::process::model::{BranchFile, ModelFile, StepFile, StepKind, TriggerFile, TriggerKind};
 
-/// The process read so far: its nodes and flows, by id.
-struct Graph<'a> {
-    nodes: &'a [Node],
-    flows: &'a [Flow],
-    by_id: BTreeMap<&'a str, &'a Node>,
-}
-
-impl<'a> Graph<'a> {
-    /// Indexes the nodes; a flow to or from an element that is not in the
-    /// process at all is a problem (one to a refused element was reported
-    /// with that element).
-    fn new(p: &'a Process, problems: &mut Vec<BpmnError>) -> Self {
-        let by_id: BTreeMap<&str, &Node> = p.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-        for f in &p.flows {
-            for end in [&f.source, &f.target] {
-                if !p.ids.contains(end.as_str()) {
-                    problems.push(BpmnError {
-                        tag: Some("sequenceFlow".into()),
-                        element: Some(f.id.clone()),
-                        ..BpmnError::at(
-                            Some(f.line),
-                            format!("connects to `{end}`, which is not an element of the process"),
-                        )
-                    });
-                }
-            }
-        }
-        Graph {
-            nodes: &p.nodes,
-            flows: &p.flows,
-            by_id,
-        }
-    }
-
-    /// The flows leaving `id`, in file order.
-    fn outgoing(&self, id: &str) -> Vec<&'a Flow> {
-        self.flows.iter().filter(|f| f.source == id).collect()
-    }
-
-    /// Whether `n` is a gateway that only joins paths (one way out, no
-    /// condition).
-    fn is_join(&self, n: &Node) -> bool {
-        let out = self.outgoing(&n.id);
-        n.tag == "exclusiveGateway" && out.len() == 1 && out[0].condition.is_none()
-    }
-
-    /// The step a flow into `target` really leads to: joins followed through.
-    fn resolve(&self, target: &str) -> String {
-        let mut target = target.to_owned();
-        for _ in 0..self.nodes.len() {
-            match self.by_id.get(target.as_str()) {
-                Some(n) if self.is_join(n) => match self.outgoing(&n.id).first() {
-                    Some(f) => target = f.target.clone(),
-                    None => break,
-                },
-                _ => break,
-            }
-        }
-        target
-    }
-
-    /// The step after `n`, which must have exactly one way out, without a
-    /// condition.
-    fn single_next(&self, n: &Node, problems: &mut Vec<BpmnError>) -> Option<String> {
-        let out = self.outgoing(&n.id);
-        if let Some(f) = out.iter().find(|f| f.condition.is_some()) {
-            problems.push(n.problem(format!(
-                "flow `{}` has a condition; conditions belong on flows out of an exclusiveGateway",
-                f.id
-            )));
-        }
-        match out.as_slice() {
-            [f] => Some(self.resolve(&f.target)),
-            [] => {
-                problems.push(n.problem("has no outgoing sequenceFlow"));
-                None
-            }
-            _ => {
-                problems.push(n.problem(
-                    "has several outgoing flows (a parallel split, not supported yet); branch with an exclusiveGateway",
-                ));
-                None
-            }
-        }
-    }
+/// What the steps are built from: the graph, and what other steps read.
+struct Parts<'a> {
+    /// The process as a graph.
+    graph: Graph<'a>,
+    /// The reminders of tasks, and the nodes of their paths.
+    reminders: Reminders<'a>,
+    /// The catch nodes read into event-based gateways' steps.
+    after_gateways: BTreeSet<&'a str>,
 }
 
 /// Builds the model of process `p`, pushing every problem to `problems`.
 pub(super) fn build(p: &Process, problems: &mut Vec<BpmnError>) -> ModelFile {
     let graph = Graph::new(p, problems);
-    let start = the_start(p, problems);
+    let start = the_start(&graph, p, problems);
     let trigger = trigger(start.unwrap_or(&p.node), &p.node, problems);
     let first = start.and_then(|s| graph.single_next(s, problems));
+    let parts = Parts {
+        reminders: reminders::collect(&graph, problems),
+        after_gateways: wait::after_gateways(&graph),
+        graph,
+    };
     let mut steps = Vec::new();
     for n in &p.nodes {
-        if let Some(step) = step(&graph, n, problems) {
+        if let Some(step) = step(&parts, n, problems) {
             steps.push(step);
         }
     }
@@ -149,10 +83,14 @@ fn parameters(process: &Node, problems: &mut Vec<BpmnError>) -> BTreeMap<String,
     out
 }
 
-/// The one start event of the process.
-fn the_start<'p>(p: &'p Process, problems: &mut Vec<BpmnError>) -> Option<&'p Node> {
-    let starts: Vec<&Node> = p.nodes.iter().filter(|n| n.tag == "startEvent").collect();
-    match starts.as_slice() {
+/// The one start event of the process (sub-processes' own start events
+/// aside).
+fn the_start<'p>(
+    graph: &Graph<'p>,
+    p: &'p Process,
+    problems: &mut Vec<BpmnError>,
+) -> Option<&'p Node> {
+    match graph.starts_in(None) {
         [start] => Some(start),
         [] => {
             problems.push(p.node.problem("a process needs a startEvent; it has none"));
@@ -251,9 +189,11 @@ fn schedule(start: &Node, text: &str, trigger: &mut TriggerFile, problems: &mut 
     trigger.condition = start.fw.get("condition").cloned();
 }
 
-/// The step a node becomes; `None` for the start, boundary events (read
-/// with their task), joins, and nodes with a problem.
-fn step(graph: &Graph<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<StepFile> {
+/// The step a node becomes; `None` for start events, boundary events
+/// (read with their task), joins, sub-processes and the end events they go
+/// on from, nodes read into another step, and nodes with a problem.
+fn step(parts: &Parts<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<StepFile> {
+    let graph = &parts.graph;
     let before = problems.len();
     let name = n.name.clone().filter(|s| !s.trim().is_empty());
     let mut s = StepFile {
@@ -261,26 +201,39 @@ fn step(graph: &Graph<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<St
         name: name.clone(),
         ..StepFile::default()
     };
+    let elsewhere = parts.reminders.path.contains(n.id.as_str())
+        || parts.after_gateways.contains(n.id.as_str());
     match n.tag.as_str() {
         // Refused while reading: said once, not built.
         _ if n.refused && n.tag != "boundaryEvent" => return None,
+        _ if elsewhere => return None,
         "startEvent" => return None,
         "boundaryEvent" => {
             attached(graph, n, problems);
             return None;
         }
+        "subProcess" => {
+            subprocess::check(graph, n, problems);
+            return None;
+        }
+        "endEvent" if graph.continues(n) => return None,
         "exclusiveGateway" if graph.is_join(n) => return None,
         "exclusiveGateway" => gateway(graph, n, &mut s, problems),
+        "eventBasedGateway" => wait::gateway(graph, n, &mut s, problems),
         "endEvent" => s.kind = StepKind::End,
-        "userTask" | "task" | "manualTask" => user_task(graph, n, name, &mut s, problems),
-        "serviceTask" => service_task(graph, n, name, &mut s, problems),
-        "intermediateCatchEvent" => timer(graph, n, &mut s, problems),
+        "userTask" | "task" | "manualTask" => {
+            user_task(parts, n, name, &mut s, problems);
+        }
+        "serviceTask" | "sendTask" => service_task(graph, n, name, &mut s, problems),
+        "intermediateCatchEvent" if n.timer.is_some() => timer(graph, n, &mut s, problems),
+        "intermediateCatchEvent" | "receiveTask" => wait::single(graph, n, &mut s, problems),
         _ => problems.push(n.problem("unsupported BPMN element")),
     }
     (problems.len() == before).then_some(s)
 }
 
-/// A boundary event must sit on a task (its deadline is read there).
+/// A boundary event must sit on a task (its deadline or reminders are read
+/// there).
 fn attached(graph: &Graph<'_>, b: &Node, problems: &mut Vec<BpmnError>) {
     let on = b
         .attrs
@@ -289,6 +242,9 @@ fn attached(graph: &Graph<'_>, b: &Node, problems: &mut Vec<BpmnError>) {
         .unwrap_or_default();
     match graph.by_id.get(on) {
         Some(t) if matches!(t.tag.as_str(), "userTask" | "task" | "manualTask") => {}
+        Some(t) if t.tag == "subProcess" => problems.push(b.problem(format!(
+            "a boundary event on a sub-process (`{on}`) is not supported yet: put the timer on a task inside it"
+        ))),
         Some(t) => problems.push(b.problem(format!(
             "a boundary timer is supported on a user task, not on <{}> `{on}`",
             t.tag
@@ -320,10 +276,11 @@ fn gateway(graph: &Graph<'_>, n: &Node, s: &mut StepFile, problems: &mut Vec<Bpm
     }
 }
 
-/// A user (or plain, or manual) task, with the deadline its boundary timer
-/// sets (at most one).
+/// A user (or plain, or manual) task, with the deadline its interrupting
+/// boundary timer sets (at most one) and the reminders its non-interrupting
+/// ones create.
 fn user_task(
-    graph: &Graph<'_>,
+    parts: &Parts<'_>,
     n: &Node,
     name: Option<String>,
     s: &mut StepFile,
@@ -336,12 +293,17 @@ fn user_task(
     s.due = n.fw.get("due").cloned();
     s.outcome = n.fw.get("outcome").cloned();
     s.due_param = n.fw.get("dueParam").cloned();
+    let graph = &parts.graph;
     s.next = graph.single_next(n, problems);
+    if let Some(r) = parts.reminders.by_task.get(n.id.as_str()) {
+        s.reminders = r.clone();
+    }
     let boundaries: Vec<&Node> = graph
         .nodes
         .iter()
         .filter(|b| {
             b.tag == "boundaryEvent"
+                && !reminders::non_interrupting(b)
                 && b.attrs.get("attachedToRef").map(String::as_str) == Some(&n.id)
         })
         .collect();
@@ -351,7 +313,7 @@ fn user_task(
         [_, rest @ ..] => {
             for b in rest {
                 problems.push(b.problem(format!(
-                    "task `{}` has several boundary events; one deadline is supported",
+                    "task `{}` has several interrupting boundary events; one deadline is supported",
                     n.id
                 )));
             }
@@ -375,7 +337,8 @@ fn deadline(graph: &Graph<'_>, b: &Node, s: &mut StepFile, problems: &mut Vec<Bp
     }
 }
 
-/// A service task: a `set` step or an activity to plan.
+/// A service task: a `set` step or an activity to plan; a send task is the
+/// same, its action `email` unless it says otherwise.
 fn service_task(
     graph: &Graph<'_>,
     n: &Node,
@@ -384,17 +347,41 @@ fn service_task(
     problems: &mut Vec<BpmnError>,
 ) {
     s.next = graph.single_next(n, problems);
-    let Some(action) = n.fw.get("action") else {
-        problems.push(n.problem(
-            "a serviceTask needs fieldwork:action (call, meeting, visit, email, task or set)",
-        ));
-        return;
+    let email = String::from("email");
+    let action = match n.fw.get("action") {
+        Some(a) => a,
+        None if n.tag == "sendTask" => &email,
+        None => {
+            problems.push(n.problem(
+                "a serviceTask needs fieldwork:action (call, meeting, visit, email, task, set, create or notify)",
+            ));
+            return;
+        }
     };
-    if action == "set" {
-        s.kind = StepKind::Set;
-        s.field = n.fw.get("field").cloned();
-        s.value = n.fw.get("value").cloned();
-        return;
+    match action.as_str() {
+        "set" => {
+            s.kind = StepKind::Set;
+            s.field = n.fw.get("field").cloned();
+            s.value = n.fw.get("value").cloned();
+            return;
+        }
+        "notify" => {
+            s.kind = StepKind::Notify;
+            s.notify = n.fw.get("notice").cloned();
+            return;
+        }
+        "create" => {
+            s.kind = StepKind::Create;
+            s.create = n.fw.get("create").and_then(|k| k.trim().parse().ok());
+            if s.create.is_none() {
+                problems.push(n.problem(
+                    "fieldwork:create names the kind of record (account, contact, deal or activity)",
+                ));
+            }
+            s.fields = created_fields(n.fw.get("fields").map_or("", String::as_str));
+            return;
+        }
+        _ => {}
     }
     s.kind = StepKind::Activity;
     s.activity = Some(action.clone());
@@ -410,6 +397,16 @@ fn service_task(
             ))),
         }
     }
+}
+
+/// `fieldwork:fields="name={name}: first order; account={id}"`: each
+/// `FIELD=TEMPLATE`, separated by `;` (a value cannot hold one).
+fn created_fields(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(f, v)| (f.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(f, _)| !f.is_empty())
+        .collect()
 }
 
 /// An intermediate timer: a duration, or until a date field of the record.
@@ -433,10 +430,7 @@ fn timer(graph: &Graph<'_>, n: &Node, s: &mut StepFile, problems: &mut Vec<BpmnE
         Some((kind, _)) => problems.push(n.problem(format!(
             "a timer step needs a timeDuration or a timeDate, not a {kind}"
         ))),
-        None if n.refused => {}
-        None => problems.push(n.problem(
-            "only timer catch events are supported (message and signal events are not yet)",
-        )),
+        None => {}
     }
 }
 

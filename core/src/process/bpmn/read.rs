@@ -2,12 +2,17 @@
 //! flows, with everything the importer ignores dropped and everything it
 //! refuses listed as a problem.
 //!
-//! Guarantees: every element inside the process is either read, ignored
-//! (documentation, data, annotations, groups, lanes, extension elements,
-//! incoming/outgoing references) or reported as a problem with its line, id
-//! and name; reading goes on after a problem, so one pass finds them all.
+//! Guarantees: every element inside the process (and inside its embedded
+//! sub-processes, read by [`super::subprocess`] into the same lists) is
+//! either read, ignored (documentation, data, annotations, groups, lanes,
+//! extension elements, incoming/outgoing references) or reported as a
+//! problem with its line, id and name; reading goes on after a problem, so
+//! one pass finds them all; at most [`MAX_PROCESS_ELEMENTS`] elements are
+//! read, sub-processes included.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+mod subprocess;
 
 use super::names::Ns;
 use super::problems::BpmnError;
@@ -32,8 +37,15 @@ pub(super) struct Node {
     pub fw: BTreeMap<String, String>,
     /// A timer definition: (`timeDuration`|`timeDate`|`timeCycle`, text).
     pub timer: Option<(String, String)>,
-    /// A start event's condition.
+    /// A start or catch event's condition.
     pub conditional: Option<String>,
+    /// Whether it waits for a message (a `messageEventDefinition` on a
+    /// catch event, or a receive task).
+    pub message: bool,
+    /// The `messageRef` of that message, when given.
+    pub message_ref: Option<String>,
+    /// The sub-process it sits in (`None`: directly in the process).
+    pub parent: Option<String>,
     /// Whether reading it found a problem (building adds no second one
     /// about the same thing).
     pub refused: bool,
@@ -78,6 +90,10 @@ pub(super) struct Process {
     pub flows: Vec<Flow>,
     /// The id of every element inside the process, refused ones included.
     pub ids: BTreeSet<String>,
+    /// The file's `<message>` elements: id → `name` (when it has one).
+    pub messages: BTreeMap<String, Option<String>>,
+    /// How many elements were read, sub-processes included.
+    pub count: usize,
 }
 
 /// A problem about element `e`.
@@ -95,7 +111,8 @@ pub(super) fn problem(e: &Element, message: impl Into<String>) -> BpmnError {
 /// linear in their number).
 pub const MAX_PROCESS_ELEMENTS: usize = 5_000;
 
-/// Flow nodes read as steps.
+/// Flow nodes read as steps (sub-processes are read by
+/// [`super::subprocess`]).
 const NODES: &[&str] = &[
     "startEvent",
     "endEvent",
@@ -103,8 +120,11 @@ const NODES: &[&str] = &[
     "task",
     "manualTask",
     "serviceTask",
+    "sendTask",
+    "receiveTask",
     "intermediateCatchEvent",
     "exclusiveGateway",
+    "eventBasedGateway",
     "boundaryEvent",
 ];
 
@@ -131,18 +151,18 @@ const IGNORED: &[&str] = &[
 /// Elements refused, with why.
 fn refused(tag: &str) -> Option<&'static str> {
     Some(match tag {
-        "parallelGateway" => "parallel gateways (fork and join) are not supported yet",
-        "inclusiveGateway" => "inclusive gateways are not supported yet",
-        "eventBasedGateway" => {
-            "event-based gateways (a reply raced against a timer) are not supported yet"
+        "parallelGateway" => {
+            "parallel gateways (fork and join) are not supported yet: the engine runs one path per instance"
         }
-        "complexGateway" => "complex gateways are not supported",
-        "subProcess" | "adHocSubProcess" | "transaction" => "sub-processes are not supported yet",
+        "inclusiveGateway" => {
+            "inclusive gateways are not supported yet: the engine runs one path per instance"
+        }
+        "complexGateway" => {
+            "complex gateways are not supported yet: the engine runs one path per instance"
+        }
+        "adHocSubProcess" => "ad-hoc sub-processes are not supported yet",
+        "transaction" => "transactions (sub-processes that compensate) are not supported yet",
         "callActivity" => "call activities are not supported yet",
-        "receiveTask" => "receive tasks (waiting for a message) are not supported yet",
-        "sendTask" => {
-            "send tasks are not supported yet; use a serviceTask with fieldwork:action=\"email\""
-        }
         "scriptTask" => "script tasks are not supported: Fieldwork runs no scripts",
         "businessRuleTask" => "business rule tasks are not supported",
         "intermediateThrowEvent" => {
@@ -151,7 +171,9 @@ fn refused(tag: &str) -> Option<&'static str> {
         "multiInstanceLoopCharacteristics" | "standardLoopCharacteristics" => {
             "loops and multi-instance activities are not supported"
         }
-        "messageEventDefinition" => "message events are not supported yet",
+        "messageEventDefinition" => {
+            "message events are supported on intermediate catch events only (or use a receiveTask)"
+        }
         "signalEventDefinition" => "signal events are not supported",
         "errorEventDefinition" => "error events are not supported",
         "escalationEventDefinition" => "escalation events are not supported",
@@ -181,9 +203,11 @@ pub(super) fn process(tree: &Tree) -> (Option<Process>, Vec<BpmnError>) {
     };
     let mut p = Process {
         node: node(chosen),
+        messages: messages(tree, root),
         ..Process::default()
     };
     let count = chosen.children.len();
+    p.count = count;
     if count > MAX_PROCESS_ELEMENTS {
         problems.push(problem(
             chosen,
@@ -192,10 +216,35 @@ pub(super) fn process(tree: &Tree) -> (Option<Process>, Vec<BpmnError>) {
         return (None, problems);
     }
     for e in tree.children(chosen) {
-        p.ids.insert(e.id().to_owned());
-        element(tree, e, &mut p, &mut problems);
+        if note_id(e, &mut p, &mut problems) {
+            element(tree, e, None, &mut p, &mut problems);
+        }
     }
     (Some(p), problems)
+}
+
+/// Notes the id of `e`, an element inside the process; `false` (and a
+/// problem) when another element has it already: ids are unique in a file,
+/// and each is a step's.
+pub(super) fn note_id(e: &Element, p: &mut Process, problems: &mut Vec<BpmnError>) -> bool {
+    let id = e.id();
+    if id.is_empty() || p.ids.insert(id.to_owned()) {
+        return true;
+    }
+    problems.push(problem(
+        e,
+        format!("another element has the id `{id}`: ids are unique in a BPMN file"),
+    ));
+    false
+}
+
+/// The `<message>` elements of the file (children of `<definitions>`):
+/// id → name.
+fn messages(tree: &Tree, root: &Element) -> BTreeMap<String, Option<String>> {
+    tree.children(root)
+        .filter(|c| c.is("message") && !c.id().is_empty())
+        .map(|c| (c.id().to_owned(), c.attr("name").map(str::to_owned)))
+        .collect()
 }
 
 /// The process to import: the one marked `isExecutable="true"`, or the only
@@ -249,7 +298,7 @@ fn choose<'t>(
 }
 
 /// A node with its BPMN attributes and `fieldwork:` settings.
-fn node(e: &Element) -> Node {
+pub(super) fn node(e: &Element) -> Node {
     let mut n = Node {
         tag: e.name.clone(),
         id: e.id().to_owned(),
@@ -271,9 +320,15 @@ fn node(e: &Element) -> Node {
     n
 }
 
-/// One child of the process: a node, a flow, something ignored, or a
-/// problem.
-fn element(tree: &Tree, e: &Element, p: &mut Process, problems: &mut Vec<BpmnError>) {
+/// One child of the process, or of sub-process `scope`: a node, a flow, a
+/// sub-process, something ignored, or a problem.
+pub(super) fn element(
+    tree: &Tree,
+    e: &Element,
+    scope: Option<&str>,
+    p: &mut Process,
+    problems: &mut Vec<BpmnError>,
+) {
     if e.ns != Ns::Bpmn {
         problems.push(problem(
             e,
@@ -295,8 +350,12 @@ fn element(tree: &Tree, e: &Element, p: &mut Process, problems: &mut Vec<BpmnErr
     }
     if name == "sequenceFlow" {
         p.flows.push(flow(tree, e, problems));
+    } else if name == "subProcess" {
+        subprocess::read(tree, e, scope, p, problems);
     } else if NODES.contains(&name) {
-        p.nodes.push(flow_node(tree, e, problems));
+        let mut n = flow_node(tree, e, problems);
+        n.parent = scope.map(str::to_owned);
+        p.nodes.push(n);
     } else {
         problems.push(problem(e, "unsupported BPMN element"));
     }
@@ -339,6 +398,11 @@ fn unexpected(c: &Element, problems: &mut Vec<BpmnError>) {
 fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
     let before = problems.len();
     let mut n = node(e);
+    if n.tag == "receiveTask" {
+        n.message = true;
+        n.message_ref = n.attrs.get("messageRef").cloned().filter(|r| !r.is_empty());
+    }
+    let catch = n.tag == "intermediateCatchEvent";
     for c in tree.children(e) {
         match (c.ns, c.name.as_str()) {
             (Ns::Bpmn, "timerEventDefinition") if n.tag != "endEvent" => {
@@ -350,13 +414,20 @@ fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
                     ));
                 }
             }
-            (Ns::Bpmn, "conditionalEventDefinition") if n.tag == "startEvent" => {
+            (Ns::Bpmn, "conditionalEventDefinition") if n.tag == "startEvent" || catch => {
                 n.conditional = tree.child(c, "condition").map(|x| x.text.trim().to_owned());
+            }
+            (Ns::Bpmn, "messageEventDefinition") if catch => {
+                n.message = true;
+                n.message_ref = c
+                    .attr("messageRef")
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned);
             }
             (Ns::Bpmn, "terminateEventDefinition") if n.tag == "endEvent" => {}
             (Ns::Bpmn, "conditionalEventDefinition") => problems.push(problem(
                 c,
-                "conditional events are only supported on the start event",
+                "conditional events are supported on start and intermediate catch events only",
             )),
             (Ns::Bpmn, other) if refused(other).is_some() => {
                 let why = refused(other).unwrap_or_default();
@@ -368,10 +439,14 @@ fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
             _ => unexpected(c, problems),
         }
     }
-    if n.tag == "boundaryEvent"
-        && n.attrs.get("cancelActivity").map(String::as_str) == Some("false")
-    {
-        problems.push(n.problem("non-interrupting timers (reminders) are not supported yet"));
+    let definitions = tree
+        .children(e)
+        .filter(|c| c.ns == Ns::Bpmn && c.name.ends_with("EventDefinition"))
+        .count();
+    if definitions > 1 {
+        problems.push(n.problem(format!(
+            "{definitions} event definitions (a multiple event) are not supported: give it one"
+        )));
     }
     if n.tag == "userTask" {
         for p in settings::read(tree, e, &mut n.fw) {

@@ -2,6 +2,10 @@
 
 use super::*;
 
+mod reminders;
+mod subprocesses;
+mod waits;
+
 #[test]
 fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
     let xml = "<definitions xmlns='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n\
@@ -25,6 +29,8 @@ fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
 
 const HEAD: &str = "<?xml version=\"1.0\"?>\n<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:f=\"https://fieldwork.example/bpmn\">\n";
 
+/// A BPMN file around `body` (the default namespace is BPMN, `f:` is
+/// Fieldwork's).
 fn file(body: &str) -> String {
     format!("{HEAD}{body}\n</definitions>\n")
 }
@@ -35,13 +41,14 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
         "<process id=\"p\" isExecutable=\"true\">\n\
          <startEvent id=\"s\" f:record=\"deal\"/>\n\
          <parallelGateway id=\"fork\" name=\"Both\"/>\n\
-         <subProcess id=\"sub\"/>\n\
+         <subProcess id=\"sub\" triggeredByEvent=\"true\"/>\n\
          <userTask id=\"t\" name=\"Call\"/>\n\
-         <boundaryEvent id=\"remind\" attachedToRef=\"t\" cancelActivity=\"false\"><timerEventDefinition><timeDuration>P1D</timeDuration></timerEventDefinition></boundaryEvent>\n\
+         <boundaryEvent id=\"remind\" attachedToRef=\"t\" cancelActivity=\"false\"><timerEventDefinition><timeCycle>R/P1D</timeCycle></timerEventDefinition></boundaryEvent>\n\
          <endEvent id=\"e\"/>\n\
          <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"fork\"/>\n\
          <sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n\
          <sequenceFlow id=\"f3\" sourceRef=\"remind\" targetRef=\"e\"/>\n\
+         <callActivity id=\"other\"/>\n\
          </process>",
     );
     let e = import(&xml).expect_err("refused");
@@ -51,14 +58,17 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
         has("line 5: <parallelGateway> `fork` \"Both\": parallel gateways"),
         "{lines:#?}"
     );
+    assert!(has("the engine runs one path per instance"), "{lines:#?}");
     assert!(
-        has("line 6: <subProcess> `sub`: sub-processes"),
+        has("line 6: <subProcess> `sub`: event sub-processes"),
         "{lines:#?}"
     );
     assert!(
-        has(
-            "line 8: <boundaryEvent> `remind`: non-interrupting timers (reminders) are not supported yet"
-        ),
+        has("line 8: <boundaryEvent> `remind`: timeCycle `R/P1D`: R/ repeats forever"),
+        "{lines:#?}"
+    );
+    assert!(
+        has("line 13: <callActivity> `other`: call activities"),
         "{lines:#?}"
     );
     assert!(

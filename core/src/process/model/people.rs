@@ -5,7 +5,8 @@
 //!
 //! Guarantees: every `role:NAME` assignee whose role the policy does not
 //! define, and every `user:NAME` assignee who is not an active user, is one
-//! problem naming the step; nothing else is judged here.
+//! problem naming the step (and the reminder, for a reminder's assignee);
+//! nothing else is judged here.
 
 use super::{Assignee, ModelFile};
 use crate::policy::Policy;
@@ -16,18 +17,24 @@ use crate::wire::DirectoryEntry;
 pub fn check_people(file: &ModelFile, users: &[DirectoryEntry], policy: &Policy) -> Vec<String> {
     let mut problems = Vec::new();
     for s in &file.steps {
-        let Some(a) = s.assignee.as_deref().and_then(Assignee::parse) else {
-            continue;
-        };
-        let id = &s.id;
-        match a {
-            Assignee::Role(r) if policy.role(&r).is_none() => problems.push(format!(
-                "steps.{id}.assignee: the policy defines no role `{r}`"
-            )),
-            Assignee::User(u) if !users.iter().any(|e| e.name == u) => problems.push(format!(
-                "steps.{id}.assignee: no active user is called `{u}`"
-            )),
-            _ => {}
+        let reminders = s.reminders.iter().enumerate().filter_map(|(i, r)| {
+            let key = format!("steps.{}.reminders[{i}].assignee", s.id);
+            r.assignee.as_deref().map(|a| (key, a))
+        });
+        let own = s
+            .assignee
+            .as_deref()
+            .map(|a| (format!("steps.{}.assignee", s.id), a));
+        for (key, text) in own.into_iter().chain(reminders) {
+            match Assignee::parse(text) {
+                Some(Assignee::Role(r)) if policy.role(&r).is_none() => {
+                    problems.push(format!("{key}: the policy defines no role `{r}`"));
+                }
+                Some(Assignee::User(u)) if !users.iter().any(|e| e.name == u) => {
+                    problems.push(format!("{key}: no active user is called `{u}`"));
+                }
+                _ => {}
+            }
         }
     }
     problems

@@ -45,6 +45,8 @@ fn placeholder(name: &str, record: Option<RecordKind>) -> Option<String> {
             "names `{k}`, which is not the {} the process runs on (use {{field}} or {{account.field}})",
             kind_name(record)
         )),
+        // The record's own id (a `create` step links the new record to it).
+        None if name == "id" => None,
         None => field_of(record, name)
             .is_none()
             .then(|| format!("names no field of the {}", kind_name(record))),

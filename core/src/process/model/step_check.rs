@@ -6,10 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod create;
+mod events;
+
 use super::placeholders::check_placeholders;
 use super::{
-    Action, Assignee, Delay, Step, StepFile, StepKind, check_condition_fields, delay, field_of,
-    kind_name, valid_id,
+    Action, Assignee, Delay, MAX_SET_FIELDS, Step, StepFile, StepKind, check_condition_fields,
+    delay, field_of, kind_name, valid_id,
 };
 use crate::ids::RecordKind;
 use crate::process::condition::Condition;
@@ -49,6 +52,9 @@ pub(super) fn check_step(
         StepKind::Gateway => check.gateway(),
         StepKind::Set => check.set(),
         StepKind::End => Action::End,
+        StepKind::Wait => check.wait(),
+        StepKind::Notify => check.notify(),
+        StepKind::Create => check.create(),
     };
     check.only_where_read();
     (errors.len() == before).then(|| Step {
@@ -114,7 +120,7 @@ impl StepCheck<'_> {
     fn next(&mut self) -> Option<String> {
         let next = self.target("next", &self.s.next);
         let (at, kind) = (&self.at, self.s.kind);
-        let needs_next = !matches!(kind, StepKind::Gateway | StepKind::End);
+        let needs_next = !matches!(kind, StepKind::Gateway | StepKind::End | StepKind::Wait);
         if needs_next && self.s.next.is_none() {
             let e = format!("{at}.next: required for a {kind:?} step").to_lowercase();
             self.errors.push(e);
@@ -182,6 +188,7 @@ impl StepCheck<'_> {
             deadline,
             outcome: self.outcome(),
             due_param: self.duration_param("due_param", &self.s.due_param),
+            reminders: self.reminders(),
         }
     }
 
@@ -197,7 +204,16 @@ impl StepCheck<'_> {
                 s.duration_param.is_some(),
                 StepKind::Timer,
             ),
+            ("reminders", !s.reminders.is_empty(), StepKind::Task),
+            ("notify", s.notify.is_some(), StepKind::Notify),
+            ("create", s.create.is_some(), StepKind::Create),
+            ("events", !s.events.is_empty(), StepKind::Wait),
         ];
+        if !s.fields.is_empty() && !matches!(s.kind, StepKind::Set | StepKind::Create) {
+            let at = &self.at;
+            self.errors
+                .push(format!("{at}.fields: only a set or create step has them"));
+        }
         for (what, given, kind) in misplaced {
             if given && s.kind != kind {
                 let at = &self.at;
@@ -343,20 +359,53 @@ impl StepCheck<'_> {
         }
     }
 
-    /// A `set` step: a field users may write, and a value it accepts.
+    /// A `set` step: `field` and `value`, or `fields`; each a field users
+    /// may write, with a value it accepts.
     fn set(&mut self) -> Action {
-        let field = self.s.field.clone().unwrap_or_default();
+        let at = self.at.clone();
+        let mut written: Vec<(String, Option<String>)> = self
+            .s
+            .fields
+            .iter()
+            .map(|(f, v)| (f.clone(), Some(v.clone())))
+            .collect();
+        match (&self.s.field, written.is_empty()) {
+            (Some(f), true) => written.push((f.clone(), self.s.value.clone())),
+            (Some(_), false) => self.errors.push(format!(
+                "{at}: give `field` and `value`, or `fields`, not both"
+            )),
+            (None, true) => self.errors.push(format!(
+                "{at}: a set step needs `field` and `value`, or `fields`"
+            )),
+            (None, false) => {}
+        }
+        if written.len() > MAX_SET_FIELDS {
+            self.errors.push(format!(
+                "{at}.fields: a set step writes at most {MAX_SET_FIELDS} fields"
+            ));
+            written.clear();
+        }
+        let writes = written
+            .into_iter()
+            .filter_map(|(field, value)| {
+                let value = self.settable(&field, value.as_deref())?;
+                Some((field, value))
+            })
+            .collect();
+        Action::Set { writes }
+    }
+
+    /// `value` for `field`, which users may write, as that field reads it.
+    fn settable(&mut self, field: &str, value: Option<&str>) -> Option<FieldValue> {
         let (at, record) = (self.at.clone(), self.record);
-        let value = match field_of(record, &field) {
-            Some(def) if !def.system => {
-                match value::parse(def, self.s.value.as_deref().unwrap_or_default()) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        self.errors.push(format!("{at}.value: {e}"));
-                        None
-                    }
+        match field_of(record, field) {
+            Some(def) if !def.system => match value::parse(def, value.unwrap_or_default()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.errors.push(format!("{at}.value: `{field}`: {e}"));
+                    None
                 }
-            }
+            },
             _ => {
                 self.errors.push(format!(
                     "{at}.field: `{field}` is not a settable field of {}",
@@ -364,10 +413,6 @@ impl StepCheck<'_> {
                 ));
                 None
             }
-        };
-        Action::Set {
-            field,
-            value: value.unwrap_or(FieldValue::Bool(false)),
         }
     }
 }

@@ -79,6 +79,9 @@ pub struct CardOut {
     /// Why its tasks are held (it is suspended or stopped): completing one
     /// is `409 process_held`.
     pub held: Option<String>,
+    /// The messages the current step waits for (send one with the
+    /// `send_message` control).
+    pub awaits: Vec<String>,
     /// How many ways out of a step lost to a concurrent one (kept in the
     /// log).
     pub superseded: usize,
@@ -119,7 +122,7 @@ pub struct ActivityRef {
 /// A control applied to an instance.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ControlOut {
-    /// `suspend`, `resume`, `stop`, `migrate` or `param`.
+    /// `suspend`, `resume`, `stop`, `migrate`, `param` or `message`.
     pub kind: String,
     /// When (RFC 3339).
     pub at: String,
@@ -131,6 +134,9 @@ pub struct ControlOut {
     /// `param`: the parameter and its new value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<(String, String)>,
+    /// `message`: the message's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl From<&Event> for ControlOut {
@@ -141,6 +147,7 @@ impl From<&Event> for ControlOut {
             by: e.by.clone(),
             version: e.version,
             parameter: e.param.clone(),
+            message: e.message.clone(),
         }
     }
 }
@@ -175,6 +182,7 @@ impl From<ProcessCard> for CardOut {
             wake_at: c.wake_at.map(|t| t.to_string()),
             stuck: c.stuck,
             held: c.held,
+            awaits: c.awaits,
             superseded: c.superseded.len(),
         }
     }

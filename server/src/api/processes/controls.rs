@@ -38,6 +38,9 @@ pub enum ControlAction {
     SetParameter,
     /// Move it to `version` of its model (right `migrate`).
     Migrate,
+    /// Tell it that something happened: a step waiting for a message
+    /// called `name` goes on (right `complete_tasks`).
+    SendMessage,
 }
 
 /// A control of an instance.
@@ -46,7 +49,7 @@ pub enum ControlAction {
 pub struct ControlIn {
     /// What to do.
     pub action: ControlAction,
-    /// `set_parameter`: the parameter.
+    /// `set_parameter`: the parameter; `send_message`: the message.
     #[serde(default)]
     pub name: Option<String>,
     /// `set_parameter`: its value (text; numbers and booleans as text).
@@ -82,6 +85,17 @@ impl ControlIn {
                     }
                 };
                 // The bounds are core's, checked again by the runner.
+                control
+                    .check_shape()
+                    .map_err(|e| Problem::bad_request(e.to_string()))?;
+                control
+            }
+            ControlAction::SendMessage => {
+                let name = self
+                    .name
+                    .clone()
+                    .ok_or_else(|| Problem::bad_request("send_message needs `name`"))?;
+                let control = Control::Message(name);
                 control
                     .check_shape()
                     .map_err(|e| Problem::bad_request(e.to_string()))?;

@@ -351,6 +351,7 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("Read only", "Solo lectura"),
     ("Reads", "Lee"),
     ("Reason", "Motivo"),
+    ("Received: {0}", "Recibido: {0}"),
     ("Record", "Registro"),
     (
         "Record kinds (none ticked: every kind)",
@@ -474,6 +475,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "The key was not created: see the fields marked below.",
         "La clave no se creó: vea los campos marcados abajo.",
     ),
+    ("The message is sent.", "El mensaje se ha enviado."),
     ("The new key", "La clave nueva"),
     (
         "The newest version of the model starts on the record, owned by you. A record card's Start a process link fills in its record.",
@@ -594,6 +596,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "Visits and check-ins per person",
         "Visitas y registros de llegada por persona",
     ),
+    ("Waits for", "Espera"),
     ("Wakes", "Se reactiva"),
     ("Webhook {0} created", "Webhook {0} creado"),
     ("Webhooks", "Webhooks"),

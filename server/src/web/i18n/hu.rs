@@ -342,6 +342,7 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("Read only", "Csak olvasás"),
     ("Reads", "Olvas"),
     ("Reason", "Ok"),
+    ("Received: {0}", "Megérkezett: {0}"),
     ("Record", "Rekord"),
     (
         "Record kinds (none ticked: every kind)",
@@ -459,6 +460,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "The key was not created: see the fields marked below.",
         "A kulcs nem jött létre: lásd a lent jelölt mezőket.",
     ),
+    ("The message is sent.", "Az üzenet elküldve."),
     ("The new key", "Az új kulcs"),
     (
         "The newest version of the model starts on the record, owned by you. A record card's Start a process link fills in its record.",
@@ -576,6 +578,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "Visits and check-ins per person",
         "Látogatások és érkezések személyenként",
     ),
+    ("Waits for", "Erre vár"),
     ("Wakes", "Ébred"),
     ("Webhook {0} created", "{0} webhook létrehozva"),
     ("Webhooks", "Webhookok"),
