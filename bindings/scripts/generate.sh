@@ -5,9 +5,11 @@
 #   PROFILE=release bindings/scripts/generate.sh
 #
 # Output (git-ignored), always regenerated from scratch:
-#   bindings/out/kotlin/dev/fieldwork/fieldwork.kt
-#   bindings/out/swift/{fieldwork.swift,FieldworkFFI.h,FieldworkFFI.modulemap}
+#   bindings/out/kotlin/dev/fieldwork/{fieldwork.kt,FieldworkFlows.kt}
+#   bindings/out/swift/{fieldwork.swift,FieldworkStreams.swift,FieldworkFFI.h,FieldworkFFI.modulemap}
 #   bindings/out/python/{fieldwork.py,libfieldwork_ffi.so}
+# (FieldworkFlows.kt, FieldworkStreams.swift and the end of fieldwork.py are
+# hand-written, from bindings/src/foreign/.)
 #   bindings/out/lib/libfieldwork_ffi.{so,dylib}
 set -euo pipefail
 
@@ -53,4 +55,10 @@ import atexit as _fieldwork_atexit
 
 _fieldwork_atexit.register(close_all_devices)
 PY
+# The hand-written layer over the generated code (bindings/src/foreign/):
+# live queries as Kotlin Flows, Swift AsyncSequences and Python iterators.
+foreign="$root/bindings/src/foreign"
+cp "$foreign/kotlin/FieldworkFlows.kt" "$out/kotlin/dev/fieldwork/"
+cp "$foreign/swift/FieldworkStreams.swift" "$out/swift/"
+cat "$foreign/python/observe.py" >>"$out/python/fieldwork.py"
 echo "bindings generated in $out"

@@ -15,21 +15,26 @@
 //! - **`start_sync`** returns at once; sync then runs on that runtime until
 //!   `stop_sync`, which waits for the connection to close (at most about a
 //!   second).
-//! - **Listeners** are called in order on a dedicated thread per listener,
-//!   never on the thread that made the change.
+//! - **Listeners and subscriptions** (`add_listener`, `observe_query`,
+//!   `observe_search`, `observe_record`: see [`observe`]) are served
+//!   by one dispatcher thread per device, `fieldwork-observe`, started with
+//!   the first one: they are called there, one after another (each
+//!   listener's notices in order), never on the thread that made the
+//!   change.
 //! - **`close_device`** (and Kotlin's `close()`, Python and Swift dropping
 //!   the last reference) blocks for a bounded time: at most
 //!   [`STOP_SYNC_WAIT`] for the sync socket to close, then at most
-//!   [`LISTENER_WAIT`] for a listener callback that is running to return,
-//!   plus a store call in progress (one transaction).
+//!   [`LISTENER_WAIT`] for listener and observer callbacks that are running
+//!   to return, plus a store call in progress (one transaction).
 //!
 //! # Closing
 //!
 //! Guarantees:
 //! - **No callback after close.** Once `close_device` (or the drop) has
-//!   begun, no listener is called again: notices still queued are dropped,
-//!   not delivered. A callback already running is waited for (bounded, and
-//!   never from inside a callback, which would wait for itself).
+//!   begun, no listener or observer is called again: notices still queued
+//!   are dropped, not delivered, and every subscription ends. A callback
+//!   already running is waited for (bounded, and never from inside a
+//!   callback, which would wait for itself).
 //! - **Idempotent and typed.** Closing again does nothing; every other call
 //!   on a closed device fails with `FieldworkError.Closed`.
 //! - **The store is released.** The SQLite file is closed and its lock file
@@ -40,13 +45,15 @@
 //!   kills a thread that calls into it during finalisation, which aborts
 //!   the process), the JVM from a shutdown hook.
 
+pub mod observe;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use fieldwork_core::{ListQuery, RecordId, RecordKind, SystemClock, TextWrite};
-use fieldwork_sdk::{Backoff, Device, DeviceObserver, SdkError, SyncHandle, internal_codes, login};
+use fieldwork_sdk::{Backoff, Device, SdkError, SyncHandle, internal_codes, login};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::error::{FieldworkError, Result};
@@ -58,12 +65,13 @@ use crate::records::{
     FieldEdit, HistoryEntry, Kind, ListOptions, QuarantinedEdit, RecordSummary, RecordView,
     SearchHit,
 };
-use crate::sync::{DeviceListener, SyncReport, SyncStatus, UserInfo};
+use crate::sync::{SyncReport, SyncStatus, UserInfo};
+use observe::Dispatcher;
 
 /// How long closing waits for the background sync's socket to close.
 pub const STOP_SYNC_WAIT: Duration = Duration::from_secs(2);
-/// How long closing waits, in all, for listener callbacks that are running
-/// to return.
+/// How long closing (or `Subscription::cancel`) waits, in all, for a
+/// listener or observer callback that is running to return.
 pub const LISTENER_WAIT: Duration = Duration::from_secs(2);
 
 /// Every device opened in this process and not yet dropped, for
@@ -78,8 +86,10 @@ pub struct FieldworkDevice {
     /// `None` once closed.
     runtime: Mutex<Option<Runtime>>,
     sync: Mutex<Option<SyncHandle>>,
-    listeners: Mutex<Vec<ListenerThread>>,
-    /// Cleared when closing begins: listener threads call nothing after.
+    /// The dispatcher of subscriptions (`observe_*`), started with the
+    /// first one; `None` before and once closed.
+    observe: Mutex<Option<Dispatcher>>,
+    /// Cleared when closing begins: the dispatcher calls nothing after.
     open: Arc<AtomicBool>,
 }
 
@@ -107,122 +117,27 @@ fn texts(edits: Vec<FieldEdit>) -> Vec<TextWrite> {
         .collect()
 }
 
+/// The core's query for `list(kind, options)` (and `observe_query`).
+pub(crate) fn list_query(kind: Kind, options: ListOptions) -> Result<ListQuery> {
+    Ok(ListQuery {
+        kind: Some(kind.into()),
+        sort: options.sort.unwrap_or(crate::records::SortBy::Name).into(),
+        descending: options.descending,
+        stage: options.stage,
+        owner: options.owner,
+        territory: options.territory,
+        account: options.account.as_deref().map(record_id).transpose()?,
+        assignee: options.assignee,
+        status: options.status,
+        limit: Some(options.limit as usize),
+        offset: options.offset as usize,
+        archived: options.archived.map(Into::into).unwrap_or_default(),
+        ..ListQuery::default()
+    })
+}
+
 fn vec_of<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
     items.into_iter().map(U::from).collect()
-}
-
-/// Hands listener calls to a thread of their own, in order, so that a slow
-/// listener never holds up a write or a sync. The device keeps the sending
-/// side and closes it when it is closed or dropped; the thread then ends
-/// without delivering what is still queued (see the module's "Closing").
-struct OffThread {
-    sender: Arc<Mutex<Option<mpsc::Sender<Notice>>>>,
-    open: Arc<AtomicBool>,
-}
-
-enum Notice {
-    Records(Vec<String>),
-    Status(SyncStatus),
-}
-
-/// A listener's thread, the switch that ends it, and word that it ended.
-struct ListenerThread {
-    sender: Arc<Mutex<Option<mpsc::Sender<Notice>>>>,
-    thread: std::thread::JoinHandle<()>,
-    /// Disconnected when the thread ends (its sending side is dropped).
-    ended: mpsc::Receiver<()>,
-}
-
-impl OffThread {
-    fn start(
-        listener: Arc<dyn DeviceListener>,
-        open: Arc<AtomicBool>,
-    ) -> Result<(OffThread, ListenerThread)> {
-        let (tx, rx) = mpsc::channel::<Notice>();
-        let (ended_tx, ended) = mpsc::channel::<()>();
-        let gate = Arc::clone(&open);
-        let thread = std::thread::Builder::new()
-            .name("fieldwork-listener".into())
-            .spawn(move || {
-                let _ended = ended_tx;
-                for notice in rx {
-                    // Checked before every call: once closing began, what is
-                    // queued is dropped, never delivered into a runtime that
-                    // may be shutting down.
-                    if !gate.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    match notice {
-                        Notice::Records(ids) => listener.records_changed(ids),
-                        Notice::Status(s) => listener.sync_status_changed(s),
-                    }
-                }
-            })
-            .map_err(|e| {
-                SdkError::internal(
-                    internal_codes::RUNTIME,
-                    format!("cannot start the listener thread: {e}"),
-                )
-            })?;
-        let sender = Arc::new(Mutex::new(Some(tx)));
-        Ok((
-            OffThread {
-                sender: Arc::clone(&sender),
-                open,
-            },
-            ListenerThread {
-                sender,
-                thread,
-                ended,
-            },
-        ))
-    }
-
-    fn send(&self, notice: Notice) {
-        if !self.open.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(guard) = self.sender.lock()
-            && let Some(tx) = guard.as_ref()
-        {
-            let _ = tx.send(notice);
-        }
-    }
-}
-
-impl ListenerThread {
-    /// Closes the queue and waits until `deadline` for the thread to end;
-    /// never waits for the thread it is called on (a listener that closes
-    /// the device from its callback).
-    fn finish(self, deadline: Instant) {
-        if let Ok(mut sender) = self.sender.lock() {
-            sender.take();
-        }
-        if self.thread.thread().id() == std::thread::current().id() {
-            return;
-        }
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match self.ended.recv_timeout(wait) {
-            // Ended (the sender went with the thread): reap it.
-            Err(mpsc::RecvTimeoutError::Disconnected) | Ok(()) => {
-                let _ = self.thread.join();
-            }
-            // A callback still runs: leave the thread; it calls nothing more.
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-    }
-}
-
-impl DeviceObserver for OffThread {
-    fn records_changed(&self, records: &[RecordId]) {
-        self.send(Notice::Records(
-            records.iter().map(ToString::to_string).collect(),
-        ));
-    }
-
-    fn sync_status_changed(&self, status: &fieldwork_sdk::SyncStatus) {
-        self.send(Notice::Status(status.clone().into()));
-    }
 }
 
 impl FieldworkDevice {
@@ -289,10 +204,11 @@ impl FieldworkDevice {
     }
 
     /// Closing, for `close_device` and the drop (see the module's
-    /// "Closing"): stop calling listeners, stop sync (waiting at most
-    /// [`STOP_SYNC_WAIT`] unless called on the runtime), close the store and
-    /// release its lock, let listener threads end (waiting at most
-    /// [`LISTENER_WAIT`]), shut the runtime down.
+    /// "Closing"): stop calling listeners and observers, stop sync (waiting
+    /// at most [`STOP_SYNC_WAIT`] unless called on the runtime), close the
+    /// store and release its lock, end every subscription and the
+    /// dispatcher thread (waiting at most [`LISTENER_WAIT`] for a callback
+    /// that is running), shut the runtime down.
     fn shut(&self) {
         self.open.store(false, Ordering::SeqCst);
         // Blocking on the runtime from one of its own threads would panic.
@@ -301,14 +217,9 @@ impl FieldworkDevice {
         // under it and it stops at its next step.
         self.stop_sync_within(STOP_SYNC_WAIT);
         self.device.close();
-        let threads = self
-            .listeners
-            .lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default();
-        let deadline = Instant::now() + LISTENER_WAIT;
-        for t in threads {
-            t.finish(deadline);
+        let dispatcher = self.observe.lock().ok().and_then(|mut d| d.take());
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.finish(Instant::now() + LISTENER_WAIT);
         }
         let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
         if let Some(runtime) = runtime {
@@ -317,6 +228,37 @@ impl FieldworkDevice {
             } else {
                 runtime.shutdown_timeout(STOP_SYNC_WAIT);
             }
+        }
+    }
+
+    /// Runs `f` with the device's subscription dispatcher, started on first
+    /// use; [`FieldworkError::Closed`] once closing began.
+    pub(crate) fn with_dispatcher<T>(&self, f: impl FnOnce(&Dispatcher) -> T) -> Result<T> {
+        let mut slot = self.observe.lock().map_err(|_| {
+            SdkError::internal(
+                internal_codes::LOCK_POISONED,
+                "the dispatcher's lock was poisoned",
+            )
+        })?;
+        // Checked under the lock: closing clears the flag before it takes
+        // the dispatcher, so none is started after that.
+        self.check_open()?;
+        if slot.is_none() {
+            *slot = Some(Dispatcher::start(&self.device, Arc::clone(&self.open))?);
+        }
+        match slot.as_ref() {
+            Some(dispatcher) => Ok(f(dispatcher)),
+            None => Err(FieldworkError::Closed),
+        }
+    }
+
+    /// Re-runs every live query (what the store shows changed without a
+    /// record changing: the locale, the user).
+    fn refresh_subscriptions(&self) {
+        if let Ok(slot) = self.observe.lock()
+            && let Some(dispatcher) = slot.as_ref()
+        {
+            dispatcher.refresh_all();
         }
     }
 
@@ -362,7 +304,7 @@ impl FieldworkDevice {
             device,
             runtime: Mutex::new(Some(runtime)),
             sync: Mutex::new(None),
-            listeners: Mutex::new(Vec::new()),
+            observe: Mutex::new(None),
             open: Arc::new(AtomicBool::new(true)),
         });
         if let Ok(mut open) = OPEN_DEVICES.lock() {
@@ -373,10 +315,10 @@ impl FieldworkDevice {
     }
 
     /// Closes the device: stops background sync (waiting at most two
-    /// seconds for its socket), calls no listener again (notices still
-    /// queued are dropped), waits at most two seconds for a listener
-    /// callback that is running, closes the store and releases its lock so
-    /// that the path can be opened again. Idempotent; every other call
+    /// seconds for its socket), calls no listener or observer again
+    /// (notices still queued are dropped; every subscription ends), waits at
+    /// most two seconds for a callback that is running, closes the store and
+    /// releases its lock so that the path can be opened again. Idempotent; every other call
     /// afterwards fails with `Closed`. Blocks for those bounded waits: call
     /// it off the UI thread. In Kotlin, `close()` (or `use {}`) does this and
     /// frees the handle; in Python and Swift call it before dropping the
@@ -410,19 +352,6 @@ impl FieldworkDevice {
         self.with_store(|s| Ok(s.device_id().to_owned()))
     }
 
-    /// Registers a listener for changed records and sync status. It is
-    /// called until the device is closed (`close_device`, Kotlin `close()`,
-    /// Swift and Python: when the last reference goes), never after.
-    pub fn add_listener(&self, listener: Arc<dyn DeviceListener>) -> Result<()> {
-        self.check_open()?;
-        let (observer, thread) = OffThread::start(listener, Arc::clone(&self.open))?;
-        self.device.add_observer(Arc::new(observer));
-        if let Ok(mut threads) = self.listeners.lock() {
-            threads.push(thread);
-        }
-        Ok(())
-    }
-
     // ----- session -------------------------------------------------------
 
     /// Signs `user` in at `server` (`https://host:port`) and stores the
@@ -448,6 +377,7 @@ impl FieldworkDevice {
             Ok(())
         })
         .await?;
+        self.refresh_subscriptions();
         self.user()?.ok_or(FieldworkError::NotLoggedIn)
     }
 
@@ -509,21 +439,7 @@ impl FieldworkDevice {
 
     /// A filtered, sorted page of records of `kind`.
     pub fn list(&self, kind: Kind, options: ListOptions) -> Result<Vec<RecordSummary>> {
-        let query = ListQuery {
-            kind: Some(kind.into()),
-            sort: options.sort.unwrap_or(crate::records::SortBy::Name).into(),
-            descending: options.descending,
-            stage: options.stage,
-            owner: options.owner,
-            territory: options.territory,
-            account: options.account.as_deref().map(record_id).transpose()?,
-            assignee: options.assignee,
-            status: options.status,
-            limit: Some(options.limit as usize),
-            offset: options.offset as usize,
-            archived: options.archived.map(Into::into).unwrap_or_default(),
-            ..ListQuery::default()
-        };
+        let query = list_query(kind, options)?;
         Ok(vec_of(self.with_store(|s| s.list(&query))?))
     }
 
@@ -680,7 +596,9 @@ impl FieldworkDevice {
     /// store sorts as the process environment said when it was created
     /// (apps do not set one: `en`).
     pub fn set_locale(&self, locale: String) -> Result<()> {
-        Ok(self.device.set_locale(&locale)?)
+        self.device.set_locale(&locale)?;
+        self.refresh_subscriptions();
+        Ok(())
     }
 
     /// The locale names are sorted in (canonical BCP 47, e.g. `es-ES`).
@@ -722,13 +640,13 @@ impl Drop for FieldworkDevice {
 }
 
 /// Closes every `FieldworkDevice` this process opened and has not dropped
-/// (as `close_device` on each): sync stopped, listener threads ended, stores
+/// (as `close_device` on each): sync stopped, dispatcher threads ended, stores
 /// released. Call it when the process is about to exit with devices still
 /// open; Python: `atexit.register(fieldwork.close_all_devices)` once, at
 /// import time. At exit CPython kills any thread that calls into Python
-/// during finalisation, and a listener thread killed that way aborts the
-/// process (SIGABRT); after this no listener is called again. Harmless to
-/// call more than once.
+/// during finalisation, and a dispatcher thread killed that way (calling a
+/// listener or an observer) aborts the process (SIGABRT); after this no
+/// listener or observer is called again. Harmless to call more than once.
 #[uniffi::export]
 pub fn close_all_devices() {
     let devices: Vec<Arc<FieldworkDevice>> = OPEN_DEVICES
@@ -744,17 +662,18 @@ pub fn close_all_devices() {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
     use std::sync::OnceLock;
 
     use super::*;
     use crate::keystore::KeystoreError;
     use crate::records::FieldEdit;
+    use crate::sync::DeviceListener;
 
     /// The app's keystore, in memory.
     #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+    pub(crate) struct Memory(Mutex<HashMap<String, Vec<u8>>>);
 
     impl Keystore for Memory {
         fn get(&self, name: String) -> Result<Option<Vec<u8>>, KeystoreError> {
@@ -806,11 +725,11 @@ mod tests {
     /// that open devices take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn serial() -> std::sync::MutexGuard<'static, ()> {
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
         SERIAL.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn account(name: &str) -> Vec<FieldEdit> {
+    pub(crate) fn account(name: &str) -> Vec<FieldEdit> {
         vec![FieldEdit {
             field: "name".into(),
             value: Some(name.into()),

@@ -17,6 +17,8 @@
 //! - [`reports`]: the core's reports (pipeline, win rate, cycle, funnel,
 //!   activities, visits, an account's timeline) as typed records, and CSV.
 //! - [`sync`]: sync status and reports, the signed-in user, listeners.
+//! - [`device::observe`]: live queries (a list, a search, one record) as
+//!   cancellable subscriptions served by one dispatcher thread per device.
 //! - [`error`]: `FieldworkError`, the one error enum apps see.
 //!
 //! Generate the bindings with `bindings/scripts/generate.sh`.
@@ -31,6 +33,9 @@ pub mod records;
 pub mod reports;
 pub mod sync;
 
+pub use device::observe::{
+    ObserverError, QueryObserver, RecordObserver, SearchObserver, Subscription,
+};
 pub use device::{FieldworkDevice, close_all_devices};
 pub use error::FieldworkError;
 pub use keystore::{Keystore, KeystoreError};

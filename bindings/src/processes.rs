@@ -107,6 +107,13 @@ pub enum ProcessControl {
         /// New value.
         value: String,
     },
+    /// Tell it that something happened ("reply received"): a step
+    /// waiting for a message of this name goes on (right
+    /// `complete_tasks`; the card's `awaits` lists what it waits for).
+    SendMessage {
+        /// The message's name.
+        name: String,
+    },
 }
 
 impl From<ProcessControl> for process::runner::Control {
@@ -117,6 +124,7 @@ impl From<ProcessControl> for process::runner::Control {
             ProcessControl::Resume => Control::Resume,
             ProcessControl::Stop => Control::Stop,
             ProcessControl::SetParameter { name, value } => Control::Parameter(name, value),
+            ProcessControl::SendMessage { name } => Control::Message(name),
         }
     }
 }
@@ -167,6 +175,8 @@ pub struct ProcessCard {
     pub wake_at: Option<String>,
     /// Why it cannot go on, if it cannot.
     pub stuck: Option<String>,
+    /// The messages the current step waits for.
+    pub awaits: Vec<String>,
 }
 
 fn status_name(s: process::Status) -> String {
@@ -213,6 +223,7 @@ impl From<store::ProcessCard> for ProcessCard {
                 .collect(),
             wake_at: c.wake_at.map(|t| t.to_string()),
             stuck: c.stuck,
+            awaits: c.awaits,
         }
     }
 }

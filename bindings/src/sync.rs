@@ -127,8 +127,12 @@ pub struct UserInfo {
     pub signed_in: bool,
 }
 
-/// Told about changes so the app can refresh. Called on a Fieldwork thread
-/// (never the UI thread): post to the UI thread yourself, and return quickly.
+/// Told about changes so the app can refresh. Called on the device's
+/// dispatcher thread (never the UI thread), every notice in order, until
+/// the subscription `add_listener` returned is cancelled or the device is
+/// closed: post to the UI thread yourself, and return quickly. Screens that
+/// show a list or a record can observe it instead (`observe_query`,
+/// `observe_record`: see [`crate::device::observe`]).
 #[uniffi::export(with_foreign)]
 pub trait DeviceListener: Send + Sync {
     /// These records changed, by a local edit or by sync.

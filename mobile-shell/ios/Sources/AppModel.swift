@@ -38,7 +38,8 @@ final class AppModel {
         }
         let model = AppModel(device: device, user: user)
         let listener = Listener(model: model)
-        try await model.store { try $0.addListener(listener: listener) }
+        // Kept for the app's life: the subscription is not needed to stop it.
+        _ = try await model.store { try $0.addListener(listener: listener) }
         return model
     }
 
