@@ -330,3 +330,77 @@ fn reminders_come_once_while_a_task_is_open_and_stop_when_it_is_done() {
         );
     }
 }
+
+/// Waits for the deal to be lost, or two weeks.
+const UNTIL_LOST: &str = r#"
+key = "until-lost"
+name = "Watch a deal until it is lost"
+trigger = { kind = "manual", record = "deal" }
+
+[[steps]]
+id = "watch"
+kind = "wait"
+events = [{ condition = 'stage == "lost"', next = "debrief" }, { after = "P14D", next = "done" }]
+
+[[steps]]
+id = "debrief"
+kind = "activity"
+activity = "call"
+assignee = "owner_manager"
+subject = "Debrief the lost deal {name}"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+#[test]
+fn a_change_pushed_by_a_phone_that_does_not_run_the_instance_leaves_a_wait_on_the_server() {
+    let rt = runtime();
+    let t0 = "2027-03-01T09:00:00Z";
+    let w = world(t0);
+    publish(&w, UNTIL_LOST);
+    let (ana, _ac, _a) = device(&rt, &w, "ana", t0);
+    let (mia, _mc, _m) = device(&rt, &w, "mia", t0);
+    ana.sync();
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Nube SL"), ("territory", "madrid")],
+    );
+    let deal = ana.create(
+        RecordKind::Deal,
+        &[("name", "Fleet"), ("account", &account.to_string())],
+    );
+    ana.sync();
+    // The manager starts it: it runs as her, so the rep's phone (which
+    // reads less) never runs it.
+    mia.sync();
+    let instance = mia.store(|s| s.start_process("until-lost", &deal));
+    mia.sync();
+    let card = mia.store(|s| s.process_card(&instance));
+    assert_eq!(card.current.as_deref(), Some("watch"));
+    assert!(card.awaits.is_empty(), "a condition is not a message");
+
+    // The rep marks the deal lost; the server runs the waiting instance on
+    // her accepted push.
+    ana.sync();
+    w.server_clock.set(at("2027-03-02T10:00:00Z"));
+    ana.set(&deal, &[("stage", "lost"), ("close_reason", "Price")]);
+    let before = ana.store(|s| s.process_card(&instance));
+    assert_eq!(
+        before.current.as_deref(),
+        Some("watch"),
+        "her phone does not run it"
+    );
+    ana.sync();
+    ana.sync();
+    for d in [&ana, &mia] {
+        d.sync();
+        let card = d.store(|s| s.process_card(&instance));
+        let path: Vec<&str> = card.history.iter().map(|v| v.step.as_str()).collect();
+        assert_eq!(path, ["watch", "debrief", "done"], "{card:?}");
+        assert_eq!(card.history[0].via.as_deref(), Some("condition"));
+        assert_eq!(card.history[0].by.as_deref(), Some("engine"));
+    }
+}

@@ -355,12 +355,12 @@ impl<'i, 'a> Run<'i, 'a> {
                 Some(at.left("auto", at.entered, ENGINE, Some(to.clone())))
             }
             StepAction::Wait { events } => self.wait(&at, events),
-            // The server delivers the notice when it sees the step left
-            // (see `docs/PROCESSES.md`); the engine only goes on.
             StepAction::Create { kind, fields } => {
                 self.create_record(&at, *kind, fields)?;
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
+            // The server delivers the notice when it sees the step left
+            // (see `docs/PROCESSES.md`); the engine only goes on.
             StepAction::Notify { .. } => {
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
