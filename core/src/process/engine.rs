@@ -342,15 +342,7 @@ impl<'i, 'a> Run<'i, 'a> {
                 self.timer(&at, duration, until_field.as_deref())
             }
             StepAction::Gateway { branches, default } => {
-                // The record's fields and the instance's variables
-                // (`outcome.STEP`, `param.NAME`: see [`super::outcome`]).
-                let position = fold(&self.instance, inputs.start);
-                let mut fields = record.fields.clone();
-                fields.extend(variables::variables(
-                    &self.instance,
-                    &position,
-                    inputs.model,
-                ));
+                let fields = self.condition_fields(record);
                 let to = choose(branches, &fields).unwrap_or(default);
                 Some(at.left("auto", at.entered, ENGINE, Some(to.clone())))
             }
@@ -377,6 +369,19 @@ impl<'i, 'a> Run<'i, 'a> {
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
         }
+    }
+
+    /// What a condition reads: the record's fields and the instance's
+    /// variables (`outcome.STEP`, `param.NAME`: see [`super::outcome`]).
+    fn condition_fields(&self, record: &Record) -> BTreeMap<String, FieldValue> {
+        let position = fold(&self.instance, self.inputs.start);
+        let mut fields = record.fields.clone();
+        fields.extend(variables::variables(
+            &self.instance,
+            &position,
+            self.inputs.model,
+        ));
+        fields
     }
 
     /// The organisation's business-hours calendar, when the policy has

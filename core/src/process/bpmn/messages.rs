@@ -15,14 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::read::Node;
-
-/// Whether `name` is a valid message name: 1-64 letters, digits, `_`, `-`.
-pub(super) fn valid(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
+use crate::process::model::valid_id;
 
 /// The message node `n` waits for, given the file's `<message>` elements
 /// (id → name); or what is wrong.
@@ -40,7 +33,7 @@ pub(super) fn name(
         );
     };
     match messages.get(reference) {
-        Some(Some(name)) if valid(name.trim()) => Ok(name.trim().to_owned()),
+        Some(Some(name)) if valid_id(name.trim()) => Ok(name.trim().to_owned()),
         Some(_) => Ok(reference.to_owned()),
         None => Err(format!(
             "messageRef `{reference}` names no <message> of the file"
@@ -95,6 +88,8 @@ mod tests {
         );
         let none = with(None, None).expect_err("no reference");
         assert!(none.contains("fieldwork:message"), "{none}");
-        assert!(valid("a-b_c9") && !valid("") && !valid("a b") && !valid(&"x".repeat(65)));
+        assert!(
+            valid_id("a-b_c9") && !valid_id("") && !valid_id("a b") && !valid_id(&"x".repeat(65))
+        );
     }
 }

@@ -25,7 +25,6 @@ use jiff::Timestamp;
 use super::{ENGINE, Here, Run};
 use crate::process::instance::{Event, EventKind, Position, fold};
 use crate::process::model::WaitOn;
-use crate::process::variables;
 
 /// How a wait step is left, found at `at`.
 enum Exit {
@@ -62,13 +61,7 @@ impl Run<'_, '_> {
                 }
                 WaitOn::Condition(c) => {
                     self.watch = true;
-                    let mut fields = at.record.fields.clone();
-                    fields.extend(variables::variables(
-                        &self.instance,
-                        &position,
-                        self.inputs.model,
-                    ));
-                    c.eval(&fields)
+                    c.eval(&self.condition_fields(at.record))
                         .then(|| (self.inputs.now.max(at.entered), Exit::Condition))
                 }
             };
@@ -84,11 +77,10 @@ impl Run<'_, '_> {
         let to = events.get(i).map(|(_, to)| to.clone());
         Some(match exit {
             Exit::Message(key) => {
-                let mut left = at.left("message", when, ENGINE, to);
-                let name = key.rsplit('.').next().unwrap_or_default().to_owned();
-                left.0 = Event::done_key(at.pos, &at.step.id, &format!("message.{name}"));
-                left.1.message = Some(key);
-                left
+                let (plain_key, mut event) = at.left("message", when, ENGINE, to);
+                event.message = Some(key);
+                // Keyed by the message's name, as the server expects.
+                (event.own_key().unwrap_or(plain_key), event)
             }
             Exit::Timer => at.left("timer", when, ENGINE, to),
             Exit::Condition => at.left("condition", when, ENGINE, to),
