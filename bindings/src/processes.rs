@@ -148,6 +148,11 @@ pub struct ProcessStep {
     pub activity_id: Option<String>,
     /// That activity's status.
     pub activity_status: Option<String>,
+    /// The path of a parallel step it lies on (`POS.STEP.K`; `None` on the
+    /// main path).
+    pub path: Option<String>,
+    /// The instance a call or start step started (its id).
+    pub called: Option<String>,
 }
 
 /// The card of one process instance.
@@ -177,6 +182,9 @@ pub struct ProcessCard {
     pub stuck: Option<String>,
     /// The messages the current step waits for.
     pub awaits: Vec<String>,
+    /// The steps it waits at: the current step, or at a parallel step the
+    /// current step of each path that has not reached the join.
+    pub open_steps: Vec<String>,
 }
 
 fn status_name(s: process::Status) -> String {
@@ -213,6 +221,8 @@ impl From<store::ProcessCard> for ProcessCard {
                         by: v.by,
                         activity_id,
                         activity_status,
+                        path: v.path,
+                        called: v.called,
                     }
                 })
                 .collect(),
@@ -224,6 +234,7 @@ impl From<store::ProcessCard> for ProcessCard {
             wake_at: c.wake_at.map(|t| t.to_string()),
             stuck: c.stuck,
             awaits: c.awaits,
+            open_steps: c.open_steps,
         }
     }
 }

@@ -92,6 +92,7 @@ pub mod instance;
 pub mod model;
 pub mod monitor;
 pub mod outcome;
+pub mod paths;
 pub mod rights;
 pub mod runner;
 pub mod span;

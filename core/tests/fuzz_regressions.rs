@@ -216,6 +216,8 @@ fn run_once(model: &Model, record: &Record) {
         activities: &BTreeMap::new(),
         directory: &directory,
         policy: Some(&policy),
+        called: &BTreeMap::new(),
+        may_start: true,
         now: started,
     });
     for action in &out.actions {

@@ -105,6 +105,8 @@ fn run(model: &Model) {
         activities: &activities,
         directory: &directory,
         policy: Some(&policy),
+        called: &BTreeMap::new(),
+        may_start: true,
         now: started,
     });
 }

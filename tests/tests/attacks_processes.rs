@@ -47,6 +47,21 @@ async fn refused(c: &mut RawClient, doc: &str, bytes: Vec<u8>) -> String {
     }
 }
 
+/// Sends one change and asserts it is accepted.
+async fn accepted(c: &mut RawClient, doc: &str, bytes: Vec<u8>) {
+    c.send(&push_one(doc, bytes)).await;
+    loop {
+        match c.recv().await {
+            Some(ServerMessage::PushResult(r)) => {
+                assert!(r.refused.is_empty(), "refused: {r:?}");
+                return;
+            }
+            Some(_) => continue,
+            None => panic!("the connection closed instead of answering"),
+        }
+    }
+}
+
 /// The document `doc` as the raw client's user receives it.
 async fn fetch(server: &str, user: &str, doc: &str) -> AutoCommit {
     let t = token(server, user).await;
@@ -214,6 +229,7 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             };
             let mut d = stored.clone().with_actor(me.clone());
             d.put(
@@ -301,6 +317,88 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
             "invalid_value",
             "a step left by a message nobody sent"
         );
+
+        // Parallel paths: a path scope that is not `POS.STEP.K`, a control
+        // event on a path, and a join signed by a person.
+        let forged = |key: &str, json: &str| {
+            let mut d = stored.clone().with_actor(me.clone());
+            d.put(&events, key, json).expect("put");
+            signed_at(&mut d, "ana", 1_800_000_000)
+        };
+        let bad_scope = forged(
+            "../x/0000.qualify.timer",
+            r#"{"kind":"done","at":"2026-01-04T09:00:00Z","by":"engine","pos":0,"step":"qualify","via":"timer","to":"done","branch":"../x"}"#,
+        );
+        assert_eq!(
+            refused(&mut c, &instance_doc, bad_scope).await,
+            "invalid_value",
+            "a path scope that is not POS.STEP.K"
+        );
+        let control_on_path = forged(
+            "c.1767517200000.suspend.ana",
+            r#"{"kind":"suspend","at":"2026-01-04T09:00:00Z","by":"ana","branch":"0000.qualify.0"}"#,
+        );
+        assert_eq!(
+            refused(&mut c, &instance_doc, control_on_path).await,
+            "invalid_value",
+            "a control event on a path"
+        );
+        let joined_by_hand = forged(
+            "0001.done.join",
+            r#"{"kind":"done","at":"2026-01-04T09:00:00Z","by":"ana","pos":1,"step":"done","via":"join","to":"done"}"#,
+        );
+        assert_eq!(
+            refused(&mut c, &instance_doc, joined_by_hand).await,
+            "wrong_user",
+            "only the engine joins paths"
+        );
+    });
+
+    // An administrator's phone pushing a model whose call step runs no
+    // version, or one the server does not hold: every replica must start
+    // the same one.
+    server.add_user("root", "admin", &[], None);
+    rt.block_on(async {
+        let t = token(&server.url, "root").await;
+        let mut c = RawClient::connect(&server.url, &t).await.expect("connect");
+        c.hello("forger-root").await;
+        let caller = |version: &str| {
+            format!(
+                "key = \"caller\"\nname = \"Caller\"\ntrigger = {{ kind = \"manual\", record = \"account\" }}\n\
+                 [[steps]]\nid = \"run\"\nkind = \"call\"\nprocess = \"lead-qualification\"\n{version}next = \"done\"\n\
+                 [[steps]]\nid = \"done\"\nkind = \"end\"\n"
+            )
+        };
+        for (version, why) in [("", "no version"), ("process_version = 9\n", "a version the server lacks")] {
+            let model = fieldwork_core::process::model::Model::from_toml(&caller(version)).expect("model");
+            for (doc, bytes) in engine_creation(
+                &model_id("caller", 1),
+                &[
+                    ("name", text("Caller")),
+                    ("key", text("caller")),
+                    ("version", FieldValue::Int(1)),
+                    ("definition", text(&model.to_json())),
+                    ("owner", text("root")),
+                ],
+            ) {
+                assert_eq!(refused(&mut c, &doc, bytes).await, "invalid_value", "{why}");
+            }
+        }
+        // Pinned to a version the server holds, the same model is accepted.
+        let model = fieldwork_core::process::model::Model::from_toml(&caller("process_version = 1\n"))
+            .expect("model");
+        for (doc, bytes) in engine_creation(
+            &model_id("caller", 1),
+            &[
+                ("name", text("Caller")),
+                ("key", text("caller")),
+                ("version", FieldValue::Int(1)),
+                ("definition", text(&model.to_json())),
+                ("owner", text("root")),
+            ],
+        ) {
+            accepted(&mut c, &doc, bytes).await;
+        }
     });
 
     // Everyone else is served, at their usual pace, and nothing was taken.

@@ -17,7 +17,9 @@
 //! | `receiveTask`, `intermediateCatchEvent` + message or conditional definition (`messages.rs` names the message) | `wait` (one event) |
 //! | `eventBasedGateway` and the catch events after it (`wait.rs`) | one `wait` |
 //! | `exclusiveGateway` + `conditionExpression` on its flows, `default` | `gateway` |
+//! | `parallelGateway` forking (2+ ways out), and the converging one its paths meet at (`parallel.rs`) | `parallel` (the join followed through) |
 //! | embedded `subProcess` (`subprocess.rs`)         | flattened            |
+//! | `callActivity` (`calledElement`, or `zeebe:calledElement processId`; `fieldwork:version`; `calls.rs`) | `call` (`start` with `fieldwork:wait="false"`) |
 //! | `endEvent` (plain or terminate)                | `end`                |
 //! | `sequenceFlow`                                 | `next`               |
 //!
@@ -37,9 +39,11 @@
 use super::model::{Model, ModelError, ModelFile};
 
 mod build;
+mod calls;
 mod graph;
 mod messages;
 pub mod names;
+mod parallel;
 mod problems;
 mod read;
 mod reminders;

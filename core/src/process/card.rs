@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::engine::activity_id;
-use super::instance::{Event, Instance, Status, fold};
+use super::engine::{PathVisits, activity_id, branch_paths, called_id, open_visits};
+use super::instance::{Event, Instance, Position, Status, Visit, fold, step_label};
 use super::model::{Action, Model};
 use super::runner::version;
 use crate::error::CoreError;
@@ -50,6 +50,11 @@ pub struct StepVisit {
     /// The outcome the task was completed with, when its step asks for one
     /// (an instance variable, `outcome.STEP`).
     pub outcome: Option<String>,
+    /// The path of a parallel step this visit lies on (`POS.STEP.K`;
+    /// `None`: the main path). Positions count within each path.
+    pub path: Option<String>,
+    /// The instance a call or start step started (its id), when it did.
+    pub called: Option<String>,
 }
 
 /// The process card of one instance.
@@ -88,6 +93,9 @@ pub struct ProcessCard {
     /// The messages the current step waits for (a `wait` step), which a
     /// person may send it ("reply received").
     pub awaits: Vec<String>,
+    /// The steps it waits at: the current step, or, at a parallel step,
+    /// the current step of each path that has not reached the join.
+    pub open_steps: Vec<String>,
 }
 
 /// A line of the instance list.
@@ -160,9 +168,11 @@ pub fn build<E: From<CoreError>>(
         })?;
     let position = fold(&instance, &started.start);
     let model = version(models, &instance.model_key, position.version).unwrap_or(started);
-    let mut history = Vec::with_capacity(position.path.len());
-    for v in &position.path {
-        let aid = activity_id(id, &v.step, v.pos);
+    let paths = branch_paths(&instance, &position, model);
+    let visits = interleaved(&position, &paths);
+    let mut history = Vec::with_capacity(visits.len());
+    for (scope, v) in visits {
+        let aid = activity_id(id, &step_label(scope, &v.step), v.pos);
         let status = activity(&aid)?;
         history.push(StepVisit {
             pos: v.pos,
@@ -177,9 +187,12 @@ pub fn build<E: From<CoreError>>(
             by: v.left.as_ref().map(|(_, e)| e.by.clone()),
             activity: status.map(|s| (aid.to_string(), s)),
             outcome: v.left.as_ref().and_then(|(_, e)| e.outcome.clone()),
+            path: scope.map(str::to_owned),
+            called: called_by(model, &instance, (scope, v)),
         });
     }
     let current = position.current();
+    let open = open_visits(&instance, &position, model);
     let at_end = current
         .and_then(|c| model.step(&c.step))
         .is_some_and(|s| matches!(s.action, Action::End));
@@ -187,16 +200,21 @@ pub fn build<E: From<CoreError>>(
         Status::Running if at_end => Status::Completed,
         s => s,
     };
-    let awaits = match current.and_then(|c| model.step(&c.step)).map(|s| &s.action) {
-        Some(Action::Wait { events }) if status == Status::Running => events
-            .iter()
-            .filter_map(|(on, _)| match on {
-                super::model::WaitOn::Message(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut awaits: Vec<String> = open
+        .iter()
+        .filter(|_| status == Status::Running)
+        .filter_map(|(_, v)| match model.step(&v.step).map(|s| &s.action) {
+            Some(Action::Wait { events }) => Some(events),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|(on, _)| match on {
+            super::model::WaitOn::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    awaits.retain(|m| seen.insert(m.clone()));
     let stuck = match facts.failure {
         Some(reason) => Some(format!("failed: {reason}")),
         None => current
@@ -219,7 +237,49 @@ pub fn build<E: From<CoreError>>(
         stuck,
         held: super::held::reason(&instance),
         awaits,
+        open_steps: open
+            .into_iter()
+            .filter(|_| status == Status::Running)
+            .map(|(_, v)| v.step)
+            .collect(),
     })
+}
+
+/// The id of the instance the visit `v` (on path `scope`) of a call or
+/// start step starts.
+fn called_by(
+    model: &Model,
+    instance: &Instance,
+    (scope, v): (Option<&str>, &Visit),
+) -> Option<String> {
+    matches!(model.step(&v.step)?.action, Action::Call { .. })
+        .then(|| called_id(&instance.id, &step_label(scope, &v.step), v.pos).to_string())
+}
+
+/// The main path's visits, each parallel step followed by the visits of
+/// its paths (but the join they arrive at) in the order they were entered;
+/// each with its path's scope.
+fn interleaved<'p>(
+    position: &'p Position,
+    paths: &'p [PathVisits],
+) -> Vec<(Option<&'p str>, &'p Visit)> {
+    let mut out = Vec::new();
+    for v in &position.path {
+        out.push((None, v));
+        let mut in_paths: Vec<(Option<&str>, &Visit)> = paths
+            .iter()
+            .filter(|p| p.fork_pos == v.pos)
+            .flat_map(|p| {
+                p.visits
+                    .iter()
+                    .filter(|w| w.left.is_some() || w.step != p.join)
+                    .map(|w| (Some(p.scope.as_str()), w))
+            })
+            .collect();
+        in_paths.sort_by_key(|(scope, w)| (w.entered_at, *scope, w.pos));
+        out.extend(in_paths);
+    }
+    out
 }
 
 #[cfg(test)]

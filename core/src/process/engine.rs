@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 
 use super::condition::Condition;
-use super::instance::{Event, EventKind, Instance, MAX_POS, Position, Status, Visit, fold};
+use super::instance::{
+    Event, EventKind, Instance, MAX_POS, Position, Status, Visit, fold, step_label,
+};
 use super::model::{Action as StepAction, Assignee, Delay, Model};
 use super::rights;
 use super::{outcome, variables};
@@ -28,10 +30,14 @@ use crate::record::Record;
 use crate::value::FieldValue;
 use crate::wire::DirectoryEntry;
 
+mod call;
 mod create;
+mod parallel;
 mod reminders;
 mod wait;
 
+pub use super::paths::{PathVisits, branch_paths, open_visits};
+pub use call::{Called, called_id, called_state, candidate_called};
 pub use create::created_id;
 pub use reminders::{reminder_id, reminder_ids};
 
@@ -67,6 +73,13 @@ pub struct Inputs<'a> {
     /// The policy in force (`None`: a single-user device), for what a
     /// task's assignee may read (see [`super::rights`]).
     pub policy: Option<&'a Policy>,
+    /// The instances its call and start steps started that exist here, by
+    /// id (see [`candidate_called`]), and what they have come to.
+    pub called: &'a BTreeMap<RecordId, Called>,
+    /// Whether this replica may create the instances its call and start
+    /// steps start: the server, or the device of the instance's owner
+    /// (who they run as, and who alone may push them).
+    pub may_start: bool,
     /// Now.
     pub now: Timestamp,
 }
@@ -108,6 +121,16 @@ pub enum Action {
         /// The creation time (the step's entry).
         at: Timestamp,
     },
+    /// Create instance `id` (if it does not exist yet) with `fields`, as
+    /// of `at`: a call or start step's.
+    StartInstance {
+        /// Derived from (instance, step, position).
+        id: RecordId,
+        /// Its fields (see [`super::instance::instance_fields`]).
+        fields: BTreeMap<String, FieldValue>,
+        /// The step's entry.
+        at: Timestamp,
+    },
     /// Set a field of the record the instance runs on.
     SetField {
         /// The record.
@@ -138,9 +161,14 @@ pub struct Outcome {
     /// It waits for its record to satisfy a condition (a `wait` step): the
     /// host runs it again when the record changes.
     pub watch: bool,
+    /// It waits for this instance (a `call` step's) to complete: the host
+    /// runs it again when that instance completes or stops.
+    pub awaits_instance: Option<RecordId>,
 }
 
-/// The id of the activity a task or activity step creates at `pos`.
+/// The id of the activity a task or activity step creates at `pos`
+/// (`step` is the step's label on a path of a parallel step: see
+/// [`step_label`]).
 pub fn activity_id(instance: &RecordId, step: &str, pos: u32) -> RecordId {
     RecordId::derived(
         RecordKind::Activity,
@@ -152,18 +180,7 @@ pub fn activity_id(instance: &RecordId, step: &str, pos: u32) -> RecordId {
 /// activity step of `models` at every position up to one past the furthest
 /// the log mentions. The caller loads those that exist.
 pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<RecordId> {
-    let furthest = instance
-        .events
-        .values()
-        .filter_map(|e| e.pos)
-        .max()
-        // A forged event may name any position (up to `u32::MAX`). A path
-        // reaches position `p` only through a `done` event at each position
-        // before it, and never past the fold's limit, so no activity lies
-        // beyond either bound (a genuine log is always within both).
-        .map_or(1, |p| p.saturating_add(2))
-        .min(MAX_POS + 2)
-        .min(u32::try_from(instance.events.len()).map_or(u32::MAX, |n| n.saturating_add(1)));
+    let furthest = main_positions(instance);
     let steps: BTreeSet<&str> = models
         .iter()
         .flat_map(|m| m.steps.values())
@@ -182,7 +199,26 @@ pub fn candidate_activities(instance: &Instance, models: &[&Model]) -> Vec<Recor
         }
     }
     out.extend(candidate_reminders(instance, models));
+    out.extend(parallel::candidate_activities(instance, models));
     out
+}
+
+/// How many positions of the main path may hold a visit: one past the
+/// furthest the log mentions, and one more for the step entered there.
+fn main_positions(instance: &Instance) -> u32 {
+    instance
+        .events
+        .values()
+        .filter(|e| e.branch.is_none())
+        .filter_map(|e| e.pos)
+        .max()
+        // A forged event may name any position (up to `u32::MAX`). A path
+        // reaches position `p` only through a `done` event at each position
+        // before it, and never past the fold's limit, so no activity lies
+        // beyond either bound (a genuine log is always within both).
+        .map_or(1, |p| p.saturating_add(2))
+        .min(MAX_POS + 2)
+        .min(u32::try_from(instance.events.len()).map_or(u32::MAX, |n| n.saturating_add(1)))
 }
 
 /// Ids of every reminder the instance may have created: those of each task
@@ -204,7 +240,7 @@ fn candidate_reminders(instance: &Instance, models: &[&Model]) -> Vec<RecordId> 
     }
     let mut visits: BTreeSet<(u32, &str)> = BTreeSet::new();
     let mut next: BTreeSet<u32> = BTreeSet::from([0]);
-    for e in instance.events.values() {
+    for e in instance.events.values().filter(|e| e.branch.is_none()) {
         if let (Some(pos), Some(step)) = (e.pos, e.step.as_deref())
             && pos <= MAX_POS
         {
@@ -229,24 +265,14 @@ fn candidate_reminders(instance: &Instance, models: &[&Model]) -> Vec<RecordId> 
 pub fn step(inputs: &Inputs<'_>) -> Outcome {
     let mut run = Run::new(inputs);
     let mut position = fold(&run.instance, inputs.start);
-    for taken in 0..=MAX_STEPS_PER_RUN {
-        if position.status != Status::Running {
-            break;
-        }
-        if taken == MAX_STEPS_PER_RUN {
-            run.failed = Some(format!(
-                "more than {MAX_STEPS_PER_RUN} steps in one run without waiting"
-            ));
-            break;
-        }
+    while position.status == Status::Running && run.failed.is_none() {
         let Some(current) = position.current().cloned() else {
             break;
         };
-        let Some((key, event)) = run.advance(&current) else {
+        let Some((key, event)) = run.advance(&current, None) else {
             break;
         };
-        run.instance.events.insert(key.clone(), event.clone());
-        run.actions.push(Action::Event { key, event });
+        run.log(key, event);
         position = fold(&run.instance, inputs.start);
     }
     run.align_activities(&position);
@@ -270,6 +296,10 @@ struct Run<'i, 'a> {
     failed: Option<String>,
     /// Waiting for a condition on the record.
     watch: bool,
+    /// Steps left in this run (on every path together).
+    taken: usize,
+    /// Waiting for a called instance to complete.
+    awaits_instance: Option<RecordId>,
 }
 
 impl<'i, 'a> Run<'i, 'a> {
@@ -284,12 +314,52 @@ impl<'i, 'a> Run<'i, 'a> {
             completed: false,
             failed: None,
             watch: false,
+            taken: 0,
+            awaits_instance: None,
         }
     }
 
-    /// Runs the current step: the event that leaves it, or `None` when the
-    /// instance stays (it waits, is stuck, or has ended).
-    fn advance(&mut self, current: &Visit) -> Option<(String, Event)> {
+    /// Adds `event`, which leaves a step, to the log under `key`.
+    fn log(&mut self, key: String, event: Event) {
+        self.instance.events.insert(key.clone(), event.clone());
+        self.actions.push(Action::Event { key, event });
+        self.taken += 1;
+    }
+
+    /// Whether this run has used its step budget: it is then failed.
+    fn out_of_steps(&mut self) -> bool {
+        if self.taken < MAX_STEPS_PER_RUN {
+            return false;
+        }
+        self.failed.get_or_insert_with(|| {
+            format!("more than {MAX_STEPS_PER_RUN} steps in one run without waiting")
+        });
+        true
+    }
+
+    /// Wakes the instance at `when` at the latest.
+    fn wake(&mut self, when: Timestamp) {
+        self.wake_at = Some(self.wake_at.map_or(when, |w| w.min(when)));
+    }
+
+    /// Runs the step `current` of path `branch` (`None`: the main path):
+    /// the event that leaves it, or `None` when it stays (it waits, is
+    /// stuck, or has ended). What a step that is left asked for (a wake-up,
+    /// watching the record) no longer holds.
+    fn advance(&mut self, current: &Visit, branch: Option<&str>) -> Option<(String, Event)> {
+        if self.out_of_steps() {
+            return None;
+        }
+        let waiting = (self.wake_at, self.watch, self.awaits_instance.clone());
+        let left = self.run_step(current, branch);
+        if left.is_some() {
+            (self.wake_at, self.watch, self.awaits_instance) = waiting;
+        }
+        left
+    }
+
+    /// [`Run::advance`] without the budget and bookkeeping.
+    fn run_step(&mut self, current: &Visit, branch: Option<&str>) -> Option<(String, Event)> {
         let inputs = self.inputs;
         let Some(step) = inputs.model.step(&current.step) else {
             self.stuck = Some(format!(
@@ -310,6 +380,7 @@ impl<'i, 'a> Run<'i, 'a> {
             record,
             pos: current.pos,
             entered: current.entered_at,
+            branch,
         };
         match &step.action {
             StepAction::End => {
@@ -356,6 +427,12 @@ impl<'i, 'a> Run<'i, 'a> {
             StepAction::Notify { .. } => {
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
+            StepAction::Parallel { paths } => self.parallel(&at, paths),
+            StepAction::Call {
+                process,
+                version,
+                wait,
+            } => self.call(&at, (process, *version), *wait),
             StepAction::Set { writes } => {
                 for (field, value) in writes {
                     if record.get(field) != Some(value) {
@@ -419,7 +496,7 @@ impl<'i, 'a> Run<'i, 'a> {
         due: Option<Delay>,
         deadline: Option<&(Delay, String)>,
     ) -> Option<(String, Event)> {
-        let id = activity_id(&self.instance.id, &at.step.id, at.pos);
+        let id = at.activity_id(&self.instance.id);
         self.plan_activity(at, due);
         let task = self.inputs.activities.get(&id);
         if status_of(self.inputs, &id, &self.created).as_deref() == Some("done") {
@@ -438,7 +515,7 @@ impl<'i, 'a> Run<'i, 'a> {
         let (span, to) = deadline?; // without one, it waits for a person
         let when = self.org_after(at.entered, *span);
         if when > self.inputs.now {
-            self.wake_at = Some(when);
+            self.wake(when);
             return None;
         }
         Some(at.left("deadline", when, ENGINE, Some(to.clone())))
@@ -466,7 +543,7 @@ impl<'i, 'a> Run<'i, 'a> {
             .map_or(base, |d| self.org_after(base, d))
             .max(at.entered);
         if due > self.inputs.now {
-            self.wake_at = Some(due);
+            self.wake(due);
             return None;
         }
         Some(at.left("timer", due, ENGINE, at.step.next.clone()))
@@ -475,7 +552,7 @@ impl<'i, 'a> Run<'i, 'a> {
     /// Plans the activity of the step at `at` (due or starting `delay`
     /// after the step was entered; see [`Planned::when`]).
     fn plan_activity(&mut self, at: &Here<'_>, delay: Option<Delay>) {
-        let id = activity_id(&self.instance.id, &at.step.id, at.pos);
+        let id = at.activity_id(&self.instance.id);
         let planned = Planned {
             inputs: self.inputs,
             instance: &self.instance,
@@ -494,22 +571,30 @@ impl<'i, 'a> Run<'i, 'a> {
     /// other open activity that is off the path, or of a stopped instance,
     /// or of a task left by its deadline, is cancelled.
     fn align_activities(&mut self, position: &Position) {
-        let on_path: BTreeMap<RecordId, Option<String>> = position
-            .path
+        // Every visit, on the main path and on the paths of its parallel
+        // steps, with the label its activities derive from.
+        let main = position.path.iter().map(|v| (v.step.clone(), v));
+        let paths = branch_paths(&self.instance, position, self.inputs.model);
+        let in_paths = paths.iter().flat_map(|p| {
+            p.visits
+                .iter()
+                .map(|v| (step_label(Some(&p.scope), &v.step), v))
+        });
+        let visits: Vec<(String, &Visit)> = main.chain(in_paths).collect();
+        let on_path: BTreeMap<RecordId, Option<String>> = visits
             .iter()
-            .map(|v| {
+            .map(|(label, v)| {
                 let via = v.left.as_ref().and_then(|(_, e)| e.via.clone());
-                (activity_id(&self.instance.id, &v.step, v.pos), via)
+                (activity_id(&self.instance.id, label, v.pos), via)
             })
             .collect();
         // Reminders on the path, and whether their task step was left.
-        let reminders: BTreeMap<RecordId, bool> = position
-            .path
+        let reminders: BTreeMap<RecordId, bool> = visits
             .iter()
             .filter_map(
-                |v| match self.inputs.model.step(&v.step).map(|s| &s.action) {
+                |(label, v)| match self.inputs.model.step(&v.step).map(|s| &s.action) {
                     Some(StepAction::Task { reminders, .. }) => Some(
-                        reminder_ids(&self.instance.id, &v.step, v.pos, reminders)
+                        reminder_ids(&self.instance.id, label, v.pos, reminders)
                             .into_iter()
                             .map(|id| (id, v.left.is_some()))
                             .collect::<Vec<_>>(),
@@ -568,6 +653,7 @@ impl<'i, 'a> Run<'i, 'a> {
             stuck: self.stuck,
             failed: self.failed,
             watch: self.watch && status == Status::Running,
+            awaits_instance: self.awaits_instance.filter(|_| status == Status::Running),
         }
     }
 }
@@ -579,9 +665,22 @@ struct Here<'m> {
     record: &'m Record,
     pos: u32,
     entered: Timestamp,
+    /// The path of a parallel step it lies on (`None`: the main path).
+    branch: Option<&'m str>,
 }
 
 impl Here<'_> {
+    /// What the ids of this visit's activity, reminders and created record
+    /// derive from.
+    fn label(&self) -> String {
+        step_label(self.branch, &self.step.id)
+    }
+
+    /// The id of the activity this visit creates (a task or activity step).
+    fn activity_id(&self, instance: &RecordId) -> RecordId {
+        activity_id(instance, &self.label(), self.pos)
+    }
+
     /// The `done` event that leaves this step `via` a task, deadline, timer
     /// or automatically, at `at`, by `by`, to step `to`; with its log key.
     fn left(&self, via: &str, at: Timestamp, by: &str, to: Option<String>) -> (String, Event) {
@@ -597,8 +696,12 @@ impl Here<'_> {
             param: None,
             outcome: None,
             message: None,
+            branch: self.branch.map(str::to_owned),
         };
-        (Event::done_key(self.pos, &self.step.id, via), event)
+        (
+            Event::done_key_in(self.branch, self.pos, &self.step.id, via),
+            event,
+        )
     }
 }
 
@@ -989,9 +1092,13 @@ impl<'m> Spec<'m> {
 }
 
 #[cfg(test)]
+mod call_tests;
+#[cfg(test)]
 mod create_tests;
 #[cfg(test)]
 mod hours_tests;
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod wait_tests;
 
@@ -1106,7 +1213,9 @@ kind = "end"
                             .insert("status".into(), FieldValue::Text(status.clone()));
                     }
                 }
-                Action::SetField { .. } | Action::CreateRecord { .. } => {}
+                Action::SetField { .. }
+                | Action::CreateRecord { .. }
+                | Action::StartInstance { .. } => {}
             }
         }
     }
@@ -1129,6 +1238,7 @@ kind = "end"
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             };
             inst.events
                 .insert(Event::done_key(pos, "qualify", "task"), event);
@@ -1183,6 +1293,8 @@ kind = "end"
                 activities: acts,
                 directory: &dir,
                 policy: None,
+                called: &BTreeMap::new(),
+                may_start: true,
                 now: at(now),
             })
         };
@@ -1242,6 +1354,8 @@ kind = "end"
                 activities: acts,
                 directory: &dir,
                 policy: None,
+                called: &BTreeMap::new(),
+                may_start: true,
                 now: at(now),
             })
         };
@@ -1350,6 +1464,8 @@ kind = "end"
                 activities: &BTreeMap::new(),
                 directory: dir,
                 policy: Some(&policy),
+                called: &BTreeMap::new(),
+                may_start: true,
                 now: at("2027-01-04T09:00:00Z"),
             });
             out.actions
@@ -1399,6 +1515,8 @@ kind = "end"
             activities: &BTreeMap::new(),
             directory: &directory(),
             policy: None,
+            called: &BTreeMap::new(),
+            may_start: true,
             now: at("2027-01-04T09:00:00Z"),
         });
         assert!(
@@ -1455,6 +1573,8 @@ kind = "end"
                 activities: &BTreeMap::new(),
                 directory: &dir,
                 policy: None,
+                called: &BTreeMap::new(),
+                may_start: true,
                 now: at(now),
             })
         };

@@ -43,7 +43,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::engine::{ENGINE, activity_id};
 use super::instance::{Event, EventKind, Instance};
-use super::model::Model;
+use super::model::{Model, model_id};
 use crate::document::ClassDoc;
 use crate::error::Denial;
 use crate::ids::{RecordId, RecordKind};
@@ -189,7 +189,7 @@ impl Ctx<'_> {
             .get("definition")
             .and_then(FieldValue::as_text)
             .unwrap_or_default();
-        Model::from_json(definition, version).map_err(|e| {
+        let model = Model::from_json(definition, version).map_err(|e| {
             self.refuse(
                 codes::INVALID_VALUE,
                 Some("definition"),
@@ -197,6 +197,26 @@ impl Ctx<'_> {
                 e.to_string(),
             )
         })?;
+        self.calls_pinned(&model)
+    }
+
+    /// Every call and start step of `model` names a version the server
+    /// holds (publishing pins it: see [`super::model::pin_calls`]).
+    fn calls_pinned(&self, model: &Model) -> Result<(), Denial> {
+        for (key, version) in super::model::called_models(model) {
+            let held = version.is_some_and(|v| (self.known.facts_of)(&model_id(key, v)).is_some());
+            if !held {
+                return Err(self.refuse(
+                    codes::INVALID_VALUE,
+                    Some("definition"),
+                    "process.models",
+                    format!(
+                        "a step runs `{key}` {}, which the server does not hold; publish it again",
+                        version.map_or("without a version".to_owned(), |v| format!("version {v}"))
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -345,6 +365,16 @@ impl Ctx<'_> {
         if key != expected_key {
             return Err(bad("not stored under its own key"));
         }
+        match (&event.branch, event.kind) {
+            (Some(scope), EventKind::Done) if Event::valid_branch_scope(scope) => {}
+            (Some(_), EventKind::Done) => {
+                return Err(bad(
+                    "a path of a parallel step is named `POS.STEP.K` (position, parallel step, path)",
+                ));
+            }
+            (Some(_), _) => return Err(bad("only a step event lies on a path")),
+            (None, _) => {}
+        }
         if event.at
             > self
                 .known
@@ -396,9 +426,11 @@ impl Ctx<'_> {
                     self.right("complete_tasks", |p| p.complete_tasks)?;
                     self.task_done_by(key, event)
                 }
-                Some("timer" | "deadline" | "auto" | "message" | "condition") => signed_by(ENGINE),
+                Some("timer" | "deadline" | "auto" | "message" | "condition" | "join" | "call") => {
+                    signed_by(ENGINE)
+                }
                 _ => Err(bad(
-                    "a step is left by `task`, `timer`, `deadline`, `auto`, `message` or `condition`",
+                    "a step is left by `task`, `timer`, `deadline`, `auto`, `message`, `condition`, `join` or `call`",
                 )),
             },
         }
@@ -432,10 +464,10 @@ impl Ctx<'_> {
         if event.by == self.user {
             return Ok(());
         }
-        let (Some(pos), Some(step)) = (event.pos, event.step.as_deref()) else {
+        let (Some(pos), Some(label)) = (event.pos, event.step_label()) else {
             return Ok(());
         };
-        let task = activity_id(&self.record, step, pos);
+        let task = activity_id(&self.record, &label, pos);
         let facts = (self.known.facts_of)(&task);
         let named = facts.as_ref().is_some_and(|f| {
             f.owner.as_deref() == Some(&event.by) || f.assignee.as_deref() == Some(&event.by)

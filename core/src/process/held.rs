@@ -97,8 +97,8 @@ pub fn check_completion(
     let logged = instance.events.values().any(|e| {
         e.kind == EventKind::Done
             && e.via.as_deref() == Some("task")
-            && matches!((e.pos, e.step.as_deref()), (Some(pos), Some(step))
-                if activity_id(&instance.id, step, pos) == *task)
+            && matches!((e.pos, e.step_label()), (Some(pos), Some(label))
+                if activity_id(&instance.id, &label, pos) == *task)
     });
     if logged {
         return Ok(());
@@ -138,6 +138,7 @@ mod tests {
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             };
             events.insert(Event::control_key(at, *kind, "mia"), e);
         }
@@ -195,6 +196,7 @@ mod tests {
             param: None,
             outcome: None,
             message: None,
+            branch: None,
         };
         held.events.insert(Event::done_key(0, "call", "task"), e);
         let task = activity_id(&held.id, "call", 0);

@@ -83,12 +83,59 @@ pub struct Event {
     /// of the message that left the step (each message is used once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// `done`: the path of a parallel step the step lies on (its scope,
+    /// see [`Event::branch_scope`]); `None` on the main path. Positions
+    /// count from zero within each path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 impl Event {
-    /// The log key of a `done` event.
+    /// The log key of a `done` event on the main path.
     pub fn done_key(pos: u32, step: &str, via: &str) -> String {
         format!("{pos:04}.{step}.{via}")
+    }
+
+    /// The log key of a `done` event on path `branch` (`None`: the main
+    /// path): `SCOPE/` and the key [`Event::done_key`] gives.
+    pub fn done_key_in(branch: Option<&str>, pos: u32, step: &str, via: &str) -> String {
+        let key = Event::done_key(pos, step, via);
+        match branch {
+            Some(scope) => format!("{scope}/{key}"),
+            None => key,
+        }
+    }
+
+    /// The scope of path `k` of the parallel step `fork` entered at
+    /// position `pos` of the main path: `PPPP.fork.k`. Entering the same
+    /// parallel step again (a loop) gives new scopes, so its paths start
+    /// afresh.
+    pub fn branch_scope(pos: u32, fork: &str, k: usize) -> String {
+        format!("{pos:04}.{fork}.{k}")
+    }
+
+    /// Whether `scope` is one [`Event::branch_scope`] can give: what the
+    /// server accepts from a device.
+    pub fn valid_branch_scope(scope: &str) -> bool {
+        let mut parts = scope.split('.');
+        let (Some(pos), Some(fork), Some(k), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        pos.len() >= 4
+            && pos.parse::<u32>().is_ok_and(|p| p <= MAX_POS + 1)
+            && super::model::valid_id(fork)
+            && k.parse::<usize>()
+                .is_ok_and(|n| n < super::model::MAX_PARALLEL_PATHS && n.to_string() == k)
+    }
+
+    /// What an activity, reminder or created record of the step this
+    /// event left is derived from: its step, prefixed `SCOPE/` on a path
+    /// of a parallel step (see [`super::engine::activity_id`]).
+    pub fn step_label(&self) -> Option<String> {
+        let step = self.step.as_deref()?;
+        Some(step_label(self.branch.as_deref(), step))
     }
 
     /// The log key of a person's control event.
@@ -115,6 +162,7 @@ impl Event {
             param: None,
             outcome: None,
             message: None,
+            branch: None,
         }
     }
 
@@ -131,15 +179,16 @@ impl Event {
         match self.kind {
             EventKind::Done => {
                 let (pos, step, via) = (self.pos?, self.step.as_deref()?, self.via.as_deref()?);
+                let branch = self.branch.as_deref();
                 Some(match via {
                     // One key per message name: replicas that left the step
                     // by different messages keep both, and the fold picks
                     // the earliest.
                     "message" => {
                         let name = self.message.as_deref()?.rsplit('.').next()?;
-                        Event::done_key(pos, step, &format!("message.{name}"))
+                        Event::done_key_in(branch, pos, step, &format!("message.{name}"))
                     }
-                    _ => Event::done_key(pos, step, via),
+                    _ => Event::done_key_in(branch, pos, step, via),
                 })
             }
             EventKind::Message => Some(Event::message_key(
@@ -149,6 +198,16 @@ impl Event {
             )),
             kind => Some(Event::control_key(self.at, kind, &self.by)),
         }
+    }
+}
+
+/// What the ids of a step's activity, reminders and created record derive
+/// from: the step's id, prefixed `SCOPE/` on path `branch` of a parallel
+/// step, so that each path's visits get ids of their own.
+pub fn step_label(branch: Option<&str>, step: &str) -> String {
+    match branch {
+        Some(scope) => format!("{scope}/{step}"),
+        None => step.to_owned(),
     }
 }
 
@@ -227,6 +286,32 @@ impl Instance {
     }
 }
 
+/// The fields of a new instance of version `version` of model `key` on
+/// `record` (with its `account`), run as `owner`, started at `at`: what
+/// every replica that starts it writes, byte for byte.
+pub fn instance_fields(
+    (key, version): (&str, i64),
+    (record, account): (&RecordId, Option<&RecordId>),
+    owner: &str,
+    at: Timestamp,
+) -> BTreeMap<String, FieldValue> {
+    let text = |v: String| FieldValue::Text(v);
+    let mut fields = BTreeMap::new();
+    fields.insert("model_key".to_owned(), text(key.to_owned()));
+    fields.insert(
+        "model".to_owned(),
+        text(super::model::model_id(key, version).to_string()),
+    );
+    fields.insert("model_version".to_owned(), FieldValue::Int(version));
+    fields.insert("record".to_owned(), text(record.to_string()));
+    if let Some(a) = account {
+        fields.insert("account".to_owned(), text(a.to_string()));
+    }
+    fields.insert("owner".to_owned(), text(owner.to_owned()));
+    fields.insert("started_at".to_owned(), text(at.to_string()));
+    fields
+}
+
 /// Whether an instance runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -288,7 +373,10 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
     let mut controls: Vec<(String, Event)> = Vec::new();
     for (key, e) in &instance.events {
         if e.kind == EventKind::Done {
-            done.push((key, e));
+            // Events of parallel paths are folded by `fold_branch`.
+            if e.branch.is_none() {
+                done.push((key, e));
+            }
         } else {
             controls.push((key.clone(), e.clone()));
         }
@@ -308,6 +396,24 @@ pub fn fold(instance: &Instance, start: &str) -> Position {
         version,
         status,
     }
+}
+
+/// The path `scope` of a parallel step traced by its `done` events, from
+/// its first step `first`, entered at `entered` (when the main path
+/// entered the parallel step). The last visit is the path's current step,
+/// which is the join once the path has reached it.
+pub fn fold_branch(
+    instance: &Instance,
+    scope: &str,
+    first: &str,
+    entered: Timestamp,
+) -> Vec<Visit> {
+    let done: Vec<(&String, &Event)> = instance
+        .events
+        .iter()
+        .filter(|(_, e)| e.kind == EventKind::Done && e.branch.as_deref() == Some(scope))
+        .collect();
+    walk(&done, first, entered).0
 }
 
 /// Whether a person suspended or stopped `instance` (`Running` otherwise):
@@ -425,6 +531,7 @@ mod tests {
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             },
         )
     }
@@ -501,6 +608,7 @@ mod tests {
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             };
             i.events.insert(Event::control_key(e.at, kind, "mia"), e);
         };

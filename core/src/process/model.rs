@@ -15,12 +15,16 @@ use crate::ids::RecordKind;
 use crate::schema;
 use crate::value::FieldValue;
 
+mod calls;
+mod parallel;
 mod people;
 mod placeholders;
 mod step_check;
 
 pub use people::check_people;
 use step_check::check_step;
+
+pub use calls::{called_models, pin_calls};
 
 /// A model as written: the canonical form stored in `process_model` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,6 +183,18 @@ pub struct StepFile {
     /// timers): activities created at set times, the task still waiting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders: Vec<ReminderFile>,
+    /// `parallel`: the first step of each path run at the same time (2 to
+    /// [`MAX_PARALLEL_PATHS`]); they meet again at `next`, where the
+    /// instance goes on once every path has reached it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// `call`/`start`: the key of the model to run on the same record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// `call`/`start`: its version. Publishing fills in the latest one
+    /// published (every replica then starts the same version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_version: Option<i64>,
 }
 
 /// One thing a `wait` step waits for: exactly one of `message`,
@@ -260,6 +276,14 @@ pub enum StepKind {
     Notify,
     /// Creates another record (a deal from a qualified lead) and goes on.
     Create,
+    /// Runs several paths at the same time (a parallel fork) and goes on
+    /// once every one has reached `next` (the join).
+    Parallel,
+    /// Runs another model on the same record and waits until that
+    /// instance completes (BPMN's call activity).
+    Call,
+    /// Starts another model on the same record and goes on at once.
+    Start,
 }
 
 /// Who gets a task or an activity.
@@ -379,6 +403,23 @@ pub enum Action {
         /// (which breaks ties between events at the same instant).
         events: Vec<(WaitOn, String)>,
     },
+    /// Run each path at the same time; the step's `next` is where they
+    /// meet (what a path may hold: see `model/parallel.rs`).
+    Parallel {
+        /// The first step of each path.
+        paths: Vec<String>,
+    },
+    /// Start an instance of another model on the same record (once: its
+    /// id comes from instance, step and position); with `wait`, go on
+    /// only once it has completed.
+    Call {
+        /// The model's key.
+        process: String,
+        /// Its version (`None` only before publishing pins it).
+        version: Option<i64>,
+        /// Whether the step waits for the instance to complete.
+        wait: bool,
+    },
 }
 
 /// What a `wait` step waits for.
@@ -418,6 +459,8 @@ pub const MAX_REMINDERS: usize = 5;
 pub const MAX_REMINDER_REPEAT: u32 = 10;
 /// Most events one `wait` step waits for.
 pub const MAX_WAIT_EVENTS: usize = 10;
+/// Most paths one `parallel` step runs.
+pub const MAX_PARALLEL_PATHS: usize = 8;
 
 /// A checked step.
 #[derive(Debug, Clone)]
@@ -636,6 +679,7 @@ impl Model {
             if !steps.values().any(|s| matches!(s.action, Action::End)) {
                 errors.push("steps: a model needs an end step".into());
             }
+            errors.extend(parallel::check_paths(&steps, &start));
             if let Some(cycle) = loop_without_wait(&steps) {
                 errors.push(format!(
                     "steps: the loop {} never waits for a person or a timer",
@@ -768,6 +812,7 @@ pub fn successors(step: &Step) -> Vec<String> {
             out.push(default.clone());
         }
         Action::Wait { events } => out.extend(events.iter().map(|(_, n)| n.clone())),
+        Action::Parallel { paths } => out.extend(paths.iter().cloned()),
         _ => {}
     }
     out

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::instance::{Instance, Position, Status, fold};
+use super::engine::{self, PathVisits};
+use super::instance::{Instance, Position, Status, Visit, fold};
 use super::model::Model;
 use super::runner::version;
 
@@ -286,7 +287,12 @@ pub fn report(inputs: &Inputs<'_>) -> Vec<VersionReport> {
             continue;
         }
         let late = overdue.get(key.as_str()).map_or(&[][..], Vec::as_slice);
-        count(tally, model, &pos, late, now);
+        let paths = engine::branch_paths(inst, &pos, model);
+        let open: Vec<Visit> = engine::open_visits(inst, &pos, model)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        count(tally, model, (&pos, &paths, &open), late, now);
     }
     out.into_values().map(finish).collect()
 }
@@ -317,8 +323,21 @@ fn empty_tally(model: &Model) -> Tally {
 /// visits took, how long it has waited in its current step (forever, when
 /// the task it waits for is past due), and its overdue follow-ups (not
 /// for a suspended or stopped instance: its tasks are held or cancelled).
-fn count(tally: &mut Tally, model: &Model, pos: &Position, late: &[&StepActivity], now: Timestamp) {
-    for v in &pos.path {
+/// The visits of the paths of its parallel steps count as the main path's
+/// do; at a parallel step, each open path's step waits (`open`: see
+/// [`engine::open_visits`]).
+fn count(
+    tally: &mut Tally,
+    model: &Model,
+    (pos, paths, open): (&Position, &[PathVisits], &[Visit]),
+    late: &[&StepActivity],
+    now: Timestamp,
+) {
+    for v in pos
+        .path
+        .iter()
+        .chain(paths.iter().flat_map(|p| p.visits.iter()))
+    {
         if let Some((_, e)) = &v.left {
             tally
                 .durations
@@ -355,12 +374,15 @@ fn count(tally: &mut Tally, model: &Model, pos: &Position, late: &[&StepActivity
             }
         }
     }
-    if let Some(c) = current.filter(|_| !at_end && pos.status != Status::Stopped) {
-        let waited = now.as_second() - c.entered_at.as_second();
-        let past_due = late.iter().any(|a| a.step == c.step);
+    if at_end || pos.status == Status::Stopped {
+        return;
+    }
+    for v in open {
+        let waited = now.as_second() - v.entered_at.as_second();
+        let past_due = late.iter().any(|a| a.step == v.step);
         let running = pos.status == Status::Running;
         tally.waiting.push((
-            c.step.clone(),
+            v.step.clone(),
             if past_due { i64::MAX } else { waited },
             running,
         ));
@@ -567,6 +589,7 @@ kind = "end"
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             },
         );
         Instance {
@@ -600,6 +623,7 @@ kind = "end"
                 param: None,
                 outcome: None,
                 message: None,
+                branch: None,
             },
         );
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::engine::{self, Action, Inputs, Outcome};
-use super::instance::{Event, EventKind, Instance, Status, fold};
+use super::instance::{Event, EventKind, Instance, Status, fold, instance_fields, step_label};
 use super::model::{Model, ModelFile, TriggerKind, after};
 pub use super::model::{model_from_record, model_id};
 use super::rights;
@@ -62,12 +62,16 @@ pub fn publish<H: ProcessHost>(host: &mut H, file: ModelFile) -> Result<(RecordI
     denied(host.access(), "publish", |p| p.publish)?;
     let models = host.models()?;
     let next = latest(&models, &file.key).map_or(1, |m| m.version + 1);
-    let model = Model::check(file, next).map_err(|e| {
-        CoreError::Invalid(ValidationError::field(
-            "definition",
-            format!("the process model cannot be published: {}", e.0.join("; ")),
-        ))
-    })?;
+    let mut file = file;
+    let pinned = super::model::pin_calls(&mut file, &models);
+    let model = pinned
+        .and_then(|()| Model::check(file, next))
+        .map_err(|e| {
+            CoreError::Invalid(ValidationError::field(
+                "definition",
+                format!("the process model cannot be published: {}", e.0.join("; ")),
+            ))
+        })?;
     let id = model_id(&model.file.key, next);
     let now = host.now();
     let mut fields = BTreeMap::new();
@@ -109,7 +113,14 @@ pub fn run<H: ProcessHost>(
     if !host.runs_every_instance() && !runs_here(host.access(), policy.as_ref(), role) {
         return Ok(None);
     }
-    let seen = Seen::read(host, &instance, &[started, model], policy.as_ref(), role)?;
+    let seen = Seen::read(
+        host,
+        &instance,
+        (&[started, model], models),
+        policy.as_ref(),
+        role,
+    )?;
+    let may_start = host.runs_every_instance() || host.acting_user() == runner;
     let outcome = engine::step(&Inputs {
         model,
         start: &started.start,
@@ -119,6 +130,8 @@ pub fn run<H: ProcessHost>(
         activities: &seen.activities,
         directory: &directory,
         policy: policy.as_ref(),
+        called: &seen.called,
+        may_start,
         now: host.now(),
     });
     if let Some(reason) = outcome
@@ -129,10 +142,24 @@ pub fn run<H: ProcessHost>(
         host.mark_failed(id, &reason)?;
         return Ok(Some(outcome));
     }
-    write_actions(host, id, &instance, &outcome)?;
+    let started_here = write_actions(host, id, &instance, &outcome)?;
     let active = matches!(outcome.status, Status::Running | Status::Suspended);
-    let watch = outcome.watch.then_some(&instance.record);
+    // One watched record per instance: a called instance it waits for, else
+    // its own record (see `docs/PROCESSES.md`).
+    let watch = outcome
+        .awaits_instance
+        .as_ref()
+        .or(outcome.watch.then_some(&instance.record));
     host.set_wakeup(id, outcome.wake_at, active, watch)?;
+    for child in &started_here {
+        run_contained(host, models, child)?;
+    }
+    if !active {
+        // Instances that called this one go on now that it has ended.
+        for caller in host.watching(id)? {
+            run_contained(host, models, &caller)?;
+        }
+    }
     Ok(Some(outcome))
 }
 
@@ -179,13 +206,15 @@ struct Seen {
     account: Option<Record>,
     /// Its activities that exist here.
     activities: BTreeMap<RecordId, Record>,
+    /// The instances its call and start steps started that exist here.
+    called: BTreeMap<RecordId, engine::Called>,
 }
 
 impl Seen {
     fn read<H: ProcessHost>(
         host: &mut H,
         instance: &Instance,
-        models: &[&Model],
+        (models, all): (&[&Model], &[Model]),
         policy: Option<&crate::policy::Policy>,
         role: Option<&str>,
     ) -> Result<Seen, H::Error> {
@@ -201,10 +230,20 @@ impl Seen {
                 activities.insert(cand, r);
             }
         }
+        let mut called = BTreeMap::new();
+        for cand in engine::candidate_called(instance, models) {
+            if let Some(state) = host
+                .record(&cand)?
+                .and_then(|r| engine::called_state(&r, all))
+            {
+                called.insert(cand, state);
+            }
+        }
         Ok(Seen {
             target,
             account,
             activities,
+            called,
         })
     }
 
@@ -218,14 +257,16 @@ impl Seen {
     }
 }
 
-/// Writes the engine's actions for instance `id`. The log only grows: an
-/// event written here or by another replica is never overwritten.
+/// Writes the engine's actions for instance `id`; returns the instances
+/// its call and start steps created here. The log only grows: an event
+/// written here or by another replica is never overwritten.
 fn write_actions<H: ProcessHost>(
     host: &mut H,
     id: &RecordId,
     instance: &Instance,
     outcome: &Outcome,
-) -> Result<(), H::Error> {
+) -> Result<Vec<RecordId>, H::Error> {
+    let mut started = Vec::new();
     for action in &outcome.actions {
         match action {
             Action::Event { key, .. } if instance.events.contains_key(key) => {}
@@ -236,6 +277,11 @@ fn write_actions<H: ProcessHost>(
             }
             Action::CreateActivity { id, fields, at } | Action::CreateRecord { id, fields, at } => {
                 host.create(id, fields, *at)?;
+            }
+            Action::StartInstance { id, fields, at } => {
+                if host.create(id, fields, *at)? {
+                    started.push(id.clone());
+                }
             }
             Action::SetActivityStatus { id, status } => {
                 host.write(id, "status", FieldValue::Text(status.clone()))?;
@@ -249,7 +295,7 @@ fn write_actions<H: ProcessHost>(
             }
         }
     }
-    Ok(())
+    Ok(started)
 }
 
 /// Why the outcome may not be written: a `set` step writes a field that the
@@ -319,27 +365,17 @@ pub fn start_instance<H: ProcessHost>(
     runs_as: &str,
 ) -> Result<RecordId, H::Error> {
     let id = Instance::derive_id(&model.file.key, &record.id, at);
-    let mut fields = BTreeMap::new();
-    fields.insert(
-        "model_key".to_owned(),
-        FieldValue::Text(model.file.key.clone()),
-    );
-    fields.insert(
-        "model".to_owned(),
-        FieldValue::Text(model_id(&model.file.key, model.version).to_string()),
-    );
-    fields.insert("model_version".to_owned(), FieldValue::Int(model.version));
-    fields.insert("record".to_owned(), FieldValue::Text(record.id.to_string()));
     let account = match record.kind() {
         RecordKind::Account => Some(record.id.clone()),
         _ => record.account(),
     };
-    if let Some(a) = account {
-        fields.insert("account".to_owned(), FieldValue::Text(a.to_string()));
-    }
     // The instance runs as its owner: who started it (see `rights`).
-    fields.insert("owner".to_owned(), FieldValue::Text(runs_as.to_owned()));
-    fields.insert("started_at".to_owned(), FieldValue::Text(at.to_string()));
+    let fields = instance_fields(
+        (&model.file.key, model.version),
+        (&record.id, account.as_ref()),
+        runs_as,
+        at,
+    );
     host.create(&id, &fields, at)?;
     run_contained(host, models, &id)?;
     Ok(id)
@@ -940,10 +976,12 @@ pub fn complete_task_with<H: ProcessHost>(
         let pos = fold(&instance, &started.start);
         let model = version(&models, &instance.model_key, pos.version).unwrap_or(started);
         let next = model.step(step).and_then(|s| s.next.clone());
-        if let Some(cur) = pos
-            .current()
-            .filter(|c| c.step == step && engine::activity_id(&inst, step, c.pos) == *activity)
-        {
+        let open = engine::open_visits(&instance, &pos, model);
+        if let Some((branch, cur)) = open.into_iter().find(|(branch, c)| {
+            c.step == step
+                && engine::activity_id(&inst, &step_label(branch.as_deref(), step), c.pos)
+                    == *activity
+        }) {
             let done = host.record(activity)?;
             let at = done
                 .as_ref()
@@ -963,15 +1001,12 @@ pub fn complete_task_with<H: ProcessHost>(
                 param: None,
                 outcome: engine::task_outcome(model, step, done.as_ref()),
                 message: None,
+                branch,
             };
             let value =
                 serde_json::to_value(&event).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-            host.put_entry(
-                &inst,
-                "events",
-                &Event::done_key(cur.pos, step, "task"),
-                &value,
-            )?;
+            let key = Event::done_key_in(event.branch.as_deref(), cur.pos, step, "task");
+            host.put_entry(&inst, "events", &key, &value)?;
         }
     }
     run_contained(host, &models, &inst)?;

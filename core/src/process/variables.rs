@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use super::instance::{Instance, Position};
+use super::instance::{Instance, Position, Visit};
 use super::model::{Action, Model};
 use super::outcome::{Form, ParamType};
+use super::paths::branch_paths;
 use crate::error::Denial;
 use crate::policy::{codes, denial};
 use crate::value::FieldValue;
@@ -57,16 +58,25 @@ pub fn check_outcome(
 }
 
 /// The instance's variables where it stands: `outcome.STEP` for every task
-/// step on its path left with an outcome its form accepts (the latest
-/// visit wins), and `param.NAME` for every parameter `model` declares that
-/// has a value of its type.
+/// step on its path (or on a path of one of its parallel steps) left with
+/// an outcome its form accepts (the latest visit wins), and `param.NAME`
+/// for every parameter `model` declares that has a value of its type.
 pub fn variables(
     instance: &Instance,
     position: &Position,
     model: &Model,
 ) -> BTreeMap<String, FieldValue> {
     let mut vars = BTreeMap::new();
-    for visit in &position.path {
+    let paths = branch_paths(instance, position, model);
+    let mut left: Vec<&Visit> = position
+        .path
+        .iter()
+        .chain(paths.iter().flat_map(|p| p.visits.iter()))
+        .filter(|v| v.left.is_some())
+        .collect();
+    // The latest wins: in the order the steps were left.
+    left.sort_by_key(|v| v.left.as_ref().map(|(_, e)| e.at));
+    for visit in left {
         let Some((_, event)) = &visit.left else {
             continue;
         };

@@ -123,6 +123,9 @@ pub struct StepRow {
     pub activity: Option<(String, String)>,
     /// The outcome its task was completed with, if it asked for one.
     pub outcome: String,
+    /// Which path of a parallel step it lies on (`path 2`; empty: the
+    /// main path).
+    pub path: String,
 }
 
 /// A control applied.
@@ -173,6 +176,8 @@ pub struct CardPage {
     pub status: &'static str,
     /// The current step's name (empty: none).
     pub current: String,
+    /// At a parallel step: the names of the steps its open paths wait at.
+    pub open_paths: Vec<String>,
     /// Steps taken, the current one last.
     pub steps: Vec<StepRow>,
     /// Controls applied.
@@ -274,6 +279,18 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         .map(|s| s.name.clone())
         .or(c.current.clone())
         .unwrap_or_default();
+    let name_of = |id: &String| {
+        c.steps
+            .iter()
+            .rev()
+            .find(|s| &s.step == id)
+            .map_or_else(|| id.clone(), |s| s.name.clone())
+    };
+    let open_paths = if c.open_steps.as_slice() == c.current.as_slice() {
+        Vec::new()
+    } else {
+        c.open_steps.iter().map(name_of).collect()
+    };
     CardPage {
         nav: Some(session.nav("processes", "")),
         tab: "instances",
@@ -286,6 +303,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         record: c.record,
         status: status_name(c.status),
         current,
+        open_paths,
         steps: c
             .steps
             .into_iter()
@@ -300,6 +318,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
                     .activity
                     .and_then(|a| record_href(&a.id).map(|href| (href, a.status))),
                 outcome: s.outcome.unwrap_or_default(),
+                path: s.path.as_deref().map(path_name).unwrap_or_default(),
             })
             .collect(),
         controls: c
@@ -333,6 +352,16 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
         awaits: c.awaits,
         versions: Vec::new(),
     }
+}
+
+/// A path scope (`0000.prepare.1`) as people read it: `path 2`.
+fn path_name(scope: &str) -> String {
+    let k = scope
+        .rsplit('.')
+        .next()
+        .and_then(|k| k.parse::<usize>().ok())
+        .map_or(0, |k| k + 1);
+    i18n::fill("path {0}", &[&k])
 }
 
 /// Whether the user's role holds process right `right` and the instance,

@@ -256,6 +256,9 @@ fn kind_name(k: StepKind) -> &'static str {
         StepKind::Wait => "wait",
         StepKind::Notify => "notify",
         StepKind::Create => "create",
+        StepKind::Parallel => "parallel",
+        StepKind::Call => "call",
+        StepKind::Start => "start",
     }
 }
 

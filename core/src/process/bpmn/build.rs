@@ -4,7 +4,8 @@
 //! Guarantees: every problem is collected (building goes on past one);
 //! every flow connects known elements ([`Graph`]); a gateway with one way
 //! out and no condition (a join), a sub-process, its start and the end
-//! events it goes on from are followed through, never steps; the catch
+//! events it goes on from are followed through, never steps; so is a
+//! parallel gateway with one way out (a join: [`parallel`]); the catch
 //! events after an event-based gateway ([`wait`]) and the nodes of a
 //! reminder's path ([`reminders`]) are read into another step, never steps
 //! themselves; a start event without a trigger makes a manual-start model.
@@ -12,10 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Graph;
+use super::parallel::{self, Fork};
 use super::problems::BpmnError;
 use super::read::{Node, Process};
 use super::reminders::{self, Reminders};
-use super::{subprocess, wait};
+use super::{calls, subprocess, wait};
 use crate::ids::RecordKind;
 use crate::process::model::{BranchFile, ModelFile, StepFile, StepKind, TriggerFile, TriggerKind};
 
@@ -27,6 +29,8 @@ struct Parts<'a> {
     reminders: Reminders<'a>,
     /// The catch nodes read into event-based gateways' steps.
     after_gateways: BTreeSet<&'a str>,
+    /// The parallel gateways that fork (the others are no steps).
+    forks: BTreeMap<&'a str, Fork>,
 }
 
 /// Builds the model of process `p`, pushing every problem to `problems`.
@@ -38,6 +42,7 @@ pub(super) fn build(p: &Process, problems: &mut Vec<BpmnError>) -> ModelFile {
     let parts = Parts {
         reminders: reminders::collect(&graph, problems),
         after_gateways: wait::after_gateways(&graph),
+        forks: parallel::collect(&graph, problems),
         graph,
     };
     let mut steps = Vec::new();
@@ -190,7 +195,8 @@ fn schedule(start: &Node, text: &str, trigger: &mut TriggerFile, problems: &mut 
 }
 
 /// The step a node becomes; `None` for start events, boundary events
-/// (read with their task), joins, sub-processes and the end events they go
+/// (read with their task), joins (exclusive and parallel), parallel
+/// gateways with a problem, sub-processes and the end events they go
 /// on from, nodes read into another step, and nodes with a problem.
 fn step(parts: &Parts<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<StepFile> {
     let graph = &parts.graph;
@@ -220,11 +226,18 @@ fn step(parts: &Parts<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<St
         "exclusiveGateway" if graph.is_join(n) => return None,
         "exclusiveGateway" => gateway(graph, n, &mut s, problems),
         "eventBasedGateway" => wait::gateway(graph, n, &mut s, problems),
+        "parallelGateway" => {
+            let fork = parts.forks.get(n.id.as_str())?;
+            s.kind = StepKind::Parallel;
+            s.paths = fork.paths.clone();
+            s.next = Some(fork.next.clone());
+        }
         "endEvent" => s.kind = StepKind::End,
         "userTask" | "task" | "manualTask" => {
             user_task(parts, n, name, &mut s, problems);
         }
         "serviceTask" | "sendTask" => service_task(graph, n, name, &mut s, problems),
+        "callActivity" => calls::step(graph, n, &mut s, problems),
         "intermediateCatchEvent" if n.timer.is_some() => timer(graph, n, &mut s, problems),
         "intermediateCatchEvent" | "receiveTask" => wait::single(graph, n, &mut s, problems),
         _ => problems.push(n.problem("unsupported BPMN element")),
@@ -244,6 +257,9 @@ fn attached(graph: &Graph<'_>, b: &Node, problems: &mut Vec<BpmnError>) {
         Some(t) if matches!(t.tag.as_str(), "userTask" | "task" | "manualTask") => {}
         Some(t) if t.tag == "subProcess" => problems.push(b.problem(format!(
             "a boundary event on a sub-process (`{on}`) is not supported yet: put the timer on a task inside it"
+        ))),
+        Some(t) if t.tag == "callActivity" => problems.push(b.problem(format!(
+            "boundary events on a call activity are not supported yet (attached to `{on}`): put the timer on a task of the called model"
         ))),
         Some(t) => problems.push(b.problem(format!(
             "a boundary timer is supported on a user task, not on <{}> `{on}`",

@@ -2,6 +2,11 @@
 //! step a flow really leads to once joins and sub-processes are followed
 //! through.
 //!
+//! Two resolutions are worked out: [`Graph::resolve`] (the step a flow
+//! leads to: through exclusive and parallel joins) and [`Graph::near`]
+//! (the element it leads to with parallel gateways kept in sight, for
+//! matching forks with their joins: see `parallel.rs`).
+//!
 //! Guarantees: a flow to or from an element that is not in the process is
 //! a problem, and so is a flow between different sub-processes; following
 //! a flow through joins, into sub-processes and out of their end events
@@ -31,6 +36,8 @@ pub(super) struct Graph<'a> {
     starts: BTreeMap<&'a str, Vec<&'a Node>>,
     /// Where a flow into each node that is no step goes on ([`Self::resolve`]).
     resolved: BTreeMap<&'a str, &'a str>,
+    /// The same, parallel joins not followed through ([`Self::near`]).
+    near: BTreeMap<&'a str, &'a str>,
 }
 
 impl<'a> Graph<'a> {
@@ -78,16 +85,26 @@ impl<'a> Graph<'a> {
             into,
             starts,
             resolved: BTreeMap::new(),
+            near: BTreeMap::new(),
         }
         .with_resolved()
     }
 
-    /// Works out, once, the step each node that is no step leads to: each
-    /// node is walked once, the chain it is on stored as it is walked.
+    /// Works out, once, both resolutions ([`Self::resolve`],
+    /// [`Self::near`]).
     fn with_resolved(mut self) -> Self {
+        self.resolved = self.chains(true);
+        self.near = self.chains(false);
+        self
+    }
+
+    /// Where each node that is no step leads to (parallel joins followed
+    /// through when `parallel`): each node is walked once, the chain it is
+    /// on stored as it is walked.
+    fn chains(&self, parallel: bool) -> BTreeMap<&'a str, &'a str> {
         let mut done: BTreeMap<&'a str, &'a str> = BTreeMap::new();
         for n in self.nodes {
-            if done.contains_key(n.id.as_str()) || self.through(n).is_none() {
+            if done.contains_key(n.id.as_str()) || self.through(n, parallel).is_none() {
                 continue;
             }
             let mut chain: Vec<&'a str> = Vec::new();
@@ -100,7 +117,7 @@ impl<'a> Graph<'a> {
                 if !on_chain.insert(at) {
                     break at; // A cycle of joins and sub-processes.
                 }
-                match self.by_id.get(at).and_then(|m| self.through(m)) {
+                match self.by_id.get(at).and_then(|m| self.through(m, parallel)) {
                     Some(next) => {
                         chain.push(at);
                         at = next;
@@ -112,8 +129,7 @@ impl<'a> Graph<'a> {
                 done.insert(c, end);
             }
         }
-        self.resolved = done;
-        self
+        done
     }
 
     /// The flows leaving `id`, in file order.
@@ -141,6 +157,12 @@ impl<'a> Graph<'a> {
         n.tag == "exclusiveGateway" && matches!(self.outgoing(&n.id), [f] if f.condition.is_none())
     }
 
+    /// Whether `n` is a parallel gateway with one way out (a join, or a
+    /// gateway that does nothing): followed through, never a step.
+    pub fn is_parallel_join(&self, n: &Node) -> bool {
+        n.tag == "parallelGateway" && self.outgoing(&n.id).len() == 1
+    }
+
     /// Whether `n` is an end event inside a sub-process that has a way out:
     /// the path goes on there, so it is no step.
     pub fn continues(&self, n: &Node) -> bool {
@@ -152,14 +174,15 @@ impl<'a> Graph<'a> {
 
     /// Where a flow into `n` goes on when `n` is no step: through a join,
     /// into a sub-process (what its start leads to), or out of a
-    /// sub-process's end event (its way out). `None` when `n` is a step (or
-    /// the way on is not clear; that problem is reported with `n`).
-    fn through(&self, n: &Node) -> Option<&'a str> {
+    /// sub-process's end event (its way out), and through a parallel join
+    /// when `parallel`. `None` when `n` is a step (or the way on is not
+    /// clear; that problem is reported with `n`).
+    fn through(&self, n: &Node, parallel: bool) -> Option<&'a str> {
         let only = |id: &str| match self.outgoing(id) {
             [f] => Some(f.target.as_str()),
             _ => None,
         };
-        if self.is_join(n) {
+        if self.is_join(n) || (parallel && self.is_parallel_join(n)) {
             only(&n.id)
         } else if n.tag == "subProcess" {
             match self.starts_in(Some(&n.id)) {
@@ -181,6 +204,15 @@ impl<'a> Graph<'a> {
             .copied()
             .unwrap_or(target)
             .to_owned()
+    }
+
+    /// The element a flow into `target` leads to as [`Self::resolve`]
+    /// finds it, but stopping at parallel gateways (joins included).
+    pub fn near<'t>(&self, target: &'t str) -> &'t str
+    where
+        'a: 't,
+    {
+        self.near.get(target).copied().unwrap_or(target)
     }
 
     /// The step after `n`, which must have exactly one way out, without a
@@ -208,7 +240,7 @@ impl<'a> Graph<'a> {
             }
             _ => {
                 problems.push(n.problem(
-                    "has several outgoing flows (a parallel split, not supported yet); branch with an exclusiveGateway",
+                    "has several outgoing flows: fork them with a parallelGateway, or branch with an exclusiveGateway",
                 ));
                 None
             }

@@ -12,7 +12,7 @@ use std::fmt;
 pub struct BpmnError {
     /// Where (1-based), when it is about one place of the file.
     pub line: Option<u64>,
-    /// The element's tag (local name, e.g. `parallelGateway`), when the
+    /// The element's tag (local name, e.g. `userTask`), when the
     /// problem is about one element.
     pub tag: Option<String>,
     /// The element's `id`, when it has one.
@@ -107,14 +107,14 @@ mod tests {
     fn a_problem_names_its_line_element_and_name() {
         let p = BpmnError {
             line: Some(7),
-            tag: Some("parallelGateway".into()),
-            element: Some("fork".into()),
-            name: Some("Both".into()),
-            message: "parallel gateways are not supported yet".into(),
+            tag: Some("inclusiveGateway".into()),
+            element: Some("some".into()),
+            name: Some("Some".into()),
+            message: "inclusive gateways are not supported yet".into(),
         };
         assert_eq!(
             p.to_string(),
-            "line 7: <parallelGateway> `fork` \"Both\": parallel gateways are not supported yet"
+            "line 7: <inclusiveGateway> `some` \"Some\": inclusive gateways are not supported yet"
         );
         let all = BpmnErrors::sorted(vec![p.clone(), BpmnError::at(Some(2), "first")]);
         assert_eq!(all.0[0].message, "first");

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod call;
 mod subprocess;
 
 use super::names::Ns;
@@ -112,7 +113,7 @@ pub(super) fn problem(e: &Element, message: impl Into<String>) -> BpmnError {
 pub const MAX_PROCESS_ELEMENTS: usize = 5_000;
 
 /// Flow nodes read as steps (sub-processes are read by
-/// [`super::subprocess`]).
+/// [`super::subprocess`], call activities' settings by [`call`]).
 const NODES: &[&str] = &[
     "startEvent",
     "endEvent",
@@ -125,7 +126,9 @@ const NODES: &[&str] = &[
     "intermediateCatchEvent",
     "exclusiveGateway",
     "eventBasedGateway",
+    "parallelGateway",
     "boundaryEvent",
+    "callActivity",
 ];
 
 /// Elements a CRM engine need not execute but modelers draw: ignored with
@@ -151,18 +154,14 @@ const IGNORED: &[&str] = &[
 /// Elements refused, with why.
 fn refused(tag: &str) -> Option<&'static str> {
     Some(match tag {
-        "parallelGateway" => {
-            "parallel gateways (fork and join) are not supported yet: the engine runs one path per instance"
-        }
         "inclusiveGateway" => {
-            "inclusive gateways are not supported yet: the engine runs one path per instance"
+            "inclusive gateways are not supported yet; use a parallel gateway, or an exclusive gateway with conditions"
         }
         "complexGateway" => {
-            "complex gateways are not supported yet: the engine runs one path per instance"
+            "complex gateways are not supported yet; use a parallel gateway, or an exclusive gateway with conditions"
         }
         "adHocSubProcess" => "ad-hoc sub-processes are not supported yet",
         "transaction" => "transactions (sub-processes that compensate) are not supported yet",
-        "callActivity" => "call activities are not supported yet",
         "scriptTask" => "script tasks are not supported: Fieldwork runs no scripts",
         "businessRuleTask" => "business rule tasks are not supported",
         "intermediateThrowEvent" => {
@@ -394,7 +393,7 @@ fn unexpected(c: &Element, problems: &mut Vec<BpmnError>) {
 }
 
 /// A flow node: its settings, its event definition, and Camunda/Zeebe
-/// settings of a user task.
+/// settings of a user task or a call activity.
 fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
     let before = problems.len();
     let mut n = node(e);
@@ -425,6 +424,9 @@ fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
                     .map(str::to_owned);
             }
             (Ns::Bpmn, "terminateEventDefinition") if n.tag == "endEvent" => {}
+            // Refused as a whole by `call::read`.
+            (Ns::Bpmn, "multiInstanceLoopCharacteristics" | "standardLoopCharacteristics")
+                if n.tag == "callActivity" => {}
             (Ns::Bpmn, "conditionalEventDefinition") => problems.push(problem(
                 c,
                 "conditional events are supported on start and intermediate catch events only",
@@ -450,6 +452,11 @@ fn flow_node(tree: &Tree, e: &Element, problems: &mut Vec<BpmnError>) -> Node {
     }
     if n.tag == "userTask" {
         for p in settings::read(tree, e, &mut n.fw) {
+            problems.push(n.problem(p));
+        }
+    }
+    if n.tag == "callActivity" {
+        for p in call::read(tree, e, &mut n.fw) {
             problems.push(n.problem(p));
         }
     }

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod calls;
+mod parallel;
 mod reminders;
 mod subprocesses;
 mod waits;
@@ -10,12 +12,12 @@ mod waits;
 fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
     let xml = "<definitions xmlns='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n\
                <process id='p' name='Szőke ügyfél'>\n<!-- ő — € -->\n\
-               <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<parallelGateway id='g'/>\n\
+               <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<inclusiveGateway id='g'/>\n\
                </process></definitions>";
     let e = import(xml).expect_err("unsupported");
     let gateway =
         e.0.iter()
-            .find(|p| p.tag.as_deref() == Some("parallelGateway"));
+            .find(|p| p.tag.as_deref() == Some("inclusiveGateway"));
     assert_eq!(gateway.and_then(|p| p.line), Some(6), "{e}");
     // Cut inside the document at every character: a clear error or a
     // model, never a panic.
@@ -40,7 +42,7 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
     let xml = file(
         "<process id=\"p\" isExecutable=\"true\">\n\
          <startEvent id=\"s\" f:record=\"deal\"/>\n\
-         <parallelGateway id=\"fork\" name=\"Both\"/>\n\
+         <inclusiveGateway id=\"fork\" name=\"Both\"/>\n\
          <subProcess id=\"sub\" triggeredByEvent=\"true\"/>\n\
          <userTask id=\"t\" name=\"Call\"/>\n\
          <boundaryEvent id=\"remind\" attachedToRef=\"t\" cancelActivity=\"false\"><timerEventDefinition><timeCycle>R/P1D</timeCycle></timerEventDefinition></boundaryEvent>\n\
@@ -48,17 +50,17 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
          <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"fork\"/>\n\
          <sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n\
          <sequenceFlow id=\"f3\" sourceRef=\"remind\" targetRef=\"e\"/>\n\
-         <callActivity id=\"other\"/>\n\
+         <intermediateCatchEvent id=\"other\"><signalEventDefinition/></intermediateCatchEvent>\n\
          </process>",
     );
     let e = import(&xml).expect_err("refused");
     let lines: Vec<String> = e.lines();
     let has = |s: &str| lines.iter().any(|l| l.contains(s));
     assert!(
-        has("line 5: <parallelGateway> `fork` \"Both\": parallel gateways"),
+        has("line 5: <inclusiveGateway> `fork` \"Both\": inclusive gateways are not supported yet"),
         "{lines:#?}"
     );
-    assert!(has("the engine runs one path per instance"), "{lines:#?}");
+    assert!(has("use a parallel gateway"), "{lines:#?}");
     assert!(
         has("line 6: <subProcess> `sub`: event sub-processes"),
         "{lines:#?}"
@@ -68,7 +70,7 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
         "{lines:#?}"
     );
     assert!(
-        has("line 13: <callActivity> `other`: call activities"),
+        has("line 13: <intermediateCatchEvent> `other`: signal events are not supported"),
         "{lines:#?}"
     );
     assert!(

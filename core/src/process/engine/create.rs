@@ -62,7 +62,7 @@ impl Run<'_, '_> {
             return self.create_failed(at, kind, &e.to_string());
         }
         self.actions.push(Action::CreateRecord {
-            id: created_id(&self.instance.id, kind, &at.step.id, at.pos),
+            id: created_id(&self.instance.id, kind, &at.label(), at.pos),
             fields,
             at: at.entered,
         });

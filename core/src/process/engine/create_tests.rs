@@ -69,6 +69,8 @@ fn run(model: &Model, record: &Record) -> super::Outcome {
         activities: &BTreeMap::new(),
         directory: &[],
         policy: None,
+        called: &BTreeMap::new(),
+        may_start: true,
         now: "2027-03-01T10:00:00Z".parse().expect("now"),
     })
 }

@@ -95,6 +95,8 @@ fn run(model: &Model, policy: Option<&Policy>, owner: &str, now: &str) -> Outcom
         activities: &BTreeMap::new(),
         directory: &directory(),
         policy,
+        called: &BTreeMap::new(),
+        may_start: true,
         now: now.parse().expect("now"),
     })
 }

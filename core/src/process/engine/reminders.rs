@@ -70,11 +70,11 @@ impl Run<'_, '_> {
                 let due = if open { when <= until } else { when < until };
                 if !due {
                     if open {
-                        self.wake_at = Some(self.wake_at.map_or(when, |w| w.min(when)));
+                        self.wake(when);
                     }
                     break;
                 }
-                let id = reminder_id(&self.instance.id, &at.step.id, at.pos, i, k);
+                let id = reminder_id(&self.instance.id, &at.label(), at.pos, i, k);
                 let planned = Planned {
                     inputs: self.inputs,
                     instance: &self.instance,

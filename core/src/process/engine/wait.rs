@@ -43,7 +43,8 @@ impl Run<'_, '_> {
         events: &[(WaitOn, String)],
     ) -> Option<(String, Event)> {
         let position = fold(&self.instance, self.inputs.start);
-        let used = used_messages(&position);
+        let paths = super::branch_paths(&self.instance, &position, self.inputs.model);
+        let used = used_messages(&position, &paths);
         let mut best: Option<(Timestamp, usize, Exit)> = None;
         for (i, (on, _)) in events.iter().enumerate() {
             let found = match on {
@@ -53,7 +54,7 @@ impl Run<'_, '_> {
                 WaitOn::After(delay) => {
                     let due = self.org_after(at.entered, *delay).max(at.entered);
                     if due > self.inputs.now {
-                        self.wake_at = Some(due);
+                        self.wake(due);
                         None
                     } else {
                         Some((due, Exit::Timer))
@@ -72,8 +73,6 @@ impl Run<'_, '_> {
             }
         }
         let (when, i, exit) = best?;
-        self.wake_at = None;
-        self.watch = false;
         let to = events.get(i).map(|(_, to)| to.clone());
         Some(match exit {
             Exit::Message(key) => {
@@ -109,11 +108,13 @@ impl Run<'_, '_> {
     }
 }
 
-/// The messages the path used to leave a step.
-fn used_messages(position: &Position) -> BTreeSet<String> {
+/// The messages the path (and the paths of its parallel steps) used to
+/// leave a step.
+fn used_messages(position: &Position, paths: &[super::PathVisits]) -> BTreeSet<String> {
     position
         .path
         .iter()
+        .chain(paths.iter().flat_map(|p| p.visits.iter()))
         .filter_map(|v| v.left.as_ref())
         .filter(|(_, e)| e.via.as_deref() == Some("message"))
         .filter_map(|(_, e)| e.message.clone())

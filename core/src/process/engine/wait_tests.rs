@@ -105,6 +105,8 @@ fn run(
         activities,
         directory: &[],
         policy: None,
+        called: &BTreeMap::new(),
+        may_start: true,
         now: at(now),
     })
 }

@@ -11,8 +11,8 @@ mod events;
 
 use super::placeholders::check_placeholders;
 use super::{
-    Action, Assignee, Delay, MAX_SET_FIELDS, Step, StepFile, StepKind, check_condition_fields,
-    delay, field_of, kind_name, valid_id,
+    Action, Assignee, Delay, MAX_PARALLEL_PATHS, MAX_SET_FIELDS, Step, StepFile, StepKind,
+    check_condition_fields, delay, field_of, kind_name, valid_id,
 };
 use crate::ids::RecordKind;
 use crate::process::condition::Condition;
@@ -55,6 +55,9 @@ pub(super) fn check_step(
         StepKind::Wait => check.wait(),
         StepKind::Notify => check.notify(),
         StepKind::Create => check.create(),
+        StepKind::Parallel => check.parallel(),
+        StepKind::Call => check.call(true),
+        StepKind::Start => check.call(false),
     };
     check.only_where_read();
     (errors.len() == before).then(|| Step {
@@ -208,7 +211,15 @@ impl StepCheck<'_> {
             ("notify", s.notify.is_some(), StepKind::Notify),
             ("create", s.create.is_some(), StepKind::Create),
             ("events", !s.events.is_empty(), StepKind::Wait),
+            ("paths", !s.paths.is_empty(), StepKind::Parallel),
         ];
+        if (s.process.is_some() || s.process_version.is_some())
+            && !matches!(s.kind, StepKind::Call | StepKind::Start)
+        {
+            let at = &self.at;
+            self.errors
+                .push(format!("{at}.process: only a call or start step has it"));
+        }
         if !s.fields.is_empty() && !matches!(s.kind, StepKind::Set | StepKind::Create) {
             let at = &self.at;
             self.errors
@@ -334,6 +345,57 @@ impl StepCheck<'_> {
         Action::Gateway {
             branches,
             default: default.unwrap_or_default(),
+        }
+    }
+
+    /// A parallel step: 2 to [`MAX_PARALLEL_PATHS`] distinct paths, each
+    /// starting at an existing step other than itself and its join (what
+    /// the paths may hold is checked over the whole model: see
+    /// [`super::parallel`]).
+    fn parallel(&mut self) -> Action {
+        let at = self.at.clone();
+        let n = self.s.paths.len();
+        if !(2..=MAX_PARALLEL_PATHS).contains(&n) {
+            self.errors.push(format!(
+                "{at}.paths: a parallel step runs 2 to {MAX_PARALLEL_PATHS} paths, not {n}"
+            ));
+        }
+        let mut paths = Vec::new();
+        for (i, first) in self.s.paths.iter().enumerate() {
+            let Some(first) = self.target(&format!("paths[{i}]"), &Some(first.clone())) else {
+                continue;
+            };
+            if first == self.s.id || Some(&first) == self.s.next.as_ref() || paths.contains(&first)
+            {
+                self.errors.push(format!(
+                    "{at}.paths[{i}]: `{first}` is this step, its join or another path's start"
+                ));
+                continue;
+            }
+            paths.push(first);
+        }
+        Action::Parallel { paths }
+    }
+
+    /// A call or start step: the key of the model it runs (its version is
+    /// pinned when the model is published: see [`super::pin_calls`]).
+    fn call(&mut self, wait: bool) -> Action {
+        let at = self.at.clone();
+        let process = self.s.process.clone().unwrap_or_default();
+        if !valid_id(&process) {
+            self.errors.push(format!(
+                "{at}.process: the key of the model to run (1-64 letters, digits, `_` or `-`)"
+            ));
+        }
+        if self.s.process_version.is_some_and(|v| v < 1) {
+            self.errors.push(format!(
+                "{at}.process_version: a published version (1 or more)"
+            ));
+        }
+        Action::Call {
+            process,
+            version: self.s.process_version,
+            wait,
         }
     }
 

@@ -82,6 +82,9 @@ pub struct CardOut {
     /// The messages the current step waits for (send one with the
     /// `send_message` control).
     pub awaits: Vec<String>,
+    /// The steps it waits at: the current step, or at a parallel step the
+    /// current step of each path that has not reached the join.
+    pub open_steps: Vec<String>,
     /// How many ways out of a step lost to a concurrent one (kept in the
     /// log).
     pub superseded: usize,
@@ -108,6 +111,13 @@ pub struct VisitOut {
     pub activity: Option<ActivityRef>,
     /// The outcome its task was completed with, when the step asks for one.
     pub outcome: Option<String>,
+    /// The path of a parallel step it lies on (`POS.STEP.K`; absent on
+    /// the main path). Positions count within each path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The instance a call or start step started (its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called: Option<String>,
 }
 
 /// An activity an instance created.
@@ -175,6 +185,8 @@ impl From<ProcessCard> for CardOut {
                     by: v.by,
                     activity: v.activity.map(|(id, status)| ActivityRef { id, status }),
                     outcome: v.outcome,
+                    path: v.path,
+                    called: v.called,
                 })
                 .collect(),
             controls: c.controls.iter().map(|(_, e)| e.into()).collect(),
@@ -183,6 +195,7 @@ impl From<ProcessCard> for CardOut {
             stuck: c.stuck,
             held: c.held,
             awaits: c.awaits,
+            open_steps: c.open_steps,
             superseded: c.superseded.len(),
         }
     }

@@ -309,6 +309,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "Open deal amounts per stage, one bar per currency, each currency on its own scale",
         "Importes de oportunidades abiertas por etapa, una barra por moneda, cada moneda en su propia escala",
     ),
+    ("Open paths", "Caminos abiertos"),
     ("Or choose the file", "O elija el archivo"),
     ("Order", "Orden"),
     ("Outcome", "Resultado"),
@@ -683,6 +684,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "page {0}, newest first",
         "página {0}, lo más reciente primero",
     ),
+    ("path {0}", "camino {0}"),
     ("phone number", "número de teléfono"),
     ("shown as {0}", "se muestra como {0}"),
     (

@@ -300,6 +300,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "Open deal amounts per stage, one bar per currency, each currency on its own scale",
         "Nyitott üzletek összege szakaszonként, pénznemenként egy oszlop, mindegyik a saját léptékén",
     ),
+    ("Open paths", "Nyitott ágak"),
     ("Or choose the file", "Vagy válassza ki a fájlt"),
     ("Order", "Sorrend"),
     ("Outcome", "Eredmény"),
@@ -668,6 +669,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "a listában szereplő értékek egyike",
     ),
     ("page {0}, newest first", "{0}. oldal, a legújabb elöl"),
+    ("path {0}", "{0}. ág"),
     ("phone number", "telefonszám"),
     ("shown as {0}", "így jelenik meg: {0}"),
     (
