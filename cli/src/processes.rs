@@ -99,6 +99,9 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
             "{} v{} on {}: {:?}",
             card.model_name, card.version, card.record, card.status
         );
+        if !card.open_steps.is_empty() && card.open_steps.as_slice() != card.current.as_slice() {
+            println!("  waiting at: {}", card.open_steps.join(", "));
+        }
         for v in &card.history {
             let left = match (&v.left_at, &v.via, &v.by) {
                 (Some(at), Some(via), Some(by)) => format!("left {at} via {via} by {by}"),
@@ -114,8 +117,15 @@ pub fn process(global: &Global, out: &Output, cmd: ProcessCmd) -> anyhow::Result
                 .as_ref()
                 .map(|o| format!(" outcome: {o}"))
                 .unwrap_or_default();
+            let called = v
+                .called
+                .as_ref()
+                .map(|c| format!(" runs {c}"))
+                .unwrap_or_default();
+            // A path's visits are indented under their parallel step.
+            let indent = if v.path.is_some() { "    " } else { "" };
             println!(
-                "  {:>2}. {:<24} entered {}  {left}{act}{outcome}",
+                "  {indent}{:>2}. {:<24} entered {}  {left}{act}{outcome}{called}",
                 v.pos, v.name, v.entered_at
             );
         }

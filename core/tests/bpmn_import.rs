@@ -96,6 +96,10 @@ const SUPPORTED: &[(&str, Start)] = &[
         "tests/fixtures/bpmn-io-parallel-visit-prep.bpmn",
         Start::ByHand,
     ),
+    (
+        "tests/fixtures/camunda-modeler-inclusive-offer-checks.bpmn",
+        Start::NewDeal,
+    ),
 ];
 
 /// How a path of a fixture's model is started on the device.

@@ -35,6 +35,7 @@ const RUNNABLE: &[&str] = &[
     "camunda-modeler-collaboration-lanes.bpmn",
     "camunda-modeler-deal-prepare-offer-subprocess.bpmn",
     "camunda-modeler-offer-reminders.bpmn",
+    "camunda-modeler-inclusive-offer-checks.bpmn",
     "camunda-modeler-parallel-offer-and-credit-check.bpmn",
     "camunda-modeler-zeebe-contract-receive-send.bpmn",
     "camunda8-zeebe-onboarding-call.bpmn",

@@ -777,3 +777,119 @@ fn a_rep_reports_the_customers_reply_from_the_process_card() {
     let card = ana.get(&format!("/v1/processes/instances/{id}"));
     assert_eq!(card.json["steps"][0]["via"], "message", "{}", card.text);
 }
+
+/// Two checks at once, then a model it runs, on a deal started by hand.
+const CHECK_THEN_CALL: &[&str] = &[
+    r#"
+key = "credit-check"
+name = "Check the credit"
+trigger = { kind = "manual", record = "deal" }
+
+[[steps]]
+id = "check"
+name = "Check the credit"
+kind = "task"
+assignee = "owner"
+subject = "Check the credit"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+    r#"
+key = "prepare"
+name = "Prepare the offer"
+trigger = { kind = "manual", record = "deal" }
+
+[[steps]]
+id = "both"
+name = "Both at once"
+kind = "parallel"
+paths = ["price", "stock"]
+next = "credit"
+
+[[steps]]
+id = "price"
+name = "Price the offer"
+kind = "task"
+assignee = "owner"
+subject = "Price the offer"
+next = "credit"
+
+[[steps]]
+id = "stock"
+name = "Check the stock"
+kind = "task"
+assignee = "owner"
+subject = "Check the stock"
+next = "credit"
+
+[[steps]]
+id = "credit"
+name = "Run the credit check"
+kind = "call"
+process = "credit-check"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#,
+];
+
+#[test]
+fn the_process_card_shows_open_paths_and_links_the_instance_a_step_runs() {
+    use fieldwork_server::process_admin::{ModelFormat, parse_model, publish};
+    let _one = one_at_a_time();
+    let rt = runtime();
+    let w = world("2027-01-04T09:00:00Z");
+    for toml in CHECK_THEN_CALL {
+        let model = parse_model(ModelFormat::Toml, toml).expect("model");
+        publish(&w.server.state, model, "admin").expect("publish");
+    }
+    let (_, deal) = anas_deal_in_proposal(&rt, &w.server, "Nube SL", "Vans");
+    let ana = ApiClient::signed_in(&rt, &w.server.url, "ana");
+    let started = ana.post(
+        "/v1/processes/instances",
+        json!({"model": "prepare", "record": deal}),
+    );
+    assert!(started.status < 300, "{}", started.text);
+    let id = started.json["id"].as_str().expect("id").to_owned();
+    let b = browser(&rt);
+    sign_in(&b, &w.server, "ana");
+    let card = format!("{}/web/processes/instances/{id}", w.server.url);
+    b.goto(&card);
+    b.wait_for("the card", WAIT, |b| {
+        b.try_find("#instance-open-paths").is_some()
+    });
+    assert_eq!(
+        b.text(&b.find("#instance-open-paths")),
+        "Price the offer, Check the stock"
+    );
+    let paths: Vec<String> = b
+        .find_all("#steps .path")
+        .iter()
+        .map(|e| b.text(e))
+        .collect();
+    assert_eq!(paths, ["path 1", "path 2"]);
+
+    // Both tasks done through the API: the call step starts the check.
+    let steps = ana.get(&format!("/v1/processes/instances/{id}"));
+    for v in steps.json["steps"].as_array().expect("steps") {
+        if let Some(task) = v["activity"]["id"].as_str() {
+            let done = ana.post(&format!("/v1/tasks/{task}/complete"), json!({}));
+            assert!(done.status < 300, "{}", done.text);
+        }
+    }
+    b.goto(&card);
+    b.wait_for("the called instance", WAIT, |b| {
+        b.try_find("a.called").is_some()
+    });
+    b.click(&b.find("a.called"));
+    b.wait_for("its card", WAIT, |b| {
+        b.text_of("#instance-model")
+            .is_some_and(|t| t.contains("credit-check"))
+    });
+    every_input_is_labelled(&b);
+}

@@ -18,6 +18,7 @@
 //! | `eventBasedGateway` and the catch events after it (`wait.rs`) | one `wait` |
 //! | `exclusiveGateway` + `conditionExpression` on its flows, `default` | `gateway` |
 //! | `parallelGateway` forking (2+ ways out), and the converging one its paths meet at (`parallel.rs`) | `parallel` (the join followed through) |
+//! | `inclusiveGateway` forking (2+ ways out, each with a `conditionExpression` or the `default`), and the converging one its paths meet at (`parallel.rs`) | `inclusive` (the join followed through) |
 //! | embedded `subProcess` (`subprocess.rs`)         | flattened            |
 //! | `callActivity` (`calledElement`, or `zeebe:calledElement processId`; `fieldwork:version`; `calls.rs`) | `call` (`start` with `fieldwork:wait="false"`) |
 //! | `endEvent` (plain or terminate)                | `end`                |
@@ -40,6 +41,7 @@ use super::model::{Model, ModelError, ModelFile};
 
 mod build;
 mod calls;
+mod feel;
 mod graph;
 mod messages;
 pub mod names;
@@ -104,7 +106,8 @@ fn locate(p: &read::Process, message: &str) -> BpmnError {
     }
 }
 
-/// The expression inside `${...}` / `#{...}` (JUEL) or after `=` (FEEL).
+/// The condition inside `${...}` / `#{...}` (JUEL), or after `=` (FEEL,
+/// translated: see [`feel`]).
 fn expression(text: &str) -> String {
     let t = text.trim();
     for (open, close) in [("${", "}"), ("#{", "}")] {
@@ -113,7 +116,7 @@ fn expression(text: &str) -> String {
         }
     }
     match t.strip_prefix('=') {
-        Some(feel) if !feel.starts_with('=') => feel.trim().to_owned(),
+        Some(feel) if !feel.starts_with('=') => feel::to_condition(feel.trim()),
         _ => t.to_owned(),
     }
 }

@@ -427,7 +427,11 @@ impl<'i, 'a> Run<'i, 'a> {
             StepAction::Notify { .. } => {
                 Some(at.left("auto", at.entered, ENGINE, step.next.clone()))
             }
-            StepAction::Parallel { paths } => self.parallel(&at, paths),
+            StepAction::Parallel {
+                paths,
+                when,
+                default,
+            } => self.parallel(&at, paths, (when, *default)),
             StepAction::Call {
                 process,
                 version,
@@ -624,7 +628,7 @@ impl<'i, 'a> Run<'i, 'a> {
                     (left && status == "planned").then_some("cancelled")
                 }
                 Some(Some(via)) if via == "task" => (status != "done").then_some("done"),
-                Some(Some(via)) if via == "deadline" => {
+                Some(Some(via)) if via == "deadline" || via == "skip" => {
                     (status == "planned").then_some("cancelled")
                 }
                 Some(_) => None,
@@ -887,21 +891,35 @@ impl Planned<'_> {
             return delay.after(self.entered, None, &jiff::tz::TimeZone::UTC);
         };
         let spec = Spec::of(self.step);
-        let (_, assignee) = self.people_of(&spec);
-        let zone_name = assignee.as_deref().and_then(|a| {
-            self.inputs
-                .directory
-                .iter()
-                .find(|d| d.name == a)
-                .and_then(|d| d.time_zone.as_deref())
-        });
-        let tz = calendar.zone_for(zone_name);
+        let tz = calendar.zone_for(self.zone_of(&spec));
         let at = delay.after(self.entered, Some(calendar), &tz);
+        self.open_at(at, &spec)
+    }
+
+    /// `at`, or for a call, meeting or visit (`spec`) that would start while
+    /// the business-hours calendar is closed (or run past its closing), the
+    /// next opening in the assignee's time zone.
+    fn open_at(&self, at: Timestamp, spec: &Spec<'_>) -> Timestamp {
+        let Some(calendar) = self.inputs.policy.and_then(Policy::business_hours) else {
+            return at;
+        };
         if !APPOINTMENTS.contains(&spec.kind) {
             return at;
         }
+        let tz = calendar.zone_for(self.zone_of(spec));
         let length = jiff::SignedDuration::from_mins(spec.minutes.unwrap_or(0).clamp(0, 1_440));
         calendar.next_open(at, &tz, length).unwrap_or(at)
+    }
+
+    /// The time zone the directory gives the activity's assignee, if any.
+    fn zone_of(&self, spec: &Spec<'_>) -> Option<&str> {
+        let (_, assignee) = self.people_of(spec);
+        let assignee = assignee?;
+        self.inputs
+            .directory
+            .iter()
+            .find(|d| d.name == assignee)
+            .and_then(|d| d.time_zone.as_deref())
     }
 
     /// The record's owner (else the instance's) and who the activity goes

@@ -426,11 +426,12 @@ impl Ctx<'_> {
                     self.right("complete_tasks", |p| p.complete_tasks)?;
                     self.task_done_by(key, event)
                 }
-                Some("timer" | "deadline" | "auto" | "message" | "condition" | "join" | "call") => {
-                    signed_by(ENGINE)
-                }
+                Some(
+                    "timer" | "deadline" | "auto" | "message" | "condition" | "join" | "call"
+                    | "skip",
+                ) => signed_by(ENGINE),
                 _ => Err(bad(
-                    "a step is left by `task`, `timer`, `deadline`, `auto`, `message`, `condition`, `join` or `call`",
+                    "a step is left by `task`, `timer`, `deadline`, `auto`, `message`, `condition`, `join`, `call` or `skip`",
                 )),
             },
         }

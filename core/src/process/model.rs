@@ -279,6 +279,10 @@ pub enum StepKind {
     /// Runs several paths at the same time (a parallel fork) and goes on
     /// once every one has reached `next` (the join).
     Parallel,
+    /// Runs the paths whose condition holds when it is entered (an
+    /// inclusive fork; `default` when none does) and goes on once every
+    /// one of them has reached `next` (the join).
+    Inclusive,
     /// Runs another model on the same record and waits until that
     /// instance completes (BPMN's call activity).
     Call,
@@ -408,6 +412,12 @@ pub enum Action {
     Parallel {
         /// The first step of each path.
         paths: Vec<String>,
+        /// Per path, the condition under which it runs (`None`: it always
+        /// runs, or it is the default); all `None` for a parallel step.
+        when: Vec<Option<Condition>>,
+        /// An inclusive step's default path (by index), run when no
+        /// condition holds.
+        default: Option<usize>,
     },
     /// Start an instance of another model on the same record (once: its
     /// id comes from instance, step and position); with `wait`, go on
@@ -812,7 +822,7 @@ pub fn successors(step: &Step) -> Vec<String> {
             out.push(default.clone());
         }
         Action::Wait { events } => out.extend(events.iter().map(|(_, n)| n.clone())),
-        Action::Parallel { paths } => out.extend(paths.iter().cloned()),
+        Action::Parallel { paths, .. } => out.extend(paths.iter().cloned()),
         _ => {}
     }
     out

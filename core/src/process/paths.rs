@@ -41,7 +41,7 @@ pub fn branch_paths(instance: &Instance, position: &Position, model: &Model) -> 
         let Some(step) = model.step(&v.step) else {
             continue;
         };
-        let (StepAction::Parallel { paths }, Some(join)) = (&step.action, &step.next) else {
+        let (StepAction::Parallel { paths, .. }, Some(join)) = (&step.action, &step.next) else {
             continue;
         };
         for (k, first) in paths.iter().enumerate() {

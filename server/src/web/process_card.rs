@@ -126,6 +126,8 @@ pub struct StepRow {
     /// Which path of a parallel step it lies on (`path 2`; empty: the
     /// main path).
     pub path: String,
+    /// The card of the instance a call or start step started.
+    pub called: Option<String>,
 }
 
 /// A control applied.
@@ -319,6 +321,7 @@ fn page_of(session: &WebSession, c: CardOut) -> CardPage {
                     .and_then(|a| record_href(&a.id).map(|href| (href, a.status))),
                 outcome: s.outcome.unwrap_or_default(),
                 path: s.path.as_deref().map(path_name).unwrap_or_default(),
+                called: s.called.as_deref().map(instance_href),
             })
             .collect(),
         controls: c

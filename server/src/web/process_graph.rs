@@ -257,6 +257,7 @@ fn kind_name(k: StepKind) -> &'static str {
         StepKind::Notify => "notify",
         StepKind::Create => "create",
         StepKind::Parallel => "parallel",
+        StepKind::Inclusive => "inclusive",
         StepKind::Call => "call",
         StepKind::Start => "start",
     }

@@ -5,10 +5,11 @@
 //! every flow connects known elements ([`Graph`]); a gateway with one way
 //! out and no condition (a join), a sub-process, its start and the end
 //! events it goes on from are followed through, never steps; so is a
-//! parallel gateway with one way out (a join: [`parallel`]); the catch
-//! events after an event-based gateway ([`wait`]) and the nodes of a
-//! reminder's path ([`reminders`]) are read into another step, never steps
-//! themselves; a start event without a trigger makes a manual-start model.
+//! parallel or inclusive gateway with one way out (a join: [`parallel`]);
+//! the catch events after an event-based gateway ([`wait`]) and the nodes
+//! of a reminder's path ([`reminders`]) are read into another step, never
+//! steps themselves; a start event without a trigger makes a manual-start
+//! model.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +30,8 @@ struct Parts<'a> {
     reminders: Reminders<'a>,
     /// The catch nodes read into event-based gateways' steps.
     after_gateways: BTreeSet<&'a str>,
-    /// The parallel gateways that fork (the others are no steps).
+    /// The parallel and inclusive gateways that fork (the others are no
+    /// steps).
     forks: BTreeMap<&'a str, Fork>,
 }
 
@@ -195,9 +197,10 @@ fn schedule(start: &Node, text: &str, trigger: &mut TriggerFile, problems: &mut 
 }
 
 /// The step a node becomes; `None` for start events, boundary events
-/// (read with their task), joins (exclusive and parallel), parallel
-/// gateways with a problem, sub-processes and the end events they go
-/// on from, nodes read into another step, and nodes with a problem.
+/// (read with their task), joins (exclusive, parallel and inclusive),
+/// parallel and inclusive gateways with a problem, sub-processes and the
+/// end events they go on from, nodes read into another step, and nodes
+/// with a problem.
 fn step(parts: &Parts<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<StepFile> {
     let graph = &parts.graph;
     let before = problems.len();
@@ -226,12 +229,7 @@ fn step(parts: &Parts<'_>, n: &Node, problems: &mut Vec<BpmnError>) -> Option<St
         "exclusiveGateway" if graph.is_join(n) => return None,
         "exclusiveGateway" => gateway(graph, n, &mut s, problems),
         "eventBasedGateway" => wait::gateway(graph, n, &mut s, problems),
-        "parallelGateway" => {
-            let fork = parts.forks.get(n.id.as_str())?;
-            s.kind = StepKind::Parallel;
-            s.paths = fork.paths.clone();
-            s.next = Some(fork.next.clone());
-        }
+        "parallelGateway" | "inclusiveGateway" => parts.forks.get(n.id.as_str())?.fill(&mut s),
         "endEvent" => s.kind = StepKind::End,
         "userTask" | "task" | "manualTask" => {
             user_task(parts, n, name, &mut s, problems);

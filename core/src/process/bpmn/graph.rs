@@ -3,9 +3,10 @@
 //! through.
 //!
 //! Two resolutions are worked out: [`Graph::resolve`] (the step a flow
-//! leads to: through exclusive and parallel joins) and [`Graph::near`]
-//! (the element it leads to with parallel gateways kept in sight, for
-//! matching forks with their joins: see `parallel.rs`).
+//! leads to: through exclusive, parallel and inclusive joins) and
+//! [`Graph::near`] (the element it leads to with parallel and inclusive
+//! gateways kept in sight, for matching forks with their joins: see
+//! `parallel.rs`).
 //!
 //! Guarantees: a flow to or from an element that is not in the process is
 //! a problem, and so is a flow between different sub-processes; following
@@ -18,6 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::problems::BpmnError;
 use super::read::{Flow, Node, Process};
+
+/// Whether an element named `tag` forks paths that all meet again (and
+/// joins them): a parallel or an inclusive gateway.
+pub(super) fn forks_and_joins(tag: &str) -> bool {
+    matches!(tag, "parallelGateway" | "inclusiveGateway")
+}
 
 /// The process read so far: its nodes and flows, by id.
 pub(super) struct Graph<'a> {
@@ -36,7 +43,8 @@ pub(super) struct Graph<'a> {
     starts: BTreeMap<&'a str, Vec<&'a Node>>,
     /// Where a flow into each node that is no step goes on ([`Self::resolve`]).
     resolved: BTreeMap<&'a str, &'a str>,
-    /// The same, parallel joins not followed through ([`Self::near`]).
+    /// The same, parallel and inclusive joins not followed through
+    /// ([`Self::near`]).
     near: BTreeMap<&'a str, &'a str>,
 }
 
@@ -98,9 +106,9 @@ impl<'a> Graph<'a> {
         self
     }
 
-    /// Where each node that is no step leads to (parallel joins followed
-    /// through when `parallel`): each node is walked once, the chain it is
-    /// on stored as it is walked.
+    /// Where each node that is no step leads to (parallel and inclusive
+    /// joins followed through when `parallel`): each node is walked once,
+    /// the chain it is on stored as it is walked.
     fn chains(&self, parallel: bool) -> BTreeMap<&'a str, &'a str> {
         let mut done: BTreeMap<&'a str, &'a str> = BTreeMap::new();
         for n in self.nodes {
@@ -157,10 +165,11 @@ impl<'a> Graph<'a> {
         n.tag == "exclusiveGateway" && matches!(self.outgoing(&n.id), [f] if f.condition.is_none())
     }
 
-    /// Whether `n` is a parallel gateway with one way out (a join, or a
-    /// gateway that does nothing): followed through, never a step.
-    pub fn is_parallel_join(&self, n: &Node) -> bool {
-        n.tag == "parallelGateway" && self.outgoing(&n.id).len() == 1
+    /// Whether `n` is a parallel or inclusive gateway with one way out (a
+    /// join, or a gateway that does nothing): followed through, never a
+    /// step.
+    pub fn is_fork_join(&self, n: &Node) -> bool {
+        forks_and_joins(&n.tag) && self.outgoing(&n.id).len() == 1
     }
 
     /// Whether `n` is an end event inside a sub-process that has a way out:
@@ -174,15 +183,15 @@ impl<'a> Graph<'a> {
 
     /// Where a flow into `n` goes on when `n` is no step: through a join,
     /// into a sub-process (what its start leads to), or out of a
-    /// sub-process's end event (its way out), and through a parallel join
-    /// when `parallel`. `None` when `n` is a step (or the way on is not
+    /// sub-process's end event (its way out), and through a parallel or
+    /// inclusive join when `parallel`. `None` when `n` is a step (or the way on is not
     /// clear; that problem is reported with `n`).
     fn through(&self, n: &Node, parallel: bool) -> Option<&'a str> {
         let only = |id: &str| match self.outgoing(id) {
             [f] => Some(f.target.as_str()),
             _ => None,
         };
-        if self.is_join(n) || (parallel && self.is_parallel_join(n)) {
+        if self.is_join(n) || (parallel && self.is_fork_join(n)) {
             only(&n.id)
         } else if n.tag == "subProcess" {
             match self.starts_in(Some(&n.id)) {
@@ -207,7 +216,8 @@ impl<'a> Graph<'a> {
     }
 
     /// The element a flow into `target` leads to as [`Self::resolve`]
-    /// finds it, but stopping at parallel gateways (joins included).
+    /// finds it, but stopping at parallel and inclusive gateways (joins
+    /// included).
     pub fn near<'t>(&self, target: &'t str) -> &'t str
     where
         'a: 't,

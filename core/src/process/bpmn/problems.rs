@@ -107,14 +107,14 @@ mod tests {
     fn a_problem_names_its_line_element_and_name() {
         let p = BpmnError {
             line: Some(7),
-            tag: Some("inclusiveGateway".into()),
+            tag: Some("complexGateway".into()),
             element: Some("some".into()),
             name: Some("Some".into()),
-            message: "inclusive gateways are not supported yet".into(),
+            message: "complex gateways are not supported yet".into(),
         };
         assert_eq!(
             p.to_string(),
-            "line 7: <inclusiveGateway> `some` \"Some\": inclusive gateways are not supported yet"
+            "line 7: <complexGateway> `some` \"Some\": complex gateways are not supported yet"
         );
         let all = BpmnErrors::sorted(vec![p.clone(), BpmnError::at(Some(2), "first")]);
         assert_eq!(all.0[0].message, "first");

@@ -127,6 +127,7 @@ const NODES: &[&str] = &[
     "exclusiveGateway",
     "eventBasedGateway",
     "parallelGateway",
+    "inclusiveGateway",
     "boundaryEvent",
     "callActivity",
 ];
@@ -154,11 +155,8 @@ const IGNORED: &[&str] = &[
 /// Elements refused, with why.
 fn refused(tag: &str) -> Option<&'static str> {
     Some(match tag {
-        "inclusiveGateway" => {
-            "inclusive gateways are not supported yet; use a parallel gateway, or an exclusive gateway with conditions"
-        }
         "complexGateway" => {
-            "complex gateways are not supported yet; use a parallel gateway, or an exclusive gateway with conditions"
+            "complex gateways are not supported yet; use an inclusive or parallel gateway, or an exclusive gateway with conditions"
         }
         "adHocSubProcess" => "ad-hoc sub-processes are not supported yet",
         "transaction" => "transactions (sub-processes that compensate) are not supported yet",

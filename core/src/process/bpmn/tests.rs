@@ -3,6 +3,8 @@
 use super::*;
 
 mod calls;
+mod inclusive;
+mod inclusive_run;
 mod parallel;
 mod reminders;
 mod subprocesses;
@@ -12,12 +14,12 @@ mod waits;
 fn multibyte_text_keeps_line_numbers_right_and_never_splits_a_character() {
     let xml = "<definitions xmlns='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n\
                <process id='p' name='Szőke ügyfél'>\n<!-- ő — € -->\n\
-               <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<inclusiveGateway id='g'/>\n\
+               <startEvent id='s' name='Kezdés — ő'/>\nőőő€\n<complexGateway id='g'/>\n\
                </process></definitions>";
     let e = import(xml).expect_err("unsupported");
     let gateway =
         e.0.iter()
-            .find(|p| p.tag.as_deref() == Some("inclusiveGateway"));
+            .find(|p| p.tag.as_deref() == Some("complexGateway"));
     assert_eq!(gateway.and_then(|p| p.line), Some(6), "{e}");
     // Cut inside the document at every character: a clear error or a
     // model, never a panic.
@@ -37,12 +39,31 @@ fn file(body: &str) -> String {
     format!("{HEAD}{body}\n</definitions>\n")
 }
 
+/// A fixture of `tests/fixtures/`.
+fn fixture(name: &str) -> String {
+    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Step `id` of `m`.
+fn step<'m>(m: &'m super::super::model::ModelFile, id: &str) -> &'m super::super::model::StepFile {
+    m.steps
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no step `{id}` in {m:#?}"))
+}
+
+/// The problems of a refused import, one line each.
+fn refused(xml: &str) -> Vec<String> {
+    import(xml).expect_err("refused").lines()
+}
+
 #[test]
 fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
     let xml = file(
         "<process id=\"p\" isExecutable=\"true\">\n\
          <startEvent id=\"s\" f:record=\"deal\"/>\n\
-         <inclusiveGateway id=\"fork\" name=\"Both\"/>\n\
+         <complexGateway id=\"fork\" name=\"Both\"/>\n\
          <subProcess id=\"sub\" triggeredByEvent=\"true\"/>\n\
          <userTask id=\"t\" name=\"Call\"/>\n\
          <boundaryEvent id=\"remind\" attachedToRef=\"t\" cancelActivity=\"false\"><timerEventDefinition><timeCycle>R/P1D</timeCycle></timerEventDefinition></boundaryEvent>\n\
@@ -57,10 +78,10 @@ fn every_problem_of_a_file_is_reported_at_once_with_its_element() {
     let lines: Vec<String> = e.lines();
     let has = |s: &str| lines.iter().any(|l| l.contains(s));
     assert!(
-        has("line 5: <inclusiveGateway> `fork` \"Both\": inclusive gateways are not supported yet"),
+        has("line 5: <complexGateway> `fork` \"Both\": complex gateways are not supported yet"),
         "{lines:#?}"
     );
-    assert!(has("use a parallel gateway"), "{lines:#?}");
+    assert!(has("use an inclusive or parallel gateway"), "{lines:#?}");
     assert!(
         has("line 6: <subProcess> `sub`: event sub-processes"),
         "{lines:#?}"
@@ -213,4 +234,26 @@ fn a_user_task_asks_for_an_outcome_a_gateway_reads_and_the_process_declares_para
         gateway.is_some_and(|p| p.message.contains("`outcome.g` is not declared")),
         "{e}"
     );
+}
+
+#[test]
+fn a_zeebe_feel_condition_is_read_as_fieldworks() {
+    let xml = file(
+        "<process id=\"p\" isExecutable=\"true\">\n\
+         <startEvent id=\"s\" f:record=\"deal\"/>\n\
+         <exclusiveGateway id=\"g\" default=\"f_other\"/>\n\
+         <endEvent id=\"e\"/>\n\
+         <endEvent id=\"e2\"/>\n\
+         <sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"g\"/>\n\
+         <sequenceFlow id=\"f_big\" sourceRef=\"g\" targetRef=\"e\"><conditionExpression>=stage = \"won\" and amount &gt;= 100000 or not(currency != \"EUR\")</conditionExpression></sequenceFlow>\n\
+         <sequenceFlow id=\"f_other\" sourceRef=\"g\" targetRef=\"e2\"/>\n\
+         </process>",
+    );
+    let file = import(&xml).expect("imports");
+    let g = file.steps.iter().find(|s| s.id == "g").expect("gateway");
+    assert_eq!(
+        g.branches[0].condition,
+        "stage == \"won\" && amount >= 100000 || !(currency != \"EUR\")"
+    );
+    crate::process::model::Model::check(file, 1).expect("checks");
 }

@@ -306,3 +306,30 @@ fn bpmn_timers_and_offsets_take_business_time() {
         Some("2027-02-09T16:30:00Z")
     );
 }
+
+#[test]
+fn a_reminder_call_moves_into_opening_hours_like_an_activity_steps() {
+    // Won Friday 17:30 Madrid; the task's reminder call is due 2 hours
+    // later (19:30, closed): it starts Monday 09:00 Madrid instead.
+    let model = model(
+        "[[steps]]\nid = \"thank\"\nkind = \"task\"\nassignee = \"owner\"\nsubject = \"Thank {name}\"\nreminders = [{ after = \"PT2H\", activity = \"call\", subject = \"Call {name}\" }]\nnext = \"done\"\n",
+    );
+    let policy = with_calendar();
+    let out = run(&model, Some(&policy), "ana", "2027-02-06T12:00:00Z");
+    let call = out
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::CreateActivity { fields, .. }
+                if fields.get("type").and_then(FieldValue::as_text) == Some("call") =>
+            {
+                Some(fields)
+            }
+            _ => None,
+        })
+        .expect("the reminder call");
+    assert_eq!(
+        call.get("starts_at").and_then(FieldValue::as_text),
+        Some("2027-02-08T08:00:00Z")
+    );
+}

@@ -18,6 +18,9 @@
 //!   arrival, the same on every replica whichever order it learns them in.
 //! - **One budget**: steps on every path count against the run's
 //!   [`super::MAX_STEPS_PER_RUN`].
+//! - **An inclusive step decides each path once**: a path whose condition
+//!   does not hold is logged skipped (`via: skip`, dated when the step was
+//!   entered) unless it has started here; see `docs/PROCESSES.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,21 +28,88 @@ use jiff::Timestamp;
 
 use super::{ENGINE, Here, Run, activity_id, reminder_ids};
 use crate::ids::RecordId;
+use crate::process::condition::Condition;
 use crate::process::instance::{Event, EventKind, Instance, MAX_POS, fold_branch, step_label};
 use crate::process::model::{Action as StepAction, Model};
 
 impl Run<'_, '_> {
-    /// A parallel step: runs each path as far as it goes; leaves (to the
+    /// A parallel or inclusive step: skips the paths an inclusive step does
+    /// not take, runs each other path as far as it goes, and leaves (to the
     /// join) once every path has reached it.
-    pub(super) fn parallel(&mut self, at: &Here<'_>, paths: &[String]) -> Option<(String, Event)> {
+    pub(super) fn parallel(
+        &mut self,
+        at: &Here<'_>,
+        paths: &[String],
+        (when, default): (&[Option<Condition>], Option<usize>),
+    ) -> Option<(String, Event)> {
         let join = at.step.next.clone()?;
+        let active = self.active_paths(at, when, default);
         let mut met = Some(at.entered);
         for (k, first) in paths.iter().enumerate() {
             let scope = Event::branch_scope(at.pos, &at.step.id, k);
+            if !active.get(k).copied().unwrap_or(true) {
+                self.skip(at, (&scope, first), &join);
+            }
             let arrived = self.run_path(&scope, first, &join, at.entered);
             met = met.zip(arrived).map(|(a, b)| a.max(b));
         }
         Some(at.left("join", met?, ENGINE, Some(join)))
+    }
+
+    /// Which paths of an inclusive step run: those whose condition holds
+    /// now, the default when none does; every path of a parallel step.
+    fn active_paths(
+        &self,
+        at: &Here<'_>,
+        when: &[Option<Condition>],
+        default: Option<usize>,
+    ) -> Vec<bool> {
+        if when.iter().all(Option::is_none) {
+            return vec![true; when.len()];
+        }
+        let fields = self.condition_fields(at.record);
+        let holds: Vec<bool> = when
+            .iter()
+            .map(|w| w.as_ref().is_some_and(|c| c.eval(&fields)))
+            .collect();
+        let any = holds.iter().any(|h| *h);
+        (0..when.len())
+            .map(|k| holds[k] || (Some(k) == default && !any))
+            .collect()
+    }
+
+    /// Marks path `scope` (first step `first`) of the inclusive step at
+    /// `at` as not taken, unless it has started already (a step of it was
+    /// left, or its first activity exists): it reaches the join when the
+    /// step was entered.
+    fn skip(&mut self, at: &Here<'_>, (scope, first): (&str, &str), join: &str) {
+        let started = self
+            .instance
+            .events
+            .values()
+            .any(|e| e.branch.as_deref() == Some(scope));
+        let label = step_label(Some(scope), first);
+        let planned = super::status_of(
+            self.inputs,
+            &activity_id(&self.instance.id, &label, 0),
+            &self.created,
+        )
+        .is_some();
+        let Some(step) = self.inputs.model.step(first) else {
+            return;
+        };
+        if started || planned {
+            return;
+        }
+        let here = Here {
+            step,
+            record: at.record,
+            pos: 0,
+            entered: at.entered,
+            branch: Some(scope),
+        };
+        let (key, event) = here.left("skip", at.entered, ENGINE, Some(join.to_owned()));
+        self.log(key, event);
     }
 
     /// Runs path `scope` (from `first`, entered at `entered`) as far as it
@@ -92,7 +162,7 @@ pub(super) fn lanes(instance: &Instance, models: &[&Model]) -> BTreeMap<String, 
         .iter()
         .flat_map(|m| m.steps.values())
         .filter_map(|s| match &s.action {
-            StepAction::Parallel { paths } => Some((s.id.as_str(), paths.len())),
+            StepAction::Parallel { paths, .. } => Some((s.id.as_str(), paths.len())),
             _ => None,
         })
         .collect();

@@ -372,7 +372,7 @@ fn a_path_must_be_a_closed_block_that_reaches_its_join() {
         "[[steps]]\nid = \"both\"\nkind = \"parallel\"\npaths = [\"offer\"]\nnext = \"send\"\n",
     );
     assert!(
-        problems(&one).contains("a parallel step runs 2 to 8 paths, not 1"),
+        problems(&one).contains("a parallel or inclusive step runs 2 to 8 paths, not 1"),
         "{}",
         problems(&one)
     );
@@ -447,4 +447,160 @@ fn an_outcome_recorded_on_a_path_decides_a_gateway_after_the_join() {
         Some("done"),
         "the path's outcome was read"
     );
+}
+
+const OFFER_CHECKS: &str = r#"
+key = "offer-checks"
+name = "Checks an offer needs"
+trigger = { kind = "manual", record = "deal" }
+
+[[steps]]
+id = "checks"
+kind = "inclusive"
+branches = [
+  { condition = "amount >= 100000", next = "legal" },
+  { condition = 'currency != "EUR"', next = "treasury" },
+]
+default = "plain"
+next = "send"
+
+[[steps]]
+id = "legal"
+kind = "task"
+assignee = "owner"
+subject = "Legal review of {name}"
+next = "send"
+
+[[steps]]
+id = "treasury"
+kind = "task"
+assignee = "owner"
+subject = "Hedge the currency of {name}"
+next = "send"
+
+[[steps]]
+id = "plain"
+kind = "activity"
+activity = "call"
+assignee = "owner"
+subject = "Tell {name} the offer is coming"
+next = "send"
+
+[[steps]]
+id = "send"
+kind = "task"
+assignee = "owner"
+subject = "Send the offer to {name}"
+next = "done"
+
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+/// Runs `OFFER_CHECKS` on a deal with `fields`, once: what it planned and
+/// where its paths stand.
+fn inclusive_run(fields: &[(&str, FieldValue)]) -> (Outcome, Instance, BTreeMap<RecordId, Record>) {
+    let model = Model::from_toml(OFFER_CHECKS).expect("valid");
+    let mut d = deal();
+    for (k, v) in fields {
+        d.fields.insert((*k).to_owned(), v.clone());
+    }
+    let mut i = instance(&d);
+    i.model_key = "offer-checks".into();
+    let o = step(&Inputs {
+        model: &model,
+        start: &model.start,
+        instance: &i,
+        record: Some(&d),
+        account: None,
+        activities: &BTreeMap::new(),
+        directory: &[],
+        policy: None,
+        called: &BTreeMap::new(),
+        may_start: true,
+        now: at("2027-03-01T10:00:00Z"),
+    });
+    let mut acts = BTreeMap::new();
+    apply(&o, &mut i, &mut acts);
+    (o, i, acts)
+}
+
+#[test]
+fn an_inclusive_step_runs_the_paths_whose_condition_holds_and_skips_the_others() {
+    let (o, i, acts) = inclusive_run(&[
+        ("amount", FieldValue::Int(250_000)),
+        ("currency", FieldValue::Text("USD".into())),
+    ]);
+    assert_eq!(
+        subjects(&acts),
+        ["Hedge the currency of Nube SL", "Legal review of Nube SL"]
+    );
+    let skipped = i
+        .events
+        .get("0000.checks.2/0000.plain.skip")
+        .expect("the default path is skipped");
+    assert_eq!(skipped.to.as_deref(), Some("send"));
+    assert_eq!(
+        o.position.current().map(|v| v.step.as_str()),
+        Some("checks")
+    );
+
+    let (_, i, acts) = inclusive_run(&[
+        ("amount", FieldValue::Int(5_000)),
+        ("currency", FieldValue::Text("EUR".into())),
+    ]);
+    assert_eq!(
+        subjects(&acts),
+        [
+            "Send the offer to Nube SL",
+            "Tell Nube SL the offer is coming"
+        ],
+        "no condition holds: the default path, whose call goes on at once to the join"
+    );
+    // The call goes on at once: every path reached the join.
+    assert!(
+        i.events.contains_key("0000.checks.join"),
+        "{:?}",
+        i.events.keys()
+    );
+    assert_eq!(
+        fold(&i, "checks").current().map(|v| v.step.as_str()),
+        Some("send")
+    );
+}
+
+#[test]
+fn a_path_already_started_is_not_skipped_when_the_record_changes() {
+    let (_, mut i, mut acts) = inclusive_run(&[
+        ("amount", FieldValue::Int(250_000)),
+        ("currency", FieldValue::Text("EUR".into())),
+    ]);
+    let model = Model::from_toml(OFFER_CHECKS).expect("valid");
+    let mut d = deal();
+    d.fields.insert("amount".into(), FieldValue::Int(10));
+    d.fields
+        .insert("currency".into(), FieldValue::Text("EUR".into()));
+    // Another replica runs it on the changed deal: the legal review it
+    // finds planned stays, and nothing else starts.
+    let o = step(&Inputs {
+        model: &model,
+        start: &model.start,
+        instance: &i,
+        record: Some(&d),
+        account: None,
+        activities: &acts,
+        directory: &[],
+        policy: None,
+        called: &BTreeMap::new(),
+        may_start: true,
+        now: at("2027-03-01T11:00:00Z"),
+    });
+    apply(&o, &mut i, &mut acts);
+    assert!(
+        !i.events.keys().any(|k| k.starts_with("0000.checks.0/")),
+        "{:?}",
+        i.events.keys()
+    );
+    assert_eq!(subjects(&acts), ["Legal review of Nube SL"]);
 }

@@ -89,7 +89,16 @@ impl Run<'_, '_> {
                     topic: r.topic.as_deref(),
                     minutes: None,
                 };
-                planned.activity_as(&id, &spec, Some(when), &mut self.created, &mut self.actions);
+                // A reminder call, meeting or visit moves into opening
+                // hours, as an activity step's does.
+                let starts = planned.open_at(when, &spec);
+                planned.activity_as(
+                    &id,
+                    &spec,
+                    Some(starts),
+                    &mut self.created,
+                    &mut self.actions,
+                );
             }
         }
     }

@@ -22,7 +22,7 @@ use super::{Action, Step, successors};
 pub(super) fn check_paths(steps: &BTreeMap<String, Step>, start: &str) -> Vec<String> {
     let mut errors = Vec::new();
     for fork in steps.values() {
-        let (Action::Parallel { paths }, Some(join)) = (&fork.action, &fork.next) else {
+        let (Action::Parallel { paths, .. }, Some(join)) = (&fork.action, &fork.next) else {
             continue;
         };
         let blocks: Vec<BTreeSet<&str>> = paths.iter().map(|p| block(steps, p, join)).collect();

@@ -56,6 +56,7 @@ pub(super) fn check_step(
         StepKind::Notify => check.notify(),
         StepKind::Create => check.create(),
         StepKind::Parallel => check.parallel(),
+        StepKind::Inclusive => check.inclusive(),
         StepKind::Call => check.call(true),
         StepKind::Start => check.call(false),
     };
@@ -353,28 +354,76 @@ impl StepCheck<'_> {
     /// the paths may hold is checked over the whole model: see
     /// [`super::parallel`]).
     fn parallel(&mut self) -> Action {
+        let firsts: Vec<(String, String)> = self
+            .s
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("paths[{i}]"), p.clone()))
+            .collect();
+        let paths = self.path_starts(&firsts, "paths");
+        let when = vec![None; paths.len()];
+        Action::Parallel {
+            paths,
+            when,
+            default: None,
+        }
+    }
+
+    /// An inclusive step: a path per branch whose condition holds when the
+    /// step is entered, and the `default` path when none does (without
+    /// one, the step goes on at its join).
+    fn inclusive(&mut self) -> Action {
+        let mut firsts = Vec::new();
+        let mut when = Vec::new();
+        for (i, b) in self.s.branches.iter().enumerate() {
+            if let Some((condition, _)) = self.branch(i, &b.condition, &b.next) {
+                firsts.push((format!("branches[{i}].next"), b.next.clone()));
+                when.push(Some(condition));
+            }
+        }
+        let default = self.s.default.clone().map(|d| {
+            firsts.push(("default".to_owned(), d));
+            when.push(None);
+            when.len() - 1
+        });
+        let paths = self.path_starts(&firsts, "branches");
+        if paths.len() != firsts.len() {
+            when.clear(); // a problem was reported: the step is not built
+        }
+        Action::Parallel {
+            paths,
+            when,
+            default,
+        }
+    }
+
+    /// The first steps of a parallel or inclusive step's paths (`firsts`:
+    /// where each is written, and the step), 2 to [`MAX_PARALLEL_PATHS`]
+    /// distinct existing steps other than the step itself and its join.
+    fn path_starts(&mut self, firsts: &[(String, String)], what: &str) -> Vec<String> {
         let at = self.at.clone();
-        let n = self.s.paths.len();
+        let n = firsts.len();
         if !(2..=MAX_PARALLEL_PATHS).contains(&n) {
             self.errors.push(format!(
-                "{at}.paths: a parallel step runs 2 to {MAX_PARALLEL_PATHS} paths, not {n}"
+                "{at}.{what}: a parallel or inclusive step runs 2 to {MAX_PARALLEL_PATHS} paths, not {n}"
             ));
         }
         let mut paths = Vec::new();
-        for (i, first) in self.s.paths.iter().enumerate() {
-            let Some(first) = self.target(&format!("paths[{i}]"), &Some(first.clone())) else {
+        for (written, first) in firsts {
+            let Some(first) = self.target(written, &Some(first.clone())) else {
                 continue;
             };
             if first == self.s.id || Some(&first) == self.s.next.as_ref() || paths.contains(&first)
             {
                 self.errors.push(format!(
-                    "{at}.paths[{i}]: `{first}` is this step, its join or another path's start"
+                    "{at}.{written}: `{first}` is this step, its join or another path's start"
                 ));
                 continue;
             }
             paths.push(first);
         }
-        Action::Parallel { paths }
+        paths
     }
 
     /// A call or start step: the key of the model it runs (its version is

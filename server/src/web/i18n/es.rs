@@ -691,6 +691,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "text, at most {0} characters",
         "texto, {0} caracteres como máximo",
     ),
+    ("the instance it runs", "la instancia que ejecuta"),
     (
         "time zone (e.g. Europe/Madrid)",
         "zona horaria (p. ej. Europe/Madrid)",

@@ -676,6 +676,7 @@ pub const TEXTS: &[(&str, &str)] = &[
         "text, at most {0} characters",
         "szöveg, legfeljebb {0} karakter",
     ),
+    ("the instance it runs", "az általa futtatott példány"),
     (
         "time zone (e.g. Europe/Madrid)",
         "időzóna (pl. Europe/Budapest)",

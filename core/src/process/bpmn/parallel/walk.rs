@@ -1,14 +1,15 @@
-//! Walking a process element by element to match parallel forks with their
-//! joins: along sequence flows ([`Graph::near`]: through exclusive joins
-//! and sub-processes, stopping at parallel gateways) and from a task to its
-//! interrupting boundary events (a deadline's path is part of the task's).
+//! Walking a process element by element to match parallel and inclusive
+//! forks with their joins: along sequence flows ([`Graph::near`]: through
+//! exclusive joins and sub-processes, stopping at parallel and inclusive
+//! gateways) and from a task to its interrupting boundary events (a
+//! deadline's path is part of the task's).
 //!
 //! Guarantees: each walk visits an element once and is breadth-first, so
 //! the distances it gives are the fewest flows from where it started.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::super::graph::Graph;
+use super::super::graph::{Graph, forks_and_joins};
 use super::super::read::Node;
 use super::super::reminders;
 
@@ -67,13 +68,14 @@ impl<'a, 'g> Walk<'a, 'g> {
         flows.chain(boundaries)
     }
 
-    /// Whether `id` is a converging parallel gateway (two or more ways in).
+    /// Whether `id` is a converging parallel or inclusive gateway (two or
+    /// more ways in), of either kind: a fork met by a join of the other
+    /// kind is a problem said with the fork.
     fn is_join(&self, id: &str) -> bool {
-        self.node(id).is_some_and(|n| n.tag == "parallelGateway")
-            && self.graph.incoming(id).len() >= 2
+        self.node(id).is_some_and(|n| forks_and_joins(&n.tag)) && self.graph.incoming(id).len() >= 2
     }
 
-    /// The converging parallel gateways in `reached`, nearest first (ties
+    /// The converging gateways ([`Self::is_join`]) in `reached`, nearest first (ties
     /// in file order).
     pub fn joins_by_distance(&self, reached: &BTreeMap<&'a str, usize>) -> Vec<&'a str> {
         let mut joins: Vec<(usize, u64, &'a str)> = reached
@@ -85,7 +87,7 @@ impl<'a, 'g> Walk<'a, 'g> {
         joins.into_iter().map(|(_, _, id)| id).collect()
     }
 
-    /// The converging parallel gateway every walk in `reached` reached,
+    /// The converging gateway ([`Self::is_join`]) every walk in `reached` reached,
     /// the one whose farthest distance is least (ties in file order).
     pub fn common_join(&self, reached: &[BTreeMap<&'a str, usize>]) -> Option<&'a str> {
         reached

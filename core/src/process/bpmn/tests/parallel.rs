@@ -1,28 +1,9 @@
 //! Parallel gateways: forks become `parallel` steps, joins are followed
 //! through; forks whose paths never meet and nested ones are refused.
 
-use super::file;
+use super::{file, fixture, refused, step};
 use crate::process::bpmn::import;
-use crate::process::model::{Model, ModelFile, StepFile, StepKind};
-
-/// A fixture of `tests/fixtures/`.
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Step `id` of `m`.
-fn step<'m>(m: &'m ModelFile, id: &str) -> &'m StepFile {
-    m.steps
-        .iter()
-        .find(|s| s.id == id)
-        .unwrap_or_else(|| panic!("no step `{id}` in {m:#?}"))
-}
-
-/// The problems of a refused import, one line each.
-fn refused(xml: &str) -> Vec<String> {
-    import(xml).expect_err("refused").lines()
-}
+use crate::process::model::{Model, StepKind};
 
 #[test]
 fn a_camunda_modeler_fork_and_join_become_one_parallel_step() {
@@ -256,17 +237,17 @@ fn model_check_problems_of_a_fork_surface_on_its_elements_with_their_lines() {
 }
 
 #[test]
-fn inclusive_gateways_stay_refused() {
-    let inclusive = file(
+fn complex_gateways_stay_refused() {
+    let complex = file(
         r#"<process id="p" isExecutable="true">
 <startEvent id="s"/>
-<inclusiveGateway id="g" name="Some"/>
+<complexGateway id="g" name="Some"/>
 </process>"#,
     );
-    let lines = refused(&inclusive);
+    let lines = refused(&complex);
     assert!(
         lines.iter().any(|l| l.starts_with(
-            "line 5: <inclusiveGateway> `g` \"Some\": inclusive gateways are not supported yet; use a parallel gateway"
+            "line 5: <complexGateway> `g` \"Some\": complex gateways are not supported yet; use an inclusive or parallel gateway"
         )),
         "{lines:#?}"
     );
