@@ -19,9 +19,16 @@ pub enum SyncStatus {
     },
     /// Everything is exchanged; others' changes arrive live.
     UpToDate,
-    /// The last attempt failed; a running sync retries with backoff.
+    /// The last attempt failed; a running sync retries with backoff
+    /// (it stops for causes retrying cannot fix: `BadServerUrl`, an
+    /// insecure `http://` refused as `Tls`).
     Error {
-        /// What went wrong.
+        /// Why, for the app to act on (e.g. offer "retry" only for
+        /// `Network` and `Timeout`).
+        cause: SyncErrorCause,
+        /// A sentence for people in the device's locale (`set_locale`):
+        /// English, Spanish or Hungarian, English for any other language.
+        /// In English the technical detail follows after a colon.
         message: String,
     },
     /// The server no longer accepts this device's session (it expired, was
@@ -29,13 +36,59 @@ pub enum SyncStatus {
     /// (`user().signed_in` is false) and sync has stopped. Show the login
     /// screen; local work is kept and pushed after the next `login`.
     NeedsLogin {
-        /// What the server said, for people.
+        /// A sentence for people in the device's locale, as for `Error`.
         message: String,
     },
     /// An administrator wiped this device: its data and keys are deleted
     /// and this handle fails every call with `FieldworkError.Wiped`. Open a
     /// new device (same path) to sign in afresh.
     Wiped,
+}
+
+/// Why the last sync attempt failed (`SyncStatus.Error`'s `cause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum SyncErrorCause {
+    /// The server could not be reached or the connection broke (no
+    /// network, DNS, connection refused or reset). Worth retrying.
+    Network,
+    /// The sync did not finish in time. Worth retrying.
+    Timeout,
+    /// The secure connection failed (certificate not trusted, expired or
+    /// for another name, pin mismatch, malformed CA or pin), or plain
+    /// `http://` to another machine was refused: the sign-in settings must
+    /// change.
+    Tls,
+    /// The server answered but refused (an error of its own, rate
+    /// limiting, an incompatible protocol version: update the app).
+    ServerRefused,
+    /// The server sent something this device cannot read or apply.
+    Protocol,
+    /// This device's store, its files or its keystore failed.
+    Storage,
+    /// The server address given at sign-in is not a valid URL.
+    BadServerUrl,
+    /// Not signed in or the session was refused: reported as
+    /// `SyncStatus.NeedsLogin`, never as an error with this cause.
+    SignedOut,
+    /// Anything else (an internal failure). Retrying may help.
+    Other,
+}
+
+impl From<fieldwork_sdk::SyncErrorCause> for SyncErrorCause {
+    fn from(c: fieldwork_sdk::SyncErrorCause) -> Self {
+        use fieldwork_sdk::SyncErrorCause as C;
+        match c {
+            C::Network => SyncErrorCause::Network,
+            C::Timeout => SyncErrorCause::Timeout,
+            C::Tls => SyncErrorCause::Tls,
+            C::ServerRefused => SyncErrorCause::ServerRefused,
+            C::Protocol => SyncErrorCause::Protocol,
+            C::Storage => SyncErrorCause::Storage,
+            C::BadServerUrl => SyncErrorCause::BadServerUrl,
+            C::SignedOut => SyncErrorCause::SignedOut,
+            C::Other => SyncErrorCause::Other,
+        }
+    }
 }
 
 impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
@@ -54,7 +107,10 @@ impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
                 pending,
             },
             S::UpToDate => SyncStatus::UpToDate,
-            S::Error { message } => SyncStatus::Error { message },
+            S::Error { cause, message } => SyncStatus::Error {
+                cause: cause.into(),
+                message,
+            },
             S::NeedsLogin { message } => SyncStatus::NeedsLogin { message },
             S::Wiped => SyncStatus::Wiped,
         }

@@ -137,7 +137,7 @@ fn print_status(out: &Output, status: &SyncStatus) {
             format!("syncing ({done} documents received, {pending} local change(s) to send)")
         }
         SyncStatus::UpToDate => "up to date".to_owned(),
-        SyncStatus::Error { message } => format!("error: {message} (retrying)"),
+        SyncStatus::Error { message, .. } => format!("error: {message} (retrying)"),
         SyncStatus::NeedsLogin { message } => format!("signed out: {message} (run login)"),
         SyncStatus::Wiped => {
             "wiped by the administrator: the local data and keys are deleted".to_owned()

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fieldwork_core::sync::SyncStatus;
+use crate::state::SyncStatus;
 use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -152,7 +152,7 @@ pub(crate) async fn run(
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let mut ended = Ended::default();
-    device.set_status(fieldwork_core::sync::SyncStatus::Connecting);
+    device.set_status(crate::SyncStatus::Connecting);
     let mut ws = match connect(device).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -282,7 +282,12 @@ async fn apply(
                     .await
                     .map_err(|e| SdkError::Network(e.to_string()))?;
             }
-            Effect::Status(status) => device.set_status(status),
+            // A failure is reported by the driver, with its cause.
+            Effect::Status(status) => {
+                if let Some(status) = crate::SyncStatus::from_core(status) {
+                    device.set_status(status);
+                }
+            }
             // Announced with the store lock's release (crate::state).
             Effect::Changed(records) => ended.report.changed += records.len(),
             Effect::Fatal(error) => {

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::state::SyncStatus;
 use fieldwork_core::store::Store;
-use fieldwork_core::sync::SyncStatus;
 use fieldwork_core::{Clock, FieldWrite, RecordId, RecordKind, TextWrite};
 use tokio::sync::watch;
 
@@ -230,10 +230,9 @@ impl Device {
                 Ok(ended.report)
             }
             Err(_) => {
-                state.set_status(SyncStatus::Error {
-                    message: "timed out".into(),
-                });
-                Err(SdkError::Timeout(timeout.as_secs()))
+                let e = SdkError::Timeout(timeout.as_secs());
+                state.sync_failed(&e);
+                Err(e)
             }
         }
     }

@@ -36,6 +36,5 @@ pub use background_sync::{Backoff, SyncHandle};
 pub use connection::SyncReport;
 pub use device::Device;
 pub use error::{Result, SdkError, internal_codes};
-pub use fieldwork_core::sync::SyncStatus;
 pub use secrets::{FileSecrets, MemorySecrets, SecretError, SecretStore};
-pub use state::{DeviceObserver, StoreGuard};
+pub use state::{DeviceObserver, StoreGuard, SyncErrorCause, SyncStatus};

@@ -22,14 +22,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fieldwork_core::RecordId;
 use fieldwork_core::store::Store;
-use fieldwork_core::sync::SyncStatus;
+use fieldwork_core::{CoreError, RecordId};
 use tokio::sync::{Notify, watch};
 
 use crate::error::{Result, SdkError};
 use crate::lock::StoreLock;
 use crate::secrets::{SecretError, SecretStore, names};
+
+mod sentences;
+pub mod status;
+
+use sentences::Language;
+pub use status::{SyncErrorCause, SyncStatus};
 
 /// Told about changes, so a UI can refresh. Called from whichever thread made
 /// or received the change: implementations must be quick and thread-safe.
@@ -261,27 +266,34 @@ impl DeviceState {
     }
 
     /// Publishes how a sync that failed with `error` left things: for a
-    /// session the server refused ([`SdkError::SessionExpired`]) or a
-    /// device with no token ([`SdkError::NotLoggedIn`]) the token is
-    /// forgotten, so the device reads as signed out, and the status is
-    /// [`SyncStatus::NeedsLogin`]; any other failure is
-    /// [`SyncStatus::Error`]. The one place both sync drivers (one-shot and
-    /// background) decide it.
+    /// session the server refused or a device with no token ([`cause`] is
+    /// [`SyncErrorCause::SignedOut`]) the token is forgotten, so the device
+    /// reads as signed out, and the status is [`SyncStatus::NeedsLogin`];
+    /// any other failure is [`SyncStatus::Error`] with its cause. Messages
+    /// are sentences in the store's locale (see `sentences`). The one place
+    /// both sync drivers (one-shot and background) decide it.
     pub(crate) fn sync_failed(&self, error: &SdkError) {
-        let status = match error {
-            SdkError::SessionExpired | SdkError::NotLoggedIn => {
+        let cause = cause(error);
+        let message = sentences::message(self.language(), cause, error);
+        let status = match cause {
+            SyncErrorCause::SignedOut => {
                 if let Err(e) = self.forget_token() {
                     tracing::warn!(error = %e, "could not forget the refused login token");
                 }
-                SyncStatus::NeedsLogin {
-                    message: error.to_string(),
-                }
+                SyncStatus::NeedsLogin { message }
             }
-            other => SyncStatus::Error {
-                message: other.to_string(),
-            },
+            cause => SyncStatus::Error { cause, message },
         };
         self.set_status(status);
+    }
+
+    /// The language of the store's locale; English once the store is gone.
+    /// Takes the store lock briefly: not to be called while holding it.
+    fn language(&self) -> Language {
+        self.lock_slot()
+            .as_ref()
+            .map(|store| Language::of(store.locale()))
+            .unwrap_or_default()
     }
 
     /// Completes when records changed since the last wake-up.
@@ -344,6 +356,44 @@ impl DeviceState {
     }
 }
 
+/// Why a sync that failed with `error` failed: every [`SdkError`] variant
+/// mapped explicitly (no catch-all, so a new variant must be placed here).
+pub(crate) fn cause(error: &SdkError) -> SyncErrorCause {
+    use SyncErrorCause as C;
+    match error {
+        SdkError::Core(e) => core_cause(e),
+        SdkError::NotLoggedIn | SdkError::InvalidCredentials | SdkError::SessionExpired => {
+            C::SignedOut
+        }
+        SdkError::RateLimited | SdkError::Server { .. } => C::ServerRefused,
+        SdkError::Network(_) => C::Network,
+        SdkError::BadUrl(_) => C::BadServerUrl,
+        SdkError::Tls(_) | SdkError::InsecureHttp(_) => C::Tls,
+        SdkError::Timeout(_) => C::Timeout,
+        SdkError::Secrets(_) | SdkError::StoreInUse { .. } | SdkError::Io(_) => C::Storage,
+        // A wiped device reports `SyncStatus::Wiped` whatever is published.
+        SdkError::Wiped | SdkError::Closed | SdkError::Internal { .. } => C::Other,
+    }
+}
+
+/// Why a sync that failed in the core failed: what the server sent could
+/// not be read or applied ([`SyncErrorCause::Protocol`]), or the local
+/// store failed ([`SyncErrorCause::Storage`]).
+fn core_cause(error: &CoreError) -> SyncErrorCause {
+    use SyncErrorCause as C;
+    match error {
+        CoreError::Protocol(_)
+        | CoreError::InvalidId(_)
+        | CoreError::Automerge(_)
+        | CoreError::Policy(_) => C::Protocol,
+        CoreError::Storage(_)
+        | CoreError::Corrupt(_)
+        | CoreError::WrongKey
+        | CoreError::KeyRequired => C::Storage,
+        CoreError::Invalid(_) | CoreError::NotFound(_) | CoreError::Denied(_) => C::Other,
+    }
+}
+
 /// The locked store of a [`Device`](crate::Device)
 /// ([`Device::lock_store`](crate::Device::lock_store)); derefs to the
 /// [`Store`]. When dropped, it releases the lock and then announces the
@@ -388,3 +438,6 @@ impl Drop for StoreGuard<'_> {
         self.state.announce(&changed);
     }
 }
+
+#[cfg(test)]
+mod tests;

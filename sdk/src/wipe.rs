@@ -21,8 +21,8 @@
 //! Unsent local changes are deleted with the store, by design. A new
 //! store opened at the same path is a new device (new id) that can sign in.
 
+use crate::state::SyncStatus;
 use fieldwork_core::store::Transport;
-use fieldwork_core::sync::SyncStatus;
 use fieldwork_core::sync::protocol::error_codes;
 use serde::Deserialize;
 

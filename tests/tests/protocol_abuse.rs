@@ -190,7 +190,7 @@ fn a_session_revoked_during_live_sync_signs_the_device_out_with_a_typed_status()
         || {
             matches!(
                 d.device.status(),
-                fieldwork_core::sync::SyncStatus::NeedsLogin { .. }
+                fieldwork_sdk::SyncStatus::NeedsLogin { .. }
             )
         },
     );

@@ -6,6 +6,7 @@ import dev.fieldwork.FieldworkDevice
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.Kind
 import dev.fieldwork.ListOptions
+import dev.fieldwork.SyncErrorCause
 import dev.fieldwork.SyncStatus
 import kotlinx.coroutines.runBlocking
 import org.junit.AfterClass
@@ -18,6 +19,7 @@ import kotlin.test.Test
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
+import kotlin.test.assertIs
 import kotlin.test.assertTrue
 
 /** Collects callbacks; [waitFor] polls until a condition holds. */
@@ -200,6 +202,32 @@ class DeviceTest {
         assertTrue(ana.quarantine().isEmpty())
         val owners = ids.map { id -> ana.card(id).fields.single { it.name == "owner" }.value }
         assertEquals(listOf("ana", "ana", "ana"), owners)
+    }
+
+    @Test
+    fun anUnreachableServerIsANetworkErrorWithASentenceInTheDeviceLocale() {
+        val ana = device()
+        val listener = Recorder()
+        ana.addListener(listener)
+        // Signed in on a server of its own, which then stops: nothing
+        // listens on that port any more.
+        TestServer.withTeam().use { gone ->
+            runBlocking { ana.login(gone.url, "ana", TestServer.PASSWORDS.getValue("ana")) }
+        }
+
+        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10u) } }
+        val english = assertIs<SyncStatus.Error>(ana.syncStatus())
+        assertEquals(SyncErrorCause.NETWORK, english.cause)
+        assertTrue(english.message.startsWith("Could not reach the server"), english.message)
+        listener.waitFor("the error status") {
+            listener.statuses.any { it is SyncStatus.Error && it.cause == SyncErrorCause.NETWORK }
+        }
+
+        ana.setLocale("es")
+        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10u) } }
+        val spanish = assertIs<SyncStatus.Error>(ana.syncStatus())
+        assertEquals(SyncErrorCause.NETWORK, spanish.cause)
+        assertEquals("No se pudo conectar con el servidor; comprueba la conexión.", spanish.message)
     }
 
     companion object {

@@ -179,3 +179,28 @@ def test_an_unreachable_server_is_a_network_error_and_keeps_local_work(private_s
     assert ana.card(account).title == "Sin Cobertura SL"
     assert ana.pending_changes() > 0
     assert ana.sync_status().is_ERROR()
+
+
+def test_an_unreachable_server_reports_the_network_cause_in_the_device_locale(private_server, open_device):
+    ana = open_device()
+    listener = Recorder()
+    ana.add_listener(listener)
+    sign_in(ana, private_server, "ana")
+    private_server.stop()  # nothing listens on its port any more
+
+    with pytest.raises(FieldworkError.Network):
+        asyncio.run(ana.sync_now(10))
+    status = ana.sync_status()
+    assert status.is_ERROR()
+    assert status.cause == fieldwork.SyncErrorCause.NETWORK
+    assert status.message.startswith("Could not reach the server"), status.message
+    listener.wait_for(lambda: any(
+        s.is_ERROR() and s.cause == fieldwork.SyncErrorCause.NETWORK for s in listener.statuses))
+
+    ana.set_locale("es")
+    with pytest.raises(FieldworkError.Network):
+        asyncio.run(ana.sync_now(10))
+    status = ana.sync_status()
+    assert status.is_ERROR()
+    assert status.cause == fieldwork.SyncErrorCause.NETWORK
+    assert status.message == "No se pudo conectar con el servidor; comprueba la conexión."

@@ -29,6 +29,11 @@ struct SyncStatusView: View {
             if let message {
                 Section { Text(message) }
             }
+            if case let .error(cause, _) = model.status, cause.canRetry {
+                Section {
+                    Button("Retry") { Task { await syncNow() } }.disabled(busy)
+                }
+            }
             Section {
                 Button("Sign out", role: .destructive) { Task { await signOut() } }
             }
@@ -72,7 +77,8 @@ struct SyncStatusView: View {
 }
 
 extension SyncStatus {
-    /// One line for people.
+    /// One line for people; a failure is the SDK's sentence, in the
+    /// device's locale (`setLocale`).
     var headline: String {
         switch self {
         case .offline: return "Offline"
@@ -81,9 +87,21 @@ extension SyncStatus {
             if let total { return "Syncing \(done) of \(total)" }
             return "Syncing (\(done) received)"
         case .upToDate: return "Up to date"
-        case let .error(message): return "Sync failed: \(message)"
+        case let .error(_, message): return message
         case .needsLogin: return "Signed out: please sign in again"
         case .wiped: return "Removed from this phone by your administrator"
+        }
+    }
+}
+
+extension SyncErrorCause {
+    /// Whether retrying can fix the failure: only a failure to reach the
+    /// server or a timeout. The other causes need the user or an update
+    /// (sign-in settings, a newer app, free storage).
+    var canRetry: Bool {
+        switch self {
+        case .network, .timeout: return true
+        case .tls, .serverRefused, .protocol, .storage, .badServerUrl, .signedOut, .other: return false
         }
     }
 }

@@ -7,8 +7,8 @@ use fieldwork_core::process::model::Model;
 use fieldwork_core::{FieldWrite, RecordId, RecordKind, Store, SystemClock};
 
 use super::{Device, DeviceObserver};
+use crate::SyncStatus;
 use crate::secrets::MemorySecrets;
-use fieldwork_core::sync::SyncStatus;
 
 /// Remembers every record it was told about.
 #[derive(Default)]

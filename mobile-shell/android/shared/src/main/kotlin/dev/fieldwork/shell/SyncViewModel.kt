@@ -2,6 +2,7 @@ package dev.fieldwork.shell
 
 import dev.fieldwork.FieldworkDevice
 import dev.fieldwork.FieldworkException
+import dev.fieldwork.SyncErrorCause
 import dev.fieldwork.SyncStatus
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
@@ -15,6 +16,8 @@ data class SyncState(
     val pending: ULong = 0u,
     val live: Boolean = false,
     val lastError: String? = null,
+    /** Whether to offer "Retry": the last sync failed for a cause retrying can fix ([canRetry]). */
+    val canRetry: Boolean = false,
 )
 
 /** Sync now, live sync on and off, and the status line. */
@@ -31,7 +34,12 @@ class SyncViewModel(
     /** Recomputes the state from the latest status and the outbox. */
     suspend fun refresh() {
         val pending = store { pendingChanges() }
-        mutableState.value = mutableState.value.copy(headline = headline(events.status.value), pending = pending)
+        val status = events.status.value
+        mutableState.value = mutableState.value.copy(
+            headline = headline(status),
+            canRetry = canRetry(status),
+            pending = pending,
+        )
     }
 
     /** Syncs once; errors are shown, never thrown (local work is kept either way). */
@@ -54,13 +62,26 @@ class SyncViewModel(
     }
 }
 
-/** A status line for people. */
+/** A status line for people; a failure is the SDK's sentence, in the device's locale (`setLocale`). */
 fun headline(status: SyncStatus): String = when (status) {
     is SyncStatus.Offline -> "Offline"
     is SyncStatus.Connecting -> "Connecting…"
     is SyncStatus.Syncing -> status.total?.let { "Syncing ${status.done} of $it" } ?: "Syncing…"
     is SyncStatus.UpToDate -> "Up to date"
-    is SyncStatus.Error -> "Sync failed: ${status.message}"
+    is SyncStatus.Error -> status.message
     is SyncStatus.NeedsLogin -> "Signed out: please sign in again"
     is SyncStatus.Wiped -> "Removed from this phone by your administrator"
+}
+
+/**
+ * Whether retrying can fix what the status reports: only a failure to reach
+ * the server or a timeout. The other causes need the user or an update
+ * (sign-in settings, a newer app, free storage), so the screen shows the
+ * sentence without a retry button.
+ */
+fun canRetry(status: SyncStatus): Boolean = status is SyncStatus.Error && when (status.cause) {
+    SyncErrorCause.NETWORK, SyncErrorCause.TIMEOUT -> true
+    SyncErrorCause.TLS, SyncErrorCause.SERVER_REFUSED, SyncErrorCause.PROTOCOL, SyncErrorCause.STORAGE,
+    SyncErrorCause.BAD_SERVER_URL, SyncErrorCause.SIGNED_OUT, SyncErrorCause.OTHER,
+    -> false
 }
