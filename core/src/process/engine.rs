@@ -1118,6 +1118,8 @@ mod hours_tests;
 #[cfg(test)]
 mod parallel_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod wait_tests;
 
 #[cfg(test)]

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-
+use super::test_support::{self, at, inputs, record};
 use super::{Action, Called, Inputs, Outcome, called_id, called_state, candidate_called, step};
 use crate::ids::{RecordId, RecordKind};
 use crate::process::instance::{Event, Instance, instance_fields};
@@ -53,36 +52,12 @@ id = "done"
 kind = "end"
 "#;
 
-fn at(s: &str) -> Timestamp {
-    s.parse().expect("timestamp")
-}
-
 fn account() -> Record {
-    let mut fields = BTreeMap::new();
-    fields.insert("name".into(), FieldValue::Text("Nube SL".into()));
-    fields.insert("owner".into(), FieldValue::Text("ana".into()));
-    Record {
-        id: RecordId::derived(RecordKind::Account, &["a"]),
-        fields,
-        conflicts: BTreeMap::new(),
-        classes: Vec::new(),
-    }
+    record(RecordKind::Account, "a", &[])
 }
 
 fn instance(record: &Record) -> Instance {
-    let started = at("2027-03-01T09:00:00Z");
-    Instance {
-        id: Instance::derive_id("onboard", &record.id, started),
-        model_key: "onboard".into(),
-        model: RecordId::derived(RecordKind::ProcessModel, &["onboard", "1"]),
-        started_version: 1,
-        record: record.id.clone(),
-        account: Some(record.id.clone()),
-        owner: Some("ana".into()),
-        started_at: started,
-        events: BTreeMap::new(),
-        parameters: BTreeMap::new(),
-    }
+    test_support::instance("onboard", record, "2027-03-01T09:00:00Z")
 }
 
 fn run(
@@ -92,18 +67,10 @@ fn run(
     may_start: bool,
 ) -> Outcome {
     let a = account();
+    let none = BTreeMap::new();
     step(&Inputs {
-        model,
-        start: &model.start,
-        instance: i,
-        record: Some(&a),
-        account: Some(&a),
-        activities: &BTreeMap::new(),
-        directory: &[],
-        policy: None,
-        called,
         may_start,
-        now: at("2027-03-05T09:00:00Z"),
+        ..inputs(model, (i, &a), (&none, called), "2027-03-05T09:00:00Z")
     })
 }
 

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-
-use super::{Action, Inputs, Outcome, activity_id, candidate_activities, open_visits, step};
+use super::test_support::{self, apply, at, record, run_on};
+use super::{Outcome, activity_id, candidate_activities, open_visits};
 use crate::ids::{RecordId, RecordKind};
 use crate::process::instance::{Event, Instance, fold, step_label};
 use crate::process::model::Model;
@@ -55,80 +54,16 @@ id = "done"
 kind = "end"
 "#;
 
-fn at(s: &str) -> Timestamp {
-    s.parse().expect("timestamp")
-}
-
 fn deal() -> Record {
-    let mut fields = BTreeMap::new();
-    fields.insert("name".into(), FieldValue::Text("Nube SL".into()));
-    fields.insert("owner".into(), FieldValue::Text("ana".into()));
-    Record {
-        id: RecordId::derived(RecordKind::Deal, &["d"]),
-        fields,
-        conflicts: BTreeMap::new(),
-        classes: Vec::new(),
-    }
+    record(RecordKind::Deal, "d", &[])
 }
 
 fn instance(record: &Record) -> Instance {
-    let started = at("2027-03-01T09:00:00Z");
-    Instance {
-        id: Instance::derive_id("prepare", &record.id, started),
-        model_key: "prepare".into(),
-        model: RecordId::derived(RecordKind::ProcessModel, &["prepare", "1"]),
-        started_version: 1,
-        record: record.id.clone(),
-        account: None,
-        owner: Some("ana".into()),
-        started_at: started,
-        events: BTreeMap::new(),
-        parameters: BTreeMap::new(),
-    }
+    test_support::instance("prepare", record, "2027-03-01T09:00:00Z")
 }
 
 fn run(model: &Model, i: &Instance, activities: &BTreeMap<RecordId, Record>, now: &str) -> Outcome {
-    let d = deal();
-    step(&Inputs {
-        model,
-        start: &model.start,
-        instance: i,
-        record: Some(&d),
-        account: None,
-        activities,
-        directory: &[],
-        policy: None,
-        called: &BTreeMap::new(),
-        may_start: true,
-        now: at(now),
-    })
-}
-
-/// Applies an outcome to a replica: its events to the log, its
-/// activities created or updated.
-fn apply(o: &Outcome, i: &mut Instance, acts: &mut BTreeMap<RecordId, Record>) {
-    for a in &o.actions {
-        match a {
-            Action::Event { key, event } => {
-                i.events.insert(key.clone(), event.clone());
-            }
-            Action::CreateActivity { id, fields, .. } => {
-                acts.entry(id.clone()).or_insert_with(|| Record {
-                    id: id.clone(),
-                    fields: fields.clone(),
-                    conflicts: BTreeMap::new(),
-                    classes: Vec::new(),
-                });
-            }
-            Action::SetActivityStatus { id, status } => {
-                if let Some(r) = acts.get_mut(id) {
-                    r.fields
-                        .insert("status".into(), FieldValue::Text(status.clone()));
-                }
-            }
-            _ => {}
-        }
-    }
+    run_on(model, (i, &deal()), (activities, &BTreeMap::new()), now)
 }
 
 /// A person completes `id` at `when`.
@@ -508,19 +443,12 @@ fn inclusive_run(fields: &[(&str, FieldValue)]) -> (Outcome, Instance, BTreeMap<
     }
     let mut i = instance(&d);
     i.model_key = "offer-checks".into();
-    let o = step(&Inputs {
-        model: &model,
-        start: &model.start,
-        instance: &i,
-        record: Some(&d),
-        account: None,
-        activities: &BTreeMap::new(),
-        directory: &[],
-        policy: None,
-        called: &BTreeMap::new(),
-        may_start: true,
-        now: at("2027-03-01T10:00:00Z"),
-    });
+    let o = run_on(
+        &model,
+        (&i, &d),
+        (&BTreeMap::new(), &BTreeMap::new()),
+        "2027-03-01T10:00:00Z",
+    );
     let mut acts = BTreeMap::new();
     apply(&o, &mut i, &mut acts);
     (o, i, acts)
@@ -583,19 +511,12 @@ fn a_path_already_started_is_not_skipped_when_the_record_changes() {
         .insert("currency".into(), FieldValue::Text("EUR".into()));
     // Another replica runs it on the changed deal: the legal review it
     // finds planned stays, and nothing else starts.
-    let o = step(&Inputs {
-        model: &model,
-        start: &model.start,
-        instance: &i,
-        record: Some(&d),
-        account: None,
-        activities: &acts,
-        directory: &[],
-        policy: None,
-        called: &BTreeMap::new(),
-        may_start: true,
-        now: at("2027-03-01T11:00:00Z"),
-    });
+    let o = run_on(
+        &model,
+        (&i, &d),
+        (&acts, &BTreeMap::new()),
+        "2027-03-01T11:00:00Z",
+    );
     apply(&o, &mut i, &mut acts);
     assert!(
         !i.events.keys().any(|k| k.starts_with("0000.checks.0/")),
