@@ -30,11 +30,14 @@
 //! # Closing
 //!
 //! Guarantees:
-//! - **No callback after close.** Once `close_device` (or the drop) has
-//!   begun, no listener or observer is called again: notices still queued
-//!   are dropped, not delivered, and every subscription ends. A callback
-//!   already running is waited for (bounded, and never from inside a
-//!   callback, which would wait for itself).
+//! - **Subscriptions end; nothing after.** Once `close_device` (or the
+//!   drop) has begun, no snapshot or listener notice is delivered (those
+//!   queued are dropped) and every live query ends: its observer's
+//!   `ended()` is called once (not for one the app cancelled), so Flows,
+//!   AsyncStreams and Python iterators complete; then nothing is called
+//!   again. A callback already running is waited for, and the `ended`
+//!   calls too (bounded; never from inside a callback, which would wait
+//!   for itself: they follow once it returns).
 //! - **Idempotent and typed.** Closing again does nothing; every other call
 //!   on a closed device fails with `FieldworkError.Closed`.
 //! - **The store is released.** The SQLite file is closed and its lock file
@@ -315,10 +318,12 @@ impl FieldworkDevice {
     }
 
     /// Closes the device: stops background sync (waiting at most two
-    /// seconds for its socket), calls no listener or observer again
-    /// (notices still queued are dropped; every subscription ends), waits at
-    /// most two seconds for a callback that is running, closes the store and
-    /// releases its lock so that the path can be opened again. Idempotent; every other call
+    /// seconds for its socket), delivers no snapshot or listener notice
+    /// again (those queued are dropped), ends every live query (its
+    /// observer's `ended()` is called once, on the dispatcher thread; not
+    /// for one the app cancelled), waits at most two seconds in all for a
+    /// callback that is running and those `ended` calls, closes the store
+    /// and releases its lock so that the path can be opened again. Idempotent; every other call
     /// afterwards fails with `Closed`. Blocks for those bounded waits: call
     /// it off the UI thread. In Kotlin, `close()` (or `use {}`) does this and
     /// frees the handle; in Python and Swift call it before dropping the

@@ -32,16 +32,26 @@
 //!   reaching `UpToDate` (a new policy may show other fields) and a wipe.
 //!
 //! # Guarantees
-//! - **No callback after `cancel()` returns**: a callback already running
-//!   on another thread is waited for (at most [`LISTENER_WAIT`]); called
-//!   from an observer (the dispatcher thread) `cancel()` never waits for
-//!   itself. Cancelling again, or after the device was closed, does
-//!   nothing. Dropping the `Subscription` of a live query (Kotlin
-//!   `close()`, the last Python or Swift reference) cancels it; dropping a
-//!   listener's does not.
-//! - **No callback after close**: closing the device ends every
-//!   subscription and listener as `cancel()` does (one bounded wait for
-//!   all) and stops the thread; notices still queued are dropped.
+//! - **No callback after `cancel()` returns**, not even `ended`: a callback
+//!   already running on another thread is waited for (at most
+//!   [`LISTENER_WAIT`]); called from an observer (the dispatcher thread)
+//!   `cancel()` never waits for itself. Cancelling again, or after the
+//!   device was closed, does nothing. Dropping the `Subscription` of a live
+//!   query (Kotlin `close()`, the last Python or Swift reference) cancels
+//!   it; dropping a listener's does not.
+//! - **Every subscription the app did not cancel ends with `ended()`**,
+//!   exactly once, its observer's last call: when the device is closed, and
+//!   just after `failed` when its query failed (a wipe). That is where the
+//!   Kotlin Flow, the Swift stream and the Python iterator complete.
+//! - **Close ends everything**: once closing begins no snapshot and no
+//!   listener notice is delivered (those queued are dropped); the
+//!   dispatcher calls each observer's `ended` in subscription order, then
+//!   its thread ends. `close_device` waits for that (at most
+//!   [`LISTENER_WAIT`] in all, a running callback included; past it no
+//!   `ended` is called). Called from a callback it does not wait (it would
+//!   wait for itself): the `ended` calls follow once that callback returns,
+//!   its own observer's included. Subscribing afterwards fails with
+//!   `Closed`.
 //! - **A failing observer hurts nobody else**: an observer that throws (or
 //!   panics) is skipped for that snapshot, which counts as not delivered
 //!   (the next change that touches its query delivers again); a listener
@@ -96,8 +106,13 @@ pub trait QueryObserver: Send + Sync {
     /// that altered it.
     fn snapshot(&self, rows: Vec<RecordSummary>) -> Result<(), ObserverError>;
     /// The query failed (the device was wiped, the store failed): the
-    /// subscription has ended and nothing more is called.
+    /// subscription has ended; only [`QueryObserver::ended`] follows.
     fn failed(&self, error: FieldworkError) -> Result<(), ObserverError>;
+    /// The subscription has ended (the device was closed, or the query
+    /// failed: then just after `failed`): the last call, exactly once,
+    /// unless the app cancelled the subscription first. Complete the
+    /// stream here.
+    fn ended(&self) -> Result<(), ObserverError>;
 }
 
 /// Told the hits of a search ([`FieldworkDevice::observe_search`]), on the
@@ -107,8 +122,12 @@ pub trait SearchObserver: Send + Sync {
     /// The hits as they are now, best first: first at once, then after each
     /// change that altered them.
     fn snapshot(&self, hits: Vec<SearchHit>) -> Result<(), ObserverError>;
-    /// The search failed: the subscription has ended.
+    /// The search failed: the subscription has ended; only
+    /// [`SearchObserver::ended`] follows.
     fn failed(&self, error: FieldworkError) -> Result<(), ObserverError>;
+    /// The subscription has ended, as [`QueryObserver::ended`]: the last
+    /// call, exactly once, unless the app cancelled it first.
+    fn ended(&self) -> Result<(), ObserverError>;
 }
 
 /// Told one record's card ([`FieldworkDevice::observe_record`]), on the
@@ -119,8 +138,12 @@ pub trait RecordObserver: Send + Sync {
     /// (not yet synced, revoked: moved out of the user's sight) or the user
     /// may not read it. First at once, then after each change to it.
     fn changed(&self, record: Option<RecordView>) -> Result<(), ObserverError>;
-    /// Reading the record failed: the subscription has ended.
+    /// Reading the record failed: the subscription has ended; only
+    /// [`RecordObserver::ended`] follows.
     fn failed(&self, error: FieldworkError) -> Result<(), ObserverError>;
+    /// The subscription has ended, as [`QueryObserver::ended`]: the last
+    /// call, exactly once, unless the app cancelled it first.
+    fn ended(&self) -> Result<(), ObserverError>;
 }
 
 /// A live query (or a listener); cancel it to stop hearing of it. Dropping
@@ -145,9 +168,10 @@ impl std::fmt::Debug for Subscription {
 #[uniffi::export]
 impl Subscription {
     /// Stops the subscription: once this returns its observer is not called
-    /// again. Waits (at most two seconds) for a callback running on the
-    /// dispatcher thread to return, unless called from that callback.
-    /// Idempotent; harmless after the device was closed.
+    /// again, not even `ended` (the app knows it cancelled). Waits (at most
+    /// two seconds) for a callback running on the dispatcher thread to
+    /// return, unless called from that callback. Idempotent; harmless after
+    /// the device was closed.
     pub fn cancel(&self) {
         self.shared.remove(self.sub.id);
         let deadline = Instant::now() + LISTENER_WAIT;
@@ -155,10 +179,11 @@ impl Subscription {
             .cancel_within(deadline, self.shared.is_dispatcher_thread());
     }
 
-    /// Whether the observer may still be called: `false` after `cancel`,
-    /// after an error ended it, and once the device is closed.
+    /// Whether the subscription still delivers snapshots: `false` after
+    /// `cancel`, after an error ended it, and once the device began closing
+    /// (its `ended` may still be on its way).
     pub fn is_active(&self) -> bool {
-        !self.sub.is_cancelled() && self.shared.open.load(Ordering::SeqCst)
+        !self.sub.is_done() && self.shared.open.load(Ordering::SeqCst)
     }
 }
 
@@ -274,6 +299,17 @@ impl Watch {
             Watch::Listener { .. } => Ok(()),
         }
     }
+
+    /// Tells the observer that its subscription ended (listeners have no
+    /// such call: they just stop).
+    fn end(&self) -> Result<(), ObserverError> {
+        match self {
+            Watch::List { observer, .. } => observer.ended(),
+            Watch::Search { observer, .. } => observer.ended(),
+            Watch::Record { observer, .. } => observer.ended(),
+            Watch::Listener { .. } => Ok(()),
+        }
+    }
 }
 
 /// One subscription as the dispatcher holds it.
@@ -287,12 +323,12 @@ struct Sub {
     idle: Condvar,
 }
 
-/// Whether a subscription was cancelled and whether its observer is being
-/// called: both under one lock, so that `cancel` and the dispatcher agree on
-/// which callback is the last.
+/// Whether a subscription is done (cancelled, or told it ended) and whether
+/// its observer is being called: both under one lock, so that `cancel` and
+/// the dispatcher agree on which callback is the last.
 #[derive(Default)]
 struct Gate {
-    cancelled: bool,
+    done: bool,
     running: bool,
 }
 
@@ -303,33 +339,59 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sub {
-    fn is_cancelled(&self) -> bool {
-        lock(&self.gate).cancelled
+    fn is_done(&self) -> bool {
+        lock(&self.gate).done
     }
 
-    /// Calls `call` unless the subscription was cancelled or the device
-    /// closed; `true` if the observer returned normally. A panic in the
-    /// callback is caught: the dispatcher serves the others.
-    fn call(&self, open: &AtomicBool, call: impl FnOnce() -> Result<(), ObserverError>) -> bool {
+    /// Calls `call` unless the subscription is done or the device closing:
+    /// `None` if not called, else whether the observer returned normally.
+    fn call(
+        &self,
+        open: &AtomicBool,
+        call: impl FnOnce() -> Result<(), ObserverError>,
+    ) -> Option<bool> {
         {
             let mut gate = lock(&self.gate);
-            if gate.cancelled || !open.load(Ordering::SeqCst) {
-                return false;
+            if gate.done || !open.load(Ordering::SeqCst) {
+                return None;
             }
             gate.running = true;
         }
+        Some(self.run(call))
+    }
+
+    /// Runs a callback the gate let through. A panic in it is caught: the
+    /// dispatcher serves the others.
+    fn run(&self, call: impl FnOnce() -> Result<(), ObserverError>) -> bool {
         let outcome = catch_unwind(AssertUnwindSafe(call));
         lock(&self.gate).running = false;
         self.idle.notify_all();
         matches!(outcome, Ok(Ok(())))
     }
 
-    /// Marks the subscription cancelled and waits until `deadline` for a
+    /// Ends the subscription: calls the observer's `ended` unless it is done
+    /// already (cancelled, ended) or `end_by` has passed; done afterwards.
+    fn end(&self, end_by: Option<Instant>) {
+        {
+            let mut gate = lock(&self.gate);
+            if gate.done {
+                return;
+            }
+            gate.done = true;
+            if end_by.is_some_and(|t| Instant::now() >= t) {
+                return;
+            }
+            gate.running = true;
+        }
+        self.run(|| self.watch.end());
+    }
+
+    /// Marks the subscription done and waits until `deadline` for a
     /// callback in progress to return (not when `on_dispatcher`: that
     /// callback is the caller's own).
     fn cancel_within(&self, deadline: Instant, on_dispatcher: bool) {
         let mut gate = lock(&self.gate);
-        gate.cancelled = true;
+        gate.done = true;
         if on_dispatcher {
             return;
         }
@@ -366,6 +428,9 @@ struct State {
     subs: BTreeMap<u64, Arc<Sub>>,
     work: Work,
     stopped: bool,
+    /// When the closer stops waiting: no `ended` is called after it (`None`
+    /// when closed from a callback: nobody waits).
+    end_by: Option<Instant>,
 }
 
 impl State {
@@ -435,6 +500,15 @@ impl Shared {
             return;
         }
         state.work.all = true;
+        self.wake.notify_all();
+    }
+
+    /// Stops the dispatcher: it ends every subscription (until `end_by`)
+    /// and its thread.
+    fn stop(&self, end_by: Option<Instant>) {
+        let mut state = lock(&self.state);
+        state.stopped = true;
+        state.end_by = end_by;
         self.wake.notify_all();
     }
 
@@ -517,8 +591,8 @@ impl Dispatcher {
     }
 
     /// Registers a subscription; its initial snapshot follows on the
-    /// dispatcher thread.
-    fn subscribe(&self, watch: Watch) -> Arc<Subscription> {
+    /// dispatcher thread. [`FieldworkError::Closed`] once stopped.
+    fn subscribe(&self, watch: Watch) -> Result<Arc<Subscription>> {
         let cancel_on_drop = !matches!(watch, Watch::Listener { .. });
         let sub = Arc::new(Sub {
             id: self.shared.next_id.fetch_add(1, Ordering::SeqCst),
@@ -530,18 +604,17 @@ impl Dispatcher {
         {
             let mut state = lock(&self.shared.state);
             if state.stopped {
-                lock(&sub.gate).cancelled = true;
-            } else {
-                state.subs.insert(sub.id, Arc::clone(&sub));
-                state.work.fresh = true;
-                self.shared.wake.notify_all();
+                return Err(FieldworkError::Closed);
             }
+            state.subs.insert(sub.id, Arc::clone(&sub));
+            state.work.fresh = true;
+            self.shared.wake.notify_all();
         }
-        Arc::new(Subscription {
+        Ok(Arc::new(Subscription {
             sub,
             shared: Arc::clone(&self.shared),
             cancel_on_drop,
-        })
+        }))
     }
 
     /// Re-runs every query (the locale or the user changed).
@@ -549,21 +622,15 @@ impl Dispatcher {
         self.shared.refresh_all();
     }
 
-    /// Ends every subscription (waiting until `deadline` for a callback in
-    /// progress) and the thread (waiting until `deadline` for it to end;
-    /// never for itself).
+    /// Ends every subscription and the thread: the thread calls each
+    /// observer's `ended` (until `deadline`) and stops. Waits until
+    /// `deadline` for that; called from a callback (on the thread itself)
+    /// it does not wait: the thread ends them once that callback returns.
     pub(crate) fn finish(self, deadline: Instant) {
-        let subs = {
-            let mut state = lock(&self.shared.state);
-            state.stopped = true;
-            self.shared.wake.notify_all();
-            std::mem::take(&mut state.subs)
-        };
         let on_dispatcher = self.shared.is_dispatcher_thread();
-        for sub in subs.values() {
-            sub.cancel_within(deadline, on_dispatcher);
-        }
+        self.shared.stop((!on_dispatcher).then_some(deadline));
         if on_dispatcher {
+            // Detached: it ends by itself after the callback that closed.
             return;
         }
         let wait = deadline.saturating_duration_since(Instant::now());
@@ -578,7 +645,8 @@ impl Dispatcher {
     }
 }
 
-/// The dispatcher thread: one round per wake-up, subscriptions in order.
+/// The dispatcher thread: one round per wake-up, subscriptions in order;
+/// once stopped, every subscription still on is told it ended.
 fn dispatch(shared: &Shared, device: &Device) {
     // What each subscription was last told, by id.
     let mut last: HashMap<u64, Snapshot> = HashMap::new();
@@ -586,41 +654,65 @@ fn dispatch(shared: &Shared, device: &Device) {
         last.retain(|id, _| subs.iter().any(|s| s.id == *id));
         for sub in subs {
             if !shared.open.load(Ordering::SeqCst) {
-                return;
+                break;
             }
-            if sub.is_cancelled() {
-                continue;
-            }
-            if let Watch::Listener { listener, queue } = &sub.watch {
-                tell(shared, &sub, listener.as_ref(), queue);
-                continue;
-            }
-            let initial = sub.initial.swap(false, Ordering::SeqCst);
-            if !initial && !work.all && !sub.watch.touched_by(&work.changed) {
-                continue;
-            }
-            match sub.watch.run(device) {
-                Ok(snapshot) => {
-                    if !initial && last.get(&sub.id) == Some(&snapshot) {
-                        continue;
-                    }
-                    let copy = snapshot.clone();
-                    if sub.call(&shared.open, || sub.watch.deliver(copy)) {
-                        last.insert(sub.id, snapshot);
-                    } else {
-                        // Not delivered: the next change delivers again.
-                        last.remove(&sub.id);
-                    }
-                }
-                Err(error) => {
-                    sub.call(&shared.open, || sub.watch.fail(error));
-                    // An error ends the subscription.
-                    shared.remove(sub.id);
-                    lock(&sub.gate).cancelled = true;
-                    last.remove(&sub.id);
-                }
+            serve(shared, device, &work, &sub, &mut last);
+        }
+    }
+    end_all(shared);
+}
+
+/// One subscription's turn in a round: re-runs its query if the round's
+/// changes may alter it and tells the observer (a listener its notices).
+fn serve(
+    shared: &Shared,
+    device: &Device,
+    work: &Work,
+    sub: &Sub,
+    last: &mut HashMap<u64, Snapshot>,
+) {
+    if sub.is_done() {
+        return;
+    }
+    if let Watch::Listener { listener, queue } = &sub.watch {
+        return tell(shared, sub, listener.as_ref(), queue);
+    }
+    let initial = sub.initial.swap(false, Ordering::SeqCst);
+    if !initial && !work.all && !sub.watch.touched_by(&work.changed) {
+        return;
+    }
+    match sub.watch.run(device) {
+        Ok(snapshot) if !initial && last.get(&sub.id) == Some(&snapshot) => {}
+        Ok(snapshot) => {
+            let copy = snapshot.clone();
+            if sub.call(&shared.open, || sub.watch.deliver(copy)) == Some(true) {
+                last.insert(sub.id, snapshot);
+            } else {
+                // Not delivered: the next change delivers again.
+                last.remove(&sub.id);
             }
         }
+        Err(error) => {
+            // An error ends the subscription: `failed`, then `ended`. Not
+            // called: cancelled, or closing (which ends it).
+            if sub.call(&shared.open, || sub.watch.fail(error)).is_some() {
+                sub.end(None);
+                shared.remove(sub.id);
+                last.remove(&sub.id);
+            }
+        }
+    }
+}
+
+/// Tells every subscription still on, in order, that it ended (listeners
+/// just stop; their queued notices are dropped).
+fn end_all(shared: &Shared) {
+    let (subs, end_by) = {
+        let mut state = lock(&shared.state);
+        (std::mem::take(&mut state.subs), state.end_by)
+    };
+    for sub in subs.values() {
+        sub.end(end_by);
     }
 }
 
@@ -644,7 +736,7 @@ fn tell(
             }
             Ok(())
         });
-        if !called && (sub.is_cancelled() || !shared.open.load(Ordering::SeqCst)) {
+        if called.is_none() {
             return;
         }
     }
@@ -653,7 +745,7 @@ fn tell(
 impl FieldworkDevice {
     /// The device's dispatcher, started on first use.
     fn subscribe(&self, watch: Watch) -> Result<Arc<Subscription>> {
-        self.with_dispatcher(|d| d.subscribe(watch))
+        self.with_dispatcher(|d| d.subscribe(watch))?
     }
 }
 

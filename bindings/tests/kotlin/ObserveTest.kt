@@ -13,6 +13,7 @@ import dev.fieldwork.recordFlow
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -34,6 +35,7 @@ class Cards : RecordObserver {
     val seen = CopyOnWriteArrayList<RecordView?>()
     val threads = CopyOnWriteArrayList<String>()
     val errors = CopyOnWriteArrayList<FieldworkException>()
+    val endings = java.util.concurrent.atomic.AtomicInteger()
 
     override fun changed(record: RecordView?) {
         threads.add(Thread.currentThread().name)
@@ -42,6 +44,10 @@ class Cards : RecordObserver {
 
     override fun failed(error: FieldworkException) {
         errors.add(error)
+    }
+
+    override fun ended() {
+        endings.incrementAndGet()
     }
 
     fun waitFor(n: Int) {
@@ -119,6 +125,8 @@ class ObserveTest {
                 }
 
                 override fun failed(error: FieldworkException) {}
+
+                override fun ended() {}
             },
         )
         waitUntil { rows.size == 1 }
@@ -183,6 +191,7 @@ class ObserveTest {
         Thread.sleep(300)
         assertEquals(3, cards.seen.size, "nothing after cancel")
         assertTrue(cards.errors.isEmpty())
+        assertEquals(0, cards.endings.get(), "cancel calls no ended()")
     }
 
     @Test
@@ -194,11 +203,26 @@ class ObserveTest {
         cards.waitFor(1)
         ana.closeDevice()
         assertFalse(subscription.isActive())
+        assertEquals(1, cards.endings.get(), "closeDevice returns once ended() was called")
         subscription.cancel()
         subscription.close()
         assertFailsWith<FieldworkException.Closed> { ana.observeRecord(account, Cards()) }
+        assertFailsWith<FieldworkException.Closed> { runBlocking { ana.recordFlow(account).first() } }
         Thread.sleep(200)
         assertEquals(1, cards.seen.size, "nothing after close")
+        assertEquals(1, cards.endings.get(), "ended() once")
+    }
+
+    @Test
+    fun aCollectedFlowCompletesWhenTheDeviceIsClosed() = runBlocking {
+        val ana = device()
+        val received = Channel<List<RecordSummary>>(Channel.UNLIMITED)
+        val collector = launch(Dispatchers.IO) { ana.queryFlow(Kind.ACCOUNT).collect { received.send(it) } }
+        assertEquals(emptyList(), withTimeout(10_000) { received.receive() })
+        ana.close()
+        withTimeout(10_000) { collector.join() }
+        assertFalse(collector.isCancelled, "the Flow completed normally")
+        assertTrue(received.isEmpty, "no snapshot after close")
     }
 
     private val rows = CopyOnWriteArrayList<List<RecordSummary>>()

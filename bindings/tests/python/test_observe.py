@@ -30,6 +30,7 @@ class Cards(fieldwork.RecordObserver):
     def __init__(self):
         self.seen = []
         self.errors = []
+        self.endings = 0
         self.threads = set()
         self.cond = threading.Condition()
 
@@ -42,6 +43,11 @@ class Cards(fieldwork.RecordObserver):
     def failed(self, error):
         with self.cond:
             self.errors.append(error)
+            self.cond.notify_all()
+
+    def ended(self):
+        with self.cond:
+            self.endings += 1
             self.cond.notify_all()
 
     def wait_for(self, predicate, timeout=10.0):
@@ -135,7 +141,7 @@ def test_a_record_subscription_sees_the_change_and_the_revocation(server, open_d
     sync(mia)
     sync(ana)
     time.sleep(0.3)
-    assert len(cards.seen) == 3 and cards.errors == []
+    assert len(cards.seen) == 3 and cards.errors == [] and cards.endings == 0, "cancel calls no `ended`"
 
 
 def test_close_ends_subscriptions_and_cancel_after_close_is_harmless(server, open_device):
@@ -149,10 +155,11 @@ def test_close_ends_subscriptions_and_cancel_after_close_is_harmless(server, ope
 
     ana.close_device()
     assert not subscription.is_active() and not snapshots.subscription.is_active()
+    assert cards.endings == 1, "close_device returns once `ended` was called"
     subscription.cancel()
     snapshots.cancel()
     assert list(snapshots) == []
-    assert len(cards.seen) == 1
+    assert len(cards.seen) == 1 and cards.endings == 1
     try:
         ana.observe_record(account, cards)
     except fieldwork.FieldworkError.Closed:
@@ -171,6 +178,9 @@ def test_an_observer_that_raises_does_not_stop_the_others(server, open_device):
             raise ValueError("a bug in the app's observer")
 
         def failed(self, error):
+            pass
+
+        def ended(self):
             pass
 
     ana = open_device()
@@ -230,3 +240,28 @@ def test_snapshots_the_app_drops_are_freed_with_their_subscription(open_device):
     gc.collect()
     assert freed() is None and subscription() is None, "no cycle through the dispatcher keeps them"
     ana.create(Kind.ACCOUNT, edits(name="Nadie Mira SL", territory="north"))
+
+
+def test_a_for_loop_over_watch_query_in_a_thread_ends_when_the_device_is_closed(open_device):
+    ana = open_device()
+    seen = []
+    first = threading.Event()
+
+    def watch():
+        for rows in ana.watch_query(Kind.ACCOUNT):
+            seen.append(rows)
+            first.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert first.wait(10), "no initial snapshot"
+    ana.close_device()
+    watcher.join(10)
+    assert not watcher.is_alive(), "the for-loop still waits after close_device"
+    assert seen == [[]]
+    try:
+        ana.watch_query(Kind.ACCOUNT)
+    except fieldwork.FieldworkError.Closed:
+        pass
+    else:
+        raise AssertionError("watching a closed device must fail with Closed")

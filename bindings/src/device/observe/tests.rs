@@ -91,8 +91,8 @@ enum Behaviour {
     Panic,
     /// Sleeps this long in each callback.
     Slow(Duration),
-    /// Closes this device from its first callback.
-    Close(Weak<FieldworkDevice>),
+    /// Closes this device from its first callback, after sleeping this long.
+    Close(Weak<FieldworkDevice>, Duration),
     /// Cancels its own subscription from its second callback.
     CancelSelf(Mutex<Option<Arc<Subscription>>>),
 }
@@ -119,7 +119,8 @@ impl QueryObserver for Rows {
             }
             Behaviour::Panic => panic!("an observer panicked (expected by the test)"),
             Behaviour::Slow(d) => std::thread::sleep(*d),
-            Behaviour::Close(device) if call == 0 => {
+            Behaviour::Close(device, pause) if call == 0 => {
+                std::thread::sleep(*pause);
                 if let Some(device) = device.upgrade() {
                     device.close_device();
                 }
@@ -141,6 +142,11 @@ impl QueryObserver for Rows {
         self.log.push(format!("{} failed: {error:?}", self.name));
         Ok(())
     }
+
+    fn ended(&self) -> Result<(), ObserverError> {
+        self.log.push(format!("{} ended", self.name));
+        Ok(())
+    }
 }
 
 /// Logs each card's title (or `gone`).
@@ -157,6 +163,11 @@ impl RecordObserver for Card {
 
     fn failed(&self, error: FieldworkError) -> Result<(), ObserverError> {
         self.0.push(format!("card failed: {error:?}"));
+        Ok(())
+    }
+
+    fn ended(&self) -> Result<(), ObserverError> {
+        self.0.push("card ended".into());
         Ok(())
     }
 }
@@ -234,6 +245,7 @@ fn after_cancel_returns_nothing_is_called_and_cancel_is_idempotent() {
     assert_eq!(log.events(), ["a: "]);
     device.close_device();
     sub.cancel(); // after close: harmless
+    assert_eq!(log.events(), ["a: "], "no `ended` after the app's cancel");
 }
 
 #[test]
@@ -328,7 +340,7 @@ fn a_throwing_or_panicking_observer_does_not_stop_the_others_nor_a_slow_one_a_wr
 }
 
 #[test]
-fn close_ends_every_subscription_and_nothing_is_called_after_it() {
+fn close_ends_every_subscription_with_one_ended_and_nothing_after_it() {
     let _turn = serial();
     let dir = tempfile::tempdir().expect("dir");
     let device = open(&dir, "d.db");
@@ -340,44 +352,133 @@ fn close_ends_every_subscription_and_nothing_is_called_after_it() {
             Rows::new("a", &log, Behaviour::Log),
         )
         .expect("observe");
-    log.wait_for(1);
+    let _card = device
+        .observe_record("account:x".into(), Arc::new(Card(Arc::clone(&log))))
+        .expect("observe");
+    log.wait_for(2);
     device.close_device();
+    // `close_device` returned once every `ended` was delivered.
+    assert_eq!(log.events()[2..], ["a ended", "card ended"]);
     assert!(!sub.is_active());
     assert!(matches!(
         device.observe_record("account:x".into(), Arc::new(Card(Arc::clone(&log)))),
         Err(FieldworkError::Closed)
     ));
+    assert!(matches!(
+        device.observe_query(
+            Kind::Account,
+            options(None),
+            Rows::new("b", &log, Behaviour::Log)
+        ),
+        Err(FieldworkError::Closed)
+    ));
+    device.close_device();
     sub.cancel();
     Log::settle();
-    assert_eq!(log.events(), ["a: "]);
+    assert_eq!(log.events().len(), 4, "{:?}", log.events());
 }
 
 #[test]
-fn an_observer_may_close_its_device_from_its_callback() {
+fn close_waits_for_a_running_callback_then_ends_its_subscription() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let device = open(&dir, "d.db");
+    let log = Arc::new(Log::default());
+    let slow = Rows::new("slow", &log, Behaviour::Slow(Duration::from_millis(300)));
+    let _sub = device
+        .observe_query(Kind::Account, options(None), slow.clone())
+        .expect("observe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slow.calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no callback");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    device.close_device();
+    assert_eq!(log.events(), ["slow: ", "slow ended"]);
+}
+
+/// Runs `f` on another thread; fails the test if it has not returned
+/// within ten seconds (a deadlock).
+fn returns_in_time(f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("did not return in time: a deadlock");
+}
+
+#[test]
+fn an_observer_may_close_its_device_from_its_callback_and_is_then_ended() {
     let _turn = serial();
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("d.db").display().to_string();
     let keystore: Arc<dyn Keystore> = Arc::new(Memory::default());
     let device = FieldworkDevice::open(path.clone(), keystore.clone()).expect("open");
     let log = Arc::new(Log::default());
-    let closer = Rows::new("closer", &log, Behaviour::Close(Arc::downgrade(&device)));
+    let other = device
+        .observe_query(
+            Kind::Account,
+            options(None),
+            Rows::new("other", &log, Behaviour::Log),
+        )
+        .expect("observe");
+    let closer = Rows::new(
+        "closer",
+        &log,
+        Behaviour::Close(Arc::downgrade(&device), Duration::ZERO),
+    );
     let sub = device
         .observe_query(Kind::Account, options(None), closer)
         .expect("observe");
-    log.wait_for(1);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sub.is_active() {
-        assert!(
-            Instant::now() < deadline,
-            "the callback's close did not end"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // The closer's first callback closes the device; both subscriptions
+    // are ended once it returns, its own included.
+    let events = log.wait_for(4);
+    assert_eq!(
+        events,
+        ["other: ", "closer: ", "other ended", "closer ended"]
+    );
+    assert!(!sub.is_active() && !other.is_active());
+    let again = Arc::clone(&device);
+    returns_in_time(move || again.close_device());
     assert!(matches!(
         device.count(Kind::Account),
         Err(FieldworkError::Closed)
     ));
+    Log::settle();
+    assert_eq!(log.events().len(), 4, "{:?}", log.events());
+    drop((sub, other));
     FieldworkDevice::open(path, keystore).expect("released");
+}
+
+#[test]
+fn closing_from_a_callback_while_another_thread_closes_does_not_deadlock() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let device = open(&dir, "d.db");
+    let log = Arc::new(Log::default());
+    // It closes the device 200 ms into its callback: the test's own close
+    // is waiting for that callback by then.
+    let closer = Rows::new(
+        "closer",
+        &log,
+        Behaviour::Close(Arc::downgrade(&device), Duration::from_millis(200)),
+    );
+    let _sub = device
+        .observe_query(Kind::Account, options(None), closer.clone())
+        .expect("observe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while closer.calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no callback");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let closing = Arc::clone(&device);
+    returns_in_time(move || closing.close_device());
+    assert_eq!(log.wait_for(2), ["closer: ", "closer ended"]);
+    Log::settle();
+    assert_eq!(log.events().len(), 2, "{:?}", log.events());
 }
 
 #[test]
@@ -410,11 +511,20 @@ fn a_record_subscription_sees_its_changes_and_a_wipe_ends_it_with_the_error() {
     ));
 
     device.wipe().expect("wipe");
-    let events = log.wait_for(5);
-    assert_eq!(events[3..], ["card failed: Wiped", "card failed: Wiped"]);
-    Log::settle();
-    assert_eq!(log.events().len(), 5, "{:?}", log.events());
+    let events = log.wait_for(7);
+    assert_eq!(
+        events[3..],
+        [
+            "card failed: Wiped",
+            "card ended",
+            "card failed: Wiped",
+            "card ended"
+        ]
+    );
+    // Closing afterwards does not end them again.
     device.close_device();
+    Log::settle();
+    assert_eq!(log.events().len(), 7, "{:?}", log.events());
 }
 
 /// Logs listener calls (record notices only).

@@ -15,9 +15,10 @@ import kotlinx.coroutines.flow.callbackFlow
  * it: a local write, sync (another user's change, a revocation), the process
  * engine. Snapshots are conflated: a slow collector sees the latest one.
  * Cancelling the collecting coroutine cancels the subscription. Closing the
- * device ends the subscription without completing the Flow: cancel the
- * collector first (a ViewModel's scope does). A query that fails (the device
- * was wiped) completes the Flow with that FieldworkException.
+ * device completes the Flow normally (the observer's `ended()`): `collect`
+ * returns. A query that fails (the device was wiped) completes the Flow with
+ * that FieldworkException. Collecting on a closed device fails at once with
+ * FieldworkException.Closed.
  *
  * The callbacks run on the device's dispatcher thread; values are handed to
  * the collector's own dispatcher (collect on Dispatchers.Main to update UI).
@@ -36,6 +37,10 @@ fun FieldworkDevice.queryFlow(kind: Kind, options: ListOptions = ListOptions()):
                 override fun failed(error: FieldworkException) {
                     close(error)
                 }
+
+                override fun ended() {
+                    close()
+                }
             },
         )
         awaitClose { subscription.use { it.cancel() } }
@@ -53,6 +58,10 @@ fun FieldworkDevice.searchFlow(text: String, kind: Kind? = null, limit: UInt = 2
 
                 override fun failed(error: FieldworkException) {
                     close(error)
+                }
+
+                override fun ended() {
+                    close()
                 }
             },
         )
@@ -74,6 +83,10 @@ fun FieldworkDevice.recordFlow(id: String): Flow<RecordView?> =
 
                 override fun failed(error: FieldworkException) {
                     close(error)
+                }
+
+                override fun ended() {
+                    close()
                 }
             },
         )

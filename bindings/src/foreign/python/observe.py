@@ -20,9 +20,10 @@ class Snapshots:
     then one per change that altered the result (whole results, not diffs).
 
     Iterate it (`for rows in snapshots:`) or call `get(timeout)`. Iteration
-    stops after `cancel()`; a failed query (the device was wiped) raises its
-    `FieldworkError`. Closing the device ends the subscription but wakes no
-    one: cancel first, or use `get(timeout)`. Use it as a context manager to
+    stops (`StopIteration`: the for-loop ends) after `cancel()` and once the
+    device is closed, in whichever thread waits; a failed query (the device
+    was wiped) raises its `FieldworkError`. `watch_*` on a closed device
+    raises `FieldworkError.Closed`. Use it as a context manager to
     cancel on exit; dropping it cancels too. Snapshots are queued as the
     dispatcher thread delivers them; `latest()` skips to the newest one
     waiting."""
@@ -38,8 +39,9 @@ class Snapshots:
 
     def get(self, timeout=None):
         """The next snapshot, waiting at most `timeout` seconds (forever when
-        None): `TimeoutError` if none came, `StopIteration` once cancelled,
-        the `FieldworkError` that ended the subscription."""
+        None): `TimeoutError` if none came, `StopIteration` once cancelled
+        or the device closed, the `FieldworkError` that ended the
+        subscription (then `StopIteration`)."""
         if self._ended:
             raise StopIteration
         try:
@@ -103,6 +105,11 @@ class _ToSnapshots:
 
     def failed(self, error):
         self._put(_SnapshotsEnded(error))
+
+    def ended(self):
+        # The subscription ended (the device closed; or after `failed`, whose
+        # error the iterator raises first): iteration stops.
+        self._put(_SnapshotsEnded())
 
 
 class _QuerySnapshots(_ToSnapshots, QueryObserver):

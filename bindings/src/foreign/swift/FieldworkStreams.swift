@@ -8,9 +8,10 @@
 // snapshot, then a new snapshot (the whole result, not a diff) follows each
 // change that altered it. Only the newest snapshot is buffered. Ending the
 // iteration (leaving the `for await` loop, cancelling its Task) cancels the
-// subscription. A query that fails (the device was wiped) finishes the stream
-// with that FieldworkError. Closing the device ends the subscription without
-// finishing the stream: cancel the Task first.
+// subscription. Closing the device finishes the stream (the observer's
+// `ended()`): the `for await` loop ends. A query that fails (the device was
+// wiped) finishes the stream with that FieldworkError. On a closed device the
+// stream finishes at once with FieldworkError.Closed.
 
 import Foundation
 
@@ -21,6 +22,7 @@ private final class StreamQueryObserver: QueryObserver, @unchecked Sendable {
     }
     func snapshot(rows: [RecordSummary]) throws { continuation.yield(rows) }
     func failed(error: FieldworkError) throws { continuation.finish(throwing: error) }
+    func ended() throws { continuation.finish() }
 }
 
 private final class StreamSearchObserver: SearchObserver, @unchecked Sendable {
@@ -30,6 +32,7 @@ private final class StreamSearchObserver: SearchObserver, @unchecked Sendable {
     }
     func snapshot(hits: [SearchHit]) throws { continuation.yield(hits) }
     func failed(error: FieldworkError) throws { continuation.finish(throwing: error) }
+    func ended() throws { continuation.finish() }
 }
 
 private final class StreamRecordObserver: RecordObserver, @unchecked Sendable {
@@ -39,6 +42,7 @@ private final class StreamRecordObserver: RecordObserver, @unchecked Sendable {
     }
     func changed(record: RecordView?) throws { continuation.yield(record) }
     func failed(error: FieldworkError) throws { continuation.finish(throwing: error) }
+    func ended() throws { continuation.finish() }
 }
 
 extension FieldworkDevice {
