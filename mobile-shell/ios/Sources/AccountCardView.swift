@@ -3,6 +3,8 @@ import SwiftUI
 /// An account's card: only the fields the user may read; a text field where
 /// the policy lets them write, plain text elsewhere. Save sends only the
 /// changed fields; a refused save keeps every draft and names the field.
+/// The card is live (`recordSnapshots`): a colleague's change synced while
+/// the user types updates the stored values and keeps the drafts.
 struct AccountCardView: View {
     let model: AppModel
     let id: String
@@ -29,7 +31,7 @@ struct AccountCardView: View {
                     .disabled(saving || edits.isEmpty)
             }
         }
-        .task(id: model.revision) { await load() }
+        .task(id: id) { await follow() }
     }
 
     @ViewBuilder private func row(for field: FieldView) -> some View {
@@ -73,10 +75,17 @@ struct AccountCardView: View {
         }
     }
 
-    private func load() async {
-        let id = self.id
+    /// Shows the record as it changes until the view goes away or the
+    /// device closes. `nil`: not on this device (not synced yet, revoked).
+    private func follow() async {
         do {
-            card = try await model.store { try $0.card(id: id) }
+            for try await view in model.device.recordSnapshots(id: id) {
+                card = view
+                if view == nil {
+                    error = "This account is not on this device."
+                    errorField = nil
+                }
+            }
         } catch {
             self.error = AppModel.message(for: error)
             errorField = nil
@@ -90,10 +99,9 @@ struct AccountCardView: View {
         defer { saving = false }
         do {
             try await model.store { try $0.update(id: id, fields: edits) }
-            drafts = [:]
+            drafts = [:] // the live card shows what was saved
             error = nil
             errorField = nil
-            await load()
         } catch {
             self.error = AppModel.message(for: error) // the drafts stay as typed
             errorField = AppModel.field(of: error)

@@ -1,7 +1,9 @@
 import SwiftUI
 
 /// Accounts sorted by name; typing in the search field switches to the
-/// core's full-text search (prefixes, any accents and case).
+/// core's full-text search (prefixes, any accents and case). Both are live
+/// queries (`querySnapshots` / `searchSnapshots`): a local edit, a sync or a
+/// revocation shows without a reload.
 struct AccountListView: View {
     let model: AppModel
     @State private var query = ""
@@ -23,28 +25,31 @@ struct AccountListView: View {
         }
         .navigationTitle("Accounts")
         .searchable(text: $query, prompt: "Search accounts")
-        .task(id: ReloadKey(query: query, revision: model.revision)) { await reload() }
+        // A new query cancels this task, which ends the old subscription.
+        .task(id: query) { await follow() }
     }
 
-    private func reload() async {
+    /// Shows the live rows for the current query until the task is cancelled
+    /// or the device closes (the stream finishes).
+    private func follow() async {
         let text = query.trimmingCharacters(in: .whitespaces)
         if !text.isEmpty {
             try? await Task.sleep(for: .milliseconds(250)) // wait for a pause in typing
             if Task.isCancelled { return }
         }
         do {
-            let found = try await model.store { (device: FieldworkDevice) throws -> [AccountRow] in
-                if text.isEmpty {
-                    let options = ListOptions(sort: .name, limit: 500)
-                    return try device.list(kind: .account, options: options)
-                        .map { AccountRow(id: $0.id, title: $0.title) }
+            if text.isEmpty {
+                let options = ListOptions(sort: .name, limit: 500)
+                for try await found in model.device.querySnapshots(kind: .account, options: options) {
+                    rows = found.map { AccountRow(id: $0.id, title: $0.title) }
+                    error = nil
                 }
-                return try device.search(text: text, kind: .account, limit: 50)
-                    .map { AccountRow(id: $0.id, title: $0.title) }
+            } else {
+                for try await hits in model.device.searchSnapshots(text: text, kind: .account, limit: 50) {
+                    rows = hits.map { AccountRow(id: $0.id, title: $0.title) }
+                    error = nil
+                }
             }
-            guard !Task.isCancelled else { return } // a newer query or revision took over
-            rows = found
-            error = nil
         } catch {
             self.error = AppModel.message(for: error)
         }
@@ -55,10 +60,4 @@ struct AccountListView: View {
 private struct AccountRow: Identifiable, Sendable {
     let id: String
     let title: String
-}
-
-/// Reload when the query or the records change.
-private struct ReloadKey: Equatable {
-    let query: String
-    let revision: Int
 }

@@ -22,24 +22,20 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
 import dev.fieldwork.FieldworkDevice
 import dev.fieldwork.shell.AccountCardViewModel
-import dev.fieldwork.shell.DeviceEvents
 import kotlinx.coroutines.launch
 
-/** The fields the user may read; text fields where they may write. */
+/** The fields the user may read, live; text fields where they may write. */
 @Composable
-fun AccountCardScreen(device: FieldworkDevice, id: String, events: DeviceEvents, modifier: Modifier, back: () -> Unit) {
+fun AccountCardScreen(device: FieldworkDevice, id: String, modifier: Modifier, back: () -> Unit) {
     val model = remember(id) { AccountCardViewModel(device, id) }
     val state by model.state.collectAsState()
     val scope = rememberCoroutineScope()
-    LaunchedEffect(id) {
-        model.load()
-        events.changed.collect { ids -> if (id in ids) model.load() }
-    }
+    LaunchedEffect(id) { model.observe() }
     LazyColumn(modifier.padding(8.dp)) {
         item {
             Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.SpaceBetween) {
                 TextButton(onClick = back) { Text("Back") }
-                Button(onClick = { scope.launch { model.save() } }, enabled = state.dirty && !state.saving) { Text("Save") }
+                Button(onClick = { scope.launch { model.save() } }, enabled = state.dirty && !state.saving && !state.gone) { Text("Save") }
             }
             Text(state.title, style = MaterialTheme.typography.headlineSmall)
             state.message?.let { Text(it, color = MaterialTheme.colorScheme.error) }

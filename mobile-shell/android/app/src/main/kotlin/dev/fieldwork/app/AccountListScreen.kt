@@ -13,24 +13,17 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
-import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
 import dev.fieldwork.shell.AccountListViewModel
-import dev.fieldwork.shell.DeviceEvents
-import kotlinx.coroutines.launch
 
-/** Accounts by name, narrowed by a search box; reloads when records change. */
+/** Accounts by name, narrowed by a search box; a live query, so changes show as they happen. */
 @Composable
-fun AccountListScreen(model: AccountListViewModel, events: DeviceEvents, modifier: Modifier, open: (String) -> Unit) {
+fun AccountListScreen(model: AccountListViewModel, modifier: Modifier, open: (String) -> Unit) {
     val state by model.state.collectAsState()
-    val scope = rememberCoroutineScope()
-    LaunchedEffect(Unit) {
-        model.refresh()
-        events.changed.collect { model.refresh() }
-    }
+    LaunchedEffect(Unit) { model.observe() }
     Column(modifier) {
-        OutlinedTextField(state.query, { q -> scope.launch { model.search(q) } },
+        OutlinedTextField(state.query, { q -> model.search(q) },
             Modifier.fillMaxWidth().padding(8.dp), label = { Text("Search accounts") }, singleLine = true)
         state.error?.let { Text(it, Modifier.padding(8.dp)) }
         LazyColumn {

@@ -42,8 +42,8 @@ fun MainTabs(device: FieldworkDevice, events: DeviceEvents, session: SessionView
         val modifier = Modifier.padding(padding)
         val account = openAccount
         when {
-            tab == 0 && account != null -> AccountCardScreen(device, account, events, modifier) { openAccount = null }
-            tab == 0 -> AccountListScreen(accounts, events, modifier) { openAccount = it }
+            tab == 0 && account != null -> AccountCardScreen(device, account, modifier) { openAccount = null }
+            tab == 0 -> AccountListScreen(accounts, modifier) { openAccount = it }
             tab == 1 -> TasksScreen(tasks, events, modifier)
             tab == 2 -> SyncScreen(sync, session, events, modifier)
             else -> QuarantineScreen(quarantine, events, modifier)

@@ -31,6 +31,11 @@ fun SyncScreen(model: SyncViewModel, session: SessionViewModel, events: DeviceEv
         Text(state.headline, style = MaterialTheme.typography.headlineSmall)
         Text("${state.pending} changes waiting to be sent")
         state.lastError?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        // Only for a cause retrying can fix (no network, a timeout); the
+        // others need the user (sign in again) or an update.
+        if (state.canRetry) {
+            OutlinedButton(onClick = { scope.launch { model.syncNow() } }) { Text("Retry") }
+        }
         Button(onClick = { scope.launch { model.syncNow() } }) { Text("Sync now") }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
             Switch(state.live, { on -> scope.launch { model.setLive(on) } })

@@ -4,11 +4,15 @@ import dev.fieldwork.FieldEdit
 import dev.fieldwork.FieldView
 import dev.fieldwork.FieldworkDevice
 import dev.fieldwork.FieldworkException
+import dev.fieldwork.RecordView
+import dev.fieldwork.recordFlow
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.catch
+import kotlinx.coroutines.flow.flowOn
 
 /** One field on the card: what is stored, what the user has typed, and whether they may type. */
 data class CardFieldState(
@@ -26,12 +30,17 @@ data class CardFieldState(
     val edited: Boolean get() = draft != (stored ?: "")
 }
 
-/** The account card. [message] is a card-level error or confirmation. */
+/**
+ * The account card. [message] is a card-level error or confirmation; [gone]
+ * says the record is not (or no longer) on this device: not synced yet, or
+ * moved out of the user's sight. The drafts stay on screen either way.
+ */
 data class CardState(
     val title: String = "",
     val fields: List<CardFieldState> = emptyList(),
     val saving: Boolean = false,
     val message: String? = null,
+    val gone: Boolean = false,
 ) {
     /** Whether any field has unsaved edits. */
     val dirty: Boolean get() = fields.any { it.edited }
@@ -40,7 +49,9 @@ data class CardState(
 /**
  * An account card: only the fields the policy lets the user read, editable
  * where it lets them write. A refused save keeps every draft: nothing the
- * user typed is lost, and the refused field says why.
+ * user typed is lost, and the refused field says why. While [observe] runs
+ * the card follows the record live (`recordFlow`): a change synced from
+ * another user updates the stored values and keeps what the user is typing.
  */
 class AccountCardViewModel(
     device: FieldworkDevice,
@@ -52,14 +63,38 @@ class AccountCardViewModel(
     /** The current state. */
     val state: StateFlow<CardState> = mutableState.asStateFlow()
 
-    /** Loads the card, keeping drafts of fields the user is editing. */
+    /** Loads the card once, keeping drafts of fields the user is editing. */
     suspend fun load() {
-        val drafts = mutableState.value.fields.filter { it.edited }.associate { it.name to it.draft }
-        mutableState.value = try {
-            val card = store { card(id) }
-            CardState(card.title, card.fields.map { it.toState(drafts[it.name]) })
+        try {
+            show(store { card(id) })
         } catch (e: FieldworkException) {
-            mutableState.value.copy(message = e.userMessage())
+            mutableState.value = mutableState.value.copy(message = e.userMessage())
+        }
+    }
+
+    /**
+     * Keeps the card live until the calling coroutine is cancelled (a
+     * screen's `LaunchedEffect`) or the device closes.
+     */
+    suspend fun observe() {
+        device.recordFlow(id)
+            .flowOn(io)
+            .catch { e -> if (e is FieldworkException) mutableState.value = mutableState.value.copy(message = e.userMessage()) else throw e }
+            .collect { show(it) }
+    }
+
+    /** Shows [card] (null: not on this device), keeping the drafts and their refusals. */
+    private fun show(card: RecordView?) {
+        val s = mutableState.value
+        mutableState.value = if (card == null) {
+            s.copy(gone = true, message = "This account is not on this device.")
+        } else {
+            val kept = s.fields.filter { it.edited }.associateBy { it.name }
+            CardState(
+                card.title,
+                card.fields.map { f -> f.toState(kept[f.name]?.draft).copy(error = kept[f.name]?.error) },
+                saving = s.saving,
+            )
         }
     }
 
