@@ -134,6 +134,17 @@ pub fn creatable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> V
         .collect()
 }
 
+/// The fields of `kind` records that `access` may read, in schema order:
+/// the fields every card of that kind shows (with or without a value), and
+/// the columns of an export.
+pub fn readable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> Vec<&'static str> {
+    schema::fields(kind)
+        .iter()
+        .filter(|def| can_read(access, policy, kind, def.name))
+        .map(|def| def.name)
+        .collect()
+}
+
 /// Whether `access` may read `field` of `kind` records.
 pub fn can_read(access: &Access, policy: &Policy, kind: RecordKind, field: &str) -> bool {
     match access {

@@ -28,6 +28,7 @@ pub mod body;
 pub mod calendar;
 pub mod caller;
 pub mod edge;
+pub mod export;
 pub mod keys;
 pub mod limits;
 pub mod lookup;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(openapi::routes())
         .merge(records::routes())
         .merge(archive::routes())
+        .merge(export::routes())
         .merge(tasks::routes())
         .merge(search::routes())
         .merge(lookup::routes())

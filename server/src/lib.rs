@@ -49,6 +49,7 @@ pub mod process_admin;
 pub mod processes;
 pub mod reclassify;
 pub mod request;
+pub mod slots;
 pub mod state;
 pub mod sync;
 pub mod tls;

@@ -110,9 +110,31 @@ enum Command {
     /// Devices: list them, wipe a lost one.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Write every record of KIND that USER sees, with only the fields they
+    /// may read, to standard output: CSV, or a JSON array with --json.
+    Export(ExportArgs),
     /// API keys for integrations: create (the key is printed once), list, revoke.
     #[command(subcommand)]
     ApiKey(ApiKeyCmd),
+}
+
+/// `export` arguments (docs/API.md, "Export").
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// account, contact, relationship, deal, activity or note.
+    kind: String,
+    /// The user whose view is exported (their policy, territories, team).
+    #[arg(long = "as", value_name = "USER")]
+    user: String,
+    /// FIELD:OP:VALUE as in the office API's list (repeatable).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// A field, `-field` for descending (default: creation order).
+    #[arg(long, allow_hyphen_values = true)]
+    sort: Option<String>,
+    /// `exclude` (default), `include` or `only` archived records.
+    #[arg(long)]
+    archived: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -495,6 +517,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("backed up to {}", file.display());
             Ok(())
         }
+        Command::Export(args) => export(&state, args, cli.json),
         Command::Audit { limit } => {
             let entries = state.db.read_blocking(|c| audit::recent(c, limit))?;
             if cli.json {
@@ -513,6 +536,68 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+    }
+}
+
+/// `export`: the office API's export, written to standard output; a closed
+/// pipe (`| head`) ends it quietly.
+fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> {
+    use fieldwork_server::api::export::{Export, ExportFormat};
+    use fieldwork_server::api::problem::Problem;
+    use fieldwork_server::api::{query, write};
+    use fieldwork_server::db::access;
+    use std::io::Write;
+    let problem = |p: Problem| anyhow::anyhow!(p.detail);
+    let kind = query::kind(&args.kind).map_err(problem)?;
+    let mut raw = form_urlencoded::Serializer::new(String::new());
+    for f in &args.filter {
+        raw.append_pair("filter", f);
+    }
+    if let Some(sort) = &args.sort {
+        raw.append_pair("sort", sort);
+    }
+    if let Some(archived) = &args.archived {
+        raw.append_pair("archived", archived);
+    }
+    let q = query::list_query(kind, &raw.finish()).map_err(problem)?;
+    let (user, access) = state.db.read_blocking(|c| {
+        let user = users::by_name(c, &args.user)?.ok_or_else(|| {
+            fieldwork_server::error::ServerError::NotFound(format!("user {}", args.user))
+        })?;
+        let (_, access) = access::access_for(c, &user)?;
+        Ok((user, access))
+    })?;
+    let format = if json {
+        ExportFormat::Json
+    } else {
+        ExportFormat::Csv
+    };
+    let actor = write::actor_for(&state.actor, &user);
+    let mut export = Export::new(access, q, actor, format)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = (|| -> anyhow::Result<()> {
+        while let Some(chunk) = state.db.read_blocking(|c| export.next_chunk(c))? {
+            out.write_all(chunk.as_bytes())?;
+        }
+        Ok(out.flush()?)
+    })();
+    match written {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+        Ok(()) => {
+            eprintln!(
+                "{} {} records exported as {}",
+                export.records(),
+                kind.as_str(),
+                user.name
+            );
             Ok(())
         }
     }

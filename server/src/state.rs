@@ -172,6 +172,8 @@ pub struct AppState {
     pub connections: Arc<Semaphore>,
     /// Set to `true` when the server begins shutting down.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Running exports (one per user, a few in all).
+    pub exports: crate::slots::Slots,
 }
 
 impl std::fmt::Debug for AppState {
@@ -235,6 +237,7 @@ impl AppState {
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             actor,
             shutdown: tokio::sync::watch::channel(false).0,
+            exports: crate::slots::Slots::default(),
         }))
     }
 

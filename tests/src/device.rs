@@ -179,4 +179,34 @@ impl TestDevice {
     pub fn try_get(&self, id: &RecordId) -> Option<Record> {
         self.device.with_store(|s| s.get(id)).ok()
     }
+
+    /// The activities process instance `instance` put on this device (of
+    /// the first hundred activities here), each with `fields` as text
+    /// (empty when unset), its id first when `with_id`; sorted.
+    pub fn process_activities(
+        &self,
+        instance: &RecordId,
+        with_id: bool,
+        fields: &[&str],
+    ) -> Vec<Vec<String>> {
+        let query = fieldwork_core::ListQuery {
+            kind: Some(RecordKind::Activity),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let instance = instance.to_string();
+        let mut out: Vec<Vec<String>> = self
+            .store(|s| s.list(&query))
+            .into_iter()
+            .map(|a| self.get(&a.id))
+            .filter(|a| a.text("process_instance") == Some(instance.as_str()))
+            .map(|a| {
+                let id = with_id.then(|| a.id.to_string());
+                let texts = fields.iter().map(|f| a.text(f).unwrap_or_default().to_owned());
+                id.into_iter().chain(texts).collect()
+            })
+            .collect();
+        out.sort();
+        out
+    }
 }

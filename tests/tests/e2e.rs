@@ -8,6 +8,7 @@
 mod api_admin;
 mod api_archive;
 mod api_calendar;
+mod api_export;
 mod api_keys;
 mod api_processes;
 mod api_records;

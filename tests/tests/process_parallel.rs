@@ -65,24 +65,10 @@ fn path_task(instance: &RecordId, k: usize, step: &str) -> RecordId {
 
 /// The activities of `instance` on `d`: id, subject and status.
 fn activities_of(d: &TestDevice, instance: &RecordId) -> Vec<(String, String, String)> {
-    let mut out: Vec<_> = d
-        .store(|s| {
-            s.list(&fieldwork_core::ListQuery {
-                kind: Some(RecordKind::Activity),
-                limit: Some(100),
-                ..Default::default()
-            })
-        })
+    d.process_activities(instance, true, &["subject", "status"])
         .into_iter()
-        .map(|a| d.get(&a.id))
-        .filter(|a| a.text("process_instance") == Some(instance.to_string().as_str()))
-        .map(|a| {
-            let text = |f: &str| a.text(f).unwrap_or_default().to_owned();
-            (a.id.to_string(), text("subject"), text("status"))
-        })
-        .collect();
-    out.sort();
-    out
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect()
 }
 
 #[test]

@@ -13,24 +13,10 @@ use fieldwork_tests::runtime;
 
 /// The activities of `instance` on `d`: type and status, sorted.
 fn activities_of(d: &TestDevice, instance: &RecordId) -> Vec<(String, String)> {
-    let mut out: Vec<_> = d
-        .store(|s| {
-            s.list(&fieldwork_core::ListQuery {
-                kind: Some(RecordKind::Activity),
-                limit: Some(100),
-                ..Default::default()
-            })
-        })
+    d.process_activities(instance, false, &["type", "status"])
         .into_iter()
-        .map(|a| d.get(&a.id))
-        .filter(|a| a.text("process_instance") == Some(instance.to_string().as_str()))
-        .map(|a| {
-            let text = |f: &str| a.text(f).unwrap_or_default().to_owned();
-            (text("type"), text("status"))
-        })
-        .collect();
-    out.sort();
-    out
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
 }
 
 #[test]

@@ -95,23 +95,10 @@ fn only_instance(d: &TestDevice) -> RecordId {
 
 /// The activities of `instance` on `d`, by id, with their status.
 fn activities_of(d: &TestDevice, instance: &RecordId) -> Vec<(String, String)> {
-    d.store(|s| {
-        s.list(&fieldwork_core::ListQuery {
-            kind: Some(RecordKind::Activity),
-            limit: Some(100),
-            ..Default::default()
-        })
-    })
-    .into_iter()
-    .map(|a| d.get(&a.id))
-    .filter(|a| a.text("process_instance") == Some(instance.to_string().as_str()))
-    .map(|a| {
-        (
-            a.id.to_string(),
-            a.text("status").unwrap_or_default().to_owned(),
-        )
-    })
-    .collect()
+    d.process_activities(instance, true, &["status"])
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
 }
 
 #[test]

@@ -5,8 +5,13 @@
 //! - [`Table::to_csv`] is RFC 4180: a header line, then one line per row; a
 //!   cell holding a comma, a quote, a carriage return or a newline is quoted
 //!   with its quotes doubled; every line ends in CRLF. The device's
-//!   `fieldwork report --csv` and the office API's CSV answers both write
-//!   it, so the phone and the office export the same file.
+//!   `fieldwork report --csv`, the office API's CSV answers and record
+//!   exports all write it, so the phone and the office export the same file.
+//! - No cell runs as a formula when the file is opened in a spreadsheet
+//!   (CSV injection: a rep could type `=HYPERLINK(...)` into a name): a
+//!   cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is
+//!   written with a leading `'`, unless it is a plain number (`-12.50`
+//!   stays a number).
 
 use serde::Serialize;
 
@@ -36,23 +41,45 @@ impl Table {
 
     /// The table as RFC 4180 CSV with a header line.
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        for row in std::iter::once(&self.columns).chain(&self.rows) {
-            let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        out
+        std::iter::once(&self.columns)
+            .chain(&self.rows)
+            .map(|row| csv_line(row))
+            .collect()
     }
 }
 
-/// One CSV field, quoted when it must be.
+/// One CSV line (ending in CRLF) of these cells, each quoted when it must
+/// be and kept from running as a formula (see the module's guarantees).
+pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
+    let mut line = cells
+        .iter()
+        .map(|c| csv_field(c.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// One CSV field, defused and quoted when it must be.
 fn csv_field(cell: &str) -> String {
+    let defused;
+    let cell = if runs_as_formula(cell) {
+        defused = format!("'{cell}");
+        defused.as_str()
+    } else {
+        cell
+    };
     if cell.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell.to_owned()
     }
+}
+
+/// Whether a spreadsheet would run `cell` as a formula rather than show it:
+/// it starts with a formula character and is not a plain number.
+fn runs_as_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err()
 }
 
 /// A report that can be shown as a [`Table`].
@@ -93,6 +120,23 @@ mod tests {
         assert_eq!(
             t.to_csv(),
             "a,b\r\nplain,\"1,5\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n,ünï\r\n"
+        );
+    }
+
+    #[test]
+    fn no_cell_runs_as_a_formula_but_numbers_stay_numbers() {
+        let line = csv_line(&[
+            "=HYPERLINK(\"http://x.example\",\"Acme\")",
+            "+34 600",
+            "-12.50",
+            "@SUM(A1)",
+            "\tcmd",
+            "a=b",
+            "1e3",
+        ]);
+        assert_eq!(
+            line,
+            "\"'=HYPERLINK(\"\"http://x.example\"\",\"\"Acme\"\")\",'+34 600,-12.50,'@SUM(A1),'\tcmd,a=b,1e3\r\n"
         );
     }
 }

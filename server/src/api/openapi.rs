@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
 use super::{
-    admin, archive, calendar, keys, lookup, processes, records, reports, search, tasks, webhooks,
+    admin, archive, calendar, export, keys, lookup, processes, records, reports, search, tasks, webhooks,
 };
 use crate::state::AppState;
 
@@ -34,6 +34,7 @@ use crate::state::AppState;
         records::history,
         records::related,
         records::complete,
+        export::export,
         archive::archive,
         archive::restore,
         tasks::task_list,
@@ -54,6 +55,7 @@ use crate::state::AppState;
         records::RecordPage,
         records::FieldsIn,
         records::CompleteIn,
+        export::ExportFormat,
         tasks::TaskItem,
         tasks::TasksOut,
         tasks::CalendarOut,
