@@ -124,8 +124,16 @@ struct ExportArgs {
     /// account, contact, relationship, deal, activity or note.
     kind: String,
     /// The user whose view is exported (their policy, territories, team).
-    #[arg(long = "as", value_name = "USER")]
-    user: String,
+    #[arg(
+        long = "as",
+        value_name = "USER",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    user: Option<String>,
+    /// Every record and every field (the organisation's export).
+    #[arg(long)]
+    all: bool,
     /// FIELD:OP:VALUE as in the office API's list (repeatable).
     #[arg(long)]
     filter: Vec<String>,
@@ -544,6 +552,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// `export`: the office API's export, written to standard output; a closed
 /// pipe (`| head`) ends it quietly.
 fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> {
+    use fieldwork_core::Access;
     use fieldwork_server::api::export::{Export, ExportFormat};
     use fieldwork_server::api::problem::Problem;
     use fieldwork_server::api::{query, write};
@@ -562,20 +571,27 @@ fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> 
         raw.append_pair("archived", archived);
     }
     let q = query::list_query(kind, &raw.finish()).map_err(problem)?;
-    let (user, access) = state.db.read_blocking(|c| {
-        let user = users::by_name(c, &args.user)?.ok_or_else(|| {
-            fieldwork_server::error::ServerError::NotFound(format!("user {}", args.user))
-        })?;
-        let (_, access) = access::access_for(c, &user)?;
-        Ok((user, access))
-    })?;
     let format = if json {
         ExportFormat::Json
     } else {
         ExportFormat::Csv
     };
-    let actor = write::actor_for(&state.actor, &user);
-    let mut export = Export::new(access, q, actor, format)?;
+    let (who, mut export) = state.db.read_blocking(|c| {
+        let Some(name) = &args.user else {
+            let (_, policy) = policy::current(c)?;
+            let export = Export::new(Access::Local, policy, q, state.actor.clone(), format);
+            return Ok(("the organisation".to_owned(), export));
+        };
+        let user = users::by_name(c, name).and_then(|u| {
+            u.ok_or_else(|| fieldwork_server::error::ServerError::NotFound(format!("user {name}")))
+        })?;
+        let (_, access) = access::access_for(c, &user)?;
+        let policy = access.policy().cloned().ok_or_else(|| {
+            fieldwork_server::error::ServerError::Internal("a user without a policy".into())
+        })?;
+        let actor = write::actor_for(&state.actor, &user);
+        Ok((user.name, Export::new(access, policy, q, actor, format)))
+    })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = (|| -> anyhow::Result<()> {
         while let Some(chunk) = state.db.read_blocking(|c| export.next_chunk(c))? {
@@ -593,10 +609,9 @@ fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> 
         Err(e) => Err(e),
         Ok(()) => {
             eprintln!(
-                "{} {} records exported as {}",
+                "{} {} records exported, as {who} sees them",
                 export.records(),
                 kind.as_str(),
-                user.name
             );
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! `fieldwork-server export`, against a real server. An export holds every
 //! record the caller sees (over several pages), never a field they may not
 //! read, and no cell that a spreadsheet would run as a formula; the CLI
-//! writes the same file as the API.
+//! writes the same file as the API, and with `--all` the organisation's.
 
 use std::process::{Command, Stdio};
 
@@ -175,6 +175,12 @@ fn the_server_cli_writes_the_same_export_as_the_api() {
         ]),
         rep.get("/v1/export/account?format=json&sort=-name").text
     );
+    // The organisation's export: every record and every field.
+    let all = cli(&["export", "account", "--all"]);
+    assert_eq!(lines(&all).len(), 1 + MADRID + SEVILLA, "every account");
+    assert!(lines(&all)[0].contains(",credit_limit,"), "{}", lines(&all)[0]);
+    assert!(all.contains("98765432") && all.contains("Sevilla 0"));
+
     let unknown = Command::new(binary("fieldwork-server"))
         .arg("--data")
         .arg(server.dir())

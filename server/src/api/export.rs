@@ -1,12 +1,14 @@
 //! Exports (issue 17): every record of one kind that a user sees, with
 //! only the fields they may read, as CSV or a JSON array. Streamed by the
 //! office API (`GET /v1/export/{kind}`) and written to standard output by
-//! the server CLI (`fieldwork-server export KIND --as USER`).
+//! the server CLI (`fieldwork-server export KIND --as USER`, or `--all`:
+//! the organisation's export, every record and field, for administrators
+//! at the server).
 //!
 //! Guarantees:
 //! - An export holds what the office API's list answers the same user for
 //!   the same filters, every page of it: the same visibility rule, the same
-//!   cards ([`read::cards`]). The CSV columns are `id`, `title`,
+//!   cards ([`read::card`]). The CSV columns are `id`, `title`,
 //!   `updated_at` and the kind's fields the user may read
 //!   ([`readable_fields`]), so a field they may not read is never a column.
 //! - Memory is bounded by one page ([`MAX_LIMIT`] records) whatever the
@@ -29,10 +31,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fieldwork_core::Access;
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::card::readable_fields;
+use fieldwork_core::policy::Policy;
 use fieldwork_core::report::table::csv_line;
+use fieldwork_core::{Access, RecordId};
 use rusqlite::Connection;
 use serde::Deserialize;
 
@@ -65,6 +68,7 @@ pub enum ExportFormat {
 pub struct Export {
     query: ListQuery,
     access: Access,
+    policy: Policy,
     actor: ActorId,
     format: ExportFormat,
     columns: Vec<&'static str>,
@@ -82,28 +86,29 @@ enum Stage {
 
 impl Export {
     /// An export of what `access` sees of `query` (its kind, filters, sort
-    /// and `after` cursor; its page size is set to [`MAX_LIMIT`]). `actor`
-    /// loads documents (see [`write::actor_for`]).
+    /// and `after` cursor; its page size is set to [`MAX_LIMIT`]) under
+    /// `policy` (a user's access carries it; [`Access::Local`], every record
+    /// and field, takes the organisation's). `actor` loads documents (see
+    /// [`write::actor_for`]).
     pub fn new(
         access: Access,
+        policy: Policy,
         mut query: ListQuery,
         actor: ActorId,
         format: ExportFormat,
-    ) -> Result<Export> {
-        let policy = access
-            .policy()
-            .ok_or_else(|| ServerError::Internal("an export needs a user's policy".into()))?;
-        let columns = readable_fields(&access, policy, query.kind);
+    ) -> Export {
+        let columns = readable_fields(&access, &policy, query.kind);
         query.limit = MAX_LIMIT;
-        Ok(Export {
+        Export {
             query,
             access,
+            policy,
             actor,
             format,
             columns,
             stage: Stage::Header,
             records: 0,
-        })
+        }
     }
 
     /// Records written so far.
@@ -137,9 +142,16 @@ impl Export {
 
     fn page(&mut self, conn: &Connection) -> Result<String> {
         let page = record_index::list(conn, &self.access, &self.query)?;
-        let cards = read::cards(conn, &self.access, &page.ids, &self.actor)?;
         let mut out = String::new();
-        for (card, updated) in cards {
+        for id in &page.ids {
+            let Ok(id) = id.parse::<RecordId>() else {
+                continue;
+            };
+            let Some((card, updated)) =
+                read::card_under(conn, &self.access, &self.policy, &id, &self.actor)?
+            else {
+                continue; // no longer seen since the page was listed
+            };
             let record = RecordOut::from_card(card, updated);
             match self.format {
                 ExportFormat::Csv => out.push_str(&self.csv_row(&record)),
@@ -206,7 +218,12 @@ pub async fn export(
     let q = query::list_query(kind, &rest)?;
     let slot = state.exports.take(&caller.user.name).map_err(busy)?;
     let actor = write::actor_for(&state.actor, &caller.user);
-    let mut export = Export::new(caller.access, q, actor, format)?;
+    let policy = caller
+        .access
+        .policy()
+        .cloned()
+        .ok_or_else(|| ServerError::Internal("a caller without a policy".into()))?;
+    let mut export = Export::new(caller.access, policy, q, actor, format);
     // The header and the first page before answering: a bad filter or
     // sort is a 400, not a cut-off body.
     let (export, head) = state

@@ -10,7 +10,7 @@ use fieldwork_core::automerge::ActorId;
 use fieldwork_core::card::{RecordCard, card_of};
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::edit;
-use fieldwork_core::policy::RecordFacts;
+use fieldwork_core::policy::{Policy, RecordFacts};
 use fieldwork_core::{Access, DocId, Record, RecordId};
 use rusqlite::Connection;
 
@@ -91,14 +91,26 @@ pub fn card(
     id: &RecordId,
     actor: &ActorId,
 ) -> Result<Option<(RecordCard, i64)>> {
+    let Some(policy) = access.policy() else {
+        return Err(ServerError::Internal("no policy".into()));
+    };
+    card_under(conn, access, policy, id, actor)
+}
+
+/// [`card`] with the policy given: for [`Access::Local`] (every record and
+/// field, the server CLI's organisation export), which carries none.
+pub fn card_under(
+    conn: &Connection,
+    access: &Access,
+    policy: &Policy,
+    id: &RecordId,
+    actor: &ActorId,
+) -> Result<Option<(RecordCard, i64)>> {
     let facts = facts_of(conn, id)?;
     let Some(mut docs) = readable_with(conn, access, id, &facts, actor)? else {
         return Ok(None);
     };
     let (record, updated) = assemble(id, &mut docs)?;
-    let Some(policy) = access.policy() else {
-        return Err(ServerError::Internal("no policy".into()));
-    };
     Ok(Some((card_of(access, policy, &record, &facts), updated)))
 }
 
