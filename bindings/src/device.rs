@@ -60,6 +60,7 @@ use fieldwork_sdk::{Backoff, Device, SdkError, SyncHandle, internal_codes, login
 use tokio::runtime::{Handle, Runtime};
 
 use crate::error::{FieldworkError, Result};
+use crate::ints::{count, not_negative};
 use crate::keystore::{AppKeystore, Keystore};
 use crate::processes::{
     ProcessCard, ProcessControl, ProcessModelInfo, ProcessSummary, TaskItem, TaskList,
@@ -132,8 +133,8 @@ pub(crate) fn list_query(kind: Kind, options: ListOptions) -> Result<ListQuery> 
         account: options.account.as_deref().map(record_id).transpose()?,
         assignee: options.assignee,
         status: options.status,
-        limit: Some(options.limit as usize),
-        offset: options.offset as usize,
+        limit: Some(not_negative(options.limit, "limit")?),
+        offset: not_negative(options.offset, "offset")?,
         archived: options.archived.map(Into::into).unwrap_or_default(),
         ..ListQuery::default()
     })
@@ -335,8 +336,8 @@ impl FieldworkDevice {
     /// The bytes the store's files take on disk now (the database and its
     /// `-wal`, `-shm` and `-journal` files), for a storage screen. Quick: no
     /// SQL runs.
-    pub fn store_size(&self) -> Result<u64> {
-        Ok(self.device.store_size()?)
+    pub fn store_size(&self) -> Result<i64> {
+        Ok(count(self.device.store_size()?))
     }
 
     /// Deletes everything this device keeps: the store file and its `-wal`,
@@ -442,23 +443,27 @@ impl FieldworkDevice {
         self.with_store(|s| Ok(s.creatable_fields(kind.into())))
     }
 
-    /// A filtered, sorted page of records of `kind`.
+    /// A filtered, sorted page of records of `kind`. A negative
+    /// `options.limit` or `options.offset` fails with `Invalid` naming it
+    /// (`limit`, `offset`); a malformed `options.account` with `NotFound`.
     pub fn list(&self, kind: Kind, options: ListOptions) -> Result<Vec<RecordSummary>> {
         let query = list_query(kind, options)?;
         Ok(vec_of(self.with_store(|s| s.list(&query))?))
     }
 
-    /// Full-text search (prefixes, any accents and case), best first.
-    pub fn search(&self, text: String, kind: Option<Kind>, limit: u32) -> Result<Vec<SearchHit>> {
+    /// Full-text search (prefixes, any accents and case), best first, at
+    /// most `limit` hits. A negative `limit` fails with `Invalid` (field
+    /// `limit`).
+    pub fn search(&self, text: String, kind: Option<Kind>, limit: i32) -> Result<Vec<SearchHit>> {
         let kind = kind.map(RecordKind::from);
-        Ok(vec_of(
-            self.with_store(|s| s.search(&text, kind, limit as usize))?,
-        ))
+        let limit = not_negative(limit, "limit")?;
+        Ok(vec_of(self.with_store(|s| s.search(&text, kind, limit))?))
     }
 
-    /// How many records of `kind` are on the device.
-    pub fn count(&self, kind: Kind) -> Result<u64> {
-        Ok(self.with_store(|s| s.count(kind.into()))? as u64)
+    /// How many records of `kind` are on the device (saturates at the
+    /// maximum).
+    pub fn count(&self, kind: Kind) -> Result<i64> {
+        Ok(count(self.with_store(|s| s.count(kind.into()))?))
     }
 
     /// Who changed which field when, oldest first.
@@ -542,10 +547,12 @@ impl FieldworkDevice {
 
     /// Connects, sends every local change, receives everything new, and
     /// disconnects. Fails with `Network` when offline (local work is kept),
-    /// `Timeout` after `timeout_seconds`.
-    pub async fn sync_now(&self, timeout_seconds: u32) -> Result<SyncReport> {
+    /// `Timeout` after `timeout_seconds` (`0` counts as one second; a
+    /// negative value fails with `Invalid`, field `timeout_seconds`).
+    pub async fn sync_now(&self, timeout_seconds: i32) -> Result<SyncReport> {
+        let seconds: u64 = not_negative(timeout_seconds, "timeout_seconds")?;
         let device = self.device.clone();
-        let timeout = Duration::from_secs(u64::from(timeout_seconds.max(1)));
+        let timeout = Duration::from_secs(seconds.max(1));
         let report = self
             .on_runtime(async move { Ok(device.sync_once(timeout).await?) })
             .await?;
@@ -617,9 +624,10 @@ impl FieldworkDevice {
         self.device.set_app_version(version);
     }
 
-    /// Local changes not yet acknowledged by the server.
-    pub fn pending_changes(&self) -> Result<u64> {
-        Ok(self.with_store(|s| s.outbox_len())? as u64)
+    /// Local changes not yet acknowledged by the server (saturates at the
+    /// maximum).
+    pub fn pending_changes(&self) -> Result<i64> {
+        Ok(count(self.with_store(|s| s.outbox_len())?))
     }
 
     // ----- quarantine ---------------------------------------------------
@@ -798,6 +806,92 @@ pub(crate) mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         FieldworkDevice::open(path, keystore).expect("released");
+    }
+
+    /// The field and the sentence of an `Invalid`, or what came instead.
+    fn refused<T: std::fmt::Debug>(result: Result<T>) -> (String, String) {
+        match result {
+            Err(FieldworkError::Invalid {
+                field: Some(field),
+                detail,
+            }) => (field, detail),
+            other => panic!("expected Invalid naming a field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_negative_limit_offset_or_timeout_is_invalid_naming_the_argument() {
+        let _turn = serial();
+        let dir = tempfile::tempdir().expect("dir");
+        let device = FieldworkDevice::open(
+            dir.path().join("d.db").display().to_string(),
+            Arc::new(Memory::default()),
+        )
+        .expect("open");
+        device
+            .create(Kind::Account, account("Negativo"))
+            .expect("create");
+        let options = |limit: i32, offset: i32| ListOptions {
+            sort: None,
+            descending: false,
+            stage: None,
+            owner: None,
+            territory: None,
+            account: None,
+            assignee: None,
+            status: None,
+            limit,
+            offset,
+            archived: None,
+        };
+        assert_eq!(
+            refused(device.list(Kind::Account, options(-1, 0))),
+            ("limit".to_owned(), "limit must not be negative".to_owned())
+        );
+        assert_eq!(
+            refused(device.list(Kind::Account, options(10, -5))),
+            (
+                "offset".to_owned(),
+                "offset must not be negative".to_owned()
+            )
+        );
+        assert_eq!(
+            refused(device.search("negativo".into(), None, -1)),
+            ("limit".to_owned(), "limit must not be negative".to_owned())
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(
+            refused(runtime.block_on(device.sync_now(-1))),
+            (
+                "timeout_seconds".to_owned(),
+                "timeout_seconds must not be negative".to_owned()
+            )
+        );
+        // Zero and positive values behave as before.
+        assert!(
+            device
+                .list(Kind::Account, options(0, 0))
+                .expect("list")
+                .is_empty()
+        );
+        assert_eq!(
+            device
+                .list(Kind::Account, options(10, 0))
+                .expect("list")
+                .len(),
+            1
+        );
+        assert_eq!(
+            device
+                .search("negativo".into(), None, 10)
+                .expect("search")
+                .len(),
+            1
+        );
+        assert_eq!(device.count(Kind::Account).expect("count"), 1);
+        device.close_device();
     }
 
     #[test]

@@ -84,8 +84,9 @@ pub enum FieldworkError {
     /// A sync did not finish in time; what was exchanged is kept.
     #[error("sync did not finish within {seconds} s")]
     Timeout {
-        /// The limit that was hit.
-        seconds: u64,
+        /// The limit that was hit, in seconds (never negative; saturates
+        /// at the maximum).
+        seconds: i64,
     },
     /// The device store failed (disk full, corrupt file, a foreign file at
     /// the path). Nothing was written by the failed call.
@@ -177,7 +178,9 @@ impl From<SdkError> for FieldworkError {
                 field: Some("server".into()),
                 detail,
             },
-            SdkError::Timeout(seconds) => FieldworkError::Timeout { seconds },
+            SdkError::Timeout(seconds) => FieldworkError::Timeout {
+                seconds: crate::ints::count(seconds),
+            },
             SdkError::Secrets(e) => FieldworkError::Keystore { detail: e.0 },
             SdkError::Wiped => FieldworkError::Wiped,
             SdkError::StoreInUse { path } => FieldworkError::StoreInUse { path },

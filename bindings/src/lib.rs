@@ -20,6 +20,9 @@
 //! - [`device::observe`]: live queries (a list, a search, one record) as
 //!   cancellable subscriptions served by one dispatcher thread per device.
 //! - [`error`]: `FieldworkError`, the one error enum apps see.
+//! - `ints`: numbers are signed in the public API (Kotlin `Int`/`Long`,
+//!   Swift `Int32`/`Int64`): counts saturate at the maximum, a negative
+//!   limit, offset or timeout is `Invalid` naming the argument.
 //!
 //! Generate the bindings with `bindings/scripts/generate.sh`.
 
@@ -27,6 +30,7 @@ uniffi::setup_scaffolding!("fieldwork");
 
 pub mod device;
 pub mod error;
+mod ints;
 pub mod keystore;
 pub mod processes;
 pub mod records;

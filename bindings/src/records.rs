@@ -122,12 +122,14 @@ pub struct ListOptions {
     /// Only this status (activities, process instances).
     #[uniffi(default = None)]
     pub status: Option<String>,
-    /// At most this many rows.
+    /// At most this many rows (`0`: none). Negative is refused with
+    /// `Invalid` (field `limit`).
     #[uniffi(default = 100)]
-    pub limit: u32,
-    /// Skip this many rows.
+    pub limit: i32,
+    /// Skip this many rows. Negative is refused with `Invalid` (field
+    /// `offset`).
     #[uniffi(default = 0)]
-    pub offset: u32,
+    pub offset: i32,
     /// Archived records: left out when `None` (or `Exclude`).
     #[uniffi(default = None)]
     pub archived: Option<ArchivedFilter>,

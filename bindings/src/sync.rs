@@ -1,6 +1,8 @@
 //! Sync status, reports, the signed-in user, and the listener apps register
 //! to refresh their screens.
 
+use crate::ints::count;
+
 /// Where sync stands.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum SyncStatus {
@@ -10,12 +12,13 @@ pub enum SyncStatus {
     Connecting,
     /// Catching up or pushing.
     Syncing {
-        /// Documents received so far.
-        done: u64,
-        /// Documents catch-up will deliver, when known.
-        total: Option<u64>,
-        /// Local changes waiting for the server's acknowledgement.
-        pending: u64,
+        /// Documents received so far (never negative).
+        done: i64,
+        /// Documents catch-up will deliver, when known (never negative).
+        total: Option<i64>,
+        /// Local changes waiting for the server's acknowledgement (never
+        /// negative).
+        pending: i64,
     },
     /// Everything is exchanged; others' changes arrive live.
     UpToDate,
@@ -102,9 +105,9 @@ impl From<fieldwork_sdk::SyncStatus> for SyncStatus {
                 total,
                 pending,
             } => SyncStatus::Syncing {
-                done,
-                total,
-                pending,
+                done: count(done),
+                total: total.map(count),
+                pending: count(pending),
             },
             S::UpToDate => SyncStatus::UpToDate,
             S::Error { cause, message } => SyncStatus::Error {
@@ -146,23 +149,24 @@ impl From<TlsOptions> for fieldwork_core::store::Transport {
     }
 }
 
-/// What one [`sync_now`](crate::FieldworkDevice::sync_now) did.
+/// What one [`sync_now`](crate::FieldworkDevice::sync_now) did. Every
+/// count is zero or more and saturates at the maximum.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {
     /// Local changes sent.
-    pub pushed: u64,
+    pub pushed: i64,
     /// Records that changed on this device.
-    pub changed: u64,
+    pub changed: i64,
     /// Local edits the server refused (now in the quarantine).
-    pub refused: u64,
+    pub refused: i64,
 }
 
 impl From<fieldwork_sdk::SyncReport> for SyncReport {
     fn from(r: fieldwork_sdk::SyncReport) -> Self {
         SyncReport {
-            pushed: r.pushed as u64,
-            changed: r.changed as u64,
-            refused: r.refused as u64,
+            pushed: count(r.pushed),
+            changed: count(r.changed),
+            refused: count(r.refused),
         }
     }
 }

@@ -767,7 +767,8 @@ impl FieldworkDevice {
     /// Observes a list: the same `kind` and `options` as [`list`]. `observer`
     /// is told the page at once, then again whenever a change (a local
     /// write, sync, the process engine) alters it; see [`Subscription`].
-    /// A malformed `options.account` fails at once with `NotFound`.
+    /// A malformed `options.account` fails at once with `NotFound`, a
+    /// negative `limit` or `offset` with `Invalid` naming it.
     ///
     /// [`list`]: FieldworkDevice::list
     pub fn observe_query(
@@ -781,20 +782,22 @@ impl FieldworkDevice {
     }
 
     /// Observes a search: the same arguments as [`search`]; the hits at
-    /// once, then whenever a change alters them.
+    /// once, then whenever a change alters them. A negative `limit` fails
+    /// at once with `Invalid` (field `limit`).
     ///
     /// [`search`]: FieldworkDevice::search
     pub fn observe_search(
         &self,
         text: String,
         kind: Option<Kind>,
-        limit: u32,
+        limit: i32,
         observer: Arc<dyn SearchObserver>,
     ) -> Result<Arc<Subscription>> {
+        let limit = crate::ints::not_negative(limit, "limit")?;
         self.subscribe(Watch::Search {
             text,
             kind: kind.map(RecordKind::from),
-            limit: limit as usize,
+            limit,
             observer,
         })
     }

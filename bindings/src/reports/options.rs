@@ -41,8 +41,9 @@ pub struct StageWeight {
     /// A deal stage (`qualification`, `proposal`, `negotiation`, `won`,
     /// `lost`).
     pub stage: String,
-    /// A whole percent from 0 to 100.
-    pub percent: u32,
+    /// A whole percent from 0 to 100; anything else (a negative percent
+    /// too) is refused with `Invalid` (field `stage_weights`).
+    pub percent: i32,
 }
 
 /// The period, filters and tables a report is computed with, as the
@@ -183,6 +184,12 @@ impl ReportOptions {
             Some(ReportGrouping::Territory) => GroupBy::Territory,
         };
         q.rates = self.rates()?;
+        if let Some(w) = self.stage_weights.iter().find(|w| w.percent < 0) {
+            return Err(invalid(
+                "stage_weights",
+                format!("the percent of `{}` must not be negative", w.stage),
+            ));
+        }
         let weights: Vec<String> = self
             .stage_weights
             .iter()
@@ -355,7 +362,7 @@ mod tests {
                 rate,
             }]
         };
-        let weight = |stage: &str, percent: u32| {
+        let weight = |stage: &str, percent: i32| {
             vec![StageWeight {
                 stage: stage.into(),
                 percent,
@@ -410,6 +417,13 @@ mod tests {
                 "stage_weights",
                 ReportOptions {
                     stage_weights: weight("closing", 5),
+                    ..options()
+                },
+            ),
+            (
+                "stage_weights",
+                ReportOptions {
+                    stage_weights: weight("won", -1),
                     ..options()
                 },
             ),

@@ -14,12 +14,16 @@
 //!   (`average_seconds`, `duration_minutes`).
 //! - **Ratios** are fractions from 0 to 1 (`0.75`), absent when undefined
 //!   (nothing to divide by).
+//! - **Counts** are signed (`i64`: Kotlin `Long`, Swift `Int64`), never
+//!   negative, and saturate at the maximum instead of wrapping.
 
 use fieldwork_core::report::{
     self, Amounts, Converted, activities, cycle, flow, funnel, pipeline, targets, timeline, visits,
     win_rate,
 };
 use fieldwork_core::value::format_money;
+
+use crate::ints::{count, small};
 
 /// An amount of one currency.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -86,14 +90,14 @@ pub struct PipelineRow {
     /// The deal stage.
     pub stage: String,
     /// Open deals in this stage.
-    pub count: u64,
+    pub count: i64,
     /// Of those, deals without a readable amount or currency: counted,
     /// never summed as zero.
-    pub without_amount: u64,
+    pub without_amount: i64,
     /// Sum of the amounts, per currency.
     pub amount: Vec<Money>,
     /// The stage's win probability in percent.
-    pub weight_percent: u8,
+    pub weight_percent: i32,
     /// `amount` times the weight, per currency.
     pub weighted: Vec<Money>,
     /// `amount` converted with the options' rates, when rates were given.
@@ -119,10 +123,10 @@ impl From<pipeline::Pipeline> for PipelineReport {
                 .map(|r| PipelineRow {
                     group: r.group,
                     stage: r.stage,
-                    count: r.count,
-                    without_amount: r.without_amount,
+                    count: count(r.count),
+                    without_amount: count(r.without_amount),
                     amount: money(r.amount),
-                    weight_percent: r.weight_percent,
+                    weight_percent: small(r.weight_percent),
                     weighted: money(r.weighted),
                     converted: converted(r.converted),
                     weighted_converted: converted(r.weighted_converted),
@@ -141,15 +145,15 @@ pub struct WinRateRow {
     /// row.
     pub owner: String,
     /// Deals won in the period.
-    pub won: u64,
+    pub won: i64,
     /// Deals lost in the period.
-    pub lost: u64,
+    pub lost: i64,
     /// won / (won + lost), from 0 to 1; absent when nothing closed.
     pub win_rate: Option<f64>,
     /// Sum of the won amounts, per currency.
     pub won_amount: Vec<Money>,
     /// Won deals without a readable amount or currency.
-    pub won_without_amount: u64,
+    pub won_without_amount: i64,
     /// Average won deal, per currency (over won deals with an amount in
     /// that currency).
     pub average_deal: Vec<Money>,
@@ -157,7 +161,7 @@ pub struct WinRateRow {
     /// close), in seconds; absent when no cycle is known.
     pub average_cycle_seconds: Option<f64>,
     /// Won deals whose cycle is known.
-    pub cycle_samples: u64,
+    pub cycle_samples: i64,
 }
 
 /// Win rate, average deal size and sales cycle per owner.
@@ -175,14 +179,14 @@ impl From<win_rate::WinRate> for WinRateReport {
                 .into_iter()
                 .map(|r| WinRateRow {
                     owner: r.owner,
-                    won: r.won,
-                    lost: r.lost,
+                    won: count(r.won),
+                    lost: count(r.lost),
                     win_rate: r.win_rate,
                     won_amount: money(r.won_amount),
-                    won_without_amount: r.won_without_amount,
+                    won_without_amount: count(r.won_without_amount),
                     average_deal: money(r.average_deal),
                     average_cycle_seconds: r.average_cycle_seconds,
-                    cycle_samples: r.cycle_samples,
+                    cycle_samples: count(r.cycle_samples),
                 })
                 .collect(),
         }
@@ -197,11 +201,11 @@ pub struct StageFlow {
     /// The stage.
     pub stage: String,
     /// Records that ever entered it (once each).
-    pub entered: u64,
+    pub entered: i64,
     /// The next stage, if any.
     pub next: Option<String>,
     /// Of `entered`, records that later entered `next`.
-    pub converted: u64,
+    pub converted: i64,
     /// converted / entered, from 0 to 1; absent when nothing entered or
     /// there is no next stage.
     pub conversion: Option<f64>,
@@ -209,9 +213,9 @@ pub struct StageFlow {
     /// stay has ended.
     pub average_seconds: Option<f64>,
     /// Completed stays measured.
-    pub completed_stays: u64,
+    pub completed_stays: i64,
     /// Stays still going on (never guessed into the average).
-    pub open_stays: u64,
+    pub open_stays: i64,
 }
 
 fn flows(stages: Vec<flow::StageFlow>) -> Vec<StageFlow> {
@@ -219,13 +223,13 @@ fn flows(stages: Vec<flow::StageFlow>) -> Vec<StageFlow> {
         .into_iter()
         .map(|s| StageFlow {
             stage: s.stage,
-            entered: s.entered,
+            entered: count(s.entered),
             next: s.next,
-            converted: s.converted,
+            converted: count(s.converted),
             conversion: s.conversion,
             average_seconds: s.average_seconds,
-            completed_stays: s.completed_stays,
-            open_stays: s.open_stays,
+            completed_stays: count(s.completed_stays),
+            open_stays: count(s.open_stays),
         })
         .collect()
 }
@@ -234,7 +238,7 @@ fn flows(stages: Vec<flow::StageFlow>) -> Vec<StageFlow> {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CycleReport {
     /// Deals considered.
-    pub deals: u64,
+    pub deals: i64,
     /// qualification, proposal, negotiation, won in order, then lost.
     pub stages: Vec<StageFlow>,
 }
@@ -242,7 +246,7 @@ pub struct CycleReport {
 impl From<cycle::Cycle> for CycleReport {
     fn from(c: cycle::Cycle) -> Self {
         CycleReport {
-            deals: c.deals,
+            deals: count(c.deals),
             stages: flows(c.stages),
         }
     }
@@ -254,7 +258,7 @@ pub struct StageCount {
     /// The stage.
     pub stage: String,
     /// How many.
-    pub count: u64,
+    pub count: i64,
 }
 
 /// The accounts first contacted in one month.
@@ -263,7 +267,7 @@ pub struct FunnelCohort {
     /// `YYYY-MM`, local to the options' time zone.
     pub month: String,
     /// Accounts in the cohort.
-    pub accounts: u64,
+    pub accounts: i64,
     /// How many of them ever entered each lifecycle stage, by stage name.
     pub reached: Vec<StageCount>,
 }
@@ -272,43 +276,46 @@ pub struct FunnelCohort {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FunnelReport {
     /// Accounts considered.
-    pub accounts: u64,
+    pub accounts: i64,
     /// Accounts per current stage, every lifecycle stage in lifecycle order.
     pub current: Vec<StageCount>,
     /// Accounts whose stage is unreadable or not a lifecycle stage.
-    pub unknown_stage: u64,
+    pub unknown_stage: i64,
     /// Flow through lead, prospect, customer, loyal and churned.
     pub stages: Vec<StageFlow>,
     /// Cohorts by month of first contact, oldest first.
     pub cohorts: Vec<FunnelCohort>,
     /// Accounts with no known first contact (in no cohort).
-    pub without_first_contact: u64,
+    pub without_first_contact: i64,
 }
 
 fn counts(pairs: impl IntoIterator<Item = (String, u64)>) -> Vec<StageCount> {
     pairs
         .into_iter()
-        .map(|(stage, count)| StageCount { stage, count })
+        .map(|(stage, n)| StageCount {
+            stage,
+            count: count(n),
+        })
         .collect()
 }
 
 impl From<funnel::Funnel> for FunnelReport {
     fn from(f: funnel::Funnel) -> Self {
         FunnelReport {
-            accounts: f.accounts,
+            accounts: count(f.accounts),
             current: counts(f.current),
-            unknown_stage: f.unknown_stage,
+            unknown_stage: count(f.unknown_stage),
             stages: flows(f.stages),
             cohorts: f
                 .cohorts
                 .into_iter()
                 .map(|c| FunnelCohort {
                     month: c.month,
-                    accounts: c.accounts,
+                    accounts: count(c.accounts),
                     reached: counts(c.reached),
                 })
                 .collect(),
-            without_first_contact: f.without_first_contact,
+            without_first_contact: count(f.without_first_contact),
         }
     }
 }
@@ -327,21 +334,21 @@ pub struct ActivityCounts {
     /// `*` in a total.
     pub week: String,
     /// Done.
-    pub done: u64,
+    pub done: i64,
     /// Planned and not yet due (or with no due time).
-    pub planned: u64,
+    pub planned: i64,
     /// Planned and due before now.
-    pub overdue: u64,
+    pub overdue: i64,
     /// Cancelled.
-    pub cancelled: u64,
+    pub cancelled: i64,
     /// Status unreadable or unknown.
-    pub unknown: u64,
+    pub unknown: i64,
     /// Done by their due time.
-    pub on_time: u64,
+    pub on_time: i64,
     /// Done after their due time.
-    pub late: u64,
+    pub late: i64,
     /// Done without a known due or completion time (never guessed on time).
-    pub done_undated: u64,
+    pub done_undated: i64,
 }
 
 fn activity_counts(r: activities::ActivityRow) -> ActivityCounts {
@@ -349,14 +356,14 @@ fn activity_counts(r: activities::ActivityRow) -> ActivityCounts {
         who: r.who,
         activity_type: r.activity_type,
         week: r.week,
-        done: r.done,
-        planned: r.planned,
-        overdue: r.overdue,
-        cancelled: r.cancelled,
-        unknown: r.unknown,
-        on_time: r.on_time,
-        late: r.late,
-        done_undated: r.done_undated,
+        done: count(r.done),
+        planned: count(r.planned),
+        overdue: count(r.overdue),
+        cancelled: count(r.cancelled),
+        unknown: count(r.unknown),
+        on_time: count(r.on_time),
+        late: count(r.late),
+        done_undated: count(r.done_undated),
     }
 }
 
@@ -428,11 +435,11 @@ pub struct VisitTotal {
     /// The responsible person.
     pub who: String,
     /// Visits listed.
-    pub visits: u64,
+    pub visits: i64,
     /// Visits with a check-in.
-    pub checked_in: u64,
+    pub checked_in: i64,
     /// Visits with a known duration.
-    pub with_duration: u64,
+    pub with_duration: i64,
     /// Sum of the known durations, in minutes.
     pub total_minutes: i64,
     /// Average known duration in minutes; absent when none is known.
@@ -472,9 +479,9 @@ impl From<visits::Visits> for VisitsReport {
                 .into_iter()
                 .map(|t| VisitTotal {
                     who: t.who,
-                    visits: t.visits,
-                    checked_in: t.checked_in,
-                    with_duration: t.with_duration,
+                    visits: count(t.visits),
+                    checked_in: count(t.checked_in),
+                    with_duration: count(t.with_duration),
                     total_minutes: t.total_minutes,
                     average_minutes: t.average_minutes,
                 })
@@ -656,7 +663,7 @@ pub struct TargetProgress {
     /// options' rates) into `actual`: then `actual` is an estimate.
     pub converted: bool,
     /// Won deals in other currencies left out for want of a rate.
-    pub not_counted: u64,
+    pub not_counted: i64,
 }
 
 /// Progress on the targets this device holds.
@@ -692,7 +699,7 @@ impl From<targets::Targets> for TargetsReport {
                     expected: r.expected,
                     on_track: r.on_track,
                     converted: r.converted,
-                    not_counted: r.not_counted,
+                    not_counted: count(r.not_counted),
                 })
                 .collect(),
             truncated: t.truncated,

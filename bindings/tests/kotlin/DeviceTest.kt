@@ -56,7 +56,7 @@ class DeviceTest {
     private fun FieldworkDevice.signIn(user: String) =
         runBlocking { login(server.url, user, TestServer.PASSWORDS.getValue(user)) }
 
-    private fun FieldworkDevice.sync() = runBlocking { syncNow(30u) }
+    private fun FieldworkDevice.sync() = runBlocking { syncNow(30) }
 
     @AfterTest
     fun closeDevices() {
@@ -74,12 +74,12 @@ class DeviceTest {
 
         val account = ana.create(Kind.ACCOUNT, edits("name" to "Kotlin Foods", "territory" to "north"))
         listener.waitFor("the new account") { account in listener.changed }
-        assertTrue(ana.pendingChanges() > 0uL, "the edit waits in the outbox")
+        assertTrue(ana.pendingChanges() > 0L, "the edit waits in the outbox")
 
         val report = ana.sync()
-        assertTrue(report.pushed >= 1uL)
-        assertEquals(0uL, report.refused)
-        assertEquals(0uL, ana.pendingChanges())
+        assertTrue(report.pushed >= 1L)
+        assertEquals(0L, report.refused)
+        assertEquals(0L, ana.pendingChanges())
         listener.waitFor("sync status") { listener.statuses.any { it is SyncStatus.Offline } }
         assertTrue(listener.statuses.any { it is SyncStatus.Connecting })
 
@@ -89,7 +89,7 @@ class DeviceTest {
         // The server is shared by the tests of this class: look for this account.
         val rows = mia.list(Kind.ACCOUNT, ListOptions(territory = "north"))
         assertEquals("Kotlin Foods", rows.single { it.id == account }.title)
-        assertEquals(listOf(account), mia.search("kotl foo", Kind.ACCOUNT, 10u).map { it.id })
+        assertEquals(listOf(account), mia.search("kotl foo", Kind.ACCOUNT, 10).map { it.id })
     }
 
     @Test
@@ -134,7 +134,20 @@ class DeviceTest {
         assertFailsWith<FieldworkException.InvalidCredentials> {
             runBlocking { stranger.login(server.url, "ana", "not her password") }
         }
-        assertFailsWith<FieldworkException.NotLoggedIn> { runBlocking { stranger.syncNow(5u) } }
+        assertFailsWith<FieldworkException.NotLoggedIn> { runBlocking { stranger.syncNow(5) } }
+
+        // Numbers are signed Int/Long; a negative limit, offset or timeout is
+        // Invalid naming the argument, never a wrapped huge value.
+        val limit = assertFailsWith<FieldworkException.Invalid> { ana.list(Kind.ACCOUNT, ListOptions(limit = -1)) }
+        assertEquals("limit", limit.field)
+        assertEquals("limit must not be negative", limit.detail)
+        val searchLimit = assertFailsWith<FieldworkException.Invalid> { ana.search("exceptions", null, -1) }
+        assertEquals("limit", searchLimit.field)
+        val offset = assertFailsWith<FieldworkException.Invalid> { ana.list(Kind.ACCOUNT, ListOptions(offset = -3)) }
+        assertEquals("offset", offset.field)
+        val timeout = assertFailsWith<FieldworkException.Invalid> { runBlocking { ana.syncNow(-1) } }
+        assertEquals("timeout_seconds", timeout.field)
+        assertTrue(ana.count(Kind.ACCOUNT) >= 1L, "counts are Long")
     }
 
     @Test
@@ -198,7 +211,7 @@ class DeviceTest {
 
         ana.signIn("ana")
         val report = ana.sync()
-        assertEquals(0uL, report.refused, "what she typed before login is hers")
+        assertEquals(0L, report.refused, "what she typed before login is hers")
         assertTrue(ana.quarantine().isEmpty())
         val owners = ids.map { id -> ana.card(id).fields.single { it.name == "owner" }.value }
         assertEquals(listOf("ana", "ana", "ana"), owners)
@@ -215,7 +228,7 @@ class DeviceTest {
             runBlocking { ana.login(gone.url, "ana", TestServer.PASSWORDS.getValue("ana")) }
         }
 
-        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10u) } }
+        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10) } }
         val english = assertIs<SyncStatus.Error>(ana.syncStatus())
         assertEquals(SyncErrorCause.NETWORK, english.cause)
         assertTrue(english.message.startsWith("Could not reach the server"), english.message)
@@ -224,7 +237,7 @@ class DeviceTest {
         }
 
         ana.setLocale("es")
-        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10u) } }
+        assertFailsWith<FieldworkException.Network> { runBlocking { ana.syncNow(10) } }
         val spanish = assertIs<SyncStatus.Error>(ana.syncStatus())
         assertEquals(SyncErrorCause.NETWORK, spanish.cause)
         assertEquals("No se pudo conectar con el servidor; comprueba la conexión.", spanish.message)

@@ -44,7 +44,7 @@ class EncryptedStoreTest {
         val planted = listOf("Zurbarán Logística", "pedidos@zurbaran-logistica.example")
         FieldworkDevice.open(path.path, keystore).use { device ->
             device.create(Kind.ACCOUNT, listOf(FieldEdit("name", planted[0]), FieldEdit("email", planted[1])))
-            assertEquals(1, device.search("zurbaran", null, 10u).size)
+            assertEquals(1, device.search("zurbaran", null, 10).size)
             val files = storeFiles(path)
             assertTrue(files.any { it.name.endsWith("-wal") }, "the scan must cover the write-ahead log")
             for (file in files) {
@@ -64,7 +64,7 @@ class EncryptedStoreTest {
         assertContentEquals(before, path.readBytes(), "a failed open changes nothing")
 
         FieldworkDevice.open(path.path, keystore).use { device ->
-            assertEquals(1uL, device.count(Kind.ACCOUNT))
+            assertEquals(1L, device.count(Kind.ACCOUNT))
         }
     }
 

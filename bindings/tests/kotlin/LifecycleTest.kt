@@ -48,11 +48,11 @@ class LifecycleTest {
 
         // `use {}` (AutoCloseable) releases the store as well.
         FieldworkDevice.open(path, keystore).use { again ->
-            assertEquals(1uL, again.count(Kind.ACCOUNT))
-            assertTrue(again.storeSize() > 0uL, "the store's files take room")
+            assertEquals(1L, again.count(Kind.ACCOUNT))
+            assertTrue(again.storeSize() > 0L, "the store's files take room")
             assertFailsWith<FieldworkException.StoreInUse> { FieldworkDevice.open(path, keystore) }
         }
-        FieldworkDevice.open(path, keystore).use { assertEquals(1uL, it.count(Kind.ACCOUNT)) }
+        FieldworkDevice.open(path, keystore).use { assertEquals(1L, it.count(Kind.ACCOUNT)) }
     }
 
     @Test
@@ -69,7 +69,7 @@ class LifecycleTest {
         val tookMs = (System.nanoTime() - started) / 1_000_000
         assertTrue(tookMs < 5_000, "closing took $tookMs ms")
         val heard = listener.statuses.size + listener.changed.size
-        assertFailsWith<FieldworkException.Closed> { runBlocking { device.syncNow(5u) } }
+        assertFailsWith<FieldworkException.Closed> { runBlocking { device.syncNow(5) } }
         assertFailsWith<FieldworkException.Closed> { device.addListener(Recorder()) }
         Thread.sleep(500)
         assertEquals(heard, listener.statuses.size + listener.changed.size, "a listener was called after close")
@@ -93,7 +93,7 @@ class LifecycleTest {
         assertFailsWith<FieldworkException.Wiped> { device.count(Kind.ACCOUNT) }
         device.close()
 
-        FieldworkDevice.open(path, keystore).use { assertEquals(0uL, it.count(Kind.ACCOUNT)) }
+        FieldworkDevice.open(path, keystore).use { assertEquals(0L, it.count(Kind.ACCOUNT)) }
     }
 
     companion object {

@@ -69,7 +69,7 @@ class ObserveTest {
     private fun FieldworkDevice.signIn(user: String) =
         runBlocking { login(server.url, user, TestServer.PASSWORDS.getValue(user)) }
 
-    private fun FieldworkDevice.sync() = runBlocking { syncNow(30u) }
+    private fun FieldworkDevice.sync() = runBlocking { syncNow(30) }
 
     @AfterTest
     fun closeDevices() {
@@ -84,7 +84,7 @@ class ObserveTest {
         mia.signIn("mia")
         ana.signIn("ana")
         ana.sync()
-        val north = ListOptions(territory = "north", limit = 1000u)
+        val north = ListOptions(territory = "north", limit = 1000)
 
         val received = Channel<List<RecordSummary>>(Channel.UNLIMITED)
         val collector = launch(Dispatchers.IO) { ana.queryFlow(Kind.ACCOUNT, north).collect { received.send(it) } }
@@ -93,8 +93,8 @@ class ObserveTest {
 
         // Another user, on another device, adds an account in Ana's territory.
         val account = mia.create(Kind.ACCOUNT, edits("name" to "Flujo Norte SL", "territory" to "north"))
-        mia.syncNow(30u)
-        ana.syncNow(30u)
+        mia.syncNow(30)
+        ana.syncNow(30)
         val rows = withTimeout(10_000) {
             var rows = received.receive()
             while (rows.none { it.id == account }) rows = received.receive()
@@ -104,8 +104,8 @@ class ObserveTest {
 
         collector.cancelAndJoin()
         val later = mia.create(Kind.ACCOUNT, edits("name" to "Tras el Flujo SL", "territory" to "north"))
-        mia.syncNow(30u)
-        ana.syncNow(30u)
+        mia.syncNow(30)
+        ana.syncNow(30)
         assertTrue(ana.list(Kind.ACCOUNT, north).any { it.id == later })
         Thread.sleep(300)
         assertTrue(received.isEmpty, "nothing after the collector was cancelled")
@@ -118,7 +118,7 @@ class ObserveTest {
         mia.signIn("mia")
         ana.signIn("ana")
         val subscription = ana.observeQuery(
-            Kind.ACCOUNT, ListOptions(territory = "north", limit = 1000u),
+            Kind.ACCOUNT, ListOptions(territory = "north", limit = 1000),
             object : QueryObserver {
                 override fun snapshot(rows: List<RecordSummary>) {
                     rowsSeen(rows)
@@ -168,16 +168,16 @@ class ObserveTest {
             assertEquals("Registro Visto SL", withTimeout(10_000) { titles.receive() })
 
             mia.update(account, edits("name" to "Registro Nuevo SL"))
-            mia.syncNow(30u)
-            ana.syncNow(30u)
+            mia.syncNow(30)
+            ana.syncNow(30)
             assertEquals("Registro Nuevo SL", withTimeout(10_000) { titles.receive() })
             cards.waitFor(2)
             assertEquals("Registro Nuevo SL", cards.seen[1]?.title)
 
             // The manager moves it out of Ana's territory: revoked on her device.
             mia.update(account, edits("territory" to "south"))
-            mia.syncNow(30u)
-            ana.syncNow(30u)
+            mia.syncNow(30)
+            ana.syncNow(30)
             assertNull(withTimeout(10_000) { titles.receive() })
             collector.cancelAndJoin()
         }

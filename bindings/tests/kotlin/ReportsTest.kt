@@ -92,7 +92,7 @@ class ReportsTest {
         val book = Book(device())
         val rows = book.d.pipelineReport(ReportOptions()).rows
         assertEquals(
-            listOf(Triple("qualification", 1uL, 1uL), Triple("proposal", 2uL, 0uL), Triple("negotiation", 1uL, 0uL)),
+            listOf(Triple("qualification", 1L, 1L), Triple("proposal", 2L, 0L), Triple("negotiation", 1L, 0L)),
             rows.map { Triple(it.stage, it.count, it.withoutAmount) },
         )
         // Open deals only, never one sum across currencies.
@@ -114,7 +114,7 @@ class ReportsTest {
 
         val winRate = book.d.winRateReport(ReportOptions()).rows
         assertEquals(listOf("ana", "all"), winRate.map { it.owner })
-        assertEquals(Triple(1uL, 1uL, 0.5), Triple(winRate[0].won, winRate[0].lost, winRate[0].winRate))
+        assertEquals(Triple(1L, 1L, 0.5), Triple(winRate[0].won, winRate[0].lost, winRate[0].winRate))
         assertEquals(mapOf("EUR" to 99_000L), perCurrency(listOf(winRate[0].wonAmount)))
     }
 
@@ -137,7 +137,7 @@ class ReportsTest {
             },
         )
         val ana = report.totals.single { it.who == "ana" }
-        assertEquals(listOf(3uL, 1uL, 2uL, 1uL, 1uL), listOf(ana.done, ana.onTime, ana.late, ana.overdue, ana.planned))
+        assertEquals(listOf(3L, 1L, 2L, 1L, 1L), listOf(ana.done, ana.onTime, ana.late, ana.overdue, ana.planned))
 
         val days = book.d.activitiesReport(ReportOptions(timeZone = "Europe/Madrid", fromDay = "2020-03-03", toDay = "2020-03-04"))
         assertEquals(listOf("meeting", "visit"), days.rows.map { it.activityType })
@@ -255,19 +255,19 @@ class ReportsTest {
             Kind.DEAL,
             edits("name" to "Oculto", "account" to south, "stage" to "proposal", "owner" to "mia", "amount" to "999900", "currency" to "EUR"),
         )
-        assertEquals(0uL, runBlocking { mia.syncNow(30u) }.refused)
+        assertEquals(0L, runBlocking { mia.syncNow(30) }.refused)
         // The manager reads both deals and their amounts.
         val managers = mia.pipelineReport(ReportOptions()).rows
-        assertEquals(listOf(Triple("proposal", 2uL, 0uL)), managers.map { Triple(it.stage, it.count, it.withoutAmount) })
+        assertEquals(listOf(Triple("proposal", 2L, 0L)), managers.map { Triple(it.stage, it.count, it.withoutAmount) })
         assertEquals(mapOf("EUR" to 777_700L + 999_900L), perCurrency(managers.map { it.amount }))
 
         val ana = device()
         ana.signIn("ana")
-        runBlocking { ana.syncNow(30u) }
+        runBlocking { ana.syncNow(30) }
         assertEquals("Visible", ana.card(visible).title)
         // The south deal is not hers to see; the amount is not hers to read.
         val rows = ana.pipelineReport(ReportOptions()).rows
-        assertEquals(listOf(Triple("proposal", 1uL, 1uL)), rows.map { Triple(it.stage, it.count, it.withoutAmount) })
+        assertEquals(listOf(Triple("proposal", 1L, 1L)), rows.map { Triple(it.stage, it.count, it.withoutAmount) })
         assertEquals(emptyList(), rows.single().amount)
         assertEquals(emptyList(), rows.single().weighted)
         assertTrue(ana.timeline(south, ReportOptions()).events.isEmpty())

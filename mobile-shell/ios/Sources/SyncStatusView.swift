@@ -4,7 +4,7 @@ import SwiftUI
 /// and sign-out.
 struct SyncStatusView: View {
     let model: AppModel
-    @State private var pending: UInt64 = 0
+    @State private var pending: Int64 = 0
     @State private var message: String?
     @State private var busy = false
 

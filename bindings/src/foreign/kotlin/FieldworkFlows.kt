@@ -47,7 +47,7 @@ fun FieldworkDevice.queryFlow(kind: Kind, options: ListOptions = ListOptions()):
     }.buffer(Channel.CONFLATED)
 
 /** The hits of `search(text, kind, limit)`, now and after every change that alters them. */
-fun FieldworkDevice.searchFlow(text: String, kind: Kind? = null, limit: UInt = 20u): Flow<List<SearchHit>> =
+fun FieldworkDevice.searchFlow(text: String, kind: Kind? = null, limit: Int = 20): Flow<List<SearchHit>> =
     callbackFlow {
         val subscription = observeSearch(
             text, kind, limit,

@@ -62,7 +62,7 @@ extension FieldworkDevice {
     }
 
     /// The hits of `search(text:kind:limit:)`, now and after every change that alters them.
-    public func searchSnapshots(text: String, kind: Kind? = nil, limit: UInt32 = 20)
+    public func searchSnapshots(text: String, kind: Kind? = nil, limit: Int32 = 20)
         -> AsyncThrowingStream<[SearchHit], Error>
     {
         AsyncThrowingStream(bufferingPolicy: .bufferingNewest(1)) { continuation in

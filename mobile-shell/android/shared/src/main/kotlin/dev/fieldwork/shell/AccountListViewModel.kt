@@ -67,10 +67,10 @@ class AccountListViewModel(device: FieldworkDevice, io: CoroutineDispatcher = Di
     }
 
     private fun rows(text: String): Flow<List<AccountRow>> = if (text.isBlank()) {
-        device.queryFlow(Kind.ACCOUNT, ListOptions(sort = SortBy.NAME, limit = 500u)).map { rows ->
+        device.queryFlow(Kind.ACCOUNT, ListOptions(sort = SortBy.NAME, limit = 500)).map { rows ->
             rows.map { AccountRow(it.id, it.title, listOfNotNull(it.stage, it.territory).joinToString(" · ")) }
         }
     } else {
-        device.searchFlow(text, Kind.ACCOUNT, 50u).map { hits -> hits.map { AccountRow(it.id, it.title, "") } }
+        device.searchFlow(text, Kind.ACCOUNT, 50).map { hits -> hits.map { AccountRow(it.id, it.title, "") } }
     }
 }

@@ -13,7 +13,7 @@ import kotlinx.coroutines.flow.asStateFlow
 /** The sync screen: a line about the status, unsent changes, the last error. */
 data class SyncState(
     val headline: String = "Offline",
-    val pending: ULong = 0u,
+    val pending: Long = 0L,
     val live: Boolean = false,
     val lastError: String? = null,
     /** Whether to offer "Retry": the last sync failed for a cause retrying can fix ([canRetry]). */
@@ -45,7 +45,7 @@ class SyncViewModel(
     /** Syncs once; errors are shown, never thrown (local work is kept either way). */
     suspend fun syncNow() {
         val error = try {
-            device.syncNow(60u)
+            device.syncNow(60)
             null
         } catch (e: FieldworkException) {
             e.userMessage()

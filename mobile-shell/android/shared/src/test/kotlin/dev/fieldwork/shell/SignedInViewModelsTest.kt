@@ -59,7 +59,7 @@ class SignedInViewModelsTest {
         val sync = SyncViewModel(ana, DeviceEvents(ana))
         sync.syncNow()
         assertNull(sync.state.value.lastError)
-        assertEquals(0uL, sync.state.value.pending)
+        assertEquals(0L, sync.state.value.pending)
 
         val card = AccountCardViewModel(ana, account)
         card.load()
