@@ -179,7 +179,8 @@ impl From<SdkError> for FieldworkError {
                 detail,
             },
             SdkError::Timeout(seconds) => FieldworkError::Timeout {
-                seconds: crate::ints::count(seconds),
+                // Saturating, as `ints::count` (not called: `ints` depends on this module).
+                seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
             },
             SdkError::Secrets(e) => FieldworkError::Keystore { detail: e.0 },
             SdkError::Wiped => FieldworkError::Wiped,
