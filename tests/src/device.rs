@@ -202,7 +202,9 @@ impl TestDevice {
             .filter(|a| a.text("process_instance") == Some(instance.as_str()))
             .map(|a| {
                 let id = with_id.then(|| a.id.to_string());
-                let texts = fields.iter().map(|f| a.text(f).unwrap_or_default().to_owned());
+                let texts = fields
+                    .iter()
+                    .map(|f| a.text(f).unwrap_or_default().to_owned());
                 id.into_iter().chain(texts).collect()
             })
             .collect();

@@ -178,7 +178,11 @@ fn the_server_cli_writes_the_same_export_as_the_api() {
     // The organisation's export: every record and every field.
     let all = cli(&["export", "account", "--all"]);
     assert_eq!(lines(&all).len(), 1 + MADRID + SEVILLA, "every account");
-    assert!(lines(&all)[0].contains(",credit_limit,"), "{}", lines(&all)[0]);
+    assert!(
+        lines(&all)[0].contains(",credit_limit,"),
+        "{}",
+        lines(&all)[0]
+    );
     assert!(all.contains("98765432") && all.contains("Sevilla 0"));
 
     let unknown = Command::new(binary("fieldwork-server"))

@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
 use super::{
-    admin, archive, calendar, export, keys, lookup, processes, records, reports, search, tasks, webhooks,
+    admin, archive, calendar, export, keys, lookup, processes, records, reports, search, tasks,
+    webhooks,
 };
 use crate::state::AppState;
 
