@@ -147,6 +147,8 @@ fn seed(state: &AppState, user: &User, accounts: usize, rng: &mut StdRng) -> (Ve
         policy,
         author: &user.name,
         now,
+        // The API takes ISO dates (docs/API.md).
+        locale: fieldwork_core::locale::Locale::En,
     };
     let mut env = SeedEnv {
         actor,

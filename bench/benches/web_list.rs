@@ -101,6 +101,8 @@ fn seed(state: &AppState, user: &User, accounts: usize, rng: &mut StdRng) {
         policy,
         author: &user.name,
         now,
+        // The API takes ISO dates (docs/API.md).
+        locale: fieldwork_core::locale::Locale::En,
     };
     let mut env = SeedEnv { actor };
     let text = |field: &str, value: &str| {

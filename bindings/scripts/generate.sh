@@ -5,8 +5,8 @@
 #   PROFILE=release bindings/scripts/generate.sh
 #
 # Output (git-ignored), always regenerated from scratch:
-#   bindings/out/kotlin/dev/fieldwork/{fieldwork.kt,FieldworkFlows.kt}
-#   bindings/out/swift/{fieldwork.swift,FieldworkStreams.swift,FieldworkFFI.h,FieldworkFFI.modulemap}
+#   bindings/out/kotlin/dev/fieldwork/{fieldwork.kt,FieldworkFlows.kt,FieldworkSuspend.kt}
+#   bindings/out/swift/{fieldwork.swift,FieldworkStreams.swift,FieldworkAsync.swift,FieldworkFFI.h,FieldworkFFI.modulemap}
 #   bindings/out/python/{fieldwork.py,libfieldwork_ffi.so}
 # (FieldworkFlows.kt, FieldworkStreams.swift and the end of fieldwork.py are
 # hand-written, from bindings/src/foreign/.)
@@ -56,9 +56,10 @@ import atexit as _fieldwork_atexit
 _fieldwork_atexit.register(close_all_devices)
 PY
 # The hand-written layer over the generated code (bindings/src/foreign/):
-# live queries as Kotlin Flows, Swift AsyncSequences and Python iterators.
+# live queries as Kotlin Flows, Swift AsyncSequences and Python iterators;
+# store calls off the caller's thread (Kotlin `io {}`, Swift `run {}`).
 foreign="$root/bindings/src/foreign"
-cp "$foreign/kotlin/FieldworkFlows.kt" "$out/kotlin/dev/fieldwork/"
-cp "$foreign/swift/FieldworkStreams.swift" "$out/swift/"
+cp "$foreign/kotlin/"*.kt "$out/kotlin/dev/fieldwork/"
+cp "$foreign/swift/"*.swift "$out/swift/"
 cat "$foreign/python/observe.py" >>"$out/python/fieldwork.py"
 echo "bindings generated in $out"

@@ -65,18 +65,18 @@ mkdir -p "$build"
 
 log "compiling the generated Kotlin bindings and the Kotlin tests"
 "$kotlinc" -nowarn -cp "$compile_cp" -d "$build/bindings-tests.jar" \
-  "$out/kotlin/dev/fieldwork/fieldwork.kt" "$out/kotlin/dev/fieldwork/FieldworkFlows.kt" "$root"/bindings/tests/kotlin/*.kt \
+  "$out/kotlin/dev/fieldwork/"*.kt "$root"/bindings/tests/kotlin/*.kt \
   "$root"/bindings/tests/kotlin-support/*.kt
 log "Kotlin binding tests (JVM)"
 java -Djna.library.path="$out/lib" -cp "$build/bindings-tests.jar:$run_cp" \
   org.junit.runner.JUnitCore dev.fieldwork.tests.DeviceTest dev.fieldwork.tests.EncryptedStoreTest dev.fieldwork.tests.ReportsTest \
-  dev.fieldwork.tests.LifecycleTest dev.fieldwork.tests.ObserveTest
+  dev.fieldwork.tests.LifecycleTest dev.fieldwork.tests.ObserveTest dev.fieldwork.tests.AttachmentsTest
 
 shared="$root/mobile-shell/android/shared/src"
 if [ -d "$shared" ]; then
   log "compiling the Android shell's shared module and its tests"
   "$kotlinc" -nowarn -cp "$compile_cp" -d "$build/shared-tests.jar" \
-    "$out/kotlin/dev/fieldwork/fieldwork.kt" "$out/kotlin/dev/fieldwork/FieldworkFlows.kt" "$shared/main/kotlin" "$shared/test/kotlin" "$root"/bindings/tests/kotlin-support/*.kt
+    "$out/kotlin/dev/fieldwork/"*.kt "$shared/main/kotlin" "$shared/test/kotlin" "$root"/bindings/tests/kotlin-support/*.kt
   log "Android shell shared-module tests (JVM)"
   classes=$(cd "$shared/test/kotlin" && grep -rl '@Test' . | sed 's|^\./||; s|\.kt$||; s|/|.|g')
   # shellcheck disable=SC2086

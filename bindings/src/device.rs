@@ -48,6 +48,7 @@
 //!   kills a thread that calls into it during finalisation, which aborts
 //!   the process), the JVM from a shutdown hook.
 
+pub mod attachments;
 pub mod observe;
 
 use std::path::Path;
@@ -66,8 +67,8 @@ use crate::processes::{
     ProcessCard, ProcessControl, ProcessModelInfo, ProcessSummary, TaskItem, TaskList,
 };
 use crate::records::{
-    FieldEdit, HistoryEntry, Kind, ListOptions, QuarantinedEdit, RecordSummary, RecordView,
-    SearchHit,
+    FieldEdit, HistoryEntry, Kind, ListOptions, QuarantinedEdit, RecordPage, RecordSummary,
+    RecordView, SearchHit,
 };
 use crate::sync::{SyncReport, SyncStatus, UserInfo};
 use observe::Dispatcher;
@@ -135,6 +136,7 @@ pub(crate) fn list_query(kind: Kind, options: ListOptions) -> Result<ListQuery> 
         status: options.status,
         limit: Some(not_negative(options.limit, "limit")?),
         offset: not_negative(options.offset, "offset")?,
+        after: options.after,
         archived: options.archived.map(Into::into).unwrap_or_default(),
         ..ListQuery::default()
     })
@@ -451,6 +453,18 @@ impl FieldworkDevice {
         Ok(vec_of(self.with_store(|s| s.list(&query))?))
     }
 
+    /// A filtered, sorted page of records of `kind` and the cursor of the
+    /// next: pass `next_cursor` as `options.after` (same sort and
+    /// direction) until it is `None`. Unlike offsets, cursors neither
+    /// repeat nor skip records when others change between pages. Refused
+    /// as [`list`](Self::list) is, and with `Invalid` naming `after` for a
+    /// cursor with a non-zero `options.offset`, of another order or not
+    /// handed out by a page.
+    pub fn list_page(&self, kind: Kind, options: ListOptions) -> Result<RecordPage> {
+        let query = list_query(kind, options)?;
+        Ok(self.with_store(|s| s.list_page(&query))?.into())
+    }
+
     /// Full-text search (prefixes, any accents and case), best first, at
     /// most `limit` hits. A negative `limit` fails with `Invalid` (field
     /// `limit`).
@@ -640,6 +654,15 @@ impl FieldworkDevice {
     /// Forgets a quarantined edit once the user has dealt with it.
     pub fn dismiss_quarantined(&self, id: i64) -> Result<()> {
         self.with_store(|s| s.dismiss_quarantined(id))
+    }
+
+    /// Makes quarantined edit `id` again as a new edit, under today's
+    /// policy (after the missing right was given back, or the record came
+    /// back into sight); the next sync pushes it. Refused again: the typed
+    /// error (`Denied`, `Invalid`) and the entry stays; written: the entry
+    /// goes. Returns the record's id. `NotFound` for an unknown id.
+    pub fn retry_quarantined(&self, id: i64) -> Result<String> {
+        Ok(self.with_store(|s| s.retry_quarantined(id))?.to_string())
     }
 }
 
@@ -842,6 +865,7 @@ pub(crate) mod tests {
             status: None,
             limit,
             offset,
+            after: None,
             archived: None,
         };
         assert_eq!(

@@ -37,6 +37,7 @@ pub mod records;
 pub mod reports;
 pub mod sync;
 
+pub use device::attachments::{AttachmentInfo, FileTransfer};
 pub use device::observe::{
     ObserverError, QueryObserver, RecordObserver, SearchObserver, Subscription,
 };

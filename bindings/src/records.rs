@@ -130,9 +130,37 @@ pub struct ListOptions {
     /// `offset`).
     #[uniffi(default = 0)]
     pub offset: i32,
+    /// Continue after this cursor: the [`RecordPage::next_cursor`] of the
+    /// previous page of the same sort and direction (`list_page`). A
+    /// cursor with a non-zero `offset`, of another order, or not handed
+    /// out by a page is refused with `Invalid` (field `after`).
+    #[uniffi(default = None)]
+    pub after: Option<String>,
     /// Archived records: left out when `None` (or `Exclude`).
     #[uniffi(default = None)]
     pub archived: Option<ArchivedFilter>,
+}
+
+/// One page of a list and the cursor of the next (`list_page`). Pages
+/// walked by cursor never repeat or skip a record that stays in the list
+/// with the same sort key, even when others are added or removed between
+/// pages.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RecordPage {
+    /// The rows of this page, in the list's order.
+    pub items: Vec<RecordSummary>,
+    /// Pass it as [`ListOptions::after`] for the next page; `None` when no
+    /// rows follow (and always for a limit of 0).
+    pub next_cursor: Option<String>,
+}
+
+impl From<store::ListPage> for RecordPage {
+    fn from(p: store::ListPage) -> Self {
+        RecordPage {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next,
+        }
+    }
 }
 
 /// Which records a list returns with respect to archiving.

@@ -159,6 +159,10 @@ pub struct SyncReport {
     pub changed: i64,
     /// Local edits the server refused (now in the quarantine).
     pub refused: i64,
+    /// Attachments uploaded by this sync.
+    pub files_uploaded: i64,
+    /// Attachments downloaded by this sync (those of at most 2 MiB).
+    pub files_downloaded: i64,
 }
 
 impl From<fieldwork_sdk::SyncReport> for SyncReport {
@@ -167,6 +171,8 @@ impl From<fieldwork_sdk::SyncReport> for SyncReport {
             pushed: count(r.pushed),
             changed: count(r.changed),
             refused: count(r.refused),
+            files_uploaded: count(r.files.uploaded),
+            files_downloaded: count(r.files.downloaded),
         }
     }
 }

@@ -59,6 +59,12 @@ pub enum Command {
     Search(SearchArgs),
     /// Who changed which field when.
     History(HistoryArgs),
+    /// Attach a photo or file to a record's file field (offline; uploaded
+    /// by the next sync).
+    Attach(AttachArgs),
+    /// Show a file field's attachment; `--out FILE` saves its bytes
+    /// (downloading them if needed).
+    Attachment(AttachmentArgs),
     /// Show or set the locale used to sort names (e.g. `hu`, `es-ES`).
     Locale(LocaleArgs),
     /// The fields of a kind of record, their types and classes.
@@ -649,6 +655,35 @@ pub struct SearchArgs {
 pub struct HistoryArgs {
     /// The record.
     pub id: String,
+}
+
+/// `fieldwork attach ID FIELD FILE`
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The record.
+    pub id: String,
+    /// The file field (`photo`, `document`, `business_card`, `contract`).
+    pub field: String,
+    /// The file to attach (at most 25 MiB).
+    pub file: String,
+    /// The name to show (default: the file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The media type (default: from the extension).
+    #[arg(long = "type")]
+    pub media_type: Option<String>,
+}
+
+/// `fieldwork attachment ID FIELD [--out FILE]`
+#[derive(Debug, Args)]
+pub struct AttachmentArgs {
+    /// The record.
+    pub id: String,
+    /// The file field.
+    pub field: String,
+    /// Save the bytes here.
+    #[arg(long)]
+    pub out: Option<String>,
 }
 
 /// `fieldwork locale [LOCALE]`

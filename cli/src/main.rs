@@ -11,6 +11,7 @@
 
 mod args;
 mod device;
+mod files;
 mod output;
 mod processes;
 mod records;
@@ -48,6 +49,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Target(cmd) => records::target(&cli.global, &out, cmd),
         Command::Search(args) => records::search(&cli.global, &out, args),
         Command::History(args) => records::history(&cli.global, &out, args),
+        Command::Attach(args) => files::attach(&cli.global, &out, args),
+        Command::Attachment(args) => files::attachment(&cli.global, &out, args),
         Command::Locale(args) => records::locale(&cli.global, &out, args),
         Command::Fields(args) => records::fields(&cli.global, &out, args),
         Command::Verify => records::verify(&cli.global, &out),

@@ -11,7 +11,7 @@ use crate::args::{Global, LoginArgs, QuarantineCmd, SyncArgs};
 use crate::device;
 use crate::output::Output;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,10 +81,12 @@ pub fn sync(global: &Global, out: &Output, args: SyncArgs) -> anyhow::Result<()>
             return out.json(&serde_json::json!({ "report": report, "pending": pending }));
         }
         println!(
-            "up to date: sent {} change(s), {} record(s) changed here, {} edit(s) refused{}",
+            "up to date: sent {} change(s), {} record(s) changed here, {} edit(s) refused, {} file(s) uploaded, {} downloaded{}",
             report.pushed,
             report.changed,
             report.refused,
+            report.files.uploaded,
+            report.files.downloaded,
             if report.refused > 0 {
                 " (see `fieldwork quarantine list`)"
             } else {

@@ -58,12 +58,18 @@ pub struct RecordCard {
     pub fields: Vec<CardField>,
 }
 
-/// Renders a value for people: money with its currency, the rest as
-/// [`FieldValue::display`].
+/// Renders a value for people: money with its currency, an attachment as
+/// its name and size, the rest as [`FieldValue::display`].
 pub fn display_value(record: &Record, def: &FieldDef, value: &FieldValue) -> String {
     match (money_of(record, def, value), value) {
         (Some((minor, currency)), _) => format_money(minor, currency),
         (None, FieldValue::Int(minor)) if def.ty == FieldType::Money => minor.to_string(),
+        (None, FieldValue::Text(text)) if def.ty == FieldType::File => {
+            match crate::attachment::AttachmentRef::parse(text) {
+                Ok(file) => format!("{} ({})", file.name, file.size_text()),
+                Err(_) => value.display(),
+            }
+        }
         _ => value.display(),
     }
 }

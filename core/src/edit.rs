@@ -65,6 +65,9 @@ pub struct Editor<'a> {
     pub author: &'a str,
     /// The time stamped on changes and implied writes (whole seconds).
     pub now: Timestamp,
+    /// How the user types dates ([`Locale::parse_date`]); ISO is read in
+    /// every locale.
+    pub locale: crate::locale::Locale,
 }
 
 impl Editor<'_> {
@@ -127,7 +130,7 @@ impl Editor<'_> {
             fields.push(field_write::money_currency_field(kind, &t.field)?);
         }
         self.check_fields(env, current, creating, &fields)?;
-        let writes = field_write::from_texts(kind, &texts)?;
+        let writes = field_write::from_texts(kind, &texts, self.locale)?;
         self.write(env, current, creating, writes)
     }
 

@@ -13,6 +13,8 @@
 //! - [`ids`]: record, class and document identifiers.
 //! - [`schema`] and [`value`]: the fields of each kind of record and the
 //!   values they accept; the same checks run on the device and the server.
+//! - [`attachment`]: what a photo or file field holds (hash, size, type,
+//!   name) and the rules every side checks it by.
 //! - [`policy`]: the privacy policy (field classes, roles, visibility) and
 //!   access decisions.
 //! - [`rules`]: the one rule book for record content: the system writes a
@@ -41,6 +43,7 @@
 //! the server can withhold a whole class from a user who may not read it; see
 //! `ARCHITECTURE.md` at the repository root.
 
+pub mod attachment;
 pub mod card;
 pub mod change_limits;
 pub mod clock;

@@ -157,6 +157,44 @@ impl Locale {
         }
     }
 
+    /// Reads a calendar date as a person of this locale types it: ISO
+    /// `2026-12-02` in every locale, and `2/12/2026`, `2-12-2026`,
+    /// `2.12.2026` (day first) in Spanish, `2026. 12. 02.` and `2026.12.2`
+    /// in Hungarian. English accepts ISO only: `12/2/2026` means different
+    /// days to different English readers. `None` for anything else or a
+    /// day that does not exist.
+    pub fn parse_date(self, text: &str) -> Option<Date> {
+        let text = text.trim();
+        if text.len() > 32 {
+            return None;
+        }
+        if let Ok(d) = text.parse::<Date>() {
+            return Some(d);
+        }
+        let parts: Vec<&str> = text
+            .trim_end_matches('.')
+            .split(['/', '-', '.'])
+            .map(str::trim)
+            .collect();
+        let [a, b, c] = parts.as_slice() else {
+            return None;
+        };
+        let number = |s: &str| -> Option<i16> {
+            (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        let (year, month, day) = match self {
+            Locale::En => return None,
+            Locale::Es => (number(c)?, number(b)?, number(a)?),
+            Locale::Hu => (number(a)?, number(b)?, number(c)?),
+        };
+        if year < 1000 {
+            return None;
+        }
+        Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()
+    }
+
     /// A date and time to the minute: the [`date`](Self::date) then
     /// `HH:MM` (24-hour in every locale).
     pub fn date_time(self, t: DateTime) -> String {
@@ -354,6 +392,44 @@ mod tests {
         assert_eq!(Locale::En.day_heading(d), "Wednesday 2 December");
         assert_eq!(Locale::Es.day_heading(d), "miércoles, 2 de diciembre");
         assert_eq!(Locale::Hu.day_heading(d), "december 2., szerda");
+    }
+
+    #[test]
+    fn dates_read_back_as_each_language_types_them() {
+        let d = Some(date(2026, 12, 2));
+        for locale in Locale::ALL {
+            assert_eq!(
+                locale.parse_date(" 2026-12-02 "),
+                d,
+                "{locale:?}: ISO everywhere"
+            );
+            assert_eq!(
+                locale.parse_date(&locale.date(date(2026, 12, 2))),
+                d,
+                "{locale:?}: round trip"
+            );
+        }
+        for typed in ["2/12/2026", "02/12/2026", "2-12-2026", "2.12.2026"] {
+            assert_eq!(Locale::Es.parse_date(typed), d, "{typed}");
+        }
+        for typed in ["2026. 12. 02.", "2026.12.2", "2026. 12. 2"] {
+            assert_eq!(Locale::Hu.parse_date(typed), d, "{typed}");
+        }
+        // English: ISO only (12/2 and 2/12 are both read as "today" somewhere).
+        assert_eq!(Locale::En.parse_date("12/2/2026"), None);
+        // No such day, two-digit years, junk, overlong input.
+        for bad in [
+            "31/2/2026",
+            "2/12/26",
+            "2/12",
+            "a/b/c",
+            "2//2026",
+            "1/1/2026/1",
+        ] {
+            assert_eq!(Locale::Es.parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(Locale::Hu.parse_date("2026. 13. 01."), None);
+        assert_eq!(Locale::Es.parse_date(&"1".repeat(100)), None);
     }
 
     #[test]

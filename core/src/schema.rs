@@ -69,6 +69,9 @@ pub enum FieldType {
     /// A map from keys to JSON objects, merged key by key. Used by the
     /// process engine for instance events and parameters.
     Entries,
+    /// A photo or file: an [`crate::attachment::AttachmentRef`] (hash, size,
+    /// media type, name) as compact JSON text; the bytes travel outside sync.
+    File,
 }
 
 impl FieldType {
@@ -98,6 +101,7 @@ impl FieldType {
             FieldType::User => "user name".into(),
             FieldType::StageLog => "stage history (kept by the system)".into(),
             FieldType::Entries => "map of JSON objects (kept by the system)".into(),
+            FieldType::File => "photo or file (attach it; at most 25 MiB)".into(),
         }
     }
 

@@ -23,6 +23,8 @@
 //! [`reports`] feeds the report engine from the index.
 
 mod adopt;
+mod blob_refs;
+mod blobs;
 mod card;
 mod changed;
 pub mod cipher;
@@ -53,11 +55,12 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 pub use crate::wire::Cursor;
+pub use blobs::Attachment;
 pub use card::{CardField, RecordCard, display_value};
 pub use cipher::{FileState, StoreKey, file_state, remove_files};
 pub use collation::NameCollator;
 pub use identity::DeviceIdentity;
-pub use index::{ListQuery, Sort, Summary};
+pub use index::{ListPage, ListQuery, Sort, Summary};
 pub use outbox::{PendingChange, TypedWrite};
 pub use processes::{ProcessCard, ProcessSummary, StepVisit};
 pub use quarantine::{DEPENDENCY_REFUSED, QuarantinedEdit};
@@ -563,6 +566,21 @@ impl Store {
     /// Lists records from the index.
     pub fn list(&self, query: &ListQuery) -> Result<Vec<Summary>> {
         index::list(&self.conn, query)
+    }
+
+    /// Lists one page of records from the index, with the cursor of the
+    /// next page: pass [`ListPage::next`] as [`ListQuery::after`] (same
+    /// sort and direction) until it is `None`. Offsets still work; a cursor
+    /// with a non-zero offset, a cursor of another order or a malformed one
+    /// is `Invalid` naming `after`.
+    ///
+    /// Guarantees: a record never appears twice nor is skipped across pages
+    /// when no record changes; when records are added or removed between
+    /// pages, a record that stays in the list and does not change its sort
+    /// key is returned exactly once; a page costs one index query however
+    /// deep it is (offsets make SQLite step over every skipped row).
+    pub fn list_page(&self, query: &ListQuery) -> Result<ListPage> {
+        index::list_page(&self.conn, query)
     }
 
     /// Full-text search, best matches first.

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod attachments;
 mod bad_input;
 mod before_sign_in;
 mod bpmn_import;
@@ -15,6 +16,7 @@ mod encryption;
 mod engine_containment;
 mod fuzz_regressions;
 mod merge;
+mod paging;
 mod policy_first;
 mod processes;
 mod reports;

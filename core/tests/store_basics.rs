@@ -470,3 +470,46 @@ fn the_locale_is_kept_in_the_store_not_read_from_the_environment_again() {
     expected.sort_by_key(|n| collator.sort_key(n));
     assert_eq!(names(&s), expected);
 }
+
+#[test]
+fn dates_are_read_as_the_users_language_types_them() {
+    use fieldwork_core::{CoreError, TextWrite};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "device.db");
+    let acc = account(&mut s, "Fechas SA", vec![]);
+    let deal = s
+        .create(
+            RecordKind::Deal,
+            vec![
+                set("name", "Flota"),
+                set("account", acc.to_string().as_str()),
+            ],
+        )
+        .expect("deal");
+    let close = |s: &mut fieldwork_core::Store, typed: &str| {
+        s.update_text(&deal, vec![TextWrite::set("expected_close", typed)])
+    };
+    s.set_locale("es-ES").expect("es");
+    close(&mut s, "2/12/2026").expect("Spanish day first");
+    assert_eq!(
+        s.get(&deal).expect("get").text("expected_close"),
+        Some("2026-12-02")
+    );
+    s.set_locale("hu").expect("hu");
+    close(&mut s, "2027. 01. 15.").expect("Hungarian");
+    assert_eq!(
+        s.get(&deal).expect("get").text("expected_close"),
+        Some("2027-01-15")
+    );
+    s.set_locale("en").expect("en");
+    let e = close(&mut s, "1/15/2027").expect_err("English: ISO only");
+    assert!(
+        matches!(&e, CoreError::Invalid(v) if v.field.as_deref() == Some("expected_close")),
+        "{e:?}"
+    );
+    close(&mut s, "2027-02-01").expect("ISO everywhere");
+    assert_eq!(
+        s.get(&deal).expect("get").text("expected_close"),
+        Some("2027-02-01")
+    );
+}

@@ -34,6 +34,8 @@ pub struct SyncReport {
     pub changed: usize,
     /// Local changes the server refused (see the quarantine).
     pub refused: usize,
+    /// Attachments uploaded and downloaded ([`crate::files`]).
+    pub files: crate::files::TransferReport,
 }
 
 /// How often to ping the server.
@@ -169,8 +171,16 @@ pub(crate) async fn run(
     ended.report.refused = quarantined(device).saturating_sub(before);
     let _ = ws.close(None).await;
     let _ = step(device, &machine, Event::Disconnected).await;
-    if let Err(e) = result {
-        ended.error = Some(e);
+    match result {
+        Err(e) => ended.error = Some(e),
+        // A one-shot sync also moves attachment bytes before it returns; a
+        // failure there leaves them for the next sync and fails nothing.
+        Ok(()) if mode == Mode::Once => match crate::files::transfer(device).await {
+            Some(Ok(files)) => ended.report.files = files,
+            Some(Err(e)) => tracing::info!("attachment transfer failed: {e}"),
+            None => {}
+        },
+        Ok(()) => {}
     }
     ended
 }
@@ -197,7 +207,11 @@ async fn drive(
             _ = stop.changed() => return Ok(()),
             _ = device.changes_made() => {
                 let effects = step(device, machine, Event::LocalChanges).await?;
+                let pushes = ended.report.pushed;
                 apply(device, ws, effects, ended).await?;
+                if mode == Mode::Live && ended.report.pushed > pushes {
+                    crate::files::spawn_transfer(device);
+                }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
@@ -219,6 +233,9 @@ async fn drive(
                             .map_err(|e| SdkError::Network(format!("bad frame from the server: {e}")))?;
                         if matches!(message, ServerMessage::UpToDate(_)) {
                             ended.was_up_to_date = true;
+                            if mode == Mode::Live {
+                                crate::files::spawn_transfer(device);
+                            }
                         }
                         let effects = step(device, machine, Event::Received(message)).await?;
                         apply(device, ws, effects, ended).await?;

@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::state::SyncStatus;
-use fieldwork_core::store::Store;
+use fieldwork_core::attachment::AttachmentRef;
+use fieldwork_core::store::{Attachment, Store};
+
+use crate::files::TransferReport;
 use fieldwork_core::{Clock, FieldWrite, RecordId, RecordKind, TextWrite};
 use tokio::sync::watch;
 
@@ -181,6 +184,40 @@ impl Device {
     /// [`Device::update`] from text as typed (`Store::update_text`).
     pub fn update_text(&self, id: &RecordId, texts: Vec<TextWrite>) -> Result<()> {
         self.with_store(|s| s.update_text(id, texts))
+    }
+
+    /// Attaches `bytes` to file field `field` of record `id` (a visit's
+    /// photo, a signed delivery note): kept in the store at once, uploaded
+    /// by the next sync (`Store::attach` for the rules).
+    pub fn attach(
+        &self,
+        id: &RecordId,
+        field: &str,
+        bytes: &[u8],
+        media_type: &str,
+        name: &str,
+    ) -> Result<AttachmentRef> {
+        self.with_store(|s| s.attach(id, field, bytes, media_type, name))
+    }
+
+    /// The attachment in file field `field` of `id` and whether its bytes
+    /// are here, without any network.
+    pub fn attachment(&self, id: &RecordId, field: &str) -> Result<Option<Attachment>> {
+        self.with_store(|s| s.attachment(id, field))
+    }
+
+    /// The bytes of the attachment in `field` of `id`: from the store, or
+    /// downloaded from the server (resumed if the link breaks), checked
+    /// against its hash and kept. `None` when the field holds none.
+    pub async fn fetch_attachment(&self, id: &RecordId, field: &str) -> Result<Option<Vec<u8>>> {
+        crate::files::fetch(&self.state, id, field).await
+    }
+
+    /// Uploads what was attached here and downloads what the prefetch
+    /// policy covers now, outside a sync (a sync does it too). `None` if
+    /// a transfer is already running.
+    pub async fn transfer_files(&self) -> Result<Option<TransferReport>> {
+        crate::files::transfer(&self.state).await.transpose()
     }
 
     /// The locale names are sorted in (see `Store::locale`).

@@ -64,6 +64,9 @@ pub(crate) struct DeviceState {
     observers: Mutex<Vec<Arc<dyn DeviceObserver>>>,
     /// Woken when records changed, so a running sync pushes what is new.
     changes: Notify,
+    /// Set while attachment bytes are moving ([`crate::files`]), so that
+    /// one transfer runs at a time.
+    pub(crate) transferring: AtomicBool,
 }
 
 impl DeviceState {
@@ -83,6 +86,7 @@ impl DeviceState {
             status: watch::channel(SyncStatus::Offline).0,
             observers: Mutex::new(Vec::new()),
             changes: Notify::new(),
+            transferring: AtomicBool::new(false),
         }
     }
 

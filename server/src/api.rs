@@ -1,5 +1,5 @@
-//! The office API, v1: records, search, phone lookup, calendars, API keys
-//! and webhooks over JSON, for managers' tools and other systems. Served on
+//! The office API, v1: records, files, search, phone lookup, calendars, API
+//! keys and webhooks over JSON, for managers' tools and other systems. Served on
 //! the public listener next to sync; described by the OpenAPI document at
 //! `/v1/openapi.json` (generated from these handlers, see [`openapi`]); the
 //! guide is `docs/API.md`.
@@ -29,6 +29,7 @@ pub mod calendar;
 pub mod caller;
 pub mod edge;
 pub mod export;
+pub mod files;
 pub mod keys;
 pub mod limits;
 pub mod lookup;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(records::routes())
         .merge(archive::routes())
         .merge(export::routes())
+        .merge(files::routes())
         .merge(tasks::routes())
         .merge(search::routes())
         .merge(lookup::routes())

@@ -10,13 +10,15 @@
 //!
 //! Layout: [`users`], [`tokens`] (login tokens), [`policy`], [`feed`]
 //! (the change feed and cursors), [`documents`] (snapshots and loading),
-//! [`facts`] (visibility facts), [`devices`], [`audit`],
+//! [`facts`] (visibility facts), [`devices`], [`audit`], [`blobs`]
+//! (attachment bytes),
 //! [`migrations`] (the numbered schema changes; `db/schema.sql` is the
 //! schema they produce).
 
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod blobs;
 pub mod calendar_feeds;
 pub mod devices;
 pub mod documents;

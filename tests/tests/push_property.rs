@@ -411,6 +411,17 @@ fn fitting(
             .put_object(ROOT, key, ObjType::Text)
             .and_then(|t| d.splice_text(&t, 0, 0, mark)),
         T::StageLog | T::Entries => d.put(ROOT, key, mark),
+        T::File => {
+            let name = format!("{mark}.jpg");
+            match fieldwork_core::attachment::AttachmentRef::for_bytes(
+                mark.as_bytes(),
+                "image/jpeg",
+                &name,
+            ) {
+                Ok(file) => d.put(ROOT, key, file.to_text()),
+                Err(_) => return false,
+            }
+        }
     }
     .is_ok()
 }

@@ -8,6 +8,7 @@ import dev.fieldwork.Kind
 import dev.fieldwork.ListOptions
 import dev.fieldwork.SyncErrorCause
 import dev.fieldwork.SyncStatus
+import dev.fieldwork.io
 import kotlinx.coroutines.runBlocking
 import org.junit.AfterClass
 import org.junit.BeforeClass
@@ -241,6 +242,18 @@ class DeviceTest {
         val spanish = assertIs<SyncStatus.Error>(ana.syncStatus())
         assertEquals(SyncErrorCause.NETWORK, spanish.cause)
         assertEquals("No se pudo conectar con el servidor; comprueba la conexión.", spanish.message)
+    }
+
+    @Test
+    fun storeCallsSuspendOnTheSdksDispatcherWithTypedErrors() = runBlocking {
+        val ana = device()
+        ana.signIn("ana")
+        val caller = Thread.currentThread()
+        val (id, ranOn) = ana.io { create(Kind.ACCOUNT, edits("name" to "Suspendida SA", "territory" to "north")) to Thread.currentThread() }
+        assertTrue(ranOn != caller, "the store call ran off the caller's thread")
+        assertEquals("Suspendida SA", ana.io { card(id) }.title)
+        val denied = assertFailsWith<FieldworkException.Denied> { ana.io { update(id, edits("tax_id" to "ES1")) } }
+        assertEquals("tax_id", denied.field)
     }
 
     companion object {

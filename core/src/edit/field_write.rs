@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::field_def;
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::RecordKind;
+use crate::locale::Locale;
 use crate::schema;
 use crate::value::{self, FieldValue};
 
@@ -111,6 +112,10 @@ impl FieldWrite {
     }
 }
 
+fn is_date(kind: RecordKind, field: &str) -> bool {
+    schema::field(kind, field).is_some_and(|d| d.ty == schema::FieldType::Date)
+}
+
 /// The currency field of money field `field` of `kind`; a currency given
 /// with any other field is refused.
 pub(super) fn money_currency_field(kind: RecordKind, field: &str) -> Result<&'static str> {
@@ -126,8 +131,14 @@ pub(super) fn money_currency_field(kind: RecordKind, field: &str) -> Result<&'st
 /// Parses what was typed (see [`TextWrite`]): money typed with its currency
 /// becomes minor units plus the record's currency, every other text is read
 /// by [`FieldWrite::text`]. A currency field also typed must agree with the
-/// currency the amount was typed in.
-pub(super) fn from_texts(kind: RecordKind, texts: &[TextWrite]) -> Result<Vec<FieldWrite>> {
+/// currency the amount was typed in. A date is read as `locale` writes
+/// it ([`Locale::parse_date`]: `2/12/2026` in Spanish) before the schema
+/// checks it.
+pub(super) fn from_texts(
+    kind: RecordKind,
+    texts: &[TextWrite],
+    locale: Locale,
+) -> Result<Vec<FieldWrite>> {
     let mut writes = Vec::with_capacity(texts.len() + 1);
     let mut currencies: Vec<(&'static str, String)> = Vec::new();
     for t in texts {
@@ -138,6 +149,11 @@ pub(super) fn from_texts(kind: RecordKind, texts: &[TextWrite]) -> Result<Vec<Fi
                     .map_err(|e| ValidationError::field(&t.field, e.message))?;
                 writes.push(FieldWrite::set(&t.field, minor));
                 currencies.push((currency_field, currency.trim().to_ascii_uppercase()));
+            }
+            (_, Some(text)) if is_date(kind, &t.field) => {
+                let iso = locale.parse_date(text).map(|d| d.to_string());
+                let typed = iso.as_deref().unwrap_or(text);
+                writes.push(FieldWrite::text(kind, &t.field, Some(typed))?);
             }
             (_, text) => writes.push(FieldWrite::text(kind, &t.field, text.as_deref())?),
         }

@@ -395,7 +395,7 @@ mod tests {
                 "read = [\"general\"]\nwrite = [\"general\", \"contact_details\", \"secret\"]",
             )
             .replace("\"territory\", \"industry\"", "\"industry\"")
-            .replace("financial = [\"credit_limit\", \"credit_currency\"]", "financial = [\"credit_limit\", \"credit_currency\", \"territory\"]");
+            .replace("financial = [\"credit_limit\", \"credit_currency\", \"contract\"]", "financial = [\"credit_limit\", \"credit_currency\", \"contract\", \"territory\"]");
         let errors = errors_of(&text);
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
         assert!(

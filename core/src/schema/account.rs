@@ -23,5 +23,6 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("tax_id", FieldType::Text { max: 32 }),
     FieldDef::new("credit_limit", FieldType::Money),
     FieldDef::new("credit_currency", FieldType::Currency),
+    FieldDef::new("contract", FieldType::File),
     super::ARCHIVED_FIELD,
 ];

@@ -33,6 +33,8 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("check_out_at", FieldType::DateTime),
     FieldDef::new("check_out_lat", FieldType::Latitude),
     FieldDef::new("check_out_lon", FieldType::Longitude),
+    FieldDef::new("photo", FieldType::File),
+    FieldDef::new("document", FieldType::File),
     FieldDef::new("completed_at", FieldType::DateTime).system(),
     FieldDef::new(
         "process_instance",

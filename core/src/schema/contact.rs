@@ -14,5 +14,6 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("phone", FieldType::Phone),
     FieldDef::new("mobile", FieldType::Phone),
     FieldDef::new("birthday", FieldType::Date),
+    FieldDef::new("business_card", FieldType::File),
     super::ARCHIVED_FIELD,
 ];

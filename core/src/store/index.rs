@@ -16,6 +16,8 @@ use crate::schema::{self, FieldType};
 pub use crate::summary::{Archived, Summary};
 use crate::value::{FieldValue, phone_digits};
 
+mod keyset;
+
 /// Orders for record lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,9 +96,33 @@ pub struct ListQuery {
     /// Skip this many rows.
     #[serde(default)]
     pub offset: usize,
+    /// Continue after this cursor: the [`ListPage::next`] of the previous
+    /// page of the same order (sort and direction); filters may differ.
+    /// Giving it with a non-zero `offset` is `Invalid` (field `after`), as
+    /// is a cursor of another order or one not handed out by a page.
+    #[serde(default)]
+    pub after: Option<String>,
     /// Archived records: left out (default), included, or only them.
     #[serde(default)]
     pub archived: Archived,
+}
+
+/// One page of a list and the cursor of the next.
+///
+/// Guarantees, for pages walked with [`ListQuery::after`] set to the
+/// previous page's `next` (same order, same filters): when no record
+/// changes, every record of the list is returned exactly once, in the
+/// list's order, none twice and none skipped; when records are added,
+/// removed or changed between pages, a record that stays in the list and
+/// keeps its sort key is still returned exactly once (the others may or may
+/// not be). A page costs one index query however deep it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListPage {
+    /// The rows of this page, in the list's order.
+    pub items: Vec<Summary>,
+    /// The cursor to pass as [`ListQuery::after`] for the next page;
+    /// `Some` only when more rows follow (never for a limit of 0).
+    pub next: Option<String>,
 }
 
 fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
@@ -187,6 +213,7 @@ pub(crate) fn refresh(
         |r| r.get(0),
     )?;
     refresh_report_columns(tx, rid, record)?;
+    super::blob_refs::refresh_refs(tx, record)?;
     let (name, emails, phones, body) = search_columns(record, &title);
     tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
     super::search::insert_row(tx, rid, [&name, &emails, &phones, &body])?;
@@ -284,7 +311,7 @@ pub(crate) fn remove(tx: &Connection, record: &RecordId) -> Result<()> {
         tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
         tx.execute("DELETE FROM records WHERE rid = ?1", [rid])?;
     }
-    Ok(())
+    super::blob_refs::forget_refs(tx, record)
 }
 
 /// The territory a child record inherits from its account, as indexed.
@@ -299,12 +326,40 @@ pub(crate) fn account_territory(conn: &Connection, account: &RecordId) -> Result
         .flatten())
 }
 
-/// Runs a list query against the index.
+/// Runs a list query against the index (one page, see [`list_page`]).
 pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
+    Ok(query(conn, q, false)?.items)
+}
+
+/// Runs a list query against the index and hands out the cursor of the
+/// next page (see [`ListPage`] for the guarantees).
+pub(crate) fn list_page(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
+    query(conn, q, true)
+}
+
+/// The summary columns a list reads, before the sort keys.
+const SUMMARY_COLUMNS: usize = 13;
+
+/// One page of `q`; with `paged`, one row more is read to learn whether a
+/// next page exists, and its cursor is made from the last row's keys.
+fn query(conn: &Connection, q: &ListQuery, paged: bool) -> Result<ListPage> {
     let kind = q.kind.unwrap_or(RecordKind::Account);
-    let mut sql = String::from(
+    let keys = keyset::keys(q.sort, q.descending);
+    let after = match &q.after {
+        Some(_) if q.offset != 0 => {
+            return Err(CoreError::Invalid(crate::error::ValidationError::field(
+                "after",
+                "a cursor continues a list where its page ended; it cannot be combined with an offset",
+            )));
+        }
+        Some(cursor) => Some(keyset::decode(q.sort, q.descending, cursor)?),
+        None => None,
+    };
+    let key_columns: Vec<&str> = keys.iter().map(|k| k.expr).collect();
+    let mut sql = format!(
         "SELECT record_id, title, stage, status, type, owner, assignee, territory, account_id, due_at, amount,
-                currency, updated_at FROM records WHERE kind = ?",
+                currency, updated_at, {} FROM records WHERE kind = ?",
+        key_columns.join(", ")
     );
     let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_owned().into()];
     let mut filter = |column: &str, value: &Option<String>| {
@@ -333,22 +388,18 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
         Archived::Include => "",
         Archived::Only => " AND archived = 1",
     });
-    let dir = if q.descending { "DESC" } else { "ASC" };
-    let order = match q.sort {
-        Sort::Name => format!("title_key {dir}, record_id"),
-        Sort::Stage => format!("stage_rank {dir}, title_key, record_id"),
-        Sort::Owner => format!("owner {dir}, title_key, record_id"),
-        Sort::Territory => format!("territory {dir}, title_key, record_id"),
-        Sort::Due => format!("due_at IS NULL, due_at {dir}, record_id"),
-        Sort::Amount => format!("amount IS NULL, amount {dir}, record_id"),
-        // Newest first is the natural reading of "sort by updated".
-        Sort::Updated => format!(
-            "updated_at {}, record_id",
-            if q.descending { "ASC" } else { "DESC" }
-        ),
-    };
-    sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
-    args.push((q.limit.unwrap_or(100).min(10_000) as i64).into());
+    if let Some(values) = &after {
+        sql.push_str(" AND ");
+        sql.push_str(&keyset::after(&keys, values, &mut args));
+    }
+    // The same order for offsets and cursors, so that both page alike; in
+    // the form SQLite walks its indexes by (the keys' order, proven equal).
+    sql.push_str(&format!(
+        " ORDER BY {} LIMIT ? OFFSET ?",
+        keyset::index_order(q.sort, q.descending)
+    ));
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    args.push((limit as i64 + i64::from(paged)).into());
     // Saturating: `as` would wrap a huge offset to a negative one, which
     // SQLite reads as no offset at all.
     args.push(i64::try_from(q.offset).unwrap_or(i64::MAX).into());
@@ -359,7 +410,13 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
     };
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut out = Vec::new();
+    let mut last_keys = None;
+    let mut more = false;
     while let Some(r) = rows.next()? {
+        if out.len() == limit {
+            more = true;
+            break;
+        }
         let id: String = r.get(0)?;
         out.push(Summary {
             id: id
@@ -378,8 +435,19 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<Summary>> {
             currency: r.get(11)?,
             updated_at: ts(r.get(12)?).unwrap_or_default(),
         });
+        if paged {
+            last_keys = Some(
+                (0..keys.len())
+                    .map(|i| r.get(SUMMARY_COLUMNS + i))
+                    .collect::<rusqlite::Result<Vec<rusqlite::types::Value>>>()?,
+            );
+        }
     }
-    Ok(out)
+    let next = match last_keys {
+        Some(values) if more => Some(keyset::encode(q.sort, q.descending, &values)?),
+        _ => None,
+    };
+    Ok(ListPage { items: out, next })
 }
 
 /// Recomputes every title sort key (after a locale change).

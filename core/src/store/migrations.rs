@@ -59,6 +59,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("migrations/010_process_watch.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("migrations/011_attachments.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

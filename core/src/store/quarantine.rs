@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use automerge::ChangeHash;
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::write::{self, Ctx, FieldWrite};
@@ -97,6 +97,39 @@ impl Store {
             return Err(CoreError::NotFound(format!("quarantined edit {id}")));
         }
         Ok(())
+    }
+
+    /// Makes quarantined edit `id` again, as a new edit of the record as
+    /// it is now, under the policy as it is now: for an edit refused while
+    /// a right was missing that the user has since been given, or a record
+    /// that came back into the user's sight. Checked like any write (policy
+    /// first, then schema and rules): if it is refused again, the error is
+    /// returned and the entry stays as it was; if it is written, the entry
+    /// goes in the same transaction and the next sync pushes the edit.
+    /// Returns the record written. `NotFound` for an unknown id.
+    pub fn retry_quarantined(&mut self, id: i64) -> Result<RecordId> {
+        let (record, field, typed): (String, String, String) = self
+            .conn
+            .query_row(
+                "SELECT record_id, field, value FROM quarantine WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::NotFound(format!("quarantined edit {id}")))?;
+        let record: RecordId = record.parse()?;
+        let value: Option<FieldValue> = serde_json::from_str(&typed).map_err(|_| {
+            CoreError::Corrupt(format!("quarantined edit {id} holds an unreadable value"))
+        })?;
+        let before = self.wants_before(&record);
+        self.in_write_tx(|ctx| {
+            write::write_record(ctx, &record, false, vec![FieldWrite { field, value }])?;
+            ctx.conn
+                .execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+            Ok(())
+        })?;
+        self.after_write(&record, before);
+        Ok(record)
     }
 
     /// Handles changes the server refused (see the module docs). Changes not

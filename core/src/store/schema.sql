@@ -1,6 +1,25 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 10
+-- user_version: 11
+
+CREATE TABLE blob_refs (
+    record_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (record_id, field)
+);
+
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
 
 CREATE TABLE doc_chunks (
     doc_id TEXT NOT NULL,
@@ -90,6 +109,8 @@ CREATE TABLE records (
 );
 
 CREATE VIRTUAL TABLE search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');
+
+CREATE INDEX blob_refs_sha256 ON blob_refs(sha256);
 
 CREATE INDEX documents_by_record ON documents(record_id);
 

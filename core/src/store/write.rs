@@ -264,6 +264,7 @@ impl<'a> Ctx<'a> {
             policy: self.policy,
             author: self.author,
             now: self.now,
+            locale: crate::locale::Locale::from_tag(self.collator.locale()).unwrap_or_default(),
         }
     }
 

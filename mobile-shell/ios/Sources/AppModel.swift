@@ -46,7 +46,7 @@ final class AppModel {
     /// Runs a synchronous store call off the main actor.
     func store<T: Sendable>(_ call: @escaping @Sendable (FieldworkDevice) throws -> T) async throws -> T {
         let device = self.device
-        return try await offMain { try call(device) }
+        return try await device.run(call)
     }
 
     /// Signs in (async: runs on the core's own threads).

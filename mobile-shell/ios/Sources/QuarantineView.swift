@@ -2,7 +2,8 @@ import SwiftUI
 
 /// Edits the server refused (the user's rights changed while they worked
 /// offline, say), kept as typed with the code and rule that refused them.
-/// Swipe to dismiss one once it has been dealt with.
+/// Swipe to retry one (made again under today's policy) or to dismiss it
+/// once it has been dealt with.
 struct QuarantineView: View {
     let model: AppModel
     @State private var edits: [QuarantinedEdit] = []
@@ -27,6 +28,7 @@ struct QuarantineView: View {
                 }
                 .swipeActions(edge: .trailing) {
                     Button("Dismiss", role: .destructive) { Task { await dismiss(edit.id) } }
+                    Button("Retry") { Task { await retry(edit.id) } }.tint(.blue)
                 }
             }
         }
@@ -42,6 +44,20 @@ struct QuarantineView: View {
         } catch {
             self.error = AppModel.message(for: error)
         }
+    }
+
+    /// Makes the edit again under today's policy; refused again, it stays
+    /// and the reason is shown.
+    private func retry(_ id: Int64) async {
+        do {
+            _ = try await model.store { try $0.retryQuarantined(id: id) }
+            error = nil
+        } catch {
+            self.error = AppModel.message(for: error)
+        }
+        let message = error
+        await reload()
+        error = message
     }
 
     private func dismiss(_ id: Int64) async {

@@ -32,13 +32,22 @@ struct TasksView: View {
         if !items.isEmpty {
             Section(title) {
                 ForEach(items, id: \.id) { item in
-                    TaskRow(item: item)
+                    row(item)
                         .swipeActions(edge: .trailing) {
                             Button("Done") { Task { await complete(item.id) } }
                                 .tint(.green)
                         }
                 }
             }
+        }
+    }
+
+    /// A visit opens its photo; other tasks are plain rows.
+    @ViewBuilder private func row(_ item: TaskItem) -> some View {
+        if item.typeName == "visit" {
+            NavigationLink { VisitPhotoView(model: model, visitId: item.id) } label: { TaskRow(item: item) }
+        } else {
+            TaskRow(item: item)
         }
     }
 

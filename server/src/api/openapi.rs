@@ -15,8 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
 use super::{
-    admin, archive, calendar, export, keys, lookup, processes, records, reports, search, tasks,
-    webhooks,
+    admin, archive, calendar, export, files, keys, lookup, processes, records, reports, search,
+    tasks, webhooks,
 };
 use crate::state::AppState;
 
@@ -36,6 +36,8 @@ use crate::state::AppState;
         records::related,
         records::complete,
         export::export,
+        files::upload,
+        files::download,
         archive::archive,
         archive::restore,
         tasks::task_list,
@@ -57,6 +59,7 @@ use crate::state::AppState;
         records::FieldsIn,
         records::CompleteIn,
         export::ExportFormat,
+        files::UploadOut,
         tasks::TaskItem,
         tasks::TasksOut,
         tasks::CalendarOut,
@@ -77,6 +80,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     tags(
         (name = "records", description = "Accounts, contacts, relationships, deals, activities and notes"),
+        (name = "files", description = "Photos and documents that records refer to, uploaded in resumable chunks and downloaded by their SHA-256"),
         (name = "tasks", description = "Activities on people's calendars"),
         (name = "search", description = "Search across kinds and phone lookup for call routing"),
         (name = "me", description = "Who is calling"),

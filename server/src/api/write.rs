@@ -132,6 +132,8 @@ fn push_edit(
         policy,
         author: &user.name,
         now,
+        // The API takes ISO dates (docs/API.md).
+        locale: fieldwork_core::locale::Locale::En,
     };
     let mut env = ServerEnv {
         conn: &w.conn,

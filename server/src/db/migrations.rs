@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 11,
         sql: include_str!("migrations/011_process_watch.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("migrations/012_blobs.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

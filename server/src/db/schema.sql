@@ -1,6 +1,6 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 11
+-- user_version: 12
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
@@ -32,6 +32,22 @@ CREATE TABLE audit (
     field TEXT,
     rule TEXT,
     message TEXT NOT NULL
+);
+
+CREATE TABLE blob_uploads (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at TEXT NOT NULL
 );
 
 CREATE TABLE calendar_feeds (

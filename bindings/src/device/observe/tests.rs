@@ -27,6 +27,7 @@ fn options(territory: Option<&str>) -> ListOptions {
         status: None,
         limit: 100,
         offset: 0,
+        after: None,
         archived: None,
     }
 }

@@ -41,6 +41,10 @@ fn rows_at(version: u32) -> &'static str {
                     check_out_at = 5, check_in_lat = 47.5, check_in_lon = 19.0, check_out_lat = 47.5,
                     check_out_lon = 19.0, report_version = 1 WHERE record_id = 'r1';"
         }
+        11 => {
+            "INSERT INTO blobs(sha256, size, media_type, data, created_at) VALUES ('a', 1, 'image/jpeg', x'00', 1);
+             INSERT INTO blob_refs(record_id, field, sha256, size, media_type, name) VALUES ('r1', 'photo', 'a', 1, 'image/jpeg', 'a.jpg');"
+        }
         _ => "",
     }
 }

@@ -603,8 +603,8 @@ fn search_folds_special_latin_letters_and_an_older_index_is_rebuilt() {
 fn search_counts_only_text_of_readable_classes() {
     // A policy where contact e-mails are sensitive: reps may not read them.
     let text = Policy::shipped_default().source().replace(
-        "contact_details = [\"email\", \"email_secondary\", \"phone\", \"mobile\"]\nsensitive = [\"birthday\"]",
-        "contact_details = [\"email_secondary\", \"phone\", \"mobile\"]\nsensitive = [\"birthday\", \"email\"]",
+        "contact_details = [\"email\", \"email_secondary\", \"phone\", \"mobile\", \"business_card\"]\nsensitive = [\"birthday\"]",
+        "contact_details = [\"email_secondary\", \"phone\", \"mobile\", \"business_card\"]\nsensitive = [\"birthday\", \"email\"]",
     );
     let policy = Policy::from_toml(&text).expect("policy");
     assert_eq!(

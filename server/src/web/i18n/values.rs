@@ -72,6 +72,7 @@ pub fn hint(ty: FieldType) -> String {
         FieldType::Ref(_) => i18n::text("a record").to_owned(),
         FieldType::User => i18n::text("user name").to_owned(),
         FieldType::StageLog | FieldType::Entries => i18n::text("kept by the system").to_owned(),
+        FieldType::File => i18n::text("photo or file, attached from the app").to_owned(),
     }
 }
 

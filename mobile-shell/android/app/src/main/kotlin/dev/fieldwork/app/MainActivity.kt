@@ -11,12 +11,10 @@ import dev.fieldwork.shell.DeviceEvents
 import dev.fieldwork.shell.SessionState
 import dev.fieldwork.shell.SessionViewModel
 
-/** Opens the device store once for the app's life and shows login or the main tabs. */
+/** Shows login or the main tabs over the app's one device ([FieldworkApplication]). */
 class MainActivity : ComponentActivity() {
-    private val device by lazy {
-        // The store's key and the session token live in the Android Keystore, never in the file.
-        FieldworkDevice.open(filesDir.resolve("fieldwork.db").path, AndroidKeystoreSecrets(applicationContext))
-    }
+    // One device for the process, shared with the background SyncWorker.
+    private val device: FieldworkDevice get() = (application as FieldworkApplication).device
     private val events by lazy { DeviceEvents(device) }
     private val session by lazy { SessionViewModel(device) }
 

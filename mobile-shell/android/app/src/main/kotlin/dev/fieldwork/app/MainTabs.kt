@@ -27,6 +27,7 @@ private val tabs = listOf("Accounts", "Tasks", "Sync", "Refused")
 fun MainTabs(device: FieldworkDevice, events: DeviceEvents, session: SessionViewModel) {
     var tab by rememberSaveable { mutableStateOf(0) }
     var openAccount by rememberSaveable { mutableStateOf<String?>(null) }
+    var openVisit by rememberSaveable { mutableStateOf<String?>(null) }
     val accounts = remember { AccountListViewModel(device) }
     val tasks = remember { TasksViewModel(device) }
     val sync = remember { SyncViewModel(device, events) }
@@ -34,17 +35,19 @@ fun MainTabs(device: FieldworkDevice, events: DeviceEvents, session: SessionView
     Scaffold(bottomBar = {
         NavigationBar {
             tabs.forEachIndexed { i, title ->
-                NavigationBarItem(selected = tab == i, onClick = { tab = i; openAccount = null },
+                NavigationBarItem(selected = tab == i, onClick = { tab = i; openAccount = null; openVisit = null },
                     icon = {}, label = { Text(title) })
             }
         }
     }) { padding ->
         val modifier = Modifier.padding(padding)
         val account = openAccount
+        val visit = openVisit
         when {
             tab == 0 && account != null -> AccountCardScreen(device, account, modifier) { openAccount = null }
             tab == 0 -> AccountListScreen(accounts, modifier) { openAccount = it }
-            tab == 1 -> TasksScreen(tasks, events, modifier)
+            tab == 1 && visit != null -> VisitPhotoScreen(device, visit, modifier) { openVisit = null }
+            tab == 1 -> TasksScreen(tasks, events, modifier) { openVisit = it }
             tab == 2 -> SyncScreen(sync, session, events, modifier)
             else -> QuarantineScreen(quarantine, events, modifier)
         }

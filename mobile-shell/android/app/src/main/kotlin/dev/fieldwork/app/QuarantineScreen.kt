@@ -1,5 +1,6 @@
 package dev.fieldwork.app
 
+import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material3.ListItem
@@ -31,7 +32,12 @@ fun QuarantineScreen(model: QuarantineViewModel, events: DeviceEvents, modifier:
                 overlineContent = { Text("${edit.field} on ${edit.record}") },
                 headlineContent = { Text("You typed ${edit.valueJson}") },
                 supportingContent = { Text("${edit.message} (${edit.rule})") },
-                trailingContent = { TextButton(onClick = { scope.launch { model.dismiss(edit.id) } }) { Text("Dismiss") } },
+                trailingContent = {
+                    Row {
+                        TextButton(onClick = { scope.launch { model.retry(edit.id) } }) { Text("Retry") }
+                        TextButton(onClick = { scope.launch { model.dismiss(edit.id) } }) { Text("Dismiss") }
+                    }
+                },
             )
         }
     }

@@ -1,5 +1,6 @@
 package dev.fieldwork.app
 
+import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material3.ListItem
@@ -16,9 +17,12 @@ import dev.fieldwork.shell.DeviceEvents
 import dev.fieldwork.shell.TasksViewModel
 import kotlinx.coroutines.launch
 
-/** Overdue, today, upcoming and undated tasks, then the week's calendar. */
+/**
+ * Overdue, today, upcoming and undated tasks, then the week's calendar. A
+ * visit has a Photo button ([onPhoto]: the visit's photo screen).
+ */
 @Composable
-fun TasksScreen(model: TasksViewModel, events: DeviceEvents, modifier: Modifier) {
+fun TasksScreen(model: TasksViewModel, events: DeviceEvents, modifier: Modifier, onPhoto: (String) -> Unit) {
     val state by model.state.collectAsState()
     val scope = rememberCoroutineScope()
     LaunchedEffect(Unit) {
@@ -33,7 +37,12 @@ fun TasksScreen(model: TasksViewModel, events: DeviceEvents, modifier: Modifier)
                 ListItem(
                     headlineContent = { Text(task.subject) },
                     supportingContent = { Text(listOfNotNull(task.typeName, task.local).joinToString(" · ")) },
-                    trailingContent = { TextButton(onClick = { scope.launch { model.complete(task.id) } }) { Text("Done") } },
+                    trailingContent = {
+                        Row {
+                            if (task.typeName == "visit") TextButton(onClick = { onPhoto(task.id) }) { Text("Photo") }
+                            TextButton(onClick = { scope.launch { model.complete(task.id) } }) { Text("Done") }
+                        }
+                    },
                 )
             }
         }

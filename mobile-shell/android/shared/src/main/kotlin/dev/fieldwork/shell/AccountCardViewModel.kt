@@ -3,11 +3,11 @@ package dev.fieldwork.shell
 import dev.fieldwork.FieldEdit
 import dev.fieldwork.FieldView
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkDispatcher
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.RecordView
 import dev.fieldwork.recordFlow
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -56,7 +56,7 @@ data class CardState(
 class AccountCardViewModel(
     device: FieldworkDevice,
     private val id: String,
-    io: CoroutineDispatcher = Dispatchers.IO,
+    io: CoroutineDispatcher = FieldworkDispatcher,
 ) : StoreViewModel(device, io) {
     private val mutableState = MutableStateFlow(CardState())
 

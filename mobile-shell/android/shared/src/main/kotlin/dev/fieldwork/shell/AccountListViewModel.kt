@@ -1,6 +1,7 @@
 package dev.fieldwork.shell
 
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkDispatcher
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.Kind
 import dev.fieldwork.ListOptions
@@ -8,7 +9,6 @@ import dev.fieldwork.SortBy
 import dev.fieldwork.queryFlow
 import dev.fieldwork.searchFlow
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -35,7 +35,7 @@ data class AccountListState(
  * the store (a local write, sync, a revocation, the process engine) with no
  * refresh call, over a live query (`queryFlow` / `searchFlow`).
  */
-class AccountListViewModel(device: FieldworkDevice, io: CoroutineDispatcher = Dispatchers.IO) :
+class AccountListViewModel(device: FieldworkDevice, io: CoroutineDispatcher = FieldworkDispatcher) :
     StoreViewModel(device, io) {
     private val query = MutableStateFlow("")
     private val mutableState = MutableStateFlow(AccountListState())

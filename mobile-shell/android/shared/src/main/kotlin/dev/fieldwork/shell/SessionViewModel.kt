@@ -1,10 +1,10 @@
 package dev.fieldwork.shell
 
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkDispatcher
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.UserInfo
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -22,7 +22,7 @@ sealed interface SessionState {
 }
 
 /** Login and logout. Opening the app on a signed-in store skips the form. */
-class SessionViewModel(device: FieldworkDevice, io: CoroutineDispatcher = Dispatchers.IO) :
+class SessionViewModel(device: FieldworkDevice, io: CoroutineDispatcher = FieldworkDispatcher) :
     StoreViewModel(device, io) {
     private val mutableState = MutableStateFlow<SessionState>(
         device.user()?.takeIf { it.signedIn }?.let { SessionState.SignedIn(it) } ?: SessionState.SignedOut,

@@ -6,8 +6,10 @@ import kotlinx.coroutines.withContext
 
 /**
  * Base of the view models: store calls are synchronous and take
- * milliseconds, so they run on [io], never on the caller's (UI) thread;
- * live queries subscribe there too (their first snapshot is read at once).
+ * milliseconds, so they run on [io] (by default the SDK's
+ * `FieldworkDispatcher`, the one `device.io { }` uses), never on the
+ * caller's (UI) thread; live queries subscribe there too (their first
+ * snapshot is read at once).
  */
 abstract class StoreViewModel(protected val device: FieldworkDevice, protected val io: CoroutineDispatcher) {
     /** Runs [block] against the device on the IO dispatcher. */

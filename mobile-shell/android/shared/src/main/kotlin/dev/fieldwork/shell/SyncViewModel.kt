@@ -1,11 +1,11 @@
 package dev.fieldwork.shell
 
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkDispatcher
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.SyncErrorCause
 import dev.fieldwork.SyncStatus
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -24,7 +24,7 @@ data class SyncState(
 class SyncViewModel(
     device: FieldworkDevice,
     private val events: DeviceEvents,
-    io: CoroutineDispatcher = Dispatchers.IO,
+    io: CoroutineDispatcher = FieldworkDispatcher,
 ) : StoreViewModel(device, io) {
     private val mutableState = MutableStateFlow(SyncState())
 

@@ -1,14 +1,14 @@
 package dev.fieldwork.shell
 
 import dev.fieldwork.FieldworkDevice
+import dev.fieldwork.FieldworkDispatcher
 import dev.fieldwork.FieldworkException
 import dev.fieldwork.TaskItem
+import java.time.LocalDate
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import java.time.LocalDate
 
 /** A titled group of tasks ("Overdue", "Today"...); empty groups are left out. */
 data class TaskSection(val title: String, val items: List<TaskItem>)
@@ -26,7 +26,7 @@ class TasksViewModel(
     device: FieldworkDevice,
     private val today: () -> LocalDate = LocalDate::now,
     private val days: Long = 7,
-    io: CoroutineDispatcher = Dispatchers.IO,
+    io: CoroutineDispatcher = FieldworkDispatcher,
 ) : StoreViewModel(device, io) {
     private val mutableState = MutableStateFlow(TasksState())
 

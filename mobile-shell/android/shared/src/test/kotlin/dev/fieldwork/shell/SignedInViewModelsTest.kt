@@ -96,7 +96,35 @@ class SignedInViewModelsTest {
         assertEquals("city", refused.field)
         assertEquals("\"Vigo\"", refused.valueJson)
         assertEquals("class_not_writable", refused.code)
-        quarantine.dismiss(refused.id)
+        // Still an auditor: the retry is refused with a sentence and the edit stays.
+        quarantine.retry(refused.id)
+        assertTrue(quarantine.state.value.error!!.startsWith("Not allowed"), quarantine.state.value.error)
+        assertEquals(listOf(refused.id), quarantine.state.value.edits.map { it.id })
+        // A rep again: the retry writes it and the next sync pushes it.
+        server.admin("user", "set", "leo", "--role", "rep")
+        sync.syncNow()
+        quarantine.retry(refused.id)
+        assertNull(quarantine.state.value.error)
+        assertTrue(quarantine.state.value.edits.isEmpty())
+        sync.syncNow()
+        assertEquals("Vigo", leo.card(account).fields.single { it.name == "city" }.value)
+        assertTrue(quarantine.state.value.edits.isEmpty())
+    }
+
+    @Test
+    fun aRefusedEditCanBeDismissed() = runBlocking {
+        server.addUser("eva", "rep", "eva-secret-1", "--territory", "north")
+        val eva = devices.open()
+        SessionViewModel(eva).login(server.url, "eva", "eva-secret-1")
+        val account = eva.create(Kind.ACCOUNT, edits("name" to "Dismiss SL", "territory" to "north"))
+        val sync = SyncViewModel(eva, DeviceEvents(eva))
+        sync.syncNow()
+        server.admin("user", "set", "eva", "--role", "auditor")
+        eva.update(account, edits("city" to "Vigo"))
+        sync.syncNow()
+        val quarantine = QuarantineViewModel(eva)
+        quarantine.refresh()
+        quarantine.dismiss(quarantine.state.value.edits.single().id)
         assertTrue(quarantine.state.value.edits.isEmpty())
     }
 

@@ -1,0 +1,238 @@
+//! Photos and files end to end, through the SDK against a real server: a
+//! photo attached offline reaches the manager; its bytes never reach a user
+//! who may not read the record or its class, not even on disk (the scan
+//! decrypts the store, key in hand); a record that leaves a rep's sight
+//! takes its bytes with it; a wipe leaves nothing.
+
+use fieldwork_core::RecordKind;
+use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::runtime;
+use fieldwork_tests::server::TestServer;
+
+fn org(server: &TestServer) {
+    server.add_user("marta", "manager", &[], None);
+    server.add_user("ana", "rep", &["madrid"], Some("marta"));
+    server.add_user("leo", "rep", &["sevilla"], Some("marta"));
+}
+
+/// Photo-like bytes carrying `marker` many times (a scan must find it in
+/// any store that holds them).
+fn photo(marker: &str, len: usize) -> Vec<u8> {
+    let mut bytes = b"\xff\xd8\xff\xe0".to_vec();
+    while bytes.len() < len {
+        bytes.extend_from_slice(marker.as_bytes());
+        bytes.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+#[test]
+fn a_photo_attached_offline_reaches_the_manager_and_nobody_who_may_not_read_it() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let (manager, ana, leo) = (
+        TestDevice::new(&rt),
+        TestDevice::new(&rt),
+        TestDevice::new(&rt),
+    );
+    manager.login(&server.url, "marta");
+    ana.login(&server.url, "ana");
+    leo.login(&server.url, "leo");
+
+    // Offline: the account, the visit, the photo (1.5 MiB: two chunks).
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Ultramarinos Qx"), ("territory", "madrid")],
+    );
+    let acc = account.to_string();
+    let visit = ana.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", "Shelf check"),
+            ("account", &acc),
+        ],
+    );
+    let marker = "QXSHELFPHOTO";
+    let bytes = photo(marker, 1_500_000);
+    ana.store(|s| s.attach(&visit, "photo", &bytes, "image/jpeg", "shelf.jpg"));
+    let held = ana
+        .store(|s| s.attachment(&visit, "photo"))
+        .expect("attached");
+    assert!(
+        held.present && !held.uploaded,
+        "kept offline, not uploaded yet"
+    );
+
+    let report = ana.sync();
+    assert_eq!(report.files.uploaded, 1, "{report:?}");
+    assert!(
+        ana.store(|s| s.attachment(&visit, "photo"))
+            .expect("held")
+            .uploaded
+    );
+
+    // The manager's sync prefetches it (under 2 MiB) and it is the same bytes.
+    let report = manager.sync();
+    assert_eq!(report.files.downloaded, 1, "{report:?}");
+    let got = rt
+        .block_on(manager.device.fetch_attachment(&visit, "photo"))
+        .expect("fetch")
+        .expect("attached");
+    assert_eq!(got, bytes);
+    assert!(
+        manager.readable_occurrences(marker.as_bytes()) > 0,
+        "positive control"
+    );
+
+    // Leo, in Sevilla, sees neither the visit nor its photo.
+    let report = leo.sync();
+    assert_eq!(report.files.downloaded, 0);
+    assert!(leo.try_get(&visit).is_none());
+    assert_eq!(leo.readable_occurrences(marker.as_bytes()), 0);
+
+    // A visit the manager made at an account of his, in Ana's territory:
+    // her sync brings its photo. Moved to Sevilla, the record and its bytes
+    // leave her phone (her own visit above stays) and reach Leo's.
+    let shop = manager.create(
+        RecordKind::Account,
+        &[("name", "Colmado Qx"), ("territory", "madrid")],
+    );
+    let planned = manager.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", "Audit"),
+            ("account", &shop.to_string()),
+        ],
+    );
+    let marker = "QXAUDITPHOTO";
+    let audit = photo(marker, 300_000);
+    manager.store(|s| s.attach(&planned, "photo", &audit, "image/jpeg", "audit.jpg"));
+    manager.sync();
+    assert_eq!(ana.sync().files.downloaded, 1);
+    assert!(
+        ana.readable_occurrences(marker.as_bytes()) > 0,
+        "positive control"
+    );
+    manager.set(&shop, &[("territory", "sevilla")]);
+    manager.sync();
+    ana.sync();
+    assert!(ana.try_get(&planned).is_none());
+    assert_eq!(
+        ana.readable_occurrences(marker.as_bytes()),
+        0,
+        "purged with the record"
+    );
+    assert_eq!(
+        ana.store(|s| s.attachment_bytes_held()),
+        bytes.len() as u64,
+        "only her own visit's photo is left"
+    );
+    let report = leo.sync();
+    assert_eq!(report.files.downloaded, 1, "{report:?}");
+    assert_eq!(
+        leo.store(|s| s.attachment_bytes(&planned, "photo")),
+        Some(audit)
+    );
+}
+
+#[test]
+fn a_contract_in_a_class_the_rep_may_not_read_never_reaches_her_device() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let (manager, ana) = (TestDevice::new(&rt), TestDevice::new(&rt));
+    manager.login(&server.url, "marta");
+    ana.login(&server.url, "ana");
+    let account = manager.create(
+        RecordKind::Account,
+        &[("name", "Conservas Qx"), ("territory", "madrid")],
+    );
+    let marker = "QXSIGNEDCONTRACT";
+    let contract = photo(marker, 40_000);
+    manager.store(|s| {
+        s.attach(
+            &account,
+            "contract",
+            &contract,
+            "application/pdf",
+            "contrato.pdf",
+        )
+    });
+    assert_eq!(manager.sync().files.uploaded, 1);
+
+    let report = ana.sync();
+    assert_eq!(report.files.downloaded, 0);
+    assert!(ana.try_get(&account).is_some(), "she sees the account");
+    assert_eq!(ana.store(|s| s.attachment(&account, "contract")), None);
+    let fetched = rt
+        .block_on(ana.device.fetch_attachment(&account, "contract"))
+        .expect("no error: the field is simply not on her device");
+    assert_eq!(fetched, None);
+    assert_eq!(ana.readable_occurrences(marker.as_bytes()), 0);
+    // She cannot attach one either: refused before anything is kept.
+    let e = ana
+        .device
+        .attach(&account, "contract", b"forged", "application/pdf", "x.pdf")
+        .expect_err("denied");
+    assert!(e.to_string().contains("contract"), "{e}");
+    assert_eq!(ana.store(|s| s.attachment_bytes_held()), 0);
+}
+
+#[test]
+fn a_wiped_device_leaves_no_file_and_no_attachment_behind() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let ana = TestDevice::new(&rt);
+    ana.login(&server.url, "ana");
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Qx"), ("territory", "madrid")],
+    );
+    let visit = ana.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", "Qx"),
+            ("account", &account.to_string()),
+        ],
+    );
+    let marker = "QXWIPEDPHOTO";
+    ana.store(|s| {
+        s.attach(
+            &visit,
+            "photo",
+            &photo(marker, 10_000),
+            "image/png",
+            "p.png",
+        )
+    });
+    assert!(
+        ana.readable_occurrences(marker.as_bytes()) > 0,
+        "positive control"
+    );
+    ana.device.wipe().expect("wipe");
+    assert_eq!(
+        files_under(ana.dir()),
+        Vec::<std::path::PathBuf>::new(),
+        "files left behind"
+    );
+}
+
+/// Every file below `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
