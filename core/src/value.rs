@@ -252,9 +252,9 @@ pub fn check(def: &FieldDef, value: &FieldValue) -> Result<(), ValidationError> 
             }
             Ok(())
         }
-        (FieldType::File, FieldValue::Text(s)) => {
-            crate::attachment::AttachmentRef::parse(s).map(|_| ()).or_else(bad)
-        }
+        (FieldType::File, FieldValue::Text(s)) => crate::attachment::AttachmentRef::parse(s)
+            .map(|_| ())
+            .or_else(bad),
         _ => bad(format!("expected {}", want())),
     }
 }

@@ -686,7 +686,10 @@ pub const TEXTS: &[(&str, &str)] = &[
     ),
     ("path {0}", "camino {0}"),
     ("phone number", "número de teléfono"),
-    ("photo or file, attached from the app", "foto o archivo, adjuntado desde la app"),
+    (
+        "photo or file, attached from the app",
+        "foto o archivo, adjuntado desde la app",
+    ),
     ("shown as {0}", "se muestra como {0}"),
     (
         "text, at most {0} characters",

@@ -671,7 +671,10 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("page {0}, newest first", "{0}. oldal, a legújabb elöl"),
     ("path {0}", "{0}. ág"),
     ("phone number", "telefonszám"),
-    ("photo or file, attached from the app", "fénykép vagy fájl, az alkalmazásból csatolva"),
+    (
+        "photo or file, attached from the app",
+        "fénykép vagy fájl, az alkalmazásból csatolva",
+    ),
     ("shown as {0}", "így jelenik meg: {0}"),
     (
         "text, at most {0} characters",
