@@ -29,6 +29,24 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
 /// Longest file name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
+/// Largest thumbnail accepted (a 320-pixel JPEG is about 20 KiB).
+pub const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
+
+/// What a file field's name gets to name its photo's thumbnail where blobs
+/// are addressed by record and field (`photo.thumbnail`).
+pub const THUMBNAIL_SUFFIX: &str = ".thumbnail";
+
+/// A photo's thumbnail: a JPEG blob of its own, made on the device that
+/// took the photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thumbnail {
+    /// Lower-case hex SHA-256 of the thumbnail's bytes.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// What a file field holds: which bytes, how many, what kind, what name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +60,9 @@ pub struct AttachmentRef {
     pub media_type: String,
     /// File name shown to people (`shelf.jpg`); never a path.
     pub name: String,
+    /// The photo's thumbnail, when the device that attached it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<Thumbnail>,
 }
 
 impl AttachmentRef {
@@ -53,6 +74,7 @@ impl AttachmentRef {
             size: bytes.len() as u64,
             media_type: media_type.trim().to_ascii_lowercase(),
             name: name.trim().to_owned(),
+            thumbnail: None,
         };
         reference.check()?;
         Ok(reference)
@@ -105,7 +127,40 @@ impl AttachmentRef {
                 "attachment name must be 1 to {MAX_NAME_CHARS} characters, with no path separator or control character"
             ));
         }
+        if let Some(thumbnail) = &self.thumbnail {
+            if !is_sha256_hex(&thumbnail.sha256) {
+                return Err("thumbnail hash must be 64 lower-case hex digits".into());
+            }
+            if thumbnail.size > MAX_THUMBNAIL_BYTES {
+                return Err(format!(
+                    "thumbnail is {} bytes; the limit is {MAX_THUMBNAIL_BYTES}",
+                    thumbnail.size
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Adds the thumbnail `bytes` (a JPEG) to this reference.
+    pub fn with_thumbnail(mut self, bytes: &[u8]) -> Result<Self, String> {
+        self.thumbnail = Some(Thumbnail {
+            sha256: sha256_hex(bytes),
+            size: bytes.len() as u64,
+        });
+        self.check()?;
+        Ok(self)
+    }
+
+    /// The thumbnail as an attachment of its own (a JPEG named after the
+    /// photo), for storing and moving it like one.
+    pub fn thumbnail_ref(&self) -> Option<AttachmentRef> {
+        self.thumbnail.as_ref().map(|t| AttachmentRef {
+            sha256: t.sha256.clone(),
+            size: t.size,
+            media_type: "image/jpeg".into(),
+            name: format!("thumbnail-{}.jpg", self.name),
+            thumbnail: None,
+        })
     }
 
     /// Whether `bytes` are exactly the bytes this reference names.
@@ -128,6 +183,15 @@ impl AttachmentRef {
     /// Whether the attachment is a photo (an `image/*` type).
     pub fn is_image(&self) -> bool {
         self.media_type.starts_with("image/")
+    }
+}
+
+/// The field a blob address names (`photo.thumbnail` → `photo`) and whether
+/// it names the field's thumbnail.
+pub fn split_thumbnail(field: &str) -> (&str, bool) {
+    match field.strip_suffix(THUMBNAIL_SUFFIX) {
+        Some(base) => (base, true),
+        None => (field, false),
     }
 }
 
@@ -189,6 +253,13 @@ mod tests {
         };
         assert_eq!(big.size_text(), "1.5 MB");
         assert_eq!(AttachmentRef::parse(&r.to_text()).expect("parses"), r);
+        assert!(!r.to_text().contains("thumbnail"), "no thumbnail, no key");
+        let with = r.clone().with_thumbnail(b"small").expect("thumbnail");
+        assert_eq!(AttachmentRef::parse(&with.to_text()).expect("parses"), with);
+        let thumb = with.thumbnail_ref().expect("its own ref");
+        assert!(thumb.matches(b"small") && thumb.media_type == "image/jpeg");
+        assert_eq!(split_thumbnail("photo.thumbnail"), ("photo", true));
+        assert_eq!(split_thumbnail("photo"), ("photo", false));
     }
 
     #[test]
@@ -213,5 +284,10 @@ mod tests {
         let extra = good.to_text().replace('}', r#","path":"/x"}"#);
         assert!(AttachmentRef::parse(&extra).is_err());
         assert!(AttachmentRef::parse(&"x".repeat(2000)).is_err());
+        let mut huge = good.clone().with_thumbnail(b"t").expect("thumbnail");
+        if let Some(t) = huge.thumbnail.as_mut() {
+            t.size = MAX_THUMBNAIL_BYTES + 1;
+        }
+        assert!(AttachmentRef::parse(&huge.to_text()).is_err());
     }
 }

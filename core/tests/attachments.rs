@@ -47,7 +47,7 @@ fn an_attached_photo_is_kept_under_its_hash_and_queued_for_upload() {
     let photo = b"\xff\xd8\xff shelf photo bytes".to_vec();
 
     let reference = s
-        .attach(&id, "photo", &photo, "image/jpeg", "shelf.jpg")
+        .attach(&id, "photo", &photo, "image/jpeg", "shelf.jpg", None)
         .expect("attach");
     assert_eq!(reference.sha256, sha256_hex(&photo));
     // The document holds only the reference.
@@ -84,12 +84,12 @@ fn replaced_or_cleared_attachments_leave_no_bytes_behind() {
     sign_in(&mut s, "ana", "rep");
     let id = visit(&mut s);
     let other = visit(&mut s);
-    s.attach(&id, "photo", b"first", "image/jpeg", "1.jpg")
+    s.attach(&id, "photo", b"first", "image/jpeg", "1.jpg", None)
         .expect("first");
     // The same bytes on another record: one blob, two references.
-    s.attach(&other, "document", b"first", "image/jpeg", "copy.jpg")
+    s.attach(&other, "document", b"first", "image/jpeg", "copy.jpg", None)
         .expect("copy");
-    s.attach(&id, "photo", b"second", "image/png", "2.png")
+    s.attach(&id, "photo", b"second", "image/png", "2.png", None)
         .expect("second");
     assert_eq!(s.attachment_bytes_held().expect("held"), 5 + 6);
     s.update(&other, vec![FieldWrite::clear("document")])
@@ -150,18 +150,18 @@ fn the_policy_refuses_an_attachment_before_its_own_rules_do() {
     let acc = account(&mut s, "Acme", vec![set("territory", "north")]);
     // A rep may not write the financial `contract`, even with a bad name.
     let e = s
-        .attach(&acc, "contract", b"pdf", "application/pdf", "../x")
+        .attach(&acc, "contract", b"pdf", "application/pdf", "../x", None)
         .expect_err("denied");
     assert!(matches!(e, CoreError::Denied(d) if d.field.as_deref() == Some("contract")));
     assert_eq!(s.attachment_bytes_held().expect("held"), 0);
     // Where she may write, the attachment's rules speak.
     let id = visit(&mut s);
     let e = s
-        .attach(&id, "photo", b"x", "jpeg", "x.jpg")
+        .attach(&id, "photo", b"x", "jpeg", "x.jpg", None)
         .expect_err("bad type");
     assert!(matches!(e, CoreError::Invalid(v) if v.message.contains("media type")));
     let e = s
-        .attach(&id, "subject", b"x", "image/jpeg", "x.jpg")
+        .attach(&id, "subject", b"x", "image/jpeg", "x.jpg", None)
         .expect_err("not a file field");
     assert!(matches!(e, CoreError::Invalid(v) if v.message.contains("photo or file")));
     assert_eq!(

@@ -188,7 +188,9 @@ impl Device {
 
     /// Attaches `bytes` to file field `field` of record `id` (a visit's
     /// photo, a signed delivery note): kept in the store at once, uploaded
-    /// by the next sync (`Store::attach` for the rules).
+    /// by the next sync (`Store::attach` for the rules). A JPEG or PNG photo
+    /// gets a thumbnail ([`crate::thumbnail`]), made before the store is
+    /// locked.
     pub fn attach(
         &self,
         id: &RecordId,
@@ -197,7 +199,16 @@ impl Device {
         media_type: &str,
         name: &str,
     ) -> Result<AttachmentRef> {
-        self.with_store(|s| s.attach(id, field, bytes, media_type, name))
+        let normalized = media_type.trim().to_ascii_lowercase();
+        let thumbnail = crate::thumbnail::make(bytes, &normalized);
+        self.with_store(|s| s.attach(id, field, bytes, media_type, name, thumbnail.as_deref()))
+    }
+
+    /// The thumbnail of the photo in `field` of `id`, if it has one and it
+    /// is on this device (a sync brings thumbnails with the records).
+    pub fn thumbnail(&self, id: &RecordId, field: &str) -> Result<Option<Vec<u8>>> {
+        let address = format!("{field}{}", fieldwork_core::attachment::THUMBNAIL_SUFFIX);
+        self.with_store(|s| s.attachment_bytes(id, &address))
     }
 
     /// The attachment in file field `field` of `id` and whether its bytes

@@ -30,6 +30,7 @@ pub mod lock;
 pub mod login;
 pub mod secrets;
 mod state;
+pub mod thumbnail;
 pub mod transport;
 mod wipe;
 

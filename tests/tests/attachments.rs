@@ -57,7 +57,7 @@ fn a_photo_attached_offline_reaches_the_manager_and_nobody_who_may_not_read_it()
     );
     let marker = "QXSHELFPHOTO";
     let bytes = photo(marker, 1_500_000);
-    ana.store(|s| s.attach(&visit, "photo", &bytes, "image/jpeg", "shelf.jpg"));
+    ana.store(|s| s.attach(&visit, "photo", &bytes, "image/jpeg", "shelf.jpg", None));
     let held = ana
         .store(|s| s.attachment(&visit, "photo"))
         .expect("attached");
@@ -110,7 +110,7 @@ fn a_photo_attached_offline_reaches_the_manager_and_nobody_who_may_not_read_it()
     );
     let marker = "QXAUDITPHOTO";
     let audit = photo(marker, 300_000);
-    manager.store(|s| s.attach(&planned, "photo", &audit, "image/jpeg", "audit.jpg"));
+    manager.store(|s| s.attach(&planned, "photo", &audit, "image/jpeg", "audit.jpg", None));
     manager.sync();
     assert_eq!(ana.sync().files.downloaded, 1);
     assert!(
@@ -160,6 +160,7 @@ fn a_contract_in_a_class_the_rep_may_not_read_never_reaches_her_device() {
             &contract,
             "application/pdf",
             "contrato.pdf",
+            None,
         )
     });
     assert_eq!(manager.sync().files.uploaded, 1);
@@ -209,6 +210,7 @@ fn a_wiped_device_leaves_no_file_and_no_attachment_behind() {
             &photo(marker, 10_000),
             "image/png",
             "p.png",
+            None,
         )
     });
     assert!(
@@ -235,4 +237,87 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// A real JPEG photo of `width` × `height` (a gradient).
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 120]))
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode");
+    out.into_inner()
+}
+
+#[test]
+fn a_photos_thumbnail_is_made_on_the_phone_and_reaches_the_manager_first() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let (manager, ana) = (TestDevice::new(&rt), TestDevice::new(&rt));
+    manager.login(&server.url, "marta");
+    ana.login(&server.url, "ana");
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Miniatura Qx"), ("territory", "madrid")],
+    );
+    let visit = ana.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", "Shelf"),
+            ("account", &account.to_string()),
+        ],
+    );
+    let photo = jpeg(1600, 1200);
+    let reference = ana
+        .device
+        .attach(&visit, "photo", &photo, "image/jpeg", "shelf.jpg")
+        .expect("attach");
+    let thumbnail = reference.thumbnail.clone().expect("a thumbnail was made");
+    let small = ana
+        .device
+        .thumbnail(&visit, "photo")
+        .expect("read")
+        .expect("kept");
+    assert_eq!(small.len() as u64, thumbnail.size);
+    let decoded = image::load_from_memory(&small).expect("a JPEG");
+    assert_eq!((decoded.width(), decoded.height()), (320, 240));
+    assert_eq!(ana.sync().files.uploaded, 2, "the photo and its thumbnail");
+
+    manager.sync();
+    let held = manager
+        .device
+        .attachment(&visit, "photo")
+        .expect("read")
+        .expect("attached");
+    assert_eq!(held.reference.thumbnail, Some(thumbnail));
+    assert_eq!(
+        manager.device.thumbnail(&visit, "photo").expect("read"),
+        Some(small)
+    );
+
+    // A PDF has none; an unreadable "photo" is still attached, without one.
+    let note = ana
+        .device
+        .attach(
+            &visit,
+            "document",
+            b"%PDF-1.7",
+            "application/pdf",
+            "note.pdf",
+        )
+        .expect("pdf");
+    assert_eq!(note.thumbnail, None);
+    let broken = ana
+        .device
+        .attach(
+            &visit,
+            "photo",
+            b"\xff\xd8\xff not really",
+            "image/jpeg",
+            "broken.jpg",
+        )
+        .expect("kept without a thumbnail");
+    assert_eq!(broken.thumbnail, None);
+    assert_eq!(ana.device.thumbnail(&visit, "photo").expect("read"), None);
 }

@@ -34,6 +34,8 @@ pub struct AttachmentInfo {
     pub present: bool,
     /// Whether the server holds the bytes (false until uploaded).
     pub uploaded: bool,
+    /// Whether the photo has a thumbnail (`thumbnail(recordId, field)`).
+    pub has_thumbnail: bool,
 }
 
 /// What one transfer of attachment bytes did.
@@ -73,6 +75,7 @@ fn info(
         name: reference.name.clone(),
         present,
         uploaded,
+        has_thumbnail: reference.thumbnail.is_some(),
     }
 }
 
@@ -105,6 +108,15 @@ impl FieldworkDevice {
         let id = super::record_id(&record_id)?;
         let found = self.device.attachment(&id, &field)?;
         Ok(found.map(|a| info(&a.reference, a.present, a.uploaded)))
+    }
+
+    /// The JPEG thumbnail (at most 320 pixels a side) of the photo in
+    /// `field` of `record_id`, made by the device that took it and brought
+    /// by sync with the record; `None` if it has none or it is not here
+    /// yet. No network.
+    pub fn thumbnail(&self, record_id: String, field: String) -> Result<Option<Vec<u8>>> {
+        let id = super::record_id(&record_id)?;
+        Ok(self.device.thumbnail(&id, &field)?)
     }
 
     /// The bytes of the attachment in `field` of `record_id`: from the

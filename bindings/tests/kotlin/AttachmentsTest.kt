@@ -100,6 +100,21 @@ class AttachmentsTest {
     }
 
     @Test
+    fun aCameraPhotoGetsAThumbnailOnThePhone() {
+        val (ana, _) = phone("ana")
+        ana.signIn("ana")
+        val account = ana.create(Kind.ACCOUNT, edits("name" to "Miniatura Kt", "territory" to "north"))
+        val visit = ana.create(Kind.ACTIVITY, edits("type" to "visit", "subject" to "Shelf", "account" to account))
+        val image = java.awt.image.BufferedImage(1000, 500, java.awt.image.BufferedImage.TYPE_INT_RGB)
+        for (x in 0 until 1000) for (y in 0 until 500) image.setRGB(x, y, (x * 7 + y) and 0xFFFFFF)
+        val jpeg = java.io.ByteArrayOutputStream().also { javax.imageio.ImageIO.write(image, "jpg", it) }.toByteArray()
+
+        assertTrue(ana.attach(visit, "photo", jpeg, "image/jpeg", "shelf.jpg").hasThumbnail)
+        val small = javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(ana.thumbnail(visit, "photo")!!))
+        assertEquals(320 to 160, small.width to small.height)
+    }
+
+    @Test
     fun wipeLeavesNoFileBehind() {
         val (ana, dir) = phone("ana")
         ana.signIn("ana")

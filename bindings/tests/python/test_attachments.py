@@ -178,3 +178,37 @@ def test_wipe_leaves_no_attachment_file_behind(org, phones):
     ana.device.wipe()
     assert [p for p in ana.dir.rglob("*")] == [], "store, WAL, lock file and attachments are gone"
     assert ana.keystore.values == {}
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (RGB gradient), written with the standard library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"".join(bytes((x % 256, y % 256, 90)) for x in range(width))
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_photo_gets_a_thumbnail_that_reaches_the_manager(org, phones):
+    ana, mia = phones("ana"), phones("mia")
+    ana.login(org, "ana")
+    mia.login(org, "mia")
+    account = ana.device.create(Kind.ACCOUNT, [FieldEdit(field="name", value="Miniatura Qz"),
+                                               FieldEdit(field="territory", value="north")])
+    visit = ana.device.create(Kind.ACTIVITY, [FieldEdit(field="type", value="visit"),
+                                              FieldEdit(field="subject", value="Escaparate"),
+                                              FieldEdit(field="account", value=account)])
+    info = ana.device.attach(visit, "photo", png(400, 300), "image/png", "escaparate.png")
+    assert info.has_thumbnail
+    small = ana.device.thumbnail(visit, "photo")
+    assert small[:2] == b"\xff\xd8", "a JPEG"
+    assert ana.sync().files_uploaded == 2
+
+    mia.sync()
+    assert mia.device.attachment(visit, "photo").has_thumbnail
+    assert mia.device.thumbnail(visit, "photo") == small

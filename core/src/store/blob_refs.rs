@@ -1,12 +1,12 @@
 //! Which field of which record refers to which attachment bytes
-//! (`blob_refs`), kept by the index whenever a record's index row is
+//! (`blob_refs`; a photo's thumbnail under `photo.thumbnail`), kept by the index whenever a record's index row is
 //! written or removed, and the bytes nothing refers to any more dropped in
 //! the same transaction. A leaf: it reads records, never writes them.
 
 use rusqlite::Connection;
 use rusqlite::params;
 
-use crate::attachment::AttachmentRef;
+use crate::attachment::{AttachmentRef, THUMBNAIL_SUFFIX};
 use crate::error::Result;
 use crate::ids::RecordId;
 use crate::record::Record;
@@ -29,20 +29,29 @@ pub(crate) fn refresh_refs(tx: &Connection, record: &Record) -> Result<()> {
         else {
             continue;
         };
-        tx.execute(
-            "INSERT INTO blob_refs(record_id, field, sha256, size, media_type, name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                record.id.to_string(),
-                def.name,
-                reference.sha256,
-                reference.size as i64,
-                reference.media_type,
-                reference.name
-            ],
-        )?;
+        insert_ref(tx, &record.id, def.name, &reference)?;
+        if let Some(thumbnail) = reference.thumbnail_ref() {
+            let address = format!("{}{THUMBNAIL_SUFFIX}", def.name);
+            insert_ref(tx, &record.id, &address, &thumbnail)?;
+        }
     }
     drop_unreferenced(tx, &before)
+}
+
+fn insert_ref(tx: &Connection, record: &RecordId, field: &str, r: &AttachmentRef) -> Result<()> {
+    tx.execute(
+        "INSERT INTO blob_refs(record_id, field, sha256, size, media_type, name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            record.to_string(),
+            field,
+            r.sha256,
+            r.size as i64,
+            r.media_type,
+            r.name
+        ],
+    )?;
+    Ok(())
 }
 
 /// Removes `record`'s references and the bytes only it referred to.

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::write::{check_policy, read_record, write_record};
-use crate::attachment::AttachmentRef;
+use crate::attachment::{AttachmentRef, THUMBNAIL_SUFFIX, Thumbnail, split_thumbnail};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::RecordId;
 use crate::schema::{self, FieldType};
@@ -46,7 +46,8 @@ pub struct Attachment {
 
 impl Store {
     /// Attaches `bytes` (a photo, a scanned delivery note) to file field
-    /// `field` of record `id`, named `name`, of `media_type`. Refused like
+    /// `field` of record `id`, named `name`, of `media_type`, with the
+    /// photo's `thumbnail` (a JPEG) when the caller made one. Refused like
     /// any write the user may not make (`Denied`), and `Invalid` when the
     /// field is not a file field or the attachment breaks a rule
     /// ([`AttachmentRef::check`]: 25 MiB, media type, name).
@@ -57,9 +58,14 @@ impl Store {
         bytes: &[u8],
         media_type: &str,
         name: &str,
+        thumbnail: Option<&[u8]>,
     ) -> Result<AttachmentRef> {
         file_field(id, field)?;
-        let described = AttachmentRef::for_bytes(bytes, media_type, name);
+        let described =
+            AttachmentRef::for_bytes(bytes, media_type, name).and_then(|r| match thumbnail {
+                Some(thumb) => r.with_thumbnail(thumb),
+                None => Ok(r),
+            });
         let before = self.wants_before(id);
         let reference = self.in_write_tx(|ctx| {
             // Policy before the attachment's own rules: a user who may not
@@ -69,6 +75,9 @@ impl Store {
             let reference =
                 described.map_err(|m| CoreError::Invalid(ValidationError::field(field, m)))?;
             insert_blob(ctx.conn, &reference, bytes, false, ctx.now)?;
+            if let (Some(thumb), Some(thumb_ref)) = (thumbnail, reference.thumbnail_ref()) {
+                insert_blob(ctx.conn, &thumb_ref, thumb, false, ctx.now)?;
+            }
             let write = FieldWrite::set(field, FieldValue::Text(reference.to_text()));
             write_record(ctx, id, false, vec![write])?;
             Ok(reference)
@@ -78,9 +87,10 @@ impl Store {
     }
 
     /// The attachment in file field `field` of record `id`, if it holds
-    /// one (and the record is on this device).
+    /// one (and the record is on this device); `photo.thumbnail` names the
+    /// thumbnail of `photo` (see [`crate::attachment::THUMBNAIL_SUFFIX`]).
     pub fn attachment(&self, id: &RecordId, field: &str) -> Result<Option<Attachment>> {
-        file_field(id, field)?;
+        file_field(id, split_thumbnail(field).0)?;
         let found = self
             .conn
             .query_row(
@@ -95,13 +105,20 @@ impl Store {
                             size: row.get::<_, i64>(1)?.max(0) as u64,
                             media_type: row.get(2)?,
                             name: row.get(3)?,
+                            thumbnail: None,
                         },
                         row.get::<_, Option<bool>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        Ok(found.map(|(reference, uploaded)| Attachment {
+        let Some((mut reference, uploaded)) = found else {
+            return Ok(None);
+        };
+        if !split_thumbnail(field).1 {
+            reference.thumbnail = self.thumbnail_of(id, field)?;
+        }
+        Ok(Some(Attachment {
             record: id.clone(),
             field: field.to_owned(),
             reference,
@@ -110,11 +127,28 @@ impl Store {
         }))
     }
 
-    /// The bytes of the attachment in `field` of `id`, if they are on
-    /// this device (`None` when the field is empty or the bytes have not
-    /// been downloaded yet).
+    /// The thumbnail the reference in `field` of `id` names, as indexed.
+    fn thumbnail_of(&self, id: &RecordId, field: &str) -> Result<Option<Thumbnail>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sha256, size FROM blob_refs WHERE record_id = ?1 AND field = ?2",
+                params![id.to_string(), format!("{field}{THUMBNAIL_SUFFIX}")],
+                |row| {
+                    Ok(Thumbnail {
+                        sha256: row.get(0)?,
+                        size: row.get::<_, i64>(1)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The bytes of the attachment in `field` of `id` (`photo.thumbnail`:
+    /// its thumbnail), if they are on this device (`None` when the field is
+    /// empty or the bytes have not been downloaded yet).
     pub fn attachment_bytes(&self, id: &RecordId, field: &str) -> Result<Option<Vec<u8>>> {
-        file_field(id, field)?;
+        file_field(id, split_thumbnail(field).0)?;
         Ok(self
             .conn
             .query_row(
@@ -200,6 +234,7 @@ impl Store {
                     size: row.get::<_, i64>(3)?.max(0) as u64,
                     media_type: row.get(4)?,
                     name: row.get(5)?,
+                    thumbnail: None,
                 },
             ))
         })?;

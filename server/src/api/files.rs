@@ -33,7 +33,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fieldwork_core::attachment::{self, AttachmentRef};
+use fieldwork_core::attachment::{self, AttachmentRef, split_thumbnail};
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::card::can_read;
 use fieldwork_core::policy::codes;
@@ -153,6 +153,10 @@ pub fn referenced(
     let Some(mut docs) = read::readable_with(conn, access, id, &facts, actor)? else {
         return Ok(Err(Problem::not_found(format!("no record {id}"))));
     };
+    // `photo.thumbnail` addresses the thumbnail of `photo`, under the same
+    // rule as the photo.
+    let asked = field;
+    let (field, thumbnail) = split_thumbnail(asked);
     let kind = id.kind();
     if !schema::field(kind, field).is_some_and(|def| def.ty == FieldType::File) {
         return Ok(Err(Problem::new(
@@ -178,14 +182,23 @@ pub fn referenced(
         )));
     }
     let (record, _) = read::assemble(id, &mut docs)?;
-    if let Some(FieldValue::Text(text)) = record.get(field)
-        && let Ok(reference) = AttachmentRef::parse(text)
+    let wanted = match record.get(field) {
+        Some(FieldValue::Text(text)) => AttachmentRef::parse(text).ok().and_then(|r| {
+            if thumbnail {
+                r.thumbnail_ref()
+            } else {
+                Some(r)
+            }
+        }),
+        _ => None,
+    };
+    if let Some(reference) = wanted
         && reference.sha256 == sha256
     {
         return Ok(Ok(reference));
     }
     Ok(Err(Problem {
-        field: Some(field.to_owned()),
+        field: Some(asked.to_owned()),
         ..Problem::new(
             StatusCode::CONFLICT,
             "not_referenced",
