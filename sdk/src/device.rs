@@ -224,6 +224,15 @@ impl Device {
         crate::files::fetch(&self.state, id, field).await
     }
 
+    /// The prefetch policy for attachments on records of `kind`: a sync
+    /// downloads those of at most `max_bytes` by itself (`0`: only on
+    /// demand, with [`Device::fetch_attachment`]); 2 MiB for every kind
+    /// until set. Thumbnails always come. Kept for this handle's life:
+    /// set it after opening.
+    pub fn set_prefetch_limit(&self, kind: RecordKind, max_bytes: u64) {
+        crate::files::set_prefetch_limit(&self.state, kind, max_bytes);
+    }
+
     /// Uploads what was attached here and downloads what the prefetch
     /// policy covers now, outside a sync (a sync does it too). `None` if
     /// a transfer is already running.

@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fieldwork_core::RecordId;
+use fieldwork_core::attachment::split_thumbnail;
 use fieldwork_core::store::{Attachment, SignIn};
+use fieldwork_core::{RecordId, RecordKind};
 use serde::Deserialize;
 
 use crate::error::{Result, SdkError};
@@ -39,6 +40,27 @@ pub const CHUNK: usize = 1024 * 1024;
 /// Attachments at most this large are downloaded by a sync without being
 /// asked for (photos a rep will look at); larger ones on demand.
 pub const PREFETCH_MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The largest attachment on records of `kind` a sync downloads without
+/// being asked: what [`set_prefetch_limit`] set, else
+/// [`PREFETCH_MAX_BYTES`].
+pub(crate) fn prefetch_limit(device: &DeviceState, kind: RecordKind) -> u64 {
+    device
+        .prefetch
+        .lock()
+        .ok()
+        .and_then(|limits| limits.get(&kind).copied())
+        .unwrap_or(PREFETCH_MAX_BYTES)
+}
+
+/// Sets the prefetch policy for attachments on records of `kind`: a sync
+/// downloads those of at most `max_bytes` (`0`: only on demand, with
+/// `fetch`). Thumbnails always come. Kept for the device handle's life.
+pub(crate) fn set_prefetch_limit(device: &DeviceState, kind: RecordKind, max_bytes: u64) {
+    if let Ok(mut limits) = device.prefetch.lock() {
+        limits.insert(kind, max_bytes);
+    }
+}
 
 /// What one transfer did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -266,14 +288,18 @@ pub(crate) async fn fetch(
     Ok(Some(bytes))
 }
 
-/// Downloads the attachments the prefetch policy covers (at most
-/// [`PREFETCH_MAX_BYTES`] each), smallest first.
+/// Downloads the attachments the prefetch policy covers, smallest first:
+/// every thumbnail, and files up to their kind's limit
+/// ([`prefetch_limit`]).
 pub(crate) async fn prefetch(device: &Arc<DeviceState>) -> Result<TransferReport> {
     let missing = device.with_store(|s| s.missing_attachments())?;
     let mut report = TransferReport::default();
     let wanted: Vec<Attachment> = missing
         .into_iter()
-        .filter(|a| a.reference.size <= PREFETCH_MAX_BYTES)
+        .filter(|a| {
+            split_thumbnail(&a.field).1
+                || a.reference.size <= prefetch_limit(device, a.record.kind())
+        })
         .collect();
     if wanted.is_empty() {
         return Ok(report);

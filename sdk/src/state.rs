@@ -67,6 +67,9 @@ pub(crate) struct DeviceState {
     /// Set while attachment bytes are moving ([`crate::files`]), so that
     /// one transfer runs at a time.
     pub(crate) transferring: AtomicBool,
+    /// Per kind of record, the largest attachment a sync downloads without
+    /// being asked ([`crate::files::PREFETCH_MAX_BYTES`] when not set).
+    pub(crate) prefetch: Mutex<std::collections::BTreeMap<fieldwork_core::RecordKind, u64>>,
 }
 
 impl DeviceState {
@@ -87,6 +90,7 @@ impl DeviceState {
             observers: Mutex::new(Vec::new()),
             changes: Notify::new(),
             transferring: AtomicBool::new(false),
+            prefetch: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 

@@ -321,3 +321,71 @@ fn a_photos_thumbnail_is_made_on_the_phone_and_reaches_the_manager_first() {
     assert_eq!(broken.thumbnail, None);
     assert_eq!(ana.device.thumbnail(&visit, "photo").expect("read"), None);
 }
+
+#[test]
+fn the_prefetch_policy_leaves_large_files_for_when_they_are_opened() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let (manager, ana) = (TestDevice::new(&rt), TestDevice::new(&rt));
+    manager.login(&server.url, "marta");
+    ana.login(&server.url, "ana");
+    let account = ana.create(
+        RecordKind::Account,
+        &[("name", "Política Qx"), ("territory", "madrid")],
+    );
+    let visit = ana.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", "Shelf"),
+            ("account", &account.to_string()),
+        ],
+    );
+    let card = photo("QXCARD", 5_000);
+    let contact = ana.create(
+        RecordKind::Contact,
+        &[("last_name", "Qx"), ("account", &account.to_string())],
+    );
+    ana.device
+        .attach(&visit, "photo", &jpeg(640, 480), "image/jpeg", "shelf.jpg")
+        .expect("photo");
+    ana.device
+        .attach(&contact, "business_card", &card, "image/png", "card.png")
+        .expect("card");
+    assert_eq!(ana.sync().files.uploaded, 3, "two files and a thumbnail");
+
+    // Activities' files only on demand; contacts' as before (2 MiB).
+    manager.device.set_prefetch_limit(RecordKind::Activity, 0);
+    assert_eq!(
+        manager.sync().files.downloaded,
+        2,
+        "the card and the photo's thumbnail"
+    );
+    let photo_here = manager
+        .device
+        .attachment(&visit, "photo")
+        .expect("read")
+        .expect("attached");
+    assert!(!photo_here.present, "left for when it is opened");
+    assert!(
+        manager
+            .device
+            .thumbnail(&visit, "photo")
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        manager
+            .device
+            .attachment(&contact, "business_card")
+            .expect("read")
+            .expect("card")
+            .present
+    );
+    let opened = rt
+        .block_on(manager.device.fetch_attachment(&visit, "photo"))
+        .expect("fetch")
+        .expect("attached");
+    assert_eq!(opened, jpeg(640, 480));
+}

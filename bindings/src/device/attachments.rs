@@ -135,8 +135,19 @@ impl FieldworkDevice {
             .await
     }
 
-    /// Uploads what was attached here and downloads attachments of at most
-    /// 2 MiB, now (every sync does this too).
+    /// The prefetch policy for attachments on records of `kind`: a sync
+    /// downloads those of at most `max_bytes` by itself (`0`: only on
+    /// demand, with `fetch_attachment`); 2 MiB for every kind until set.
+    /// Thumbnails always come. Kept while the device is open. A negative
+    /// `max_bytes` is `Invalid` naming it.
+    pub fn set_prefetch_limit(&self, kind: crate::records::Kind, max_bytes: i64) -> Result<()> {
+        let max_bytes: u64 = crate::ints::not_negative(max_bytes, "max_bytes")?;
+        self.device.set_prefetch_limit(kind.into(), max_bytes);
+        Ok(())
+    }
+
+    /// Uploads what was attached here and downloads what the prefetch
+    /// policy covers, now (every sync does this too).
     pub async fn transfer_files(&self) -> Result<FileTransfer> {
         let device = self.device.clone();
         let report = self
