@@ -4,26 +4,10 @@
 
 use crate::common;
 
-use common::{account, set, store};
+use common::{account, set, sign_in, store};
 use fieldwork_core::attachment::{AttachmentRef, sha256_hex};
-use fieldwork_core::store::SignIn;
-use fieldwork_core::{CoreError, FieldWrite, Policy, RecordKind, UserContext};
+use fieldwork_core::{CoreError, FieldWrite, RecordKind};
 
-fn sign_in(s: &mut fieldwork_core::Store, name: &str, role: &str) {
-    s.set_sign_in(&SignIn {
-        server: "http://127.0.0.1:1".into(),
-        transport: Default::default(),
-        user: UserContext {
-            name: name.into(),
-            role: role.into(),
-            territories: vec!["north".into()],
-            team: vec![],
-        },
-        policy: Policy::shipped_default().source().to_owned(),
-        policy_revision: 1,
-    })
-    .expect("sign in");
-}
 
 fn visit(s: &mut fieldwork_core::Store) -> fieldwork_core::RecordId {
     let acc = account(s, "Acme", vec![set("territory", "north")]);

@@ -3,25 +3,9 @@
 
 use crate::common;
 
-use common::{account, set, store};
-use fieldwork_core::store::SignIn;
-use fieldwork_core::{FieldWrite, Policy, RecordKind, UserContext};
+use common::{account, set, sign_in, store};
+use fieldwork_core::{FieldWrite, RecordKind};
 
-fn sign_in(s: &mut fieldwork_core::Store, name: &str, role: &str) {
-    s.set_sign_in(&SignIn {
-        server: "http://127.0.0.1:1".into(),
-        transport: Default::default(),
-        user: UserContext {
-            name: name.into(),
-            role: role.into(),
-            territories: vec!["north".into()],
-            team: vec![],
-        },
-        policy: Policy::shipped_default().source().to_owned(),
-        policy_revision: 1,
-    })
-    .expect("session");
-}
 
 #[test]
 fn a_rep_s_card_has_no_restricted_fields_and_flags_what_she_may_write() {

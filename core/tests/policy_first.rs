@@ -5,27 +5,12 @@
 
 use crate::common;
 
-use common::{account, set, store};
+use common::{account, set, sign_in, store};
 use fieldwork_core::store::SignIn;
 use fieldwork_core::{
-    CoreError, FieldValue, FieldWrite, Policy, RecordKind, TextWrite, UserContext,
+    CoreError, FieldValue, FieldWrite, RecordKind, TextWrite, UserContext,
 };
 
-fn sign_in(s: &mut fieldwork_core::Store, name: &str, role: &str) {
-    s.set_sign_in(&SignIn {
-        server: "http://127.0.0.1:1".into(),
-        transport: Default::default(),
-        user: UserContext {
-            name: name.into(),
-            role: role.into(),
-            territories: vec!["north".into()],
-            team: vec![],
-        },
-        policy: Policy::shipped_default().source().to_owned(),
-        policy_revision: 1,
-    })
-    .expect("sign in");
-}
 
 fn denied_field(e: CoreError) -> (String, Option<String>) {
     match e {

@@ -4,7 +4,7 @@
 //! decrypts the store, key in hand); a record that leaves a rep's sight
 //! takes its bytes with it; a wipe leaves nothing.
 
-use fieldwork_core::RecordKind;
+use fieldwork_core::{RecordId, RecordKind};
 use fieldwork_tests::device::TestDevice;
 use fieldwork_tests::runtime;
 use fieldwork_tests::server::TestServer;
@@ -13,6 +13,24 @@ fn org(server: &TestServer) {
     server.add_user("marta", "manager", &[], None);
     server.add_user("ana", "rep", &["madrid"], Some("marta"));
     server.add_user("leo", "rep", &["sevilla"], Some("marta"));
+}
+
+/// An account in Madrid named `name` and a visit to it about `subject`,
+/// made on `device`.
+fn shop_with_visit(device: &TestDevice, name: &str, subject: &str) -> (RecordId, RecordId) {
+    let account = device.create(
+        RecordKind::Account,
+        &[("name", name), ("territory", "madrid")],
+    );
+    let visit = device.create(
+        RecordKind::Activity,
+        &[
+            ("type", "visit"),
+            ("subject", subject),
+            ("account", &account.to_string()),
+        ],
+    );
+    (account, visit)
 }
 
 /// Photo-like bytes carrying `marker` many times (a scan must find it in
@@ -42,19 +60,7 @@ fn a_photo_attached_offline_reaches_the_manager_and_nobody_who_may_not_read_it()
     leo.login(&server.url, "leo");
 
     // Offline: the account, the visit, the photo (1.5 MiB: two chunks).
-    let account = ana.create(
-        RecordKind::Account,
-        &[("name", "Ultramarinos Qx"), ("territory", "madrid")],
-    );
-    let acc = account.to_string();
-    let visit = ana.create(
-        RecordKind::Activity,
-        &[
-            ("type", "visit"),
-            ("subject", "Shelf check"),
-            ("account", &acc),
-        ],
-    );
+    let (_, visit) = shop_with_visit(&ana, "Ultramarinos Qx", "Shelf check");
     let marker = "QXSHELFPHOTO";
     let bytes = photo(marker, 1_500_000);
     ana.store(|s| s.attach(&visit, "photo", &bytes, "image/jpeg", "shelf.jpg", None));
@@ -96,18 +102,7 @@ fn a_photo_attached_offline_reaches_the_manager_and_nobody_who_may_not_read_it()
     // A visit the manager made at an account of his, in Ana's territory:
     // her sync brings its photo. Moved to Sevilla, the record and its bytes
     // leave her phone (her own visit above stays) and reach Leo's.
-    let shop = manager.create(
-        RecordKind::Account,
-        &[("name", "Colmado Qx"), ("territory", "madrid")],
-    );
-    let planned = manager.create(
-        RecordKind::Activity,
-        &[
-            ("type", "visit"),
-            ("subject", "Audit"),
-            ("account", &shop.to_string()),
-        ],
-    );
+    let (shop, planned) = shop_with_visit(&manager, "Colmado Qx", "Audit");
     let marker = "QXAUDITPHOTO";
     let audit = photo(marker, 300_000);
     manager.store(|s| s.attach(&planned, "photo", &audit, "image/jpeg", "audit.jpg", None));
@@ -190,18 +185,7 @@ fn a_wiped_device_leaves_no_file_and_no_attachment_behind() {
     org(&server);
     let ana = TestDevice::new(&rt);
     ana.login(&server.url, "ana");
-    let account = ana.create(
-        RecordKind::Account,
-        &[("name", "Qx"), ("territory", "madrid")],
-    );
-    let visit = ana.create(
-        RecordKind::Activity,
-        &[
-            ("type", "visit"),
-            ("subject", "Qx"),
-            ("account", &account.to_string()),
-        ],
-    );
+    let (_, visit) = shop_with_visit(&ana, "Qx", "Qx");
     let marker = "QXWIPEDPHOTO";
     ana.store(|s| {
         s.attach(
@@ -256,18 +240,7 @@ fn a_photos_thumbnail_is_made_on_the_phone_and_reaches_the_manager_first() {
     let (manager, ana) = (TestDevice::new(&rt), TestDevice::new(&rt));
     manager.login(&server.url, "marta");
     ana.login(&server.url, "ana");
-    let account = ana.create(
-        RecordKind::Account,
-        &[("name", "Miniatura Qx"), ("territory", "madrid")],
-    );
-    let visit = ana.create(
-        RecordKind::Activity,
-        &[
-            ("type", "visit"),
-            ("subject", "Shelf"),
-            ("account", &account.to_string()),
-        ],
-    );
+    let (_, visit) = shop_with_visit(&ana, "Miniatura Qx", "Shelf");
     let photo = jpeg(1600, 1200);
     let reference = ana
         .device
@@ -330,18 +303,7 @@ fn the_prefetch_policy_leaves_large_files_for_when_they_are_opened() {
     let (manager, ana) = (TestDevice::new(&rt), TestDevice::new(&rt));
     manager.login(&server.url, "marta");
     ana.login(&server.url, "ana");
-    let account = ana.create(
-        RecordKind::Account,
-        &[("name", "Política Qx"), ("territory", "madrid")],
-    );
-    let visit = ana.create(
-        RecordKind::Activity,
-        &[
-            ("type", "visit"),
-            ("subject", "Shelf"),
-            ("account", &account.to_string()),
-        ],
-    );
+    let (account, visit) = shop_with_visit(&ana, "Política Qx", "Shelf");
     let card = photo("QXCARD", 5_000);
     let contact = ana.create(
         RecordKind::Contact,

@@ -54,3 +54,21 @@ pub fn test_name(module: &str, name: &str) -> String {
         None => name.to_owned(),
     }
 }
+
+/// Signs `name` in with `role`, in territory `north`, under the shipped
+/// default policy, as a login would (no server involved).
+pub fn sign_in(s: &mut Store, name: &str, role: &str) {
+    s.set_sign_in(&fieldwork_core::store::SignIn {
+        server: "http://127.0.0.1:1".into(),
+        transport: Default::default(),
+        user: fieldwork_core::UserContext {
+            name: name.into(),
+            role: role.into(),
+            territories: vec!["north".into()],
+            team: vec![],
+        },
+        policy: fieldwork_core::Policy::shipped_default().source().to_owned(),
+        policy_revision: 1,
+    })
+    .expect("sign in");
+}
