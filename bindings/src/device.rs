@@ -342,6 +342,21 @@ impl FieldworkDevice {
         Ok(count(self.device.store_size()?))
     }
 
+    /// Gives space back: every document saved whole again, freed pages
+    /// returned, the WAL emptied (for a storage screen's "free space"; the
+    /// store does the cheap part by itself). Blocks for one transaction per
+    /// document; call it off the UI thread. Returns the store's size in
+    /// bytes before and after.
+    pub fn compact(&self) -> Result<StoreCompaction> {
+        let size_before = count(self.device.store_size()?);
+        let done = self.with_store(|s| s.compact())?;
+        Ok(StoreCompaction {
+            documents: count(done.documents),
+            size_before,
+            size_after: count(self.device.store_size()?),
+        })
+    }
+
     /// Deletes everything this device keeps: the store file and its `-wal`,
     /// `-shm`, `-journal` and scratch files, its lock file, and every
     /// keystore entry Fieldwork made (store keys, session token). Unsynced
@@ -664,6 +679,17 @@ impl FieldworkDevice {
     pub fn retry_quarantined(&self, id: i64) -> Result<String> {
         Ok(self.with_store(|s| s.retry_quarantined(id))?.to_string())
     }
+}
+
+/// What `compact()` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct StoreCompaction {
+    /// Documents saved whole again.
+    pub documents: i64,
+    /// The store's size on disk before, in bytes.
+    pub size_before: i64,
+    /// And after.
+    pub size_after: i64,
 }
 
 impl Drop for FieldworkDevice {

@@ -41,6 +41,6 @@ pub use device::attachments::{AttachmentInfo, FileTransfer};
 pub use device::observe::{
     ObserverError, QueryObserver, RecordObserver, SearchObserver, Subscription,
 };
-pub use device::{FieldworkDevice, close_all_devices};
+pub use device::{FieldworkDevice, StoreCompaction, close_all_devices};
 pub use error::FieldworkError;
 pub use keystore::{Keystore, KeystoreError};

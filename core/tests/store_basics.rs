@@ -513,3 +513,33 @@ fn dates_are_read_as_the_users_language_types_them() {
         Some("2027-02-01")
     );
 }
+
+#[test]
+fn compaction_saves_documents_whole_and_keeps_their_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store(dir.path(), "device.db");
+    let id = account(&mut s, "Compacta SA", vec![]);
+    for i in 0..20 {
+        s.update(&id, vec![set("city", &format!("Ciudad {i}"))])
+            .expect("edit");
+    }
+    let history = s.history(&id).expect("history").len();
+    let done = s.compact().expect("compact");
+    assert!(done.documents >= 1, "{done:?}");
+    assert_eq!(
+        s.compact().expect("again").documents,
+        0,
+        "nothing left to compact"
+    );
+    let record = s.get(&id).expect("get");
+    assert_eq!(record.text("city"), Some("Ciudad 19"));
+    assert_eq!(
+        s.history(&id).expect("history").len(),
+        history,
+        "history kept"
+    );
+    // Still writable afterwards.
+    s.update(&id, vec![set("city", "Final")])
+        .expect("edit after");
+    assert_eq!(s.get(&id).expect("get").text("city"), Some("Final"));
+}

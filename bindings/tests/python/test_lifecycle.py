@@ -231,3 +231,17 @@ def test_wipe_leaves_no_file_behind(server, tmp_path):
     fresh = FieldworkDevice.open(path, keystore)
     assert fresh.count(Kind.ACCOUNT) == 0
     fresh.close_device()
+
+
+def test_compact_gives_space_back_and_keeps_every_record(open_device):
+    device = open_device()
+    account = device.create(Kind.ACCOUNT, [FieldEdit(field="name", value="Compacta SA")])
+    for i in range(40):
+        device.update(account, [FieldEdit(field="city", value=f"Ciudad {i}")])
+    done = device.compact()
+    assert done.documents >= 1
+    assert done.size_after <= done.size_before
+    assert done.size_after == device.store_size()
+    city = next(f for f in device.card(account).fields if f.name == "city")
+    assert city.value == "Ciudad 39"
+    assert device.compact().documents == 0

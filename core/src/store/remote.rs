@@ -84,7 +84,7 @@ impl Store {
 
     /// Runs `PRAGMA incremental_vacuum` to completion (it frees one page
     /// per step, so it must be stepped until done).
-    fn incremental_vacuum(&mut self) -> Result<()> {
+    pub(super) fn incremental_vacuum(&mut self) -> Result<()> {
         let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
         let mut rows = stmt.query([])?;
         while rows.next()?.is_some() {}
