@@ -81,6 +81,9 @@ pub fn append(
 ) -> Result<Appended> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let sha = reference.sha256.as_str();
+    if offset == 0 {
+        drop_abandoned(&tx, now)?;
+    }
     if complete_size(&tx, sha)?.is_some() {
         return Ok(Appended::AlreadyComplete);
     }
@@ -138,6 +141,31 @@ pub fn append(
     Ok(outcome)
 }
 
+/// How long an upload may sit unfinished before its bytes are dropped.
+pub const ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Drops the partial uploads nobody added to for [`ABANDONED_AFTER`]
+/// (a phone that was lost mid-upload, a client that gave up), so they
+/// cannot pile up; run whenever an upload starts. `now` is RFC 3339.
+fn drop_abandoned(tx: &Connection, now: &str) -> Result<()> {
+    let Ok(now) = now.parse::<jiff::Timestamp>() else {
+        return Ok(());
+    };
+    let Ok(cutoff) = now.checked_sub(ABANDONED_AFTER) else {
+        return Ok(());
+    };
+    let stale: Vec<(String, String)> = tx
+        .prepare_cached("SELECT sha256, updated_at FROM blob_uploads")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (sha, updated) in stale {
+        if updated.parse::<jiff::Timestamp>().is_ok_and(|t| t < cutoff) {
+            tx.execute("DELETE FROM blob_uploads WHERE sha256 = ?1", [sha])?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +175,28 @@ mod tests {
         crate::db::migrations::migrate(&mut conn, std::path::Path::new("test.db"))
             .expect("migrate");
         conn
+    }
+
+    #[test]
+    fn an_upload_left_unfinished_for_a_day_is_dropped_when_another_starts() {
+        let mut conn = db();
+        let old = AttachmentRef::for_bytes(b"abandoned!", "image/jpeg", "a.jpg").expect("ref");
+        let fresh = AttachmentRef::for_bytes(b"recent one", "image/jpeg", "b.jpg").expect("ref");
+        let next = AttachmentRef::for_bytes(b"next", "image/jpeg", "c.jpg").expect("ref");
+        append(&mut conn, &old, 0, b"aband", "2027-01-01T08:00:00Z").expect("old");
+        append(&mut conn, &fresh, 0, b"recen", "2027-01-02T07:00:00Z").expect("fresh");
+        append(&mut conn, &next, 0, b"ne", "2027-01-02T09:00:00Z").expect("next");
+        assert_eq!(
+            received(&conn, &old.sha256).expect("old"),
+            0,
+            "25 hours old: dropped"
+        );
+        assert_eq!(
+            received(&conn, &fresh.sha256).expect("fresh"),
+            5,
+            "2 hours old: kept"
+        );
+        assert_eq!(received(&conn, &next.sha256).expect("next"), 2);
     }
 
     #[test]
