@@ -28,7 +28,12 @@
 //! - [`validate`]: the per-operation check of incoming changes (server side).
 //! - [`edit`]: one edit of one record as a user asks for it, checked and
 //!   turned into changes; the device store and the server's API share it.
+//! - [`import`]: CSV files of records read (UTF-8 or Windows-1252, any
+//!   usual delimiter), mapped to fields and checked row by row before the
+//!   server's `import` command writes anything.
 //! - [`history`]: who changed what, from Automerge history.
+//! - [`duplicates`]: duplicate candidates (same e-mail, phone, tax id, or
+//!   a name that reads alike), scored, with their reasons.
 //! - [`summary`]: a record as a list row shows it (the store's index rows,
 //!   read by task lists).
 //! - [`report`]: pure reports (pipeline, win rate, funnel, activities,
@@ -48,11 +53,13 @@ pub mod card;
 pub mod change_limits;
 pub mod clock;
 pub mod document;
+pub mod duplicates;
 pub mod edit;
 pub mod error;
 pub mod fold;
 pub mod history;
 pub mod ids;
+pub mod import;
 pub mod locale;
 pub mod migrate;
 pub mod policy;

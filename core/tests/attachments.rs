@@ -8,7 +8,6 @@ use common::{account, set, sign_in, store};
 use fieldwork_core::attachment::{AttachmentRef, sha256_hex};
 use fieldwork_core::{CoreError, FieldWrite, RecordKind};
 
-
 fn visit(s: &mut fieldwork_core::Store) -> fieldwork_core::RecordId {
     let acc = account(s, "Acme", vec![set("territory", "north")]);
     s.create(

@@ -6,7 +6,6 @@ use crate::common;
 use common::{account, set, sign_in, store};
 use fieldwork_core::{FieldWrite, RecordKind};
 
-
 #[test]
 fn a_rep_s_card_has_no_restricted_fields_and_flags_what_she_may_write() {
     let dir = tempfile::tempdir().expect("tempdir");

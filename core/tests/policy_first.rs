@@ -7,10 +7,7 @@ use crate::common;
 
 use common::{account, set, sign_in, store};
 use fieldwork_core::store::SignIn;
-use fieldwork_core::{
-    CoreError, FieldValue, FieldWrite, RecordKind, TextWrite, UserContext,
-};
-
+use fieldwork_core::{CoreError, FieldValue, FieldWrite, RecordKind, TextWrite, UserContext};
 
 fn denied_field(e: CoreError) -> (String, Option<String>) {
     match e {

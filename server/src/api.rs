@@ -27,6 +27,7 @@ pub mod archive;
 pub mod body;
 pub mod calendar;
 pub mod caller;
+pub mod duplicates;
 pub mod edge;
 pub mod export;
 pub mod files;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(openapi::routes())
         .merge(records::routes())
         .merge(archive::routes())
+        .merge(duplicates::routes())
         .merge(export::routes())
         .merge(files::routes())
         .merge(tasks::routes())

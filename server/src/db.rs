@@ -24,6 +24,7 @@ pub mod devices;
 pub mod documents;
 pub mod facts;
 pub mod feed;
+pub mod import_keys;
 pub mod migrations;
 pub mod policy;
 pub mod record_index;

@@ -13,6 +13,7 @@
 //! fieldwork-server [--data DIR] device wipe DEVICE_ID [--yes]
 //! fieldwork-server [--data DIR] api-key create --name N --user U [--read-write] [--kind K]... [--rate-per-minute N]
 //! fieldwork-server [--data DIR] api-key list | api-key revoke ID
+//! fieldwork-server [--data DIR] [--json] import KIND FILE [--mapping FILE] [--dry-run] [--skip-invalid]
 //! ```
 //! Admin commands work on the database directly, before the server first
 //! starts and while it runs (a running server notices within a second).
@@ -113,6 +114,10 @@ enum Command {
     /// Write every record of KIND that USER sees, with only the fields they
     /// may read, to standard output: CSV, or a JSON array with --json.
     Export(ExportArgs),
+    /// Import a CSV file of accounts, contacts, deals or activities: every
+    /// row is checked first; nothing is written when a row is refused
+    /// (unless --skip-invalid). Re-importing a file updates what it made.
+    Import(ImportArgs),
     /// API keys for integrations: create (the key is printed once), list, revoke.
     #[command(subcommand)]
     ApiKey(ApiKeyCmd),
@@ -143,6 +148,24 @@ struct ExportArgs {
     /// `exclude` (default), `include` or `only` archived records.
     #[arg(long)]
     archived: Option<String>,
+}
+
+/// `import` arguments (docs/API.md, "Import").
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// account, contact, deal or activity.
+    kind: String,
+    /// The CSV file (UTF-8 or Windows-1252; `,`, `;` or tab).
+    file: PathBuf,
+    /// A JSON mapping: {"columns": {"Header": "field"}, "defaults": {...}, "currency": "EUR"}.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+    /// Check everything and report what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Import the valid rows even when some are refused (they are listed).
+    #[arg(long)]
+    skip_invalid: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -526,6 +549,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export(args) => export(&state, args, cli.json),
+        Command::Import(args) => import(&state, args, cli.json),
         Command::Audit { limit } => {
             let entries = state.db.read_blocking(|c| audit::recent(c, limit))?;
             if cli.json {
@@ -616,6 +640,77 @@ fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> 
             Ok(())
         }
     }
+}
+
+/// `import`: checks the whole file, then writes it (docs/API.md,
+/// "Import"); the report goes to standard output, progress to standard
+/// error. Fails (exit code 1) when rows were refused and nothing was
+/// imported.
+fn import(state: &AppState, args: ImportArgs, json: bool) -> anyhow::Result<()> {
+    use fieldwork_core::import::{MAX_BYTES, Mapping};
+    use fieldwork_server::import::{self, Options};
+    let kind: fieldwork_core::RecordKind = args
+        .kind
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown kind `{}`", args.kind))?;
+    let mapping = match &args.mapping {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Mapping::from_json(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Mapping::default(),
+    };
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let mut bytes = Vec::new();
+    // One byte more than the limit, so that a larger file is refused whole.
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let options = Options {
+        dry_run: args.dry_run,
+        skip_invalid: args.skip_invalid,
+    };
+    let mut progress = |done: usize, total: usize| eprintln!("imported {done} / {total}");
+    let report = import::run(state, kind, &bytes, &mapping, options, &mut progress)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let verb = match (report.refused_whole, report.dry_run) {
+            (true, _) => "refused: nothing imported",
+            (false, true) => "dry run: nothing written; it would be",
+            (false, false) => "imported",
+        };
+        println!(
+            "{} {}s ({}, delimiter {:?}): {verb}",
+            args.file.display(),
+            report.kind,
+            report.encoding,
+            report.delimiter,
+        );
+        if !report.refused_whole {
+            println!(
+                "{} created, {} updated, {} unchanged, {} refused",
+                report.created, report.updated, report.unchanged, report.refused
+            );
+        } else {
+            println!("refused rows: {}", report.refused);
+        }
+        for e in &report.errors {
+            println!("error: {e}");
+        }
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+    }
+    if report.refused_whole {
+        anyhow::bail!(
+            "refused rows: {}; nothing imported (fix them, or pass --skip-invalid)",
+            report.refused
+        );
+    }
+    Ok(())
 }
 
 fn api_key(state: &AppState, cmd: ApiKeyCmd, json: bool) -> anyhow::Result<()> {

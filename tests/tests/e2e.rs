@@ -8,8 +8,10 @@
 mod api_admin;
 mod api_archive;
 mod api_calendar;
+mod api_duplicates;
 mod api_export;
 mod api_files;
+mod api_gdpr;
 mod api_keys;
 mod api_processes;
 mod api_records;
@@ -23,6 +25,7 @@ mod attacks_login;
 mod attacks_processes;
 mod convergence;
 mod convergence_property;
+mod import;
 mod live;
 mod module_tree;
 mod privacy;

@@ -67,7 +67,9 @@ pub fn sign_in(s: &mut Store, name: &str, role: &str) {
             territories: vec!["north".into()],
             team: vec![],
         },
-        policy: fieldwork_core::Policy::shipped_default().source().to_owned(),
+        policy: fieldwork_core::Policy::shipped_default()
+            .source()
+            .to_owned(),
         policy_revision: 1,
     })
     .expect("sign in");

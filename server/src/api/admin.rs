@@ -17,6 +17,7 @@
 //! | GET | `/v1/admin/devices?user=NAME` | admin | devices: last seen, app version, unsent changes at last contact, wipe state |
 //! | POST | `/v1/admin/devices/{id}/wipe` | admin | mark a device for remote wipe |
 //! | GET | `/v1/admin/audit?limit=N` | admin | recent refusals and administrative actions, newest first |
+//! | GET | `/v1/admin/gdpr/contact/{id}` | admin | everything held about a contact: every field, its history, the records referring to it (GDPR subject access; audited) |
 //!
 //! Guarantees:
 //! - only administrators (a session token whose user's role the policy in
@@ -40,6 +41,7 @@
 
 pub mod audit;
 pub mod devices;
+pub mod gdpr;
 pub mod policy;
 pub mod roles;
 pub mod users;
@@ -75,6 +77,7 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         .route("/v1/admin/devices", get(devices::list))
         .route("/v1/admin/devices/{id}/wipe", post(devices::wipe))
         .route("/v1/admin/audit", get(audit::recent))
+        .route("/v1/admin/gdpr/contact/{id}", get(gdpr::subject_access))
 }
 
 /// This module's part of the admin OpenAPI document: every operation and
@@ -95,6 +98,7 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         devices::list,
         devices::wipe,
         audit::recent,
+        gdpr::subject_access,
     ),
     components(schemas(
         users::UserView,
@@ -110,12 +114,14 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         devices::WipeStateView,
         devices::WipeView,
         audit::AuditView,
+        gdpr::SubjectAccessOut,
     )),
     tags(
         (name = "users", description = "Users, the roles of the policy in force, territories in use"),
         (name = "policy", description = "The privacy policy in force"),
         (name = "devices", description = "Devices and remote wipe"),
         (name = "audit", description = "The audit log: refusals and administrative actions"),
+        (name = "gdpr", description = "Data subjects' rights: everything held about a contact"),
     )
 )]
 pub struct AdminResourcesDoc;

@@ -130,6 +130,31 @@ impl Export {
         }
     }
 
+    /// Every record of the export as the API's record objects, page by
+    /// page, for a scan that needs them all at once (duplicates): memory is
+    /// one small object per record.
+    pub fn all_records(&mut self, conn: &Connection) -> Result<Vec<RecordOut>> {
+        let mut out = Vec::new();
+        loop {
+            let page = record_index::list(conn, &self.access, &self.query)?;
+            for id in &page.ids {
+                let Ok(id) = id.parse::<RecordId>() else {
+                    continue;
+                };
+                if let Some((card, updated)) =
+                    read::card_under(conn, &self.access, &self.policy, &id, &self.actor)?
+                {
+                    out.push(RecordOut::from_card(card, updated));
+                }
+            }
+            self.query.after = page.next;
+            if self.query.after.is_none() {
+                self.stage = Stage::Done;
+                return Ok(out);
+            }
+        }
+    }
+
     fn header(&self) -> String {
         match self.format {
             ExportFormat::Csv => {
@@ -309,7 +334,7 @@ fn split_format(raw: &str) -> ApiResult<(ExportFormat, String)> {
     Ok((format, rest.finish()))
 }
 
-fn busy(why: Busy) -> Problem {
+pub(super) fn busy(why: Busy) -> Problem {
     let detail = match why {
         Busy::User => "an export of yours is still running; retry when it has finished",
         Busy::Server => "the server is running its most exports at once; retry in a minute",

@@ -15,8 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
 use super::{
-    admin, archive, calendar, export, files, keys, lookup, processes, records, reports, search,
-    tasks, webhooks,
+    admin, archive, calendar, duplicates, export, files, keys, lookup, processes, records, reports,
+    search, tasks, webhooks,
 };
 use crate::state::AppState;
 
@@ -35,6 +35,7 @@ use crate::state::AppState;
         records::history,
         records::related,
         records::complete,
+        duplicates::find,
         export::export,
         files::upload,
         files::download,
@@ -58,6 +59,9 @@ use crate::state::AppState;
         records::RecordPage,
         records::FieldsIn,
         records::CompleteIn,
+        duplicates::DuplicatesOut,
+        duplicates::DuplicateOut,
+        duplicates::DuplicateRecord,
         export::ExportFormat,
         files::UploadOut,
         tasks::TaskItem,

@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("migrations/012_blobs.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("migrations/013_import_keys.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

@@ -1,6 +1,6 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 12
+-- user_version: 13
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
@@ -105,6 +105,14 @@ CREATE TABLE ended_sessions (
     user_id INTEGER NOT NULL,
     device_id TEXT NOT NULL,
     ended_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE import_keys (
+    kind TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (kind, external_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE meta (
