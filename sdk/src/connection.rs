@@ -171,16 +171,8 @@ pub(crate) async fn run(
     ended.report.refused = quarantined(device).saturating_sub(before);
     let _ = ws.close(None).await;
     let _ = step(device, &machine, Event::Disconnected).await;
-    match result {
-        Err(e) => ended.error = Some(e),
-        // A one-shot sync also moves attachment bytes before it returns; a
-        // failure there leaves them for the next sync and fails nothing.
-        Ok(()) if mode == Mode::Once => match crate::files::transfer(device).await {
-            Some(Ok(files)) => ended.report.files = files,
-            Some(Err(e)) => tracing::info!("attachment transfer failed: {e}"),
-            None => {}
-        },
-        Ok(()) => {}
+    if let Err(e) = result {
+        ended.error = Some(e);
     }
     ended
 }

@@ -276,6 +276,7 @@ impl Device {
     /// returns.
     pub async fn sync_once(&self, timeout: Duration) -> Result<SyncReport> {
         let state = &self.state;
+        let started = std::time::Instant::now();
         let (_stop_tx, mut stop) = watch::channel(false);
         match tokio::time::timeout(timeout, connection::run(state, Mode::Once, &mut stop)).await {
             Ok(ended) => {
@@ -283,13 +284,36 @@ impl Device {
                     state.sync_failed(&e);
                     return Err(e);
                 }
+                let mut report = ended.report;
+                report.files = self
+                    .move_files(timeout.saturating_sub(started.elapsed()))
+                    .await;
                 state.set_status(SyncStatus::Offline);
-                Ok(ended.report)
+                Ok(report)
             }
             Err(_) => {
                 let e = SdkError::Timeout(timeout.as_secs());
                 state.sync_failed(&e);
                 Err(e)
+            }
+        }
+    }
+
+    /// Moves attachment bytes for a one-shot sync within what is `left` of
+    /// its deadline. What does not fit, or fails, waits for the next sync
+    /// (uploads resume where the server stopped): the records synced, so
+    /// the sync succeeded.
+    async fn move_files(&self, left: Duration) -> crate::files::TransferReport {
+        match tokio::time::timeout(left, crate::files::transfer(&self.state)).await {
+            Ok(Some(Ok(files))) => files,
+            Ok(Some(Err(e))) => {
+                tracing::info!("attachment transfer failed: {e}");
+                Default::default()
+            }
+            Ok(None) => Default::default(),
+            Err(_) => {
+                tracing::info!("attachment transfer continues at the next sync (deadline)");
+                Default::default()
             }
         }
     }

@@ -137,9 +137,9 @@ impl Link {
 /// policy covers. One transfer at a time per device: `None` when another
 /// is running.
 pub(crate) async fn transfer(device: &Arc<DeviceState>) -> Option<Result<TransferReport>> {
-    if device.transferring.swap(true, Ordering::AcqRel) {
-        return None;
-    }
+    // Released however the transfer ends, also when its future is dropped
+    // (a sync's deadline passed mid-upload): the next one can run.
+    let _running = Running::take(device)?;
     let result = async {
         let up = upload_pending(device).await?;
         let down = prefetch(device).await?;
@@ -150,8 +150,23 @@ pub(crate) async fn transfer(device: &Arc<DeviceState>) -> Option<Result<Transfe
         })
     }
     .await;
-    device.transferring.store(false, Ordering::Release);
     Some(result)
+}
+
+/// The device's one-transfer-at-a-time flag, held while a transfer runs.
+struct Running<'a>(&'a DeviceState);
+
+impl<'a> Running<'a> {
+    /// Takes the flag; `None` when another transfer holds it.
+    fn take(device: &'a DeviceState) -> Option<Running<'a>> {
+        (!device.transferring.swap(true, Ordering::AcqRel)).then_some(Running(device))
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.transferring.store(false, Ordering::Release);
+    }
 }
 
 /// Runs [`transfer`] in the background for a live sync, trying again a
@@ -383,4 +398,41 @@ async fn download(link: &Link, att: &Attachment) -> Result<Vec<u8>> {
         }
     }
     Err(last_error.unwrap_or_else(|| SdkError::Network("the download kept failing".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fieldwork_core::{Store, SystemClock};
+
+    use super::*;
+    use crate::secrets::MemorySecrets;
+
+    #[tokio::test]
+    async fn a_dropped_transfer_lets_the_next_one_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("d.db"), Arc::new(SystemClock)).expect("open");
+        let device = Arc::new(DeviceState::new(
+            store,
+            Arc::new(MemorySecrets::default()),
+            None,
+        ));
+        let first = Running::take(&device).expect("free");
+        assert!(Running::take(&device).is_none(), "one at a time");
+        drop(first);
+        // A transfer cut off by a deadline is dropped mid-way: the flag goes.
+        let cut = tokio::time::timeout(std::time::Duration::ZERO, async {
+            let _held = Running::take(&device);
+            std::future::pending::<()>().await
+        });
+        assert!(cut.await.is_err(), "timed out");
+        assert!(Running::take(&device).is_some(), "free again");
+        // Not signed in: a transfer with nothing to do reports nothing.
+        let report = transfer(&device)
+            .await
+            .expect("ran")
+            .expect("nothing to move");
+        assert_eq!(report, TransferReport::default());
+    }
 }

@@ -1,5 +1,6 @@
 package dev.fieldwork.shell
 
+import dev.fieldwork.FieldworkDevice
 import dev.fieldwork.Kind
 import dev.fieldwork.tests.TestServer
 import kotlinx.coroutines.runBlocking
@@ -76,22 +77,29 @@ class SignedInViewModelsTest {
         assertTrue(tasks.state.value.sections.isEmpty())
     }
 
-    @Test
-    fun anEditRefusedByTheServerLandsInTheQuarantineAsTyped() = runBlocking {
-        server.addUser("leo", "rep", "leo-secret-1", "--territory", "north")
-        val leo = devices.open()
-        SessionViewModel(leo).login(server.url, "leo", "leo-secret-1")
-        val account = leo.create(Kind.ACCOUNT, edits("name" to "Quarantine SL", "territory" to "north"))
-        val sync = SyncViewModel(leo, DeviceEvents(leo))
-        sync.syncNow()
+    /** A rep named [user] whose edit of an account's city the server refused (he became an auditor offline). */
+    private class Refused(val device: FieldworkDevice, val account: String, val sync: SyncViewModel, val quarantine: QuarantineViewModel)
 
-        // While Leo is offline, an administrator makes him a read-only auditor.
-        server.admin("user", "set", "leo", "--role", "auditor")
-        leo.update(account, edits("city" to "Vigo"))
+    private suspend fun refusedEdit(user: String, accountName: String): Refused {
+        server.addUser(user, "rep", "$user-secret-1", "--territory", "north")
+        val device = devices.open()
+        SessionViewModel(device).login(server.url, user, "$user-secret-1")
+        val account = device.create(Kind.ACCOUNT, edits("name" to accountName, "territory" to "north"))
+        val sync = SyncViewModel(device, DeviceEvents(device))
         sync.syncNow()
-
-        val quarantine = QuarantineViewModel(leo)
+        // While offline, an administrator makes him a read-only auditor.
+        server.admin("user", "set", user, "--role", "auditor")
+        device.update(account, edits("city" to "Vigo"))
+        sync.syncNow()
+        val quarantine = QuarantineViewModel(device)
         quarantine.refresh()
+        return Refused(device, account, sync, quarantine)
+    }
+
+    @Test
+    fun anEditRefusedByTheServerLandsInTheQuarantineAsTypedAndIsRetried() = runBlocking {
+        val leo = refusedEdit("leo", "Quarantine SL")
+        val quarantine = leo.quarantine
         val refused = quarantine.state.value.edits.single()
         assertEquals("city", refused.field)
         assertEquals("\"Vigo\"", refused.valueJson)
@@ -102,28 +110,17 @@ class SignedInViewModelsTest {
         assertEquals(listOf(refused.id), quarantine.state.value.edits.map { it.id })
         // A rep again: the retry writes it and the next sync pushes it.
         server.admin("user", "set", "leo", "--role", "rep")
-        sync.syncNow()
+        leo.sync.syncNow()
         quarantine.retry(refused.id)
         assertNull(quarantine.state.value.error)
         assertTrue(quarantine.state.value.edits.isEmpty())
-        sync.syncNow()
-        assertEquals("Vigo", leo.card(account).fields.single { it.name == "city" }.value)
-        assertTrue(quarantine.state.value.edits.isEmpty())
+        leo.sync.syncNow()
+        assertEquals("Vigo", leo.device.card(leo.account).fields.single { it.name == "city" }.value)
     }
 
     @Test
     fun aRefusedEditCanBeDismissed() = runBlocking {
-        server.addUser("eva", "rep", "eva-secret-1", "--territory", "north")
-        val eva = devices.open()
-        SessionViewModel(eva).login(server.url, "eva", "eva-secret-1")
-        val account = eva.create(Kind.ACCOUNT, edits("name" to "Dismiss SL", "territory" to "north"))
-        val sync = SyncViewModel(eva, DeviceEvents(eva))
-        sync.syncNow()
-        server.admin("user", "set", "eva", "--role", "auditor")
-        eva.update(account, edits("city" to "Vigo"))
-        sync.syncNow()
-        val quarantine = QuarantineViewModel(eva)
-        quarantine.refresh()
+        val quarantine = refusedEdit("eva", "Dismiss SL").quarantine
         quarantine.dismiss(quarantine.state.value.edits.single().id)
         assertTrue(quarantine.state.value.edits.isEmpty())
     }
