@@ -139,6 +139,45 @@ impl Prepared {
     }
 }
 
+/// Line numbers as a text editor shows them, for byte offsets met in
+/// increasing order (one pass over the text in all). The csv reader's own
+/// line count puts a record that follows a `\r\n` on the line before it
+/// (it stops at the `\r`), so lines are counted here.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        LineCounter {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record starting at `byte` (line breaks before it,
+    /// a `\n` left of a `\r\n` included, count).
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start > self.at {
+            self.line += self.text[self.at..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.at = start;
+        }
+        self.line
+    }
+}
+
 /// Reads `bytes` as a CSV file of `kind` records mapped by `mapping`. An
 /// `Err` is a problem with the whole file (too large, empty, a bad
 /// mapping, too many columns); problems of rows are in
@@ -209,16 +248,17 @@ pub fn prepare(kind: RecordKind, bytes: &[u8], mapping: &Mapping) -> Result<Prep
     .with_defaults(mapping)?;
     let width = header.len();
     let mut out = Vec::new();
+    let mut lines = LineCounter::new(text.as_bytes());
     for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 errors.push(Issue::row(line, format!("cannot be read: {e}")));
                 break;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -254,6 +294,36 @@ pub fn prepare(kind: RecordKind, bytes: &[u8], mapping: &Mapping) -> Result<Prep
         rows: out,
         errors,
     })
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_alike_with_crlf_lf_and_quoted_breaks() {
+        let mapping = Mapping::from_json(
+            br#"{"columns": {"Name": "name", "Email": "email", "Notes": "description"}}"#,
+        )
+        .expect("mapping");
+        for eol in ["\r\n", "\n"] {
+            let csv = [
+                "Name,Email,Notes",
+                "Uno,uno@x.es,a",
+                "Dos,bad,b",
+                "Tres,tres@x.es,\"two",
+                "lines\"",
+                "Cuatro,bad,c",
+                "",
+            ]
+            .join(eol);
+            let p = prepare(RecordKind::Account, csv.as_bytes(), &mapping).expect("prepared");
+            let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, [3, 6], "{eol:?}: {:?}", p.errors);
+            let rows: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
+            assert_eq!(rows, [2, 4], "{eol:?}");
+        }
+    }
 }
 
 #[cfg(test)]

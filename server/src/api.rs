@@ -31,6 +31,7 @@ pub mod duplicates;
 pub mod edge;
 pub mod export;
 pub mod files;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod lookup;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(archive::routes())
         .merge(duplicates::routes())
         .merge(export::routes())
+        .merge(import::route::routes())
         .merge(files::routes())
         .merge(tasks::routes())
         .merge(search::routes())

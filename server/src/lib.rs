@@ -43,7 +43,6 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ical;
-pub mod import;
 pub mod login;
 pub mod phone;
 pub mod process_admin;

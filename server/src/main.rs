@@ -648,7 +648,7 @@ fn export(state: &AppState, args: ExportArgs, json: bool) -> anyhow::Result<()> 
 /// imported.
 fn import(state: &AppState, args: ImportArgs, json: bool) -> anyhow::Result<()> {
     use fieldwork_core::import::{MAX_BYTES, Mapping};
-    use fieldwork_server::import::{self, Options};
+    use fieldwork_server::api::import::{self, Options};
     let kind: fieldwork_core::RecordKind = args
         .kind
         .parse()

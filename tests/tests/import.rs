@@ -281,3 +281,95 @@ fn bad_rows_are_refused_by_line_and_nothing_is_written_unless_skipped() {
         "a dry run writes nothing"
     );
 }
+
+/// `POST /v1/import/{kind}` with `body` as the file; the status and the
+/// report.
+fn post_file(server: &TestServer, user: &str, path_and_query: &str, body: Vec<u8>) -> (u16, Value) {
+    let rt = runtime();
+    let token = rt.block_on(fieldwork_tests::raw::token(&server.url, user));
+    rt.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path_and_query}", server.url))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    })
+}
+
+#[test]
+fn the_office_api_imports_the_same_way_for_administrators_only() {
+    let rt = runtime();
+    let server = TestServer::start();
+    org(&server);
+    let query = reqwest::Url::parse_with_params("http://x/", &[("mapping", ACCOUNT_MAPPING)])
+        .expect("url")
+        .query()
+        .expect("query")
+        .to_owned();
+    let path = format!("/v1/import/account?{query}");
+
+    // A manager may not import; an administrator may, dry run first.
+    let (status, _) = post_file(&server, "marta", &path, accounts_cp1252(b"Getafe"));
+    assert_eq!(status, 403);
+    let (status, report) = post_file(
+        &server,
+        "admin",
+        &format!("{path}&dry_run=true"),
+        accounts_cp1252(b"Getafe"),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["dry_run"].as_bool(), report["created"].as_u64()),
+        (Some(true), Some(3))
+    );
+    let office = ApiClient::signed_in(&rt, &server.url, "admin");
+    assert!(
+        records(&office, "account").is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let (status, report) = post_file(&server, "admin", &path, accounts_cp1252(b"Getafe"));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 3);
+    assert_eq!(records(&office, "account").len(), 3);
+    // The same file again changes nothing, as from the CLI.
+    let (_, again) = post_file(&server, "admin", &path, accounts_cp1252(b"Getafe"));
+    assert_eq!(
+        (again["created"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    // A bad row: 422 with the report naming its line, nothing written.
+    let mut bad = accounts_cp1252(b"Getafe");
+    bad.extend_from_slice(b"A4;;madrid;Leganes;\r\n");
+    let (status, refused) = post_file(&server, "admin", &path, bad);
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["refused_whole"], true);
+    assert!(
+        refused["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .any(|e| e["line"] == 5),
+        "{refused}"
+    );
+    assert_eq!(records(&office, "account").len(), 3);
+
+    // Unknown parameters and kinds are refused before the file is read.
+    assert_eq!(
+        post_file(&server, "admin", "/v1/import/account?x=1", Vec::new()).0,
+        400
+    );
+    assert_eq!(
+        post_file(&server, "admin", "/v1/import/note", Vec::new()).0,
+        400
+    );
+}

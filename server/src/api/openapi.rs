@@ -15,8 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
 use super::{
-    admin, archive, calendar, duplicates, export, files, keys, lookup, processes, records, reports,
-    search, tasks, webhooks,
+    admin, archive, calendar, duplicates, export, files, import, keys, lookup, processes, records,
+    reports, search, tasks, webhooks,
 };
 use crate::state::AppState;
 
@@ -37,6 +37,7 @@ use crate::state::AppState;
         records::complete,
         duplicates::find,
         export::export,
+        import::route::import,
         files::upload,
         files::download,
         archive::archive,

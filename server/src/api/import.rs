@@ -26,6 +26,8 @@
 //!   the fields whose value differs); a row's key is stored before its
 //!   record, so a crash between the two makes the next run create it.
 
+pub mod route;
+
 use std::collections::HashMap;
 
 use fieldwork_core::automerge::ActorId;
@@ -38,7 +40,7 @@ use fieldwork_core::{Access, CoreError, DocId, RecordId, RecordKind};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::api::{read, write};
+use super::{read, write};
 use crate::db::users::User;
 use crate::db::{documents, facts, import_keys, policy};
 use crate::error::{Result, ServerError};
