@@ -331,8 +331,14 @@ pub(crate) async fn prefetch(device: &Arc<DeviceState>) -> Result<TransferReport
                     report.downloaded += 1;
                 }
             }
-            // Not uploaded yet by whoever attached it: next time.
-            Err(SdkError::Server { code, .. }) if code == "file_not_uploaded" => {
+            // Refused for this blob alone (not uploaded yet by whoever
+            // attached it, or no longer readable on the server): the others
+            // still come; it is tried again at the next sync.
+            Err(SdkError::Server { code, message }) => {
+                tracing::info!(
+                    "download of {} deferred: {code}: {message}",
+                    att.reference.name
+                );
                 report.deferred += 1
             }
             Err(e) => return Err(e),

@@ -35,7 +35,10 @@ class AttachmentsTest {
 
     private fun FieldworkDevice.sync() = runBlocking { syncNow(60) }
 
-    /** How often [needle] occurs in the files under [dir]. */
+    /**
+     * How often [needle] occurs in the files under [dir]. The store is encrypted, so this finds plaintext
+     * copies only (a blob directory, a cache); the decrypted scan is the Rust test's (tests/tests/attachments.rs).
+     */
     private fun occurrences(dir: File, needle: ByteArray): Int =
         dir.walkTopDown().filter { it.isFile }.sumOf { file ->
             val bytes = file.readBytes()

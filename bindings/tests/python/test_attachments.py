@@ -53,7 +53,10 @@ class Phone:
         return asyncio.run(self.device.sync_now(60))
 
     def occurrences(self, needle: bytes) -> int:
-        """How often `needle` occurs in the files of this phone's directory."""
+        """How often `needle` occurs in the files of this phone's directory.
+        The store itself is encrypted, so this finds plaintext copies only
+        (a blob directory, a cache, a temporary file); the scan of the
+        decrypted store is the Rust test's (tests/tests/attachments.rs)."""
         return sum(p.read_bytes().count(needle) for p in self.dir.rglob("*") if p.is_file())
 
 

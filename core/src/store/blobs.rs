@@ -204,7 +204,7 @@ impl Store {
                 "the downloaded bytes do not match the attachment's hash",
             )));
         }
-        insert_blob(&self.conn, &found.reference, bytes, true, Timestamp::now())
+        insert_blob(&self.conn, &found.reference, bytes, true, self.clock.now())
     }
 
     /// Bytes of attachments held on this device.

@@ -6,7 +6,6 @@
 //! each either as it was or compacted, and is safe to run at any time a
 //! write could run.
 
-use jiff::Timestamp;
 use rusqlite::TransactionBehavior;
 
 use super::{Store, docs};
@@ -35,6 +34,7 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?
         };
         let mut done = Compaction::default();
+        let now_ms = self.clock.now().as_millisecond();
         for id in ids {
             let Ok(id) = id.parse::<DocId>() else {
                 continue;
@@ -44,7 +44,7 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some((_, mut doc)) = docs::take(&tx, &mut self.cache, &id, &self.actor)? {
                 // Empty `appended`: a whole save.
-                docs::persist(&tx, &mut doc, &[], Timestamp::now().as_millisecond())?;
+                docs::persist(&tx, &mut doc, &[], now_ms)?;
                 tx.commit()?;
                 // The rev moved on: the cache reloads it when next read.
                 self.cache.forget(&id);

@@ -135,24 +135,33 @@ impl Export {
     /// one small object per record.
     pub fn all_records(&mut self, conn: &Connection) -> Result<Vec<RecordOut>> {
         let mut out = Vec::new();
-        loop {
-            let page = record_index::list(conn, &self.access, &self.query)?;
-            for id in &page.ids {
-                let Ok(id) = id.parse::<RecordId>() else {
-                    continue;
-                };
-                if let Some((card, updated)) =
-                    read::card_under(conn, &self.access, &self.policy, &id, &self.actor)?
-                {
-                    out.push(RecordOut::from_card(card, updated));
-                }
-            }
-            self.query.after = page.next;
-            if self.query.after.is_none() {
-                self.stage = Stage::Done;
-                return Ok(out);
+        while self.stage != Stage::Done {
+            out.extend(self.next_records(conn)?);
+        }
+        Ok(out)
+    }
+
+    /// The records of the next page, as the caller may read them; moves
+    /// the cursor on (to [`Stage::Done`] after the last page).
+    fn next_records(&mut self, conn: &Connection) -> Result<Vec<RecordOut>> {
+        let page = record_index::list(conn, &self.access, &self.query)?;
+        let mut out = Vec::with_capacity(page.ids.len());
+        for id in &page.ids {
+            let Ok(id) = id.parse::<RecordId>() else {
+                continue;
+            };
+            // None: no longer seen since the page was listed.
+            if let Some((card, updated)) =
+                read::card_under(conn, &self.access, &self.policy, &id, &self.actor)?
+            {
+                out.push(RecordOut::from_card(card, updated));
             }
         }
+        self.query.after = page.next;
+        if self.query.after.is_none() {
+            self.stage = Stage::Done;
+        }
+        Ok(out)
     }
 
     fn header(&self) -> String {
@@ -166,18 +175,8 @@ impl Export {
     }
 
     fn page(&mut self, conn: &Connection) -> Result<String> {
-        let page = record_index::list(conn, &self.access, &self.query)?;
         let mut out = String::new();
-        for id in &page.ids {
-            let Ok(id) = id.parse::<RecordId>() else {
-                continue;
-            };
-            let Some((card, updated)) =
-                read::card_under(conn, &self.access, &self.policy, &id, &self.actor)?
-            else {
-                continue; // no longer seen since the page was listed
-            };
-            let record = RecordOut::from_card(card, updated);
+        for record in self.next_records(conn)? {
             match self.format {
                 ExportFormat::Csv => out.push_str(&self.csv_row(&record)),
                 ExportFormat::Json => {
@@ -189,12 +188,8 @@ impl Export {
             }
             self.records += 1;
         }
-        self.query.after = page.next;
-        if self.query.after.is_none() {
-            self.stage = Stage::Done;
-            if self.format == ExportFormat::Json {
-                out.push_str("\n]\n");
-            }
+        if self.stage == Stage::Done && self.format == ExportFormat::Json {
+            out.push_str("\n]\n");
         }
         Ok(out)
     }

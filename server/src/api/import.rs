@@ -31,18 +31,17 @@ pub mod route;
 use std::collections::HashMap;
 
 use fieldwork_core::automerge::ActorId;
-use fieldwork_core::document::ClassDoc;
-use fieldwork_core::edit::{EditEnv, Editor, FieldWrite, empty_record};
+use fieldwork_core::edit::{FieldWrite, empty_record};
 use fieldwork_core::import::{self, Issue, Mapping, Row};
 use fieldwork_core::policy::{Scope, UserContext};
 use fieldwork_core::record::Record;
-use fieldwork_core::{Access, CoreError, DocId, RecordId, RecordKind};
+use fieldwork_core::{Access, CoreError, RecordId, RecordKind};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::{read, write};
 use crate::db::users::User;
-use crate::db::{documents, facts, import_keys, policy};
+use crate::db::{documents, import_keys, policy, record_index};
 use crate::error::{Result, ServerError};
 use crate::state::AppState;
 use crate::sync::push::{self, Incoming, PushCtx};
@@ -143,29 +142,6 @@ fn importer(conn: &Connection) -> Result<(User, Access)> {
     Ok((user, access))
 }
 
-/// What an edit reads on the server (as the office API's writes do).
-struct Env<'c> {
-    conn: &'c Connection,
-    actor: ActorId,
-}
-
-impl EditEnv for Env<'_> {
-    fn account_territory(&self, account: &RecordId) -> fieldwork_core::Result<Option<String>> {
-        let key = account.to_string();
-        facts::facts(self.conn, std::slice::from_ref(&key))
-            .map(|mut f| f.remove(&key).and_then(|f| f.territory))
-            .map_err(|e| CoreError::Corrupt(e.to_string()))
-    }
-
-    fn take_doc(&mut self, doc: &DocId) -> fieldwork_core::Result<Option<ClassDoc>> {
-        read::load_doc(self.conn, doc, &self.actor).map_err(|e| CoreError::Corrupt(e.to_string()))
-    }
-
-    fn actor(&self) -> &ActorId {
-        &self.actor
-    }
-}
-
 /// The edit of one planned row: its changes, or why it is refused.
 fn edit(
     conn: &Connection,
@@ -185,30 +161,23 @@ fn edit(
         };
         read::assemble(&p.id, &mut docs)?.0
     };
-    let now = jiff::Timestamp::from_second(state.now_ms().div_euclid(1000))
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let editor = Editor {
-        access,
-        policy,
-        author: AUTHOR,
-        now,
-        locale: fieldwork_core::locale::Locale::En,
-    };
     let mut writes = p.row.writes.clone();
     if let Some(account) = &p.account {
         writes.push(FieldWrite::set(import::ACCOUNT, account.to_string()));
     }
-    let mut env = Env {
+    let changes = write::edit_changes(
         conn,
-        actor: actor.clone(),
-    };
-    Ok(match editor.write(&mut env, &current, p.creating, writes) {
-        Ok(touched) => Ok(touched
-            .iter()
-            .map(|(doc, change, _)| {
-                Incoming::new(doc.id().to_string(), change.raw_bytes().to_vec())
-            })
-            .collect()),
+        access,
+        policy,
+        AUTHOR,
+        actor.clone(),
+        state.now_ms(),
+        &current,
+        p.creating,
+        writes,
+    );
+    Ok(match changes {
+        Ok(incoming) => Ok(incoming),
         Err(e) => Err(refusal(p.row.line, e)),
     })
 }
@@ -226,18 +195,16 @@ fn refusal(line: u64, e: CoreError) -> Issue {
     }
 }
 
-/// A folded text as the record index keys it.
-fn key(text: &str) -> String {
-    fieldwork_core::fold::fold(text).chars().take(256).collect()
-}
-
 /// Records of `kind` whose `field` has the index key of `text`.
 fn by_key(conn: &Connection, kind: RecordKind, field: &str, text: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT record_id FROM record_fields WHERE kind = ?1 AND field = ?2 AND sort_key = ?3
          ORDER BY record_id LIMIT 20",
     )?;
-    let rows = stmt.query_map(params![kind.as_str(), field, key(text)], |r| r.get(0))?;
+    let rows = stmt.query_map(
+        params![kind.as_str(), field, record_index::text_key(text)],
+        |r| r.get(0),
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -293,10 +260,10 @@ fn exists(conn: &Connection, id: &RecordId) -> Result<bool> {
 /// has one.
 fn name_of(kind: RecordKind, row: &Row) -> Option<String> {
     match kind {
-        RecordKind::Account | RecordKind::Deal => row.text("name").map(key),
+        RecordKind::Account | RecordKind::Deal => row.text("name").map(record_index::text_key),
         RecordKind::Contact => {
             let last = row.text("last_name")?;
-            Some(key(&format!(
+            Some(record_index::text_key(&format!(
                 "{} {last}",
                 row.text("first_name").unwrap_or("")
             )))
@@ -320,7 +287,7 @@ fn duplicates(conn: &Connection, kind: RecordKind, row: &Row) -> Result<Vec<Issu
                     let first = value_json(conn, &id, "first_name")?
                         .and_then(|v| serde_json::from_str::<String>(&v).ok())
                         .unwrap_or_default();
-                    key(&format!("{first} {title_text}")) == name
+                    record_index::text_key(&format!("{first} {title_text}")) == name
                 }
                 _ => true,
             };

@@ -19,7 +19,9 @@
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::edit::{EditEnv, Editor, FieldWrite, empty_record};
-use fieldwork_core::{DocId, RecordId};
+use fieldwork_core::policy::Policy;
+use fieldwork_core::record::Record;
+use fieldwork_core::{Access, DocId, RecordId};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
@@ -68,6 +70,41 @@ impl EditEnv for ServerEnv<'_> {
     fn actor(&self) -> &ActorId {
         &self.actor
     }
+}
+
+/// The changes `writes` make to `current` (created when `creating`) as
+/// `author` with `access`, checked by the edit ([`Editor::write`]: policy,
+/// schema, rule book) at `now_ms` (stamped to the second), ready to push;
+/// empty when nothing changes. The one way the server turns an edit into
+/// changes: the office API's writes and the import both call it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn edit_changes(
+    conn: &Connection,
+    access: &Access,
+    policy: &Policy,
+    author: &str,
+    actor: ActorId,
+    now_ms: i64,
+    current: &Record,
+    creating: bool,
+    writes: Vec<FieldWrite>,
+) -> fieldwork_core::Result<Vec<Incoming>> {
+    let now = jiff::Timestamp::from_second(now_ms.div_euclid(1000))
+        .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))?;
+    let editor = Editor {
+        access,
+        policy,
+        author,
+        now,
+        // The API and the import take ISO dates (docs/API.md).
+        locale: fieldwork_core::locale::Locale::En,
+    };
+    let mut env = ServerEnv { conn, actor };
+    let touched = editor.write(&mut env, current, creating, writes)?;
+    Ok(touched
+        .iter()
+        .map(|(doc, change, _)| Incoming::new(doc.id().to_string(), change.raw_bytes().to_vec()))
+        .collect())
 }
 
 /// Makes `writes` to record `id` (created when `creating`) as `user`, on
@@ -124,31 +161,21 @@ fn push_edit(
         };
         read::assemble(id, &mut docs)?.0
     };
-    let now = jiff::Timestamp::from_millisecond(state.now_ms())
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
-    let editor = Editor {
-        access: &access,
+    let incoming = edit_changes(
+        &w.conn,
+        &access,
         policy,
-        author: &user.name,
-        now,
-        // The API takes ISO dates (docs/API.md).
-        locale: fieldwork_core::locale::Locale::En,
-    };
-    let mut env = ServerEnv {
-        conn: &w.conn,
+        &user.name,
         actor,
-    };
-    let touched = editor
-        .write(&mut env, &current, creating, writes)
-        .map_err(|e| Problem::from(ServerError::from(e)))?;
-    if touched.is_empty() {
+        state.now_ms(),
+        &current,
+        creating,
+        writes,
+    )
+    .map_err(|e| Problem::from(ServerError::from(e)))?;
+    if incoming.is_empty() {
         return Ok(0);
     }
-    let incoming = touched
-        .iter()
-        .map(|(doc, change, _)| Incoming::new(doc.id().to_string(), change.raw_bytes().to_vec()))
-        .collect();
     let ctx = PushCtx {
         user,
         access: &access,
