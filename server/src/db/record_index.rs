@@ -48,7 +48,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, ServerError};
 
 pub use archived::Archived;
-pub use keys::{fold, text_key};
+pub use keys::{fold, sort_key, text_key};
 pub use list::{Filter, FilterOp, ListPage, ListQuery, MAX_LIMIT, Sort, list};
 pub use phones::{MAX_PHONE_HITS, PhoneHit, by_phone};
 pub use report_facts::{

@@ -10,15 +10,16 @@
 //!   it, not one role's view.
 //! - Each export is written to the audit log (who, which contact, when),
 //!   not its content.
-//! - The work is bounded by the records that refer to the contact (one
-//!   indexed scan of the field index) and their documents.
+//! - The work is bounded by the records that refer to the contact (found
+//!   by seeks in the field index) and their documents.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use fieldwork_core::history::HistoryEntry;
-use fieldwork_core::{Access, RecordId};
+use fieldwork_core::schema::FieldType;
+use fieldwork_core::{Access, FieldValue, RecordId, RecordKind};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ use crate::api::problem::{ApiResult, Problem};
 use crate::api::records::RecordOut;
 use crate::api::{query, read, write};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::policy;
+use crate::db::{policy, record_index};
 use crate::error::{Result, ServerError};
 use crate::request::Authenticated;
 use crate::state::AppState;
@@ -125,16 +126,22 @@ fn gather(
     }))
 }
 
-/// Records whose `contact`, `from` or `to` field is `id`, by the field
-/// index.
+/// Records whose `contact`, `from` or `to` field is `id`: a reference's
+/// index key is the id itself, so this is a seek in the field index
+/// (`record_fields_sorted`: kind, field, key) per kind and field.
 fn referring(conn: &Connection, id: &RecordId) -> Result<Vec<RecordId>> {
-    let value = serde_json::Value::String(id.to_string()).to_string();
+    let key = record_index::sort_key(
+        FieldType::Ref(&[RecordKind::Contact]),
+        &FieldValue::Text(id.to_string()),
+    );
     let mut stmt = conn.prepare(
         "SELECT DISTINCT record_id FROM record_fields
-          WHERE field IN ('contact', 'from', 'to') AND value_json = ?1 ORDER BY record_id",
+          WHERE kind IN ('activity', 'note', 'deal', 'relationship')
+            AND field IN ('contact', 'from', 'to') AND sort_key = ?1
+          ORDER BY record_id",
     )?;
     let ids = stmt
-        .query_map([value], |r| r.get::<_, String>(0))?
+        .query_map([key], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ids
         .into_iter()
