@@ -5,7 +5,7 @@ use fieldwork_core::schema;
 use fieldwork_core::store::display_value;
 use fieldwork_core::store::{SearchHit, Summary};
 use fieldwork_core::value::format_money;
-use fieldwork_core::{FieldValue, Record};
+use fieldwork_core::{FieldValue, Policy, Record};
 use serde::Serialize;
 
 /// How to print.
@@ -22,19 +22,20 @@ impl Output {
         Ok(())
     }
 
-    /// Prints a record: `field: value` lines in schema order, conflicts noted.
-    pub fn record(&self, record: &Record) -> anyhow::Result<()> {
+    /// Prints a record: `field: value` lines in schema order (the custom
+    /// fields `policy` defines last), conflicts noted.
+    pub fn record(&self, policy: &Policy, record: &Record) -> anyhow::Result<()> {
         if self.json {
             return self.json(record);
         }
         println!("{}  {}", record.id, record.title());
-        let width = schema::fields(record.kind())
-            .iter()
+        let width = policy
+            .fields(record.kind())
             .filter(|d| record.fields.contains_key(d.name))
             .map(|d| d.name.len())
             .max()
             .unwrap_or(0);
-        for def in schema::fields(record.kind()) {
+        for def in policy.fields(record.kind()) {
             let Some(value) = record.get(def.name) else {
                 continue;
             };

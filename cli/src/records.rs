@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use fieldwork_core::value::money_to_minor;
-use fieldwork_core::{FieldWrite, ListQuery, RecordId, RecordKind, Sort, schema};
+use fieldwork_core::{FieldWrite, ListQuery, RecordId, RecordKind, Sort};
 use serde::Serialize;
 
 use crate::args::{
@@ -68,7 +68,8 @@ fn common(global: &Global, out: &Output, kind: RecordKind, cmd: Common) -> anyho
     match cmd {
         Common::Get { id } => {
             let id = id_of(kind, &id)?;
-            out.record(&store.get(&id)?)
+            let record = store.get(&id)?;
+            out.record(store.policy(), &record)
         }
         Common::Set {
             id,
@@ -77,7 +78,8 @@ fn common(global: &Global, out: &Output, kind: RecordKind, cmd: Common) -> anyho
             let id = id_of(kind, &id)?;
             store.update(&id, assignments(kind, &items)?)?;
             if out.json {
-                out.record(&store.get(&id)?)
+                let record = store.get(&id)?;
+                out.record(store.policy(), &record)
             } else {
                 Ok(())
             }
@@ -417,7 +419,8 @@ pub fn locale(global: &Global, out: &Output, args: LocaleArgs) -> anyhow::Result
     }
 }
 
-/// `fieldwork fields KIND`: the schema and where the policy puts each field.
+/// `fieldwork fields KIND`: the schema (the policy's custom fields too) and
+/// where the policy puts each field.
 pub fn fields(global: &Global, out: &Output, args: FieldsArgs) -> anyhow::Result<()> {
     let kind: RecordKind = args.kind.parse()?;
     let store = device::open(global)?;
@@ -430,8 +433,9 @@ pub fn fields(global: &Global, out: &Output, args: FieldsArgs) -> anyhow::Result
         system: bool,
         readable: bool,
     }
-    let rows: Vec<Field> = schema::fields(kind)
-        .iter()
+    let rows: Vec<Field> = store
+        .policy()
+        .fields(kind)
         .map(|d| {
             let class = store
                 .policy()

@@ -8,7 +8,7 @@
 //!   return or a newline are quoted, quotes doubled; lines end in CRLF.
 
 use anyhow::Context;
-use fieldwork_core::report::{GroupBy, Rates, ReportName, StageWeights, Table, Tabular};
+use fieldwork_core::report::{GroupBy, Rates, ReportName, Table, Tabular};
 
 use crate::args::{Global, ReportArgs};
 use crate::device;
@@ -33,7 +33,7 @@ pub fn report(global: &Global, out: &Output, args: ReportArgs) -> anyhow::Result
         _ => GroupBy::None,
     };
     q.rates = rates(args.convert.as_deref(), &args.rates)?;
-    q.weights = StageWeights::with_overrides(&args.weights)?;
+    q.weights = std::mem::take(&mut q.weights).overridden(&args.weights)?;
     let day = |d: &Option<String>| -> anyhow::Result<Option<jiff::civil::Date>> {
         d.as_deref()
             .map(|t| {

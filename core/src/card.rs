@@ -97,8 +97,8 @@ pub fn card_of(
     facts: &RecordFacts,
 ) -> RecordCard {
     let kind = record.kind();
-    let fields = schema::fields(kind)
-        .iter()
+    let fields = policy
+        .fields(kind)
         .filter(|def| can_read(access, policy, kind, def.name))
         .map(|def| {
             let value = record.get(def.name);
@@ -132,8 +132,8 @@ pub fn card_of(
 pub fn creatable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> Vec<String> {
     let probe = RecordId::new_random(kind);
     // A new record is not created archived: the form does not offer it.
-    schema::fields(kind)
-        .iter()
+    policy
+        .fields(kind)
         .filter(|def| def.name != schema::ARCHIVED)
         .filter(|def| may_write(access, policy, &probe, def, None))
         .map(|def| def.name.to_owned())
@@ -144,8 +144,8 @@ pub fn creatable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> V
 /// the fields every card of that kind shows (with or without a value), and
 /// the columns of an export.
 pub fn readable_fields(access: &Access, policy: &Policy, kind: RecordKind) -> Vec<&'static str> {
-    schema::fields(kind)
-        .iter()
+    policy
+        .fields(kind)
         .filter(|def| can_read(access, policy, kind, def.name))
         .map(|def| def.name)
         .collect()

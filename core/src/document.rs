@@ -101,10 +101,9 @@ impl ClassDoc {
     /// when the field is unset, and an error when the stored shape does not
     /// match the schema (which only a corrupt or forged document can cause).
     pub fn get(&self, field: &str) -> Result<Option<FieldValue>> {
-        let kind = self.id.record().kind();
-        let def = schema::field(kind, field)
+        let ty = schema::custom::stored_type(self.id.record().kind(), field)
             .ok_or_else(|| CoreError::Corrupt(format!("{}: unknown field `{field}`", self.id)))?;
-        if def.ty == FieldType::Entries {
+        if ty == FieldType::Entries {
             // Two replicas that each created the map concurrently hold two
             // map objects under one key; entries are the union of both, so
             // no one's entries are hidden by the conflict.
@@ -123,19 +122,18 @@ impl ClassDoc {
         let Some((value, obj)) = self.doc.get(ROOT, field)? else {
             return Ok(None);
         };
-        self.read_value(def.ty, field, value, &obj).map(Some)
+        self.read_value(ty, field, value, &obj).map(Some)
     }
 
     /// Every value concurrently written to `field` (more than one means a
     /// conflict that Automerge resolved by picking the first one returned).
     pub fn get_all(&self, field: &str) -> Result<Vec<FieldValue>> {
-        let kind = self.id.record().kind();
-        let Some(def) = schema::field(kind, field) else {
+        let Some(ty) = schema::custom::stored_type(self.id.record().kind(), field) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for (value, obj) in self.doc.get_all(ROOT, field)? {
-            out.push(self.read_value(def.ty, field, value, &obj)?);
+            out.push(self.read_value(ty, field, value, &obj)?);
         }
         Ok(out)
     }

@@ -85,7 +85,7 @@ impl Editor<'_> {
         let kind = current.kind();
         let fields: Vec<&str> = writes.iter().map(|w| w.field.as_str()).collect();
         self.check_fields(env, current, creating, &fields)?;
-        let mut wanted = plan::check_values(kind, writes)?;
+        let mut wanted = plan::check_values(self.policy, kind, writes)?;
         if creating {
             for (field, default) in plan::defaults(kind, self.author) {
                 wanted.entry(field).or_insert(Some(default));
@@ -93,7 +93,15 @@ impl Editor<'_> {
         }
         let after = plan::fields_after(current, &wanted);
         plan::check_rules(kind, creating, current, &after)?;
-        let planned = plan::plan_writes(kind, creating, current, &after, wanted, self.now)?;
+        let planned = plan::plan_writes(
+            self.policy,
+            kind,
+            creating,
+            current,
+            &after,
+            wanted,
+            self.now,
+        )?;
         if planned.is_empty() {
             return Ok(Vec::new());
         }
@@ -130,7 +138,7 @@ impl Editor<'_> {
             fields.push(field_write::money_currency_field(kind, &t.field)?);
         }
         self.check_fields(env, current, creating, &fields)?;
-        let writes = field_write::from_texts(kind, &texts, self.locale)?;
+        let writes = field_write::from_texts(self.policy, kind, &texts, self.locale)?;
         self.write(env, current, creating, writes)
     }
 
@@ -143,7 +151,7 @@ impl Editor<'_> {
         creating: bool,
         fields: &[&str],
     ) -> Result<()> {
-        plan::user_fields(current.kind(), fields)?;
+        plan::user_fields(self.policy, current.kind(), fields)?;
         for field in fields {
             self.check_field(env, current, field, !creating)?;
         }
@@ -249,10 +257,25 @@ pub fn absorb(record: &mut Record, doc: &mut ClassDoc) -> Result<i64> {
 /// The schema's definition of `field` of `kind` (`invalid_value`-style
 /// error naming the field otherwise).
 pub fn field_def(kind: RecordKind, field: &str) -> Result<&'static FieldDef> {
-    schema::field(kind, field).ok_or_else(|| {
-        CoreError::Invalid(ValidationError::field(
-            field,
-            format!("{kind} has no field `{field}`"),
-        ))
-    })
+    schema::field(kind, field).ok_or_else(|| no_field(kind, field))
+}
+
+/// The definition of `field` of `kind` under `policy`, custom fields and
+/// picklists included (the same error as [`field_def`] otherwise: a custom
+/// field the policy removed is written no more).
+pub fn policy_field_def(
+    policy: &Policy,
+    kind: RecordKind,
+    field: &str,
+) -> Result<&'static FieldDef> {
+    policy
+        .field(kind, field)
+        .ok_or_else(|| no_field(kind, field))
+}
+
+fn no_field(kind: RecordKind, field: &str) -> CoreError {
+    CoreError::Invalid(ValidationError::field(
+        field,
+        format!("{kind} has no field `{field}`"),
+    ))
 }

@@ -213,39 +213,8 @@ pub fn prepare(kind: RecordKind, bytes: &[u8], mapping: &Mapping) -> Result<Prep
             header.len()
         ));
     }
-    let mut errors = Vec::new();
-    let mut headers = Vec::with_capacity(header.len());
-    let mut taken: Vec<(Target, String)> = Vec::new();
-    for h in header.iter() {
-        let target = match mapping::column(kind, mapping, h) {
-            Ok(t) => t,
-            Err(message) => {
-                errors.push(Issue {
-                    column: Some(h.to_owned()),
-                    ..Issue::row(1, message)
-                });
-                Target::Ignored
-            }
-        };
-        if target != Target::Ignored {
-            if let Some((_, first)) = taken.iter().find(|(t, _)| *t == target) {
-                errors.push(Issue {
-                    column: Some(h.to_owned()),
-                    ..Issue::row(1, format!("goes to the same field as column \"{first}\""))
-                });
-            } else {
-                taken.push((target.clone(), h.to_owned()));
-            }
-        }
-        headers.push((h.to_owned(), target));
-    }
-    let columns = rows::Columns {
-        kind,
-        headers,
-        currency: mapping.currency.clone(),
-        defaults: Vec::new(),
-    }
-    .with_defaults(mapping)?;
+    let header: Vec<String> = header.iter().map(str::to_owned).collect();
+    let (columns, mut errors) = columns_of(kind, &header, mapping)?;
     let width = header.len();
     let mut out = Vec::new();
     let mut lines = LineCounter::new(text.as_bytes());
@@ -291,6 +260,138 @@ pub fn prepare(kind: RecordKind, bytes: &[u8], mapping: &Mapping) -> Result<Prep
     Ok(Prepared {
         encoding,
         delimiter: char::from(delim),
+        rows: out,
+        errors,
+    })
+}
+
+/// Where each column of `header` goes under `mapping`, and the header's
+/// problems (on line 1); `Err` for a mapping whose defaults are invalid.
+fn columns_of(
+    kind: RecordKind,
+    header: &[String],
+    mapping: &Mapping,
+) -> Result<(rows::Columns, Vec<Issue>), String> {
+    let mut errors = Vec::new();
+    let mut headers = Vec::with_capacity(header.len());
+    let mut taken: Vec<(Target, String)> = Vec::new();
+    for h in header {
+        let target = match mapping::column(kind, mapping, h) {
+            Ok(t) => t,
+            Err(message) => {
+                errors.push(Issue {
+                    column: Some(h.to_owned()),
+                    ..Issue::row(1, message)
+                });
+                Target::Ignored
+            }
+        };
+        if target != Target::Ignored {
+            if let Some((_, first)) = taken.iter().find(|(t, _)| *t == target) {
+                errors.push(Issue {
+                    column: Some(h.to_owned()),
+                    ..Issue::row(1, format!("goes to the same field as column \"{first}\""))
+                });
+            } else {
+                taken.push((target.clone(), h.to_owned()));
+            }
+        }
+        headers.push((h.to_owned(), target));
+    }
+    let columns = rows::Columns {
+        kind,
+        headers,
+        currency: mapping.currency.clone(),
+        defaults: Vec::new(),
+    }
+    .with_defaults(mapping)?;
+    Ok((columns, errors))
+}
+
+/// Checks `mapping` for records of `kind` without a file: every column's
+/// target is a field the import may write (or `external_id`, `account`,
+/// `""`), and every default parses as its field's value. `Err` says the
+/// first problem, in words.
+pub fn check_mapping(kind: RecordKind, mapping: &Mapping) -> Result<(), String> {
+    if !KINDS.contains(&kind) {
+        return Err(format!(
+            "{kind} records cannot be imported (only account, contact, deal and activity)"
+        ));
+    }
+    for (header, name) in &mapping.columns {
+        mapping::target(kind, name.trim())
+            .map_err(|e| format!("column \"{header}\" is mapped to a field: {e}"))?;
+    }
+    columns_of(kind, &[], mapping).map(|_| ())
+}
+
+/// Rows already split into cells (read from a spreadsheet rather than a
+/// CSV file): the header's cells, then each row with its line number (the
+/// spreadsheet's row number; the header is line 1 when it is the first
+/// row) and its cells, and the problems found while reading them (their
+/// rows are left out of `rows`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    /// The header's cells.
+    pub header: Vec<String>,
+    /// Each row: its line and its cells (as many as the header's, or
+    /// fewer: missing cells are empty).
+    pub rows: Vec<(u64, Vec<String>)>,
+    /// Problems met while reading, by line.
+    pub errors: Vec<Issue>,
+}
+
+/// Checks `table` as [`prepare`] checks a CSV file (same mapping, same
+/// checks, same limits on columns); [`Prepared::encoding`] is UTF-8 and
+/// [`Prepared::delimiter`] a comma, since neither applies.
+pub fn prepare_table(
+    kind: RecordKind,
+    table: Table,
+    mapping: &Mapping,
+) -> Result<Prepared, String> {
+    if !KINDS.contains(&kind) {
+        return Err(format!(
+            "{kind} records cannot be imported (only account, contact, deal and activity)"
+        ));
+    }
+    if table.header.iter().all(|c| c.trim().is_empty()) {
+        return Err("the sheet is empty: it needs a header row".into());
+    }
+    if table.header.len() > MAX_COLUMNS {
+        return Err(format!(
+            "the header has {} columns; an import takes at most {MAX_COLUMNS}",
+            table.header.len()
+        ));
+    }
+    let (columns, mut errors) = columns_of(kind, &table.header, mapping)?;
+    errors.extend(table.errors);
+    let width = table.header.len();
+    let mut out = Vec::new();
+    for (line, cells) in &table.rows {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if cells.len() > width {
+            errors.push(Issue::row(
+                *line,
+                format!(
+                    "has {} cells but the header has {width} (a value right of the last column?)",
+                    cells.len()
+                ),
+            ));
+            continue;
+        }
+        let mut cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        cells.resize(width, "");
+        match columns.row(*line, &cells) {
+            Ok(row) => out.push(row),
+            Err(issues) => errors.extend(issues),
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    Ok(Prepared {
+        encoding: Encoding::Utf8,
+        delimiter: ',',
         rows: out,
         errors,
     })
@@ -402,6 +503,65 @@ mod tests {
         assert_eq!(p.errors[0].line, 3);
         assert!(prepare(RecordKind::Note, b"title\n", &no_mapping()).is_err());
         assert!(prepare(RecordKind::Account, b"", &no_mapping()).is_err());
+    }
+
+    #[test]
+    fn a_table_is_checked_like_a_file_with_its_own_line_numbers() {
+        let table = Table {
+            header: vec!["Ref".into(), "Empresa".into(), "Email".into()],
+            rows: vec![
+                (2, vec!["x1".into(), "Uno".into()]),
+                (3, vec![String::new(), String::new()]),
+                (5, vec!["x2".into(), "Dos".into(), "not-an-email".into()]),
+                (
+                    7,
+                    vec!["x3".into(), "Tres".into(), String::new(), "extra".into()],
+                ),
+            ],
+            errors: vec![Issue::row(6, "the cell holds the spreadsheet error #N/A")],
+        };
+        let mapping =
+            Mapping::from_json(br#"{"columns": {"Ref": "external_id", "Empresa": "name"}}"#)
+                .expect("mapping");
+        let p = prepare_table(RecordKind::Account, table, &mapping).expect("prepared");
+        let rows: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
+        assert_eq!(rows, [2]);
+        assert_eq!(p.rows[0].text("name"), Some("Uno"));
+        let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [5, 6, 7], "{:?}", p.errors);
+        assert_eq!(p.errors[0].column.as_deref(), Some("Email"));
+        assert!(prepare_table(RecordKind::Account, Table::default(), &mapping).is_err());
+    }
+
+    #[test]
+    fn a_deals_account_column_fills_its_required_account() {
+        let csv = "name,account,stage\nAmpliación,X1,proposal\nSin cuenta,,proposal\n";
+        let p = prepare(RecordKind::Deal, csv.as_bytes(), &no_mapping()).expect("prepared");
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert!(p.rows[0].on_create.is_empty(), "{:?}", p.rows[0].on_create);
+        let missing: Vec<_> = p.rows[1]
+            .on_create
+            .iter()
+            .map(|i| i.field.clone())
+            .collect();
+        assert_eq!(missing, [Some("account".to_owned())]);
+    }
+
+    #[test]
+    fn a_mapping_is_checked_against_the_kinds_fields() {
+        let ok = Mapping::from_json(
+            br#"{"columns": {"Nombre": "first_name", "Cuenta": "account", "X": ""},
+                 "defaults": {"last_name": "Doe"}}"#,
+        )
+        .expect("mapping");
+        assert_eq!(check_mapping(RecordKind::Contact, &ok), Ok(()));
+        // Accounts have no `account` column nor `last_name`.
+        assert!(check_mapping(RecordKind::Account, &ok).is_err());
+        let bad_default =
+            Mapping::from_json(br#"{"defaults": {"email": "nope"}}"#).expect("mapping");
+        let e = check_mapping(RecordKind::Account, &bad_default).expect_err("refused");
+        assert!(e.contains("email"), "{e}");
+        assert!(check_mapping(RecordKind::Note, &Mapping::default()).is_err());
     }
 
     #[test]

@@ -34,6 +34,8 @@
 //! - [`history`]: who changed what, from Automerge history.
 //! - [`duplicates`]: duplicate candidates (same e-mail, phone, tax id, or
 //!   a name that reads alike), scored, with their reasons.
+//! - [`merge`]: what merging a duplicate into its survivor writes, its
+//!   undo, and which later edits of the merged record are forwarded.
 //! - [`summary`]: a record as a list row shows it (the store's index rows,
 //!   read by task lists).
 //! - [`report`]: pure reports (pipeline, win rate, funnel, activities,
@@ -61,6 +63,7 @@ pub mod history;
 pub mod ids;
 pub mod import;
 pub mod locale;
+pub mod merge;
 pub mod migrate;
 pub mod policy;
 pub mod process;

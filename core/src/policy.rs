@@ -11,6 +11,7 @@
 //! every operation of every incoming change), so both sides agree.
 
 pub(crate) mod access;
+pub mod custom;
 mod file;
 pub mod hours;
 
@@ -22,6 +23,7 @@ pub use hours::{BusinessHours, BusinessSpan};
 
 use crate::error::CoreError;
 use crate::ids::{ClassName, RecordKind};
+use crate::schema::{self, FieldDef};
 
 /// The shipped default policy, as TOML text.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../policy.default.toml");
@@ -80,7 +82,8 @@ pub struct Role {
     /// Rights over process instances.
     pub process: ProcessRights,
     /// Whether the role may archive and restore records (write
-    /// [`crate::schema::ARCHIVED`]) it may edit; `archive = true` in the file.
+    /// [`crate::schema::ARCHIVED`]) it may edit, and so merge duplicates
+    /// (write [`crate::schema::MERGED_INTO`]); `archive = true` in the file.
     pub archive: bool,
     /// Whether the role may set, change and retire targets (records of
     /// kind [`RecordKind::Target`]); `targets = true` in the file.
@@ -102,6 +105,7 @@ pub struct Policy {
     field_class: BTreeMap<(RecordKind, String), ClassName>,
     roles: BTreeMap<String, Role>,
     business_hours: Option<BusinessHours>,
+    extensions: custom::Extensions,
     source: String,
 }
 
@@ -172,6 +176,62 @@ impl Policy {
     /// Every role by name.
     pub fn roles(&self) -> &BTreeMap<String, Role> {
         &self.roles
+    }
+
+    /// The definition of `field` of `kind` under this policy: a built-in
+    /// field (with its picklist when the policy gives one) or one of the
+    /// policy's custom fields. A custom field a later policy removed is
+    /// `None`: its values stay in documents (and history) but are neither
+    /// shown nor writable.
+    pub fn field(&self, kind: RecordKind, field: &str) -> Option<&'static FieldDef> {
+        match schema::field(kind, field) {
+            Some(def) => Some(
+                self.extensions
+                    .picklists
+                    .get(&(kind, def.name))
+                    .copied()
+                    .unwrap_or(def),
+            ),
+            None => self.extensions.custom(kind, field),
+        }
+    }
+
+    /// Every field of `kind` under this policy: the built-in ones in
+    /// schema order (picklists applied), then the custom ones by name.
+    pub fn fields(&self, kind: RecordKind) -> impl Iterator<Item = &'static FieldDef> + '_ {
+        let custom = self.extensions.fields.get(&kind).into_iter().flatten();
+        schema::fields(kind)
+            .iter()
+            .map(move |def| {
+                let picklist = self.extensions.picklists.get(&(kind, def.name));
+                picklist.copied().unwrap_or(def)
+            })
+            .chain(custom.copied())
+    }
+
+    /// The label an administrator gave custom field `field` of `kind`
+    /// (its name when none); `None` for any other field.
+    pub fn label(&self, kind: RecordKind, field: &str) -> Option<&str> {
+        self.extensions
+            .labels
+            .iter()
+            .find(|((k, f), _)| *k == kind && *f == field)
+            .map(|(_, label)| label.as_str())
+    }
+
+    /// Whether `other` defines the same fields as this policy (custom
+    /// fields and picklists): when it does not, what a device indexes
+    /// changes with it.
+    pub fn same_fields(&self, other: &Policy) -> bool {
+        self.extensions.fields == other.extensions.fields
+            && self.extensions.picklists == other.extensions.picklists
+    }
+
+    /// The deal stage probabilities in percent that `[pipeline.probability]`
+    /// gives (empty when the policy has none); the pipeline report weighs
+    /// open deals with them unless a query gives its own.
+    pub fn stage_probabilities(&self) -> &BTreeMap<String, u8> {
+        &self.extensions.probability
     }
 
     /// The organisation's business-hours calendar (`[business_hours]`);

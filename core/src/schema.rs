@@ -1,12 +1,16 @@
 //! The schema: which fields each kind of record has and what values they take.
 //!
-//! The schema is code (it changes with releases); *which class* each field is
-//! in is policy (it changes at runtime, see [`crate::policy`]). Every write,
+//! The built-in schema is code (it changes with releases); *which class*
+//! each field is in is policy (it changes at runtime, see
+//! [`crate::policy`]), and so are the custom fields (`x_…`) and picklists an
+//! administrator adds there ([`custom`]): code that must see them asks
+//! [`crate::policy::Policy::field`] rather than [`field`]. Every write,
 //! local or arriving from the network, is checked against this schema.
 
 mod account;
 mod activity;
 mod contact;
+pub mod custom;
 mod deal;
 mod note;
 mod process;
@@ -16,7 +20,7 @@ pub mod target;
 use crate::ids::RecordKind;
 
 /// The type and shape of a field's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldType {
     /// One line of text, at most `max` characters.
     Text {
@@ -34,6 +38,10 @@ pub enum FieldType {
     Url,
     /// One of a fixed set of values.
     Enum(&'static [&'static str]),
+    /// Any number of a fixed set of values (custom `multi_choice` fields),
+    /// stored as text: the chosen values in the set's order, joined by
+    /// `, ` (such values never contain a comma).
+    MultiEnum(&'static [&'static str]),
     /// A calendar date, `YYYY-MM-DD`.
     Date,
     /// An instant with its UTC offset, RFC 3339 (`2027-01-08T09:00:00+01:00`).
@@ -84,6 +92,9 @@ impl FieldType {
             FieldType::Phone => "phone number".into(),
             FieldType::Url => "http(s) URL".into(),
             FieldType::Enum(values) => format!("one of {}", values.join(", ")),
+            FieldType::MultiEnum(values) => {
+                format!("any of {} (separated by commas)", values.join(", "))
+            }
             FieldType::Date => "date (YYYY-MM-DD)".into(),
             FieldType::DateTime => "date-time (RFC 3339, e.g. 2027-01-08T09:00:00+01:00)".into(),
             FieldType::TimeZone => "IANA time zone (e.g. Europe/Madrid)".into(),
@@ -116,7 +127,7 @@ impl FieldType {
 }
 
 /// One field of a kind of record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldDef {
     /// The field's name, unique within its kind.
     pub name: &'static str,
@@ -164,6 +175,21 @@ pub(crate) const ARCHIVED_FIELD: FieldDef = FieldDef::new(ARCHIVED, FieldType::B
 pub fn archivable(kind: RecordKind) -> bool {
     field(kind, ARCHIVED).is_some()
 }
+
+/// The field that marks a record merged into another of its kind (a
+/// duplicate's survivor, see [`crate::merge`]): the merged record is kept,
+/// archived, with its whole history, and edits made to it afterwards are
+/// forwarded to the survivor. Written only by a merge or its undo, by roles
+/// that may archive.
+pub const MERGED_INTO: &str = "merged_into";
+
+/// The definition of [`MERGED_INTO`] for accounts.
+pub(crate) const MERGED_INTO_ACCOUNT: FieldDef =
+    FieldDef::new(MERGED_INTO, FieldType::Ref(&[RecordKind::Account]));
+
+/// The definition of [`MERGED_INTO`] for contacts.
+pub(crate) const MERGED_INTO_CONTACT: FieldDef =
+    FieldDef::new(MERGED_INTO, FieldType::Ref(&[RecordKind::Contact]));
 
 /// Common text length for names and subjects.
 pub(crate) const NAME: FieldType = FieldType::Text { max: 200 };

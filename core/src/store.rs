@@ -434,8 +434,22 @@ impl Store {
         }
         let json = serde_json::to_string(sign_in).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         if existing.is_some() {
+            let before = (self.access.clone(), self.policy.clone());
             self.install_sign_in(sign_in)?;
-            return meta::set(&self.conn, meta::keys::SIGN_IN, &json);
+            // New or removed custom fields change every record's index row
+            // (lists, search): refreshed in the sign-in's transaction.
+            let reindex = !before.1.same_fields(&self.policy);
+            let stored = self.in_write_tx(|ctx| {
+                meta::set(ctx.conn, meta::keys::SIGN_IN, &json)?;
+                if reindex {
+                    write::refresh_all(ctx, &index::all_records(ctx.conn)?)?;
+                }
+                Ok(())
+            });
+            if stored.is_err() {
+                (self.access, self.policy) = before;
+            }
+            return stored;
         }
         // The first sign-in: what was typed before it becomes the user's,
         // in the transaction that stores the sign-in (see `store/adopt.rs`).

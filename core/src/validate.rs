@@ -4,8 +4,9 @@
 //! storing or relaying it. The rules mirror what the core's write path can
 //! produce, and nothing else is accepted (deny by default):
 //!
-//! - a root key is a field of the record's kind that the policy puts in
-//!   *this* document's class;
+//! - a root key is a field of the record's kind (built-in, or a custom
+//!   field of the policy in force) that the policy puts in *this*
+//!   document's class;
 //! - a scalar has the field's type and passes [`value::check`];
 //! - containers have their one allowed shape: long text is a `Text` object of
 //!   characters; a stage log is a `List` of `{stage, at}` maps that only
@@ -167,7 +168,7 @@ impl Walk<'_> {
                 "the root is a map".into(),
             ));
         };
-        schema::field(kind, name).ok_or_else(|| {
+        self.access.field(kind, name).ok_or_else(|| {
             self.refuse(
                 codes::UNKNOWN_FIELD,
                 Some(name),

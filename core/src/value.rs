@@ -117,6 +117,10 @@ pub fn parse(def: &FieldDef, raw: &str) -> Result<FieldValue, ValidationError> {
             FieldValue::Text(raw_trimmed.to_ascii_uppercase())
         }
         FieldType::LongText => FieldValue::Text(raw.to_owned()),
+        FieldType::MultiEnum(values) => FieldValue::Text(
+            canonical_choices(values, raw_trimmed)
+                .map_err(|m| ValidationError::field(def.name, m))?,
+        ),
         FieldType::StageLog | FieldType::Entries => {
             return Err(ValidationError::field(
                 def.name,
@@ -173,6 +177,11 @@ pub fn check(def: &FieldDef, value: &FieldValue) -> Result<(), ValidationError> 
                 bad(format!("`{s}` is not {}", want()))
             }
         }
+        (FieldType::MultiEnum(values), FieldValue::Text(s)) => match canonical_choices(values, s) {
+            Ok(canonical) if canonical == *s => Ok(()),
+            Ok(canonical) => bad(format!("`{s}` is not in its canonical form `{canonical}`")),
+            Err(message) => bad(message),
+        },
         (FieldType::Date, FieldValue::Text(s)) => {
             if s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok() {
                 Ok(())
@@ -257,6 +266,38 @@ pub fn check(def: &FieldDef, value: &FieldValue) -> Result<(), ValidationError> 
             .or_else(bad),
         _ => bad(format!("expected {}", want())),
     }
+}
+
+/// The canonical text of a multiple choice typed as `raw` (values
+/// separated by commas): each value once, in the order of `values`, joined
+/// by `, `; an error naming the first value that is not a choice. Text
+/// longer than twice the longest canonical one is refused unread, so the
+/// work is bounded by the choices' total length times their number.
+fn canonical_choices(values: &[&str], raw: &str) -> Result<String, String> {
+    // Twice the longest canonical text: anything longer repeats values,
+    // and is refused before it is split (bounded work per byte).
+    let longest: usize = values.iter().map(|v| v.len() + 2).sum();
+    if raw.len() > 2 * longest {
+        return Err(format!(
+            "is longer than any choice of {} can be",
+            values.join(", ")
+        ));
+    }
+    let mut chosen = vec![false; values.len()];
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match values.iter().position(|v| *v == part) {
+            Some(i) => chosen[i] = true,
+            None => {
+                return Err(format!("`{part}` is not one of {}", values.join(", ")));
+            }
+        }
+    }
+    let picked: Vec<&str> = values
+        .iter()
+        .zip(chosen)
+        .filter_map(|(v, c)| c.then_some(*v))
+        .collect();
+    Ok(picked.join(", "))
 }
 
 fn check_range(def: &FieldDef, value: &FieldValue, limit: f64) -> Result<(), ValidationError> {

@@ -87,4 +87,8 @@ pub mod error_codes {
     /// A change signed by the process engine's actor that does not create
     /// a new document (engine changes only ever create records).
     pub const ENGINE_CHANGE_REFUSED: &str = "engine_change_refused";
+    /// A pushed change writes a personal field of a contact erased under
+    /// the GDPR (docs/GDPR.md): writing it would bring the erased data
+    /// back. The device quarantines the edit.
+    pub const ERASED: &str = "erased";
 }

@@ -12,6 +12,7 @@ mod before_sign_in;
 mod bpmn_import;
 mod card;
 mod crash;
+mod custom_fields;
 mod encryption;
 mod engine_containment;
 mod fuzz_regressions;

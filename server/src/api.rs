@@ -35,6 +35,7 @@ pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod lookup;
+pub mod merge;
 pub mod openapi;
 pub mod problem;
 pub mod processes;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(records::routes())
         .merge(archive::routes())
         .merge(duplicates::routes())
+        .merge(merge::routes())
         .merge(export::routes())
         .merge(import::route::routes())
         .merge(files::routes())

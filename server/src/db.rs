@@ -11,7 +11,9 @@
 //! Layout: [`users`], [`tokens`] (login tokens), [`policy`], [`feed`]
 //! (the change feed and cursors), [`documents`] (snapshots and loading),
 //! [`facts`] (visibility facts), [`devices`], [`audit`], [`blobs`]
-//! (attachment bytes),
+//! (attachment bytes), [`erasures`] (the GDPR erasure log),
+//! [`merges`] (merged duplicates, for their undo),
+//! [`import_mappings`] (saved column mappings of imports),
 //! [`migrations`] (the numbered schema changes; `db/schema.sql` is the
 //! schema they produce).
 
@@ -22,9 +24,12 @@ pub mod blobs;
 pub mod calendar_feeds;
 pub mod devices;
 pub mod documents;
+pub mod erasures;
 pub mod facts;
 pub mod feed;
 pub mod import_keys;
+pub mod import_mappings;
+pub mod merges;
 pub mod migrations;
 pub mod policy;
 pub mod record_index;

@@ -30,6 +30,8 @@
 //! - [`auth`]: Argon2id passwords, tokens, login rate limiting.
 //! - [`admin`]: administrative actions shared by the CLI and the API.
 //! - [`reclassify`]: moving field values when the policy moves fields.
+//! - [`erasure`]: erasing a contact (GDPR): its documents rewritten without
+//!   personal values or their history, purged from every other table.
 //! - [`wipe`]: remote wipe of devices (request, delivery, confirmation).
 //! - [`error`]: the crate's error type and its HTTP mapping.
 //! - `listener`: the accept loop (connection caps, header read timeout).
@@ -39,6 +41,7 @@ pub mod api;
 pub mod auth;
 pub mod buckets;
 pub mod db;
+pub mod erasure;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -13,7 +13,8 @@
 //! fieldwork-server [--data DIR] device wipe DEVICE_ID [--yes]
 //! fieldwork-server [--data DIR] api-key create --name N --user U [--read-write] [--kind K]... [--rate-per-minute N]
 //! fieldwork-server [--data DIR] api-key list | api-key revoke ID
-//! fieldwork-server [--data DIR] [--json] import KIND FILE [--mapping FILE] [--dry-run] [--skip-invalid]
+//! fieldwork-server [--data DIR] [--json] import KIND FILE [--mapping FILE | --mapping-name NAME] [--dry-run] [--skip-invalid]
+//! fieldwork-server [--data DIR] [--json] gdpr erase CONTACT_ID
 //! ```
 //! Admin commands work on the database directly, before the server first
 //! starts and while it runs (a running server notices within a second).
@@ -114,13 +115,27 @@ enum Command {
     /// Write every record of KIND that USER sees, with only the fields they
     /// may read, to standard output: CSV, or a JSON array with --json.
     Export(ExportArgs),
-    /// Import a CSV file of accounts, contacts, deals or activities: every
+    /// Import a CSV or XLSX file of accounts, contacts, deals or activities: every
     /// row is checked first; nothing is written when a row is refused
     /// (unless --skip-invalid). Re-importing a file updates what it made.
     Import(ImportArgs),
     /// API keys for integrations: create (the key is printed once), list, revoke.
     #[command(subcommand)]
     ApiKey(ApiKeyCmd),
+    /// Data subjects' rights (GDPR, docs/GDPR.md).
+    #[command(subcommand)]
+    Gdpr(GdprCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum GdprCmd {
+    /// Erase a contact's personal fields from its current state and its
+    /// history, on the server now and on every device at its next sync;
+    /// logged (who, when, how much), never the values.
+    Erase {
+        /// The contact's id (`ULID` or `contact:ULID`).
+        contact_id: String,
+    },
 }
 
 /// `export` arguments (docs/API.md, "Export").
@@ -155,11 +170,15 @@ struct ExportArgs {
 struct ImportArgs {
     /// account, contact, deal or activity.
     kind: String,
-    /// The CSV file (UTF-8 or Windows-1252; `,`, `;` or tab).
+    /// The CSV file (UTF-8 or Windows-1252; `,`, `;` or tab) or XLSX file
+    /// (told by its first bytes; the first worksheet, row 1 the header).
     file: PathBuf,
     /// A JSON mapping: {"columns": {"Header": "field"}, "defaults": {...}, "currency": "EUR"}.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "mapping_name")]
     mapping: Option<PathBuf>,
+    /// A saved mapping (PUT /v1/admin/import-mappings/NAME) for this kind.
+    #[arg(long, value_name = "NAME")]
+    mapping_name: Option<String>,
     /// Check everything and report what would happen; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -550,6 +569,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export(args) => export(&state, args, cli.json),
         Command::Import(args) => import(&state, args, cli.json),
+        Command::Gdpr(GdprCmd::Erase { contact_id }) => gdpr_erase(&state, &contact_id, cli.json),
         Command::Audit { limit } => {
             let entries = state.db.read_blocking(|c| audit::recent(c, limit))?;
             if cli.json {
@@ -659,7 +679,12 @@ fn import(state: &AppState, args: ImportArgs, json: bool) -> anyhow::Result<()> 
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             Mapping::from_json(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
-        None => Mapping::default(),
+        None => match &args.mapping_name {
+            Some(name) => state
+                .db
+                .read_blocking(|c| import::saved_mapping(c, name, kind))?,
+            None => Mapping::default(),
+        },
     };
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
@@ -682,12 +707,15 @@ fn import(state: &AppState, args: ImportArgs, json: bool) -> anyhow::Result<()> 
             (false, true) => "dry run: nothing written; it would be",
             (false, false) => "imported",
         };
+        let read_as = if report.format == "xlsx" {
+            "XLSX".to_owned()
+        } else {
+            format!("{}, delimiter {:?}", report.encoding, report.delimiter)
+        };
         println!(
-            "{} {}s ({}, delimiter {:?}): {verb}",
+            "{} {}s ({read_as}): {verb}",
             args.file.display(),
             report.kind,
-            report.encoding,
-            report.delimiter,
         );
         if !report.refused_whole {
             println!(
@@ -1122,6 +1150,35 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+fn gdpr_erase(state: &AppState, contact_id: &str, json: bool) -> anyhow::Result<()> {
+    use fieldwork_core::{RecordId, RecordKind};
+    let full = if contact_id.contains(':') {
+        contact_id.to_owned()
+    } else {
+        format!("contact:{contact_id}")
+    };
+    let id: RecordId = full
+        .parse()
+        .ok()
+        .filter(|r: &RecordId| r.kind() == RecordKind::Contact)
+        .with_context(|| format!("not a contact id: {contact_id}"))?;
+    let erased = fieldwork_server::erasure::erase_contact(state, &id, CLI)?
+        .with_context(|| format!("no contact {id}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&erased)?);
+    } else if erased.already_erased {
+        println!("{id} was erased before: nothing left to erase");
+    } else {
+        println!(
+            "erased {id}: {} documents rewritten, {} changes and {} other rows removed; devices replace their copies at their next sync",
+            erased.documents_rewritten,
+            erased.changes_deleted,
+            erased.purged.total()
+        );
+    }
+    Ok(())
 }
 
 fn device(state: &AppState, cmd: DeviceCmd, json: bool) -> anyhow::Result<()> {

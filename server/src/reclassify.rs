@@ -45,7 +45,9 @@ pub struct Move {
 pub fn moves(old: &Policy, new: &Policy) -> Vec<Move> {
     let mut out = Vec::new();
     for kind in RecordKind::ALL {
-        for def in schema::fields(kind) {
+        // The new policy's fields, custom ones too: a field it removed
+        // stays where it is, in history.
+        for def in new.fields(kind) {
             if let (Some(from), Some(to)) =
                 (old.class_of(kind, def.name), new.class_of(kind, def.name))
                 && from != to
@@ -148,7 +150,7 @@ impl Pass<'_> {
     ) -> Result<()> {
         let (conn, actor, now) = (self.conn, self.actor, self.now);
         let target_id = doc_id.record().doc(&m.to);
-        let def = schema::field(kind, m.field).ok_or_else(|| {
+        let ty = schema::custom::stored_type(kind, m.field).ok_or_else(|| {
             crate::error::ServerError::Internal(format!(
                 "{kind}.{} vanished from the schema",
                 m.field
@@ -163,7 +165,7 @@ impl Pass<'_> {
         let Some(target) = self.cache.get_mut(&target_id) else {
             return Ok(());
         };
-        target.put_value(m.field, def.ty, value)?;
+        target.put_value(m.field, ty, value)?;
         if let Some(change) = target.commit(SERVER_AUTHOR, now) {
             let raw = change.raw_bytes().to_vec();
             let seq = feed::append(
@@ -190,39 +192,95 @@ impl Pass<'_> {
     }
 
     /// Step 2: replaces the document with a fresh one holding its remaining
-    /// values in one server change (an empty change when none remain),
-    /// replaces its history in the feed, and caches the new document.
+    /// values ([`rewrite_fresh`]).
     fn rewrite(&mut self, kind: RecordKind, doc_id: &DocId, present: &[&Move]) -> Result<()> {
         let Some(source) = self.cache.get_mut(doc_id) else {
             return Ok(());
         };
-        let mut rewritten = ClassDoc::new(doc_id.clone(), self.actor.clone());
+        let mut remaining = Vec::new();
         for field in source.field_names() {
-            if present.iter().any(|m| m.field == field) {
+            if present.iter().any(|m| m.field == field)
+                || schema::custom::stored_type(kind, &field).is_none()
+            {
                 continue;
             }
-            let (Some(def), Some(value)) = (schema::field(kind, &field), source.get(&field)?)
-            else {
-                continue;
-            };
-            rewritten.put_value(def.name, def.ty, &value)?;
+            if let Some(value) = source.get(&field)? {
+                remaining.push((field, value));
+            }
         }
-        let change = match rewritten.commit(SERVER_AUTHOR, self.now) {
-            Some(c) => c,
-            None => rewritten.commit_empty(SERVER_AUTHOR, self.now),
-        };
-        let seq = feed::replace_history(self.conn, &mut rewritten, self.now.as_millisecond())?;
-        self.events.push(FeedEvent {
-            seq,
-            doc: doc_id.clone(),
-            hash: change.hash().0.to_vec(),
-            bytes: change.raw_bytes().to_vec(),
-            device: None,
-            facts_changed: false,
-        });
-        crate::db::record_index::refresh(self.conn, &rewritten)?;
-        self.cache.put(doc_id.clone(), rewritten);
+        let event = rewrite_fresh(
+            self.conn, self.cache, doc_id, &remaining, self.actor, self.now,
+        )?;
+        self.events.push(event);
         tracing::info!(doc = %doc_id, fields = ?present.iter().map(|m| m.field).collect::<Vec<_>>(), "reclassified");
         Ok(())
+    }
+}
+
+/// Replaces document `doc_id` with a fresh one holding exactly `values`
+/// (each written with its schema type, a custom field's as the scalar it
+/// is; a name the schema does not know for the kind is skipped) in one server change (an empty change when
+/// there are none): its old changes are deleted from the feed, its
+/// generation is bumped (devices holding it are sent the new generation to
+/// replace, not merge with, their copy), its index rows are refreshed and
+/// the new document is cached. Returns the feed entry to publish after the
+/// commit. Call inside the writer's transaction. Shared by
+/// reclassification and erasure (`crate::erasure`).
+pub fn rewrite_fresh(
+    conn: &Connection,
+    cache: &mut LruCache<DocId, ClassDoc>,
+    doc_id: &DocId,
+    values: &[(String, FieldValue)],
+    actor: &ActorId,
+    now: Timestamp,
+) -> Result<FeedEvent> {
+    let kind = doc_id.record().kind();
+    let mut rewritten = ClassDoc::new(doc_id.clone(), actor.clone());
+    for (field, value) in values {
+        if let Some(ty) = schema::custom::stored_type(kind, field) {
+            rewritten.put_value(field, ty, value)?;
+        }
+    }
+    let change = match rewritten.commit(SERVER_AUTHOR, now) {
+        Some(c) => c,
+        None => rewritten.commit_empty(SERVER_AUTHOR, now),
+    };
+    let seq = feed::replace_history(conn, &mut rewritten, now.as_millisecond())?;
+    crate::db::record_index::refresh(conn, &rewritten)?;
+    let event = FeedEvent {
+        seq,
+        doc: doc_id.clone(),
+        hash: change.hash().0.to_vec(),
+        bytes: change.raw_bytes().to_vec(),
+        device: None,
+        facts_changed: false,
+    };
+    cache.put(doc_id.clone(), rewritten);
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldwork_core::policy::DEFAULT_POLICY_TOML;
+
+    /// The default policy with custom field `x_margin` in `class`.
+    fn with_margin(class: &str) -> Policy {
+        let listed = format!("{class} = [\"x_margin\", ");
+        let text = DEFAULT_POLICY_TOML.replacen(&format!("{class} = ["), &listed, 1);
+        let text = format!("{text}\n[custom.account.margin]\ntype = \"number\"\n");
+        Policy::from_toml(&text).expect("valid")
+    }
+
+    #[test]
+    fn a_custom_field_moves_with_its_class_and_a_removed_one_stays() {
+        let (general, financial) = (with_margin("general"), with_margin("financial"));
+        let moved = moves(&general, &financial);
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!(
+            (moved[0].field, moved[0].from.as_str(), moved[0].to.as_str()),
+            ("x_margin", "general", "financial")
+        );
+        assert!(moves(&general, &Policy::shipped_default()).is_empty());
     }
 }

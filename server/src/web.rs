@@ -41,6 +41,8 @@
 //! | GET, POST | `/web/admin/webhooks` | webhooks with their newest deliveries; subscribes a URL |
 //! | POST | `/web/admin/webhooks/{id}/delete` | deletes a webhook |
 //! | POST | `/web/admin/webhooks/deliveries/{id}/redeliver` | queues a webhook delivery again |
+//! | GET, POST | `/web/admin/import` | the import form; checks an uploaded CSV or XLSX file (dry run) and shows its report |
+//! | POST | `/web/admin/import/confirm` | imports the file just checked |
 //! | GET | `/web/events` | server-sent events: which visible records changed ([`live`]) |
 //! | GET | `/web/locale?lang=es&next=…` | remembers the language and goes back ([`i18n`]) |
 //! | GET | `/web/static/app.css`, `/web/static/app.js` | the embedded assets |
@@ -104,6 +106,7 @@ pub mod session;
 pub mod signin;
 pub mod task_outcome;
 pub mod time_input;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -207,10 +210,16 @@ pub fn routes(tls: bool) -> Router<Arc<AppState>> {
             "/web/admin/webhooks/deliveries/{id}/redeliver",
             post(admin::webhooks::redeliver),
         )
+        .route(
+            "/web/admin/import",
+            get(admin::import::show).post(admin::import::check),
+        )
+        .route("/web/admin/import/confirm", post(admin::import::confirm))
         .route("/web/events", get(live::events))
         .route("/web/locale", get(i18n::choose))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(headers::secure))
         .layer(axum::middleware::from_fn(i18n::negotiate))
         .layer(Extension(config))
+        .layer(Extension(admin::import_pending::Pending::default()))
 }

@@ -15,6 +15,7 @@
 //! - [`frames`]: decoding captured server frames, searching files for bytes.
 //! - [`slow`]: a raw HTTP client for attacks: chosen source addresses,
 //!   trickled bytes, idle sockets.
+//! - [`xlsx`]: XLSX files written at test time (the import tests' fixtures).
 
 pub mod api;
 pub mod browser;
@@ -27,6 +28,7 @@ pub mod raw;
 pub mod replicas;
 pub mod server;
 pub mod slow;
+pub mod xlsx;
 
 /// Polls `check` every 20 ms until it holds; panics naming `what` after `limit`.
 pub fn wait_until(what: &str, limit: std::time::Duration, mut check: impl FnMut() -> bool) {

@@ -396,7 +396,7 @@ fn fitting(
         T::Email => d.put(ROOT, key, format!("{lower}@example.es")),
         T::Url => d.put(ROOT, key, format!("https://{lower}.example.es")),
         T::Phone => d.put(ROOT, key, "+34 911 000 000"),
-        T::Enum(values) => d.put(ROOT, key, values[0]),
+        T::Enum(values) | T::MultiEnum(values) => d.put(ROOT, key, values[0]),
         T::Date => d.put(ROOT, key, "2027-01-04"),
         T::DateTime => d.put(ROOT, key, "2027-01-04T09:00:00Z"),
         T::TimeZone => d.put(ROOT, key, "Europe/Madrid"),

@@ -867,6 +867,7 @@ fn every_admin_page_labels_its_inputs() {
         "/web/admin/audit",
         "/web/admin/keys",
         "/web/admin/webhooks",
+        "/web/admin/import",
     ] {
         let page = web.get(path);
         assert_eq!(page.status, 200, "{path}");

@@ -13,7 +13,7 @@
 //!   `rates`, `stage_weights`). The time zone is checked for every report,
 //!   even those that do not use it, so a typo never goes unnoticed.
 
-use fieldwork_core::report::{self, GroupBy, Rates, ReportQuery, StageWeights};
+use fieldwork_core::report::{self, GroupBy, Rates, ReportQuery};
 use fieldwork_core::{CoreError, Store, ValidationError};
 
 /// How the pipeline is grouped.
@@ -195,7 +195,9 @@ impl ReportOptions {
             .iter()
             .map(|w| format!("{}={}", w.stage, w.percent))
             .collect();
-        q.weights = StageWeights::with_overrides(&weights).map_err(about("stage_weights"))?;
+        q.weights = std::mem::take(&mut q.weights)
+            .overridden(&weights)
+            .map_err(about("stage_weights"))?;
         self.with_period(q)
     }
 
@@ -298,7 +300,7 @@ mod tests {
         );
         assert_eq!(q.time_zone, "UTC");
         assert_eq!(q.now.to_string(), "2026-11-24T09:00:00Z");
-        assert_eq!(q.weights, StageWeights::default());
+        assert_eq!(q.weights, report::StageWeights::default());
         assert!(q.rates.is_none());
         assert_eq!(q.group_by, GroupBy::None);
     }

@@ -7,6 +7,7 @@ use super::field_def;
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::RecordKind;
 use crate::locale::Locale;
+use crate::policy::Policy;
 use crate::schema;
 use crate::value::{self, FieldValue};
 
@@ -100,7 +101,17 @@ impl FieldWrite {
     /// Parses text typed into a form field against `kind`'s schema: `None`
     /// clears the field. This is how apps send what users typed; values
     /// come back in the same form in a record card.
+    ///
+    /// A custom field (`x_…`) is typed by the policy, which this function
+    /// does not see: its text is kept as text, and the edit parses and
+    /// checks it with the policy's definition ([`crate::edit::Editor::write`]).
     pub fn text(kind: RecordKind, field: &str, raw: Option<&str>) -> Result<Self> {
+        if schema::field(kind, field).is_none() && schema::custom::is_custom(field) {
+            return Ok(FieldWrite {
+                field: field.to_owned(),
+                value: raw.map(FieldValue::from),
+            });
+        }
         let def = field_def(kind, field)?;
         Ok(match raw {
             None => FieldWrite::clear(def.name),
@@ -112,8 +123,10 @@ impl FieldWrite {
     }
 }
 
-fn is_date(kind: RecordKind, field: &str) -> bool {
-    schema::field(kind, field).is_some_and(|d| d.ty == schema::FieldType::Date)
+fn is_date(policy: &Policy, kind: RecordKind, field: &str) -> bool {
+    policy
+        .field(kind, field)
+        .is_some_and(|d| d.ty == schema::FieldType::Date)
 }
 
 /// The currency field of money field `field` of `kind`; a currency given
@@ -135,6 +148,7 @@ pub(super) fn money_currency_field(kind: RecordKind, field: &str) -> Result<&'st
 /// it ([`Locale::parse_date`]: `2/12/2026` in Spanish) before the schema
 /// checks it.
 pub(super) fn from_texts(
+    policy: &Policy,
     kind: RecordKind,
     texts: &[TextWrite],
     locale: Locale,
@@ -150,7 +164,7 @@ pub(super) fn from_texts(
                 writes.push(FieldWrite::set(&t.field, minor));
                 currencies.push((currency_field, currency.trim().to_ascii_uppercase()));
             }
-            (_, Some(text)) if is_date(kind, &t.field) => {
+            (_, Some(text)) if is_date(policy, kind, &t.field) => {
                 let iso = locale.parse_date(text).map(|d| d.to_string());
                 let typed = iso.as_deref().unwrap_or(text);
                 writes.push(FieldWrite::text(kind, &t.field, Some(typed))?);

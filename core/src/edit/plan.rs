@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::{EditEnv, Editor, FieldWrite, Touched, TypedWrite, field_def};
+use super::{EditEnv, Editor, FieldWrite, Touched, TypedWrite, field_def, policy_field_def};
 use crate::document::ClassDoc;
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{ClassName, RecordKind};
-use crate::policy::codes;
+use crate::policy::{Policy, codes};
 use crate::record::Record;
 use crate::rules::{self, SystemWrite};
 use crate::schema::{self, FieldDef, FieldType};
@@ -33,9 +33,9 @@ enum Op {
 /// Step (1), the schema's names: every field exists and is one a user may
 /// set (not kept by the system). Values are not looked at yet: the policy
 /// decides on the fields first.
-pub(super) fn user_fields(kind: RecordKind, fields: &[&str]) -> Result<()> {
+pub(super) fn user_fields(policy: &Policy, kind: RecordKind, fields: &[&str]) -> Result<()> {
     for field in fields {
-        let def = field_def(kind, field)?;
+        let def = policy_field_def(policy, kind, field)?;
         if def.system {
             return Err(CoreError::Denied(crate::policy::denial(
                 codes::SYSTEM_FIELD,
@@ -51,11 +51,21 @@ pub(super) fn user_fields(kind: RecordKind, fields: &[&str]) -> Result<()> {
 
 /// Step (3), the schema's values: every value is valid for its field (a
 /// required field cannot be cleared). Run once the policy allowed every
-/// field.
-pub(super) fn check_values(kind: RecordKind, writes: Vec<FieldWrite>) -> Result<Wanted> {
+/// field. A custom field's value given as text (typed before the policy
+/// was at hand, see [`FieldWrite::text`]) is parsed with its definition.
+pub(super) fn check_values(
+    policy: &Policy,
+    kind: RecordKind,
+    writes: Vec<FieldWrite>,
+) -> Result<Wanted> {
     let mut wanted = Wanted::new();
-    for write in writes {
-        let def = field_def(kind, &write.field)?;
+    for mut write in writes {
+        let def = policy_field_def(policy, kind, &write.field)?;
+        if let (true, Some(FieldValue::Text(text))) =
+            (schema::custom::is_custom(def.name), &write.value)
+        {
+            write.value = Some(value::parse(def, text)?);
+        }
         if let Some(v) = &write.value {
             value::check(def, v)?;
         } else if def.required {
@@ -113,6 +123,7 @@ pub(super) fn check_rules(
 /// The operations to carry out: the user's writes that change something,
 /// then the system writes they imply (from the rule book).
 pub(super) fn plan_writes(
+    policy: &Policy,
     kind: RecordKind,
     creating: bool,
     current: &Record,
@@ -126,7 +137,7 @@ pub(super) fn plan_writes(
             continue; // unchanged: no op, no change
         }
         plan.push(Planned {
-            def: field_def(kind, field)?,
+            def: policy_field_def(policy, kind, field)?,
             typed: Some(TypedWrite {
                 field: field.to_owned(),
                 value: serde_json::to_value(&value).unwrap_or_default(),

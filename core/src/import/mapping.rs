@@ -44,6 +44,9 @@ impl Mapping {
 pub enum Target {
     /// A field of the kind.
     Field(&'static str),
+    /// A custom field (`x_…`): defined by the policy, which the import's
+    /// edit checks the cell against (its text is written as typed).
+    Custom(String),
     /// The row's id in the old system.
     ExternalId,
     /// The row's account, by external id or exact name.
@@ -92,6 +95,7 @@ pub fn target(kind: RecordKind, name: &str) -> Result<Target, String> {
             "`{name}` is a photo or file, which an import cannot carry"
         )),
         Some(def) => Ok(Target::Field(def.name)),
+        None if schema::custom::is_custom(name) => Ok(Target::Custom(name.to_owned())),
         None => Err(format!("a {kind} has no field `{name}`")),
     }
 }

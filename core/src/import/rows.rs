@@ -159,6 +159,13 @@ impl Columns {
                     row.account = Some(text.to_owned());
                     row.account_column = Some(header.clone());
                 }
+                Target::Custom(f) => match FieldWrite::text(kind, f, Some(text)) {
+                    Ok(write) => {
+                        row.writes.retain(|o: &FieldWrite| o.field != write.field);
+                        row.writes.push(write);
+                    }
+                    Err(e) => issues.push(issue(header, Some(f), e.to_string())),
+                },
                 Target::Field(f) => match cell_writes(kind, f, text, currency.as_deref()) {
                     Ok(writes) => {
                         set.insert(f, header);
@@ -194,6 +201,13 @@ impl Columns {
                     .entry(def.name.to_owned())
                     .or_insert(FieldValue::Text(String::new()));
             }
+        }
+        // An account column names an account the server resolves before the
+        // edit (an unknown one refuses the row there): the record has one.
+        if row.account.is_some() {
+            fields
+                .entry(super::ACCOUNT.to_owned())
+                .or_insert(FieldValue::Text(String::new()));
         }
         for v in rules::violations(kind, &fields) {
             let column = set.get(v.field.as_str()).copied();

@@ -152,7 +152,11 @@ impl Access {
                 ),
             ));
         }
-        if field == crate::schema::ARCHIVED && !role.archive {
+        // A merge archives its loser: marking a record merged takes the
+        // same right as archiving it.
+        if (field == crate::schema::ARCHIVED || field == crate::schema::MERGED_INTO)
+            && !role.archive
+        {
             return Err(denial(
                 codes::ARCHIVE_FORBIDDEN,
                 doc,
@@ -245,6 +249,16 @@ impl Access {
         match self {
             Access::Local => None,
             Access::User { policy, .. } => Some(policy),
+        }
+    }
+
+    /// The definition of `field` of `kind` for this access: under the
+    /// policy in force ([`Policy::field`], custom fields included), or the
+    /// built-in schema for a device that never signed in.
+    pub fn field(&self, kind: RecordKind, field: &str) -> Option<&'static crate::schema::FieldDef> {
+        match self {
+            Access::Local => crate::schema::field(kind, field),
+            Access::User { policy, .. } => policy.field(kind, field),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use super::custom::Extensions;
 use super::{ClassDef, Policy, ProcessRights, Role, Scope};
 use crate::error::CoreError;
 use crate::ids::{ClassName, RecordKind};
@@ -19,7 +20,7 @@ const ROUTING_FIELDS: &[&str] = &["owner", "territory", "account", "assignee", "
 /// Fields everyone who sees a record must read too, so they are in the base
 /// class; a policy that does not list them gets them there (a policy written
 /// before the field existed stays valid).
-const BASE_FIELDS: &[&str] = &[schema::ARCHIVED];
+const BASE_FIELDS: &[&str] = &[schema::ARCHIVED, schema::MERGED_INTO];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,15 @@ struct PolicyFile {
     /// The business-hours calendar (absent: every hour counts).
     #[serde(default)]
     business_hours: Option<super::hours::HoursFile>,
+    /// Custom fields by kind and name (absent: none).
+    #[serde(default)]
+    custom: BTreeMap<String, BTreeMap<String, super::custom::CustomFile>>,
+    /// Built-in text fields that become choices, by kind and field.
+    #[serde(default)]
+    picklists: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Pipeline settings (stage probabilities).
+    #[serde(default)]
+    pipeline: super::custom::PipelineFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,13 +87,16 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
     }
     let classes = parse_classes(&file, &mut errors);
     let base_class = class_ref(&classes, "base_class", &file.base_class, &mut errors);
-    let mut field_class = parse_fields(&file, &classes, &mut errors);
+    let extensions =
+        super::custom::parse(&file.custom, &file.picklists, &file.pipeline, &mut errors);
+    let mut field_class = parse_fields(&file, &classes, &extensions, &mut errors);
     if let Some(base) = &base_class {
         place_base_fields(&mut field_class, base);
         place_unlisted_kinds(&file, &mut field_class, base);
     }
     check_classified(
         &field_class,
+        &extensions,
         base_class.as_ref(),
         &file.base_class,
         &mut errors,
@@ -101,6 +114,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, CoreError> {
             field_class,
             roles,
             business_hours,
+            extensions,
             source: text.to_owned(),
         }),
         _ => Err(CoreError::Policy(errors)),
@@ -145,10 +159,12 @@ fn class_ref(
 
 /// The class of each field listed under `[fields]`; an error for an
 /// unknown record kind, an unknown class, a name that is not a field of
-/// the kind, and a field listed in a second class (the first one stays).
+/// the kind (built-in or custom), and a field listed in a second class (the
+/// first one stays).
 fn parse_fields(
     file: &PolicyFile,
     classes: &BTreeMap<ClassName, ClassDef>,
+    extensions: &Extensions,
     errors: &mut Vec<String>,
 ) -> BTreeMap<(RecordKind, String), ClassName> {
     let mut field_class: BTreeMap<(RecordKind, String), ClassName> = BTreeMap::new();
@@ -165,7 +181,8 @@ fn parse_fields(
                 continue;
             };
             for field in fields {
-                if schema::field(kind, field).is_none() {
+                if schema::field(kind, field).is_none() && extensions.custom(kind, field).is_none()
+                {
                     errors.push(format!("{key}: `{field}` is not a field of {kind_name}"));
                     continue;
                 }
@@ -220,16 +237,18 @@ fn place_unlisted_kinds(
     }
 }
 
-/// Every schema field must be in a class, and the routing fields in the
+/// Every schema field (custom ones too) must be in a class, and the routing fields in the
 /// base class (`base_name` as written in the file, for the message).
 fn check_classified(
     field_class: &BTreeMap<(RecordKind, String), ClassName>,
+    extensions: &Extensions,
     base_class: Option<&ClassName>,
     base_name: &str,
     errors: &mut Vec<String>,
 ) {
     for kind in RecordKind::ALL {
-        for def in schema::fields(kind) {
+        let custom = extensions.fields.get(&kind).into_iter().flatten().copied();
+        for def in schema::fields(kind).iter().chain(custom) {
             match field_class.get(&(kind, def.name.to_owned())) {
                 None => errors.push(format!(
                     "fields.{kind}: `{}` is not in any class; every field must be classified",

@@ -49,7 +49,25 @@ impl StageWeights {
     /// to 100). The one parser of the CLI's `--weight` and the API's
     /// `weight=`.
     pub fn with_overrides(given: &[String]) -> Result<StageWeights> {
+        StageWeights::default().overridden(given)
+    }
+
+    /// The default weights with `probabilities` in their place: the
+    /// organisation's own, `Policy::stage_probabilities` (the policy's
+    /// `[pipeline.probability]`).
+    pub fn of_probabilities(probabilities: &BTreeMap<String, u8>) -> StageWeights {
         let mut weights = StageWeights::default();
+        weights
+            .0
+            .extend(probabilities.iter().map(|(stage, p)| (stage.clone(), *p)));
+        weights
+    }
+
+    /// These weights with `given` overrides, read as
+    /// [`StageWeights::with_overrides`] reads them: what a query gives
+    /// always wins over the policy's probabilities.
+    pub fn overridden(self, given: &[String]) -> Result<StageWeights> {
+        let mut weights = self;
         for pair in given {
             let (stage, percent) = split_pair(pair, "STAGE:PERCENT")?;
             let stage = stage.to_ascii_lowercase();
@@ -356,5 +374,28 @@ mod tests {
         assert_eq!(rates.convert(123, "EUR"), Some(123));
         assert_eq!(rates.convert(1, "USD"), None);
         assert_eq!(rates.convert(1, "XXX"), None);
+    }
+
+    #[test]
+    fn the_policys_probabilities_weigh_unless_a_query_overrides_them() {
+        use crate::policy::{DEFAULT_POLICY_TOML, Policy};
+        let text = format!("{DEFAULT_POLICY_TOML}\n[pipeline.probability]\nqualification = 25\n");
+        let policy = Policy::from_toml(&text).expect("valid");
+        let weights = StageWeights::of_probabilities(policy.stage_probabilities());
+        assert_eq!(weights.percent("qualification"), 25);
+        assert_eq!(
+            weights.percent("proposal"),
+            30,
+            "default where the policy is silent"
+        );
+        let given = weights
+            .overridden(&["qualification=40".to_owned()])
+            .expect("override");
+        assert_eq!(given.percent("qualification"), 40);
+        let shipped = Policy::shipped_default();
+        assert_eq!(
+            StageWeights::of_probabilities(shipped.stage_probabilities()),
+            StageWeights::default()
+        );
     }
 }

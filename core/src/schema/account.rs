@@ -25,4 +25,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("credit_currency", FieldType::Currency),
     FieldDef::new("contract", FieldType::File),
     super::ARCHIVED_FIELD,
+    super::MERGED_INTO_ACCOUNT,
 ];

@@ -16,4 +16,5 @@ pub(super) const FIELDS: &[FieldDef] = &[
     FieldDef::new("birthday", FieldType::Date),
     FieldDef::new("business_card", FieldType::File),
     super::ARCHIVED_FIELD,
+    super::MERGED_INTO_CONTACT,
 ];

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::collation::NameCollator;
 use crate::error::{CoreError, Result};
 use crate::ids::{RecordId, RecordKind};
+use crate::policy::Policy;
 use crate::record::Record;
 use crate::report::facts::{Facts, encode_stages};
 use crate::schema::{self, FieldType};
 pub use crate::summary::{Archived, Summary};
 use crate::value::{FieldValue, phone_digits};
 
+mod custom;
 mod keyset;
 
 /// Orders for record lists.
@@ -105,6 +107,15 @@ pub struct ListQuery {
     /// Archived records: left out (default), included, or only them.
     #[serde(default)]
     pub archived: Archived,
+    /// Only records whose custom fields (`x_…`) have these values, as
+    /// typed (`smb`, `12`, `true`); any other field name is `Invalid`.
+    #[serde(default)]
+    pub custom: std::collections::BTreeMap<String, String>,
+    /// Order by this custom field instead of `sort` (records without a
+    /// value last, then by name). Such a list pages by `offset` only: a
+    /// page has no `next` cursor and `after` is `Invalid`.
+    #[serde(default)]
+    pub sort_custom: Option<String>,
 }
 
 /// One page of a list and the cursor of the next.
@@ -140,6 +151,7 @@ fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
 pub(crate) fn refresh(
     tx: &Connection,
     collator: &NameCollator,
+    policy: &Policy,
     record: &Record,
     updated_at: i64,
     now: i64,
@@ -213,8 +225,14 @@ pub(crate) fn refresh(
         |r| r.get(0),
     )?;
     refresh_report_columns(tx, rid, record)?;
+    tx.prepare_cached("UPDATE records SET custom = ?2 WHERE rid = ?1")?
+        .execute(params![rid, custom::column(policy, record)])?;
     super::blob_refs::refresh_refs(tx, record)?;
-    let (name, emails, phones, body) = search_columns(record, &title);
+    let (mut name, emails, phones, body) = search_columns(record, &title);
+    for word in custom::search_words(policy, record) {
+        name.push(' ');
+        name.push_str(&word);
+    }
     tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
     super::search::insert_row(tx, rid, [&name, &emails, &phones, &body])?;
     Ok(())
@@ -352,6 +370,12 @@ fn query(conn: &Connection, q: &ListQuery, paged: bool) -> Result<ListPage> {
                 "a cursor continues a list where its page ended; it cannot be combined with an offset",
             )));
         }
+        Some(_) if q.sort_custom.is_some() => {
+            return Err(CoreError::Invalid(crate::error::ValidationError::field(
+                "after",
+                "a list ordered by a custom field pages by offset, not by cursor",
+            )));
+        }
         Some(cursor) => Some(keyset::decode(q.sort, q.descending, cursor)?),
         None => None,
     };
@@ -375,6 +399,7 @@ fn query(conn: &Connection, q: &ListQuery, paged: bool) -> Result<ListPage> {
     filter("assignee", &q.assignee);
     filter("status", &q.status);
     filter("type", &q.r#type);
+    custom::filter(&q.custom, &mut sql, &mut args)?;
     if let Some(from) = q.due_from {
         sql.push_str(" AND due_at >= ?");
         args.push(from.as_second().into());
@@ -394,10 +419,11 @@ fn query(conn: &Connection, q: &ListQuery, paged: bool) -> Result<ListPage> {
     }
     // The same order for offsets and cursors, so that both page alike; in
     // the form SQLite walks its indexes by (the keys' order, proven equal).
-    sql.push_str(&format!(
-        " ORDER BY {} LIMIT ? OFFSET ?",
-        keyset::index_order(q.sort, q.descending)
-    ));
+    let order = match &q.sort_custom {
+        Some(field) => custom::order(field, q.descending, &mut args)?,
+        None => keyset::index_order(q.sort, q.descending),
+    };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
     let limit = q.limit.unwrap_or(100).min(10_000);
     args.push((limit as i64 + i64::from(paged)).into());
     // Saturating: `as` would wrap a huge offset to a negative one, which
@@ -444,10 +470,27 @@ fn query(conn: &Connection, q: &ListQuery, paged: bool) -> Result<ListPage> {
         }
     }
     let next = match last_keys {
-        Some(values) if more => Some(keyset::encode(q.sort, q.descending, &values)?),
+        Some(values) if more && q.sort_custom.is_none() => {
+            Some(keyset::encode(q.sort, q.descending, &values)?)
+        }
         _ => None,
     };
     Ok(ListPage { items: out, next })
+}
+
+/// Every record the index holds.
+pub(crate) fn all_records(conn: &Connection) -> Result<std::collections::BTreeSet<RecordId>> {
+    let mut stmt = conn.prepare("SELECT record_id FROM records")?;
+    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = std::collections::BTreeSet::new();
+    for id in ids {
+        let id = id?;
+        out.insert(
+            id.parse()
+                .map_err(|_| CoreError::Corrupt(format!("index holds a malformed id `{id}`")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// Recomputes every title sort key (after a locale change).

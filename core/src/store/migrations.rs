@@ -63,6 +63,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 11,
         sql: include_str!("migrations/011_attachments.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("migrations/012_custom_fields.sql"),
+    },
 ];
 
 /// Brings the store to the newest schema, one transaction per migration.

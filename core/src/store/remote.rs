@@ -116,9 +116,30 @@ impl Store {
     /// Applies a batch from the server and advances the cursor, atomically.
     /// Returns the records whose content changed.
     ///
+    /// A new generation of a document ([`RemotePayload::Replace`]: a field
+    /// moved class, or a contact was erased) leaves no trace of the old
+    /// copy: after the commit the full-text index is merged and the WAL
+    /// truncated, as when records are revoked.
+    ///
     /// Fails with [`CoreError::Protocol`] (and changes nothing) if a change
     /// is malformed or depends on changes this device does not have.
     pub fn apply_remote(
+        &mut self,
+        batch: Vec<RemoteDoc>,
+        cursor: Option<&Cursor>,
+    ) -> Result<Vec<RecordId>> {
+        let replaces = batch
+            .iter()
+            .any(|d| matches!(d.payload, RemotePayload::Replace { .. }));
+        let changed = self.apply_remote_batch(batch, cursor)?;
+        if replaces {
+            self.scrub()?;
+        }
+        Ok(changed)
+    }
+
+    /// [`Store::apply_remote`]'s transaction.
+    fn apply_remote_batch(
         &mut self,
         batch: Vec<RemoteDoc>,
         cursor: Option<&Cursor>,

@@ -469,9 +469,15 @@ fn list_visits(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> {
 
 impl Store {
     /// A report query at this store's "now" (its clock), over everything,
-    /// in UTC, with the default stage weights.
+    /// in UTC, with the stage weights of the synced policy
+    /// ([`crate::report::StageWeights::of_probabilities`]).
     pub fn report_query(&self) -> ReportQuery {
-        ReportQuery::new(self.clock.now())
+        ReportQuery {
+            weights: crate::report::StageWeights::of_probabilities(
+                self.policy.stage_probabilities(),
+            ),
+            ..ReportQuery::new(self.clock.now())
+        }
     }
 
     /// The facts report `name` reads under `q`'s filters: every readable,

@@ -1,6 +1,6 @@
 -- The device store's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 11
+-- user_version: 12
 
 CREATE TABLE blob_refs (
     record_id TEXT NOT NULL,
@@ -105,7 +105,8 @@ CREATE TABLE records (
     check_out_lat REAL,
     check_out_lon REAL,
     report_version INTEGER NOT NULL DEFAULT 0,
-    target_spec TEXT
+    target_spec TEXT,
+    custom TEXT
 );
 
 CREATE VIRTUAL TABLE search USING fts5(name, emails, phones, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3');

@@ -384,6 +384,7 @@ pub(crate) fn persist(ctx: &mut Ctx<'_>, id: &RecordId, touched: Vec<Touched>) -
     index::refresh(
         ctx.conn,
         ctx.collator,
+        ctx.policy,
         &record,
         updated,
         ctx.now.as_second(),
@@ -477,6 +478,7 @@ pub(crate) fn refresh_all(ctx: &mut Ctx<'_>, records: &BTreeSet<RecordId>) -> Re
             Some((assembled, updated)) => index::refresh(
                 ctx.conn,
                 ctx.collator,
+                ctx.policy,
                 &assembled,
                 updated,
                 ctx.now.as_second(),

@@ -17,7 +17,10 @@
 //! | GET | `/v1/admin/devices?user=NAME` | admin | devices: last seen, app version, unsent changes at last contact, wipe state |
 //! | POST | `/v1/admin/devices/{id}/wipe` | admin | mark a device for remote wipe |
 //! | GET | `/v1/admin/audit?limit=N` | admin | recent refusals and administrative actions, newest first |
+//! | GET | `/v1/admin/import-mappings` | admin | saved column mappings of imports ([`import_mappings`]) |
+//! | PUT, DELETE | `/v1/admin/import-mappings/{name}` | admin | save (checked against the kind's fields) or delete one |
 //! | GET | `/v1/admin/gdpr/contact/{id}` | admin | everything held about a contact: every field, its history, the records referring to it (GDPR subject access; audited) |
+//! | POST | `/v1/admin/gdpr/contact/{id}/erase` | admin | erase a contact's personal fields from its state and history, on the server and every device (GDPR erasure; logged without values) |
 //!
 //! Guarantees:
 //! - only administrators (a session token whose user's role the policy in
@@ -42,6 +45,7 @@
 pub mod audit;
 pub mod devices;
 pub mod gdpr;
+pub mod import_mappings;
 pub mod policy;
 pub mod roles;
 pub mod users;
@@ -77,7 +81,13 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         .route("/v1/admin/devices", get(devices::list))
         .route("/v1/admin/devices/{id}/wipe", post(devices::wipe))
         .route("/v1/admin/audit", get(audit::recent))
+        .route("/v1/admin/import-mappings", get(import_mappings::list))
+        .route(
+            "/v1/admin/import-mappings/{name}",
+            axum::routing::put(import_mappings::put).delete(import_mappings::delete),
+        )
         .route("/v1/admin/gdpr/contact/{id}", get(gdpr::subject_access))
+        .route("/v1/admin/gdpr/contact/{id}/erase", post(gdpr::erase))
 }
 
 /// This module's part of the admin OpenAPI document: every operation and
@@ -98,7 +108,11 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         devices::list,
         devices::wipe,
         audit::recent,
+        import_mappings::list,
+        import_mappings::put,
+        import_mappings::delete,
         gdpr::subject_access,
+        gdpr::erase,
     ),
     components(schemas(
         users::UserView,
@@ -114,14 +128,19 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         devices::WipeStateView,
         devices::WipeView,
         audit::AuditView,
+        import_mappings::MappingView,
+        import_mappings::MappingRequest,
         gdpr::SubjectAccessOut,
+        crate::erasure::Erased,
+        crate::erasure::Purged,
     )),
     tags(
         (name = "users", description = "Users, the roles of the policy in force, territories in use"),
         (name = "policy", description = "The privacy policy in force"),
         (name = "devices", description = "Devices and remote wipe"),
         (name = "audit", description = "The audit log: refusals and administrative actions"),
-        (name = "gdpr", description = "Data subjects' rights: everything held about a contact"),
+        (name = "import", description = "Saved column mappings of imports"),
+        (name = "gdpr", description = "Data subjects' rights: everything held about a contact, erasure"),
     )
 )]
 pub struct AdminResourcesDoc;

@@ -1,5 +1,5 @@
-//! `fieldwork-server import`: a CSV file of accounts, contacts, deals or
-//! activities checked whole, then written through the office API's write
+//! `fieldwork-server import`: a CSV or XLSX file ([`xlsx`], told apart by
+//! its first bytes) of accounts, contacts, deals or activities checked whole, then written through the office API's write
 //! path (docs/API.md, "Import").
 //!
 //! The file is read and every row checked by the core
@@ -27,6 +27,7 @@
 //!   record, so a crash between the two makes the next run create it.
 
 pub mod route;
+pub mod xlsx;
 
 use std::collections::HashMap;
 
@@ -41,7 +42,7 @@ use serde::Serialize;
 
 use super::{read, write};
 use crate::db::users::User;
-use crate::db::{documents, import_keys, policy, record_index};
+use crate::db::{documents, import_keys, import_mappings, policy, record_index};
 use crate::error::{Result, ServerError};
 use crate::state::AppState;
 use crate::sync::push::{self, Incoming, PushCtx};
@@ -67,9 +68,11 @@ pub struct Options {
 pub struct Report {
     /// The kind imported.
     pub kind: String,
-    /// How the file was read (`UTF-8`, `Windows-1252`).
+    /// The file's format, told by its first bytes: `csv` or `xlsx`.
+    pub format: &'static str,
+    /// How the file was read (`UTF-8`, `Windows-1252`; `UTF-8` for XLSX).
     pub encoding: &'static str,
-    /// Its delimiter.
+    /// Its delimiter (empty for XLSX).
     pub delimiter: String,
     /// A dry run (nothing written).
     pub dry_run: bool,
@@ -95,6 +98,24 @@ struct Planned {
     id: RecordId,
     creating: bool,
     account: Option<RecordId>,
+}
+
+/// The mapping saved as `name` (`PUT /v1/admin/import-mappings/{name}`)
+/// for an import of `kind`; [`ServerError::Invalid`] when no mapping has
+/// that name or it maps another kind.
+pub fn saved_mapping(conn: &Connection, name: &str, kind: RecordKind) -> Result<Mapping> {
+    let Some(saved) = import_mappings::get(conn, name)? else {
+        return Err(ServerError::Invalid(format!(
+            "no import mapping is saved as `{name}`"
+        )));
+    };
+    if saved.kind != kind.as_str() {
+        return Err(ServerError::Invalid(format!(
+            "the import mapping `{name}` maps {} records, not {kind}",
+            saved.kind
+        )));
+    }
+    Mapping::from_json(saved.mapping.as_bytes()).map_err(ServerError::Invalid)
 }
 
 /// Who imports: the organisation, as a user named [`AUTHOR`] with a role
@@ -165,17 +186,13 @@ fn edit(
     if let Some(account) = &p.account {
         writes.push(FieldWrite::set(import::ACCOUNT, account.to_string()));
     }
-    let changes = write::edit_changes(
-        conn,
+    let who = write::EditAs {
         access,
         policy,
-        AUTHOR,
-        actor.clone(),
-        state.now_ms(),
-        &current,
-        p.creating,
-        writes,
-    );
+        author: AUTHOR,
+        actor,
+    };
+    let changes = write::edit_changes(conn, who, state.now_ms(), &current, p.creating, writes);
     Ok(match changes {
         Ok(incoming) => Ok(incoming),
         Err(e) => Err(refusal(p.row.line, e)),
@@ -318,7 +335,8 @@ fn duplicates(conn: &Connection, kind: RecordKind, row: &Row) -> Result<Vec<Issu
     Ok(out)
 }
 
-/// Imports `bytes` (a CSV file) as records of `kind`, mapped by `mapping`.
+/// Imports `bytes` (a CSV file, or an XLSX file: [`xlsx::is_xlsx`]) as
+/// records of `kind`, mapped by `mapping`.
 /// `progress(done, total)` is called every [`PROGRESS_EVERY`] rows
 /// written. `Err` is a problem with the whole file (or the server); row
 /// problems are in the report.
@@ -330,12 +348,23 @@ pub fn run(
     options: Options,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report> {
-    let prepared = import::prepare(kind, bytes, mapping).map_err(ServerError::Invalid)?;
+    let is_xlsx = xlsx::is_xlsx(bytes);
+    let prepared = if is_xlsx {
+        xlsx::read(bytes).and_then(|table| import::prepare_table(kind, table, mapping))
+    } else {
+        import::prepare(kind, bytes, mapping)
+    }
+    .map_err(ServerError::Invalid)?;
     let header_refused = prepared.header_refused();
     let mut report = Report {
         kind: kind.as_str().to_owned(),
+        format: if is_xlsx { "xlsx" } else { "csv" },
         encoding: prepared.encoding.name(),
-        delimiter: prepared.delimiter.to_string(),
+        delimiter: if is_xlsx {
+            String::new()
+        } else {
+            prepared.delimiter.to_string()
+        },
         dry_run: options.dry_run,
         created: 0,
         updated: 0,

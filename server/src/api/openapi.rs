@@ -221,7 +221,9 @@ impl Modify for Problems {
 /// The document as served: every module's paths merged, then the bearer
 /// scheme and the common problem answers added to all of them.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi().merge_from(processes::ProcessesDoc::openapi());
+    let mut doc = ApiDoc::openapi()
+        .merge_from(processes::ProcessesDoc::openapi())
+        .merge_from(super::merge::MergeDoc::openapi());
     Bearer.modify(&mut doc);
     Problems.modify(&mut doc);
     doc

@@ -16,96 +16,26 @@
 //! device ([`engine`]), so an office write starts and advances processes
 //! exactly as the same write on a phone.
 
-use fieldwork_core::automerge::ActorId;
-use fieldwork_core::document::ClassDoc;
-use fieldwork_core::edit::{EditEnv, Editor, FieldWrite, empty_record};
-use fieldwork_core::policy::Policy;
-use fieldwork_core::record::Record;
-use fieldwork_core::{Access, DocId, RecordId};
-use rusqlite::Connection;
-use sha2::{Digest, Sha256};
+use fieldwork_core::RecordId;
+use fieldwork_core::edit::{FieldWrite, empty_record};
 
 use super::problem::Problem;
 use super::read;
+use crate::db::Writer;
 use crate::db::users::User;
-use crate::db::{Writer, facts};
 use crate::error::ServerError;
 use crate::state::AppState;
-use crate::sync::push::{self, Incoming, PushCtx};
+use crate::sync::push::{self, PushCtx};
 
 mod engine;
 
-/// The Automerge actor the API writes with for `user` on this server: the
-/// same for every request (the writer serialises them), bound to the user
-/// on its first change like a device's actor, and distinct from device
-/// and engine actors.
-pub fn actor_for(server_actor: &ActorId, user: &User) -> ActorId {
-    let mut h = Sha256::new();
-    h.update(b"fieldwork office API actor\0");
-    h.update(server_actor.to_bytes());
-    h.update(user.id.to_le_bytes());
-    let digest = h.finalize();
-    ActorId::from(&digest[..16])
-}
+/// The Automerge actor the API writes with for a user
+/// ([`crate::sync::edit::actor_for`]).
+pub use crate::sync::edit::actor_for;
 
-/// What an edit reads on the server.
-struct ServerEnv<'c> {
-    conn: &'c Connection,
-    actor: ActorId,
-}
-
-impl EditEnv for ServerEnv<'_> {
-    fn account_territory(&self, account: &RecordId) -> fieldwork_core::Result<Option<String>> {
-        let key = account.to_string();
-        facts::facts(self.conn, std::slice::from_ref(&key))
-            .map(|mut f| f.remove(&key).and_then(|f| f.territory))
-            .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))
-    }
-
-    fn take_doc(&mut self, doc: &DocId) -> fieldwork_core::Result<Option<ClassDoc>> {
-        read::load_doc(self.conn, doc, &self.actor)
-            .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))
-    }
-
-    fn actor(&self) -> &ActorId {
-        &self.actor
-    }
-}
-
-/// The changes `writes` make to `current` (created when `creating`) as
-/// `author` with `access`, checked by the edit ([`Editor::write`]: policy,
-/// schema, rule book) at `now_ms` (stamped to the second), ready to push;
-/// empty when nothing changes. The one way the server turns an edit into
-/// changes: the office API's writes and the import both call it.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn edit_changes(
-    conn: &Connection,
-    access: &Access,
-    policy: &Policy,
-    author: &str,
-    actor: ActorId,
-    now_ms: i64,
-    current: &Record,
-    creating: bool,
-    writes: Vec<FieldWrite>,
-) -> fieldwork_core::Result<Vec<Incoming>> {
-    let now = jiff::Timestamp::from_second(now_ms.div_euclid(1000))
-        .map_err(|e| fieldwork_core::CoreError::Corrupt(e.to_string()))?;
-    let editor = Editor {
-        access,
-        policy,
-        author,
-        now,
-        // The API and the import take ISO dates (docs/API.md).
-        locale: fieldwork_core::locale::Locale::En,
-    };
-    let mut env = ServerEnv { conn, actor };
-    let touched = editor.write(&mut env, current, creating, writes)?;
-    Ok(touched
-        .iter()
-        .map(|(doc, change, _)| Incoming::new(doc.id().to_string(), change.raw_bytes().to_vec()))
-        .collect())
-}
+/// The one way the server turns an edit into changes
+/// ([`crate::sync::edit`]); the API's writes, the import and merges call it.
+pub(super) use crate::sync::edit::{EditAs, edit_changes};
 
 /// Makes `writes` to record `id` (created when `creating`) as `user`, on
 /// the writer, and pushes the changes; then, when something was stored,
@@ -125,11 +55,37 @@ pub fn write(
         true => None,
         false => engine::record_of(w, state, user, id),
     };
+    let forward = (!creating).then(|| writes.clone());
     let stored = push_edit(w, state, user, id, creating, writes)?;
     if stored > 0 {
+        if let Some(writes) = forward {
+            redirect_write(w, state, user, id, writes)?;
+        }
         engine::run(w, state, user, id, before);
     }
     Ok(stored)
+}
+
+/// An office write to a merged record goes on to the record kept
+/// ([`crate::sync::redirect`]), as the same user.
+fn redirect_write(
+    w: &mut Writer,
+    state: &AppState,
+    user: &User,
+    id: &RecordId,
+    writes: Vec<FieldWrite>,
+) -> Result<(), Problem> {
+    if crate::sync::redirect::merged_into(&w.conn, id)?.is_none() {
+        return Ok(());
+    }
+    let (_, access) = crate::db::access::access_for(&w.conn, user)?;
+    let who = crate::sync::redirect::Editing {
+        state,
+        user,
+        access: &access,
+    };
+    crate::sync::redirect::after_write(w, who, id, writes);
+    Ok(())
 }
 
 /// [`write`] without the engine: the edit, pushed.
@@ -161,18 +117,14 @@ fn push_edit(
         };
         read::assemble(id, &mut docs)?.0
     };
-    let incoming = edit_changes(
-        &w.conn,
-        &access,
+    let who = EditAs {
+        access: &access,
         policy,
-        &user.name,
-        actor,
-        state.now_ms(),
-        &current,
-        creating,
-        writes,
-    )
-    .map_err(|e| Problem::from(ServerError::from(e)))?;
+        author: &user.name,
+        actor: &actor,
+    };
+    let incoming = edit_changes(&w.conn, who, state.now_ms(), &current, creating, writes)
+        .map_err(|e| Problem::from(ServerError::from(e)))?;
     if incoming.is_empty() {
         return Ok(0);
     }

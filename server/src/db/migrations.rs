@@ -73,6 +73,18 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 13,
         sql: include_str!("migrations/013_import_keys.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("migrations/014_erasures.sql"),
+    },
+    Migration {
+        version: 15,
+        sql: include_str!("migrations/015_merges.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("migrations/016_import_mappings.sql"),
+    },
 ];
 
 /// Brings the database at `path` (open as `conn`) to the newest schema, one

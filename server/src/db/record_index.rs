@@ -90,10 +90,14 @@ pub fn refresh(conn: &Connection, doc: &ClassDoc) -> Result<()> {
     let rid: i64 = conn
         .prepare_cached("SELECT rid FROM record_docs WHERE doc_id = ?1")?
         .query_row([&doc_id], |r| r.get(0))?;
-    let fields: BTreeMap<&'static str, (FieldType, FieldValue)> = doc
+    // Custom fields (`x_…`) are indexed as the scalars they are stored as;
+    // whether one may be filtered on is the policy's to say ([`list`]).
+    let fields: BTreeMap<String, (FieldType, FieldValue)> = doc
         .fields()
         .into_iter()
-        .filter_map(|(name, value)| schema::field(kind, &name).map(|d| (d.name, (d.ty, value))))
+        .filter_map(|(name, value)| {
+            schema::custom::stored_type(kind, &name).map(|ty| (name, (ty, value)))
+        })
         .collect();
     let ctx = Ctx {
         conn,
@@ -117,7 +121,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn write_fields(&self, fields: &BTreeMap<&'static str, (FieldType, FieldValue)>) -> Result<()> {
+    fn write_fields(&self, fields: &BTreeMap<String, (FieldType, FieldValue)>) -> Result<()> {
         let mut old: HashMap<String, String> = self
             .conn
             .prepare_cached("SELECT field, value_json FROM record_fields WHERE doc_id = ?1")?
@@ -132,7 +136,7 @@ impl Ctx<'_> {
         for (name, (ty, value)) in fields {
             let json = serde_json::to_string(value)
                 .map_err(|e| ServerError::Internal(format!("{}: {name}: {e}", self.doc_id)))?;
-            if old.remove(*name).as_deref() == Some(json.as_str()) {
+            if old.remove(name.as_str()).as_deref() == Some(json.as_str()) {
                 continue;
             }
             upsert.execute(params![
@@ -154,7 +158,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn write_phones(&self, fields: &BTreeMap<&'static str, (FieldType, FieldValue)>) -> Result<()> {
+    fn write_phones(&self, fields: &BTreeMap<String, (FieldType, FieldValue)>) -> Result<()> {
         let mut old: HashMap<String, String> = self
             .conn
             .prepare_cached("SELECT field, e164 FROM record_phones WHERE doc_id = ?1")?
@@ -172,7 +176,7 @@ impl Ctx<'_> {
             let Some(e164) = crate::phone::normalise_default(raw) else {
                 continue;
             };
-            if old.remove(*name).as_deref() == Some(e164.as_str()) {
+            if old.remove(name.as_str()).as_deref() == Some(e164.as_str()) {
                 continue;
             }
             upsert.execute(params![
@@ -213,10 +217,7 @@ const NAME_LIKE: &[&str] = &[
     "topic",
 ];
 
-fn search_text(
-    kind: RecordKind,
-    fields: &BTreeMap<&'static str, (FieldType, FieldValue)>,
-) -> SearchText {
+fn search_text(kind: RecordKind, fields: &BTreeMap<String, (FieldType, FieldValue)>) -> SearchText {
     let (mut name, mut emails, mut phones, mut body) = (vec![], vec![], vec![], vec![]);
     let title = schema::title_field(kind);
     for (field, (ty, value)) in fields {
@@ -236,7 +237,9 @@ fn search_text(
             FieldType::Text { max } if *max >= 2000 && *field != "definition" => {
                 body.push(text.to_owned())
             }
-            _ if *field == title || NAME_LIKE.contains(field) => name.push(text.to_owned()),
+            _ if field == title || NAME_LIKE.contains(&field.as_str()) => {
+                name.push(text.to_owned())
+            }
             _ => {}
         }
     }

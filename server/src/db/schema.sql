@@ -1,6 +1,6 @@
 -- The server database's schema as its migrations (migrations/*.sql) leave it.
 -- Written by migrations/schema_test.rs; do not edit by hand: add a migration.
--- user_version: 13
+-- user_version: 16
 
 CREATE TABLE actors (
     actor BLOB PRIMARY KEY,
@@ -107,6 +107,15 @@ CREATE TABLE ended_sessions (
     ended_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+CREATE TABLE erasures (
+    id INTEGER PRIMARY KEY,
+    contact_id TEXT NOT NULL,
+    erased_by TEXT NOT NULL,
+    erased_at INTEGER NOT NULL,
+    documents_rewritten INTEGER NOT NULL,
+    rows_purged INTEGER NOT NULL
+);
+
 CREATE TABLE import_keys (
     kind TEXT NOT NULL,
     external_id TEXT NOT NULL,
@@ -114,6 +123,27 @@ CREATE TABLE import_keys (
     imported_at TEXT NOT NULL,
     PRIMARY KEY (kind, external_id)
 ) WITHOUT ROWID;
+
+CREATE TABLE import_mappings (
+    name TEXT NOT NULL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    mapping TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE merges (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    survivor TEXT NOT NULL,
+    loser TEXT NOT NULL,
+    merged_by TEXT NOT NULL,
+    merged_at INTEGER NOT NULL,
+    filled_json TEXT NOT NULL,
+    repointed_json TEXT NOT NULL,
+    undone_by TEXT,
+    undone_at INTEGER
+);
 
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -246,6 +276,12 @@ CREATE INDEX devices_by_user ON devices(user_id);
 CREATE INDEX documents_by_record ON documents(record_id);
 
 CREATE INDEX ended_sessions_by_device ON ended_sessions(device_id);
+
+CREATE INDEX erasures_by_contact ON erasures(contact_id);
+
+CREATE INDEX merges_by_loser ON merges(loser);
+
+CREATE INDEX merges_by_survivor ON merges(survivor);
 
 CREATE INDEX process_wakeups_due ON process_wakeups(active, wake_at);
 

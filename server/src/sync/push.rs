@@ -12,7 +12,8 @@
 //!    ([`fieldwork_core::process::creation::rederives`]);
 //! 5. every operation must pass [`fieldwork_core::validate`]: the field
 //!    exists in this class, the value has the right type, the user may write
-//!    the class and the record;
+//!    the class and the record; and it must not give a personal field of
+//!    an erased contact a value again (`erased`, [`crate::erasure::refusal`]);
 //! 6. the record it would make (all the classes the server holds for it,
 //!    merged) must not newly break a rule of [`fieldwork_core::rules`]
 //!    (required fields, an amount without its currency, ...): the same rule
@@ -157,9 +158,29 @@ pub fn apply_measured(
     ctx: PushCtx<'_>,
     changes: Vec<Incoming>,
 ) -> Result<PushOutcome> {
+    apply_measured_then(w, hub, actor, ctx, changes, None)
+}
+
+/// Work that belongs to a batch's transaction (a merge's log entry): run
+/// after every change is decided and none refused, before the commit; its
+/// error rolls the whole batch back.
+pub type InTransaction<'f> =
+    &'f mut dyn FnMut(&rusqlite::Transaction<'_>, &PushOutcome) -> Result<()>;
+
+/// [`apply_measured`], running `then` in the batch's transaction when no
+/// change was refused (with `all_or_nothing`, when the batch is stored
+/// whole), so that what it writes commits with the changes or not at all.
+pub fn apply_measured_then(
+    w: &mut Writer,
+    hub: &Hub,
+    actor: &ActorId,
+    ctx: PushCtx<'_>,
+    changes: Vec<Incoming>,
+    then: Option<InTransaction<'_>>,
+) -> Result<PushOutcome> {
     let Writer { conn, cache } = w;
     let mut touched: Vec<DocId> = Vec::new();
-    let result = commit_batch(conn, cache, actor, ctx, changes, &mut touched);
+    let result = commit_batch(conn, cache, actor, ctx, changes, &mut touched, then);
     match result {
         Ok((out, audits)) => {
             announce(hub, &out, &audits);
@@ -186,6 +207,7 @@ fn commit_batch(
     ctx: PushCtx<'_>,
     changes: Vec<Incoming>,
     touched: &mut Vec<DocId>,
+    then: Option<InTransaction<'_>>,
 ) -> Result<(PushOutcome, Vec<AuditEntry>)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut out = PushOutcome::default();
@@ -225,6 +247,11 @@ fn commit_batch(
         }
         tx.commit()?;
         return Ok((out, audits));
+    }
+    if let Some(then) = then
+        && out.refused.is_empty()
+    {
+        then(&tx, &out)?;
     }
     for entry in &audits {
         audit::record(&tx, entry)?;
@@ -405,6 +432,11 @@ fn check_one(
     validate::check_change(ctx.access, loaded, &change, &facts).map_err(Rejected)?;
     let after = scratch_copy(loaded, &change)?;
     let (fresh, before_fields, after_fields) = (loaded.is_empty(), loaded.fields(), after.fields());
+    if let Some(d) =
+        crate::erasure::refusal(tx, &doc, &before_fields, &after_fields).map_err(internal)?
+    {
+        return Err(Rejected(d));
+    }
     if facts.is_none() && Some(doc.class()) == ctx.access.policy().map(|p| p.base_class()) {
         check_new_record_scope(tx, ctx, &doc, doc_text, &after_fields)?;
     }
@@ -667,7 +699,7 @@ fn new_record_facts(
 /// Record `id` as stored, every class document merged (a process task's
 /// instance and model version, for the guard), read outside the writer's
 /// cache so the document being checked stays as it is.
-fn stored_record(tx: &rusqlite::Transaction<'_>, id: &RecordId) -> Result<Option<Record>> {
+pub(super) fn stored_record(tx: &rusqlite::Connection, id: &RecordId) -> Result<Option<Record>> {
     let mut record = fieldwork_core::edit::empty_record(id);
     let actor = ActorId::random();
     for doc in documents::docs_of_record(tx, &id.to_string())? {

@@ -1,5 +1,5 @@
 //! The administration pages: users, the policy, devices and remote wipe,
-//! the audit log, API keys and webhooks, for users whose role the policy
+//! the audit log, API keys, webhooks and imports, for users whose role the policy
 //! in force makes an administrator.
 //!
 //! Every page and every action calls the office API's admin functions
@@ -25,6 +25,8 @@
 //! | GET, POST | `/web/admin/webhooks` | webhooks and their newest deliveries; a new one's secret shown once ([`webhooks`]) |
 //! | POST | `/web/admin/webhooks/{id}/delete` | deletes a webhook |
 //! | POST | `/web/admin/webhooks/deliveries/{id}/redeliver` | queues a delivery again |
+//! | GET, POST | `/web/admin/import` | the upload form; a CSV or XLSX file checked (dry run) with its report ([`import`]) |
+//! | POST | `/web/admin/import/confirm` | imports the file just checked |
 //!
 //! Guarantees:
 //! - only a user whose role the policy in force makes an administrator
@@ -43,6 +45,8 @@
 
 pub mod audit;
 pub mod devices;
+pub mod import;
+pub mod import_pending;
 pub mod keys;
 pub mod policy;
 pub mod users;

@@ -414,7 +414,11 @@ async fn page_of(
         .card
         .fields
         .iter()
-        .map(|f| field_view(id.kind(), f, typed.inputs.get(&f.name), &tz))
+        .map(|f| {
+            let ty = session.access.field(id.kind(), &f.name).map(|d| d.ty);
+            let view = field_view(id.kind(), ty, f, typed.inputs.get(&f.name), &tz);
+            custom_label(view, session.access.policy(), id.kind())
+        })
         .collect();
     // Refusals of fields the card shows go next to them, others above
     // the form.
@@ -514,14 +518,15 @@ fn section_of(kind: RecordKind) -> &'static str {
 /// One field as a form shows it: `typed` when the user typed something,
 /// else the stored value (also the new-record form's, [`super::create`]);
 /// the value as read, the label and the hint in the request's language,
-/// instants in `zone`.
+/// instants in `zone`; `ty` is the field's type under the policy in force
+/// (custom fields and picklists included: a choice is a select).
 pub(super) fn field_view(
     kind: RecordKind,
+    ty: Option<FieldType>,
     f: &fieldwork_core::card::CardField,
     typed: Option<&String>,
     zone: &jiff::tz::TimeZone,
 ) -> FieldView {
-    let ty = schema::field(kind, &f.name).map(|d| d.ty);
     // Money is edited in its currency's major units, as people write it.
     let currency = f.currency.clone().filter(|_| ty == Some(FieldType::Money));
     let original = match (&currency, f.value.as_deref().map(str::parse::<i64>)) {
@@ -564,6 +569,19 @@ pub(super) fn field_view(
         currency,
         stored: None,
     }
+}
+
+/// `view` with the label the policy gives its custom field, if any (a
+/// built-in field keeps its translated label).
+pub(super) fn custom_label(
+    mut view: FieldView,
+    policy: Option<&fieldwork_core::Policy>,
+    kind: RecordKind,
+) -> FieldView {
+    if let Some(label) = policy.and_then(|p| p.label(kind, &view.name)) {
+        view.label = label.to_owned();
+    }
+    view
 }
 
 fn choices(values: &[&str], current: &str, required: bool) -> Vec<Choice> {

@@ -29,7 +29,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fieldwork_core::card::{CardField, creatable_fields};
-use fieldwork_core::schema;
 use fieldwork_core::{RecordId, RecordKind};
 
 use super::card::{FieldView, card_href, field_view};
@@ -117,8 +116,11 @@ pub async fn form(
             return page::message_for(&session, e.status, i18n::text("Bad address"), &e.message);
         }
     };
-    let inputs: BTreeMap<String, String> = schema::fields(kind)
-        .iter()
+    let inputs: BTreeMap<String, String> = session
+        .access
+        .policy()
+        .into_iter()
+        .flat_map(|p| p.fields(kind))
         .filter_map(|d| {
             query
                 .text(d.name, MAX_PREFILL)
@@ -261,7 +263,7 @@ fn render(
     };
     let mut fields: Vec<FieldView> = creatable_fields(&session.access, policy, kind)
         .into_iter()
-        .filter_map(|field| schema::field(kind, &field))
+        .filter_map(|field| policy.field(kind, &field))
         .map(|def| {
             let empty = CardField {
                 name: def.name.to_owned(),
@@ -274,7 +276,14 @@ fn render(
                 required: def.required,
                 conflicts: Vec::new(),
             };
-            field_view(kind, &empty, inputs.get(def.name), &jiff::tz::TimeZone::UTC)
+            let view = field_view(
+                kind,
+                Some(def.ty),
+                &empty,
+                inputs.get(def.name),
+                &jiff::tz::TimeZone::UTC,
+            );
+            super::card::custom_label(view, Some(policy), kind)
         })
         .collect();
     for (field, message) in std::mem::take(&mut errors) {

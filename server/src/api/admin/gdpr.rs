@@ -12,6 +12,10 @@
 //!   not its content.
 //! - The work is bounded by the records that refer to the contact (found
 //!   by seeks in the field index) and their documents.
+//!
+//! The right to erasure ([`erase`]) is carried out by [`crate::erasure`]
+//! (one transaction, logged in the erasure log and the audit log, never
+//! with the values); this handler only checks the caller and the id.
 
 use std::sync::Arc;
 
@@ -29,6 +33,7 @@ use crate::api::records::RecordOut;
 use crate::api::{query, read, write};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::{policy, record_index};
+use crate::erasure::{self, Erased};
 use crate::error::{Result, ServerError};
 use crate::request::Authenticated;
 use crate::state::AppState;
@@ -93,6 +98,38 @@ pub async fn subject_access(
         })
         .await?;
     Ok(Json(found))
+}
+
+/// `POST /v1/admin/gdpr/contact/{id}/erase`: erases the contact's personal
+/// fields from its current state and history, on the server and (at their
+/// next sync) on every device ([`crate::erasure`]). Idempotent: a second
+/// call reports `already_erased` and removes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/gdpr/contact/{id}/erase",
+    operation_id = "gdpr_erase",
+    tag = "gdpr",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "the contact's id (`ULID` or `contact:ULID`)")),
+    responses(
+        (status = 200, description = "what was erased (counts, never values)", body = Erased),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn erase(
+    State(state): State<Arc<AppState>>,
+    auth: Result<Authenticated, ServerError>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Erased>> {
+    let user = admin(&state, auth).await?;
+    let id = query::record_id("contact", &id)?;
+    let (st, by, shown) = (state.clone(), user.name.clone(), id.to_string());
+    super::blocking(move || erasure::erase_contact(&st, &id, &by))
+        .await?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("no contact {shown}")))
 }
 
 /// The contact, its history and the records referring to it, read with

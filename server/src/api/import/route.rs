@@ -6,7 +6,9 @@
 //! ([`fieldwork_core::import::MAX_BYTES`]) before anything is decided; one
 //! import or export at a time per caller (`429 export_busy`); a file with a
 //! refused row is answered `422` with the whole report and nothing written
-//! (unless `skip_invalid`).
+//! (unless `skip_invalid`); `mapping_name` uses a saved mapping
+//! ([`super::saved_mapping`]), and naming both `mapping` and
+//! `mapping_name` is refused.
 
 use std::sync::Arc;
 
@@ -27,7 +29,7 @@ use crate::request::read_body_bytes;
 use crate::state::AppState;
 
 /// How long the file may take to arrive.
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 /// Longest mapping accepted in the query string.
 const MAX_MAPPING: usize = 16 * 1024;
 
@@ -43,8 +45,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         ("dry_run" = Option<bool>, Query, description = "check and report only"),
         ("skip_invalid" = Option<bool>, Query, description = "import the valid rows even when some are refused"),
         ("mapping" = Option<String>, Query, description = "the column mapping as JSON (docs/API.md, Import)"),
+        ("mapping_name" = Option<String>, Query, description = "the name of a saved mapping (`PUT /v1/admin/import-mappings/{name}`) for this kind"),
     ),
-    request_body(content = String, content_type = "text/csv", description = "the file (UTF-8 or Windows-1252, comma, semicolon or tab)"),
+    request_body(content = String, content_type = "text/csv", description = "the file: CSV (UTF-8 or Windows-1252, comma, semicolon or tab) or XLSX (told by its first bytes; the first worksheet, row 1 the header)"),
     responses(
         (status = 200, body = Object, description = "the report: created, updated, unchanged, refused, errors and warnings by line"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -71,7 +74,16 @@ pub async fn import(
             "accounts, contacts, deals and activities are imported",
         ));
     }
-    let (options, mapping) = parameters(raw.as_deref().unwrap_or(""))?;
+    let (options, mapping, name) = parameters(raw.as_deref().unwrap_or(""))?;
+    let mapping = match name {
+        Some(name) => {
+            state
+                .db
+                .read(move |c| super::saved_mapping(c, &name, kind))
+                .await?
+        }
+        None => mapping,
+    };
     let _slot = state
         .exports
         .take(&caller.user.name)
@@ -96,9 +108,12 @@ pub async fn import(
     Ok((status, Json(report)))
 }
 
-fn parameters(raw: &str) -> ApiResult<(Options, Mapping)> {
+/// The options, the mapping given as JSON and the name of a saved one.
+fn parameters(raw: &str) -> ApiResult<(Options, Mapping, Option<String>)> {
     let mut options = Options::default();
     let mut mapping = Mapping::default();
+    let mut given = false;
+    let mut name = None;
     let flag = |key: &str, value: &str| match value {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
@@ -110,10 +125,18 @@ fn parameters(raw: &str) -> ApiResult<(Options, Mapping)> {
             "skip_invalid" => options.skip_invalid = flag(&key, &value)?,
             "mapping" if value.len() <= MAX_MAPPING => {
                 mapping = Mapping::from_json(value.as_bytes()).map_err(Problem::bad_request)?;
+                given = true;
             }
+            "mapping_name" if value.len() <= MAX_MAPPING => name = Some(value.into_owned()),
             "mapping" => return Err(Problem::bad_request("the mapping is too long")),
+            "mapping_name" => return Err(Problem::bad_request("the mapping's name is too long")),
             other => return Err(Problem::bad_request(format!("unknown parameter `{other}`"))),
         }
     }
-    Ok((options, mapping))
+    if given && name.is_some() {
+        return Err(Problem::bad_request(
+            "give the mapping as `mapping` or by `mapping_name`, not both",
+        ));
+    }
+    Ok((options, mapping, name))
 }

@@ -10,6 +10,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
+use fieldwork_core::policy::Policy;
 use fieldwork_core::report::{GroupBy, Rates, ReportQuery, StageWeights};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -106,6 +107,14 @@ impl Params {
                 Ok(if wants_csv { Format::Csv } else { Format::Json })
             }
         }
+    }
+
+    /// The stage weights of this request: the policy's probabilities
+    /// (`[pipeline.probability]`) under the `weight=` overrides given.
+    pub fn weights_under(&self, policy: &Policy) -> ApiResult<StageWeights> {
+        StageWeights::of_probabilities(policy.stage_probabilities())
+            .overridden(&self.weights)
+            .map_err(|e| bad("weight", core_message(e)))
     }
 
     /// The report query at `now`, as the device builds it.

@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldwork_core::error::ValidationError;
 use fieldwork_core::policy::codes;
-use fieldwork_core::schema::{self, FieldDef};
+use fieldwork_core::schema::FieldDef;
 use fieldwork_core::{Access, CoreError, Denial, RecordKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
@@ -166,7 +166,7 @@ fn resolve(access: &Access, kind: RecordKind, field: &str) -> Result<Resolved> {
             message: format!("{kind} has no field `{field}`"),
         }))
     };
-    let def = schema::field(kind, field).ok_or_else(unknown)?;
+    let def = access.field(kind, field).ok_or_else(unknown)?;
     let (Some(policy), Some(user)) = (access.policy(), access.user()) else {
         return Ok(Resolved { def, class: None });
     };

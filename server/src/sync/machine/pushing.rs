@@ -4,7 +4,9 @@
 //! Guarantees: every pushed change is either acknowledged (stored, on disk)
 //! or refused with a code; a push beyond the configured bounds is refused
 //! whole (`batch_too_large`) before the writer is taken; a disabled user's
-//! push closes the connection with `user_disabled`.
+//! push closes the connection with `user_disabled`; an accepted edit of a
+//! merged record is then forwarded to the record kept
+//! ([`crate::sync::redirect`]), never undoing the push.
 
 use fieldwork_core::sync::protocol::{
     Ack, Batch, Push, PushResult, PushedChange, Refusal, ServerMessage, error_codes,
@@ -154,6 +156,13 @@ impl Open {
                     device,
                     outcome.accepted.len() + outcome.refused.len(),
                 )?;
+                // Edits of merged records go on to the records kept.
+                let who = crate::sync::redirect::Editing {
+                    state,
+                    user: &user,
+                    access: &access,
+                };
+                crate::sync::redirect::after_push(w, who, &outcome.events);
                 // Instances touched by the push run now, next to the data.
                 // Their failure must not undo the accepted push.
                 let docs: Vec<_> = outcome.accepted.iter().map(|(d, _)| d.clone()).collect();

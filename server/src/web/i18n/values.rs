@@ -54,6 +54,9 @@ pub fn hint(ty: FieldType) -> String {
         FieldType::Phone => i18n::text("phone number").to_owned(),
         FieldType::Url => i18n::text("web address (http or https)").to_owned(),
         FieldType::Enum(_) => i18n::text("one of the listed values").to_owned(),
+        FieldType::MultiEnum(_) => {
+            i18n::text("any of the listed values, separated by commas").to_owned()
+        }
         FieldType::Date => i18n::text("date (YYYY-MM-DD)").to_owned(),
         FieldType::DateTime => {
             i18n::text("date and time (e.g. 2027-01-08T09:00:00+01:00)").to_owned()
