@@ -70,7 +70,8 @@ log "compiling the generated Kotlin bindings and the Kotlin tests"
 log "Kotlin binding tests (JVM)"
 java -Djna.library.path="$out/lib" -cp "$build/bindings-tests.jar:$run_cp" \
   org.junit.runner.JUnitCore dev.fieldwork.tests.DeviceTest dev.fieldwork.tests.EncryptedStoreTest dev.fieldwork.tests.ReportsTest \
-  dev.fieldwork.tests.LifecycleTest dev.fieldwork.tests.ObserveTest dev.fieldwork.tests.AttachmentsTest
+  dev.fieldwork.tests.LifecycleTest dev.fieldwork.tests.ObserveTest dev.fieldwork.tests.AttachmentsTest \
+  dev.fieldwork.tests.CustomFieldsTest
 
 shared="$root/mobile-shell/android/shared/src"
 if [ -d "$shared" ]; then

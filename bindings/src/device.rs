@@ -138,8 +138,40 @@ pub(crate) fn list_query(kind: Kind, options: ListOptions) -> Result<ListQuery> 
         offset: not_negative(options.offset, "offset")?,
         after: options.after,
         archived: options.archived.map(Into::into).unwrap_or_default(),
+        custom: options.custom.into_iter().collect(),
+        sort_custom: options.sort_custom,
         ..ListQuery::default()
     })
+}
+
+/// Refuses, with `Invalid` naming it, a custom field of `query` (filter or
+/// sort) that is not a custom field of the listed kind under the store's
+/// policy that its user may read: the fields the core's
+/// [`readable_fields`](fieldwork_core::card::readable_fields) gives every
+/// card of that kind. A name without the `x_` prefix is left to the core's
+/// list, which refuses it (`is not a custom field`) before reading a row.
+pub(crate) fn check_custom(
+    store: &fieldwork_core::Store,
+    query: &ListQuery,
+) -> fieldwork_core::Result<()> {
+    let kind = query.kind.unwrap_or(RecordKind::Account);
+    let readable = fieldwork_core::card::readable_fields(store.access(), store.policy(), kind);
+    let named = query.custom.keys().chain(query.sort_custom.iter());
+    match named
+        .filter(|name| fieldwork_core::schema::custom::is_custom(name))
+        .find(|name| !readable.contains(&name.as_str()))
+    {
+        Some(name) => Err(fieldwork_core::CoreError::Invalid(
+            fieldwork_core::ValidationError::field(
+                name,
+                format!(
+                    "is not a custom field of {} records that this user may read",
+                    kind.as_str()
+                ),
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn vec_of<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
@@ -452,7 +484,7 @@ impl FieldworkDevice {
     /// and whether each is writable now.
     pub fn card(&self, id: String) -> Result<RecordView> {
         let id = record_id(&id)?;
-        Ok(self.with_store(|s| s.card(&id))?.into())
+        self.with_store(|s| Ok(RecordView::of_card(s.card(&id)?, s.policy())))
     }
 
     /// The fields a "new record" form of `kind` offers this user.
@@ -462,10 +494,15 @@ impl FieldworkDevice {
 
     /// A filtered, sorted page of records of `kind`. A negative
     /// `options.limit` or `options.offset` fails with `Invalid` naming it
-    /// (`limit`, `offset`); a malformed `options.account` with `NotFound`.
+    /// (`limit`, `offset`); a malformed `options.account` with `NotFound`;
+    /// a name in `options.custom` or `options.sort_custom` that is not a
+    /// custom field of `kind` this user may read with `Invalid` naming it.
     pub fn list(&self, kind: Kind, options: ListOptions) -> Result<Vec<RecordSummary>> {
         let query = list_query(kind, options)?;
-        Ok(vec_of(self.with_store(|s| s.list(&query))?))
+        Ok(vec_of(self.with_store(|s| {
+            check_custom(s, &query)?;
+            s.list(&query)
+        })?))
     }
 
     /// A filtered, sorted page of records of `kind` and the cursor of the
@@ -477,7 +514,12 @@ impl FieldworkDevice {
     /// handed out by a page.
     pub fn list_page(&self, kind: Kind, options: ListOptions) -> Result<RecordPage> {
         let query = list_query(kind, options)?;
-        Ok(self.with_store(|s| s.list_page(&query))?.into())
+        Ok(self
+            .with_store(|s| {
+                check_custom(s, &query)?;
+                s.list_page(&query)
+            })?
+            .into())
     }
 
     /// Full-text search (prefixes, any accents and case), best first, at
@@ -893,6 +935,8 @@ pub(crate) mod tests {
             offset,
             after: None,
             archived: None,
+            custom: Default::default(),
+            sort_custom: None,
         };
         assert_eq!(
             refused(device.list(Kind::Account, options(-1, 0))),
@@ -941,6 +985,156 @@ pub(crate) mod tests {
             1
         );
         assert_eq!(device.count(Kind::Account).expect("count"), 1);
+        device.close_device();
+    }
+
+    /// The default policy with a choice `x_segment` (general, labelled
+    /// "Segment") and a number `x_margin` (financial, which reps do not
+    /// read) on accounts.
+    pub(crate) fn custom_policy() -> String {
+        let general = "\"website\", \"description\"]";
+        let financial = "financial = [\"credit_limit\", \"credit_currency\", \"contract\"]";
+        let text = fieldwork_core::policy::DEFAULT_POLICY_TOML
+            .replacen(general, "\"website\", \"description\", \"x_segment\"]", 1)
+            .replacen(
+                financial,
+                "financial = [\"credit_limit\", \"credit_currency\", \"contract\", \"x_margin\"]",
+                1,
+            );
+        format!(
+            "{text}\n[custom.account.segment]\nlabel = \"Segment\"\ntype = \"choice\"\n\
+             choices = [\"smb\", \"mid\", \"enterprise\"]\n\
+             [custom.account.margin]\ntype = \"number\"\nmin = 0\nmax = 100\n"
+        )
+    }
+
+    /// Signs `device` in, offline, as rep `rita` of `north` under `policy`.
+    pub(crate) fn sign_in_rep(device: &FieldworkDevice, policy: &str) {
+        device
+            .with_store(|s| {
+                s.set_sign_in(&fieldwork_core::store::SignIn {
+                    server: "http://127.0.0.1:1".into(),
+                    transport: Default::default(),
+                    user: fieldwork_core::UserContext {
+                        name: "rita".into(),
+                        role: "rep".into(),
+                        territories: vec!["north".into()],
+                        team: vec![],
+                    },
+                    policy: policy.to_owned(),
+                    policy_revision: 2,
+                })
+            })
+            .expect("sign in");
+    }
+
+    fn custom_options(custom: &[(&str, &str)], sort_custom: Option<&str>) -> ListOptions {
+        ListOptions {
+            sort: None,
+            descending: false,
+            stage: None,
+            owner: None,
+            territory: None,
+            account: None,
+            assignee: None,
+            status: None,
+            limit: 100,
+            offset: 0,
+            after: None,
+            archived: None,
+            custom: custom
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            sort_custom: sort_custom.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn custom_fields_filter_sort_and_label_and_a_bad_name_is_invalid_naming_it() {
+        let _turn = serial();
+        let dir = tempfile::tempdir().expect("dir");
+        let device = FieldworkDevice::open(
+            dir.path().join("d.db").display().to_string(),
+            Arc::new(Memory::default()),
+        )
+        .expect("open");
+        let policy = custom_policy();
+        fieldwork_core::Policy::from_toml(&policy).expect("the custom policy is valid");
+        sign_in_rep(&device, &policy);
+        let mut ids = Vec::new();
+        for (name, segment) in [
+            ("Acme", Some("smb")),
+            ("Beta", Some("mid")),
+            ("Cora", Some("enterprise")),
+            ("Dune", None),
+        ] {
+            let mut edits = account(name);
+            edits.push(FieldEdit {
+                field: "territory".into(),
+                value: Some("north".into()),
+                currency: None,
+            });
+            if let Some(segment) = segment {
+                edits.push(FieldEdit {
+                    field: "x_segment".into(),
+                    value: Some(segment.into()),
+                    currency: None,
+                });
+            }
+            ids.push(device.create(Kind::Account, edits).expect("create"));
+        }
+        let titles = |options: ListOptions| -> Vec<String> {
+            let rows = device.list(Kind::Account, options).expect("list");
+            rows.into_iter().map(|r| r.title).collect()
+        };
+        assert_eq!(
+            titles(custom_options(&[("x_segment", "smb")], None)),
+            ["Acme"]
+        );
+        assert_eq!(
+            titles(custom_options(&[], Some("x_segment"))),
+            ["Cora", "Beta", "Acme", "Dune"]
+        );
+        let mut descending = custom_options(&[], Some("x_segment"));
+        descending.descending = true;
+        assert_eq!(titles(descending), ["Acme", "Beta", "Cora", "Dune"]);
+        let page = device
+            .list_page(
+                Kind::Account,
+                custom_options(&[("x_segment", "mid")], Some("x_segment")),
+            )
+            .expect("page");
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].title, "Beta");
+        assert_eq!(page.next_cursor, None);
+
+        for (options, field) in [
+            (custom_options(&[("x_nope", "smb")], None), "x_nope"),
+            (custom_options(&[], Some("x_margin")), "x_margin"),
+            (custom_options(&[], Some("name")), "name"),
+        ] {
+            let (named, detail) = refused(device.list(Kind::Account, options.clone()));
+            assert_eq!(named, field);
+            assert!(detail.contains("is not a custom field"), "{detail}");
+            assert_eq!(refused(device.list_page(Kind::Account, options)).0, field);
+        }
+        let (named, _) =
+            refused(device.list(Kind::Contact, custom_options(&[], Some("x_segment"))));
+        assert_eq!(named, "x_segment");
+
+        let card = device.card(ids[0].clone()).expect("card");
+        let label = |name: &str| {
+            let field = card
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .expect("on the card");
+            field.label.clone()
+        };
+        assert_eq!(label("x_segment").as_deref(), Some("Segment"));
+        assert_eq!(label("name"), None);
+        assert!(card.fields.iter().all(|f| f.name != "x_margin"));
         device.close_device();
     }
 

@@ -2,8 +2,10 @@
 //! history. Each type is a plain value converted from the core's own; times
 //! are RFC 3339 strings in UTC unless a field says otherwise.
 
+use std::collections::HashMap;
+
 use fieldwork_core::store::{self, CardField, RecordCard};
-use fieldwork_core::{RecordKind, history};
+use fieldwork_core::{Policy, RecordKind, history};
 
 /// The kinds of record an app works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -139,6 +141,19 @@ pub struct ListOptions {
     /// Archived records: left out when `None` (or `Exclude`).
     #[uniffi(default = None)]
     pub archived: Option<ArchivedFilter>,
+    /// Only records whose custom fields (`x_…`) have these values, each
+    /// compared with the value as typed (`smb`, `12`, `true`); empty: no
+    /// such filter. A name that is not a custom field of the listed kind
+    /// that this user may read is refused with `Invalid` naming it.
+    #[uniffi(default)]
+    pub custom: HashMap<String, String>,
+    /// Order by this custom field (`x_…`) instead of `sort`, in the
+    /// direction `descending` gives; records without a value come last,
+    /// then by name. Refused as a `custom` name is; such a list pages by
+    /// `offset` only: it hands out no cursor and `after` is refused with
+    /// `Invalid` (field `after`).
+    #[uniffi(default = None)]
+    pub sort_custom: Option<String>,
 }
 
 /// One page of a list and the cursor of the next (`list_page`). Pages
@@ -258,6 +273,11 @@ pub struct FieldView {
     pub required: bool,
     /// Values written concurrently by others, besides the current one.
     pub conflicts: Vec<String>,
+    /// For a custom field (`x_…`): the label the administrator gave it in
+    /// the policy (its name when none); `None` for built-in fields, which
+    /// apps label themselves.
+    #[uniffi(default = None)]
+    pub label: Option<String>,
 }
 
 impl From<CardField> for FieldView {
@@ -272,6 +292,7 @@ impl From<CardField> for FieldView {
             writable: f.writable,
             required: f.required,
             conflicts: f.conflicts,
+            label: None,
         }
     }
 }
@@ -287,12 +308,22 @@ pub struct RecordView {
     pub fields: Vec<FieldView>,
 }
 
-impl From<RecordCard> for RecordView {
-    fn from(c: RecordCard) -> Self {
+impl RecordView {
+    /// The card as apps see it, each custom field labelled as `policy`
+    /// (the one the card was built under) labels it.
+    pub(crate) fn of_card(c: RecordCard, policy: &Policy) -> Self {
+        let kind = c.id.kind();
         RecordView {
             id: c.id.to_string(),
             title: c.title,
-            fields: c.fields.into_iter().map(Into::into).collect(),
+            fields: c
+                .fields
+                .into_iter()
+                .map(|f| {
+                    let label = policy.label(kind, &f.name).map(str::to_owned);
+                    FieldView { label, ..f.into() }
+                })
+                .collect(),
         }
     }
 }

@@ -23,6 +23,8 @@
 //!   relationship's end that would then point at its other end (the rule
 //!   book refuses a relationship to itself); [`undo_repoints`] moves back
 //!   only references that still point at the survivor.
+//! - [`instance_fields`] names the fields of a process instance a merge
+//!   re-points (never through a user's edit: see its docs).
 //! - [`forwarded`] is the redirect rule: the carried fields an edit of a
 //!   merged loser changed, as writes for the survivor (set or clear);
 //!   system fields, `archived` and `merged_into` are never forwarded.
@@ -213,8 +215,9 @@ pub fn loser_undo_writes() -> Vec<FieldWrite> {
 }
 
 /// Every `(kind, field)` that may refer to a record of `kind` and that a
-/// merge moves: reference fields of every kind, except process instances
-/// (whose identity fields never change once they exist) and
+/// merge moves as the caller's edit: reference fields of every kind, except
+/// process instances (whose identity fields no user may change, see
+/// [`instance_fields`]) and
 /// `merged_into` (a record merged earlier stays merged into the record it
 /// named; the redirect follows the chain).
 pub fn referring_fields(kind: RecordKind) -> Vec<(RecordKind, &'static str)> {
@@ -233,6 +236,19 @@ pub fn referring_fields(kind: RecordKind) -> Vec<(RecordKind, &'static str)> {
         }
     }
     out
+}
+
+/// The fields of a process instance that may refer to a record of `kind`
+/// (`record`, and `account` for an account). A merge moves them too, but
+/// not as the caller's edit: the process guard lets no user change an
+/// instance's identity, so the server re-points them itself, in the
+/// merge's transaction, and logs each as a [`Repoint`] of the instance.
+pub fn instance_fields(kind: RecordKind) -> Vec<&'static str> {
+    schema::fields(RecordKind::ProcessInstance)
+        .iter()
+        .filter(|d| matches!(d.ty, FieldType::Ref(kinds) if kinds.contains(&kind)))
+        .map(|d| d.name)
+        .collect()
 }
 
 /// The references to re-point from `loser` to `survivor` among

@@ -15,12 +15,17 @@
 //! validator meant for devices; they carry no user of their own. An instance
 //! that makes the engine panic, or loops without waiting, is marked failed
 //! (`process_wakeups.failed`, shown by `process monitor`) and the others go on.
+//!
+//! Guarantees: an instance's `record` and `account` change only through
+//! [`repoint_instances`], the server's own change for a merge (no pushed
+//! change may make it, see [`fieldwork_core::process::guard`]).
 
 use std::collections::BTreeMap;
 
 use fieldwork_core::automerge::ActorId;
 use fieldwork_core::document::ClassDoc;
 use fieldwork_core::error::CoreError;
+use fieldwork_core::merge::{self, Repoint};
 use fieldwork_core::process::creation::engine_docs;
 use fieldwork_core::process::model::Model;
 use fieldwork_core::process::runner::{self, model_from_record};
@@ -534,6 +539,71 @@ pub fn with_host_as<T>(
             Err(e)
         }
     }
+}
+
+/// Re-points process instances for a merge of the record `from` into `to`
+/// (or, for its undo, back): each `(instance, field)` of `moves` that
+/// still holds `from` is set to `to` by the server's own engine change
+/// (the engine's actor and author, as [`ServerHost`] writes a step), and a
+/// waiting instance that watched `from` watches `to`. Returns the moves
+/// made and the feed events to publish once `conn`'s transaction commits.
+///
+/// This is the one way an instance's `record` or `account` changes: the
+/// process guard refuses it in every pushed change, and only the office
+/// API's merge, already authorised on both records, calls this, inside
+/// the transaction of its own changes and its log (`conn`, with the
+/// writer's `cache`). A move naming another kind or a field that cannot
+/// refer to `from` ([`merge::instance_fields`]) is skipped.
+pub fn repoint_instances(
+    conn: &Connection,
+    cache: &mut lru::LruCache<DocId, ClassDoc>,
+    actor: &ActorId,
+    now: Timestamp,
+    moves: &[Repoint],
+    (from, to): (&RecordId, &RecordId),
+) -> Result<(Vec<Repoint>, Vec<FeedEvent>)> {
+    let (_, policy) = policy::current(conn)?;
+    let mut host = ServerHost {
+        conn,
+        cache,
+        actor: actor.clone(),
+        now: Timestamp::from_second(now.as_second()).unwrap_or(now),
+        user: runner_user().to_owned(),
+        policy,
+        access: Access::Local,
+        models: None,
+        events: Vec::new(),
+    };
+    let fields = merge::instance_fields(from.kind());
+    let mut moved = Vec::new();
+    for m in moves {
+        let kind = m.record.kind();
+        let Some(field) = fields.iter().copied().find(|f| *f == m.field) else {
+            continue;
+        };
+        if kind != RecordKind::ProcessInstance {
+            continue;
+        }
+        let Some(current) = host.record(&m.record)? else {
+            continue;
+        };
+        if !merge::still_repointed(&current.fields, field, from) {
+            continue;
+        }
+        let ops = vec![rules::SystemWrite::Set {
+            field,
+            value: Some(FieldValue::Text(to.to_string())),
+        }];
+        for (class, ops) in host.by_class(kind, ops)? {
+            host.apply(&m.record.doc(&class), ops)?;
+        }
+        conn.execute(
+            "UPDATE process_wakeups SET watch = ?2 WHERE instance = ?1 AND watch = ?3",
+            params![m.record.to_string(), to.to_string(), from.to_string()],
+        )?;
+        moved.push(m.clone());
+    }
+    Ok((moved, host.events))
 }
 
 /// One scheduler pass: due timers and deadlines, scheduled starts.

@@ -185,6 +185,34 @@ fn the_server_cli_writes_the_same_export_as_the_api() {
     );
     assert!(all.contains("98765432") && all.contains("Sevilla 0"));
 
+    // The same organisation export over the admin listener, for
+    // administrators only, and audited.
+    let admin_token = rt.block_on(fieldwork_tests::raw::token(&server.url, "admin"));
+    let admin = ApiClient::with_bearer(&rt, &server.admin_url, &admin_token);
+    let over_api = admin.get("/v1/admin/export/account");
+    assert_eq!(over_api.status, 200, "{}", over_api.text);
+    assert_eq!(
+        over_api.text, all,
+        "the API's organisation export is the CLI's"
+    );
+    let marta_token = rt.block_on(fieldwork_tests::raw::token(&server.url, "marta"));
+    let manager = ApiClient::with_bearer(&rt, &server.admin_url, &marta_token);
+    let refused = manager.get("/v1/admin/export/account");
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let audit = admin.get("/v1/admin/audit?limit=5");
+    assert!(
+        audit
+            .json
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["code"] == "admin_export"
+                && e["user"] == "admin"
+                && e["message"].as_str().is_some_and(|m| m.contains("account"))),
+        "{}",
+        audit.text
+    );
+
     let unknown = Command::new(binary("fieldwork-server"))
         .arg("--data")
         .arg(server.dir())

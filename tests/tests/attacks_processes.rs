@@ -251,6 +251,17 @@ fn a_reps_forged_process_writes_are_refused_and_others_are_served() {
         owner.put(ROOT, "owner", "marta").expect("put");
         let bytes = signed_at(&mut owner, "ana", 1_800_000_000);
         assert_eq!(refused(&mut c, &instance_doc, bytes).await, "immutable");
+        // Moving it to another record is the server's alone (a merge).
+        for field in ["record", "account"] {
+            let mut moved = stored.clone().with_actor(me.clone());
+            moved.put(ROOT, field, sevilla.to_string()).expect("put");
+            let bytes = signed_at(&mut moved, "ana", 1_800_000_000);
+            assert_eq!(
+                refused(&mut c, &instance_doc, bytes).await,
+                "immutable",
+                "{field}"
+            );
+        }
         let mut rewrite = stored.clone().with_actor(me.clone());
         let done_key = "0000.qualify.task";
         assert!(

@@ -3,13 +3,20 @@
 //! duplicate; after sync the rep's edit is on the record kept, on every
 //! device and on the server, every contact, deal and activity refers to
 //! it, and nothing was quarantined. The merge is undone, refused where it
-//! must be, and cannot be undone after 30 days.
+//! must be, and cannot be undone after 30 days. A process instance on the
+//! duplicate moves to the record kept, by the server alone (a pushed
+//! change of an instance's record is refused), and back with the undo.
 
+use fieldwork_core::automerge::transaction::Transactable;
+use fieldwork_core::automerge::{ActorId, ROOT, ReadDoc};
+use fieldwork_core::sync::protocol::ServerMessage;
 use fieldwork_core::value::FieldValue;
 use fieldwork_core::{RecordId, RecordKind};
 use fieldwork_tests::api::{Answer, ApiClient};
 use fieldwork_tests::clocked::{self, at};
 use fieldwork_tests::device::TestDevice;
+use fieldwork_tests::forge::{doc_from, push_one, signed};
+use fieldwork_tests::raw::{RawClient, token};
 use fieldwork_tests::runtime;
 use serde_json::json;
 
@@ -376,5 +383,171 @@ fn edits_follow_a_chain_of_merges_from_phones_and_the_office_api() {
     assert_eq!(
         text(&ana, &c, "website").as_deref(),
         Some("https://sur.example")
+    );
+}
+
+/// A manual process on an account: its owner makes a welcome call.
+const ONBOARD: &str = r#"
+key = "onboard"
+name = "Onboard the customer"
+trigger = { kind = "manual", record = "account" }
+
+[[steps]]
+id = "call"
+name = "Welcome call"
+kind = "task"
+assignee = "owner"
+subject = "Welcome {name}"
+due = "P2D"
+next = "done"
+
+[[steps]]
+id = "done"
+name = "Done"
+kind = "end"
+"#;
+
+/// The instance's card through the office API.
+fn card(api: &ApiClient, instance: &str) -> serde_json::Value {
+    let answer = api.get(&format!("/v1/processes/instances/{instance}"));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json
+}
+
+/// `instance`'s `record` and `account` on `phone`.
+fn instance_refs(phone: &TestDevice, instance: &RecordId) -> (Option<String>, Option<String>) {
+    (
+        text(phone, instance, "record"),
+        text(phone, instance, "account"),
+    )
+}
+
+#[test]
+fn a_merge_repoints_process_instances_undo_puts_them_back_and_no_push_can() {
+    let rt = runtime();
+    let w = clocked::world(T0);
+    let (ana, _clock, _dir) = clocked::device(&rt, &w, "ana", T0);
+    let kept = family(&ana, "Sur", "+34 600 000 031", &[]);
+    let dup = family(&ana, "Sur SL", "+34 600 000 032", &[]);
+    ana.sync();
+
+    let admin = ApiClient::signed_in(&rt, &w.server.url, "admin");
+    let published = admin.post(
+        "/v1/processes/models",
+        json!({"format": "toml", "source": ONBOARD}),
+    );
+    assert_eq!(published.status, 201, "{}", published.text);
+    let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
+    let started = mia.post(
+        "/v1/processes/instances",
+        json!({"model": "onboard", "record": dup.account.to_string()}),
+    );
+    assert_eq!(started.status, 201, "{}", started.text);
+    let instance = started.json["id"].as_str().expect("id").to_owned();
+    let instance_id: RecordId = instance.parse().expect("instance id");
+    let task = started.json["steps"][0]["activity"]["id"]
+        .as_str()
+        .expect("the task")
+        .to_owned();
+    let task_id: RecordId = task.parse().expect("task id");
+    ana.sync();
+    let (on_dup, on_kept) = (
+        Some(dup.account.to_string()),
+        Some(kept.account.to_string()),
+    );
+    assert_eq!(
+        instance_refs(&ana, &instance_id),
+        (on_dup.clone(), on_dup.clone())
+    );
+
+    // The merge moves the running instance and its task to the survivor.
+    let body = json!({"survivor": kept.account.to_string(), "loser": dup.account.to_string()});
+    let merged = mia.post("/v1/merge/account", body);
+    assert_eq!(merged.status, 200, "{}", merged.text);
+    // The family's contact, deal and activity, the task, and the
+    // instance's `record` and `account`.
+    assert_eq!(merged.json["repointed"], 6, "{}", merged.text);
+    let merge_id = merged.json["id"].as_i64().expect("merge id");
+    assert_eq!(
+        card(&mia, &instance)["record"],
+        json!(kept.account.to_string())
+    );
+    assert_eq!(
+        field(&mia, &task_id, "account"),
+        json!(kept.account.to_string())
+    );
+    ana.sync();
+    assert_eq!(
+        instance_refs(&ana, &instance_id),
+        (on_kept.clone(), on_kept.clone())
+    );
+    assert!(
+        ana.store(|s| s.quarantine()).is_empty(),
+        "nothing quarantined"
+    );
+
+    // No device may do what the merge did: a manager's forged change of
+    // the instance's `record` is refused, and nothing changed.
+    let instance_doc = format!("{instance}/general");
+    let code = rt.block_on(async {
+        let t = token(&w.server.url, "mia").await;
+        let mut c = RawClient::connect(&w.server.url, &t)
+            .await
+            .expect("connect");
+        let welcome = c.hello("mia-forger").await;
+        let mut forged = doc_from(&welcome, &instance_doc).with_actor(ActorId::random());
+        assert_eq!(
+            forged
+                .get(ROOT, "record")
+                .expect("get")
+                .and_then(|(v, _)| v.as_str().map(str::to_owned)),
+            Some(kept.account.to_string()),
+            "the forger holds the instance"
+        );
+        forged
+            .put(ROOT, "record", dup.account.to_string())
+            .expect("put");
+        c.send(&push_one(&instance_doc, signed(&mut forged, "mia")))
+            .await;
+        loop {
+            match c.recv().await {
+                Some(ServerMessage::PushResult(r)) => {
+                    assert!(r.accepted.is_empty(), "accepted: {r:?}");
+                    return r.refused.first().expect("a refusal").code.clone();
+                }
+                Some(_) => continue,
+                None => panic!("the connection closed instead of answering"),
+            }
+        }
+    });
+    assert_eq!(code, "immutable");
+    assert_eq!(
+        card(&mia, &instance)["record"],
+        json!(kept.account.to_string())
+    );
+
+    // Its task still works: completing it ends the instance.
+    let done = ApiClient::signed_in(&rt, &w.server.url, "ana").post(
+        &format!("/v1/tasks/{task}/complete"),
+        json!({"outcome": "Called"}),
+    );
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(card(&mia, &instance)["status"], "completed");
+
+    // The undo puts the instance back on the duplicate, finished or not.
+    let undone = mia.post(&format!("/v1/merges/{merge_id}/undo"), json!({}));
+    assert_eq!(undone.status, 200, "{}", undone.text);
+    let back = card(&mia, &instance);
+    assert_eq!(back["record"], json!(dup.account.to_string()), "{back}");
+    assert_eq!(back["status"], "completed", "{back}");
+    assert_eq!(
+        field(&mia, &task_id, "account"),
+        json!(dup.account.to_string())
+    );
+    ana.sync();
+    assert_eq!(instance_refs(&ana, &instance_id), (on_dup.clone(), on_dup));
+    assert!(
+        ana.store(|s| s.quarantine()).is_empty(),
+        "nothing quarantined"
     );
 }

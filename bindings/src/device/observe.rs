@@ -265,15 +265,17 @@ impl Watch {
                 let hits = device.with_store(|s| s.search(text, *kind, *limit))?;
                 Ok(Snapshot::Hits(hits.into_iter().map(Into::into).collect()))
             }
-            Watch::Record { id, .. } => match device.with_store(|s| s.card(id)) {
-                Ok(card) => Ok(Snapshot::Record(Some(card.into()))),
-                Err(e) => match FieldworkError::from(e) {
-                    FieldworkError::NotFound { .. } | FieldworkError::Denied { .. } => {
-                        Ok(Snapshot::Record(None))
-                    }
-                    other => Err(other),
-                },
-            },
+            Watch::Record { id, .. } => {
+                match device.with_store(|s| Ok(RecordView::of_card(s.card(id)?, s.policy()))) {
+                    Ok(view) => Ok(Snapshot::Record(Some(view))),
+                    Err(e) => match FieldworkError::from(e) {
+                        FieldworkError::NotFound { .. } | FieldworkError::Denied { .. } => {
+                            Ok(Snapshot::Record(None))
+                        }
+                        other => Err(other),
+                    },
+                }
+            }
             // Never run: listeners are handed their notices.
             Watch::Listener { .. } => Ok(Snapshot::Record(None)),
         }
@@ -768,7 +770,9 @@ impl FieldworkDevice {
     /// is told the page at once, then again whenever a change (a local
     /// write, sync, the process engine) alters it; see [`Subscription`].
     /// A malformed `options.account` fails at once with `NotFound`, a
-    /// negative `limit` or `offset` with `Invalid` naming it.
+    /// negative `limit` or `offset` with `Invalid` naming it, as does
+    /// anything else [`list`] refuses (a custom field a later policy
+    /// removes then leaves the list, as it does in the core's lists).
     ///
     /// [`list`]: FieldworkDevice::list
     pub fn observe_query(
@@ -778,6 +782,16 @@ impl FieldworkDevice {
         observer: Arc<dyn QueryObserver>,
     ) -> Result<Arc<Subscription>> {
         let query = crate::device::list_query(kind, options)?;
+        // The core's own refusals (a name not named `x_…`, a cursor with a
+        // custom sort) at once too: a query of no rows runs its checks.
+        let probe = ListQuery {
+            limit: Some(0),
+            ..query.clone()
+        };
+        self.with_store(|s| {
+            crate::device::check_custom(s, &query)?;
+            s.list(&probe).map(drop)
+        })?;
         self.subscribe(Watch::List { query, observer })
     }
 

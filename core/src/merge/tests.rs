@@ -170,6 +170,16 @@ fn referring_fields_cover_every_reference_but_instances_and_merges() {
 }
 
 #[test]
+fn instance_fields_are_the_record_and_for_an_account_the_account() {
+    assert_eq!(
+        instance_fields(RecordKind::Account),
+        vec!["record", "account"]
+    );
+    assert_eq!(instance_fields(RecordKind::Contact), vec!["record"]);
+    assert!(instance_fields(RecordKind::Note).is_empty());
+}
+
+#[test]
 fn the_redirect_forwards_user_fields_the_edit_changed_and_nothing_else() {
     let before = fields(&[("name", t("Sur")), ("phone", t("1"))]);
     let after = fields(&[

@@ -20,6 +20,7 @@
 //! | GET | `/v1/admin/import-mappings` | admin | saved column mappings of imports ([`import_mappings`]) |
 //! | PUT, DELETE | `/v1/admin/import-mappings/{name}` | admin | save (checked against the kind's fields) or delete one |
 //! | GET | `/v1/admin/gdpr/contact/{id}` | admin | everything held about a contact: every field, its history, the records referring to it (GDPR subject access; audited) |
+//! | GET | `/v1/admin/export/{kind}?format=csv\|json` | admin | the organisation's export: every record of a kind, every field, streamed (audited; [`org_export`]) |
 //! | POST | `/v1/admin/gdpr/contact/{id}/erase` | admin | erase a contact's personal fields from its state and history, on the server and every device (GDPR erasure; logged without values) |
 //!
 //! Guarantees:
@@ -46,6 +47,7 @@ pub mod audit;
 pub mod devices;
 pub mod gdpr;
 pub mod import_mappings;
+pub mod org_export;
 pub mod policy;
 pub mod roles;
 pub mod users;
@@ -88,6 +90,7 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         )
         .route("/v1/admin/gdpr/contact/{id}", get(gdpr::subject_access))
         .route("/v1/admin/gdpr/contact/{id}/erase", post(gdpr::erase))
+        .route("/v1/admin/export/{kind}", get(org_export::organisation))
 }
 
 /// This module's part of the admin OpenAPI document: every operation and
@@ -113,6 +116,7 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         import_mappings::delete,
         gdpr::subject_access,
         gdpr::erase,
+        org_export::organisation,
     ),
     components(schemas(
         users::UserView,

@@ -243,12 +243,26 @@ pub async fn export(
         .policy()
         .cloned()
         .ok_or_else(|| ServerError::Internal("a caller without a policy".into()))?;
-    let mut export = Export::new(caller.access, policy, q, actor, format);
-    // The header and the first page before answering: a bad filter or
-    // sort is a 400, not a cut-off body.
+    let export = Export::new(caller.access, policy, q, actor, format);
+    stream(state, export, slot, kind, format).await
+}
+
+/// Answers with `export` streamed page by page, holding `slot` until the
+/// last page. The header and the first page are read before answering, so
+/// a bad filter or sort is a `400`, not a cut-off body. Shared by the
+/// user's export and the administrators' organisation export
+/// (`GET /v1/admin/export/{kind}`).
+pub(super) async fn stream(
+    state: Arc<AppState>,
+    export: Export,
+    slot: Slot,
+    kind: fieldwork_core::RecordKind,
+    format: ExportFormat,
+) -> ApiResult<Response> {
     let (export, head) = state
         .db
         .read(move |c| {
+            let mut export = export;
             let mut head = export.next_chunk(c)?.unwrap_or_default();
             head.push_str(&export.next_chunk(c)?.unwrap_or_default());
             Ok((export, head))
@@ -300,7 +314,7 @@ async fn next_piece(
 
 /// Takes `format` out of the query string, leaving the list's parameters;
 /// `limit` is refused (an export has every page).
-fn split_format(raw: &str) -> ApiResult<(ExportFormat, String)> {
+pub(super) fn split_format(raw: &str) -> ApiResult<(ExportFormat, String)> {
     let mut format = ExportFormat::Csv;
     let mut rest = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {

@@ -9,14 +9,18 @@
 //!
 //! A merge fills the survivor's empty fields from the loser (and those
 //! named in `take` over the survivor's), re-points every reference to the
-//! loser (contacts, deals, activities, notes, relationships) at the
-//! survivor, and marks the loser `merged_into` the survivor and archived.
-//! It writes nothing behind the feed's back: every one of those writes is
-//! the caller's edit ([`super::write::edit_changes`]), pushed through
-//! [`crate::sync::push`] like a phone's change, so it syncs to every
-//! device and merges with offline edits field by field. The loser keeps its
-//! documents and history; a phone that edits it afterwards has its edit
-//! forwarded to the survivor ([`crate::sync::redirect`]).
+//! loser (contacts, deals, activities, notes, relationships and process
+//! instances) at the survivor, and marks the loser `merged_into` the
+//! survivor and archived. It writes nothing behind the feed's back: every
+//! one of those writes is the caller's edit ([`super::write::edit_changes`]),
+//! pushed through [`crate::sync::push`] like a phone's change, so it syncs
+//! to every device and merges with offline edits field by field — except
+//! a process instance's `record` and `account`, which no user may change:
+//! the server re-points those itself, as its process engine writes
+//! ([`crate::processes::repoint_instances`]), in the same transaction.
+//! The loser keeps its documents and history; a phone that edits it
+//! afterwards has its edit forwarded to the survivor
+//! ([`crate::sync::redirect`]).
 //!
 //! Guarantees:
 //! - A merge and its undo are all or nothing: every change and the merge
@@ -32,7 +36,11 @@
 //!   `already_merged`, `merge_too_large`, `merge_already_undone`,
 //!   `merge_undo_expired` (`409`).
 //! - An undo changes back only what still holds what the merge wrote:
-//!   a field edited since, or a reference moved since, stays as it is.
+//!   a field edited since, or a reference moved since, stays as it is;
+//!   a process instance the merge re-pointed goes back (running or
+//!   finished) while it still runs on the survivor.
+//! - Only a merge and its undo change an instance's `record` or
+//!   `account`; a pushed change that tries is refused (`immutable`).
 //! - A merge's answer names the fields filled, never their values, so the
 //!   list of merges shows nothing a reader of either record may not read.
 
@@ -109,7 +117,8 @@ pub struct MergeOut {
     pub undo_until: String,
     /// The survivor fields filled from the loser.
     pub filled: Vec<String>,
-    /// How many references were moved from the loser to the survivor.
+    /// How many references were moved from the loser to the survivor
+    /// (a process instance's `record` and `account` count one each).
     pub repointed: u64,
     /// Who undid it, once undone.
     #[serde(skip_serializing_if = "Option::is_none")]

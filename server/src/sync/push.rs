@@ -161,11 +161,24 @@ pub fn apply_measured(
     apply_measured_then(w, hub, actor, ctx, changes, None)
 }
 
-/// Work that belongs to a batch's transaction (a merge's log entry): run
-/// after every change is decided and none refused, before the commit; its
-/// error rolls the whole batch back.
-pub type InTransaction<'f> =
-    &'f mut dyn FnMut(&rusqlite::Transaction<'_>, &PushOutcome) -> Result<()>;
+/// Work that belongs to a batch's transaction (a merge's log entry and the
+/// server's own re-pointing of process instances): run after every change
+/// is decided and none refused, before the commit; its error rolls the
+/// whole batch back.
+pub type InTransaction<'f> = &'f mut dyn FnMut(InBatch<'_, '_>) -> Result<()>;
+
+/// What work in a batch's transaction ([`InTransaction`]) is given.
+pub struct InBatch<'a, 't> {
+    /// The batch's transaction.
+    pub tx: &'a rusqlite::Transaction<'t>,
+    /// The writer's document cache: a document the work changes is
+    /// changed there too (the whole cache is dropped when the batch fails
+    /// after the work ran, so nothing rolled back stays cached).
+    pub cache: &'a mut lru::LruCache<DocId, ClassDoc>,
+    /// The batch's outcome so far; feed events the work adds to
+    /// `events` are published with the batch's after the commit.
+    pub outcome: &'a mut PushOutcome,
+}
 
 /// [`apply_measured`], running `then` in the batch's transaction when no
 /// change was refused (with `all_or_nothing`, when the batch is stored
@@ -248,16 +261,29 @@ fn commit_batch(
         tx.commit()?;
         return Ok((out, audits));
     }
-    if let Some(then) = then
-        && out.refused.is_empty()
-    {
-        then(&tx, &out)?;
+    let Some(then) = then.filter(|_| out.refused.is_empty()) else {
+        for entry in &audits {
+            audit::record(&tx, entry)?;
+        }
+        tx.commit()?;
+        return Ok((out, audits));
+    };
+    let finished = then(InBatch {
+        tx: &tx,
+        cache,
+        outcome: &mut out,
+    })
+    .and_then(|()| {
+        for entry in &audits {
+            audit::record(&tx, entry)?;
+        }
+        Ok(tx.commit()?)
+    });
+    if finished.is_err() {
+        // The work may have cached documents this rollback undoes.
+        cache.clear();
     }
-    for entry in &audits {
-        audit::record(&tx, entry)?;
-    }
-    tx.commit()?;
-    Ok((out, audits))
+    finished.map(|()| (out, audits))
 }
 
 /// [`check_one`], with a panic while checking turned into a

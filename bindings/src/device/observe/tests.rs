@@ -29,6 +29,8 @@ fn options(territory: Option<&str>) -> ListOptions {
         offset: 0,
         after: None,
         archived: None,
+        custom: Default::default(),
+        sort_custom: None,
     }
 }
 
@@ -606,5 +608,45 @@ fn listeners_share_the_dispatcher_in_order_and_cancel_removes_one() {
     assert_eq!(log.wait_for(before + 1)[before], "rows: Dos, Tres, Uno");
     Log::settle();
     assert_eq!(log.events().len(), before + 1, "{:?}", log.events());
+    device.close_device();
+}
+
+#[test]
+fn a_custom_name_list_refuses_is_refused_at_once_and_no_observer_is_called() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let device = open(&dir, "custom.db");
+    crate::device::tests::sign_in_rep(&device, &crate::device::tests::custom_policy());
+    let log = Arc::new(Log::default());
+    let rows = Rows::new("rows", &log, Behaviour::Log);
+    for name in ["x_margin", "x_nope", "name"] {
+        let mut bad = options(None);
+        bad.sort_custom = Some(name.into());
+        match device.observe_query(Kind::Account, bad, rows.clone()) {
+            Err(FieldworkError::Invalid {
+                field: Some(field), ..
+            }) => assert_eq!(field, name),
+            other => panic!("expected Invalid naming {name}, got {other:?}"),
+        }
+    }
+    Log::settle();
+    assert!(log.events().is_empty(), "{:?}", log.events());
+    let mut acme = in_territory("Acme", "north");
+    acme.push(FieldEdit {
+        field: "x_segment".into(),
+        value: Some("smb".into()),
+        currency: None,
+    });
+    device.create(Kind::Account, acme).expect("create");
+    device
+        .create(Kind::Account, in_territory("Beta", "north"))
+        .expect("create");
+    let mut good = options(None);
+    good.custom = [("x_segment".to_owned(), "smb".to_owned())].into();
+    let subscription = device
+        .observe_query(Kind::Account, good, rows.clone())
+        .expect("a readable custom field is observed");
+    assert_eq!(log.wait_for(1), ["rows: Acme"]);
+    subscription.cancel();
     device.close_device();
 }

@@ -2,6 +2,14 @@
 //! caller reads them, the plan of [`fieldwork_core::merge`] turned into
 //! edits ([`write::edit_changes`]), and all of them pushed in one
 //! all-or-nothing batch whose transaction also writes the merge log.
+//!
+//! Process instances on the loser are the exception: no user may change
+//! an instance's `record` or `account` (the process guard refuses it in
+//! any push), so the server re-points them itself, as its engine writes
+//! ([`processes::repoint_instances`]), in that same transaction, and logs
+//! them among the re-pointed references. Every instance is re-pointed,
+//! running or finished, as a merge re-points done tasks too, so the
+//! survivor's process history is whole; the caller need not see them.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +17,7 @@ use axum::http::StatusCode;
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::merge::{self, MergeError, Repoint};
 use fieldwork_core::schema::MERGED_INTO;
-use fieldwork_core::{Access, Denial, Record, RecordId};
+use fieldwork_core::{Access, Denial, Record, RecordId, RecordKind};
 use rusqlite::Connection;
 
 use super::super::problem::Problem;
@@ -18,10 +26,12 @@ use crate::db::merges::{self, Merge};
 use crate::db::users::User;
 use crate::db::{Writer, record_index};
 use crate::error::ServerError;
+use crate::processes;
 use crate::state::AppState;
-use crate::sync::push::{self, InTransaction, Incoming, PushCtx};
+use crate::sync::push::{self, InBatch, InTransaction, Incoming, PushCtx};
 
-/// Most records a merge re-points (`409 merge_too_large` beyond).
+/// Most records a merge re-points, and most process instances (`409
+/// merge_too_large` beyond).
 pub const MAX_REFERRING: usize = 2000;
 
 /// Who merges, and with what rights.
@@ -53,6 +63,7 @@ pub(super) fn merge(
         .map(|r| (r.id.clone(), r.fields.clone()))
         .collect();
     let repoints = merge::repoints(loser, survivor, &pairs);
+    let instances = instance_moves(&w.conn, loser)?;
     let mut edits = vec![
         (s, merge::fill_writes(&fills)),
         (l, merge::loser_writes(survivor)),
@@ -63,8 +74,10 @@ pub(super) fn merge(
     let incoming = changes(&w.conn, who, edits)?;
     let (now, by) = (who.state.now_ms(), who.user.name.clone());
     let mut id = 0;
-    push_all(w, who, incoming, &mut |tx, _| {
-        id = merges::insert(tx, survivor, loser, &by, now, &fills, &repoints)?;
+    push_all(w, who, incoming, &mut |mut b| {
+        let mut logged = repoints.clone();
+        logged.extend(move_instances(&mut b, who, &instances, (loser, survivor))?);
+        id = merges::insert(b.tx, survivor, loser, &by, now, &fills, &logged)?;
         Ok(())
     })?;
     Ok(id)
@@ -90,27 +103,77 @@ pub(super) fn undo(w: &mut Writer, who: Who<'_>, m: &Merge) -> Result<(), Proble
     let l = current(&w.conn, who, &m.loser)?;
     let fills_back = merge::undo_fills(&s.fields, &m.filled);
     let mut edits = vec![(s, fills_back), (l, merge::loser_undo_writes())];
+    let (instances, records): (Vec<Repoint>, Vec<Repoint>) = m
+        .repointed
+        .iter()
+        .cloned()
+        .partition(|r| r.record.kind() == RecordKind::ProcessInstance);
     let mut referring = Vec::new();
-    for id in distinct(&m.repointed) {
+    for id in distinct(&records) {
         referring.push(current(&w.conn, who, &id)?);
     }
-    edits.extend(grouped(referring, &m.repointed, |r, p| {
+    edits.extend(grouped(referring, &records, |r, p| {
         merge::still_repointed(&r.fields, &p.field, &m.survivor)
             .then(|| merge::undo_repoint(p, &m.loser))
     }));
     let incoming = changes(&w.conn, who, edits)?;
     let (id, by, now) = (m.id, who.user.name.clone(), who.state.now_ms());
-    push_all(
-        w,
-        who,
-        incoming,
-        &mut |tx, _| match merges::mark_undone(tx, id, &by, now)? {
+    push_all(w, who, incoming, &mut |mut b| {
+        move_instances(&mut b, who, &instances, (&m.survivor, &m.loser))?;
+        match merges::mark_undone(b.tx, id, &by, now)? {
             true => Ok(()),
             false => Err(ServerError::Internal(format!(
                 "merge {id} was undone meanwhile"
             ))),
-        },
-    )
+        }
+    })
+}
+
+/// The process instances whose `record` (or `account`) holds `loser`, as
+/// moves to make ([`merge::instance_fields`]; `409 merge_too_large` past
+/// [`MAX_REFERRING`]).
+fn instance_moves(conn: &Connection, loser: &RecordId) -> Result<Vec<Repoint>, Problem> {
+    let fields: Vec<(RecordKind, &str)> = merge::instance_fields(loser.kind())
+        .into_iter()
+        .map(|f| (RecordKind::ProcessInstance, f))
+        .collect();
+    let ids = ids_holding(conn, loser, &fields)?;
+    if ids.len() > MAX_REFERRING {
+        return Err(conflict(
+            "merge_too_large",
+            format!("more than {MAX_REFERRING} process instances run on {loser}"),
+        ));
+    }
+    Ok(ids
+        .into_iter()
+        .flat_map(|record| {
+            fields.iter().map(move |(_, f)| Repoint {
+                record: record.clone(),
+                field: (*f).to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// Re-points, in the batch's transaction, the instance fields of `moves`
+/// that hold `from` to `to`, as the server's own change
+/// ([`processes::repoint_instances`]); returns the moves made.
+fn move_instances(
+    b: &mut InBatch<'_, '_>,
+    who: Who<'_>,
+    moves: &[Repoint],
+    (from, to): (&RecordId, &RecordId),
+) -> crate::error::Result<Vec<Repoint>> {
+    if moves.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = jiff::Timestamp::from_millisecond(who.state.now_ms())
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let state = who.state;
+    let (moved, events) =
+        processes::repoint_instances(b.tx, b.cache, &state.actor, now, moves, (from, to))?;
+    b.outcome.events.extend(events);
+    Ok(moved)
 }
 
 /// Record `id` as the caller reads it (`404` when they do not see it).
@@ -153,6 +216,16 @@ fn referring(conn: &Connection, who: Who<'_>, loser: &RecordId) -> Result<Vec<Re
 /// (kind, field, key) per reference field, at most one past
 /// [`MAX_REFERRING`].
 fn referring_ids(conn: &Connection, loser: &RecordId) -> crate::error::Result<Vec<RecordId>> {
+    ids_holding(conn, loser, &merge::referring_fields(loser.kind()))
+}
+
+/// The ids of the records whose field (one of `fields`, by kind) holds
+/// `loser`, the loser left out, at most one past [`MAX_REFERRING`].
+fn ids_holding(
+    conn: &Connection,
+    loser: &RecordId,
+    fields: &[(RecordKind, &str)],
+) -> crate::error::Result<Vec<RecordId>> {
     let key = record_index::sort_key(
         fieldwork_core::schema::FieldType::Ref(&[]),
         &fieldwork_core::FieldValue::Text(loser.to_string()),
@@ -162,7 +235,7 @@ fn referring_ids(conn: &Connection, loser: &RecordId) -> crate::error::Result<Ve
           WHERE kind = ?1 AND field = ?2 AND sort_key = ?3 LIMIT ?4",
     )?;
     let mut ids: Vec<RecordId> = Vec::new();
-    for (kind, field) in merge::referring_fields(loser.kind()) {
+    for (kind, field) in fields {
         let limit = (MAX_REFERRING + 1) as i64;
         let found = stmt
             .query_map(rusqlite::params![kind.as_str(), field, key, limit], |r| {
