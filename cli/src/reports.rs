@@ -33,7 +33,7 @@ pub fn report(global: &Global, out: &Output, args: ReportArgs) -> anyhow::Result
         _ => GroupBy::None,
     };
     q.rates = rates(args.convert.as_deref(), &args.rates)?;
-    q.weights = std::mem::take(&mut q.weights).overridden(&args.weights)?;
+    q.weights = std::mem::take(&mut q.weights).overridden_in(&q.deal_stages, &args.weights)?;
     let day = |d: &Option<String>| -> anyhow::Result<Option<jiff::civil::Date>> {
         d.as_deref()
             .map(|t| {

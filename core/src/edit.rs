@@ -87,7 +87,7 @@ impl Editor<'_> {
         self.check_fields(env, current, creating, &fields)?;
         let mut wanted = plan::check_values(self.policy, kind, writes)?;
         if creating {
-            for (field, default) in plan::defaults(kind, self.author) {
+            for (field, default) in plan::defaults(self.policy, kind, self.author) {
                 wanted.entry(field).or_insert(Some(default));
             }
         }

@@ -227,6 +227,15 @@ impl Policy {
             && self.extensions.picklists == other.extensions.picklists
     }
 
+    /// The deal stages in force, in pipeline order: the policy's
+    /// `[picklists.deal] stage` list, else the built-in
+    /// [`schema::DEAL_STAGES`]. Always holds `won` and `lost`. A deal may
+    /// still hold a stage a later policy removed (kept and shown as it is);
+    /// only a new write must choose one of these.
+    pub fn deal_stages(&self) -> &'static [&'static str] {
+        self.extensions.deal_stages()
+    }
+
     /// The deal stage probabilities in percent that `[pipeline.probability]`
     /// gives (empty when the policy has none); the pipeline report weighs
     /// open deals with them unless a query gives its own.

@@ -309,6 +309,10 @@ impl Store {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         }
         conn.busy_timeout(Duration::from_secs(10))?;
+        // Room for every statement a write or a sync batch runs per
+        // document (rusqlite keeps 16 by default; past that they would be
+        // prepared again each time).
+        conn.set_prepared_statement_cache_capacity(64);
         let (user_version, tables) = check_ours(&conn, path, key.is_some())?;
         if key.is_some() {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;

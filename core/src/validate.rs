@@ -259,9 +259,11 @@ impl Walk<'_> {
                 Ok(())
             }
             (2, FieldType::StageLog, OpType::Put(ScalarValue::Str(s))) => {
-                let stages = match self.kind {
-                    RecordKind::Account => schema::ACCOUNT_STAGES,
-                    _ => schema::DEAL_STAGES,
+                // The stages in force: the `stage` field's choices under
+                // the policy (a deal stage picklist replaces them).
+                let stages = match self.access.field(self.kind, "stage").map(|d| d.ty) {
+                    Some(FieldType::Enum(stages)) => stages,
+                    _ => &[],
                 };
                 match &op.key {
                     Key::Map(k) if k == "stage" && stages.contains(&s.as_str()) => Ok(()),

@@ -3,6 +3,8 @@
 //! uses them offline (checked, searched, listed, sorted); the manager reads
 //! them through the office API; a custom field in a class the rep may not
 //! read never reaches her device, and a forged push writing it is refused.
+//! The organisation's own deal stages (`[picklists.deal] stage`) are
+//! written, checked and reported in their order.
 
 use fieldwork_core::automerge::{ActorId, AutoCommit, ROOT, transaction::Transactable};
 use fieldwork_core::error::CoreError;
@@ -292,4 +294,223 @@ fn an_import_fills_a_custom_field_checked_by_the_policy() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(records.len(), 1, "{}", listed.text);
+}
+
+/// The default policy with the deal stage `demo` between qualification and
+/// proposal, weighed 35 %.
+fn demo_stage_policy() -> String {
+    format!(
+        "{}
+[picklists.deal]
+stage = [\"qualification\", \"demo\", \"proposal\", \"negotiation\", \"won\", \"lost\"]
+[pipeline.probability]
+demo = 35
+",
+        fieldwork_core::policy::DEFAULT_POLICY_TOML
+    )
+}
+
+#[test]
+fn the_organisations_deal_stages_are_written_checked_and_reported_in_order() {
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("admin", "admin", &[], None);
+    server.add_user("marta", "manager", &[], None);
+    // A list without `lost` is refused, naming its key.
+    let refused = server
+        .set_policy(&demo_stage_policy().replace(", \"lost\"]", "]"))
+        .expect_err("no lost");
+    assert!(
+        refused
+            .to_string()
+            .contains("picklists.deal.stage: the list must hold `lost`"),
+        "{refused}"
+    );
+    server
+        .set_policy(&demo_stage_policy())
+        .expect("policy installed");
+    let manager = TestDevice::new(&rt);
+    manager.login(&server.url, "marta");
+    let acme = manager.create(
+        RecordKind::Account,
+        &[("name", "Acme"), ("territory", "madrid")],
+    );
+    let acme_text = acme.to_string();
+    let deal = |name: &str| {
+        manager.create(
+            RecordKind::Deal,
+            &[
+                ("name", name),
+                ("account", acme_text.as_str()),
+                ("currency", "EUR"),
+            ],
+        )
+    };
+    let (big, small, early) = (deal("Big one"), deal("Small one"), deal("Early"));
+    manager
+        .device
+        .update(&big, vec![FieldWrite::set("amount", 10_000i64)])
+        .expect("amount");
+    // Offline on the device: the synced list is in force.
+    manager
+        .device
+        .update(&small, vec![FieldWrite::set("stage", "demo")])
+        .expect("demo on the device");
+    let offline = manager
+        .device
+        .update(&small, vec![FieldWrite::set("stage", "pitch")])
+        .expect_err("pitch is no stage");
+    assert!(
+        matches!(&offline, fieldwork_sdk::SdkError::Core(CoreError::Invalid(e)) if e.field.as_deref() == Some("stage")),
+        "{offline:?}"
+    );
+    manager.sync();
+    assert_eq!(manager.get(&early).text("stage"), Some("qualification"));
+
+    let office = ApiClient::signed_in(&rt, &server.url, "marta");
+    let path = format!("/v1/records/deal/{big}");
+    let moved = office.patch(&path, serde_json::json!({"fields": {"stage": "demo"}}));
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.json["fields"]["stage"], "demo", "{}", moved.text);
+    let refused = office.patch(&path, serde_json::json!({"fields": {"stage": "pitch"}}));
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.json["code"], "invalid_value", "{}", refused.text);
+    assert_eq!(refused.json["field"], "stage", "{}", refused.text);
+    let moved = office.patch(
+        &format!("/v1/records/deal/{small}"),
+        serde_json::json!({"fields": {"stage": "proposal"}}),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text);
+
+    let answer = office.get("/v1/reports/pipeline");
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let rows = answer.json["rows"].as_array().cloned().unwrap_or_default();
+    let stages: Vec<(&str, Option<u64>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["stage"].as_str().unwrap_or(""),
+                r["weight_percent"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("qualification", Some(10)),
+            ("demo", Some(35)),
+            ("proposal", Some(30))
+        ],
+        "{}",
+        answer.text
+    );
+    assert_eq!(rows[1]["weighted"]["EUR"].as_i64(), Some(3_500));
+    let overridden = office.get("/v1/reports/pipeline?weight=demo:50");
+    assert_eq!(overridden.status, 200, "{}", overridden.text);
+    let unknown = office.get("/v1/reports/pipeline?weight=pitch:50");
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    assert_eq!(unknown.json["field"], "weight", "{}", unknown.text);
+
+    // The device reports in the same order offline.
+    manager.sync();
+    let q = manager.store(|s| Ok(s.report_query()));
+    assert_eq!(q.deal_stages[1], "demo");
+    assert_eq!(q.weights.percent("demo"), 35);
+
+    let cycle = office.get("/v1/reports/cycle");
+    assert_eq!(cycle.status, 200, "{}", cycle.text);
+    let flow: Vec<&str> = cycle.json["stages"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["stage"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        flow,
+        [
+            "qualification",
+            "demo",
+            "proposal",
+            "negotiation",
+            "won",
+            "lost"
+        ],
+        "{}",
+        cycle.text
+    );
+
+    // The web board's columns are the stages in force, in order.
+    let board = web_board(&rt, &server.url, "marta");
+    assert_eq!(
+        board,
+        [
+            "qualification",
+            "demo",
+            "proposal",
+            "negotiation",
+            "won",
+            "lost"
+        ]
+    );
+
+    // `demo` removed again: the deal keeps it, shown and reported under its
+    // own name after the stages in force; a new write must choose another.
+    server
+        .set_policy(fieldwork_core::policy::DEFAULT_POLICY_TOML)
+        .expect("default policy");
+    let read = office.get(&path);
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.json["fields"]["stage"], "demo", "{}", read.text);
+    let answer = office.get("/v1/reports/pipeline");
+    let rows = answer.json["rows"].as_array().cloned().unwrap_or_default();
+    let stages: Vec<&str> = rows.iter().filter_map(|r| r["stage"].as_str()).collect();
+    assert_eq!(
+        stages,
+        ["qualification", "proposal", "demo"],
+        "{}",
+        answer.text
+    );
+    let again = office.patch(
+        &format!("/v1/records/deal/{small}"),
+        serde_json::json!({"fields": {"stage": "demo"}}),
+    );
+    assert_eq!(again.status, 422, "{}", again.text);
+    assert_eq!(again.json["code"], "invalid_value", "{}", again.text);
+    // On the board, in a column of its own after the stages in force.
+    let board = web_board(&rt, &server.url, "marta");
+    assert_eq!(
+        board,
+        [
+            "qualification",
+            "proposal",
+            "negotiation",
+            "won",
+            "lost",
+            "demo"
+        ]
+    );
+}
+
+/// The stages of the columns of `user`'s web pipeline board, in order.
+fn web_board(rt: &std::sync::Arc<tokio::runtime::Runtime>, url: &str, user: &str) -> Vec<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let answer = super::web::form_sign_in(rt, &http, url, user, url);
+    let line = super::web::session_cookie(&answer).expect("a session cookie");
+    let pair = line.split(';').next().expect("pair").to_owned();
+    let page = rt.block_on(async {
+        let answer = http
+            .get(format!("{url}/web/pipeline"))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .expect("board");
+        assert_eq!(answer.status().as_u16(), 200);
+        answer.text().await.expect("body")
+    });
+    page.split("data-stage=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
 }

@@ -105,6 +105,7 @@ impl FieldWrite {
     /// A custom field (`x_…`) is typed by the policy, which this function
     /// does not see: its text is kept as text, and the edit parses and
     /// checks it with the policy's definition ([`crate::edit::Editor::write`]).
+    /// So is a deal's `stage`, whose list the policy may replace.
     pub fn text(kind: RecordKind, field: &str, raw: Option<&str>) -> Result<Self> {
         if schema::field(kind, field).is_none() && schema::custom::is_custom(field) {
             return Ok(FieldWrite {
@@ -115,6 +116,13 @@ impl FieldWrite {
         let def = field_def(kind, field)?;
         Ok(match raw {
             None => FieldWrite::clear(def.name),
+            // The deal stages are the policy's (`Policy::deal_stages`),
+            // which this function does not see either: the stage is kept
+            // as trimmed text and the edit checks it against them.
+            Some(raw) if (kind, def.name) == (RecordKind::Deal, "stage") => FieldWrite {
+                field: def.name.to_owned(),
+                value: Some(FieldValue::Text(raw.trim().to_owned())),
+            },
             Some(raw) => FieldWrite {
                 field: def.name.to_owned(),
                 value: Some(value::parse(def, raw)?),

@@ -79,12 +79,21 @@ pub(super) fn check_values(
 }
 
 /// Default values for a new record: the author owns it, accounts start as
-/// `lead`, deals in `qualification`, activities `planned`.
-pub(super) fn defaults(kind: RecordKind, author: &str) -> Vec<(&'static str, FieldValue)> {
+/// `lead`, deals in the first deal stage in force (`qualification` unless
+/// the policy lists its own), activities `planned`.
+pub(super) fn defaults(
+    policy: &Policy,
+    kind: RecordKind,
+    author: &str,
+) -> Vec<(&'static str, FieldValue)> {
     let mut out = vec![("owner", FieldValue::Text(author.to_owned()))];
     match kind {
         RecordKind::Account => out.push(("stage", "lead".into())),
-        RecordKind::Deal => out.push(("stage", "qualification".into())),
+        // The first stage in force (the policy's list always has some).
+        RecordKind::Deal => {
+            let first = policy.deal_stages().first().copied();
+            out.push(("stage", first.unwrap_or("qualification").into()));
+        }
         RecordKind::Activity => out.push(("status", "planned".into())),
         _ => {}
     }

@@ -7,6 +7,8 @@
 //! choices = ["smb", "mid"]      #   multi_choice | reference | boolean
 //! [picklists.account]
 //! industry = ["retail", "services"]   # a built-in text field becomes a choice
+//! [picklists.deal]                    # the organisation's deal stages
+//! stage = ["qualification", "demo", "proposal", "negotiation", "won", "lost"]
 //! [pipeline.probability]
 //! qualification = 20            # percent, for the pipeline report
 //! ```
@@ -19,8 +21,12 @@
 //! - choices are 1 to [`MAX_CHOICES`] distinct, non-blank values of at most
 //!   [`MAX_CHOICE_CHARS`] characters (no comma in a multiple choice);
 //! - a picklist replaces only a built-in, user-written one-line text field,
-//!   and each of its values fits the field;
-//! - probabilities are whole percents from 0 to 100 of deal stages.
+//!   and each of its values fits the field, or the deal `stage`
+//!   (`[picklists.deal] stage = [...]`, the pipeline in order): 2 to
+//!   [`MAX_STAGES`] distinct names `[a-z][a-z0-9_]{0,39}` including `won`
+//!   and `lost`;
+//! - probabilities are whole percents from 0 to 100 of the deal stages in
+//!   force (the picklist's, else the built-in ones).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +42,11 @@ pub const MAX_PER_KIND: usize = 100;
 pub const MAX_CHOICES: usize = 200;
 /// Longest choice, in characters.
 pub const MAX_CHOICE_CHARS: usize = 80;
+/// Most deal stages a `[picklists.deal] stage` list may have.
+pub const MAX_STAGES: usize = 50;
+/// The deal stages every stage list must hold: the reports and the board
+/// treat them as closed.
+pub const CLOSED_STAGES: [&str; 2] = ["won", "lost"];
 /// Longest custom text field, in characters (and the default).
 const MAX_TEXT: i64 = 2000;
 const DEFAULT_TEXT: usize = 200;
@@ -84,6 +95,16 @@ impl Extensions {
         self.fields
             .get(&kind)
             .and_then(|defs| defs.iter().find(|d| d.name == name).copied())
+    }
+
+    /// The deal stages in force, in pipeline order: the
+    /// `[picklists.deal] stage` list, else the built-in one.
+    pub(crate) fn deal_stages(&self) -> &'static [&'static str] {
+        let def = self.picklists.get(&(RecordKind::Deal, "stage"));
+        match def.map(|d| d.ty) {
+            Some(FieldType::Enum(stages)) => stages,
+            _ => schema::DEAL_STAGES,
+        }
     }
 }
 
@@ -311,13 +332,22 @@ fn parse_picklists(
         };
         for (field, values) in by_field {
             let key = format!("picklists.{kind_name}.{field}");
+            if (kind, field.as_str()) == (RecordKind::Deal, "stage") {
+                if let Some(def) = schema::field(kind, field)
+                    && check_stages(&key, values, errors)
+                {
+                    out.picklists
+                        .insert((kind, def.name), custom::intern_with_type(def, values));
+                }
+                continue;
+            }
             let def = schema::field(kind, field).filter(|d| !d.system);
             let Some((def, max)) = def.and_then(|d| match d.ty {
                 FieldType::Text { max } => Some((d, max)),
                 _ => None,
             }) else {
                 errors.push(format!(
-                    "{key}: only a built-in one-line text field a user writes can get a picklist"
+                    "{key}: only a built-in one-line text field a user writes, or the deal `stage`, can get a picklist"
                 ));
                 continue;
             };
@@ -331,14 +361,46 @@ fn parse_picklists(
     }
 }
 
-/// `[pipeline.probability] STAGE = PERCENT`.
+/// `[picklists.deal] stage = [...]`: 2 to [`MAX_STAGES`] distinct stage
+/// names including [`CLOSED_STAGES`]; whether the list holds.
+fn check_stages(key: &str, stages: &[String], errors: &mut Vec<String>) -> bool {
+    let before = errors.len();
+    if stages.len() > MAX_STAGES {
+        errors.push(format!(
+            "{key}: at most {MAX_STAGES} stages, the list has {}",
+            stages.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for stage in stages {
+        if !valid_name(stage) {
+            errors.push(format!(
+                "{key}: `{stage}` is not a stage name (a-z, then up to 39 of a-z, 0-9 or `_`)"
+            ));
+        } else if !seen.insert(stage.as_str()) {
+            errors.push(format!("{key}: `{stage}` is listed twice"));
+        }
+    }
+    for closed in CLOSED_STAGES {
+        if !seen.contains(closed) {
+            errors.push(format!(
+                "{key}: the list must hold `{closed}` (the reports and the board treat `won` and `lost` as closed)"
+            ));
+        }
+    }
+    errors.len() == before
+}
+
+/// `[pipeline.probability] STAGE = PERCENT`, for the deal stages in force
+/// (read after the picklists).
 fn parse_probability(pipeline: &PipelineFile, out: &mut Extensions, errors: &mut Vec<String>) {
+    let stages = out.deal_stages();
     for (stage, percent) in &pipeline.probability {
         let key = format!("pipeline.probability.{stage}");
-        if !schema::DEAL_STAGES.contains(&stage.as_str()) {
+        if !stages.contains(&stage.as_str()) {
             errors.push(format!(
                 "{key}: `{stage}` is not a deal stage ({})",
-                schema::DEAL_STAGES.join(", ")
+                stages.join(", ")
             ));
             continue;
         }

@@ -246,3 +246,95 @@ fn values_of_every_custom_type_are_parsed_and_checked() {
     assert_eq!(ok("x_vip", "yes"), FieldValue::Bool(true));
     assert!(bad("industry", "farming").contains("is not one of retail, services"));
 }
+
+#[test]
+fn a_deal_stage_picklist_orders_the_pipeline_and_takes_probabilities() {
+    let shipped = Policy::shipped_default();
+    assert_eq!(shipped.deal_stages(), crate::schema::DEAL_STAGES);
+    let text = with(
+        "[picklists.deal]\nstage = [\"qualification\", \"demo\", \"proposal\", \"negotiation\", \"won\", \"lost\"]\n[pipeline.probability]\ndemo = 15\n",
+        &[],
+    );
+    let policy = Policy::from_toml(&text).expect("policy");
+    let stages = [
+        "qualification",
+        "demo",
+        "proposal",
+        "negotiation",
+        "won",
+        "lost",
+    ];
+    assert_eq!(policy.deal_stages(), stages);
+    assert_eq!(policy.stage_probabilities().get("demo"), Some(&15));
+    let def = policy.field(RecordKind::Deal, "stage").expect("stage");
+    assert!(
+        matches!(def.ty, FieldType::Enum(v) if v == stages),
+        "{def:?}"
+    );
+    assert!(def.required && !def.system);
+    assert!(value::check(def, &FieldValue::Text("demo".into())).is_ok());
+    let refused = value::check(def, &FieldValue::Text("pitch".into())).expect_err("pitch");
+    assert_eq!(refused.field.as_deref(), Some("stage"));
+    assert!(!policy.same_fields(&shipped));
+}
+
+#[test]
+fn every_bad_deal_stage_list_is_refused_naming_its_key() {
+    let errors = errors_of(&with(
+        "[picklists.deal]\nstage = [\"open\", \"Demo\", \"open\", \"9lives\", \"won\"]\n[pipeline.probability]\ndemo = 10\nqualification = 20\n",
+        &[],
+    ));
+    let has = |m: &str| errors.iter().any(|e| e.contains(m));
+    assert!(
+        has("picklists.deal.stage: `Demo` is not a stage name"),
+        "{errors:?}"
+    );
+    assert!(
+        has("picklists.deal.stage: `9lives` is not a stage name"),
+        "{errors:?}"
+    );
+    assert!(
+        has("picklists.deal.stage: `open` is listed twice"),
+        "{errors:?}"
+    );
+    assert!(
+        has("picklists.deal.stage: the list must hold `lost`"),
+        "{errors:?}"
+    );
+    assert!(!has("must hold `won`"), "{errors:?}");
+    // The list is refused, so the built-in stages are in force for the
+    // probabilities: `demo` is not one of them.
+    assert!(
+        has("pipeline.probability.demo: `demo` is not a deal stage"),
+        "{errors:?}"
+    );
+    assert!(!has("pipeline.probability.qualification"), "{errors:?}");
+
+    let long: Vec<String> = (0..super::MAX_STAGES)
+        .map(|i| format!("\"s{i}\""))
+        .chain(["\"won\"".into(), "\"lost\"".into()])
+        .collect();
+    let errors = errors_of(&with(
+        &format!("[picklists.deal]\nstage = [{}]\n", long.join(", ")),
+        &[],
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("picklists.deal.stage: at most 50 stages, the list has 52")),
+        "{errors:?}"
+    );
+
+    // A valid list without `qualification`: a probability for it is
+    // refused, naming the stages in force.
+    let errors = errors_of(&with(
+        "[picklists.deal]\nstage = [\"open\", \"won\", \"lost\"]\n[pipeline.probability]\nqualification = 20\n",
+        &[],
+    ));
+    assert!(
+        errors.iter().any(|e| e.contains(
+            "pipeline.probability.qualification: `qualification` is not a deal stage (open, won, lost)"
+        )),
+        "{errors:?}"
+    );
+}

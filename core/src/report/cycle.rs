@@ -5,13 +5,15 @@
 //! - Over deals created in the period (first stage-log entry in
 //!   `[from, to)`; every deal without a period), matching the owner and
 //!   territory filters; semantics of each number as in [`super::flow`].
-//! - Stages in pipeline order; `lost` is reported but is not the "next" of
-//!   `won`.
+//! - Stages in pipeline order (the query's deal stages,
+//!   [`ReportQuery::deal_stages`], the organisation's), open ones first and
+//!   `won` last; `lost` is reported but is not the "next" of `won`.
 
 use serde::Serialize;
 
 use super::facts::Facts;
 use super::flow::{StageFlow, stage_flow};
+use super::pipeline::is_open;
 use super::query::ReportQuery;
 use super::table::{Table, Tabular, days, percent};
 use crate::ids::RecordKind;
@@ -31,10 +33,16 @@ pub fn cycle<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery) ->
         .into_iter()
         .filter(|f| f.kind() == RecordKind::Deal && q.matches(f) && q.in_period(f.first_seen()))
         .collect();
-    let mut stages = stage_flow(
-        deals.iter().copied(),
-        &["qualification", "proposal", "negotiation", "won"],
-    );
+    // The open stages in force in order, then `won`: the chain a deal
+    // converts along.
+    let chain: Vec<&str> = q
+        .deal_stages
+        .iter()
+        .map(String::as_str)
+        .filter(|s| is_open(s))
+        .chain(["won"])
+        .collect();
+    let mut stages = stage_flow(deals.iter().copied(), &chain);
     stages.extend(stage_flow(deals.iter().copied(), &["lost"]));
     Cycle {
         deals: deals.len() as u64,

@@ -1,8 +1,11 @@
 //! The pipeline: open deals by stage.
 //!
 //! Guarantees:
-//! - Counts deals that are open now: their stage is known and is not `won`
-//!   or `lost`. With a period, only deals whose `expected_close` lies in it
+//! - Counts deals that are open now: they have a stage and it is not `won`
+//!   or `lost`. Rows follow the query's stage order
+//!   ([`ReportQuery::deal_stages`], the organisation's); a stage outside it
+//!   (removed from the list since) is counted under its own name, after
+//!   the listed ones. With a period, only deals whose `expected_close` lies in it
 //!   (a deal without one is then left out).
 //! - Amounts are summed per currency; a deal without a readable `amount` or
 //!   `currency` counts in `count` and in `without_amount`, never as zero.
@@ -18,7 +21,6 @@ use super::money::{Amounts, Converted};
 use super::query::ReportQuery;
 use super::table::{Table, Tabular};
 use crate::ids::RecordKind;
-use crate::schema::DEAL_STAGES;
 
 /// One stage of one group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,7 +60,9 @@ pub fn is_open(stage: &str) -> bool {
 
 /// Computes the pipeline over `facts`.
 pub fn pipeline<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery) -> Pipeline {
-    let mut groups: BTreeMap<(String, usize), (u64, u64, Amounts)> = BTreeMap::new();
+    // Keyed by group, the stage's place in `q.deal_stages` (a stage not in
+    // it after them) and its name.
+    let mut groups: BTreeMap<(String, usize, String), (u64, u64, Amounts)> = BTreeMap::new();
     let period = q.from.is_some() || q.to.is_some();
     for f in facts {
         if f.kind() != RecordKind::Deal || !q.matches(f) || (period && !q.in_period(f.due)) {
@@ -67,11 +71,14 @@ pub fn pipeline<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery)
         let Some(stage) = f.stage.as_deref().filter(|s| is_open(s)) else {
             continue;
         };
-        let rank = DEAL_STAGES
+        let rank = q
+            .deal_stages
             .iter()
-            .position(|s| *s == stage)
+            .position(|s| s == stage)
             .unwrap_or(usize::MAX);
-        let entry = groups.entry((q.group_of(f), rank)).or_default();
+        let entry = groups
+            .entry((q.group_of(f), rank, stage.to_owned()))
+            .or_default();
         entry.0 += 1;
         match (f.amount, f.currency.as_deref()) {
             (Some(a), Some(c)) => entry.2.add(c, a),
@@ -80,15 +87,14 @@ pub fn pipeline<'a>(facts: impl IntoIterator<Item = &'a Facts>, q: &ReportQuery)
     }
     let rows = groups
         .into_iter()
-        .map(|((group, rank), (count, without_amount, amount))| {
-            let stage = DEAL_STAGES.get(rank).copied().unwrap_or("(unknown)");
-            let weight_percent = q.weights.percent(stage);
+        .map(|((group, _, stage), (count, without_amount, amount))| {
+            let weight_percent = q.weights.percent(&stage);
             let weighted = amount.weighted(weight_percent);
             PipelineRow {
                 converted: Converted::of(&amount, q.rates.as_ref()),
                 weighted_converted: Converted::of(&weighted, q.rates.as_ref()),
                 group,
-                stage: stage.to_owned(),
+                stage,
                 count,
                 without_amount,
                 amount,
@@ -166,5 +172,31 @@ mod tests {
         assert_eq!(r.weighted.0.get("EUR"), Some(&300));
         assert_eq!(r.weighted.0.get("HUF"), Some(&600));
         assert!(r.converted.is_none());
+    }
+
+    #[test]
+    fn rows_follow_the_querys_stages_and_a_removed_stage_keeps_its_name() {
+        let mut q = ReportQuery::new("2026-11-24T00:00:00Z".parse().expect("t"));
+        q.deal_stages = ["demo", "qualification", "won", "lost"]
+            .map(String::from)
+            .to_vec();
+        q.weights.0.insert("demo".into(), 15);
+        let facts = [
+            deal("a", "ann", "qualification", None),
+            deal("b", "ann", "negotiation", Some((1_000, "EUR"))),
+            deal("c", "ann", "demo", Some((2_000, "EUR"))),
+            deal("d", "ann", "lost", None),
+        ];
+        let p = pipeline(&facts, &q);
+        let stages: Vec<(&str, u8)> = p
+            .rows
+            .iter()
+            .map(|r| (r.stage.as_str(), r.weight_percent))
+            .collect();
+        assert_eq!(
+            stages,
+            [("demo", 15), ("qualification", 10), ("negotiation", 60)]
+        );
+        assert_eq!(p.rows[0].weighted.0.get("EUR"), Some(&300));
     }
 }

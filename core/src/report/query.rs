@@ -67,14 +67,26 @@ impl StageWeights {
     /// [`StageWeights::with_overrides`] reads them: what a query gives
     /// always wins over the policy's probabilities.
     pub fn overridden(self, given: &[String]) -> Result<StageWeights> {
+        self.overridden_in(crate::schema::DEAL_STAGES, given)
+    }
+
+    /// [`StageWeights::overridden`] for the deal stages `stages` (the
+    /// organisation's, `Policy::deal_stages`): an override naming any
+    /// other stage is refused.
+    pub fn overridden_in<S: AsRef<str>>(
+        self,
+        stages: &[S],
+        given: &[String],
+    ) -> Result<StageWeights> {
         let mut weights = self;
         for pair in given {
             let (stage, percent) = split_pair(pair, "STAGE:PERCENT")?;
             let stage = stage.to_ascii_lowercase();
-            if !crate::schema::DEAL_STAGES.contains(&stage.as_str()) {
+            if !stages.iter().any(|s| s.as_ref() == stage) {
+                let names: Vec<&str> = stages.iter().map(AsRef::as_ref).collect();
                 return Err(invalid(format!(
                     "`{stage}` is not a deal stage ({})",
-                    crate::schema::DEAL_STAGES.join(", ")
+                    names.join(", ")
                 )));
             }
             let percent: u8 =
@@ -198,6 +210,20 @@ pub struct ReportQuery {
     /// How the pipeline and win rate are grouped.
     #[serde(default)]
     pub group_by: GroupBy,
+    /// The deal stages in pipeline order: the organisation's
+    /// (`Policy::deal_stages`), by default the built-in ones. The pipeline
+    /// orders its rows by them; a stage outside them (removed by a later
+    /// policy) still counts, under its own name, after them.
+    #[serde(default = "built_in_deal_stages")]
+    pub deal_stages: Vec<String>,
+}
+
+/// The built-in deal stages, owned.
+pub fn built_in_deal_stages() -> Vec<String> {
+    crate::schema::DEAL_STAGES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 impl ReportQuery {
@@ -213,6 +239,7 @@ impl ReportQuery {
             weights: StageWeights::default(),
             rates: None,
             group_by: GroupBy::None,
+            deal_stages: built_in_deal_stages(),
         }
     }
 

@@ -61,7 +61,8 @@ pub(crate) fn forget_refs(tx: &Connection, record: &RecordId) -> Result<()> {
 }
 
 fn forget_refs_only(tx: &Connection, record: &RecordId) -> Result<Vec<String>> {
-    let mut stmt = tx.prepare("DELETE FROM blob_refs WHERE record_id = ?1 RETURNING sha256")?;
+    let mut stmt =
+        tx.prepare_cached("DELETE FROM blob_refs WHERE record_id = ?1 RETURNING sha256")?;
     let shas = stmt
         .query_map([record.to_string()], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;

@@ -65,12 +65,11 @@ pub(crate) fn take(
     id: &DocId,
     actor: &ActorId,
 ) -> Result<Option<(i64, ClassDoc)>> {
+    // Statements here and in `persist` are cached: they run for every
+    // document a sync applies.
     let rev: Option<i64> = conn
-        .query_row(
-            "SELECT rev FROM documents WHERE doc_id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT rev FROM documents WHERE doc_id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
         .optional()?;
     let Some(rev) = rev else {
         cache.forget(id);
@@ -81,11 +80,9 @@ pub(crate) fn take(
     {
         return Ok(Some((rev, doc)));
     }
-    let snapshot: Option<Vec<u8>> = conn.query_row(
-        "SELECT snapshot FROM documents WHERE doc_id = ?1",
-        [id.to_string()],
-        |r| r.get(0),
-    )?;
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE doc_id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached("SELECT data FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let chunks: Vec<Vec<u8>> = stmt
@@ -139,11 +136,10 @@ pub(crate) fn persist(
 ) -> Result<i64> {
     let id = doc.id().to_string();
     let row: Option<(i64, i64, i64, i64)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT chunk_count, chunk_bytes, COALESCE(length(snapshot), 0), rev FROM documents WHERE doc_id = ?1",
-            [&id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
     let (count, bytes, snapshot_len, rev) = row.unwrap_or((0, 0, 0, 0));
     let new_rev = rev + 1;
@@ -155,29 +151,28 @@ pub(crate) fn persist(
         || grown_bytes > snapshot_len.max(COMPACT_MIN_BYTES);
     if compact {
         let snapshot = doc.save();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO documents(doc_id, record_id, class, snapshot, chunk_count, chunk_bytes, rev, updated_at)
              VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)
              ON CONFLICT(doc_id) DO UPDATE SET snapshot = ?4, chunk_count = 0, chunk_bytes = 0, rev = ?5, updated_at = ?6",
-            params![
+        )?
+        .execute(params![
                 id,
                 doc.id().record().to_string(),
                 doc.id().class().as_str(),
                 snapshot,
                 new_rev,
                 now_ms
-            ],
-        )?;
-        tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [&id])?;
+            ])?;
+        tx.prepare_cached("DELETE FROM doc_chunks WHERE doc_id = ?1")?
+            .execute([&id])?;
     } else {
-        tx.execute(
-            "INSERT INTO doc_chunks(doc_id, seq, data) VALUES (?1, ?2, ?3)",
-            params![id, grown_count, appended],
-        )?;
-        tx.execute(
+        tx.prepare_cached("INSERT INTO doc_chunks(doc_id, seq, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, grown_count, appended])?;
+        tx.prepare_cached(
             "UPDATE documents SET chunk_count = ?2, chunk_bytes = ?3, rev = ?4, updated_at = ?5 WHERE doc_id = ?1",
-            params![id, grown_count, grown_bytes, new_rev, now_ms],
-        )?;
+        )?
+        .execute(params![id, grown_count, grown_bytes, new_rev, now_ms])?;
     }
     Ok(new_rev)
 }

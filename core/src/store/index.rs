@@ -136,10 +136,12 @@ pub struct ListPage {
     pub next: Option<String>,
 }
 
-fn stage_rank(kind: RecordKind, stage: Option<&str>) -> Option<i64> {
+/// `stage`'s place in the stage list of `kind` under `policy` (a deal
+/// stage picklist orders deals); `None` for a stage not in it.
+fn stage_rank(policy: &Policy, kind: RecordKind, stage: Option<&str>) -> Option<i64> {
     let stages = match kind {
         RecordKind::Account => schema::ACCOUNT_STAGES,
-        RecordKind::Deal => schema::DEAL_STAGES,
+        RecordKind::Deal => policy.deal_stages(),
         _ => return None,
     };
     let stage = stage?;
@@ -183,7 +185,9 @@ pub(crate) fn refresh(
         _ => (None, None),
     };
     let archived = record.get(schema::ARCHIVED) == Some(&FieldValue::Bool(true));
-    tx.execute(
+    // Cached, as the statements below: this runs for every record a sync
+    // applies, and preparing them cost about as much as running them.
+    tx.prepare_cached(
         "INSERT INTO records(record_id, kind, title, title_key, stage, stage_rank, status, type, owner, assignee,
                              territory, account_id, due_at, amount, currency, created_at, updated_at, archived)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
@@ -191,39 +195,37 @@ pub(crate) fn refresh(
             title = ?3, title_key = ?4, stage = ?5, stage_rank = ?6, status = ?7, type = ?8, owner = ?9,
             assignee = ?10, territory = ?11, account_id = ?12, due_at = ?13, amount = ?14, currency = ?15,
             updated_at = ?17, archived = ?18",
-        params![
-            record.id.to_string(),
-            kind.as_str(),
-            title,
-            collator.sort_key(&title),
-            stage,
-            stage_rank(kind, stage.as_deref()),
-            status,
-            text("type"),
-            text("owner"),
-            text("assignee"),
-            territory,
-            account,
-            due,
-            amount,
-            currency,
-            now,
-            updated_at,
-            archived,
-        ],
-    )?;
+    )?
+    .execute(params![
+        record.id.to_string(),
+        kind.as_str(),
+        title,
+        collator.sort_key(&title),
+        stage,
+        stage_rank(policy, kind, stage.as_deref()),
+        status,
+        text("type"),
+        text("owner"),
+        text("assignee"),
+        territory,
+        account,
+        due,
+        amount,
+        currency,
+        now,
+        updated_at,
+        archived,
+    ])?;
     if kind == RecordKind::Account {
         // Children inherit the account's territory.
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE records SET territory = ?2 WHERE account_id = ?1 AND territory IS NOT ?2",
-            params![record.id.to_string(), territory],
-        )?;
+        )?
+        .execute(params![record.id.to_string(), territory])?;
     }
-    let rid: i64 = tx.query_row(
-        "SELECT rid FROM records WHERE record_id = ?1",
-        [record.id.to_string()],
-        |r| r.get(0),
-    )?;
+    let rid: i64 = tx
+        .prepare_cached("SELECT rid FROM records WHERE record_id = ?1")?
+        .query_row([record.id.to_string()], |r| r.get(0))?;
     refresh_report_columns(tx, rid, record)?;
     tx.prepare_cached("UPDATE records SET custom = ?2 WHERE rid = ?1")?
         .execute(params![rid, custom::column(policy, record)])?;
@@ -233,7 +235,8 @@ pub(crate) fn refresh(
         name.push(' ');
         name.push_str(&word);
     }
-    tx.execute("DELETE FROM search WHERE rowid = ?1", [rid])?;
+    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
+        .execute([rid])?;
     super::search::insert_row(tx, rid, [&name, &emails, &phones, &body])?;
     Ok(())
 }
@@ -335,11 +338,8 @@ pub(crate) fn remove(tx: &Connection, record: &RecordId) -> Result<()> {
 /// The territory a child record inherits from its account, as indexed.
 pub(crate) fn account_territory(conn: &Connection, account: &RecordId) -> Result<Option<String>> {
     Ok(conn
-        .query_row(
-            "SELECT territory FROM records WHERE record_id = ?1",
-            [account.to_string()],
-            |r| r.get::<_, Option<String>>(0),
-        )
+        .prepare_cached("SELECT territory FROM records WHERE record_id = ?1")?
+        .query_row([account.to_string()], |r| r.get::<_, Option<String>>(0))
         .optional()?
         .flatten())
 }

@@ -469,13 +469,20 @@ fn list_visits(conn: &Connection, q: &ReportQuery) -> Result<ReportResult> {
 
 impl Store {
     /// A report query at this store's "now" (its clock), over everything,
-    /// in UTC, with the stage weights of the synced policy
-    /// ([`crate::report::StageWeights::of_probabilities`]).
+    /// in UTC, with the stage weights and the deal stages of the synced
+    /// policy ([`crate::report::StageWeights::of_probabilities`],
+    /// [`crate::policy::Policy::deal_stages`]).
     pub fn report_query(&self) -> ReportQuery {
         ReportQuery {
             weights: crate::report::StageWeights::of_probabilities(
                 self.policy.stage_probabilities(),
             ),
+            deal_stages: self
+                .policy
+                .deal_stages()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             ..ReportQuery::new(self.clock.now())
         }
     }

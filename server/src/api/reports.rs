@@ -204,10 +204,7 @@ async fn serve(
 ) -> ApiResult<Response> {
     let p = Params::parse(raw.unwrap_or(""))?;
     let format = p.format(headers)?;
-    let mut q = p.query(state.clock.now())?;
-    if let Some(policy) = caller.access.policy() {
-        q.weights = p.weights_under(policy)?;
-    }
+    let q = p.query(state.clock.now(), caller.access.policy())?;
     let result = run(state, caller, name, q).await?;
     Ok(answer(&result, format))
 }

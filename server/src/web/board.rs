@@ -16,7 +16,9 @@
 //! ([`i18n::money`]); a column lists at most [`CARDS_PER_COLUMN`] deals
 //! but counts and totals all; a board that would read more than the
 //! reports' bound asks for narrower filters instead of showing part; a
-//! move names a stage of the schema or is refused, and is refused by the
+//! move names a stage in force (the policy's deal stages, the columns'
+//! order; a deal in a stage removed since keeps it, in a column of its
+//! own after them) or is refused, and is refused by the
 //! server like a device's change when the user may not make it.
 
 use std::collections::BTreeMap;
@@ -100,7 +102,7 @@ pub struct BoardPage {
     pub to: String,
     /// This board's address with its filters (moves come back here).
     pub back: String,
-    /// The columns, in the schema's stage order.
+    /// The columns, in the policy's stage order.
     pub columns: Vec<Column>,
     /// A refusal, for people.
     pub error: Option<String>,
@@ -193,7 +195,7 @@ async fn board(
     match report_query(state, session, &filters) {
         Err(why) => error = Some(why),
         Ok(q) => match deals(state, session, &q).await {
-            Ok(Some(facts)) => columns = columns_of(&facts),
+            Ok(Some(facts)) => columns = columns_of(stages(session), &facts),
             Ok(None) => {
                 error = Some(
                     "Too many deals to show at once: narrow the board by owner, territory or expected close."
@@ -204,7 +206,7 @@ async fn board(
         },
     }
     if columns.is_empty() {
-        columns = columns_of(&[]);
+        columns = columns_of(stages(session), &[]);
     }
     let template = BoardPage {
         nav: Some(session.nav("pipeline", "deal")),
@@ -252,26 +254,29 @@ async fn deals(
     })
 }
 
-/// The stages of deals.
-fn stages() -> &'static [&'static str] {
-    enum_values(RecordKind::Deal, "stage")
+/// The stages of deals under the user's policy, in pipeline order (the
+/// organisation's `[picklists.deal] stage`, else the built-in ones).
+fn stages(session: &WebSession) -> &'static [&'static str] {
+    enum_values(&session.access, RecordKind::Deal, "stage")
 }
 
-fn columns_of(facts: &[Facts]) -> Vec<Column> {
+/// One column per stage in force, in order, then one per other stage
+/// deals still hold (a stage a later policy removed), by name.
+fn columns_of(stages: &[&str], facts: &[Facts]) -> Vec<Column> {
     let mut by_stage: BTreeMap<&str, Vec<&Facts>> = BTreeMap::new();
     for f in facts {
-        if let Some(stage) = f
-            .stage
-            .as_deref()
-            .and_then(|s| stages().iter().find(|x| **x == s))
-        {
+        if let Some(stage) = f.stage.as_deref() {
             by_stage.entry(stage).or_default().push(f);
         }
     }
-    stages()
+    let listed: Vec<(&str, Vec<&Facts>)> = stages
         .iter()
-        .map(|stage| {
-            let mut deals = by_stage.remove(stage).unwrap_or_default();
+        .map(|stage| (*stage, by_stage.remove(stage).unwrap_or_default()))
+        .collect();
+    listed
+        .into_iter()
+        .chain(by_stage)
+        .map(|(stage, mut deals)| {
             deals.sort_by(|a, b| {
                 (a.due.is_none(), a.due, &a.title).cmp(&(b.due.is_none(), b.due, &b.title))
             });
@@ -285,7 +290,7 @@ fn columns_of(facts: &[Facts]) -> Vec<Column> {
                 cards: deals
                     .iter()
                     .take(CARDS_PER_COLUMN)
-                    .map(|f| deal_card(f, stage))
+                    .map(|f| deal_card(stages, f, stage))
                     .collect(),
                 hidden,
             }
@@ -309,7 +314,9 @@ fn totals(deals: &[&Facts]) -> Vec<String> {
         .collect()
 }
 
-fn deal_card(f: &Facts, stage: &str) -> DealCard {
+/// A deal's card; its move choices are the stages in force (a deal in a
+/// removed stage shows it, selected, first).
+fn deal_card(stages: &[&str], f: &Facts, stage: &str) -> DealCard {
     let id = f.id.to_string();
     DealCard {
         href: record_href(&id).unwrap_or_default(),
@@ -325,12 +332,14 @@ fn deal_card(f: &Facts, stage: &str) -> DealCard {
             .due
             .map(|t| i18n::date(jiff::tz::TimeZone::UTC.to_datetime(t).date()))
             .unwrap_or_default(),
-        stages: stages()
-            .iter()
+        stages: (!stages.contains(&stage))
+            .then_some(stage)
+            .into_iter()
+            .chain(stages.iter().copied())
             .map(|s| Choice {
                 value: (*s).to_owned(),
                 label: page::label(s),
-                selected: *s == stage,
+                selected: s == stage,
             })
             .collect(),
         id,
@@ -355,7 +364,7 @@ pub async fn move_deal(
         return board(&state, &session, filters, Some(why), StatusCode::NOT_FOUND).await;
     };
     let stage = fields.get("stage").unwrap_or_default().to_owned();
-    if !stages().contains(&stage.as_str()) {
+    if !stages(&session).contains(&stage.as_str()) {
         let why = format!("`{}` is not a stage of deals.", form::truncate(&stage, 40));
         return board(
             &state,

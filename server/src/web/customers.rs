@@ -23,7 +23,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use fieldwork_core::card::{RecordCard, can_read, creatable_fields};
-use fieldwork_core::schema::{self, FieldType};
+use fieldwork_core::policy::Access;
+use fieldwork_core::schema::FieldType;
 use fieldwork_core::{RecordId, RecordKind};
 
 use super::form::{self, Pairs};
@@ -181,9 +182,10 @@ pub async fn contacts(
     list(state, session, &CONTACTS, raw.as_deref()).await
 }
 
-/// The values of an enumerated field.
-pub fn enum_values(kind: RecordKind, field: &str) -> &'static [&'static str] {
-    match schema::field(kind, field).map(|d| d.ty) {
+/// The values of an enumerated field under the user's policy (a picklist,
+/// such as the organisation's deal stages, replaces the built-in ones).
+pub fn enum_values(access: &Access, kind: RecordKind, field: &str) -> &'static [&'static str] {
+    match access.field(kind, field).map(|d| d.ty) {
         Some(FieldType::Enum(values)) => values,
         _ => &[],
     }
@@ -197,8 +199,8 @@ struct Params {
     after: Option<String>,
 }
 
-fn params(spec: &Spec, query: &Pairs) -> Params {
-    let stages = enum_values(spec.kind, "stage");
+fn params(access: &Access, spec: &Spec, query: &Pairs) -> Params {
+    let stages = enum_values(access, spec.kind, "stage");
     let filters = spec
         .filters
         .iter()
@@ -255,7 +257,7 @@ async fn list(
             return page::message_for(&session, e.status, i18n::text("Bad address"), &e.message);
         }
     };
-    let p = params(spec, &query);
+    let p = params(&session.access, spec, &query);
     let found = find(&state, &session, spec, &p).await;
     let (status, found, error) = match found {
         Ok(f) => (StatusCode::OK, f, None),
@@ -302,7 +304,7 @@ async fn list(
             .contains(&"territory")
             .then(|| chosen("territory").unwrap_or_default()),
         stages: if stage_filter {
-            enum_values(spec.kind, "stage")
+            enum_values(&session.access, spec.kind, "stage")
                 .iter()
                 .map(|s| Choice {
                     value: (*s).to_owned(),

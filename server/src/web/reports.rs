@@ -205,11 +205,10 @@ async fn compute(
     let report =
         ReportName::parse(name, None).map_err(|e| (StatusCode::NOT_FOUND, e.to_string()))?;
     let params = Params::parse(&encode(pairs)).map_err(refused)?;
-    let mut query = params.query(state.clock.now()).map_err(refused)?;
     let caller = session.caller();
-    if let Some(policy) = caller.access.policy() {
-        query.weights = params.weights_under(policy).map_err(refused)?;
-    }
+    let query = params
+        .query(state.clock.now(), caller.access.policy())
+        .map_err(refused)?;
     crate::api::reports::run(state, caller, report, query)
         .await
         .map_err(refused)

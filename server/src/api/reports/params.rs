@@ -109,16 +109,13 @@ impl Params {
         }
     }
 
-    /// The stage weights of this request: the policy's probabilities
-    /// (`[pipeline.probability]`) under the `weight=` overrides given.
-    pub fn weights_under(&self, policy: &Policy) -> ApiResult<StageWeights> {
-        StageWeights::of_probabilities(policy.stage_probabilities())
-            .overridden(&self.weights)
-            .map_err(|e| bad("weight", core_message(e)))
-    }
-
-    /// The report query at `now`, as the device builds it.
-    pub fn query(&self, now: Timestamp) -> ApiResult<ReportQuery> {
+    /// The report query at `now`, as the device builds it, under the
+    /// caller's `policy` when there is one: its deal stages
+    /// (`Policy::deal_stages`) order the pipeline and are the stages
+    /// `weight=` may name, and its probabilities
+    /// (`[pipeline.probability]`) are the weights the `weight=` overrides
+    /// change; without a policy, the built-in stages and weights.
+    pub fn query(&self, now: Timestamp, policy: Option<&Policy>) -> ApiResult<ReportQuery> {
         let mut q = ReportQuery::new(now);
         if let Some(tz) = &self.tz {
             TimeZone::get(tz).map_err(|_| bad("tz", format!("`{tz}` is not an IANA time zone")))?;
@@ -138,7 +135,19 @@ impl Params {
             }
         };
         q.rates = self.rates()?;
-        q.weights = StageWeights::with_overrides(&self.weights)
+        let weights = match policy {
+            Some(policy) => {
+                q.deal_stages = policy
+                    .deal_stages()
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+                StageWeights::of_probabilities(policy.stage_probabilities())
+            }
+            None => StageWeights::default(),
+        };
+        q.weights = weights
+            .overridden_in(&q.deal_stages, &self.weights)
             .map_err(|e| bad("weight", core_message(e)))?;
         let from = day("from", &self.from)?;
         let to = day("to", &self.to)?;
@@ -205,14 +214,14 @@ mod tests {
             Ok(p) => p,
             Err(problem) => return problem.field,
         };
-        p.query(now()).err().and_then(|problem| problem.field)
+        p.query(now(), None).err().and_then(|problem| problem.field)
     }
 
     #[test]
     fn local_days_and_rates_make_the_devices_query() {
         let p = Params::parse("from=2026-11-01&to=2026-11-30&tz=Europe/Budapest&convert=eur&rate=HUF:0.0025&rate=usd%3D0.9&group_by=owner")
             .expect("params");
-        let q = p.query(now()).expect("query");
+        let q = p.query(now(), None).expect("query");
         assert_eq!(q.from, "2026-10-31T23:00:00Z".parse().ok());
         assert_eq!(q.to, "2026-11-30T23:00:00Z".parse().ok());
         assert_eq!(q.group_by, GroupBy::Owner);
