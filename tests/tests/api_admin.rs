@@ -456,10 +456,40 @@ fn the_admin_document_describes_the_whole_admin_api() {
         ("/v1/admin/devices/{id}/wipe", "post"),
         ("/v1/admin/audit", "get"),
         ("/v1/admin/api-keys", "post"),
+        ("/v1/admin/import-mappings", "get"),
+        ("/v1/admin/gdpr/contact/{id}/erase", "post"),
+        ("/v1/admin/export/{kind}", "get"),
     ] {
         assert!(
             paths[path][method].is_object(),
             "{method} {path} is not described"
         );
+    }
+    // Every schema the document points to is in it.
+    let mut refs = Vec::new();
+    collect_refs(&doc.json, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(
+            doc.json["components"]["schemas"][name].is_object(),
+            "{r} points nowhere"
+        );
+    }
+}
+
+/// Every `$ref` in a JSON document.
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
     }
 }

@@ -137,6 +137,8 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
         gdpr::SubjectAccessOut,
         crate::erasure::Erased,
         crate::erasure::Purged,
+        crate::api::records::KindName,
+        crate::api::export::ExportFormat,
     )),
     tags(
         (name = "users", description = "Users, the roles of the policy in force, territories in use"),
