@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edit::FieldWrite;
 use crate::ids::{RecordId, RecordKind};
+use crate::policy::Policy;
 use crate::rules::Fields;
 use crate::schema::{self, FieldDef, FieldType};
 use crate::value::FieldValue;
@@ -157,22 +158,23 @@ pub fn check_pair(
     Ok(())
 }
 
-/// The survivor fields a merge fills: every carried field empty on the
-/// survivor and set on the loser, plus each field named in `take` that the
+/// The survivor fields a merge fills: every carried field of `kind` under
+/// `policy` (built-in and custom) empty on the survivor and set on the loser, plus each field named in `take` that the
 /// loser holds (its value then replaces the survivor's).
 pub fn fills(
+    policy: &Policy,
     kind: RecordKind,
     survivor: &Fields,
     loser: &Fields,
     take: &[String],
 ) -> Result<Vec<Fill>, MergeError> {
     for name in take {
-        if !schema::field(kind, name).is_some_and(carried) {
+        if !policy.field(kind, name).is_some_and(carried) {
             return Err(MergeError::NotCarried(name.clone()));
         }
     }
     let mut out = Vec::new();
-    for def in schema::fields(kind).iter().filter(|d| carried(d)) {
+    for def in policy.fields(kind).filter(|d| carried(d)) {
         let Some(value) = loser.get(def.name) else {
             continue;
         };
@@ -215,18 +217,19 @@ pub fn loser_undo_writes() -> Vec<FieldWrite> {
 }
 
 /// Every `(kind, field)` that may refer to a record of `kind` and that a
-/// merge moves as the caller's edit: reference fields of every kind, except
+/// merge moves as the caller's edit: reference fields of every kind under
+/// `policy` (custom references too), except
 /// process instances (whose identity fields no user may change, see
 /// [`instance_fields`]) and
 /// `merged_into` (a record merged earlier stays merged into the record it
 /// named; the redirect follows the chain).
-pub fn referring_fields(kind: RecordKind) -> Vec<(RecordKind, &'static str)> {
+pub fn referring_fields(policy: &Policy, kind: RecordKind) -> Vec<(RecordKind, &'static str)> {
     let mut out = Vec::new();
     for other in RecordKind::ALL {
         if other == RecordKind::ProcessInstance {
             continue;
         }
-        for def in schema::fields(other) {
+        for def in policy.fields(other) {
             if let FieldType::Ref(kinds) = def.ty
                 && kinds.contains(&kind)
                 && def.name != schema::MERGED_INTO
@@ -254,11 +257,12 @@ pub fn instance_fields(kind: RecordKind) -> Vec<&'static str> {
 /// The references to re-point from `loser` to `survivor` among
 /// `referring` records (each with its fields).
 pub fn repoints(
+    policy: &Policy,
     loser: &RecordId,
     survivor: &RecordId,
     referring: &[(RecordId, Fields)],
 ) -> Vec<Repoint> {
-    let fields = referring_fields(loser.kind());
+    let fields = referring_fields(policy, loser.kind());
     let (loser_text, survivor_text) = (loser.to_string(), survivor.to_string());
     let mut out = Vec::new();
     for (record, values) in referring {
@@ -323,10 +327,16 @@ pub fn undo_open(merged_ms: i64, now_ms: i64) -> bool {
 }
 
 /// The redirect rule: the writes that carry an edit of a merged loser of
-/// `kind` (its fields `before` and `after` the edit) over to the survivor.
-pub fn forwarded(kind: RecordKind, before: &Fields, after: &Fields) -> Vec<FieldWrite> {
-    schema::fields(kind)
-        .iter()
+/// `kind` (its fields `before` and `after` the edit) over to the survivor;
+/// custom fields of `policy` are carried like built-in ones.
+pub fn forwarded(
+    policy: &Policy,
+    kind: RecordKind,
+    before: &Fields,
+    after: &Fields,
+) -> Vec<FieldWrite> {
+    policy
+        .fields(kind)
         .filter(|d| carried(d) && before.get(d.name) != after.get(d.name))
         .map(|d| FieldWrite {
             field: d.name.to_owned(),

@@ -551,3 +551,62 @@ fn a_merge_repoints_process_instances_undo_puts_them_back_and_no_push_can() {
         "nothing quarantined"
     );
 }
+
+/// The default policy with a custom choice `x_segment` on accounts, in the
+/// class everyone reads.
+fn segment_policy() -> String {
+    let text = fieldwork_core::policy::DEFAULT_POLICY_TOML.replacen(
+        "\"website\", \"description\"]",
+        "\"website\", \"description\", \"x_segment\"]",
+        1,
+    );
+    format!(
+        "{text}\n[custom.account.segment]\ntype = \"choice\"\nchoices = [\"smb\", \"enterprise\"]\n"
+    )
+}
+
+#[test]
+fn a_custom_field_is_carried_by_the_merge_and_a_later_edit_of_it_forwarded() {
+    let rt = runtime();
+    let w = clocked::world(T0);
+    let (ana, _clock, _dir) = clocked::device(&rt, &w, "ana", T0);
+    w.server
+        .set_policy(&segment_policy())
+        .expect("policy installed");
+    ana.sync();
+    let kept = ana.create(
+        RecordKind::Account,
+        &[("name", "Oeste SL"), ("territory", "madrid")],
+    );
+    let duplicate = ana.create(
+        RecordKind::Account,
+        &[("name", "Oeste"), ("territory", "madrid")],
+    );
+    ana.set(&duplicate, &[("x_segment", "smb")]);
+    ana.sync();
+
+    let mia = ApiClient::signed_in(&rt, &w.server.url, "mia");
+    let body = json!({"survivor": kept.to_string(), "loser": duplicate.to_string()});
+    let merged = mia.post("/v1/merge/account", body);
+    assert_eq!(merged.status, 200, "{}", merged.text);
+    assert_eq!(
+        field(&mia, &kept, "x_segment"),
+        "smb",
+        "carried by the merge"
+    );
+
+    // The phone edits the custom field of the duplicate: it goes on.
+    ana.sync();
+    ana.set(&duplicate, &[("x_segment", "enterprise")]);
+    ana.sync();
+    assert_eq!(field(&mia, &kept, "x_segment"), "enterprise", "forwarded");
+    ana.sync();
+    assert_eq!(
+        text(&ana, &kept, "x_segment").as_deref(),
+        Some("enterprise")
+    );
+    assert!(
+        ana.store(|s| s.quarantine()).is_empty(),
+        "nothing quarantined"
+    );
+}

@@ -58,11 +58,25 @@ fn fills_take_empty_fields_and_only_named_ones_over_the_survivor() {
         ("archived", FieldValue::Bool(false)),
         ("stage", t("lead")),
     ]);
-    let plain = fills(RecordKind::Account, &survivor, &loser, &[]).expect("fills");
+    let plain = fills(
+        &Policy::shipped_default(),
+        RecordKind::Account,
+        &survivor,
+        &loser,
+        &[],
+    )
+    .expect("fills");
     let names: Vec<&str> = plain.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(names, ["stage", "city"]);
     assert_eq!(plain[1].previous, None);
-    let taken = fills(RecordKind::Account, &survivor, &loser, &["phone".into()]).expect("fills");
+    let taken = fills(
+        &Policy::shipped_default(),
+        RecordKind::Account,
+        &survivor,
+        &loser,
+        &["phone".into()],
+    )
+    .expect("fills");
     let phone = taken
         .iter()
         .find(|f| f.field == "phone")
@@ -72,7 +86,13 @@ fn fills_take_empty_fields_and_only_named_ones_over_the_survivor() {
     assert!(taken.iter().all(|f| f.field != "name"), "name not taken");
     for bad in ["archived", "merged_into", "stage_history", "nope"] {
         assert_eq!(
-            fills(RecordKind::Account, &survivor, &loser, &[bad.into()]),
+            fills(
+                &Policy::shipped_default(),
+                RecordKind::Account,
+                &survivor,
+                &loser,
+                &[bad.into()]
+            ),
             Err(MergeError::NotCarried(bad.into()))
         );
     }
@@ -130,7 +150,7 @@ fn references_to_the_loser_are_repointed_but_never_into_a_self_relationship() {
         ),
         (unrelated, fields(&[("account", t(&account().to_string()))])),
     ];
-    let got = repoints(&loser, &survivor, &referring);
+    let got = repoints(&Policy::shipped_default(), &loser, &survivor, &referring);
     let pairs: Vec<(RecordId, &str)> = got
         .iter()
         .map(|r| (r.record.clone(), r.field.as_str()))
@@ -148,7 +168,7 @@ fn references_to_the_loser_are_repointed_but_never_into_a_self_relationship() {
 
 #[test]
 fn referring_fields_cover_every_reference_but_instances_and_merges() {
-    let to_accounts = referring_fields(RecordKind::Account);
+    let to_accounts = referring_fields(&Policy::shipped_default(), RecordKind::Account);
     for pair in [
         (RecordKind::Contact, "account"),
         (RecordKind::Deal, "account"),
@@ -164,7 +184,7 @@ fn referring_fields_cover_every_reference_but_instances_and_merges() {
             .iter()
             .all(|(k, f)| *k != RecordKind::ProcessInstance && *f != schema::MERGED_INTO)
     );
-    let to_contacts = referring_fields(RecordKind::Contact);
+    let to_contacts = referring_fields(&Policy::shipped_default(), RecordKind::Contact);
     assert!(to_contacts.contains(&(RecordKind::Activity, "contact")));
     assert!(!to_contacts.contains(&(RecordKind::Contact, "account")));
 }
@@ -189,13 +209,26 @@ fn the_redirect_forwards_user_fields_the_edit_changed_and_nothing_else() {
         ("merged_into", t(&account().to_string())),
     ]);
     assert_eq!(
-        forwarded(RecordKind::Account, &before, &after),
+        forwarded(
+            &Policy::shipped_default(),
+            RecordKind::Account,
+            &before,
+            &after
+        ),
         vec![
             FieldWrite::clear("phone"),
             FieldWrite::set("city", t("Cádiz"))
         ]
     );
-    assert!(forwarded(RecordKind::Account, &before, &before).is_empty());
+    assert!(
+        forwarded(
+            &Policy::shipped_default(),
+            RecordKind::Account,
+            &before,
+            &before
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -204,4 +237,66 @@ fn the_undo_period_is_thirty_days() {
     assert!(undo_open(0, 30 * day));
     assert!(!undo_open(0, 30 * day + 1));
     assert!(undo_open(i64::MAX, i64::MIN), "no overflow");
+}
+
+/// The default policy with a custom choice on accounts and a custom
+/// reference to an account on contacts, both in the general class.
+fn custom_policy() -> Policy {
+    let text = crate::policy::DEFAULT_POLICY_TOML
+        .replacen(
+            "\"industry\", \"website\", \"description\"]",
+            "\"industry\", \"website\", \"description\", \"x_segment\"]",
+            1,
+        )
+        .replacen(
+            "[fields.contact]\ngeneral = [",
+            "[fields.contact]\ngeneral = [\"x_billing\", ",
+            1,
+        );
+    let extra = r#"
+[custom.account.segment]
+type = "choice"
+choices = ["smb", "enterprise"]
+
+[custom.contact.billing]
+type = "reference"
+to = "account"
+"#;
+    Policy::from_toml(&format!("{text}\n{extra}")).expect("the custom policy is valid")
+}
+
+#[test]
+fn custom_fields_are_filled_forwarded_and_their_references_repointed() {
+    let policy = custom_policy();
+    let survivor = fields(&[("name", t("Norte SL"))]);
+    let loser = fields(&[("name", t("Norte")), ("x_segment", t("smb"))]);
+    let filled = fills(&policy, RecordKind::Account, &survivor, &loser, &[]).expect("fills");
+    assert!(
+        filled
+            .iter()
+            .any(|f| f.field == "x_segment" && f.value == t("smb")),
+        "{filled:?}"
+    );
+    assert!(
+        fills(
+            &Policy::shipped_default(),
+            RecordKind::Account,
+            &survivor,
+            &loser,
+            &[]
+        )
+        .expect("fills")
+        .iter()
+        .all(|f| f.field != "x_segment"),
+        "without the definition the field is not carried"
+    );
+    let after = fields(&[("name", t("Norte")), ("x_segment", t("enterprise"))]);
+    let forward = forwarded(&policy, RecordKind::Account, &loser, &after);
+    assert_eq!(forward.len(), 1, "{forward:?}");
+    assert_eq!(forward[0].field, "x_segment");
+    assert!(
+        referring_fields(&policy, RecordKind::Account)
+            .contains(&(RecordKind::Contact, "x_billing")),
+        "a custom reference to accounts is re-pointed"
+    );
 }

@@ -81,7 +81,9 @@ pub fn after_write(w: &mut Writer, who: Editing<'_>, record: &RecordId, writes: 
     let carried: Vec<FieldWrite> = writes
         .into_iter()
         .filter(|wr| {
-            fieldwork_core::schema::field(record.kind(), &wr.field).is_some_and(merge::carried)
+            who.access
+                .field(record.kind(), &wr.field)
+                .is_some_and(merge::carried)
         })
         .collect();
     if carried.is_empty() || !merge::mergeable(record.kind()) {
@@ -133,7 +135,10 @@ fn forward_change(w: &mut Writer, who: Editing<'_>, event: &FeedEvent) -> Result
     }
     let change = Change::from_bytes(event.bytes.clone())
         .map_err(|e| ServerError::Internal(format!("a stored change: {e}")))?;
-    let writes = changed_fields(w, &event.doc, &change)?;
+    let Some(policy) = who.access.policy() else {
+        return Err(ServerError::Internal("no policy".into()));
+    };
+    let writes = changed_fields(w, policy, &event.doc, &change)?;
     if writes.is_empty() {
         return Ok(());
     }
@@ -141,8 +146,14 @@ fn forward_change(w: &mut Writer, who: Editing<'_>, event: &FeedEvent) -> Result
 }
 
 /// What `change` (stored in `doc`) changed, as writes: the document at the
-/// change's dependencies against that with the change applied.
-fn changed_fields(w: &mut Writer, doc: &DocId, change: &Change) -> Result<Vec<FieldWrite>> {
+/// change's dependencies against that with the change applied (custom
+/// fields of `policy` included).
+fn changed_fields(
+    w: &mut Writer,
+    policy: &fieldwork_core::Policy,
+    doc: &DocId,
+    change: &Change,
+) -> Result<Vec<FieldWrite>> {
     let actor = ActorId::random();
     let Some(stored) = documents::load(&w.conn, &mut w.cache, doc, &actor)? else {
         return Ok(Vec::new());
@@ -155,6 +166,7 @@ fn changed_fields(w: &mut Writer, doc: &DocId, change: &Change) -> Result<Vec<Fi
     let mut before = ClassDoc::load(doc.clone(), Some(&saved), [], actor)?;
     let after = before.with_change(change)?;
     Ok(merge::forwarded(
+        policy,
         doc.record().kind(),
         &before.fields(),
         &after.fields(),

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use fieldwork_core::edit::FieldWrite;
 use fieldwork_core::merge::{self, MergeError, Repoint};
 use fieldwork_core::schema::MERGED_INTO;
-use fieldwork_core::{Access, Denial, Record, RecordId, RecordKind};
+use fieldwork_core::{Access, Denial, Policy, Record, RecordId, RecordKind};
 use rusqlite::Connection;
 
 use super::super::problem::Problem;
@@ -56,13 +56,15 @@ pub(super) fn merge(
     merge::check_pair((survivor, &s.fields), (loser, &l.fields)).map_err(refused)?;
     may_merge(&w.conn, who, survivor)?;
     may_merge(&w.conn, who, loser)?;
-    let fills = merge::fills(survivor.kind(), &s.fields, &l.fields, take).map_err(refused)?;
+    let policy = policy_of(who)?;
+    let fills =
+        merge::fills(policy, survivor.kind(), &s.fields, &l.fields, take).map_err(refused)?;
     let referring = referring(&w.conn, who, loser)?;
     let pairs: Vec<(RecordId, _)> = referring
         .iter()
         .map(|r| (r.id.clone(), r.fields.clone()))
         .collect();
-    let repoints = merge::repoints(loser, survivor, &pairs);
+    let repoints = merge::repoints(policy, loser, survivor, &pairs);
     let instances = instance_moves(&w.conn, loser)?;
     let mut edits = vec![
         (s, merge::fill_writes(&fills)),
@@ -200,7 +202,7 @@ fn may_merge(conn: &Connection, who: Who<'_>, id: &RecordId) -> Result<(), Probl
 /// `loser`, as the caller reads it (`409 merge_too_large` past
 /// [`MAX_REFERRING`]).
 fn referring(conn: &Connection, who: Who<'_>, loser: &RecordId) -> Result<Vec<Record>, Problem> {
-    let ids = referring_ids(conn, loser)?;
+    let ids = referring_ids(conn, policy_of(who)?, loser)?;
     if ids.len() > MAX_REFERRING {
         return Err(conflict(
             "merge_too_large",
@@ -215,8 +217,12 @@ fn referring(conn: &Connection, who: Who<'_>, loser: &RecordId) -> Result<Vec<Re
 /// The ids of the records referring to `loser`: a seek in the field index
 /// (kind, field, key) per reference field, at most one past
 /// [`MAX_REFERRING`].
-fn referring_ids(conn: &Connection, loser: &RecordId) -> crate::error::Result<Vec<RecordId>> {
-    ids_holding(conn, loser, &merge::referring_fields(loser.kind()))
+fn referring_ids(
+    conn: &Connection,
+    policy: &Policy,
+    loser: &RecordId,
+) -> crate::error::Result<Vec<RecordId>> {
+    ids_holding(conn, loser, &merge::referring_fields(policy, loser.kind()))
 }
 
 /// The ids of the records whose field (one of `fields`, by kind) holds
@@ -302,15 +308,20 @@ fn grouped<W: Into<Option<FieldWrite>>>(
         .collect()
 }
 
+/// The policy the caller's access was built from (custom fields included).
+fn policy_of<'a>(who: Who<'a>) -> Result<&'a Policy, Problem> {
+    who.access
+        .policy()
+        .ok_or_else(|| ServerError::Internal("no policy".into()).into())
+}
+
 /// The changes of every edit, made as the caller ([`write::edit_changes`]).
 fn changes(
     conn: &Connection,
     who: Who<'_>,
     edits: Vec<(Record, Vec<FieldWrite>)>,
 ) -> Result<Vec<Incoming>, Problem> {
-    let Some(policy) = who.access.policy() else {
-        return Err(ServerError::Internal("no policy".into()).into());
-    };
+    let policy = policy_of(who)?;
     let actor = write::actor_for(&who.state.actor, who.user);
     let mut out = Vec::new();
     for (record, writes) in edits.into_iter().filter(|(_, w)| !w.is_empty()) {
