@@ -9,14 +9,16 @@
 //! then up to 50,000 (and 100,000 with `FIELDWORK_BENCH_BIG=1`); after each
 //! step a new device signs in and syncs from nothing.
 //! `FIELDWORK_BENCH_SIZES=5000,20000` replaces the list of sizes (a quick
-//! look, or one size for a profiler).
+//! look, or one size for a profiler); `FIELDWORK_BENCH_DEVICE_PREFIX`
+//! runs the fresh device under a command (`perf record -g -o device.data`).
 //!
 //! Reported per size: the seeding device's upload, the fresh device's
 //! initial sync (from `sync_once` to its return, documents applied and
 //! indexed), bytes from the server to the device, documents applied per
-//! second, and the process's peak RSS during the fresh sync (`VmHWM` after
-//! resetting it with `/proc/self/clear_refs`; the server and the seeding
-//! device live in the same process, so it is an upper bound for the device).
+//! second, and the fresh device's peak RSS during its sync (`VmHWM` after
+//! resetting it with `/proc/self/clear_refs`): the fresh device runs in a
+//! child process of its own (this binary again), so the figure is the
+//! device's alone, Tokio runtime and SQLCipher included.
 
 use std::time::Instant;
 
@@ -184,7 +186,90 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// What the fresh device measured, in its own process.
+struct Fresh {
+    initial: std::time::Duration,
+    docs: usize,
+    accounts: usize,
+    activities: usize,
+    peak: Option<u64>,
+}
+
+/// Runs the fresh device in a child process (this binary again, with
+/// `FIELDWORK_BENCH_DEVICE` set), so that its peak memory is its own: signs
+/// in at `server`, syncs through `proxy` and reports.
+fn fresh_device_in_child(server: &str, proxy: &str, user: &str) -> Fresh {
+    let exe = std::env::current_exe().expect("own path");
+    // `FIELDWORK_BENCH_DEVICE_PREFIX="perf record -g -o device.data"`
+    // profiles the device alone.
+    let prefix = std::env::var("FIELDWORK_BENCH_DEVICE_PREFIX").unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = std::process::Command::new(program);
+            c.args(words).arg(&exe);
+            c
+        }
+        None => std::process::Command::new(&exe),
+    };
+    let out = command
+        .env(CHILD, format!("{server} {proxy} {user}"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the fresh device");
+    assert!(out.status.success(), "the fresh device failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fresh-device "))
+        .expect("the fresh device's report");
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .map(|x| x.parse().expect("a number"))
+        .collect();
+    Fresh {
+        initial: std::time::Duration::from_micros(v[0]),
+        docs: v[1] as usize,
+        accounts: v[2] as usize,
+        activities: v[3] as usize,
+        peak: (v[4] > 0).then_some(v[4]),
+    }
+}
+
+/// The environment variable that makes this binary the fresh device.
+const CHILD: &str = "FIELDWORK_BENCH_DEVICE";
+
+/// The fresh device's side: sign in, reset the peak RSS, sync from
+/// nothing, print `fresh-device <µs> <documents> <accounts> <activities>
+/// <peak bytes or 0>`.
+fn run_fresh_device(spec: &str) {
+    let mut parts = spec.split(' ');
+    let (Some(server), Some(proxy), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("{CHILD} must be `server proxy user`");
+    };
+    let rt = fieldwork_tests::runtime();
+    let fresh = TestDevice::new(&rt);
+    fresh.login(server, user);
+    fresh.set_server(proxy);
+    let peak_ok = reset_peak();
+    let t = Instant::now();
+    fresh.sync();
+    let initial = t.elapsed();
+    let peak = peak_rss().filter(|_| peak_ok).unwrap_or(0);
+    let docs = fresh.store(|s| s.doc_ids()).len();
+    let accounts = fresh.store(|s| s.count(RecordKind::Account));
+    let activities = fresh.store(|s| s.count(RecordKind::Activity));
+    println!(
+        "fresh-device {} {docs} {accounts} {activities} {peak}",
+        initial.as_micros()
+    );
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        run_fresh_device(&spec);
+        return;
+    }
     let mut sizes = vec![5_000usize, 50_000];
     if std::env::var_os("FIELDWORK_BENCH_BIG").is_some() {
         sizes.push(100_000);
@@ -210,7 +295,7 @@ fn main() {
     let proxy = Proxy::start(&server.url);
 
     println!(
-        "| records (accounts + activities) | upload from seeding device | fresh device initial sync | bytes to device | device applies | peak RSS of process during sync |"
+        "| records (accounts + activities) | upload from seeding device | fresh device initial sync | bytes to device | device applies | device peak RSS |"
     );
     println!("|---|---|---|---|---|---|");
     let mut records = 0usize;
@@ -239,22 +324,12 @@ fn main() {
 
         let user = format!("fresh{step}");
         server.add_user(&user, "admin", &[], None);
-        let fresh = TestDevice::new(&rt);
-        fresh.login(&server.url, &user);
-        fresh.set_server(&proxy.url);
         let down0 = proxy.downstream_bytes() as u64;
-        let peak_ok = reset_peak();
-        let t = Instant::now();
-        fresh.sync();
-        let initial = t.elapsed();
-        let peak = peak_rss().filter(|_| peak_ok);
+        let fresh = fresh_device_in_child(&server.url, &proxy.url, &user);
         let down = proxy.downstream_bytes() as u64 - down0;
-        let docs = fresh.store(|s| s.doc_ids()).len();
-        assert_eq!(fresh.store(|s| s.count(RecordKind::Account)), records / 5);
-        assert_eq!(
-            fresh.store(|s| s.count(RecordKind::Activity)),
-            records / 5 * 4
-        );
+        let (initial, docs, peak) = (fresh.initial, fresh.docs, fresh.peak);
+        assert_eq!(fresh.accounts, records / 5);
+        assert_eq!(fresh.activities, records / 5 * 4);
         println!(
             "| {records} ({} + {}; {docs} documents) | {} new records, {pushed} changes in {} ({:.0} records/s; seeding import {}) | {} | {} | {:.0} documents/s ({:.0} records/s) | {} |",
             records / 5,
@@ -269,7 +344,6 @@ fn main() {
             records as f64 / initial.as_secs_f64(),
             peak.map_or("n/a".to_string(), bytes),
         );
-        drop(fresh);
     }
     drop(proxy);
     server.stop();

@@ -18,6 +18,18 @@ use crate::ids::DocId;
 use crate::schema::{self, FieldType};
 use crate::value::{FieldValue, StageTransition};
 
+/// One field as [`ClassDoc::read_fields`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadField {
+    /// The field's name.
+    pub field: String,
+    /// Its value, as [`ClassDoc::get`] reads it.
+    pub value: Option<FieldValue>,
+    /// Every concurrently written value when there are several, as
+    /// [`ClassDoc::get_all`] reads them; empty otherwise.
+    pub all: Vec<FieldValue>,
+}
+
 /// An Automerge document holding one class of one record's fields.
 #[derive(Debug)]
 pub struct ClassDoc {
@@ -95,6 +107,40 @@ impl ClassDoc {
             .into_iter()
             .filter_map(|f| self.get(&f).ok().flatten().map(|v| (f, v)))
             .collect()
+    }
+
+    /// Every field present, read as [`ClassDoc::get`] reads it, with all
+    /// its values when it was written concurrently (as
+    /// [`ClassDoc::get_all`] reads them; empty otherwise): one pass over
+    /// the document, where a `get` and a `get_all` per field cost two
+    /// lookups each. Errors as `get` does.
+    pub fn read_fields(&self) -> Result<Vec<ReadField>> {
+        let kind = self.id.record().kind();
+        let mut out = Vec::new();
+        for item in self.doc.map_range(ROOT, ..) {
+            let field = item.key.to_string();
+            let ty = schema::custom::stored_type(kind, &field).ok_or_else(|| {
+                CoreError::Corrupt(format!("{}: unknown field `{field}`", self.id))
+            })?;
+            if item.conflict || ty == FieldType::Entries {
+                let value = self.get(&field)?;
+                let all = self.get_all(&field)?;
+                out.push(ReadField { field, value, all });
+                continue;
+            }
+            // Only an object's id is needed (and building one allocates).
+            let obj = match item.value {
+                automerge::ValueRef::Object(_) => item.id(),
+                automerge::ValueRef::Scalar(_) => ObjId::Root,
+            };
+            let value = self.read_value(ty, &field, item.value.into_value(), &obj)?;
+            out.push(ReadField {
+                field,
+                value: Some(value),
+                all: Vec::new(),
+            });
+        }
+        Ok(out)
     }
 
     /// Reads `field` as the value its schema type describes. Returns `None`

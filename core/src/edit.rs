@@ -233,11 +233,12 @@ pub fn empty_record(id: &RecordId) -> Record {
 /// Adds one class document's fields (and conflicting values) to `record`;
 /// returns the document's latest change time (seconds).
 pub fn absorb(record: &mut Record, doc: &mut ClassDoc) -> Result<i64> {
-    for field in doc.field_names() {
-        if let Some(value) = doc.get(&field)? {
+    for read in doc.read_fields()? {
+        let field = read.field;
+        if let Some(value) = read.value {
             record.fields.insert(field.clone(), value);
         }
-        let all = doc.get_all(&field)?;
+        let all = read.all;
         // Equal concurrent values (the same step run on two replicas) are
         // not a conflict anyone needs to see.
         if all.len() > 1 && all.iter().any(|v| *v != all[0]) {

@@ -82,6 +82,11 @@ use crate::record::Record;
 /// one it belongs to ([`Store::set_sign_in`]; rule `store.user`).
 pub const STORE_OF_ANOTHER_USER: &str = "store_of_another_user";
 
+/// The page cache of a store's connection, in KiB: room for the hot part
+/// of the record index of a large territory (see docs/benchmarks.md, "First
+/// sync on the device"), well inside a phone's budget.
+const PAGE_CACHE_KIB: i64 = 32 * 1024;
+
 /// Identifies a Fieldwork device store in the SQLite header (`PRAGMA application_id`).
 const APPLICATION_ID: i32 = 0x4657_4B31; // "FWK1"
 
@@ -329,6 +334,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // SQLite's default page cache (2 MiB) holds a fraction of the
+        // index's B-trees once a territory has tens of thousands of
+        // records: every miss reads and (keyed) decrypts a page again.
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         migrations::migrate(&mut conn).map_err(|e| match e {
             CoreError::Storage(inner) => not_ours(inner),
             other => other,
@@ -688,6 +697,18 @@ pub(crate) fn assemble(
     actor: &ActorId,
     id: &RecordId,
 ) -> Result<Option<(Record, i64)>> {
+    assemble_with(conn, cache, actor, id, &mut [])
+}
+
+/// [`assemble`], taking the documents in `in_hand` from there instead of
+/// loading them (a batch being applied holds what it just wrote).
+pub(crate) fn assemble_with(
+    conn: &Connection,
+    cache: &mut docs::DocCache,
+    actor: &ActorId,
+    id: &RecordId,
+    in_hand: &mut [&mut ClassDoc],
+) -> Result<Option<(Record, i64)>> {
     let doc_ids = docs::doc_ids_of(conn, id)?;
     if doc_ids.is_empty() {
         return Ok(None);
@@ -695,6 +716,10 @@ pub(crate) fn assemble(
     let mut record = crate::edit::empty_record(id);
     let mut updated = 0i64;
     for doc_id in doc_ids {
+        if let Some(doc) = in_hand.iter_mut().find(|d| *d.id() == doc_id) {
+            updated = updated.max(crate::edit::absorb(&mut record, doc)?);
+            continue;
+        }
         docs::with_doc(conn, cache, &doc_id, actor, |doc: &mut ClassDoc| {
             updated = updated.max(crate::edit::absorb(&mut record, doc)?);
             Ok(())

@@ -280,3 +280,137 @@ fn syncing_without_a_server_fails_clearly_and_keeps_local_work() {
     assert_eq!(a.get(&id).text("name"), Some("Sin cobertura"));
     drop(url);
 }
+
+/// The issue-19 crash test: a phone killed with SIGKILL while its first
+/// sync is downloading (the CLI device as a child process, killed once its
+/// store is growing, several times over), then started again, ends with
+/// every record exactly once, every document loading, and a cursor.
+#[test]
+fn a_device_killed_during_its_first_sync_ends_with_every_record_once() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    const ACCOUNTS: usize = 1_500;
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("seed", "admin", &[], None);
+    server.add_user("fresh", "admin", &[], None);
+    let seed = TestDevice::new(&rt);
+    seed.login(&server.url, "seed");
+    let rows = (0..ACCOUNTS)
+        .map(|i| {
+            vec![
+                fieldwork_core::FieldWrite::set("name", format!("Almacenes {i}")),
+                fieldwork_core::FieldWrite::set("city", "Zaragoza"),
+                fieldwork_core::FieldWrite::set("email", format!("pedidos{i}@example.es")),
+            ]
+        })
+        .collect();
+    let accounts: HashSet<RecordId> = seed
+        .store(|s| s.import(RecordKind::Account, rows))
+        .into_iter()
+        .collect();
+    let acts = accounts
+        .iter()
+        .map(|a| {
+            vec![
+                fieldwork_core::FieldWrite::set("type", "visit"),
+                fieldwork_core::FieldWrite::set("subject", "Revisión del pedido"),
+                fieldwork_core::FieldWrite::set("account", a.to_string()),
+            ]
+        })
+        .collect();
+    seed.store(|s| s.import(RecordKind::Activity, acts));
+    seed.sync();
+    let docs: HashSet<String> = device_docs(&seed).into_keys().collect();
+
+    let data = tempfile::tempdir().expect("data dir");
+    let cli = fieldwork_tests::server::binary("fieldwork");
+    let fieldwork = |args: &[&str]| {
+        let mut c = Command::new(&cli);
+        c.args(args)
+            .env("FIELDWORK_DATA", data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut login = fieldwork(&[
+        "login",
+        "--server",
+        &server.url,
+        "--user",
+        "fresh",
+        "--password-stdin",
+    ])
+    .stdin(Stdio::piped())
+    .spawn()
+    .expect("login");
+    login
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(fieldwork_tests::server::PASSWORD.as_bytes())
+        .expect("password");
+    assert!(login.wait().expect("login ends").success());
+
+    // Kill the download three times, each a while after the store was
+    // first written to (the welcome, then batches), later each time.
+    let wal = data.path().join("device.db-wal");
+    let modified = || std::fs::metadata(&wal).and_then(|m| m.modified()).ok();
+    let mut rng = rand::rng();
+    let mut interrupted = 0;
+    for cycle in 0..3u64 {
+        let before = modified();
+        let mut sync = fieldwork(&["sync"]).spawn().expect("sync");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while modified() == before && std::time::Instant::now() < deadline {
+            if sync.try_wait().expect("poll").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let wait = 300 + 200 * cycle + rng.random_range(0..200);
+        std::thread::sleep(Duration::from_millis(wait));
+        if sync.try_wait().expect("poll").is_none() {
+            sync.kill().expect("kill -9");
+            interrupted += 1;
+        }
+        let _ = sync.wait();
+    }
+    let partial = {
+        let d = TestDevice::open(&rt, data.path());
+        d.store(|s| s.count(RecordKind::Account)) + d.store(|s| s.count(RecordKind::Activity))
+    };
+    assert!(interrupted > 0, "no sync was still running when killed");
+    assert!(partial > 0, "no batch was stored before the kills");
+    assert!(
+        partial < 2 * ACCOUNTS,
+        "the kills came after the download ended ({partial} records): the test proves nothing"
+    );
+
+    let done = fieldwork(&["sync"]).status().expect("sync to the end");
+    assert!(done.success());
+    let device = TestDevice::open(&rt, data.path());
+    assert_eq!(device.store(|s| s.count(RecordKind::Account)), ACCOUNTS);
+    assert_eq!(device.store(|s| s.count(RecordKind::Activity)), ACCOUNTS);
+    let listed: Vec<RecordId> = device
+        .store(|s| {
+            s.list(&fieldwork_core::ListQuery {
+                kind: Some(RecordKind::Account),
+                limit: Some(10 * ACCOUNTS),
+                ..Default::default()
+            })
+        })
+        .into_iter()
+        .map(|summary| summary.id)
+        .collect();
+    assert_eq!(listed.len(), ACCOUNTS, "an account listed twice or missing");
+    assert_eq!(listed.into_iter().collect::<HashSet<_>>(), accounts);
+    let held: HashSet<String> = device_docs(&device).into_keys().collect();
+    assert_eq!(held, docs);
+    assert!(
+        device.store(|s| s.verify()).is_empty(),
+        "every document loads"
+    );
+    assert!(device.store(|s| s.cursor()).is_some());
+}

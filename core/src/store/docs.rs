@@ -177,6 +177,51 @@ pub(crate) fn persist(
     Ok(new_rev)
 }
 
+/// Whether a document is stored.
+pub(crate) fn exists(conn: &Connection, id: &DocId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM documents WHERE doc_id = ?1")?
+        .query_row([id.to_string()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Stores, in `tx`, a document this device did not hold, from bytes that
+/// load to it: `snapshot` (a saved document, if any) and `chunk` (changes
+/// after it, possibly empty). For a document received whole, and one a
+/// local write just created (its one change as the chunk). Saves nothing
+/// again; the next compaction does. Returns the new `rev`.
+pub(crate) fn insert_new(
+    tx: &Connection,
+    id: &DocId,
+    snapshot: Option<&[u8]>,
+    chunk: &[u8],
+    now_ms: i64,
+) -> Result<i64> {
+    const REV: i64 = 1;
+    let doc_id = id.to_string();
+    let chunks = i64::from(!chunk.is_empty());
+    tx.prepare_cached(
+        "INSERT INTO documents(doc_id, record_id, class, snapshot, chunk_count, chunk_bytes, rev, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        doc_id,
+        id.record().to_string(),
+        id.class().as_str(),
+        snapshot,
+        chunks,
+        chunk.len() as i64,
+        REV,
+        now_ms
+    ])?;
+    if !chunk.is_empty() {
+        tx.prepare_cached("INSERT INTO doc_chunks(doc_id, seq, data) VALUES (?1, 1, ?2)")?
+            .execute(params![doc_id, chunk])?;
+    }
+    Ok(REV)
+}
+
 /// Deletes a document and its chunks in `tx`.
 pub(crate) fn delete(tx: &Connection, id: &DocId) -> Result<()> {
     let id = id.to_string();

@@ -185,19 +185,15 @@ pub(crate) fn refresh(
         _ => (None, None),
     };
     let archived = record.get(schema::ARCHIVED) == Some(&FieldValue::Bool(true));
-    // Cached, as the statements below: this runs for every record a sync
-    // applies, and preparing them cost about as much as running them.
-    tx.prepare_cached(
-        "INSERT INTO records(record_id, kind, title, title_key, stage, stage_rank, status, type, owner, assignee,
-                             territory, account_id, due_at, amount, currency, created_at, updated_at, archived)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-         ON CONFLICT(record_id) DO UPDATE SET
-            title = ?3, title_key = ?4, stage = ?5, stage_rank = ?6, status = ?7, type = ?8, owner = ?9,
-            assignee = ?10, territory = ?11, account_id = ?12, due_at = ?13, amount = ?14, currency = ?15,
-            updated_at = ?17, archived = ?18",
-    )?
-    .execute(params![
-        record.id.to_string(),
+    let report = ReportColumns::of(record)?;
+    let custom = custom::column(policy, record);
+    let record_id = record.id.to_string();
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT rid FROM records WHERE record_id = ?1")?
+        .query_row([&record_id], |r| r.get(0))
+        .optional()?;
+    let columns = params![
+        record_id,
         kind.as_str(),
         title,
         collator.sort_key(&title),
@@ -215,7 +211,49 @@ pub(crate) fn refresh(
         now,
         updated_at,
         archived,
-    ])?;
+        custom,
+        report.stage_log,
+        report.closed_at,
+        report.completed_at,
+        report.check_in_at,
+        report.check_out_at,
+        report.check_in_lat,
+        report.check_in_lon,
+        report.check_out_lat,
+        report.check_out_lon,
+        REPORT_VERSION,
+        report.target,
+    ];
+    // One statement writes the whole row (a new record: an insert, so
+    // nothing of it needs deleting first). Cached, as the statements
+    // below: this runs for every record a sync applies, and preparing
+    // them cost about as much as running them.
+    let rid = match existing {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO records(record_id, kind, title, title_key, stage, stage_rank, status, type, owner,
+                     assignee, territory, account_id, due_at, amount, currency, created_at, updated_at,
+                     archived, custom, stage_log, closed_at, completed_at, check_in_at, check_out_at,
+                     check_in_lat, check_in_lon, check_out_lat, check_out_lon, report_version, target_spec)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                         ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
+                 RETURNING rid",
+            )?
+            .query_row(columns, |r| r.get(0))?,
+        Some(rid) => {
+            tx.prepare_cached(
+                "UPDATE records SET kind = ?2, title = ?3, title_key = ?4, stage = ?5, stage_rank = ?6, status = ?7,
+                    type = ?8, owner = ?9, assignee = ?10, territory = ?11, account_id = ?12, due_at = ?13,
+                    amount = ?14, currency = ?15, created_at = COALESCE(created_at, ?16), updated_at = ?17, archived = ?18, custom = ?19,
+                    stage_log = ?20, closed_at = ?21, completed_at = ?22, check_in_at = ?23,
+                    check_out_at = ?24, check_in_lat = ?25, check_in_lon = ?26, check_out_lat = ?27,
+                    check_out_lon = ?28, report_version = ?29, target_spec = ?30
+                 WHERE record_id = ?1",
+            )?
+            .execute(columns)?;
+            rid
+        }
+    };
     if kind == RecordKind::Account {
         // Children inherit the account's territory.
         tx.prepare_cached(
@@ -223,20 +261,16 @@ pub(crate) fn refresh(
         )?
         .execute(params![record.id.to_string(), territory])?;
     }
-    let rid: i64 = tx
-        .prepare_cached("SELECT rid FROM records WHERE record_id = ?1")?
-        .query_row([record.id.to_string()], |r| r.get(0))?;
-    refresh_report_columns(tx, rid, record)?;
-    tx.prepare_cached("UPDATE records SET custom = ?2 WHERE rid = ?1")?
-        .execute(params![rid, custom::column(policy, record)])?;
     super::blob_refs::refresh_refs(tx, record)?;
     let (mut name, emails, phones, body) = search_columns(record, &title);
     for word in custom::search_words(policy, record) {
         name.push(' ');
         name.push_str(&word);
     }
-    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
-        .execute([rid])?;
+    if existing.is_some() {
+        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
+            .execute([rid])?;
+    }
     super::search::insert_row(tx, rid, [&name, &emails, &phones, &body])?;
     Ok(())
 }
@@ -244,17 +278,49 @@ pub(crate) fn refresh(
 /// The version of the report columns this build writes.
 pub(crate) const REPORT_VERSION: i64 = 1;
 
-/// Writes the report columns of index row `rid` from `record` (what
-/// [`crate::report::Facts`] needs beyond the list columns; see
+/// The report columns of a record's index row: what
+/// [`crate::report::Facts`] needs beyond the list columns (see
 /// `store/reports.rs`).
+struct ReportColumns {
+    stage_log: Option<String>,
+    closed_at: Option<i64>,
+    completed_at: Option<i64>,
+    check_in_at: Option<i64>,
+    check_out_at: Option<i64>,
+    check_in_lat: Option<f64>,
+    check_in_lon: Option<f64>,
+    check_out_lat: Option<f64>,
+    check_out_lon: Option<f64>,
+    target: Option<String>,
+}
+
+impl ReportColumns {
+    fn of(record: &Record) -> Result<ReportColumns> {
+        let f = Facts::of(record, None, None);
+        let secs = |t: Option<Timestamp>| t.map(Timestamp::as_second);
+        let target = crate::report::Target::of(record)
+            .map(|t| serde_json::to_string(&t))
+            .transpose()
+            .map_err(|e| CoreError::Corrupt(format!("target not encodable: {e}")))?;
+        Ok(ReportColumns {
+            stage_log: (!f.stages.is_empty()).then(|| encode_stages(&f.stages)),
+            closed_at: secs(f.closed_at),
+            completed_at: secs(f.completed_at),
+            check_in_at: secs(f.check_in_at),
+            check_out_at: secs(f.check_out_at),
+            check_in_lat: f.check_in.map(|p| p.lat),
+            check_in_lon: f.check_in.map(|p| p.lon),
+            check_out_lat: f.check_out.map(|p| p.lat),
+            check_out_lon: f.check_out.map(|p| p.lon),
+            target,
+        })
+    }
+}
+
+/// Writes the report columns of index row `rid` from `record` (for rows
+/// written by an older build; [`refresh`] writes them with the row).
 pub(crate) fn refresh_report_columns(tx: &Connection, rid: i64, record: &Record) -> Result<()> {
-    let f = Facts::of(record, None, None);
-    let secs = |t: Option<Timestamp>| t.map(Timestamp::as_second);
-    let target = crate::report::Target::of(record)
-        .map(|t| serde_json::to_string(&t))
-        .transpose()
-        .map_err(|e| CoreError::Corrupt(format!("target not encodable: {e}")))?;
-    // Cached: this runs with every write of every record.
+    let r = ReportColumns::of(record)?;
     tx.prepare_cached(
         "UPDATE records SET stage_log = ?2, closed_at = ?3, completed_at = ?4, check_in_at = ?5,
                 check_out_at = ?6, check_in_lat = ?7, check_in_lon = ?8, check_out_lat = ?9,
@@ -262,17 +328,17 @@ pub(crate) fn refresh_report_columns(tx: &Connection, rid: i64, record: &Record)
     )?
     .execute(params![
         rid,
-        (!f.stages.is_empty()).then(|| encode_stages(&f.stages)),
-        secs(f.closed_at),
-        secs(f.completed_at),
-        secs(f.check_in_at),
-        secs(f.check_out_at),
-        f.check_in.map(|p| p.lat),
-        f.check_in.map(|p| p.lon),
-        f.check_out.map(|p| p.lat),
-        f.check_out.map(|p| p.lon),
+        r.stage_log,
+        r.closed_at,
+        r.completed_at,
+        r.check_in_at,
+        r.check_out_at,
+        r.check_in_lat,
+        r.check_in_lon,
+        r.check_out_lat,
+        r.check_out_lon,
         REPORT_VERSION,
-        target,
+        r.target,
     ])?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{Change, ChangeHash};
 use rusqlite::TransactionBehavior;
 
 use super::{Cursor, PendingChange, Store, docs, index, meta, outbox, quarantine, write};
@@ -149,66 +149,7 @@ impl Store {
             .transpose()
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
         self.in_write_tx(|ctx| {
-            let mut changed: BTreeSet<RecordId> = BTreeSet::new();
-            let now_ms = ctx.now.as_millisecond();
-            for item in batch {
-                let (mut doc, existed) =
-                    match docs::take(ctx.conn, ctx.cache, &item.doc, ctx.actor)? {
-                        Some((_, doc)) => (doc, true),
-                        None => (ClassDoc::new(item.doc.clone(), ctx.actor.clone()), false),
-                    };
-                let appended = match item.payload {
-                    RemotePayload::Changes(raw) => {
-                        let mut parsed = Vec::with_capacity(raw.len());
-                        for bytes in raw {
-                            parsed.push(Change::from_bytes(bytes).map_err(|e| {
-                                CoreError::Protocol(format!("{}: malformed change: {e}", item.doc))
-                            })?);
-                        }
-                        let new = doc.apply_changes(parsed)?;
-                        raw_changes(&mut doc, &new)
-                    }
-                    RemotePayload::Replace { document, changes } => {
-                        let new = ClassDoc::load(
-                            item.doc.clone(),
-                            Some(&document),
-                            changes.iter().map(Vec::as_slice),
-                            ctx.actor.clone(),
-                        )
-                        .map_err(|e| CoreError::Protocol(e.to_string()))?;
-                        ctx.cache.forget(&item.doc);
-                        drop(doc);
-                        quarantine::replace(ctx, &item.doc, new)?;
-                        changed.insert(item.doc.record().clone());
-                        continue;
-                    }
-                    RemotePayload::Document(bytes) => {
-                        let mut incoming = AutoCommit::load(&bytes).map_err(|e| {
-                            CoreError::Protocol(format!("{}: malformed document: {e}", item.doc))
-                        })?;
-                        if existed {
-                            let new = merge_whole(&mut doc, &mut incoming)?;
-                            raw_changes(&mut doc, &new)
-                        } else {
-                            doc = ClassDoc::load(
-                                item.doc.clone(),
-                                Some(&bytes),
-                                [],
-                                ctx.actor.clone(),
-                            )
-                            .map_err(|e| CoreError::Protocol(e.to_string()))?;
-                            Vec::new()
-                        }
-                    }
-                };
-                if existed && appended.is_empty() {
-                    continue; // nothing new: leave the stored document alone
-                }
-                let rev = docs::persist(ctx.conn, &mut doc, &appended, now_ms)?;
-                ctx.cache.put(rev, doc);
-                changed.insert(item.doc.record().clone());
-            }
-            write::refresh_all(ctx, &changed)?;
+            let changed = batch::apply(ctx, batch)?;
             if let Some(json) = &cursor_json {
                 meta::set(ctx.conn, meta::keys::CURSOR, json)?;
                 meta::delete(ctx.conn, meta::keys::RESYNC)?;
@@ -391,7 +332,7 @@ impl Store {
                 return Ok((Vec::new(), complete));
             }
             let appended = if existed {
-                raw_changes(&mut d, &new)
+                batch::raw_changes(&mut d, &new)
             } else {
                 Vec::new()
             };
@@ -458,37 +399,7 @@ impl Store {
 /// (the next connection compares again) instead of growing memory.
 const MAX_WAITING_BYTES: usize = 32 << 20;
 
-/// Merges a whole document received from the server into the stored copy
-/// and returns the hashes of every change that was new to it, in dependency
-/// order.
-///
-/// Not `AutoCommit::merge`'s return value: that is the heads after the
-/// merge, which names only the newest change(s). Persisting just those as
-/// the appended chunk lost every change in between, and the stored copy
-/// failed to load ("misses change(s) its history depends on") once it
-/// left the cache.
-fn merge_whole(doc: &mut ClassDoc, incoming: &mut AutoCommit) -> Result<Vec<ChangeHash>> {
-    let before = doc.heads();
-    doc.automerge().merge(incoming)?;
-    Ok(doc
-        .automerge()
-        .get_changes(&before)
-        .iter()
-        .map(Change::hash)
-        .collect())
-}
-
-/// The raw bytes of the given changes of `doc`, concatenated (a valid chunk
-/// sequence for `load_incremental`).
-fn raw_changes(doc: &mut ClassDoc, hashes: &[ChangeHash]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for hash in hashes {
-        if let Some(change) = doc.automerge().get_change_by_hash(hash) {
-            out.extend_from_slice(change.raw_bytes());
-        }
-    }
-    out
-}
+mod batch;
 
 #[cfg(test)]
 mod tests;

@@ -74,11 +74,8 @@ pub type StoredDoc = (Option<Vec<u8>>, Vec<Vec<u8>>);
 /// A whole document as stored: its snapshot and the changes after it.
 pub fn whole(conn: &Connection, doc_id: &str) -> Result<Option<StoredDoc>> {
     let row: Option<(Option<Vec<u8>>, i64)> = conn
-        .query_row(
-            "SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = ?1",
-            [doc_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = ?1")?
+        .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((snapshot, snapshot_seq)) = row else {
         return Ok(None);
@@ -116,16 +113,14 @@ pub fn load<'c>(
 /// Replaces the document's snapshot with a full save when enough changes
 /// have accumulated since the last one.
 pub fn compact_if_due(conn: &Connection, doc: &mut ClassDoc, seq: u64) -> Result<()> {
-    let since: i64 = conn.query_row(
-        "SELECT since_snapshot FROM documents WHERE doc_id = ?1",
-        [doc.id().to_string()],
-        |r| r.get(0),
-    )?;
+    let since: i64 = conn
+        .prepare_cached("SELECT since_snapshot FROM documents WHERE doc_id = ?1")?
+        .query_row([doc.id().to_string()], |r| r.get(0))?;
     if since >= COMPACT_AFTER || since == 1 {
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE documents SET snapshot = ?2, snapshot_seq = ?3, since_snapshot = 0 WHERE doc_id = ?1",
-            params![doc.id().to_string(), doc.save(), seq as i64],
-        )?;
+        )?
+        .execute(params![doc.id().to_string(), doc.save(), seq as i64])?;
     }
     Ok(())
 }

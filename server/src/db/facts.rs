@@ -35,21 +35,21 @@ pub fn update_facts(conn: &Connection, record: &Record) -> Result<bool> {
     if before.as_ref() == Some(&after) {
         return Ok(false);
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO records(record_id, kind, owner, assignee, territory, account_id, process_task)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(record_id) DO UPDATE
             SET owner = ?3, assignee = ?4, territory = ?5, account_id = ?6, process_task = ?7",
-        params![
-            record.id.to_string(),
-            record.kind().as_str(),
-            after.0,
-            after.1,
-            after.2,
-            after.3,
-            after.4
-        ],
-    )?;
+    )?
+    .execute(params![
+        record.id.to_string(),
+        record.kind().as_str(),
+        after.0,
+        after.1,
+        after.2,
+        after.3,
+        after.4
+    ])?;
     Ok(true)
 }
 

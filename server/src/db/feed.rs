@@ -140,15 +140,15 @@ pub fn append(
     device_id: Option<&str>,
     now_ms: i64,
 ) -> Result<u64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO changes(doc_id, hash, bytes, user_id, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![doc.to_string(), hash, bytes, user_id, device_id, now_ms],
-    )?;
+    )?
+    .execute(params![doc.to_string(), hash, bytes, user_id, device_id, now_ms])?;
     let seq = conn.last_insert_rowid();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO documents(doc_id, record_id, class, last_seq, since_snapshot) VALUES (?1, ?2, ?3, ?4, 1)
          ON CONFLICT(doc_id) DO UPDATE SET last_seq = ?4, since_snapshot = since_snapshot + 1",
-        params![doc.to_string(), doc.record().to_string(), doc.class().as_str(), seq],
-    )?;
+    )?
+    .execute(params![doc.to_string(), doc.record().to_string(), doc.class().as_str(), seq])?;
     Ok(seq as u64)
 }

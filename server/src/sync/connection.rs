@@ -5,7 +5,9 @@
 //!
 //! Guarantees: every protocol decision is the machine's; this task only
 //! decodes frames, hands events over in the order they arrive and sends the
-//! effects in order (flushing once per step). When the machine closes, the
+//! effects in order (flushing once per step). While the machine has more to
+//! send ([`Machine::has_more`]) it is stepped again at once, after the last
+//! step's effects went out. When the machine closes, the
 //! device gets the `Error` message and the socket is closed; a device that
 //! closes ends the task quietly.
 
@@ -48,7 +50,16 @@ pub async fn run_from(
     while let Some(m) = machine.as_ref() {
         let deadline = m.deadline();
         let (open, hears_hub) = (m.device().is_some(), m.hears_hub());
-        let event = tokio::select! {
+        let event = if m.has_more() {
+            // Work in progress goes on before anything else is read, as
+            // if it were one step; only a shutdown interrupts it.
+            if matches!(shutdown.has_changed(), Ok(true)) {
+                Event::Shutdown
+            } else {
+                Event::Continue
+            }
+        } else {
+            tokio::select! {
             biased;
             _ = shutdown.changed(), if open => Event::Shutdown,
             _ = until(deadline), if deadline.is_some() => Event::Tick(Instant::now()),
@@ -63,6 +74,7 @@ pub async fn run_from(
                 Ok(HubEvent::Shutdown) | Err(RecvError::Closed) => Event::Shutdown,
                 Err(RecvError::Lagged(_)) => Event::Lagged,
             },
+            }
         };
         let Some(mut m) = machine.take() else { break };
         let stepped = tokio::task::spawn_blocking(move || {

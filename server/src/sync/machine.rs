@@ -25,8 +25,9 @@
 //! writes they need happen in one synchronous call, with no `.await` in
 //! between. The host ([`super::connection`]) runs each step on tokio's
 //! blocking pool (`spawn_blocking`) and only moves frames, waits for events
-//! and deadlines, and sends the effects. The in-memory test network drives
-//! the same machine directly, on its own thread.
+//! and deadlines, and sends the effects. Long work (a fresh device's
+//! download) is cut into steps: while [`Machine::has_more`], the host steps
+//! [`Event::Continue`] after sending each step's effects.
 //!
 //! Guarantees:
 //! - any protocol violation or malformed frame ends this connection with a
@@ -80,6 +81,9 @@ pub enum Event {
     Shutdown,
     /// Time passed: `now` (deadlines are checked against it).
     Tick(Instant),
+    /// Go on with the work in progress ([`Machine::has_more`]): the host
+    /// sends the effects of a step, then steps again with this.
+    Continue,
 }
 
 /// What the machine asks its host to do.
@@ -164,6 +168,8 @@ pub(crate) struct Open {
     revoked: revoked::Revoked,
     /// Messages to send, in order, produced by the current step.
     out: Vec<ServerMessage>,
+    /// Whole documents still to send, a page per step.
+    download: Option<catchup::Download>,
 }
 
 impl Open {
@@ -203,6 +209,15 @@ impl Machine {
     /// comparing). Before that, hub events wait in the host's subscription.
     pub fn hears_hub(&self) -> bool {
         matches!(&self.phase, Phase::Open(o) if o.live || o.compare.is_some())
+    }
+
+    /// Whether the machine has more to send: the host steps it with
+    /// [`Event::Continue`] (after sending what the last step produced)
+    /// before waiting for anything else. A download of whole documents is
+    /// sent a page per step, so the device applies one page while the
+    /// server reads the next, and at most a page waits in memory.
+    pub fn has_more(&self) -> bool {
+        matches!(&self.phase, Phase::Open(o) if o.download.is_some())
     }
 
     /// Whether the machine closed: the host stops.
@@ -291,6 +306,7 @@ impl Open {
             // event: re-check the user.
             Event::Lagged => self.on_admin_changed(),
             Event::Shutdown => Err(shutting_down()),
+            Event::Continue => self.continue_download(),
             Event::Tick(now) => match &self.compare {
                 Some(c) if now >= c.deadline => Err(close(
                     error_codes::COMPARE_TIMEOUT,

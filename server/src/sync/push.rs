@@ -233,8 +233,13 @@ fn commit_batch(
                 hold(&tx, ctx, &doc)?;
                 out.accepted.push((doc, hash));
             }
-            Ok(Decision::Accept { doc, change }) => {
-                store_accepted(&tx, cache, ctx, doc, change, &mut out, touched)?;
+            Ok(Decision::Accept { doc, change, after }) => {
+                let accepted = Accepted {
+                    doc,
+                    change,
+                    after: *after,
+                };
+                store_accepted(&tx, cache, ctx, accepted, &mut out, touched)?;
             }
             Err(Rejected(d)) => {
                 if let Some(h) = hash_hint {
@@ -318,19 +323,24 @@ fn hold(tx: &rusqlite::Transaction<'_>, ctx: PushCtx<'_>, doc: &DocId) -> Result
     Ok(())
 }
 
-/// Applies an accepted change to the cached document (noting it in
-/// `touched`), appends it to the feed, compacts when due, updates the
+/// Puts the document an accepted change makes (the checks' scratch copy,
+/// so the change is not applied a second time) in place of the cached one
+/// (noting it in `touched`), appends the change to the feed, compacts when due, updates the
 /// record's facts for a base-class document, and adds it to `out` as
 /// accepted and as a feed event to publish after the commit.
 fn store_accepted(
     tx: &rusqlite::Transaction<'_>,
     cache: &mut lru::LruCache<DocId, ClassDoc>,
     ctx: PushCtx<'_>,
-    doc: DocId,
-    change: Change,
+    accepted: Accepted,
     out: &mut PushOutcome,
     touched: &mut Vec<DocId>,
 ) -> Result<()> {
+    let Accepted {
+        doc,
+        change,
+        mut after,
+    } = accepted;
     let hash = change.hash();
     let raw = change.raw_bytes().to_vec();
     let Some(loaded) = cache.get_mut(&doc) else {
@@ -338,7 +348,11 @@ fn store_accepted(
     };
     touched.push(doc.clone());
     let webhook_before = crate::webhooks::before_push(tx, loaded)?;
-    loaded.apply_changes(vec![change])?;
+    // The copy was forked under another actor: the server's own writes to
+    // the cached document keep the actor it had.
+    let actor = loaded.automerge().get_actor().clone();
+    after.automerge().set_actor(actor);
+    *loaded = after;
     let seq = feed::append(
         tx,
         &doc,
@@ -408,8 +422,23 @@ fn announce(hub: &Hub, out: &PushOutcome, audits: &[AuditEntry]) {
 struct Rejected(Denial);
 
 enum Decision {
-    Duplicate { doc: DocId, hash: ChangeHash },
-    Accept { doc: DocId, change: Change },
+    Duplicate {
+        doc: DocId,
+        hash: ChangeHash,
+    },
+    Accept {
+        doc: DocId,
+        change: Change,
+        /// The document with the change applied (the checks' scratch copy).
+        after: Box<ClassDoc>,
+    },
+}
+
+/// An accepted change, and the document it makes.
+struct Accepted {
+    doc: DocId,
+    change: Change,
+    after: ClassDoc,
 }
 
 /// A server error met while checking, as a `malformed_change` refusal.
@@ -477,7 +506,11 @@ fn check_one(
         before_fields,
         after_fields,
     )?;
-    Ok(Decision::Accept { doc, change })
+    Ok(Decision::Accept {
+        doc,
+        change,
+        after: Box::new(after),
+    })
 }
 
 /// What the change makes of the document, worked out once on a scratch

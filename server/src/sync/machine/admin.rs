@@ -75,6 +75,6 @@ impl Open {
             // revoke what is no longer visible.
             return self.revoke_in_compare();
         }
-        self.reconcile()
+        self.reconcile(super::catchup::Then::Stay)
     }
 }

@@ -1,7 +1,9 @@
 //! Bringing a device up to date, and keeping it there.
 //!
 //! - **fresh**: every visible document, whole, in batches of about
-//!   `batch_bytes`; then the feed from where the download started;
+//!   `batch_bytes`, a page of documents per step (the host sends each
+//!   page before the next is read); then the feed from where the download
+//!   started;
 //! - **incremental**: the feed since the device's cursor, page by page, so a
 //!   device that is already up to date costs one empty page;
 //! - **live**: each committed change as the hub announces it.
@@ -30,23 +32,48 @@ use crate::visibility::visible_among;
 
 /// Feed entries read per page.
 const PAGE: usize = 2000;
-/// Documents examined per page during a fresh download.
-const DOC_PAGE: usize = 500;
+/// Documents examined per page (per step) during a download of whole
+/// documents: one write transaction records what the device then holds.
+const DOC_PAGE: usize = 1000;
+
+/// A download of whole documents in progress.
+pub(crate) struct Download {
+    /// The last document id examined.
+    after: String,
+    /// Documents sent so far (progress).
+    done: u64,
+    /// Documents not to send (the device has them).
+    skip: BTreeSet<String>,
+    /// The feed position whose cursor confirms what is sent.
+    confirm_at: u64,
+    /// What follows the last page.
+    then: Then,
+}
+
+/// What follows a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// Deliver the feed from `sent`, say so, and go live.
+    GoLive,
+    /// Nothing: the connection was live already.
+    Stay,
+}
 
 impl Open {
-    /// A device with nothing: every visible document, whole.
+    /// A device with nothing: every visible document, whole (a page per
+    /// step), then the feed from where the download started.
     pub(super) fn fresh(&mut self) -> Step {
         let head = self.start_over()?;
-        self.send_all_visible(&BTreeSet::new())?;
+        self.begin_download(BTreeSet::new(), Then::GoLive);
         self.sent = head;
-        self.go_live()
+        Ok(())
     }
 
     /// A device with a trusted cursor: the feed since it. `stale`: the
     /// policy or the user changed since the device last reconciled.
     pub(super) fn incremental(&mut self, stale: bool) -> Step {
         if stale {
-            self.reconcile()?;
+            return self.reconcile(Then::GoLive);
         }
         self.go_live()
     }
@@ -219,51 +246,68 @@ impl Open {
         }
     }
 
-    /// Sends every visible document not in `skip`, whole, and records that
-    /// the device holds them.
-    pub(super) fn send_all_visible(&mut self, skip: &BTreeSet<String>) -> Step {
-        let mut after = String::new();
-        let mut done = 0u64;
-        // Sent without a cursor: confirmed by the next cursor beyond `sent`.
-        let confirm_at = self.sent + 1;
-        loop {
-            let (access, device) = (&self.access, self.device.as_str());
-            let (docs, last) = self.state.db.write_blocking(|w| {
-                let conn = &w.conn;
-                let page: Vec<String> = documents::docs_after(conn, &after, DOC_PAGE)?
-                    .into_iter()
-                    .map(|(doc, _)| doc)
-                    .collect();
-                let visible = visible_among(conn, access, &page)?;
-                let mut out = Vec::new();
-                for doc in page
-                    .iter()
-                    .filter(|d| visible.contains(*d) && !skip.contains(*d))
-                {
-                    out.extend(whole(conn, doc, false)?);
-                }
-                let ids: Vec<String> = out.iter().map(|d| d.doc.clone()).collect();
-                devices::hold(conn, device, &ids)?;
-                if !ids.is_empty() {
-                    unconfirmed::mark(conn, device, confirm_at)?;
-                }
-                Ok((out, page.last().cloned()))
-            })?;
-            let Some(last) = last else {
-                return Ok(());
-            };
-            after = last;
-            let n = docs.len() as u64;
-            if n > 0 {
-                self.send_batches(docs, None, Some(done));
-                done += n;
+    /// Starts sending every visible document not in `skip`, whole, and
+    /// recording that the device holds them: a page per step
+    /// ([`Open::continue_download`]), then `then`.
+    pub(super) fn begin_download(&mut self, skip: BTreeSet<String>, then: Then) {
+        self.download = Some(Download {
+            after: String::new(),
+            done: 0,
+            skip,
+            // Sent without a cursor: confirmed by the next cursor beyond `sent`.
+            confirm_at: self.sent + 1,
+            then,
+        });
+    }
+
+    /// Sends the next page of the download in progress; after the last,
+    /// does what was to follow it.
+    pub(super) fn continue_download(&mut self) -> Step {
+        let Some(mut download) = self.download.take() else {
+            return Ok(());
+        };
+        let (access, device) = (&self.access, self.device.as_str());
+        let (docs, last) = self.state.db.write_blocking(|w| {
+            let conn = &w.conn;
+            let page: Vec<String> = documents::docs_after(conn, &download.after, DOC_PAGE)?
+                .into_iter()
+                .map(|(doc, _)| doc)
+                .collect();
+            let visible = visible_among(conn, access, &page)?;
+            let mut out = Vec::new();
+            for doc in page
+                .iter()
+                .filter(|d| visible.contains(*d) && !download.skip.contains(*d))
+            {
+                out.extend(whole(conn, doc, false)?);
             }
+            let ids: Vec<String> = out.iter().map(|d| d.doc.clone()).collect();
+            devices::hold(conn, device, &ids)?;
+            if !ids.is_empty() {
+                unconfirmed::mark(conn, device, download.confirm_at)?;
+            }
+            Ok((out, page.last().cloned()))
+        })?;
+        let Some(last) = last else {
+            return match download.then {
+                Then::GoLive => self.go_live(),
+                Then::Stay => Ok(()),
+            };
+        };
+        download.after = last;
+        let n = docs.len() as u64;
+        if n > 0 {
+            self.send_batches(docs, None, Some(download.done));
+            download.done += n;
         }
+        self.download = Some(download);
+        Ok(())
     }
 
     /// Makes the device's documents match what it may see now: revokes what
-    /// it holds and may not see, sends what it may see and lacks.
-    pub(super) fn reconcile(&mut self) -> Step {
+    /// it holds and may not see, sends what it may see and lacks (a page per
+    /// step), then `then`.
+    pub(super) fn reconcile(&mut self, then: Then) -> Step {
         let (access, device) = (&self.access, self.device.as_str());
         let confirm_at = self.sent + 1;
         let (plan, held) = self.state.db.write_blocking(|w| {
@@ -303,6 +347,7 @@ impl Open {
             }));
         }
         // Newly visible documents, whole.
-        self.send_all_visible(&held)
+        self.begin_download(held, then);
+        Ok(())
     }
 }

@@ -46,6 +46,7 @@ use fieldwork_core::{Access, DocId};
 use lru::LruCache;
 use serde_bytes::ByteBuf;
 
+use super::catchup::Then;
 use super::delivery::whole;
 use super::unconfirmed;
 use super::{Close, Open, Step, close};
@@ -455,8 +456,8 @@ impl Open {
         // The feed resumes where compare began (set first: what is sent
         // now is confirmed by a cursor beyond it).
         self.sent = compare.started;
-        self.send_all_visible(&compare.seen)?;
-        self.go_live()
+        self.begin_download(compare.seen, Then::GoLive);
+        Ok(())
     }
 }
 

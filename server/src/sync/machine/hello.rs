@@ -114,6 +114,7 @@ fn start(state: Arc<AppState>, user: User, hello: Hello, address: Option<String>
         compare: None,
         revoked: Default::default(),
         out: vec![welcome],
+        download: None,
     });
     tracing::debug!(user = %open.user.name, mode = ?prepared.mode, "catch-up mode");
     let begun = match prepared.mode {
