@@ -480,18 +480,29 @@ pub(crate) fn refresh_all(ctx: &mut Ctx<'_>, records: &BTreeSet<RecordId>) -> Re
         .iter()
         .partition(|r| r.kind() == crate::ids::RecordKind::Account);
     for record in accounts.into_iter().chain(others) {
-        ctx.changed.insert(record.clone());
-        match assemble(ctx.conn, ctx.cache, ctx.actor, record)? {
-            Some((assembled, updated)) => index::refresh(
-                ctx.conn,
-                ctx.collator,
-                ctx.policy,
-                &assembled,
-                updated,
-                ctx.now.as_second(),
-            )?,
-            None => index::remove(ctx.conn, record)?,
-        }
+        refresh_record(ctx, record, &mut [])?;
     }
     Ok(())
+}
+
+/// Refreshes (or removes) the index rows of `record` from its documents,
+/// taking those in `in_hand` from there instead of loading them, and notes
+/// the record as changed.
+pub(crate) fn refresh_record(
+    ctx: &mut Ctx<'_>,
+    record: &RecordId,
+    in_hand: &mut [&mut ClassDoc],
+) -> Result<()> {
+    ctx.changed.insert(record.clone());
+    match super::assemble_with(ctx.conn, ctx.cache, ctx.actor, record, in_hand)? {
+        Some((assembled, updated)) => index::refresh(
+            ctx.conn,
+            ctx.collator,
+            ctx.policy,
+            &assembled,
+            updated,
+            ctx.now.as_second(),
+        ),
+        None => index::remove(ctx.conn, record),
+    }
 }

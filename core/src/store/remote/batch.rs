@@ -23,8 +23,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 
-use super::super::write::Ctx;
-use super::super::{docs, index, quarantine};
+use super::super::write::{self, Ctx};
+use super::super::{docs, quarantine};
 use super::{RemoteDoc, RemotePayload};
 use crate::document::ClassDoc;
 use crate::error::{CoreError, Result};
@@ -220,19 +220,8 @@ fn apply_group(ctx: &mut Ctx<'_>, docs: Vec<Planned>) -> Result<bool> {
         }
     }
     if changed {
-        ctx.changed.insert(record.clone());
         let mut in_hand: Vec<&mut ClassDoc> = held.iter_mut().map(|(_, d)| d).collect();
-        match super::super::assemble_with(ctx.conn, ctx.cache, ctx.actor, &record, &mut in_hand)? {
-            Some((assembled, updated)) => index::refresh(
-                ctx.conn,
-                ctx.collator,
-                ctx.policy,
-                &assembled,
-                updated,
-                ctx.now.as_second(),
-            )?,
-            None => index::remove(ctx.conn, &record)?,
-        }
+        write::refresh_record(ctx, &record, &mut in_hand)?;
     }
     for (rev, doc) in held {
         ctx.cache.put(rev, doc);

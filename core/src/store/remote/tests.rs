@@ -214,10 +214,10 @@ fn changes_after(from: &mut Store, doc: &DocId, since: &[ChangeHash]) -> Vec<Vec
 /// its snapshot, the changes after them as one chunk: nothing saved again),
 /// and indexes each record from the documents in hand: an activity that
 /// arrives before its account in the batch ends with the account's
-/// territory. After a reopen (no cache) everything loads,
-/// lists, searches and takes a write.
+/// territory. After a reopen (no cache) everything loads, lists, searches
+/// and takes a write.
 #[test]
-fn a_first_download_is_stored_as_received_and_indexed_accounts_first() {
+fn a_first_download_is_stored_as_received_and_indexed_from_the_documents_in_hand() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = open(dir.path(), "server.db");
     let account = server
