@@ -163,3 +163,92 @@ fn a_fresh_download_reports_progress_n_of_m() {
     );
     assert_eq!(progress.last().map(|p| p.0), Some(300));
 }
+
+/// The server's side of a first download is cut into steps: the hello's
+/// step sends the welcome and no document, each `Continue` step at most a
+/// page (1,000 documents), and the last one the cursor (`UpToDate`). The
+/// connection's host sends each step's messages before the next, so the
+/// device applies a page while the server reads the next, and at most a
+/// page waits in the server's memory.
+#[test]
+fn a_fresh_download_is_sent_a_page_per_step() {
+    use fieldwork_core::sync::protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
+    use fieldwork_server::sync::machine::{Effect, Event, Machine};
+
+    let rt = runtime();
+    let server = TestServer::start();
+    server.add_user("ana", "admin", &[], None);
+    let seed = TestDevice::new(&rt);
+    seed.login(&server.url, "ana");
+    let rows = (0..2_500)
+        .map(|i| {
+            vec![fieldwork_core::FieldWrite::set(
+                "name",
+                format!("Tienda {i}"),
+            )]
+        })
+        .collect();
+    seed.store(|s| s.import(RecordKind::Account, rows));
+    seed.sync();
+    let total = seed.store(|s| s.doc_ids()).len();
+
+    let user = server
+        .state
+        .db
+        .read_blocking(|c| fieldwork_server::db::users::by_name(c, "ana"))
+        .expect("read")
+        .expect("ana");
+    let mut machine = Machine::new(
+        server.state.clone(),
+        user,
+        None,
+        tokio::time::Instant::now(),
+    );
+    let sent = |effects: Vec<Effect>| -> Vec<ServerMessage> {
+        effects
+            .into_iter()
+            .map(|e| match e {
+                Effect::Send(m) => m,
+                Effect::Close(c) => panic!("closed: {c:?}"),
+            })
+            .collect()
+    };
+    let docs_in = |messages: &[ServerMessage]| -> usize {
+        messages
+            .iter()
+            .map(|m| match m {
+                ServerMessage::Batch(b) => b.docs.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let first = sent(machine.step(Event::Message(ClientMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        device_id: "01JDOWNLOADPAGEPERSTEP0000".into(),
+        cursor: None,
+        resync: false,
+        client: "page-test".into(),
+        app_version: None,
+        pending_changes: None,
+    }))));
+    assert!(matches!(first.first(), Some(ServerMessage::Welcome(_))));
+    assert_eq!(docs_in(&first), 0, "the hello's step sends no document");
+    assert!(machine.has_more());
+
+    let (mut steps, mut received, mut up_to_date) = (0, 0, false);
+    while machine.has_more() {
+        let messages = sent(machine.step(Event::Continue));
+        let n = docs_in(&messages);
+        assert!(n <= 1_000, "a step sent {n} documents");
+        assert!(!up_to_date, "a page after the cursor");
+        up_to_date = messages
+            .iter()
+            .any(|m| matches!(m, ServerMessage::UpToDate(_)));
+        received += n;
+        steps += 1;
+        assert!(steps < 100, "the download never ends");
+    }
+    assert!(up_to_date, "the last step sends the cursor");
+    assert_eq!(received, total);
+    assert!(steps >= 3, "{total} documents in {steps} steps");
+}

@@ -60,20 +60,20 @@ pub async fn run_from(
             }
         } else {
             tokio::select! {
-            biased;
-            _ = shutdown.changed(), if open => Event::Shutdown,
-            _ = until(deadline), if deadline.is_some() => Event::Tick(Instant::now()),
-            message = next_message(&mut stream, limits) => match message {
-                Ok(None) => break,
-                Ok(Some(m)) => Event::Message(m),
-                Err(c) => Event::Unreadable(c),
-            },
-            event = events.recv(), if hears_hub => match event {
-                Ok(HubEvent::Changes(changes)) => Event::Changes(changes),
-                Ok(HubEvent::AdminChanged) => Event::AdminChanged,
-                Ok(HubEvent::Shutdown) | Err(RecvError::Closed) => Event::Shutdown,
-                Err(RecvError::Lagged(_)) => Event::Lagged,
-            },
+                biased;
+                _ = shutdown.changed(), if open => Event::Shutdown,
+                _ = until(deadline), if deadline.is_some() => Event::Tick(Instant::now()),
+                message = next_message(&mut stream, limits) => match message {
+                    Ok(None) => break,
+                    Ok(Some(m)) => Event::Message(m),
+                    Err(c) => Event::Unreadable(c),
+                },
+                event = events.recv(), if hears_hub => match event {
+                    Ok(HubEvent::Changes(changes)) => Event::Changes(changes),
+                    Ok(HubEvent::AdminChanged) => Event::AdminChanged,
+                    Ok(HubEvent::Shutdown) | Err(RecvError::Closed) => Event::Shutdown,
+                    Err(RecvError::Lagged(_)) => Event::Lagged,
+                },
             }
         };
         let Some(mut m) = machine.take() else { break };
