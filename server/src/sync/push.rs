@@ -325,9 +325,9 @@ fn hold(tx: &rusqlite::Transaction<'_>, ctx: PushCtx<'_>, doc: &DocId) -> Result
 
 /// Puts the document an accepted change makes (the checks' scratch copy,
 /// so the change is not applied a second time) in place of the cached one
-/// (noting it in `touched`), appends the change to the feed, compacts when due, updates the
-/// record's facts for a base-class document, and adds it to `out` as
-/// accepted and as a feed event to publish after the commit.
+/// (noting it in `touched`), appends the change to the feed, compacts when
+/// due, updates the record's facts for a base-class document, and adds it
+/// to `out` as accepted and as a feed event to publish after the commit.
 fn store_accepted(
     tx: &rusqlite::Transaction<'_>,
     cache: &mut lru::LruCache<DocId, ClassDoc>,
