@@ -32,37 +32,44 @@ pub struct Stepped {
 }
 
 impl Link {
-    /// Hands one event to the machine and queues its effects for the device.
+    /// Hands one event to the machine and queues its effects for the device;
+    /// then, as the host does, steps `Continue` while the machine has more
+    /// to send (a download a page per step).
     pub fn step(&mut self, event: Event) -> Stepped {
         let mut out = Stepped::default();
-        let Some(machine) = self.machine.as_mut() else {
-            return out;
-        };
-        super::trace(|| format!("  server <- {}", describe_event(&event)));
-        for effect in machine.step(event) {
-            super::trace(|| format!("  server -> {}", describe_effect(&effect)));
-            match effect {
-                Effect::Send(m) => {
-                    if let ServerMessage::PushResult(r) = &m {
-                        out.refusal_codes
-                            .extend(r.refused.iter().map(|f| f.code.clone()));
+        let mut next = Some(event);
+        while let Some(event) = next.take() {
+            let Some(machine) = self.machine.as_mut() else {
+                break;
+            };
+            super::trace(|| format!("  server <- {}", describe_event(&event)));
+            for effect in machine.step(event) {
+                super::trace(|| format!("  server -> {}", describe_effect(&effect)));
+                match effect {
+                    Effect::Send(m) => {
+                        if let ServerMessage::PushResult(r) = &m {
+                            out.refusal_codes
+                                .extend(r.refused.iter().map(|f| f.code.clone()));
+                        }
+                        out.frames.push(codec::encode(&m));
+                        self.down.push_back(m);
                     }
-                    out.frames.push(codec::encode(&m));
-                    self.down.push_back(m);
-                }
-                Effect::Close(c) => {
-                    let m = ServerMessage::Error(ErrorMessage {
-                        code: c.code.to_owned(),
-                        message: c.message,
-                    });
-                    out.frames.push(codec::encode(&m));
-                    self.down.push_back(m);
+                    Effect::Close(c) => {
+                        let m = ServerMessage::Error(ErrorMessage {
+                            code: c.code.to_owned(),
+                            message: c.message,
+                        });
+                        out.frames.push(codec::encode(&m));
+                        self.down.push_back(m);
+                    }
                 }
             }
-        }
-        if machine.is_closed() {
-            self.machine = None;
-            self.up.clear();
+            if machine.is_closed() {
+                self.machine = None;
+                self.up.clear();
+            } else if machine.has_more() {
+                next = Some(Event::Continue);
+            }
         }
         out
     }
