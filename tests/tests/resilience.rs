@@ -282,8 +282,9 @@ fn syncing_without_a_server_fails_clearly_and_keeps_local_work() {
 }
 
 /// The issue-19 crash test: a phone killed with SIGKILL while its first
-/// sync is downloading (the CLI device as a child process, killed once its
-/// store is growing, several times over), then started again, ends with
+/// sync is downloading (the CLI device as a child process, killed each time
+/// its store has grown by 400 documents, three times over), then started
+/// again, ends with
 /// every record exactly once, every document loading, and a cursor.
 #[test]
 fn a_device_killed_during_its_first_sync_ends_with_every_record_once() {
@@ -353,24 +354,35 @@ fn a_device_killed_during_its_first_sync_ends_with_every_record_once() {
         .expect("password");
     assert!(login.wait().expect("login ends").success());
 
-    // Kill the download three times, each a while after the store was
-    // first written to (the welcome, then batches), later each time.
-    let wal = data.path().join("device.db-wal");
-    let modified = || std::fs::metadata(&wal).and_then(|m| m.modified()).ok();
-    let mut rng = rand::rng();
+    // Kill the download three times, each once at least 400 more documents
+    // are stored than at the previous kill: read while the device writes
+    // (the store is SQLite in WAL mode; the key is the device's file).
+    let stored = || -> usize {
+        let Ok(key) = std::fs::read(data.path().join("keys").join("store-key")) else {
+            return 0;
+        };
+        let open = || -> rusqlite::Result<usize> {
+            let conn = rusqlite::Connection::open_with_flags(
+                data.path().join("device.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(&key)))?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))
+        };
+        open().unwrap_or(0)
+    };
     let mut interrupted = 0;
-    for cycle in 0..3u64 {
-        let before = modified();
+    for _ in 0..3 {
+        let target = stored() + 400;
         let mut sync = fieldwork(&["sync"]).spawn().expect("sync");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while modified() == before && std::time::Instant::now() < deadline {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while stored() < target && std::time::Instant::now() < deadline {
             if sync.try_wait().expect("poll").is_some() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        let wait = 300 + 200 * cycle + rng.random_range(0..200);
-        std::thread::sleep(Duration::from_millis(wait));
         if sync.try_wait().expect("poll").is_none() {
             sync.kill().expect("kill -9");
             interrupted += 1;
