@@ -284,8 +284,8 @@ fn syncing_without_a_server_fails_clearly_and_keeps_local_work() {
 /// The issue-19 crash test: a phone killed with SIGKILL while its first
 /// sync is downloading (the CLI device as a child process, killed each time
 /// its store has grown by 400 documents, three times over), then started
-/// again, ends with
-/// every record exactly once, every document loading, and a cursor.
+/// again, ends with every record exactly once, every document loading, and
+/// a cursor.
 #[test]
 fn a_device_killed_during_its_first_sync_ends_with_every_record_once() {
     use std::io::Write as _;
