@@ -833,6 +833,15 @@ pub(crate) mod tests {
         SERIAL.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A device whose store is `name` in `dir`, its key in a memory keystore.
+    fn open_in(dir: &std::path::Path, name: &str) -> Arc<FieldworkDevice> {
+        FieldworkDevice::open(
+            dir.join(name).display().to_string(),
+            Arc::new(Memory::default()),
+        )
+        .expect("open")
+    }
+
     pub(crate) fn account(name: &str) -> Vec<FieldEdit> {
         vec![FieldEdit {
             field: "name".into(),
@@ -914,11 +923,7 @@ pub(crate) mod tests {
     fn a_negative_limit_offset_or_timeout_is_invalid_naming_the_argument() {
         let _turn = serial();
         let dir = tempfile::tempdir().expect("dir");
-        let device = FieldworkDevice::open(
-            dir.path().join("d.db").display().to_string(),
-            Arc::new(Memory::default()),
-        )
-        .expect("open");
+        let device = open_in(dir.path(), "d.db");
         device
             .create(Kind::Account, account("Negativo"))
             .expect("create");
@@ -1054,11 +1059,7 @@ pub(crate) mod tests {
     fn custom_fields_filter_sort_and_label_and_a_bad_name_is_invalid_naming_it() {
         let _turn = serial();
         let dir = tempfile::tempdir().expect("dir");
-        let device = FieldworkDevice::open(
-            dir.path().join("d.db").display().to_string(),
-            Arc::new(Memory::default()),
-        )
-        .expect("open");
+        let device = open_in(dir.path(), "d.db");
         let policy = custom_policy();
         fieldwork_core::Policy::from_toml(&policy).expect("the custom policy is valid");
         sign_in_rep(&device, &policy);
@@ -1148,11 +1149,7 @@ pub(crate) mod tests {
             keystore.clone(),
         )
         .expect("a");
-        let b = FieldworkDevice::open(
-            dir.path().join("b.db").display().to_string(),
-            Arc::new(Memory::default()),
-        )
-        .expect("b");
+        let b = open_in(dir.path(), "b.db");
         close_all_devices();
         assert!(matches!(
             a.count(Kind::Account),

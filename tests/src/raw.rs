@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use fieldwork_core::sync::codec::{self, Limits};
-use fieldwork_core::sync::protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
+use fieldwork_core::sync::protocol::{
+    ClientMessage, Hello, PROTOCOL_VERSION, PushResult, ServerMessage,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -92,6 +94,17 @@ impl RawClient {
             match next.ok()? {
                 Message::Binary(b) => return codec::decode(&b, Limits::default()).ok(),
                 Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads until the result of a push, skipping other messages; `None`
+    /// when the connection closed or nothing came in time.
+    pub async fn push_result(&mut self) -> Option<PushResult> {
+        loop {
+            match self.recv().await? {
+                ServerMessage::PushResult(r) => return Some(r),
                 _ => continue,
             }
         }

@@ -8,7 +8,6 @@
 
 use fieldwork_core::automerge::{ActorId, AutoCommit, ROOT, transaction::Transactable};
 use fieldwork_core::error::CoreError;
-use fieldwork_core::sync::protocol::ServerMessage;
 use fieldwork_core::{FieldWrite, ListQuery, RecordKind};
 use fieldwork_tests::api::ApiClient;
 use fieldwork_tests::device::TestDevice;
@@ -179,15 +178,11 @@ fn a_custom_field_is_used_offline_and_keeps_to_its_class() {
             signed(&mut fin, "ana"),
         ))
         .await;
-        match c.recv().await {
-            Some(ServerMessage::PushResult(r)) => {
-                assert!(r.accepted.is_empty(), "{r:?}");
-                let first = r.refused.first().expect("a refusal");
-                assert_eq!(first.code, "class_not_writable");
-                assert_eq!(first.field.as_deref(), Some("x_margin"));
-            }
-            other => panic!("expected a push result, got {other:?}"),
-        }
+        let r = c.push_result().await.expect("a push result");
+        assert!(r.accepted.is_empty(), "{r:?}");
+        let first = r.refused.first().expect("a refusal");
+        assert_eq!(first.code, "class_not_writable");
+        assert_eq!(first.field.as_deref(), Some("x_margin"));
     });
     manager.sync();
     assert_eq!(

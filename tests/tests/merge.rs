@@ -9,7 +9,6 @@
 
 use fieldwork_core::automerge::transaction::Transactable;
 use fieldwork_core::automerge::{ActorId, ROOT, ReadDoc};
-use fieldwork_core::sync::protocol::ServerMessage;
 use fieldwork_core::value::FieldValue;
 use fieldwork_core::{RecordId, RecordKind};
 use fieldwork_tests::api::{Answer, ApiClient};
@@ -509,16 +508,12 @@ fn a_merge_repoints_process_instances_undo_puts_them_back_and_no_push_can() {
             .expect("put");
         c.send(&push_one(&instance_doc, signed(&mut forged, "mia")))
             .await;
-        loop {
-            match c.recv().await {
-                Some(ServerMessage::PushResult(r)) => {
-                    assert!(r.accepted.is_empty(), "accepted: {r:?}");
-                    return r.refused.first().expect("a refusal").code.clone();
-                }
-                Some(_) => continue,
-                None => panic!("the connection closed instead of answering"),
-            }
-        }
+        let r = c
+            .push_result()
+            .await
+            .expect("the connection closed instead of answering");
+        assert!(r.accepted.is_empty(), "accepted: {r:?}");
+        r.refused.first().expect("a refusal").code.clone()
     });
     assert_eq!(code, "immutable");
     assert_eq!(
