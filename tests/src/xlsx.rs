@@ -130,17 +130,53 @@ const STYLES: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\
 
 /// A package holding `sheet` (a worksheet's XML) as its only sheet.
 pub fn package(sheet: &str) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in [
+    zipped(&[
         ("[Content_Types].xml", CONTENT_TYPES),
         ("_rels/.rels", RELS),
         ("xl/workbook.xml", WORKBOOK),
         ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
         ("xl/styles.xml", STYLES),
         ("xl/worksheets/sheet1.xml", sheet),
-    ] {
+    ])
+}
+
+/// A package holding `sheet` and a shared string table of `shared` (a
+/// cell `<c r="A2" t="s"><v>0</v></c>` names its first string).
+pub fn package_with_shared(sheet: &str, shared: &[&str]) -> Vec<u8> {
+    let items: String = shared
+        .iter()
+        .map(|s| format!("<si><t>{}</t></si>", escape(s)))
+        .collect();
+    let table = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
+<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" count=\"{n}\" uniqueCount=\"{n}\">{items}</sst>",
+        n = shared.len()
+    );
+    let types = CONTENT_TYPES.replace(
+        "</Types>",
+        "<Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml\"/></Types>",
+    );
+    let rels = WORKBOOK_RELS.replace(
+        "</Relationships>",
+        "<Relationship Id=\"rId3\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings\" Target=\"sharedStrings.xml\"/></Relationships>",
+    );
+    zipped(&[
+        ("[Content_Types].xml", &types),
+        ("_rels/.rels", RELS),
+        ("xl/workbook.xml", WORKBOOK),
+        ("xl/_rels/workbook.xml.rels", &rels),
+        ("xl/styles.xml", STYLES),
+        ("xl/sharedStrings.xml", &table),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ])
+}
+
+/// `members` zipped (deflated), in order.
+fn zipped(members: &[(&str, &str)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for &(name, data) in members {
         zip.start_file(name, options).expect("zip member");
         zip.write_all(data.as_bytes()).expect("zip write");
     }

@@ -810,3 +810,41 @@ fn an_admin_checks_and_imports_an_xlsx_file_in_the_browser() {
     assert_eq!(all.len(), 2, "{all:?}");
     assert_eq!(by_name(&all, "Ñandú SL")["fields"]["postal_code"], "28001");
 }
+
+/// A shared string is stored once in the archive but named by every cell
+/// that uses it: 300 cells naming one 1 MB string would be 300 MB of text
+/// from a file of a few kilobytes, which unpacks to about 1 MB and so
+/// passes the zip-bomb check. The reader counts what it keeps, as a CSV
+/// file's bytes are counted, and refuses the file past the same limit.
+#[test]
+fn a_shared_string_named_by_many_cells_is_refused_by_what_it_would_take_in_memory() {
+    use fieldwork_tests::xlsx::package_with_shared;
+
+    let big = "a".repeat(1 << 20);
+    let mut sheet = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
+<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>\
+<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>name</t></is></c></row>",
+    );
+    for row in 2..=301 {
+        sheet.push_str(&format!(
+            "<row r=\"{row}\"><c r=\"A{row}\" t=\"s\"><v>0</v></c></row>"
+        ));
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let file = package_with_shared(&sheet, &[&big]);
+    assert!(file.len() < 64 * 1024, "{} bytes", file.len());
+    let refused = fieldwork_server::api::import::xlsx::read(&file).expect_err("refused");
+    assert!(refused.contains("bytes of text"), "{refused}");
+
+    // The same string named by a few cells is read.
+    let few: String = sheet
+        .split("<row r=\"5\">")
+        .next()
+        .expect("head")
+        .to_owned()
+        + "</sheetData></worksheet>";
+    let table = fieldwork_server::api::import::xlsx::read(&package_with_shared(&few, &[&big]))
+        .expect("three cells are read");
+    assert_eq!(table.rows.len(), 3);
+}

@@ -104,6 +104,12 @@ struct Planned {
 /// for an import of `kind`; [`ServerError::Invalid`] when no mapping has
 /// that name or it maps another kind.
 pub fn saved_mapping(conn: &Connection, name: &str, kind: RecordKind) -> Result<Mapping> {
+    // Checked before it is looked up or quoted back.
+    if !crate::api::admin::import_mappings::valid_name(name) {
+        return Err(ServerError::Invalid(
+            crate::api::admin::import_mappings::name_rule(),
+        ));
+    }
     let Some(saved) = import_mappings::get(conn, name)? else {
         return Err(ServerError::Invalid(format!(
             "no import mapping is saved as `{name}`"

@@ -105,13 +105,20 @@ pub(super) fn other_stores(
     })
 }
 
-/// Deletes webhook deliveries about `contact` or holding a value.
+/// Deletes webhook deliveries about `contact` or holding a value as a
+/// whole JSON string (a field copied into another record's payload). A
+/// value only inside a longer text of another record ("CEO" in a deal's
+/// description) does not cost that record's delivery.
 fn webhooks(conn: &Connection, contact: &RecordId, values: &[&str]) -> Result<u64> {
     let about = format!("\"record\":{{\"id\":\"{contact}\"");
+    let quoted: Vec<String> = values
+        .iter()
+        .map(|v| serde_json::Value::from(*v).to_string())
+        .collect();
     let mut ids: Vec<i64> = Vec::new();
     let mut find =
         conn.prepare_cached("SELECT id FROM webhook_deliveries WHERE instr(payload, ?1) > 0")?;
-    for needle in std::iter::once(about.as_str()).chain(values.iter().copied()) {
+    for needle in std::iter::once(&about).chain(&quoted) {
         for id in find.query_map([needle], |r| r.get(0))? {
             ids.push(id?);
         }

@@ -240,6 +240,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let me = admin(&state, auth).await?;
     let Path(name) = name.map_err(bad_path)?;
+    check_name(&name)?;
     let key = name.clone();
     if !state.db.write(move |w| db::delete(&w.conn, &key)).await? {
         return Err(Problem::not_found(format!(
@@ -264,18 +265,26 @@ fn invalid(why: String) -> Problem {
 /// Refuses a name that is empty, too long or has other characters than
 /// letters, digits, `-`, `_` and `.`.
 pub fn check_name(name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(name_rule()))
+    }
+}
+
+/// Whether `name` can be a mapping's name (the rule [`check_name`] and the
+/// import's lookup by name share).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= MAX_NAME
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Problem::bad_request(format!(
-            "a mapping's name is 1 to {MAX_NAME} letters, digits, `-`, `_` or `.`"
-        )))
-    }
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The rule for a mapping's name, in words.
+pub fn name_rule() -> String {
+    format!("a mapping's name is 1 to {MAX_NAME} letters, digits, `-`, `_` or `.`")
 }
 
 /// The kind named `text`, if an import makes records of it.

@@ -60,19 +60,21 @@ pub async fn organisation(
     let (format, rest) = export::split_format(raw.as_deref().unwrap_or(""))?;
     let q = query::list_query(kind, &rest)?;
     let slot = state.exports.take(&user.name).map_err(export::busy)?;
+    let policy = state.db.read(|c| Ok(policy::current(c)?.1)).await?;
+    let actor = write::actor_for(&state.actor, &user);
+    let export = Export::new(Access::Local, policy, q, actor, format);
+    // Audited once the export started: a refused one exported nothing.
+    let response = export::stream(state.clone(), export, slot, kind, format).await?;
     let (now, by) = (state.now_ms(), user.name.clone());
-    let policy = state
+    state
         .db
         .write(move |w| {
             let what = format!(
                 "exported every {} record (organisation export)",
                 kind.as_str()
             );
-            audit::record(&w.conn, &AuditEntry::admin(now, &by, "admin_export", what))?;
-            Ok(policy::current(&w.conn)?.1)
+            audit::record(&w.conn, &AuditEntry::admin(now, &by, "admin_export", what))
         })
         .await?;
-    let actor = write::actor_for(&state.actor, &user);
-    let export = Export::new(Access::Local, policy, q, actor, format);
-    export::stream(state, export, slot, kind, format).await
+    Ok(response)
 }

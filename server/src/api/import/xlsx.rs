@@ -64,6 +64,15 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
     let mut rows: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     let mut bad: Vec<(u32, u32, String)> = Vec::new();
     let mut count = 0usize;
+    // What the rows, their padding and the problems hold in memory: bounded
+    // like a CSV file's bytes, whatever the archive's compression (a shared
+    // string is one entry of the archive but a copy in every cell naming it).
+    let mut kept = 0usize;
+    let too_much = || {
+        format!(
+            "the worksheet holds more than {MAX_BYTES} bytes of text; an import takes at most that many (split it)"
+        )
+    };
     loop {
         let cell = match reader.next_cell() {
             Ok(Some(cell)) => cell,
@@ -80,10 +89,18 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
         let text = match text(cell.get_value()) {
             Ok(t) => t,
             Err(why) => {
+                kept += why.len();
+                if kept > MAX_BYTES {
+                    return Err(too_much());
+                }
                 bad.push((row, col, why));
                 continue;
             }
         };
+        kept += text.len();
+        if kept > MAX_BYTES {
+            return Err(too_much());
+        }
         if text.is_empty() {
             continue;
         }
@@ -97,15 +114,20 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
                     column_name(col)
                 ));
             }
-            bad.push((
-                row,
-                col,
-                format!("is right of the {MAX_COLUMNS} columns an import takes"),
-            ));
+            let why = format!("is right of the {MAX_COLUMNS} columns an import takes");
+            kept += why.len();
+            if kept > MAX_BYTES {
+                return Err(too_much());
+            }
+            bad.push((row, col, why));
             continue;
         }
         let cells = rows.entry(row).or_default();
         if cells.len() <= at {
+            kept += (at + 1 - cells.len()) * std::mem::size_of::<String>();
+            if kept > MAX_BYTES {
+                return Err(too_much());
+            }
             cells.resize(at + 1, String::new());
         }
         cells[at] = text;
